@@ -1,0 +1,196 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { FailureReason } from "./gen/chaoschain/zerog/v1/compute_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { type FailureReasonName, failureReasonFromName, failureReasonName } from "./names.js";
+import type { FieldViolation } from "./task.js";
+
+/** Domain of every `google.rpc.ErrorInfo` the bridge sends. */
+export const errorDomain = "zerog.chaoschain.io";
+
+/**
+ * The error catalogue: every error the bridge returns, its gRPC code and what the caller can do.
+ * The key is the stable `ErrorInfo.reason` (lower-cased) sent with each error.
+ */
+export const errorCatalogue = {
+  invalid_argument: { code: Code.InvalidArgument, hint: "Fix the fields named in the error and send again." },
+  unauthenticated: {
+    code: Code.Unauthenticated,
+    hint: "Send `authorization: Bearer <key>` with the bridge's ZEROG_API_KEY (adapter: apiKey or ZEROG_API_KEY).",
+  },
+  job_not_found: { code: Code.NotFound, hint: "Check the job id; ids come from Submit." },
+  job_not_finished: {
+    code: Code.FailedPrecondition,
+    hint: "Call GetResult with wait=true, or poll GetJob until the job has ended.",
+  },
+  job_failed: {
+    code: Code.FailedPrecondition,
+    hint: "The job failed: read the reason; submit again if it is transient.",
+  },
+  job_cancelled: { code: Code.FailedPrecondition, hint: "The job was cancelled; submit it again to run it." },
+  wait_timeout: {
+    code: Code.DeadlineExceeded,
+    hint: "The job is still running: call GetResult again with a longer timeout_seconds.",
+  },
+  unsupported_task: {
+    code: Code.FailedPrecondition,
+    hint: "Change the task to one of the modes the bridge offers.",
+  },
+  no_service: {
+    code: Code.FailedPrecondition,
+    hint: "Call ListServices to see the models and modes on offer.",
+  },
+  shutting_down: { code: Code.Unavailable, hint: "The bridge is stopping; retry against a running bridge." },
+  internal: { code: Code.Internal, hint: "A bug in the bridge; the bridge log has the details." },
+} as const satisfies Record<string, { code: Code; hint: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/**
+ * An error with a stable `code` from the {@link errorCatalogue}, a one-line `shortMessage`,
+ * hints on how to fix it (`metaMessages`) and the original error as `cause`.
+ */
+export class ZeroGError extends Error {
+  override name = "ZeroGError";
+  readonly code: ErrorCode;
+  readonly shortMessage: string;
+  readonly metaMessages: string[];
+  readonly details: string | undefined;
+  /** For `invalid_argument`: every field in error. */
+  readonly violations: FieldViolation[];
+  /** For `job_failed`: why the job failed. */
+  readonly failureReason: FailureReasonName | undefined;
+
+  constructor(
+    code: ErrorCode,
+    shortMessage: string,
+    options: {
+      cause?: unknown;
+      details?: string;
+      metaMessages?: string[];
+      violations?: FieldViolation[];
+      failureReason?: FailureReasonName;
+    } = {},
+  ) {
+    const metaMessages = options.metaMessages ?? [errorCatalogue[code].hint];
+    const lines = [shortMessage, ...(metaMessages.length ? ["", ...metaMessages] : [])];
+    if (options.details) lines.push("", `Details: ${options.details}`);
+    super(lines.join("\n"), options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.shortMessage = shortMessage;
+    this.metaMessages = metaMessages;
+    this.details = options.details;
+    this.violations = options.violations ?? [];
+    this.failureReason = options.failureReason;
+  }
+
+  /** Follows `cause` links and returns the deepest error, or the first for which `fn` is true. */
+  walk(fn?: (err: unknown) => boolean): unknown {
+    let err: unknown = this;
+    while (err instanceof Error && err.cause !== undefined) {
+      if (fn?.(err)) return err;
+      err = err.cause;
+    }
+    return fn ? (fn(err) ? err : undefined) : err;
+  }
+}
+
+/** Formats field violations as one line: `task.model: required; task.inputs.prompt: …`. */
+export function formatViolations(violations: FieldViolation[]): string {
+  return violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+}
+
+/**
+ * Builds the wire error for a catalogue code: a `ConnectError` with the catalogue's gRPC code,
+ * a `google.rpc.ErrorInfo` detail (reason = code) and, for invalid arguments, a
+ * `google.rpc.BadRequest` with every field violation.
+ */
+export function toConnectError(err: ZeroGError): ConnectError {
+  const metadata: Record<string, string> = {};
+  if (err.failureReason) metadata.failure_reason = err.failureReason;
+  const details = [
+    {
+      desc: ErrorInfoSchema,
+      value: create(ErrorInfoSchema, { reason: err.code.toUpperCase(), domain: errorDomain, metadata }),
+    },
+  ];
+  if (err.violations.length) {
+    details.push({
+      desc: BadRequestSchema,
+      value: create(BadRequestSchema, { fieldViolations: err.violations }),
+    } as never);
+  }
+  return new ConnectError(err.shortMessage, errorCatalogue[err.code].code, undefined, details, err);
+}
+
+/** The error for a request whose fields are invalid; the message names every field. */
+export function invalidArgument(violations: FieldViolation[]): ZeroGError {
+  return new ZeroGError("invalid_argument", `invalid request: ${formatViolations(violations)}`, {
+    violations,
+  });
+}
+
+/**
+ * Reads a wire error back into a {@link ZeroGError}: the catalogue code from its ErrorInfo, the
+ * field violations from its BadRequest. Errors without our details keep a code derived from the
+ * gRPC status.
+ */
+export function fromConnectError(err: ConnectError): ZeroGError {
+  const info = err.findDetails(ErrorInfoSchema).find((d) => d.domain === errorDomain);
+  const violations = err.findDetails(BadRequestSchema).flatMap((b) =>
+    b.fieldViolations.map((v) => ({
+      field: v.field,
+      description: v.description,
+      reason: (v.reason || "INVALID_VALUE") as FieldViolation["reason"],
+    })),
+  );
+  const named = info?.reason.toLowerCase();
+  const code: ErrorCode =
+    named && Object.hasOwn(errorCatalogue, named) ? (named as ErrorCode) : codeFromStatus(err.code);
+  const reason = info?.metadata.failure_reason;
+  const failureReason = reason
+    ? failureReasonName(failureReasonFromName(reason) ?? FailureReason.UNSPECIFIED)
+    : undefined;
+  return new ZeroGError(code, err.rawMessage, {
+    cause: err,
+    violations,
+    ...(failureReason ? { failureReason } : {}),
+  });
+}
+
+function codeFromStatus(code: Code): ErrorCode {
+  switch (code) {
+    case Code.InvalidArgument:
+      return "invalid_argument";
+    case Code.Unauthenticated:
+      return "unauthenticated";
+    case Code.NotFound:
+      return "job_not_found";
+    case Code.DeadlineExceeded:
+      return "wait_timeout";
+    case Code.Unavailable:
+      return "shutting_down";
+    default:
+      return "internal";
+  }
+}
+
+/**
+ * Thrown by a {@link ComputeBackend} when a job cannot complete; the job fails with `reason`.
+ * `message` is shown to the caller, so it must say what to do and must not contain secrets.
+ */
+export class BackendError extends Error {
+  override name = "BackendError";
+  readonly reason: FailureReason;
+  /** Whether another attempt (on another provider, or later) may succeed. */
+  readonly retryable: boolean;
+  constructor(
+    reason: FailureReason,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
+    this.retryable = options.retryable ?? false;
+  }
+}

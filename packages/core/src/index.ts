@@ -1,0 +1,128 @@
+// Generated code (src/gen) is re-exported by name so that the public API is explicit.
+
+export type {
+  BackendEvents,
+  BackendJobRef,
+  BackendJobResult,
+  BackendJobStatus,
+  BackendSubmitOptions,
+  ComputeBackend,
+  ServiceFilter,
+} from "./backend.js";
+export type { ErrorCode } from "./errors.js";
+export {
+  BackendError,
+  errorCatalogue,
+  errorDomain,
+  formatViolations,
+  fromConnectError,
+  invalidArgument,
+  toConnectError,
+  ZeroGError,
+} from "./errors.js";
+export type {
+  CancelJobRequest,
+  CancelJobResponse,
+  ChatMessage,
+  ComputeProof,
+  ComputeResult,
+  ComputeTask,
+  GenerationParameters,
+  GetJobRequest,
+  GetResultRequest,
+  GpuDeviceEvidence,
+  GpuEvidence,
+  Job,
+  JobError,
+  JobEvent,
+  ListJobsRequest,
+  ListJobsResponse,
+  ListServicesRequest,
+  ListServicesResponse,
+  Resources,
+  Service,
+  SubmitRequest,
+  SubmitResponse,
+  TaskInputs,
+  TeeEvidence,
+  Usage,
+  WatchJobRequest,
+} from "./gen/chaoschain/zerog/v1/compute_pb.js";
+export {
+  CancelJobRequestSchema,
+  CancelJobResponseSchema,
+  ChatMessageSchema,
+  ComputeProofSchema,
+  ComputeResultSchema,
+  ComputeService,
+  ComputeTaskSchema,
+  FailureReason,
+  FailureReasonSchema,
+  file_chaoschain_zerog_v1_compute,
+  GenerationParametersSchema,
+  GetJobRequestSchema,
+  GetResultRequestSchema,
+  GpuDeviceEvidenceSchema,
+  GpuEvidenceSchema,
+  JobErrorSchema,
+  JobEventSchema,
+  JobSchema,
+  JobState,
+  JobStateSchema,
+  ListJobsRequestSchema,
+  ListJobsResponseSchema,
+  ListServicesRequestSchema,
+  ListServicesResponseSchema,
+  ReportDataBinding,
+  ReportDataBindingSchema,
+  ResourcesSchema,
+  ServiceSchema,
+  SubmitRequestSchema,
+  SubmitResponseSchema,
+  TaskInputsSchema,
+  TaskType,
+  TaskTypeSchema,
+  TeeEvidenceSchema,
+  UsageSchema,
+  VerificationMethod,
+  VerificationMethodSchema,
+  WatchJobRequestSchema,
+} from "./gen/chaoschain/zerog/v1/compute_pb.js";
+export type {
+  BadRequest,
+  BadRequest_FieldViolation,
+  ErrorInfo,
+} from "./gen/google/rpc/error_details_pb.js";
+export {
+  BadRequest_FieldViolationSchema,
+  BadRequestSchema,
+  ErrorInfoSchema,
+  file_google_rpc_error_details,
+} from "./gen/google/rpc/error_details_pb.js";
+export type {
+  HealthCheckRequest,
+  HealthCheckResponse,
+} from "./gen/grpc/health/v1/health_pb.js";
+export {
+  file_grpc_health_v1_health,
+  Health,
+  HealthCheckRequestSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponse_ServingStatusSchema,
+  HealthCheckResponseSchema,
+} from "./gen/grpc/health/v1/health_pb.js";
+export type { FailureReasonName, JobStateName, TaskTypeName, VerificationName } from "./names.js";
+export {
+  failureReasonFromName,
+  failureReasonName,
+  isTerminalState,
+  jobStateFromName,
+  jobStateName,
+  taskTypeFromName,
+  taskTypeName,
+  verificationFromName,
+  verificationName,
+  verificationOnChainName,
+} from "./names.js";
+export type { FieldViolation, ParseTaskResult, TaskInput } from "./task.js";
+export { limits, parseTask, validateIdempotencyKey, validateTask } from "./task.js";

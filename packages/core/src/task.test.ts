@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import { create, toJson } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { ComputeTaskSchema, TaskType, VerificationMethod } from "./gen/chaoschain/zerog/v1/compute_pb.js";
+import { parseTask, validateIdempotencyKey, validateTask } from "./task.js";
+
+interface Case {
+  name: string;
+  patch?: Record<string, unknown>;
+  replace?: unknown;
+  field: string;
+}
+const table = JSON.parse(readFileSync(new URL("../test/malformed-tasks.json", import.meta.url), "utf8")) as {
+  base: Record<string, unknown>;
+  cases: Case[];
+  parserOnly: Case[];
+};
+
+/** Applies a case's patch to the base task (a null value deletes the field). */
+function malformedTask(base: Record<string, unknown>, c: Case): unknown {
+  if ("replace" in c) return c.replace;
+  const task = { ...base, ...c.patch };
+  for (const [k, v] of Object.entries(task)) if (v === null) delete task[k];
+  return task;
+}
+
+describe("parseTask", () => {
+  it("accepts the original Python adapter's task dictionary as is", () => {
+    const parsed = parseTask({
+      task_type: "inference",
+      model: "llama-3-8b",
+      inputs: { prompt: "What is blockchain?" },
+      verification: "tee-ml",
+      docker_image: "vllm/vllm-openai:v0.6.3",
+      resources: { gpu: 1, memory: "16GB" },
+    });
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.task.taskType).toBe(TaskType.INFERENCE);
+    expect(parsed.task.verification).toBe(VerificationMethod.TEE_ML);
+    expect(parsed.task.inputs?.prompt).toBe("What is blockchain?");
+    expect(parsed.task.resources?.memory).toBe("16GB");
+  });
+
+  it("accepts camelCase keys, enum aliases and chat messages with parameters", () => {
+    const parsed = parseTask({
+      taskType: "TASK_TYPE_INFERENCE",
+      model: "gpt-oss-120b",
+      verification: "TeeML",
+      inputs: {
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "Hi" },
+        ],
+        parameters: { maxTokens: 64, temperature: 0.2, topP: 0.9, stop: "END", seed: 7 },
+        extras: { response_format: { type: "text" } },
+        stream: true,
+      },
+    });
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const json = toJson(ComputeTaskSchema, parsed.task, { useProtoFieldName: true }) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      task_type: "TASK_TYPE_INFERENCE",
+      verification: "VERIFICATION_METHOD_TEE_ML",
+      inputs: { parameters: { max_tokens: 64, stop: ["END"], seed: "7" }, stream: true },
+    });
+  });
+
+  it("defaults verification to unspecified (tee-ml at the bridge)", () => {
+    const parsed = parseTask({ task_type: "inference", model: "llama-3-8b", inputs: { prompt: "x" } });
+    expect(parsed.ok && parsed.task.verification).toBe(VerificationMethod.UNSPECIFIED);
+  });
+
+  it.each([...table.cases, ...table.parserOnly])("rejects $name, naming $field", (c) => {
+    const parsed = parseTask(malformedTask(table.base, c));
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.violations.map((v) => v.field)).toContain(c.field);
+    for (const v of parsed.violations) expect(v.description.length).toBeGreaterThan(5);
+  });
+
+  it("reports every violation at once", () => {
+    const parsed = parseTask({ task_type: "mining", model: "", inputs: { prompt: "" }, resources: { gpu: 999 } });
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.violations.map((v) => v.field).sort()).toEqual(
+      ["task.inputs.prompt", "task.model", "task.resources.gpu", "task.task_type"].sort(),
+    );
+  });
+
+  it("validates a ComputeTask message as well as a plain object", () => {
+    const message = create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b" });
+    const parsed = parseTask(message);
+    expect(parsed.ok).toBe(false);
+    expect(parsed.ok ? [] : parsed.violations.map((v) => v.field)).toEqual(["task.inputs"]);
+  });
+});
+
+describe("validateTask", () => {
+  it("requires a task", () => {
+    expect(validateTask(undefined)).toEqual([{ field: "task", reason: "REQUIRED", description: "a task is required" }]);
+  });
+
+  it("accepts fine-tuning with a dataset and no prompt", () => {
+    const task = create(ComputeTaskSchema, {
+      taskType: TaskType.FINE_TUNING,
+      model: "Qwen2.5-0.5B-Instruct",
+      inputs: { dataset: "0xabc" },
+    });
+    expect(validateTask(task)).toEqual([]);
+  });
+});
+
+describe("validateIdempotencyKey", () => {
+  it("accepts empty and printable keys, rejects long or spaced ones", () => {
+    expect(validateIdempotencyKey("")).toEqual([]);
+    expect(validateIdempotencyKey("order-42")).toEqual([]);
+    expect(validateIdempotencyKey("a b")[0]?.reason).toBe("INVALID_VALUE");
+    expect(validateIdempotencyKey("k".repeat(129))[0]?.reason).toBe("OUT_OF_RANGE");
+  });
+});
