@@ -41,6 +41,14 @@ export const errorCatalogue = {
     hint: "Call ListServices to see the models and modes on offer.",
   },
   shutting_down: { code: Code.Unavailable, hint: "The bridge is stopping; retry against a running bridge." },
+  chain_unavailable: {
+    code: Code.Unavailable,
+    hint: "The bridge could not reach the 0G chain: check its RPC URL (ZEROG_RPC_URL) and retry.",
+  },
+  unavailable: {
+    code: Code.Unavailable,
+    hint: "Could not reach the bridge: is it running at ZEROG_GRPC_URL (default localhost:50051)?",
+  },
   internal: { code: Code.Internal, hint: "A bug in the bridge; the bridge log has the details." },
 } as const satisfies Record<string, { code: Code; hint: string }>;
 
@@ -169,7 +177,7 @@ function codeFromStatus(code: Code): ErrorCode {
     case Code.DeadlineExceeded:
       return "wait_timeout";
     case Code.Unavailable:
-      return "shutting_down";
+      return "unavailable";
     default:
       return "internal";
   }

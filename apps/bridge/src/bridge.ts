@@ -1,0 +1,105 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { ComputeService, type ComputeBackend, Health } from "@chaoschain/zerog-core";
+import type { Logger } from "pino";
+import { createHealthService, HealthState } from "./health.js";
+import { createAuthInterceptor } from "./interceptors/auth.js";
+import { createErrorInterceptor } from "./interceptors/errors.js";
+import { createLoggingInterceptor } from "./interceptors/logging.js";
+import { JobEvents } from "./jobs/job-events.js";
+import { JobStore } from "./jobs/job-store.js";
+import { Worker } from "./jobs/worker.js";
+import { createHttpServer } from "./server.js";
+import { createComputeService } from "./service.js";
+
+export interface BridgeOptions {
+  backend: ComputeBackend;
+  logger: Logger;
+  /** SQLite file for jobs (created with its folder); ":memory:" for a throwaway store. */
+  dbPath: string;
+  /** Required bearer key; undefined serves without authentication. */
+  apiKey?: string | undefined;
+  /** Jobs run at once. Default 16. */
+  concurrency?: number;
+  /** Starts allowed per job across restarts. Default 3. */
+  maxAttempts?: number;
+  /** GetResult wait without a timeout in the request. Default 60 s. */
+  defaultWaitSeconds?: number;
+  /** Longest GetResult wait. Default 3600 s. */
+  maxWaitSeconds?: number;
+}
+
+export interface Bridge {
+  /** Starts serving; resolves with the bound address. */
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Graceful stop: NOT_SERVING, no new calls, running jobs finish or are requeued, sessions closed. */
+  close(options?: { graceMs?: number }): Promise<void>;
+  readonly store: JobStore;
+  readonly routes: (router: ConnectRouter) => void;
+}
+
+/** Wires store, worker, services, interceptors and the HTTP server; nothing listens until `listen`. */
+export function createBridge(options: BridgeOptions): Bridge {
+  const { backend, logger } = options;
+  if (options.dbPath !== ":memory:") mkdirSync(dirname(options.dbPath), { recursive: true });
+  const events = new JobEvents();
+  const store = new JobStore(options.dbPath, { onChange: (job) => events.publish({ job }) });
+  const worker = new Worker({
+    store,
+    events,
+    backend,
+    logger,
+    concurrency: options.concurrency ?? 16,
+    maxAttempts: options.maxAttempts ?? 3,
+  });
+  const health = new HealthState();
+  const shutdown = new AbortController();
+  const routes = (router: ConnectRouter) => {
+    router.service(
+      ComputeService,
+      createComputeService({
+        store,
+        events,
+        worker,
+        backend,
+        defaultWaitSeconds: options.defaultWaitSeconds ?? 60,
+        maxWaitSeconds: options.maxWaitSeconds ?? 3600,
+      }),
+    );
+    router.service(Health, createHealthService(health));
+  };
+  if (!options.apiKey) logger.warn("no API key configured (ZEROG_API_KEY): the bridge accepts every caller");
+  const interceptors = [
+    createLoggingInterceptor(logger),
+    createErrorInterceptor(logger),
+    ...(options.apiKey ? [createAuthInterceptor(options.apiKey)] : []),
+  ];
+  const server = createHttpServer({ routes, interceptors, shutdownSignal: shutdown.signal });
+  let closing: Promise<void> | undefined;
+
+  return {
+    store,
+    routes,
+    async listen(host, port) {
+      worker.start();
+      const address = await server.listen(host, port);
+      logger.info({ ...address, backend: backend.name, auth: Boolean(options.apiKey) }, "bridge listening");
+      return address;
+    },
+    close({ graceMs = 10_000 } = {}) {
+      closing ??= (async () => {
+        logger.info("bridge stopping");
+        health.setNotServing();
+        const serverClosed = server.close(graceMs);
+        await worker.stop(graceMs);
+        shutdown.abort();
+        await serverClosed;
+        await backend.close();
+        store.close();
+        logger.info("bridge stopped");
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { format } from "node:util";
+import { ConfigError, loadConfig, usage } from "./config.js";
+import { runDemo } from "./demo.js";
+import { launch } from "./launcher.js";
+import { createLogger } from "./logger.js";
+
+/** `zerog-bridge start [options]`: serves until SIGINT or SIGTERM, then stops gracefully and exits 0. */
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [command = "start", ...rest] = argv;
+  if (command === "-h" || command === "--help" || command === "help") {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (command !== "start") {
+    process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${usage}\n`);
+    return 2;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(rest, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`zerog-bridge: ${err.message}\n\n${usage}\n`);
+    return 2;
+  }
+  if (config === "help") {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  // The 0G SDK prints progress with console.log; keep stdout for our own output.
+  const sdkLog = logger.child({ src: "0g-sdk" });
+  console.log = (...args: unknown[]) => sdkLog.debug(format(...args));
+  console.warn = (...args: unknown[]) => sdkLog.warn(format(...args));
+
+  const running = await launch(config, logger);
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    logger.info({ signal }, "stopping");
+    stopping ??= running.stop().then(
+      // The SDK leaves 300 s receipt timers behind each transaction; nothing else is pending.
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+
+  const url = `${running.address.host}:${running.address.port}`;
+  process.stdout.write(`zerog-bridge serving ComputeService on ${url} (gRPC, Connect, gRPC-web; network ${config.network})\n`);
+  if (config.demo) {
+    const ok = await runDemo({ grpcUrl: url, apiKey: config.apiKey, trust: running.devnet?.trust, out: process.stdout });
+    if (!ok) process.exitCode = 1;
+  }
+  process.stdout.write("Serving until Ctrl-C.\n");
+  return -1;
+}
+
+const code = await main(process.argv.slice(2), process.env).catch((err: unknown) => {
+  process.stderr.write(`zerog-bridge: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+});
+if (code >= 0) process.exit(code);

@@ -1,0 +1,139 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { ZeroGContracts } from "./zerog/sdk.js";
+
+export type NetworkName = "devnet" | "testnet" | "mainnet" | "custom";
+
+/** Everything `zerog-bridge start` needs, from flags, then environment, then defaults. */
+export interface BridgeConfig {
+  host: string;
+  port: number;
+  apiKey: string | undefined;
+  dbPath: string;
+  concurrency: number;
+  network: NetworkName;
+  /** Chain RPC for testnet, mainnet and custom (testnet/mainnet default to 0G's public RPC). */
+  rpcUrl: string | undefined;
+  /** Wallet private key for testnet, mainnet and custom; never logged. */
+  walletKey: string | undefined;
+  /** Contract addresses for a custom network. */
+  contracts: ZeroGContracts | undefined;
+  /** Gas price in neuron; unset asks the chain. */
+  gasPrice: number | undefined;
+  demo: boolean;
+  logLevel: string;
+}
+
+export const usage = `Usage: zerog-bridge start [options]
+
+Serves chaoschain.zerog.v1.ComputeService (gRPC, Connect, gRPC-web) and runs jobs on 0G.
+
+Options (environment variable in brackets):
+  --network <name>        devnet (default: embedded local 0G devnet), testnet, mainnet, custom [ZEROG_NETWORK]
+  --host <host>           listen address, default 127.0.0.1 [ZEROG_BRIDGE_HOST]
+  --port <port>           listen port, default 50051 [ZEROG_BRIDGE_PORT]
+  --db <file>             SQLite job store, default .zerog/jobs.db [ZEROG_DB_PATH]
+  --concurrency <n>       jobs run at once, default 16 [ZEROG_CONCURRENCY]
+  --rpc-url <url>         0G chain RPC (testnet, mainnet, custom) [ZEROG_RPC_URL]
+  --wallet-key-file <f>   file holding the wallet private key [ZEROG_WALLET_KEY_FILE]; or set ZEROG_WALLET_KEY
+  --ledger <addr>         LedgerManager address (custom) [ZEROG_LEDGER_ADDRESS]
+  --inference <addr>      InferenceServing address (custom) [ZEROG_INFERENCE_ADDRESS]
+  --fine-tuning <addr>    FineTuningServing address (custom) [ZEROG_FINE_TUNING_ADDRESS]
+  --gas-price <neuron>    fixed gas price [ZEROG_GAS_PRICE]
+  --no-demo               do not run the demo job at start [ZEROG_NO_DEMO=1]
+  --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
+  -h, --help              this text
+
+The bridge requires 'authorization: Bearer <key>' when ZEROG_API_KEY is set.`;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function address(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw new ConfigError(`${name} must be a 0x address, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Parses `argv` (after the command) and `env`. Throws ConfigError with a message for the user. */
+export function loadConfig(argv: string[], env: Record<string, string | undefined>): BridgeConfig | "help" {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        network: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        db: { type: "string" },
+        concurrency: { type: "string" },
+        "rpc-url": { type: "string" },
+        "wallet-key-file": { type: "string" },
+        ledger: { type: "string" },
+        inference: { type: "string" },
+        "fine-tuning": { type: "string" },
+        "gas-price": { type: "string" },
+        "no-demo": { type: "boolean" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const f = parsed.values as Record<string, string | boolean | undefined>;
+  if (f.help) return "help";
+  const flag = (name: string) => f[name] as string | undefined;
+  const network = (flag("network") ?? env.ZEROG_NETWORK ?? "devnet") as NetworkName;
+  if (!["devnet", "testnet", "mainnet", "custom"].includes(network)) {
+    throw new ConfigError(`--network must be devnet, testnet, mainnet or custom, got ${JSON.stringify(network)}`);
+  }
+  const keyFile = flag("wallet-key-file") ?? env.ZEROG_WALLET_KEY_FILE;
+  let walletKey = env.ZEROG_WALLET_KEY || undefined;
+  if (keyFile) {
+    try {
+      walletKey = readFileSync(keyFile, "utf8").trim();
+    } catch (err) {
+      throw new ConfigError(`cannot read the wallet key file ${keyFile}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  }
+  if (walletKey !== undefined && !/^(0x)?[0-9a-fA-F]{64}$/.test(walletKey)) {
+    throw new ConfigError("the wallet key (ZEROG_WALLET_KEY or --wallet-key-file) must be 32 bytes of hex");
+  }
+  if (network !== "devnet" && !walletKey) {
+    throw new ConfigError(`--network ${network} needs a funded wallet: set ZEROG_WALLET_KEY or --wallet-key-file`);
+  }
+  const ledger = address("--ledger", flag("ledger") ?? env.ZEROG_LEDGER_ADDRESS);
+  const inference = address("--inference", flag("inference") ?? env.ZEROG_INFERENCE_ADDRESS);
+  const fineTuning = address("--fine-tuning", flag("fine-tuning") ?? env.ZEROG_FINE_TUNING_ADDRESS);
+  const rpcUrl = flag("rpc-url") ?? env.ZEROG_RPC_URL;
+  if (network === "custom" && (!rpcUrl || !ledger || !inference || !fineTuning)) {
+    throw new ConfigError("--network custom needs --rpc-url, --ledger, --inference and --fine-tuning");
+  }
+  const gasPrice = flag("gas-price") ?? env.ZEROG_GAS_PRICE;
+  const baseDir = env.INIT_CWD ?? process.cwd();
+  return {
+    host: flag("host") ?? env.ZEROG_BRIDGE_HOST ?? "127.0.0.1",
+    port: integer("--port", flag("port") ?? env.ZEROG_BRIDGE_PORT, 50051, 0, 65535),
+    apiKey: env.ZEROG_API_KEY || undefined,
+    dbPath: resolve(baseDir, flag("db") ?? env.ZEROG_DB_PATH ?? ".zerog/jobs.db"),
+    concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),
+    network,
+    rpcUrl,
+    walletKey,
+    contracts: ledger && inference && fineTuning ? { ledger, inference, fineTuning } : undefined,
+    gasPrice: gasPrice ? integer("--gas-price", gasPrice, 0, 0, Number.MAX_SAFE_INTEGER) : undefined,
+    demo: !(f["no-demo"] || env.ZEROG_NO_DEMO === "1" || env.ZEROG_NO_DEMO === "true"),
+    logLevel: flag("log-level") ?? env.ZEROG_LOG_LEVEL ?? "info",
+  };
+}

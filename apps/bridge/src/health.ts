@@ -1,0 +1,56 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { ComputeService, type Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
+
+const known = new Set(["", ComputeService.typeName]);
+
+/** grpc.health.v1: SERVING while the bridge takes jobs, NOT_SERVING once it is stopping. */
+export class HealthState {
+  #serving = true;
+  readonly #waiters = new Set<() => void>();
+
+  get serving(): boolean {
+    return this.#serving;
+  }
+
+  setNotServing(): void {
+    this.#serving = false;
+    for (const wake of this.#waiters) wake();
+  }
+
+  changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#waiters.delete(done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.#waiters.add(done);
+      signal.addEventListener("abort", done);
+    });
+  }
+}
+
+export function createHealthService(state: HealthState): ServiceImpl<typeof Health> {
+  const status = (service: string) =>
+    create(HealthCheckResponseSchema, {
+      status: !known.has(service)
+        ? HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN
+        : state.serving
+          ? HealthCheckResponse_ServingStatus.SERVING
+          : HealthCheckResponse_ServingStatus.NOT_SERVING,
+    });
+  return {
+    async check(req) {
+      if (!known.has(req.service)) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+      return status(req.service);
+    },
+    async *watch(req, ctx) {
+      yield status(req.service);
+      while (state.serving && !ctx.signal.aborted) {
+        await state.changed(ctx.signal);
+        if (!ctx.signal.aborted) yield status(req.service);
+      }
+    },
+  };
+}

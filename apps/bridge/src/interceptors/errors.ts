@@ -1,0 +1,36 @@
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ZeroGError, toConnectError } from "@chaoschain/zerog-core";
+import type { Logger } from "pino";
+
+/**
+ * Turns what handlers throw into wire errors: catalogue errors keep their code and details;
+ * anything unexpected is logged and answered `internal` without internals in the message.
+ */
+export function createErrorInterceptor(logger: Logger): Interceptor {
+  const toWire = (err: unknown, procedure: string): ConnectError => {
+    if (err instanceof ZeroGError) return toConnectError(err);
+    if (err instanceof ConnectError) return err;
+    logger.error({ err, procedure }, "unexpected error in handler");
+    return toConnectError(new ZeroGError("internal", "internal error; see the bridge log"));
+  };
+  return (next) => async (req) => {
+    const procedure = req.method.name;
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const message = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* message;
+          } catch (err) {
+            throw toWire(err, procedure);
+          }
+        })(),
+      };
+    } catch (err) {
+      throw toWire(err, procedure);
+    }
+  };
+}

@@ -1,0 +1,103 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import {
+  ComputeResultSchema,
+  ComputeTaskSchema,
+  FailureReason,
+  type Job,
+  JobState,
+  TaskType,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import { describe, expect, it } from "vitest";
+import { JobStore } from "./job-store.js";
+
+const task = (prompt = "What is blockchain?") =>
+  create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
+const tempDb = () => join(mkdtempSync(join(tmpdir(), "zerog-store-")), "jobs.db");
+
+describe("JobStore", () => {
+  it("stores a queued job and reads it back after reopening the file", () => {
+    const path = tempDb();
+    const store = new JobStore(path);
+    const { record, created } = store.insert(task(), "");
+    expect(created).toBe(true);
+    expect(record.job.state).toBe(JobState.QUEUED);
+    expect(record.job.jobId).toMatch(/^job_[0-9a-z]+$/);
+    store.close();
+    const reopened = new JobStore(path);
+    const again = reopened.get(record.job.jobId);
+    expect(again?.task.inputs?.prompt).toBe("What is blockchain?");
+    expect(again?.job.model).toBe("llama-3-8b");
+    reopened.close();
+  });
+
+  it("returns the same job for a repeated idempotency key and refuses the key for another task", () => {
+    const store = new JobStore(":memory:");
+    const first = store.insert(task(), "key-1");
+    const second = store.insert(task(), "key-1");
+    expect(second.created).toBe(false);
+    expect(second.record.job.jobId).toBe(first.record.job.jobId);
+    expect(() => store.insert(task("other"), "key-1")).toThrow(ZeroGError);
+    expect(store.list({ states: [], pageSize: 10 }).records).toHaveLength(1);
+  });
+
+  it("moves jobs through guarded transitions and reports each change", () => {
+    const changes: Job[] = [];
+    const store = new JobStore(":memory:", { onChange: (job) => changes.push(job) });
+    const id = store.insert(task(), "").record.job.jobId;
+    expect(store.startNext()?.job.state).toBe(JobState.RUNNING);
+    store.update(id, { progress: 0.5, provider: "0xabc" });
+    const result = create(ComputeResultSchema, { jobId: id, output: "42" });
+    expect(store.succeed(id, result, "0xabc")).toBe(true);
+    expect(store.fail(id, FailureReason.INTERNAL, "late")).toBe(false);
+    expect(store.cancel(id)).toBe(false);
+    expect(store.get(id)?.job.state).toBe(JobState.SUCCEEDED);
+    expect(store.result(id)?.output).toBe("42");
+    expect(changes.map((j) => j.state)).toEqual([
+      JobState.QUEUED,
+      JobState.RUNNING,
+      JobState.RUNNING,
+      JobState.SUCCEEDED,
+    ]);
+    expect(store.get(id)?.job.endTime).toBeDefined();
+  });
+
+  it("starts jobs oldest first and counts attempts across requeues", () => {
+    const store = new JobStore(":memory:");
+    const a = store.insert(task("a"), "").record.job.jobId;
+    const b = store.insert(task("b"), "").record.job.jobId;
+    expect(store.startNext()?.job.jobId).toBe(a);
+    expect(store.requeue(a)).toBe(true);
+    expect(store.startNext()?.job.jobId).toBe(a);
+    expect(store.get(a)?.job.attempts).toBe(2);
+    expect(store.startNext()?.job.jobId).toBe(b);
+    expect(store.startNext()).toBeUndefined();
+    expect(store.running().map((r) => r.job.jobId)).toEqual([a, b]);
+  });
+
+  it("records the failure reason and message", () => {
+    const store = new JobStore(":memory:");
+    const id = store.insert(task(), "").record.job.jobId;
+    store.startNext();
+    expect(store.fail(id, FailureReason.PROOF_INVALID, "signature mismatch")).toBe(true);
+    expect(store.get(id)?.job.error).toMatchObject({ reason: FailureReason.PROOF_INVALID, message: "signature mismatch" });
+  });
+
+  it("pages newest first and filters by state", () => {
+    const store = new JobStore(":memory:");
+    const ids = Array.from({ length: 5 }, (_, i) => store.insert(task(`p${i}`), "").record.job.jobId);
+    store.startNext();
+    const page1 = store.list({ states: [], pageSize: 2 });
+    expect(page1.records.map((r) => r.job.jobId)).toEqual([ids[4], ids[3]]);
+    const page2 = store.list({ states: [], pageSize: 2, before: page1.next });
+    expect(page2.records.map((r) => r.job.jobId)).toEqual([ids[2], ids[1]]);
+    const page3 = store.list({ states: [], pageSize: 2, before: page2.next });
+    expect(page3.records.map((r) => r.job.jobId)).toEqual([ids[0]]);
+    expect(page3.next).toBeUndefined();
+    expect(store.list({ states: [JobState.RUNNING], pageSize: 10 }).records.map((r) => r.job.jobId)).toEqual([ids[0]]);
+    expect(store.counts().get(JobState.QUEUED)).toBe(4);
+  });
+});

@@ -1,0 +1,310 @@
+import { randomBytes } from "node:crypto";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  type ComputeResult,
+  ComputeResultSchema,
+  type ComputeTask,
+  ComputeTaskSchema,
+  type FailureReason,
+  type Job,
+  JobSchema,
+  JobState,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import Database from "better-sqlite3";
+
+/** A job as stored: the wire `Job` plus what only the bridge needs. */
+export interface JobRecord {
+  job: Job;
+  task: ComputeTask;
+  idempotencyKey: string;
+  backendRef: string | undefined;
+}
+
+export interface ListJobsQuery {
+  states: JobState[];
+  pageSize: number;
+  /** Only jobs older than this position (from a previous page). */
+  before?: number | undefined;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              TEXT NOT NULL UNIQUE,
+  idempotency_key TEXT UNIQUE,
+  state           INTEGER NOT NULL,
+  task            BLOB NOT NULL,
+  task_type       INTEGER NOT NULL,
+  model           TEXT NOT NULL,
+  progress        REAL NOT NULL DEFAULT 0,
+  provider        TEXT NOT NULL DEFAULT '',
+  backend_ref     TEXT,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  error_reason    INTEGER NOT NULL DEFAULT 0,
+  error_message   TEXT NOT NULL DEFAULT '',
+  result          BLOB,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  started_at      INTEGER,
+  ended_at        INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+`;
+
+interface Row {
+  seq: number;
+  id: string;
+  idempotency_key: string | null;
+  state: number;
+  task: Buffer;
+  task_type: number;
+  model: string;
+  progress: number;
+  provider: string;
+  backend_ref: string | null;
+  attempts: number;
+  error_reason: number;
+  error_message: string;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+const live = `state IN (${JobState.QUEUED}, ${JobState.RUNNING})`;
+
+function newJobId(): string {
+  return `job_${Date.now().toString(36)}${randomBytes(8).toString("hex")}`;
+}
+
+function toRecord(row: Row): JobRecord {
+  const job = create(JobSchema, {
+    jobId: row.id,
+    state: row.state,
+    progress: row.progress,
+    providerAddress: row.provider,
+    taskType: row.task_type,
+    model: row.model,
+    attempts: row.attempts,
+    createTime: timestampFromMs(row.created_at),
+    updateTime: timestampFromMs(row.updated_at),
+  });
+  if (row.started_at !== null) job.startTime = timestampFromMs(row.started_at);
+  if (row.ended_at !== null) job.endTime = timestampFromMs(row.ended_at);
+  if (row.error_reason !== 0 || row.error_message !== "") {
+    job.error = { $typeName: "chaoschain.zerog.v1.JobError", reason: row.error_reason, message: row.error_message };
+  }
+  return {
+    job,
+    task: fromBinary(ComputeTaskSchema, row.task),
+    idempotencyKey: row.idempotency_key ?? "",
+    backendRef: row.backend_ref ?? undefined,
+  };
+}
+
+/**
+ * Jobs on disk in SQLite (WAL, synchronous=FULL): every write is committed and fsynced before the
+ * method returns, so an acknowledged job survives a crash. State changes go through guarded
+ * transitions (a terminal job never changes again), and each change is reported to `onChange`.
+ */
+export class JobStore {
+  readonly #db: Database.Database;
+  readonly #onChange: (job: Job) => void;
+  readonly #statements;
+
+  constructor(path: string, options: { onChange?: (job: Job) => void } = {}) {
+    this.#db = new Database(path);
+    this.#db.pragma("journal_mode = WAL");
+    this.#db.pragma("synchronous = FULL");
+    this.#db.pragma("busy_timeout = 5000");
+    this.#db.exec(schema);
+    this.#onChange = options.onChange ?? (() => {});
+    const db = this.#db;
+    this.#statements = {
+      byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
+      byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idempotency_key = ?"),
+      insert: db.prepare(
+        `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
+         VALUES (@id, @key, ${JobState.QUEUED}, @task, @taskType, @model, @now, @now)`,
+      ),
+      nextQueued: db.prepare<[], Row>(`SELECT * FROM jobs WHERE state = ${JobState.QUEUED} ORDER BY seq LIMIT 1`),
+      start: db.prepare(
+        `UPDATE jobs SET state = ${JobState.RUNNING}, attempts = attempts + 1, started_at = COALESCE(started_at, @now),
+         updated_at = @now WHERE id = @id AND state = ${JobState.QUEUED}`,
+      ),
+      update: db.prepare(
+        `UPDATE jobs SET progress = COALESCE(@progress, progress), provider = COALESCE(@provider, provider),
+         backend_ref = COALESCE(@ref, backend_ref), updated_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
+      ),
+      succeed: db.prepare(
+        `UPDATE jobs SET state = ${JobState.SUCCEEDED}, progress = 1, result = @result, provider = @provider,
+         updated_at = @now, ended_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
+      ),
+      end: db.prepare(
+        `UPDATE jobs SET state = @state, error_reason = @reason, error_message = @message, updated_at = @now,
+         ended_at = @now WHERE id = @id AND ${live}`,
+      ),
+      requeue: db.prepare(
+        `UPDATE jobs SET state = ${JobState.QUEUED}, progress = 0, backend_ref = NULL, updated_at = @now
+         WHERE id = @id AND state = ${JobState.RUNNING}`,
+      ),
+      result: db.prepare<[string], { result: Buffer | null }>("SELECT result FROM jobs WHERE id = ?"),
+      running: db.prepare<[], Row>(`SELECT * FROM jobs WHERE state = ${JobState.RUNNING} ORDER BY seq`),
+      counts: db.prepare<[], { state: number; n: number }>("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"),
+    };
+  }
+
+  /**
+   * Stores a new queued job, or returns the job already created with `idempotencyKey`.
+   * Throws `invalid_argument` when the key was used for a different task.
+   */
+  insert(task: ComputeTask, idempotencyKey: string): { record: JobRecord; created: boolean } {
+    const tx = this.#db.transaction(() => {
+      if (idempotencyKey !== "") {
+        const existing = this.#statements.byKey.get(idempotencyKey);
+        if (existing) {
+          const record = toRecord(existing);
+          if (!equals(ComputeTaskSchema, record.task, task)) {
+            throw new ZeroGError("invalid_argument", "idempotency_key was already used for a different task", {
+              violations: [
+                {
+                  field: "idempotency_key",
+                  reason: "CONFLICT",
+                  description: `already used by job ${record.job.jobId} with a different task; use a new key`,
+                },
+              ],
+            });
+          }
+          return { record, created: false };
+        }
+      }
+      const id = newJobId();
+      this.#statements.insert.run({
+        id,
+        key: idempotencyKey === "" ? null : idempotencyKey,
+        task: Buffer.from(toBinary(ComputeTaskSchema, task)),
+        taskType: task.taskType,
+        model: task.model,
+        now: Date.now(),
+      });
+      return { record: this.#get(id)!, created: true };
+    });
+    const out = tx.immediate();
+    if (out.created) this.#onChange(out.record.job);
+    return out;
+  }
+
+  get(id: string): JobRecord | undefined {
+    return this.#get(id);
+  }
+
+  #get(id: string): JobRecord | undefined {
+    const row = this.#statements.byId.get(id);
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Moves the oldest queued job to running and returns it; undefined when none is queued. */
+  startNext(): JobRecord | undefined {
+    const tx = this.#db.transaction(() => {
+      const row = this.#statements.nextQueued.get();
+      if (!row) return undefined;
+      this.#statements.start.run({ id: row.id, now: Date.now() });
+      return this.#get(row.id);
+    });
+    return this.#changed(tx.immediate());
+  }
+
+  /** Records progress, provider or backend handle of a running job. */
+  update(id: string, patch: { progress?: number; provider?: string; backendRef?: string }): void {
+    const info = this.#statements.update.run({
+      id,
+      progress: patch.progress ?? null,
+      provider: patch.provider ?? null,
+      ref: patch.backendRef ?? null,
+      now: Date.now(),
+    });
+    if (info.changes) this.#changed(this.#get(id));
+  }
+
+  /** Running → succeeded with its result. Returns false when the job was no longer running. */
+  succeed(id: string, result: ComputeResult, provider: string): boolean {
+    const info = this.#statements.succeed.run({
+      id,
+      result: Buffer.from(toBinary(ComputeResultSchema, result)),
+      provider,
+      now: Date.now(),
+    });
+    if (info.changes) this.#changed(this.#get(id));
+    return info.changes > 0;
+  }
+
+  /** Queued or running → failed. Returns false when the job had already ended. */
+  fail(id: string, reason: FailureReason, message: string): boolean {
+    return this.#end(id, JobState.FAILED, reason, message);
+  }
+
+  /** Queued or running → cancelled. Returns false when the job had already ended. */
+  cancel(id: string, message = "cancelled by the client"): boolean {
+    return this.#end(id, JobState.CANCELLED, 0, message);
+  }
+
+  #end(id: string, state: JobState, reason: FailureReason, message: string): boolean {
+    const info = this.#statements.end.run({ id, state, reason, message, now: Date.now() });
+    if (info.changes) this.#changed(this.#get(id));
+    return info.changes > 0;
+  }
+
+  /** Running → queued, to run again (after a shutdown or a restart). */
+  requeue(id: string): boolean {
+    const info = this.#statements.requeue.run({ id, now: Date.now() });
+    if (info.changes) this.#changed(this.#get(id));
+    return info.changes > 0;
+  }
+
+  result(id: string): ComputeResult | undefined {
+    const row = this.#statements.result.get(id);
+    return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
+  }
+
+  /** Jobs that were running when the bridge last stopped. */
+  running(): JobRecord[] {
+    return this.#statements.running.all().map(toRecord);
+  }
+
+  /** Newest first; returns the position to pass as `before` for the next page. */
+  list(query: ListJobsQuery): { records: JobRecord[]; next: number | undefined } {
+    const where: string[] = [];
+    const params: number[] = [];
+    if (query.states.length) {
+      where.push(`state IN (${query.states.map(() => "?").join(", ")})`);
+      params.push(...query.states);
+    }
+    if (query.before !== undefined) {
+      where.push("seq < ?");
+      params.push(query.before);
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.#db.prepare<number[], Row>(sql).all(...params, query.pageSize + 1);
+    const page = rows.slice(0, query.pageSize);
+    return {
+      records: page.map(toRecord),
+      next: rows.length > query.pageSize ? page.at(-1)?.seq : undefined,
+    };
+  }
+
+  /** Number of jobs in each state. */
+  counts(): Map<JobState, number> {
+    return new Map(this.#statements.counts.all().map((r) => [r.state as JobState, r.n]));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #changed(record: JobRecord | undefined): JobRecord | undefined {
+    if (record) this.#onChange(record.job);
+    return record;
+  }
+}

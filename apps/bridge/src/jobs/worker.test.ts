@@ -1,0 +1,136 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  BackendError,
+  type BackendJobResult,
+  type ComputeBackend,
+  ComputeProofSchema,
+  ComputeTaskSchema,
+  FailureReason,
+  JobState,
+  TaskType,
+  UsageSchema,
+} from "@chaoschain/zerog-core";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { JobEvents } from "./job-events.js";
+import { JobStore } from "./job-store.js";
+import { Worker } from "./worker.js";
+
+/**
+ * A backend whose jobs end when the test says so: the worker's scheduling, cancellation and
+ * shutdown are tested here; the real 0G backend is tested end to end in test/.
+ */
+function controllableBackend() {
+  const pending = new Map<string, { resolve: (r: BackendJobResult) => void; reject: (e: Error) => void }>();
+  const started: string[] = [];
+  const backend: ComputeBackend = {
+    name: "controllable",
+    listServices: async () => [],
+    check: async () => undefined,
+    submit: async (_task, options) => {
+      started.push(options.jobId);
+      return options.jobId;
+    },
+    status: async () => ({ state: "unknown" }),
+    result: (ref, { signal }) =>
+      new Promise((resolve, reject) => {
+        pending.set(ref, { resolve, reject });
+        signal.addEventListener("abort", () => reject(new Error("aborted")));
+      }),
+    cancel: async () => {},
+    close: async () => {},
+  };
+  const finish = (id: string) =>
+    pending.get(id)?.resolve({
+      output: `done ${id}`,
+      proof: create(ComputeProofSchema, { method: "tee-ml" }),
+      usage: create(UsageSchema),
+      providerAddress: "0x1111111111111111111111111111111111111111",
+    });
+  const failWith = (id: string, err: Error) => pending.get(id)?.reject(err);
+  return { backend, started, finish, failWith };
+}
+
+const task = create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "m", inputs: { prompt: "p" } });
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+function setup(concurrency = 2, store = new JobStore(":memory:")) {
+  const events = new JobEvents();
+  const fake = controllableBackend();
+  const worker = new Worker({
+    store,
+    events,
+    backend: fake.backend,
+    logger: pino({ level: "silent" }),
+    concurrency,
+    maxAttempts: 2,
+  });
+  return { store, worker, ...fake };
+}
+
+describe("Worker", () => {
+  it("runs at most `concurrency` jobs and starts the next when one ends", async () => {
+    const { store, worker, started, finish } = setup(2);
+    const ids = [1, 2, 3].map(() => store.insert(task, "").record.job.jobId);
+    worker.start();
+    await tick();
+    expect(started).toEqual([ids[0], ids[1]]);
+    finish(ids[0]!);
+    await tick();
+    expect(started).toEqual(ids);
+    expect(store.get(ids[0]!)?.job.state).toBe(JobState.SUCCEEDED);
+    expect(store.result(ids[0]!)?.output).toBe(`done ${ids[0]}`);
+  });
+
+  it("fails a job with the backend's reason, and hides unexpected errors", async () => {
+    const { store, worker, failWith } = setup(2);
+    const [a, b] = [1, 2].map(() => store.insert(task, "").record.job.jobId) as [string, string];
+    worker.start();
+    await tick();
+    failWith(a, new BackendError(FailureReason.PROOF_INVALID, "bad signature"));
+    failWith(b, new Error("secret internal detail"));
+    await tick();
+    expect(store.get(a)?.job.error).toMatchObject({ reason: FailureReason.PROOF_INVALID, message: "bad signature" });
+    expect(store.get(b)?.job.error?.reason).toBe(FailureReason.INTERNAL);
+    expect(store.get(b)?.job.error?.message).not.toContain("secret");
+  });
+
+  it("cancels a running job and does not overwrite the cancellation", async () => {
+    const { store, worker } = setup(1);
+    const id = store.insert(task, "").record.job.jobId;
+    worker.start();
+    await tick();
+    expect(worker.cancel(id)).toBe(true);
+    await tick();
+    expect(store.get(id)?.job.state).toBe(JobState.CANCELLED);
+    expect(worker.cancel(id)).toBe(false);
+  });
+
+  it("requeues running jobs at shutdown and resumes them at the next start", async () => {
+    const store = new JobStore(":memory:");
+    const first = setup(1, store);
+    const id = store.insert(task, "").record.job.jobId;
+    first.worker.start();
+    await tick();
+    await first.worker.stop(20);
+    expect(store.get(id)?.job.state).toBe(JobState.QUEUED);
+    const second = setup(1, store);
+    second.worker.start();
+    await tick();
+    expect(second.started).toEqual([id]);
+    expect(store.get(id)?.job.attempts).toBe(2);
+  });
+
+  it("fails a job left running by a crash once it has used its attempts", async () => {
+    const store = new JobStore(":memory:");
+    const id = store.insert(task, "").record.job.jobId;
+    store.startNext();
+    store.requeue(id);
+    store.startNext(); // attempt 2, then the bridge "crashes"
+    const { worker, started } = setup(1, store);
+    worker.start();
+    await tick();
+    expect(started).toEqual([]);
+    expect(store.get(id)?.job.error?.reason).toBe(FailureReason.INTERRUPTED);
+  });
+});

@@ -1,0 +1,77 @@
+import type { Logger } from "pino";
+import { type Bridge, createBridge } from "./bridge.js";
+import type { BridgeConfig } from "./config.js";
+import { devnetProofCheck } from "./verification.js";
+import { ZeroGBackend } from "./zerog/backend.js";
+import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
+
+/** A running bridge, with the embedded devnet when it runs on one. */
+export interface RunningBridge {
+  bridge: Bridge;
+  address: { host: string; port: number };
+  /** Trust anchors of the embedded devnet (for verifying its proofs); undefined on 0G networks. */
+  devnet: import("@chaoschain/zerog-devnet").Devnet | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the bridge as configured: on the embedded devnet, or on a 0G network. A `devnet` passed in
+ * (tests) is used instead of starting one, and is left running by `stop()`.
+ */
+export async function launch(
+  config: BridgeConfig,
+  logger: Logger,
+  options: { devnet?: import("@chaoschain/zerog-devnet").Devnet } = {},
+): Promise<RunningBridge> {
+  let devnet: RunningBridge["devnet"];
+  let network: ZeroGNetwork;
+  let walletKey: string;
+  const ownsDevnet = config.network === "devnet" && !options.devnet;
+  if (config.network === "devnet") {
+    // Loaded here only: the devnet (ganache, simulators) is not needed against a real network.
+    devnet = options.devnet ?? (await (await import("@chaoschain/zerog-devnet")).startDevnet());
+    logger.info(
+      { rpcUrl: devnet.rpcUrl, providers: devnet.providers.length, ms: Math.round(devnet.timings.totalMs) },
+      "embedded 0G devnet started",
+    );
+    network = { name: "devnet", rpcUrl: devnet.rpcUrl, contracts: devnet.contracts, gasPrice: config.gasPrice ?? 1_000_000_000 };
+    walletKey = devnet.userPrivateKey;
+  } else {
+    const known = config.network === "custom" ? undefined : knownNetworks[config.network];
+    network = {
+      name: config.network,
+      rpcUrl: config.rpcUrl ?? known!.rpcUrl,
+      contracts: config.contracts,
+      gasPrice: config.gasPrice,
+    };
+    walletKey = config.walletKey!;
+  }
+  try {
+    const backend = await ZeroGBackend.connect({
+      network,
+      walletKey,
+      logger,
+      checkProof: devnet?.trust ? devnetProofCheck(devnet.trust) : undefined,
+    });
+    const bridge = createBridge({
+      backend,
+      logger,
+      dbPath: config.dbPath,
+      apiKey: config.apiKey,
+      concurrency: config.concurrency,
+    });
+    const address = await bridge.listen(config.host, config.port);
+    return {
+      bridge,
+      address,
+      devnet,
+      async stop() {
+        await bridge.close();
+        if (ownsDevnet) await devnet?.close();
+      },
+    };
+  } catch (err) {
+    if (ownsDevnet) await devnet?.close();
+    throw err;
+  }
+}

@@ -1,0 +1,184 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  type ComputeBackend,
+  type ComputeService,
+  type ComputeTask,
+  ComputeTaskSchema,
+  CancelJobResponseSchema,
+  type FieldViolation,
+  type Job,
+  JobEventSchema,
+  JobState,
+  ListJobsResponseSchema,
+  ListServicesResponseSchema,
+  SubmitResponseSchema,
+  VerificationMethod,
+  ZeroGError,
+  failureReasonName,
+  invalidArgument,
+  validateIdempotencyKey,
+  validateTask,
+  verificationName,
+} from "@chaoschain/zerog-core";
+import type { JobEvents } from "./jobs/job-events.js";
+import type { JobRecord, JobStore } from "./jobs/job-store.js";
+import type { Worker } from "./jobs/worker.js";
+
+export interface ComputeServiceDeps {
+  store: JobStore;
+  events: JobEvents;
+  worker: Worker;
+  backend: ComputeBackend;
+  /** GetResult wait when the request gives no timeout. */
+  defaultWaitSeconds: number;
+  /** Longest GetResult wait allowed. */
+  maxWaitSeconds: number;
+}
+
+const defaultPageSize = 50;
+const maxPageSize = 1000;
+
+function requireJobId(jobId: string): void {
+  if (jobId.trim() === "") {
+    throw invalidArgument([{ field: "job_id", reason: "REQUIRED", description: "required: the id returned by Submit" }]);
+  }
+}
+
+function notFound(jobId: string): ZeroGError {
+  return new ZeroGError("job_not_found", `job ${JSON.stringify(jobId)} not found`);
+}
+
+function pageToken(seq: number): string {
+  return Buffer.from(`v1:${seq}`).toString("base64url");
+}
+
+function parsePageToken(token: string): number | undefined {
+  if (token === "") return undefined;
+  const match = /^v1:(\d+)$/.exec(Buffer.from(token, "base64url").toString());
+  if (!match) {
+    throw invalidArgument([
+      { field: "page_token", reason: "INVALID_VALUE", description: "not a token from a previous ListJobs response" },
+    ]);
+  }
+  return Number(match[1]);
+}
+
+/** The task as stored: verification defaults to tee-ml. */
+function normalizeTask(task: ComputeTask): ComputeTask {
+  if (task.verification !== VerificationMethod.UNSPECIFIED) return task;
+  return create(ComputeTaskSchema, { ...task, verification: VerificationMethod.TEE_ML });
+}
+
+/** The error for GetResult on a job that has ended without a result. */
+function endedWithoutResult(job: Job): ZeroGError {
+  const reason = job.error ? failureReasonName(job.error.reason) : undefined;
+  if (job.state === JobState.CANCELLED) {
+    return new ZeroGError("job_cancelled", `job ${job.jobId} was cancelled: ${job.error?.message ?? ""}`.trim());
+  }
+  return new ZeroGError("job_failed", `job ${job.jobId} failed (${reason ?? "unknown"}): ${job.error?.message ?? ""}`, {
+    ...(reason ? { failureReason: reason } : {}),
+  });
+}
+
+/** `ComputeService` on top of the job store, the worker and a backend. */
+export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<typeof ComputeService> {
+  const { store, events, worker, backend } = deps;
+
+  function record(jobId: string): JobRecord {
+    requireJobId(jobId);
+    const found = store.get(jobId);
+    if (!found) throw notFound(jobId);
+    return found;
+  }
+
+  return {
+    async submit(req) {
+      const violations: FieldViolation[] = [
+        ...validateTask(req.task),
+        ...validateIdempotencyKey(req.idempotencyKey),
+      ];
+      if (violations.length) throw invalidArgument(violations);
+      const task = normalizeTask(req.task!);
+      const refusal = await backend.check(task);
+      if (refusal) throw new ZeroGError("unsupported_task", refusal);
+      const { record: stored, created } = store.insert(task, req.idempotencyKey);
+      if (created) worker.pump();
+      return create(SubmitResponseSchema, { jobId: stored.job.jobId });
+    },
+
+    async getJob(req) {
+      return record(req.jobId).job;
+    },
+
+    async getResult(req, ctx) {
+      let job = record(req.jobId).job;
+      if (job.state !== JobState.SUCCEEDED) {
+        if (job.state === JobState.FAILED || job.state === JobState.CANCELLED) throw endedWithoutResult(job);
+        if (!req.wait) {
+          throw new ZeroGError(
+            "job_not_finished",
+            `job ${job.jobId} is ${job.state === JobState.QUEUED ? "queued" : "running"}; it has no result yet`,
+          );
+        }
+        const seconds = Math.min(req.timeoutSeconds || deps.defaultWaitSeconds, deps.maxWaitSeconds);
+        const ended = await events
+          .waitForEnd(job.jobId, () => store.get(job.jobId)?.job, seconds * 1000, ctx.signal)
+          .catch(() => {
+            // The client went away (nobody reads this) or the bridge is stopping.
+            throw new ZeroGError("shutting_down", `stopped waiting for job ${job.jobId}`);
+          });
+        if (!ended) {
+          throw new ZeroGError("wait_timeout", `job ${job.jobId} did not finish within ${seconds} s`);
+        }
+        job = ended;
+        if (job.state !== JobState.SUCCEEDED) throw endedWithoutResult(job);
+      }
+      const result = store.result(job.jobId);
+      if (!result) throw new ZeroGError("internal", `job ${job.jobId} succeeded but its result is missing`);
+      return result;
+    },
+
+    async *watchJob(req, ctx: HandlerContext) {
+      const current = record(req.jobId).job;
+      for await (const event of events.watch(current, ctx.signal)) {
+        yield create(JobEventSchema, { job: event.job, outputDelta: event.outputDelta ?? "" });
+      }
+    },
+
+    async cancelJob(req) {
+      const found = record(req.jobId);
+      worker.cancel(found.job.jobId);
+      return create(CancelJobResponseSchema, { job: store.get(found.job.jobId)!.job });
+    },
+
+    async listJobs(req) {
+      if (req.pageSize > maxPageSize) {
+        throw invalidArgument([{ field: "page_size", reason: "OUT_OF_RANGE", description: `at most ${maxPageSize}` }]);
+      }
+      req.states.forEach((state, i) => {
+        if (state === JobState.UNSPECIFIED || !Object.values(JobState).includes(state)) {
+          throw invalidArgument([{ field: `states[${i}]`, reason: "INVALID_VALUE", description: "not a job state" }]);
+        }
+      });
+      const page = store.list({
+        states: req.states,
+        pageSize: req.pageSize || defaultPageSize,
+        before: parsePageToken(req.pageToken),
+      });
+      return create(ListJobsResponseSchema, {
+        jobs: page.records.map((r) => r.job),
+        nextPageToken: page.next === undefined ? "" : pageToken(page.next),
+      });
+    },
+
+    async listServices(req) {
+      const verification = req.verification === VerificationMethod.UNSPECIFIED ? undefined : req.verification;
+      if (verification !== undefined && !verificationName(verification)) {
+        throw invalidArgument([{ field: "verification", reason: "INVALID_VALUE", description: "unknown method" }]);
+      }
+      const services = await backend.listServices({ model: req.model || undefined, verification });
+      return create(ListServicesResponseSchema, { services });
+    },
+  };
+}

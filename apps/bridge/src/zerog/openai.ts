@@ -1,0 +1,84 @@
+import type { ComputeTask } from "@chaoschain/zerog-core";
+
+/** OpenAI `usage` of a chat completion. */
+export interface ChatUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The exact request body sent to the provider for an inference task: an OpenAI chat completion
+ * with the provider's model name, the messages (a prompt becomes one user message), the sampling
+ * parameters and the task's extras.
+ */
+export function chatRequestBody(task: ComputeTask, servedModel: string): Uint8Array {
+  const inputs = task.inputs!;
+  const p = inputs.parameters;
+  const body: Record<string, unknown> = {
+    ...(inputs.extras ?? {}),
+    model: servedModel,
+    messages: inputs.prompt
+      ? [{ role: "user", content: inputs.prompt }]
+      : inputs.messages.map((m) => ({ role: m.role, content: m.content })),
+  };
+  if (p?.maxTokens !== undefined) body.max_tokens = p.maxTokens;
+  if (p?.temperature !== undefined) body.temperature = p.temperature;
+  if (p?.topP !== undefined) body.top_p = p.topP;
+  if (p?.stop.length) body.stop = p.stop;
+  if (p?.seed !== undefined) body.seed = Number(p.seed);
+  if (inputs.stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return encoder.encode(JSON.stringify(body));
+}
+
+/** Usage of a JSON completion or of an SSE stream (its last chunk that carries usage). */
+export function usageFromResponseBody(body: Uint8Array): ChatUsage | undefined {
+  const text = decoder.decode(body);
+  const docs = text.trimStart().startsWith("data:")
+    ? text
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trim())
+        .filter((l) => l !== "[DONE]")
+    : [text];
+  let usage: ChatUsage | undefined;
+  for (const doc of docs) {
+    try {
+      const u = (JSON.parse(doc) as { usage?: ChatUsage }).usage;
+      if (u && typeof u.prompt_tokens === "number") usage = u;
+    } catch {}
+  }
+  return usage;
+}
+
+/**
+ * Incremental SSE reader: feed it the body chunks of a streamed completion as they arrive and it
+ * calls `onDelta` with each piece of assistant text.
+ */
+export function createSseDeltaReader(onDelta: (text: string) => void): (chunk: Uint8Array) => void {
+  const streamDecoder = new TextDecoder();
+  let pending = "";
+  return (chunk) => {
+    pending += streamDecoder.decode(chunk, { stream: true });
+    let newline = pending.indexOf("\n");
+    while (newline >= 0) {
+      const line = pending.slice(0, newline).trim();
+      pending = pending.slice(newline + 1);
+      newline = pending.indexOf("\n");
+      if (!line.startsWith("data:")) continue;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]") continue;
+      try {
+        const delta = (JSON.parse(data) as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0]?.delta
+          ?.content;
+        if (delta) onDelta(delta);
+      } catch {}
+    }
+  };
+}

@@ -1,0 +1,193 @@
+import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+
+/** What a 0G provider returned for one chat completion, byte for byte. */
+export interface ChatExchange {
+  requestBody: Uint8Array;
+  responseBody: Uint8Array;
+  /** Response header `ZG-Res-Key`, else the completion id. */
+  chatId: string;
+  status: number;
+}
+
+/** `GET /v1/proxy/signature/<chatId>` of a 0G provider. */
+export interface ProviderSignature {
+  text: string;
+  signature: string;
+  signing_address?: string;
+  signing_algo?: string;
+}
+
+/** Bytes and parsed JSON of `GET /v1/quote`. */
+export interface ProviderAttestation {
+  raw: Uint8Array;
+  json: Record<string, unknown>;
+}
+
+export interface HttpCallOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+const decoder = new TextDecoder();
+
+function withTimeout(options: HttpCallOptions): AbortSignal {
+  return AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+}
+
+/** Network failures and timeouts: worth retrying, then failing over. */
+function unavailable(url: string, err: unknown): BackendError {
+  const timedOut = err instanceof DOMException && err.name === "TimeoutError";
+  return new BackendError(
+    FailureReason.PROVIDER_UNAVAILABLE,
+    timedOut ? `provider ${url} did not answer in time` : `provider ${url} is unreachable`,
+    { cause: err, retryable: true },
+  );
+}
+
+/** Maps a provider's HTTP error to a failure reason; 5xx and 429 are retryable. */
+export function providerHttpError(url: string, status: number, body: Uint8Array): BackendError {
+  const text = decoder.decode(body.subarray(0, 2048));
+  let detail = text;
+  try {
+    const json = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
+    detail = (typeof json.error === "string" ? json.error : json.error?.message) ?? json.message ?? text;
+  } catch {}
+  detail = detail.replace(/\s+/g, " ").trim().slice(0, 300);
+  if (status === 402 || /insufficient (balance|fund)/i.test(detail)) {
+    return new BackendError(
+      FailureReason.INSUFFICIENT_BALANCE,
+      `provider ${url} refused the request for lack of funds (${detail}); deposit more 0G into the ledger`,
+    );
+  }
+  return new BackendError(FailureReason.PROVIDER_ERROR, `provider ${url} answered ${status}: ${detail}`, {
+    retryable: status >= 500 || status === 429,
+  });
+}
+
+async function readAll(body: ReadableStream<Uint8Array> | null, onChunk?: (chunk: Uint8Array) => void): Promise<Uint8Array> {
+  if (!body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    onChunk?.(chunk);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * POSTs a chat completion to `<endpoint>/chat/completions` (endpoint = service url + `/v1/proxy`)
+ * and keeps the exact bytes sent and received: the enclave signs their hashes.
+ * `onChunk` sees the body as it streams in.
+ */
+export async function postChatCompletion(
+  endpoint: string,
+  requestBody: Uint8Array,
+  headers: Record<string, string>,
+  options: HttpCallOptions & { onChunk?: (chunk: Uint8Array) => void },
+): Promise<ChatExchange> {
+  const url = `${endpoint}/chat/completions`;
+  let res: Response;
+  let responseBody: Uint8Array;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: requestBody.slice(),
+      signal: withTimeout(options),
+    });
+    responseBody = await readAll(res.body, res.ok ? options.onChunk : undefined);
+  } catch (err) {
+    if (options.signal.aborted) throw err;
+    throw unavailable(url, err);
+  }
+  if (!res.ok) throw providerHttpError(url, res.status, responseBody);
+  let chatId = res.headers.get("zg-res-key") ?? "";
+  if (chatId === "") chatId = completionId(responseBody);
+  if (chatId === "") {
+    throw new BackendError(FailureReason.PROOF_INVALID, `provider ${url} returned no chat id (ZG-Res-Key)`);
+  }
+  return { requestBody, responseBody, chatId, status: res.status };
+}
+
+/** The `id` of a JSON completion, or of the first SSE chunk. */
+function completionId(body: Uint8Array): string {
+  const text = decoder.decode(body);
+  const first = text.startsWith("data:") ? text.slice(5, text.indexOf("\n") >>> 0).trim() : text;
+  try {
+    const id = (JSON.parse(first) as { id?: unknown }).id;
+    return typeof id === "string" ? id : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Fetches the enclave's signature for a chat id. Providers keep signatures only briefly, so this
+ * runs right after the response; a 404 is retried a few times in case the provider is still storing it.
+ */
+export async function fetchSignature(
+  serviceUrl: string,
+  chatId: string,
+  model: string,
+  options: HttpCallOptions & { attempts?: number },
+): Promise<ProviderSignature> {
+  const url = `${serviceUrl}/v1/proxy/signature/${encodeURIComponent(chatId)}?model=${encodeURIComponent(model)}`;
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    let body: Uint8Array;
+    try {
+      res = await fetch(url, { signal: withTimeout(options) });
+      body = await readAll(res.body);
+    } catch (err) {
+      if (options.signal.aborted) throw err;
+      throw unavailable(url, err);
+    }
+    if (res.ok) {
+      const json = JSON.parse(decoder.decode(body)) as Partial<ProviderSignature>;
+      if (typeof json.text !== "string" || typeof json.signature !== "string") {
+        throw new BackendError(FailureReason.PROOF_INVALID, `provider ${url} returned a malformed signature record`);
+      }
+      return json as ProviderSignature;
+    }
+    if (res.status !== 404 || attempt >= attempts) {
+      throw new BackendError(
+        FailureReason.PROOF_INVALID,
+        `provider gave no signature for chat ${chatId} (HTTP ${res.status}); the output cannot be verified`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+  }
+}
+
+/** `GET <url>/v1/quote`: the provider's TEE attestation (dstack GetQuoteResponse JSON). */
+export async function fetchAttestation(serviceUrl: string, options: HttpCallOptions): Promise<ProviderAttestation> {
+  const url = `${serviceUrl}/v1/quote`;
+  let res: Response;
+  let raw: Uint8Array;
+  try {
+    res = await fetch(url, { signal: withTimeout(options) });
+    raw = await readAll(res.body);
+  } catch (err) {
+    if (options.signal.aborted) throw err;
+    throw unavailable(url, err);
+  }
+  if (!res.ok) {
+    throw new BackendError(FailureReason.PROOF_INVALID, `provider ${url} served no attestation (HTTP ${res.status})`);
+  }
+  try {
+    return { raw, json: JSON.parse(decoder.decode(raw)) as Record<string, unknown> };
+  } catch (err) {
+    throw new BackendError(FailureReason.PROOF_INVALID, `provider ${url} served an attestation that is not JSON`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { createZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
+import { JsonRpcProvider, Wallet } from "ethers";
+
+export type ZeroGBroker = Awaited<ReturnType<typeof createZGComputeNetworkBroker>>;
+
+/** Addresses of the 0G compute contracts (proxies) on a chain. */
+export interface ZeroGContracts {
+  ledger: string;
+  inference: string;
+  fineTuning: string;
+}
+
+export interface ZeroGNetwork {
+  /** "devnet", "testnet", "mainnet" or "custom": for logs and proofs. */
+  name: string;
+  rpcUrl: string;
+  /** Explicit contracts; undefined lets the SDK pick them from the chain id (testnet, mainnet). */
+  contracts?: ZeroGContracts | undefined;
+  /** Gas price in neuron for every transaction; avoids the SDK's 1 s fee lookup per transaction. */
+  gasPrice?: number | undefined;
+}
+
+/** 0G networks the SDK knows (`constants.js` of the SDK). */
+export const knownNetworks = {
+  testnet: { name: "testnet", rpcUrl: "https://evmrpc-testnet.0g.ai", chainId: 16602 },
+  mainnet: { name: "mainnet", rpcUrl: "https://evmrpc.0g.ai", chainId: 16661 },
+} as const;
+
+/**
+ * Connects a wallet to 0G and builds the SDK broker. The key stays inside the ethers Wallet;
+ * it is never logged or stored.
+ */
+export async function connectBroker(
+  network: ZeroGNetwork,
+  walletKey: string,
+): Promise<{ broker: ZeroGBroker; wallet: Wallet; chain: JsonRpcProvider; chainId: bigint }> {
+  // cacheTimeout -1: ethers would otherwise reuse a cached pending nonce for a second transaction
+  // sent within 250 ms, and the chain would drop one of them.
+  const chain = new JsonRpcProvider(network.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  const { chainId } = await chain.getNetwork();
+  const wallet = new Wallet(walletKey, chain);
+  const c = network.contracts;
+  // step 11 (tenths): the SDK's default 1.1 throws in BigInt() when a gas retry happens.
+  const broker = await createZGComputeNetworkBroker(
+    wallet as never, // the SDK types name the CommonJS build of ethers
+    c?.ledger,
+    c?.inference,
+    c?.fineTuning,
+    network.gasPrice,
+    undefined,
+    11,
+  );
+  return { broker, wallet, chain, chainId };
+}

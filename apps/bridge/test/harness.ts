@@ -1,0 +1,93 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
+import { ComputeService, Health } from "@chaoschain/zerog-core";
+import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
+import pino, { type Logger } from "pino";
+import type { BridgeConfig } from "../src/config.js";
+import { launch, type RunningBridge } from "../src/launcher.js";
+
+export const demoTask = {
+  task_type: "inference",
+  model: "llama-3-8b",
+  inputs: { prompt: "What is blockchain?" },
+  verification: "tee-ml",
+};
+
+export function tempDbPath(): string {
+  return join(mkdtempSync(join(tmpdir(), "zerog-bridge-")), "jobs.db");
+}
+
+export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig {
+  return {
+    host: "127.0.0.1",
+    port: 0,
+    apiKey: undefined,
+    dbPath: tempDbPath(),
+    concurrency: 8,
+    network: "devnet",
+    rpcUrl: undefined,
+    walletKey: undefined,
+    contracts: undefined,
+    gasPrice: undefined,
+    demo: false,
+    logLevel: "silent",
+    ...overrides,
+  };
+}
+
+export interface TestBridge {
+  devnet: Devnet;
+  running: RunningBridge;
+  /** `http://127.0.0.1:<port>` */
+  baseUrl: string;
+  /** `127.0.0.1:<port>` as ZEROG_GRPC_URL takes it. */
+  grpcUrl: string;
+  client(apiKey?: string): Client<typeof ComputeService>;
+  health(): Client<typeof Health>;
+  adapter(apiKey?: string): ZeroGComputeAdapter;
+  close(): Promise<void>;
+}
+
+/** A devnet plus a bridge on it, listening on a random 127.0.0.1 port. */
+export async function startTestBridge(
+  options: { devnet?: StartDevnetParameters; bridge?: Partial<BridgeConfig>; logger?: Logger } = {},
+): Promise<TestBridge> {
+  const devnet = await startDevnet(options.devnet ?? {});
+  const config = testConfig(options.bridge);
+  const running = await launch(config, options.logger ?? pino({ level: "silent" }), { devnet });
+  const baseUrl = `http://127.0.0.1:${running.address.port}`;
+  const sessions: Http2SessionManager[] = [];
+  const adapters: ZeroGComputeAdapter[] = [];
+  const transport = (apiKey?: string) => {
+    const sessionManager = new Http2SessionManager(baseUrl);
+    sessions.push(sessionManager);
+    return createGrpcTransport({
+      baseUrl,
+      sessionManager,
+      interceptors: apiKey ? [(next) => (req) => (req.header.set("authorization", `Bearer ${apiKey}`), next(req))] : [],
+    });
+  };
+  return {
+    devnet,
+    running,
+    baseUrl,
+    grpcUrl: `127.0.0.1:${running.address.port}`,
+    client: (apiKey) => createClient(ComputeService, transport(apiKey)),
+    health: () => createClient(Health, transport()),
+    adapter(apiKey) {
+      const adapter = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${running.address.port}`, apiKey, timeoutSeconds: 60 });
+      adapters.push(adapter);
+      return adapter;
+    },
+    async close() {
+      for (const a of adapters) a.close();
+      for (const s of sessions) s.abort();
+      await running.stop();
+      await devnet.close();
+    },
+  };
+}

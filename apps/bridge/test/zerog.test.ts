@@ -1,0 +1,169 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { FailureReason, JobState, parseTask, type ComputeTask } from "@chaoschain/zerog-core";
+import { Contract, Wallet } from "ethers";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launch } from "../src/launcher.js";
+import { demoTask, startTestBridge, type TestBridge, testConfig } from "./harness.js";
+
+let t: TestBridge;
+beforeAll(async () => {
+  t = await startTestBridge();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+function task(overrides: Record<string, unknown> = {}): ComputeTask {
+  const parsed = parseTask({ ...demoTask, ...overrides });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.violations));
+  return parsed.task;
+}
+
+const llama = () => t.devnet.providers.filter((p) => p.models[0] === "llama-3-8b");
+
+async function resetFaults(): Promise<void> {
+  for (const p of t.devnet.providers) await p.setFaults({});
+}
+
+async function runToEnd(overrides: Record<string, unknown> = {}) {
+  const client = t.client();
+  const { jobId } = await client.submit({ task: task(overrides) });
+  const result = await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch((e: ConnectError) => e);
+  return { job: await client.getJob({ jobId }), result };
+}
+
+const ledgerAbi = ["function getLedger(address user) view returns (tuple(address user, uint256 availableBalance, uint256 totalBalance, string additionalInfo))"];
+
+describe("0G inference through the real protocol on the devnet", () => {
+  it("funds the ledger, discovers the service on chain, signs the request, verifies the response, and the provider is paid", async () => {
+    const { job, result } = await runToEnd();
+    expect(job.state).toBe(JobState.SUCCEEDED);
+    if (result instanceof ConnectError) throw result;
+    // The bridge created the ledger on chain and acknowledged the provider.
+    const ledger = new Contract(t.devnet.contracts.ledger, ledgerAbi, t.devnet.chain.provider);
+    const entry = await ledger.getFunction("getLedger")(t.devnet.userAddress);
+    expect(entry.totalBalance).toBeGreaterThan(0n);
+    // The provider that ran the job holds an unsettled fee for it, then settles it on chain.
+    const provider = t.devnet.providers.find((p) => p.address.toLowerCase() === job.providerAddress.toLowerCase())!;
+    const fee = BigInt(result.usage!.feeNeuron);
+    expect(fee).toBeGreaterThan(0n);
+    expect(provider.unsettledFee(t.devnet.userAddress)).toBeGreaterThanOrEqual(fee);
+    const chain = t.devnet.chain.provider;
+    const before = await chain.getBalance(provider.address);
+    const settlement = await provider.settle();
+    const outcome = settlement.outcomes.find((o) => o.user.toLowerCase() === t.devnet.userAddress.toLowerCase())!;
+    expect(outcome.status).toBe("SUCCESS");
+    expect(outcome.settledChatIds).toContain(result.proof!.chatId);
+    expect(provider.unsettledFee(t.devnet.userAddress)).toBe(0n);
+    // The provider's balance rose by exactly the settled fee, net of the settlement's gas.
+    const receipt = (await chain.getTransactionReceipt(settlement.txHash!))!;
+    const after = await chain.getBalance(provider.address);
+    expect(after - before + receipt.gasUsed * receipt.gasPrice).toBe(outcome.totalFee);
+  });
+
+  it("fails proof_invalid when the provider's response differs from what it signed; no output is returned", async () => {
+    for (const p of llama()) await p.setFaults({ tamperResponse: true });
+    try {
+      const { job, result } = await runToEnd();
+      expect(job.state).toBe(JobState.FAILED);
+      expect(job.error?.reason).toBe(FailureReason.PROOF_INVALID);
+      expect(result).toBeInstanceOf(ConnectError);
+      expect((result as ConnectError).code).toBe(Code.FailedPrecondition);
+      expect((result as ConnectError).rawMessage).toContain("proof_invalid");
+    } finally {
+      await resetFaults();
+    }
+  });
+
+  it("fails proof_invalid when the provider signs with a key other than its registered TEE signer", async () => {
+    for (const p of llama()) await p.setFaults({ wrongSigner: true });
+    try {
+      const { job } = await runToEnd();
+      expect(job.state).toBe(JobState.FAILED);
+      expect(job.error?.reason).toBe(FailureReason.PROOF_INVALID);
+      expect(job.error?.message).toMatch(/signer|signature/i);
+    } finally {
+      await resetFaults();
+    }
+  });
+
+  it("fails proof_invalid when the provider keeps no signature", async () => {
+    for (const p of llama()) await p.setFaults({ dropSignature: true });
+    try {
+      const { job } = await runToEnd();
+      expect(job.error?.reason).toBe(FailureReason.PROOF_INVALID);
+    } finally {
+      await resetFaults();
+    }
+  });
+
+  it("fails over to a second provider of the model when the first is down", async () => {
+    const [a, b] = llama() as [(typeof t.devnet.providers)[0], (typeof t.devnet.providers)[0]];
+    for (const [down, up] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      await down.setFaults({ down: true });
+      try {
+        const { job } = await runToEnd();
+        expect(job.state).toBe(JobState.SUCCEEDED);
+        expect(job.providerAddress.toLowerCase()).toBe(up.address.toLowerCase());
+      } finally {
+        await resetFaults();
+      }
+    }
+  });
+
+  it("retries a provider answering 503, fails over, and fails provider_unavailable when all are failing", async () => {
+    for (const p of llama()) await p.setFaults({ failStatus: 503 });
+    try {
+      const { job } = await runToEnd();
+      expect(job.state).toBe(JobState.FAILED);
+      expect(job.error?.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      expect(job.error?.message).toContain("503");
+    } finally {
+      await resetFaults();
+    }
+  });
+
+  it("runs on the pinned provider only", async () => {
+    const pinned = llama()[1]!;
+    const { job } = await runToEnd({ provider_address: pinned.address });
+    expect(job.state).toBe(JobState.SUCCEEDED);
+    expect(job.providerAddress.toLowerCase()).toBe(pinned.address.toLowerCase());
+  });
+
+  it("fails insufficient_balance (FAILED_PRECONDITION) with how much to deposit when the wallet cannot fund a ledger", async () => {
+    const empty = Wallet.createRandom();
+    const running = await launch(
+      testConfig({
+        network: "custom",
+        rpcUrl: t.devnet.rpcUrl,
+        contracts: t.devnet.contracts,
+        walletKey: empty.privateKey,
+        gasPrice: 1_000_000_000,
+      }),
+      pino({ level: "silent" }),
+    );
+    try {
+      const { createClient } = await import("@connectrpc/connect");
+      const { createGrpcTransport } = await import("@connectrpc/connect-node");
+      const { ComputeService } = await import("@chaoschain/zerog-core");
+      const client = createClient(
+        ComputeService,
+        createGrpcTransport({ baseUrl: `http://127.0.0.1:${running.address.port}` }),
+      );
+      const { jobId } = await client.submit({ task: task() });
+      const err = await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch((e: ConnectError) => e);
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
+      expect((err as ConnectError).rawMessage).toMatch(/insufficient_balance/);
+      expect((err as ConnectError).rawMessage).toMatch(/send at least [\d.]+ 0G/);
+      const job = await client.getJob({ jobId });
+      expect(job.error?.reason).toBe(FailureReason.INSUFFICIENT_BALANCE);
+    } finally {
+      await running.stop();
+    }
+  });
+});
