@@ -23,7 +23,14 @@ function pnpmCommand() {
 }
 
 function run(cmd, args) {
-  const res = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env: { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir ?? dirname(dirname(process.execPath)) } });
+  const res = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: "inherit",
+    env: {
+      ...process.env,
+      npm_config_nodedir: process.env.npm_config_nodedir ?? dirname(dirname(process.execPath)),
+    },
+  });
   if (res.status !== 0) process.exit(res.status ?? 1);
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { type ComputeBackend, ComputeService, Health } from "@chaoschain/zerog-core";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { ComputeService, type ComputeBackend, Health } from "@chaoschain/zerog-core";
 import type { Logger } from "pino";
 import { createHealthService, HealthState } from "./health.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";

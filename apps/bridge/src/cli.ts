@@ -34,10 +34,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
   console.warn = (...args: unknown[]) => sdkLog.warn(format(...args));
 
   const running = await launch(config, logger);
-  let stopping: Promise<void> | undefined;
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, "stopping");
-    stopping ??= running.stop().then(
+    running.stop().then(
       // The SDK leaves 300 s receipt timers behind each transaction; nothing else is pending.
       () => process.exit(0),
       (err) => {
@@ -50,9 +52,16 @@ export async function main(argv: string[], env: Record<string, string | undefine
   process.on("SIGTERM", () => stop("SIGTERM"));
 
   const url = `${running.address.host}:${running.address.port}`;
-  process.stdout.write(`zerog-bridge serving ComputeService on ${url} (gRPC, Connect, gRPC-web; network ${config.network})\n`);
+  process.stdout.write(
+    `zerog-bridge serving ComputeService on ${url} (gRPC, Connect, gRPC-web; network ${config.network})\n`,
+  );
   if (config.demo) {
-    const ok = await runDemo({ grpcUrl: url, apiKey: config.apiKey, trust: running.devnet?.trust, out: process.stdout });
+    const ok = await runDemo({
+      grpcUrl: url,
+      apiKey: config.apiKey,
+      trust: running.devnet?.trust,
+      out: process.stdout,
+    });
     if (!ok) process.exitCode = 1;
   }
   process.stdout.write("Serving until Ctrl-C.\n");

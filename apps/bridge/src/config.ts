@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { Collateral, PolicyInput } from "@chaoschain/zerog-verifier";
 import type { ZeroGContracts } from "./zerog/sdk.js";
 
 export type NetworkName = "devnet" | "testnet" | "mainnet" | "custom";
@@ -21,6 +22,8 @@ export interface BridgeConfig {
   contracts: ZeroGContracts | undefined;
   /** Gas price in neuron; unset asks the chain. */
   gasPrice: number | undefined;
+  /** Verifier policy and collateral every proof must pass before its result is kept. */
+  verification: { policy: PolicyInput; collateral: Collateral } | undefined;
   demo: boolean;
   logLevel: string;
 }
@@ -41,6 +44,8 @@ Options (environment variable in brackets):
   --inference <addr>      InferenceServing address (custom) [ZEROG_INFERENCE_ADDRESS]
   --fine-tuning <addr>    FineTuningServing address (custom) [ZEROG_FINE_TUNING_ADDRESS]
   --gas-price <neuron>    fixed gas price [ZEROG_GAS_PRICE]
+  --policy <file>         verifier policy (JSON) every proof must pass [ZEROG_VERIFY_POLICY]
+  --collateral <file>     Intel DCAP collateral (dcap-qvl JSON) for --policy [ZEROG_COLLATERAL]
   --no-demo               do not run the demo job at start [ZEROG_NO_DEMO=1]
   --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
   -h, --help              this text
@@ -51,17 +56,33 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+function integer(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined || value === "") return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 function address(name: string, value: string | undefined): string | undefined {
   if (value === undefined || value === "") return undefined;
-  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw new ConfigError(`${name} must be a 0x address, got ${JSON.stringify(value)}`);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value))
+    throw new ConfigError(`${name} must be a 0x address, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function readJson(name: string, file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`${name} ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** Parses `argv` (after the command) and `env`. Throws ConfigError with a message for the user. */
@@ -83,6 +104,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         inference: { type: "string" },
         "fine-tuning": { type: "string" },
         "gas-price": { type: "string" },
+        policy: { type: "string" },
+        collateral: { type: "string" },
         "no-demo": { type: "boolean" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -96,7 +119,9 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   const flag = (name: string) => f[name] as string | undefined;
   const network = (flag("network") ?? env.ZEROG_NETWORK ?? "devnet") as NetworkName;
   if (!["devnet", "testnet", "mainnet", "custom"].includes(network)) {
-    throw new ConfigError(`--network must be devnet, testnet, mainnet or custom, got ${JSON.stringify(network)}`);
+    throw new ConfigError(
+      `--network must be devnet, testnet, mainnet or custom, got ${JSON.stringify(network)}`,
+    );
   }
   const keyFile = flag("wallet-key-file") ?? env.ZEROG_WALLET_KEY_FILE;
   let walletKey = env.ZEROG_WALLET_KEY || undefined;
@@ -104,14 +129,18 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     try {
       walletKey = readFileSync(keyFile, "utf8").trim();
     } catch (err) {
-      throw new ConfigError(`cannot read the wallet key file ${keyFile}: ${(err as NodeJS.ErrnoException).code}`);
+      throw new ConfigError(
+        `cannot read the wallet key file ${keyFile}: ${(err as NodeJS.ErrnoException).code}`,
+      );
     }
   }
   if (walletKey !== undefined && !/^(0x)?[0-9a-fA-F]{64}$/.test(walletKey)) {
     throw new ConfigError("the wallet key (ZEROG_WALLET_KEY or --wallet-key-file) must be 32 bytes of hex");
   }
   if (network !== "devnet" && !walletKey) {
-    throw new ConfigError(`--network ${network} needs a funded wallet: set ZEROG_WALLET_KEY or --wallet-key-file`);
+    throw new ConfigError(
+      `--network ${network} needs a funded wallet: set ZEROG_WALLET_KEY or --wallet-key-file`,
+    );
   }
   const ledger = address("--ledger", flag("ledger") ?? env.ZEROG_LEDGER_ADDRESS);
   const inference = address("--inference", flag("inference") ?? env.ZEROG_INFERENCE_ADDRESS);
@@ -121,6 +150,10 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     throw new ConfigError("--network custom needs --rpc-url, --ledger, --inference and --fine-tuning");
   }
   const gasPrice = flag("gas-price") ?? env.ZEROG_GAS_PRICE;
+  const policyFile = flag("policy") ?? env.ZEROG_VERIFY_POLICY;
+  const collateralFile = flag("collateral") ?? env.ZEROG_COLLATERAL;
+  if (Boolean(policyFile) !== Boolean(collateralFile))
+    throw new ConfigError("--policy and --collateral go together");
   const baseDir = env.INIT_CWD ?? process.cwd();
   return {
     host: flag("host") ?? env.ZEROG_BRIDGE_HOST ?? "127.0.0.1",
@@ -133,6 +166,13 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     walletKey,
     contracts: ledger && inference && fineTuning ? { ledger, inference, fineTuning } : undefined,
     gasPrice: gasPrice ? integer("--gas-price", gasPrice, 0, 0, Number.MAX_SAFE_INTEGER) : undefined,
+    verification:
+      policyFile && collateralFile
+        ? {
+            policy: readJson("--policy", policyFile) as PolicyInput,
+            collateral: readJson("--collateral", collateralFile) as Collateral,
+          }
+        : undefined,
     demo: !(f["no-demo"] || env.ZEROG_NO_DEMO === "1" || env.ZEROG_NO_DEMO === "true"),
     logLevel: flag("log-level") ?? env.ZEROG_LOG_LEVEL ?? "info",
   };

@@ -22,7 +22,11 @@ export async function runDemo(options: {
   out: Writable;
 }): Promise<boolean> {
   const print = (line = "") => options.out.write(`${line}\n`);
-  const zerog = new ZeroGComputeAdapter({ grpcUrl: options.grpcUrl, apiKey: options.apiKey, timeoutSeconds: 120 });
+  const zerog = new ZeroGComputeAdapter({
+    grpcUrl: options.grpcUrl,
+    apiKey: options.apiKey,
+    timeoutSeconds: 120,
+  });
   try {
     print();
     print(`demo: submitting ${JSON.stringify(demoTask)}`);
@@ -31,8 +35,12 @@ export async function runDemo(options: {
     const { output, proof, usage } = await zerog.result(jobId, { wait: true, timeoutS: 120 });
     print(`provider: ${proof.providerAddress} (enclave ${proof.enclaveAddress})`);
     print(`output:   ${output}`);
-    print(`usage:    ${usage.promptTokens} prompt + ${usage.completionTokens} completion tokens, fee ${usage.feeNeuron} neuron`);
-    print(`proof:    ${proof.method}, signed text ${proof.signedText.slice(0, 24)}…, workload ${proof.dockerDigest.slice(0, 23)}…`);
+    print(
+      `usage:    ${usage.promptTokens} prompt + ${usage.completionTokens} completion tokens, fee ${usage.feeNeuron} neuron`,
+    );
+    print(
+      `proof:    ${proof.method}, signed text ${proof.signedText.slice(0, 24)}…, workload ${proof.dockerDigest.slice(0, 23)}…`,
+    );
     if (!options.trust) {
       print("verification: skipped (no devnet trust anchors; verify with zerog-verify and Intel collateral)");
       return true;

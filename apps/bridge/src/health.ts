@@ -1,6 +1,11 @@
 import { create } from "@bufbuild/protobuf";
+import {
+  ComputeService,
+  type Health,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from "@chaoschain/zerog-core";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { ComputeService, type Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
 
 const known = new Set(["", ComputeService.typeName]);
 

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
-import { devnetProofCheck } from "./verification.js";
+import { devnetPolicy, policyProofCheck } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
 import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
 
@@ -12,6 +12,14 @@ export interface RunningBridge {
   /** Trust anchors of the embedded devnet (for verifying its proofs); undefined on 0G networks. */
   devnet: import("@chaoschain/zerog-devnet").Devnet | undefined;
   stop(): Promise<void>;
+}
+
+/** The bridge-side proof check: the configured policy, else the devnet's trust anchors, else none. */
+function proofCheck(config: BridgeConfig, devnet: RunningBridge["devnet"]) {
+  if (config.verification)
+    return policyProofCheck(config.verification.policy, config.verification.collateral);
+  if (devnet?.trust) return policyProofCheck(devnetPolicy(devnet.trust), devnet.trust.collateral);
+  return undefined;
 }
 
 /**
@@ -34,7 +42,12 @@ export async function launch(
       { rpcUrl: devnet.rpcUrl, providers: devnet.providers.length, ms: Math.round(devnet.timings.totalMs) },
       "embedded 0G devnet started",
     );
-    network = { name: "devnet", rpcUrl: devnet.rpcUrl, contracts: devnet.contracts, gasPrice: config.gasPrice ?? 1_000_000_000 };
+    network = {
+      name: "devnet",
+      rpcUrl: devnet.rpcUrl,
+      contracts: devnet.contracts,
+      gasPrice: config.gasPrice ?? 1_000_000_000,
+    };
     walletKey = devnet.userPrivateKey;
   } else {
     const known = config.network === "custom" ? undefined : knownNetworks[config.network];
@@ -51,7 +64,7 @@ export async function launch(
       network,
       walletKey,
       logger,
-      checkProof: devnet?.trust ? devnetProofCheck(devnet.trust) : undefined,
+      checkProof: proofCheck(config, devnet),
     });
     const bridge = createBridge({
       backend,

@@ -17,7 +17,11 @@ export const redactedPaths = [
 /** JSON logs on stderr (stdout stays for the demo's output), secrets redacted. */
 export function createLogger(options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
-    { level: options.level ?? "info", redact: { paths: redactedPaths, censor: "[redacted]" }, base: { svc: "zerog-bridge" } },
+    {
+      level: options.level ?? "info",
+      redact: { paths: redactedPaths, censor: "[redacted]" },
+      base: { svc: "zerog-bridge" },
+    },
     options.destination ?? pino.destination(2),
   );
 }

@@ -1,7 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import { cors as connectCors, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { type ConnectRouter, cors as connectCors, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 
 export interface HttpServerOptions {
@@ -33,13 +33,19 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     shutdownSignal: options.shutdownSignal,
     readMaxBytes: options.readMaxBytes ?? 8 * 1024 * 1024,
   });
-  const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+  const handler = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ) => {
     // Bearer keys are never sent automatically by browsers, so any origin may call.
     res.setHeader("access-control-allow-origin", "*");
     res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
     if (req.method === "OPTIONS") {
       res.setHeader("access-control-allow-methods", connectCors.allowedMethods.join(", "));
-      res.setHeader("access-control-allow-headers", [...connectCors.allowedHeaders, "Authorization"].join(", "));
+      res.setHeader(
+        "access-control-allow-headers",
+        [...connectCors.allowedHeaders, "Authorization"].join(", "),
+      );
       res.setHeader("access-control-max-age", "7200");
       res.writeHead(204);
       res.end();

@@ -1,12 +1,13 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  CancelJobResponseSchema,
   type ComputeBackend,
   type ComputeService,
   type ComputeTask,
   ComputeTaskSchema,
-  CancelJobResponseSchema,
   type FieldViolation,
+  failureReasonName,
+  invalidArgument,
   type Job,
   JobEventSchema,
   JobState,
@@ -14,13 +15,12 @@ import {
   ListServicesResponseSchema,
   SubmitResponseSchema,
   VerificationMethod,
-  ZeroGError,
-  failureReasonName,
-  invalidArgument,
   validateIdempotencyKey,
   validateTask,
   verificationName,
+  ZeroGError,
 } from "@chaoschain/zerog-core";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { JobEvents } from "./jobs/job-events.js";
 import type { JobRecord, JobStore } from "./jobs/job-store.js";
 import type { Worker } from "./jobs/worker.js";
@@ -41,7 +41,9 @@ const maxPageSize = 1000;
 
 function requireJobId(jobId: string): void {
   if (jobId.trim() === "") {
-    throw invalidArgument([{ field: "job_id", reason: "REQUIRED", description: "required: the id returned by Submit" }]);
+    throw invalidArgument([
+      { field: "job_id", reason: "REQUIRED", description: "required: the id returned by Submit" },
+    ]);
   }
 }
 
@@ -58,7 +60,11 @@ function parsePageToken(token: string): number | undefined {
   const match = /^v1:(\d+)$/.exec(Buffer.from(token, "base64url").toString());
   if (!match) {
     throw invalidArgument([
-      { field: "page_token", reason: "INVALID_VALUE", description: "not a token from a previous ListJobs response" },
+      {
+        field: "page_token",
+        reason: "INVALID_VALUE",
+        description: "not a token from a previous ListJobs response",
+      },
     ]);
   }
   return Number(match[1]);
@@ -74,11 +80,18 @@ function normalizeTask(task: ComputeTask): ComputeTask {
 function endedWithoutResult(job: Job): ZeroGError {
   const reason = job.error ? failureReasonName(job.error.reason) : undefined;
   if (job.state === JobState.CANCELLED) {
-    return new ZeroGError("job_cancelled", `job ${job.jobId} was cancelled: ${job.error?.message ?? ""}`.trim());
+    return new ZeroGError(
+      "job_cancelled",
+      `job ${job.jobId} was cancelled: ${job.error?.message ?? ""}`.trim(),
+    );
   }
-  return new ZeroGError("job_failed", `job ${job.jobId} failed (${reason ?? "unknown"}): ${job.error?.message ?? ""}`, {
-    ...(reason ? { failureReason: reason } : {}),
-  });
+  return new ZeroGError(
+    "job_failed",
+    `job ${job.jobId} failed (${reason ?? "unknown"}): ${job.error?.message ?? ""}`,
+    {
+      ...(reason ? { failureReason: reason } : {}),
+    },
+  );
 }
 
 /** `ComputeService` on top of the job store, the worker and a backend. */
@@ -154,11 +167,15 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
 
     async listJobs(req) {
       if (req.pageSize > maxPageSize) {
-        throw invalidArgument([{ field: "page_size", reason: "OUT_OF_RANGE", description: `at most ${maxPageSize}` }]);
+        throw invalidArgument([
+          { field: "page_size", reason: "OUT_OF_RANGE", description: `at most ${maxPageSize}` },
+        ]);
       }
       req.states.forEach((state, i) => {
         if (state === JobState.UNSPECIFIED || !Object.values(JobState).includes(state)) {
-          throw invalidArgument([{ field: `states[${i}]`, reason: "INVALID_VALUE", description: "not a job state" }]);
+          throw invalidArgument([
+            { field: `states[${i}]`, reason: "INVALID_VALUE", description: "not a job state" },
+          ]);
         }
       });
       const page = store.list({
@@ -175,7 +192,9 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
     async listServices(req) {
       const verification = req.verification === VerificationMethod.UNSPECIFIED ? undefined : req.verification;
       if (verification !== undefined && !verificationName(verification)) {
-        throw invalidArgument([{ field: "verification", reason: "INVALID_VALUE", description: "unknown method" }]);
+        throw invalidArgument([
+          { field: "verification", reason: "INVALID_VALUE", description: "unknown method" },
+        ]);
       }
       const services = await backend.listServices({ model: req.model || undefined, verification });
       return create(ListServicesResponseSchema, { services });

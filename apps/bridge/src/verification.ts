@@ -1,6 +1,12 @@
 import type { ComputeProof } from "@chaoschain/zerog-core";
 import type { Devnet } from "@chaoschain/zerog-devnet";
-import { type PolicyInput, verifyProof } from "@chaoschain/zerog-verifier";
+import {
+  type Collateral,
+  createVerificationCache,
+  type PolicyInput,
+  type VerificationCache,
+  verifyProof,
+} from "@chaoschain/zerog-verifier";
 import type { ProofCheck } from "./zerog/backend.js";
 
 type DevnetTrust = NonNullable<Devnet["trust"]>;
@@ -13,19 +19,35 @@ export function devnetPolicy(trust: DevnetTrust): PolicyInput {
   return { tee: { rootCaPem: trust.rootCaPem }, gpu: { required: true, jwks: trust.jwks } };
 }
 
-/** Full offline verification of a proof, for the demo and for users: report with every check. */
-export async function verifyDevnetProof(proof: ComputeProof, trust: DevnetTrust) {
+/** Full offline verification of a proof at the current time: the report with every check. */
+export function verifyWithPolicy(
+  proof: ComputeProof,
+  policy: PolicyInput,
+  collateral: Collateral,
+  cache?: VerificationCache,
+) {
   return verifyProof(proof, {
-    policy: devnetPolicy(trust),
-    collateral: trust.collateral,
+    policy,
+    collateral,
     now: Math.floor(Date.now() / 1000),
+    ...(cache ? { cache } : {}),
   });
 }
 
-/** The backend's per-job check on the devnet: the whole proof must verify before the result is kept. */
-export function devnetProofCheck(trust: DevnetTrust): ProofCheck {
+/** Full offline verification of a devnet proof, for the demo. */
+export function verifyDevnetProof(proof: ComputeProof, trust: DevnetTrust) {
+  return verifyWithPolicy(proof, devnetPolicy(trust), trust.collateral);
+}
+
+/**
+ * The backend's per-job check: the whole proof (quote, report data, workload, GPU, freshness)
+ * must verify under `policy` before a result is kept.
+ */
+export function policyProofCheck(policy: PolicyInput, collateral: Collateral): ProofCheck {
+  // Parsed collateral and verified quotes are reused across one provider's many proofs.
+  const cache = createVerificationCache();
   return async (proof) => {
-    const report = await verifyDevnetProof(proof, trust);
+    const report = await verifyWithPolicy(proof, policy, collateral, cache);
     if (report.ok) return { ok: true };
     const failed = report.checks.find((c) => !c.ok && !c.skipped) ?? report.checks.find((c) => !c.ok);
     return { ok: false, reason: failed ? `${failed.name}: ${failed.reason ?? "failed"}` : "rejected" };

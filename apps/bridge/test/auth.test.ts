@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus, parseTask, ZeroGError } from "@chaoschain/zerog-core";
+import { Code, ConnectError } from "@connectrpc/connect";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoTask, startTestBridge, type TestBridge } from "./harness.js";

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ComputeService, Health, JobState, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoTask, tempDbPath } from "./harness.js";
 
@@ -46,7 +46,10 @@ function startBridgeProcess(): ChildProcess {
       "--no-demo",
       "--log-level=warn",
     ],
-    { env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "" }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   children.push(child);
   return child;
@@ -111,7 +114,9 @@ describe("durability", () => {
       const result = await after.getResult({ jobId, wait: true, timeoutSeconds: 120 });
       expect(result.output).not.toBe("");
     }
-    const resumed = (await Promise.all(acknowledged.map((jobId) => after.getJob({ jobId })))).filter((j) => j.attempts > 1);
+    const resumed = (await Promise.all(acknowledged.map((jobId) => after.getJob({ jobId })))).filter(
+      (j) => j.attempts > 1,
+    );
     expect(resumed.length).toBeGreaterThan(0);
     expect(resumed.every((j) => j.state === JobState.SUCCEEDED)).toBe(true);
 

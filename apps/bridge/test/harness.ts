@@ -1,11 +1,11 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { ComputeService, Health } from "@chaoschain/zerog-core";
 import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import pino, { type Logger } from "pino";
 import type { BridgeConfig } from "../src/config.js";
 import { launch, type RunningBridge } from "../src/launcher.js";
@@ -33,6 +33,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     walletKey: undefined,
     contracts: undefined,
     gasPrice: undefined,
+    verification: undefined,
     demo: false,
     logLevel: "silent",
     ...overrides,
@@ -68,7 +69,14 @@ export async function startTestBridge(
     return createGrpcTransport({
       baseUrl,
       sessionManager,
-      interceptors: apiKey ? [(next) => (req) => (req.header.set("authorization", `Bearer ${apiKey}`), next(req))] : [],
+      interceptors: apiKey
+        ? [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${apiKey}`);
+              return next(req);
+            },
+          ]
+        : [],
     });
   };
   return {
@@ -79,7 +87,11 @@ export async function startTestBridge(
     client: (apiKey) => createClient(ComputeService, transport(apiKey)),
     health: () => createClient(Health, transport()),
     adapter(apiKey) {
-      const adapter = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${running.address.port}`, apiKey, timeoutSeconds: 60 });
+      const adapter = new ZeroGComputeAdapter({
+        grpcUrl: `127.0.0.1:${running.address.port}`,
+        apiKey,
+        timeoutSeconds: 60,
+      });
       adapters.push(adapter);
       return adapter;
     },

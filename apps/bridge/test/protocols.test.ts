@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devnetPolicy } from "../src/verification.js";
 import { demoTask, startTestBridge, type TestBridge } from "./harness.js";
 
 const protoRoot = fileURLToPath(new URL("../../../proto", import.meta.url));
@@ -36,18 +37,27 @@ function grpcJsClient() {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     chaoschain: { zerog: { v1: { ComputeService: grpc.ServiceClientConstructor } } };
   };
-  return new pkg.chaoschain.zerog.v1.ComputeService(`127.0.0.1:${t.running.address.port}`, grpc.credentials.createInsecure());
+  return new pkg.chaoschain.zerog.v1.ComputeService(
+    `127.0.0.1:${t.running.address.port}`,
+    grpc.credentials.createInsecure(),
+  );
 }
 
 function unary<Res>(client: grpc.Client, method: string, request: unknown): Promise<Res> {
   return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, res: Res) => void) => void>)[
-      method
-    ]!(request, (err, res) => (err ? reject(err) : resolve(res)));
+    (
+      client as unknown as Record<
+        string,
+        (r: unknown, cb: (e: grpc.ServiceError | null, res: Res) => void) => void
+      >
+    )[method]!(request, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
-async function connectJson(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function connectJson(
+  path: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${t.baseUrl}/chaoschain.zerog.v1.ComputeService/${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -71,13 +81,17 @@ describe("one task, every protocol, one port", () => {
       expect(result.proof.method).toBe("tee-ml");
       const events: Array<{ job: { state: string } }> = [];
       await new Promise<void>((resolve, reject) => {
-        const stream = (client as unknown as { WatchJob(r: unknown): grpc.ClientReadableStream<{ job: { state: string } }> }).WatchJob({ job_id });
+        const stream = (
+          client as unknown as { WatchJob(r: unknown): grpc.ClientReadableStream<{ job: { state: string } }> }
+        ).WatchJob({ job_id });
         stream.on("data", (e) => events.push(e));
         stream.on("end", resolve);
         stream.on("error", reject);
       });
       expect(events.at(-1)?.job.state).toBe("JOB_STATE_SUCCEEDED");
-      const bad = await unary(client, "Submit", { task: { ...protoJsonTask, model: "" } }).catch((e: grpc.ServiceError) => e);
+      const bad = await unary(client, "Submit", { task: { ...protoJsonTask, model: "" } }).catch(
+        (e: grpc.ServiceError) => e,
+      );
       expect((bad as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
       expect((bad as grpc.ServiceError).details).toContain("task.model");
     } finally {
@@ -132,7 +146,10 @@ describe("one task, every protocol, one port", () => {
     const { createGrpcWebTransport } = await import("@connectrpc/connect-node");
     const { createClient } = await import("@connectrpc/connect");
     const { ComputeService } = await import("@chaoschain/zerog-core");
-    const client = createClient(ComputeService, createGrpcWebTransport({ baseUrl: t.baseUrl, httpVersion: "1.1" }));
+    const client = createClient(
+      ComputeService,
+      createGrpcWebTransport({ baseUrl: t.baseUrl, httpVersion: "1.1" }),
+    );
     const services = await client.listServices({});
     expect(services.services.length).toBe(3);
   });
@@ -142,8 +159,19 @@ describe("one task, every protocol, one port", () => {
     const jobId = await zerog.submit(demoTask);
     const status = await zerog.status(jobId);
     expect(["queued", "running", "succeeded"]).toContain(status.state);
-    const { output, proof, usage } = await zerog.result(jobId, { wait: true, timeoutS: 60 });
+    const result = await zerog.result(jobId, { wait: true, timeoutS: 60 });
+    const { output, proof, usage } = result;
     expect(output).not.toBe("");
+    // Verified offline by the caller, trusting neither bridge nor provider (only the devnet's test PKI).
+    const trust = t.devnet.trust!;
+    const report = await zerog.verify(result, { policy: devnetPolicy(trust), collateral: trust.collateral });
+    expect(report.ok).toBe(true);
+    const forged = await zerog.verify(
+      { ...result, output: `${output}!` },
+      { policy: devnetPolicy(trust), collateral: trust.collateral },
+    );
+    expect(forged.ok).toBe(false);
+    expect(forged.reason).toBe("output_mismatch");
     expect(proof.enclaveAddress).toMatch(/^0x[0-9a-fA-F]{40}$/);
     expect(usage.totalTokens).toBeGreaterThan(0);
     expect((await zerog.status(jobId)).state).toBe("succeeded");

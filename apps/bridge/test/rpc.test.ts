@@ -1,17 +1,17 @@
 import { readFileSync } from "node:fs";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import {
   BadRequestSchema,
   type ComputeTask,
+  ComputeTaskSchema,
   HealthCheckResponse_ServingStatus,
   JobState,
-  ComputeTaskSchema,
   parseTask,
   taskTypeFromName,
   VerificationMethod,
   verificationFromName,
 } from "@chaoschain/zerog-core";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoTask, startTestBridge, type TestBridge } from "./harness.js";
 
@@ -84,7 +84,9 @@ describe("ComputeService over gRPC (HTTP/2, real socket)", () => {
     const before = (await client.listJobs({ pageSize: 1000 })).jobs.length;
     const key = `idem-${Date.now()}`;
     const first = await client.submit({ task: task(), idempotencyKey: key });
-    const again = await Promise.all([1, 2, 3].map(() => client.submit({ task: task(), idempotencyKey: key })));
+    const again = await Promise.all(
+      [1, 2, 3].map(() => client.submit({ task: task(), idempotencyKey: key })),
+    );
     for (const r of again) expect(r.jobId).toBe(first.jobId);
     expect((await client.listJobs({ pageSize: 1000 })).jobs.length).toBe(before + 1);
     const conflict = await rejection(
@@ -125,7 +127,9 @@ describe("ComputeService over gRPC (HTTP/2, real socket)", () => {
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 200);
-      const err = await rejection(client.getResult({ jobId, wait: true, timeoutSeconds: 30 }, { signal: controller.signal }));
+      const err = await rejection(
+        client.getResult({ jobId, wait: true, timeoutSeconds: 30 }, { signal: controller.signal }),
+      );
       expect(err.code).toBe(Code.Canceled);
       expect((await client.getJob({ jobId })).jobId).toBe(jobId);
       await client.getResult({ jobId, wait: true, timeoutSeconds: 30 });
@@ -153,7 +157,9 @@ describe("ComputeService over gRPC (HTTP/2, real socket)", () => {
 
   it("WatchJob streams state changes and streamed output until the job ends", async () => {
     const client = t.client();
-    const { jobId } = await client.submit({ task: task({ inputs: { prompt: "Explain TEEs in one line.", stream: true } }) });
+    const { jobId } = await client.submit({
+      task: task({ inputs: { prompt: "Explain TEEs in one line.", stream: true } }),
+    });
     const states: JobState[] = [];
     let streamed = "";
     for await (const event of client.watchJob({ jobId })) {
@@ -180,7 +186,8 @@ describe("ComputeService over gRPC (HTTP/2, real socket)", () => {
   it("ListJobs pages newest first and filters by state", async () => {
     const client = t.client();
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push((await client.submit({ task: task({ inputs: { prompt: `page ${i}` } }) })).jobId);
+    for (let i = 0; i < 3; i++)
+      ids.push((await client.submit({ task: task({ inputs: { prompt: `page ${i}` } }) })).jobId);
     await Promise.all(ids.map((jobId) => client.getResult({ jobId, wait: true })));
     const page1 = await client.listJobs({ pageSize: 2 });
     expect(page1.jobs.map((j) => j.jobId)).toEqual([ids[2], ids[1]]);
@@ -242,7 +249,8 @@ describe("malformed tasks", () => {
     const json: Record<string, unknown> = { ...table.base, ...c.patch };
     for (const [k, v] of Object.entries(json)) if (v === null) delete json[k];
     if (typeof json.task_type === "string") json.task_type = taskTypeFromName(json.task_type) ?? 42;
-    if (typeof json.verification === "string") json.verification = verificationFromName(json.verification) ?? 42;
+    if (typeof json.verification === "string")
+      json.verification = verificationFromName(json.verification) ?? 42;
     return fromJson(ComputeTaskSchema, json as JsonValue);
   }
 

@@ -1,5 +1,5 @@
+import { type ComputeTask, FailureReason, JobState, parseTask } from "@chaoschain/zerog-core";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FailureReason, JobState, parseTask, type ComputeTask } from "@chaoschain/zerog-core";
 import { Contract, Wallet } from "ethers";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,11 +29,15 @@ async function resetFaults(): Promise<void> {
 async function runToEnd(overrides: Record<string, unknown> = {}) {
   const client = t.client();
   const { jobId } = await client.submit({ task: task(overrides) });
-  const result = await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch((e: ConnectError) => e);
+  const result = await client
+    .getResult({ jobId, wait: true, timeoutSeconds: 60 })
+    .catch((e: ConnectError) => e);
   return { job: await client.getJob({ jobId }), result };
 }
 
-const ledgerAbi = ["function getLedger(address user) view returns (tuple(address user, uint256 availableBalance, uint256 totalBalance, string additionalInfo))"];
+const ledgerAbi = [
+  "function getLedger(address user) view returns (tuple(address user, uint256 availableBalance, uint256 totalBalance, string additionalInfo))",
+];
 
 describe("0G inference through the real protocol on the devnet", () => {
   it("funds the ledger, discovers the service on chain, signs the request, verifies the response, and the provider is paid", async () => {
@@ -45,14 +49,18 @@ describe("0G inference through the real protocol on the devnet", () => {
     const entry = await ledger.getFunction("getLedger")(t.devnet.userAddress);
     expect(entry.totalBalance).toBeGreaterThan(0n);
     // The provider that ran the job holds an unsettled fee for it, then settles it on chain.
-    const provider = t.devnet.providers.find((p) => p.address.toLowerCase() === job.providerAddress.toLowerCase())!;
+    const provider = t.devnet.providers.find(
+      (p) => p.address.toLowerCase() === job.providerAddress.toLowerCase(),
+    )!;
     const fee = BigInt(result.usage!.feeNeuron);
     expect(fee).toBeGreaterThan(0n);
     expect(provider.unsettledFee(t.devnet.userAddress)).toBeGreaterThanOrEqual(fee);
     const chain = t.devnet.chain.provider;
     const before = await chain.getBalance(provider.address);
     const settlement = await provider.settle();
-    const outcome = settlement.outcomes.find((o) => o.user.toLowerCase() === t.devnet.userAddress.toLowerCase())!;
+    const outcome = settlement.outcomes.find(
+      (o) => o.user.toLowerCase() === t.devnet.userAddress.toLowerCase(),
+    )!;
     expect(outcome.status).toBe("SUCCESS");
     expect(outcome.settledChatIds).toContain(result.proof!.chatId);
     expect(provider.unsettledFee(t.devnet.userAddress)).toBe(0n);
@@ -155,7 +163,9 @@ describe("0G inference through the real protocol on the devnet", () => {
         createGrpcTransport({ baseUrl: `http://127.0.0.1:${running.address.port}` }),
       );
       const { jobId } = await client.submit({ task: task() });
-      const err = await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch((e: ConnectError) => e);
+      const err = await client
+        .getResult({ jobId, wait: true, timeoutSeconds: 60 })
+        .catch((e: ConnectError) => e);
       expect(err).toBeInstanceOf(ConnectError);
       expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
       expect((err as ConnectError).rawMessage).toMatch(/insufficient_balance/);

@@ -1,23 +1,37 @@
 import { create } from "@bufbuild/protobuf";
-import { type CallOptions, type Client, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
-  type ComputeTask,
   ComputeService,
+  type ComputeTask,
   fromConnectError,
   invalidArgument,
   type JobStateName,
   jobStateFromName,
   parseTask,
-  type ServiceFilter,
   type Service,
+  type ServiceFilter,
   SubmitRequestSchema,
   type TaskInput,
   type VerificationName,
   verificationFromName,
   ZeroGError,
 } from "@chaoschain/zerog-core";
-import { resolveConfig, type ResolvedAdapterConfig, type ZeroGComputeAdapterOptions } from "./config.js";
+import {
+  type Collateral,
+  type CollateralSource,
+  createVerificationCache,
+  type PolicyInput,
+  type VerifyProofReturnType,
+  verifyProof,
+} from "@chaoschain/zerog-verifier";
+import {
+  type CallOptions,
+  type Client,
+  ConnectError,
+  createClient,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { type ResolvedAdapterConfig, resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
 import { type JobResult, type JobStatus, jobResult, jobStatus } from "./views.js";
 
 export interface SubmitOptions {
@@ -37,6 +51,15 @@ export interface JobUpdate {
   status: JobStatus;
   /** Streamed output text since the previous update (streamed inference only). */
   outputDelta: string;
+}
+
+export interface VerifyOptions {
+  /** What to trust and require; default: the verifier's `defaultPolicy` (Intel root, UpToDate TCB). */
+  policy?: PolicyInput | undefined;
+  /** Intel DCAP collateral for the proof's quote: an object, JSON text, or a fetcher with a cache. */
+  collateral: Collateral | string | CollateralSource;
+  /** Verification time, unix seconds. Default: now. */
+  now?: number | undefined;
 }
 
 export interface ListJobsOptions {
@@ -64,6 +87,7 @@ export class ZeroGComputeAdapter {
   readonly config: ResolvedAdapterConfig;
   readonly #client: Client<typeof ComputeService>;
   readonly #sessions: Http2SessionManager;
+  readonly #verificationCache = createVerificationCache();
 
   constructor(options: ZeroGComputeAdapterOptions = {}) {
     this.config = resolveConfig(options);
@@ -122,7 +146,10 @@ export class ZeroGComputeAdapter {
   /** Follows a job until it ends: its state changes and, for streamed inference, the output as it comes. */
   async *watch(jobId: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<JobUpdate> {
     try {
-      for await (const event of this.#client.watchJob({ jobId }, options.signal ? { signal: options.signal } : {})) {
+      for await (const event of this.#client.watchJob(
+        { jobId },
+        options.signal ? { signal: options.signal } : {},
+      )) {
         yield { status: jobStatus(event.job!), outputDelta: event.outputDelta };
       }
     } catch (err) {
@@ -144,7 +171,10 @@ export class ZeroGComputeAdapter {
       return state;
     });
     const res = await this.#call((o) =>
-      this.#client.listJobs({ states, pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" }, o),
+      this.#client.listJobs(
+        { states, pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" },
+        o,
+      ),
     );
     return { jobs: res.jobs.map(jobStatus), nextPageToken: res.nextPageToken };
   }
@@ -157,6 +187,28 @@ export class ZeroGComputeAdapter {
       this.#client.listServices({ model: request.model ?? "", verification: request.verification ?? 0 }, o),
     );
     return res.services;
+  }
+
+  /**
+   * Checks a result offline with `@chaoschain/zerog-verifier`: enclave signature over the exact
+   * request and response, output, TDX quote, report-data binding, workload, GPU evidence,
+   * freshness. Trusts neither the bridge nor the provider.
+   *
+   * @example
+   * const result = await zerog.result(jobId);
+   * const report = await zerog.verify(result, { collateral });
+   * if (!report.ok) throw new Error(`${report.reason}: ${report.message}`);
+   */
+  verify(result: JobResult, options: VerifyOptions): Promise<VerifyProofReturnType> {
+    return verifyProof(
+      { output: result.output, proof: result.proof },
+      {
+        now: options.now ?? Math.floor(Date.now() / 1000),
+        policy: options.policy,
+        collateral: options.collateral,
+        cache: this.#verificationCache,
+      },
+    );
   }
 
   /** Closes the HTTP/2 connection. */

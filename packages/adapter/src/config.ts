@@ -37,9 +37,12 @@ export function resolveConfig(
   } catch {
     throw new TypeError(`grpcUrl / ZEROG_GRPC_URL is not an address: ${JSON.stringify(grpcUrl)}`);
   }
-  const rawTimeout = options.timeoutSeconds ?? (env.ZEROG_TIMEOUT_SECONDS ? Number(env.ZEROG_TIMEOUT_SECONDS) : 300);
+  const rawTimeout =
+    options.timeoutSeconds ?? (env.ZEROG_TIMEOUT_SECONDS ? Number(env.ZEROG_TIMEOUT_SECONDS) : 300);
   if (!Number.isFinite(rawTimeout) || rawTimeout <= 0) {
-    throw new RangeError(`timeoutSeconds / ZEROG_TIMEOUT_SECONDS must be a positive number, got ${rawTimeout}`);
+    throw new RangeError(
+      `timeoutSeconds / ZEROG_TIMEOUT_SECONDS must be a positive number, got ${rawTimeout}`,
+    );
   }
   const apiKey = options.apiKey ?? env.ZEROG_API_KEY;
   return { baseUrl, apiKey: apiKey === "" ? undefined : apiKey, timeoutSeconds: rawTimeout };

@@ -52,7 +52,11 @@ export function jobStatus(job: Job): JobStatus {
   };
   if (job.startTime) status.startedAt = timestampDate(job.startTime);
   if (job.endTime) status.endedAt = timestampDate(job.endTime);
-  if (job.error) status.error = { reason: failureReasonName(job.error.reason) ?? "unspecified", message: job.error.message };
+  if (job.error)
+    status.error = {
+      reason: failureReasonName(job.error.reason) ?? "unspecified",
+      message: job.error.message,
+    };
   return status;
 }
 

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { FailureReason } from "./gen/chaoschain/zerog/v1/compute_pb.js";
 import { BackendError, fromConnectError, invalidArgument, toConnectError, ZeroGError } from "./errors.js";
+import { FailureReason } from "./gen/chaoschain/zerog/v1/compute_pb.js";
 
 describe("error catalogue", () => {
   it("round-trips an invalid argument with its field violations through the wire error", () => {
@@ -15,7 +15,9 @@ describe("error catalogue", () => {
   });
 
   it("carries the failure reason of a failed job", () => {
-    const err = new ZeroGError("job_failed", "job j1 failed: signature mismatch", { failureReason: "proof_invalid" });
+    const err = new ZeroGError("job_failed", "job j1 failed: signature mismatch", {
+      failureReason: "proof_invalid",
+    });
     const back = fromConnectError(toConnectError(err));
     expect(back.code).toBe("job_failed");
     expect(back.failureReason).toBe("proof_invalid");

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { FailureReason, JobState, TaskType, VerificationMethod } from "./gen/chaoschain/zerog/v1/compute_pb.js";
+import {
+  FailureReason,
+  JobState,
+  TaskType,
+  VerificationMethod,
+} from "./gen/chaoschain/zerog/v1/compute_pb.js";
 import {
   failureReasonFromName,
   failureReasonName,

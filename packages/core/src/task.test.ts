@@ -59,7 +59,10 @@ describe("parseTask", () => {
     });
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
-    const json = toJson(ComputeTaskSchema, parsed.task, { useProtoFieldName: true }) as Record<string, unknown>;
+    const json = toJson(ComputeTaskSchema, parsed.task, { useProtoFieldName: true }) as Record<
+      string,
+      unknown
+    >;
     expect(json).toMatchObject({
       task_type: "TASK_TYPE_INFERENCE",
       verification: "VERIFICATION_METHOD_TEE_ML",
@@ -81,7 +84,12 @@ describe("parseTask", () => {
   });
 
   it("reports every violation at once", () => {
-    const parsed = parseTask({ task_type: "mining", model: "", inputs: { prompt: "" }, resources: { gpu: 999 } });
+    const parsed = parseTask({
+      task_type: "mining",
+      model: "",
+      inputs: { prompt: "" },
+      resources: { gpu: 999 },
+    });
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
     expect(parsed.violations.map((v) => v.field).sort()).toEqual(
@@ -99,7 +107,9 @@ describe("parseTask", () => {
 
 describe("validateTask", () => {
   it("requires a task", () => {
-    expect(validateTask(undefined)).toEqual([{ field: "task", reason: "REQUIRED", description: "a task is required" }]);
+    expect(validateTask(undefined)).toEqual([
+      { field: "task", reason: "REQUIRED", description: "a task is required" },
+    ]);
   });
 
   it("accepts fine-tuning with a dataset and no prompt", () => {

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { Health, ZeroGError } from "@chaoschain/zerog-core";
 import type { Interceptor } from "@connectrpc/connect";
-import { Health } from "@chaoschain/zerog-core";
-import { ZeroGError } from "@chaoschain/zerog-core";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 

@@ -1,5 +1,5 @@
+import { toConnectError, ZeroGError } from "@chaoschain/zerog-core";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
-import { ZeroGError, toConnectError } from "@chaoschain/zerog-core";
 import type { Logger } from "pino";
 
 /**

@@ -1,4 +1,4 @@
-import { type Job, isTerminalState } from "@chaoschain/zerog-core";
+import { isTerminalState, type Job } from "@chaoschain/zerog-core";
 
 export interface JobEvent {
   job: Job;
@@ -18,7 +18,10 @@ export class JobEvents {
 
   subscribe(jobId: string, listener: Listener): () => void {
     let set = this.#listeners.get(jobId);
-    if (!set) this.#listeners.set(jobId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(jobId, set);
+    }
     set.add(listener);
     return () => {
       set.delete(listener);

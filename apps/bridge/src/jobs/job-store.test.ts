@@ -83,7 +83,10 @@ describe("JobStore", () => {
     const id = store.insert(task(), "").record.job.jobId;
     store.startNext();
     expect(store.fail(id, FailureReason.PROOF_INVALID, "signature mismatch")).toBe(true);
-    expect(store.get(id)?.job.error).toMatchObject({ reason: FailureReason.PROOF_INVALID, message: "signature mismatch" });
+    expect(store.get(id)?.job.error).toMatchObject({
+      reason: FailureReason.PROOF_INVALID,
+      message: "signature mismatch",
+    });
   });
 
   it("pages newest first and filters by state", () => {
@@ -97,7 +100,9 @@ describe("JobStore", () => {
     const page3 = store.list({ states: [], pageSize: 2, before: page2.next });
     expect(page3.records.map((r) => r.job.jobId)).toEqual([ids[0]]);
     expect(page3.next).toBeUndefined();
-    expect(store.list({ states: [JobState.RUNNING], pageSize: 10 }).records.map((r) => r.job.jobId)).toEqual([ids[0]]);
+    expect(store.list({ states: [JobState.RUNNING], pageSize: 10 }).records.map((r) => r.job.jobId)).toEqual([
+      ids[0],
+    ]);
     expect(store.counts().get(JobState.QUEUED)).toBe(4);
   });
 });

@@ -94,7 +94,11 @@ function toRecord(row: Row): JobRecord {
   if (row.started_at !== null) job.startTime = timestampFromMs(row.started_at);
   if (row.ended_at !== null) job.endTime = timestampFromMs(row.ended_at);
   if (row.error_reason !== 0 || row.error_message !== "") {
-    job.error = { $typeName: "chaoschain.zerog.v1.JobError", reason: row.error_reason, message: row.error_message };
+    job.error = {
+      $typeName: "chaoschain.zerog.v1.JobError",
+      reason: row.error_reason,
+      message: row.error_message,
+    };
   }
   return {
     job,
@@ -129,7 +133,9 @@ export class JobStore {
         `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
          VALUES (@id, @key, ${JobState.QUEUED}, @task, @taskType, @model, @now, @now)`,
       ),
-      nextQueued: db.prepare<[], Row>(`SELECT * FROM jobs WHERE state = ${JobState.QUEUED} ORDER BY seq LIMIT 1`),
+      nextQueued: db.prepare<[], Row>(
+        `SELECT * FROM jobs WHERE state = ${JobState.QUEUED} ORDER BY seq LIMIT 1`,
+      ),
       start: db.prepare(
         `UPDATE jobs SET state = ${JobState.RUNNING}, attempts = attempts + 1, started_at = COALESCE(started_at, @now),
          updated_at = @now WHERE id = @id AND state = ${JobState.QUEUED}`,
@@ -152,7 +158,9 @@ export class JobStore {
       ),
       result: db.prepare<[string], { result: Buffer | null }>("SELECT result FROM jobs WHERE id = ?"),
       running: db.prepare<[], Row>(`SELECT * FROM jobs WHERE state = ${JobState.RUNNING} ORDER BY seq`),
-      counts: db.prepare<[], { state: number; n: number }>("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"),
+      counts: db.prepare<[], { state: number; n: number }>(
+        "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
+      ),
     };
   }
 
@@ -167,15 +175,19 @@ export class JobStore {
         if (existing) {
           const record = toRecord(existing);
           if (!equals(ComputeTaskSchema, record.task, task)) {
-            throw new ZeroGError("invalid_argument", "idempotency_key was already used for a different task", {
-              violations: [
-                {
-                  field: "idempotency_key",
-                  reason: "CONFLICT",
-                  description: `already used by job ${record.job.jobId} with a different task; use a new key`,
-                },
-              ],
-            });
+            throw new ZeroGError(
+              "invalid_argument",
+              "idempotency_key was already used for a different task",
+              {
+                violations: [
+                  {
+                    field: "idempotency_key",
+                    reason: "CONFLICT",
+                    description: `already used by job ${record.job.jobId} with a different task; use a new key`,
+                  },
+                ],
+              },
+            );
           }
           return { record, created: false };
         }

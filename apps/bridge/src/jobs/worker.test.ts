@@ -90,7 +90,10 @@ describe("Worker", () => {
     failWith(a, new BackendError(FailureReason.PROOF_INVALID, "bad signature"));
     failWith(b, new Error("secret internal detail"));
     await tick();
-    expect(store.get(a)?.job.error).toMatchObject({ reason: FailureReason.PROOF_INVALID, message: "bad signature" });
+    expect(store.get(a)?.job.error).toMatchObject({
+      reason: FailureReason.PROOF_INVALID,
+      message: "bad signature",
+    });
     expect(store.get(b)?.job.error?.reason).toBe(FailureReason.INTERNAL);
     expect(store.get(b)?.job.error?.message).not.toContain("secret");
   });

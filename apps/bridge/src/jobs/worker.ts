@@ -129,7 +129,8 @@ export class Worker {
       }
     } catch (err) {
       if (signal.aborted) {
-        if (signal.reason === "shutdown" && store.requeue(jobId)) log.info("job interrupted by shutdown; requeued");
+        if (signal.reason === "shutdown" && store.requeue(jobId))
+          log.info("job interrupted by shutdown; requeued");
         else log.info("job cancelled");
         return;
       }

@@ -15,7 +15,11 @@ import {
   TaskType,
   UsageSchema,
 } from "@chaoschain/zerog-core";
-import { InvalidInputError, outputFromResponseBody, verifyResponseSignature } from "@chaoschain/zerog-verifier";
+import {
+  InvalidInputError,
+  outputFromResponseBody,
+  verifyResponseSignature,
+} from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
@@ -24,9 +28,9 @@ import {
   type ChatExchange,
   fetchAttestation,
   fetchSignature,
-  postChatCompletion,
   type ProviderAttestation,
   type ProviderSignature,
+  postChatCompletion,
 } from "./provider-http.js";
 import { connectBroker, type ZeroGBroker, type ZeroGNetwork } from "./sdk.js";
 import { expectedSigner, ServiceDirectory, type ServiceRecord } from "./services.js";
@@ -110,7 +114,10 @@ export class ZeroGBackend implements ComputeBackend {
       logger: options.logger,
       gasPrice: options.network.gasPrice,
     });
-    options.logger.info({ network: options.network.name, chainId: Number(chainId), wallet: wallet.address }, "connected to 0G");
+    options.logger.info(
+      { network: options.network.name, chainId: Number(chainId), wallet: wallet.address },
+      "connected to 0G",
+    );
     return new ZeroGBackend(options, broker, funding, chainId);
   }
 
@@ -151,7 +158,8 @@ export class ZeroGBackend implements ComputeBackend {
 
   async result(ref: BackendJobRef, options: { signal: AbortSignal }): Promise<BackendJobResult> {
     const job = this.#jobs.get(ref);
-    if (!job) throw new BackendError(FailureReason.INTERRUPTED, "this job's request was lost in a bridge restart");
+    if (!job)
+      throw new BackendError(FailureReason.INTERRUPTED, "this job's request was lost in a bridge restart");
     try {
       return await new Promise<BackendJobResult>((resolve, reject) => {
         job.promise.then(resolve, reject);
@@ -173,14 +181,25 @@ export class ZeroGBackend implements ComputeBackend {
     this.#jobs.clear();
   }
 
-  async #run(task: ComputeTask, events: BackendSubmitOptions, signal: AbortSignal): Promise<BackendJobResult> {
+  async #run(
+    task: ComputeTask,
+    events: BackendSubmitOptions,
+    signal: AbortSignal,
+  ): Promise<BackendJobResult> {
     const candidates = await this.#directory.candidates(task).catch((err: unknown) => {
-      throw new BackendError(FailureReason.CHAIN_ERROR, "could not read the 0G service registry from the chain", {
-        cause: err,
-      });
+      throw new BackendError(
+        FailureReason.CHAIN_ERROR,
+        "could not read the 0G service registry from the chain",
+        {
+          cause: err,
+        },
+      );
     });
     if (candidates.length === 0) {
-      throw new BackendError(FailureReason.NO_PROVIDER, (await this.#directory.refusal(task)) ?? "no provider");
+      throw new BackendError(
+        FailureReason.NO_PROVIDER,
+        (await this.#directory.refusal(task)) ?? "no provider",
+      );
     }
     const failures: string[] = [];
     for (const service of candidates) {
@@ -190,7 +209,10 @@ export class ZeroGBackend implements ComputeBackend {
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
         failures.push(err.message);
-        this.#logger.warn({ jobId: events.jobId, provider: service.provider, err: err.message }, "provider failed; failing over");
+        this.#logger.warn(
+          { jobId: events.jobId, provider: service.provider, err: err.message },
+          "provider failed; failing over",
+        );
       }
     }
     throw new BackendError(
@@ -217,12 +239,16 @@ export class ZeroGBackend implements ComputeBackend {
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
     const exchange = await this.#withRetries(signal, async () => {
-      const headers = (await this.#broker.inference.requestProcessor.getHeader(service.provider)) as unknown as Record<
-        string,
-        string
-      >;
-      const onChunk = task.inputs?.stream && events.onOutputDelta ? createSseDeltaReader(events.onOutputDelta) : undefined;
-      return postChatCompletion(endpoint, requestBody, headers, { signal, timeoutMs, ...(onChunk ? { onChunk } : {}) });
+      const headers = (await this.#broker.inference.requestProcessor.getHeader(
+        service.provider,
+      )) as unknown as Record<string, string>;
+      const onChunk =
+        task.inputs?.stream && events.onOutputDelta ? createSseDeltaReader(events.onOutputDelta) : undefined;
+      return postChatCompletion(endpoint, requestBody, headers, {
+        signal,
+        timeoutMs,
+        ...(onChunk ? { onChunk } : {}),
+      });
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
     events.onProgress?.(0.8);
@@ -239,7 +265,16 @@ export class ZeroGBackend implements ComputeBackend {
         `the response of provider ${service.provider} does not verify (${check.reason}); its output is withheld`,
       );
     }
-    const proof = buildProof({ exchange, signature, attestation, service, signer, chainId: this.#chainId, timestamp });
+    const proof = buildProof({
+      exchange,
+      signature,
+      attestation,
+      service,
+      signer,
+      pubkey: check.pubkey,
+      chainId: this.#chainId,
+      timestamp,
+    });
     if (this.#options.checkProof) {
       const verdict = await this.#options.checkProof(proof);
       if (!verdict.ok) {
@@ -249,11 +284,20 @@ export class ZeroGBackend implements ComputeBackend {
         );
       }
     }
-    return { output: outputFromResponseBody(exchange.responseBody), proof, usage: this.#usage(exchange, service), providerAddress: service.provider };
+    return {
+      output: outputFromResponseBody(exchange.responseBody),
+      proof,
+      usage: this.#usage(exchange, service),
+      providerAddress: service.provider,
+    };
   }
 
   /** The verifier's content-bound signature check; a malformed signature is a failed check too. */
-  #checkSignature(exchange: ChatExchange, signature: ProviderSignature, signer: string): { ok: boolean; reason?: string } {
+  #checkSignature(
+    exchange: ChatExchange,
+    signature: ProviderSignature,
+    signer: string,
+  ): { ok: true; pubkey: string } | { ok: false; reason: string } {
     try {
       return verifyResponseSignature({
         requestBody: exchange.requestBody,
@@ -290,7 +334,9 @@ export class ZeroGBackend implements ComputeBackend {
     value.catch(() => this.#attestations.delete(service.url));
     return Promise.race([
       value,
-      new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true })),
+      new Promise<never>((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+      ),
     ]);
   }
 
@@ -302,7 +348,8 @@ export class ZeroGBackend implements ComputeBackend {
       try {
         return await fn();
       } catch (err) {
-        if (signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= attempts) throw err;
+        if (signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= attempts)
+          throw err;
         await sleep(delay, signal);
         delay *= 2;
       }

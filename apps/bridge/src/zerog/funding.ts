@@ -1,5 +1,5 @@
 import { BackendError, FailureReason } from "@chaoschain/zerog-core";
-import { formatEther, parseEther, type Provider } from "ethers";
+import { formatEther, type Provider, parseEther } from "ethers";
 import type { Logger } from "pino";
 import type { ZeroGBroker } from "./sdk.js";
 import type { TxQueue } from "./tx-queue.js";
@@ -11,12 +11,15 @@ export interface FundingPolicy {
   minLedgerBalance: number;
   /** How often each provider sub-account is topped up (unsettled fees + 2 × 1 0G), ms. */
   topUpIntervalMs: number;
+  /** How long a ledger balance reading is trusted, ms. */
+  balanceCheckIntervalMs: number;
 }
 
 export const defaultFundingPolicy: FundingPolicy = {
   initialDeposit: 10,
   minLedgerBalance: 1,
   topUpIntervalMs: 30_000,
+  balanceCheckIntervalMs: 10_000,
 };
 
 /** What the contract needs to open a sub-account with a provider (MIN_TRANSFER_AMOUNT). */
@@ -42,6 +45,7 @@ export class Funding {
   readonly #logger: Logger;
   readonly #gasPrice: number | undefined;
   #ledgerReady: Promise<void> | undefined;
+  #balanceCheckedAt = 0;
   readonly #providersReady = new Map<string, Promise<void>>();
   readonly #topUpTimers = new Set<NodeJS.Timeout>();
 
@@ -107,13 +111,17 @@ export class Funding {
       );
     }
     if (deposit < ledgerMinimum) {
-      throw insufficient(`the initial ledger deposit must be at least 3 0G, not ${this.#policy.initialDeposit}`);
+      throw insufficient(
+        `the initial ledger deposit must be at least 3 0G, not ${this.#policy.initialDeposit}`,
+      );
     }
     this.#logger.info({ deposit: this.#policy.initialDeposit }, "creating the 0G compute ledger");
     await this.#txs.run(() => this.#broker.ledger.addLedger(this.#policy.initialDeposit, this.#gasPrice));
   }
 
+  /** Reads the ledger at most every `balanceCheckIntervalMs`, not on every job. */
   async #checkLedgerBalance(): Promise<void> {
+    if (Date.now() - this.#balanceCheckedAt < this.#policy.balanceCheckIntervalMs) return;
     const ledger = await this.#broker.ledger.getLedger();
     const min = parseEther(String(this.#policy.minLedgerBalance));
     if (ledger.availableBalance < min) {
@@ -123,6 +131,7 @@ export class Funding {
           `${formatEther(min - ledger.availableBalance)} 0G (broker.ledger.depositFund, or the 0G compute CLI)`,
       );
     }
+    this.#balanceCheckedAt = Date.now();
   }
 
   async #ensureProvider(provider: string): Promise<void> {

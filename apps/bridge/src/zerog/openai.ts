@@ -75,8 +75,8 @@ export function createSseDeltaReader(onDelta: (text: string) => void): (chunk: U
       const data = line.slice(5).trim();
       if (data === "[DONE]") continue;
       try {
-        const delta = (JSON.parse(data) as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0]?.delta
-          ?.content;
+        const delta = (JSON.parse(data) as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0]
+          ?.delta?.content;
         if (delta) onDelta(delta);
       } catch {}
     }

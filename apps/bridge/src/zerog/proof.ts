@@ -9,7 +9,7 @@ import {
   TeeEvidenceSchema,
 } from "@chaoschain/zerog-core";
 import { expectedReportData, type ReportDataBindingName } from "@chaoschain/zerog-verifier";
-import { getAddress, hashMessage, SigningKey } from "ethers";
+import { getAddress } from "ethers";
 import type { ChatExchange, ProviderAttestation, ProviderSignature } from "./provider-http.js";
 import type { ServiceRecord } from "./services.js";
 
@@ -56,7 +56,10 @@ export function detectBinding(reportData: Uint8Array, address: string): ReportDa
 }
 
 /** TEE evidence from a provider's `/v1/quote` body (dstack GetQuoteResponse). */
-export function teeEvidence(attestation: ProviderAttestation, signer: string): { tee: TeeEvidence; quote: Uint8Array } {
+export function teeEvidence(
+  attestation: ProviderAttestation,
+  signer: string,
+): { tee: TeeEvidence; quote: Uint8Array } {
   const json = attestation.json;
   const quote = bytesFromHexOrBase64(json.quote);
   const reportData = bytesFromHexOrBase64(json.report_data);
@@ -89,6 +92,8 @@ export function buildProof(input: {
   attestation: ProviderAttestation;
   service: ServiceRecord;
   signer: string;
+  /** The enclave key recovered from the signature (0x04…). */
+  pubkey: string;
   chainId: bigint;
   timestamp: number;
 }): ComputeProof {
@@ -96,11 +101,12 @@ export function buildProof(input: {
   const { tee, quote } = teeEvidence(attestation, signer);
   const requestHash = sha256Hex(exchange.requestBody);
   const responseHash = sha256Hex(exchange.responseBody);
-  const pubkey = SigningKey.recoverPublicKey(hashMessage(signature.text), signature.signature);
   const proof = create(ComputeProofSchema, {
     method: "tee-ml",
-    dockerDigest: tee.appCompose ? `sha256:${sha256Hex(tee.appCompose)}` : asText(service.additionalInfo.ImageDigest),
-    enclavePubkey: pubkey,
+    dockerDigest: tee.appCompose
+      ? `sha256:${sha256Hex(tee.appCompose)}`
+      : asText(service.additionalInfo.ImageDigest),
+    enclavePubkey: input.pubkey,
     attestation: quote,
     executionHash: sha256Hex(signature.text),
     signature: signature.signature,
@@ -125,7 +131,11 @@ export function buildProof(input: {
     proof.gpu = create(GpuEvidenceSchema, {
       nonce: asText(gpu.nonce),
       arch: asText(gpu.arch),
-      evidenceList: list.map((e) => ({ certificate: asText(e.certificate), evidence: asText(e.evidence), arch: asText(e.arch) })),
+      evidenceList: list.map((e) => ({
+        certificate: asText(e.certificate),
+        evidence: asText(e.evidence),
+        arch: asText(e.arch),
+      })),
       nrasToken: asText(attestation.json.nras_token),
     });
   }

@@ -64,7 +64,10 @@ export function providerHttpError(url: string, status: number, body: Uint8Array)
   });
 }
 
-async function readAll(body: ReadableStream<Uint8Array> | null, onChunk?: (chunk: Uint8Array) => void): Promise<Uint8Array> {
+async function readAll(
+  body: ReadableStream<Uint8Array> | null,
+  onChunk?: (chunk: Uint8Array) => void,
+): Promise<Uint8Array> {
   if (!body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -154,7 +157,10 @@ export async function fetchSignature(
     if (res.ok) {
       const json = JSON.parse(decoder.decode(body)) as Partial<ProviderSignature>;
       if (typeof json.text !== "string" || typeof json.signature !== "string") {
-        throw new BackendError(FailureReason.PROOF_INVALID, `provider ${url} returned a malformed signature record`);
+        throw new BackendError(
+          FailureReason.PROOF_INVALID,
+          `provider ${url} returned a malformed signature record`,
+        );
       }
       return json as ProviderSignature;
     }
@@ -169,7 +175,10 @@ export async function fetchSignature(
 }
 
 /** `GET <url>/v1/quote`: the provider's TEE attestation (dstack GetQuoteResponse JSON). */
-export async function fetchAttestation(serviceUrl: string, options: HttpCallOptions): Promise<ProviderAttestation> {
+export async function fetchAttestation(
+  serviceUrl: string,
+  options: HttpCallOptions,
+): Promise<ProviderAttestation> {
   const url = `${serviceUrl}/v1/quote`;
   let res: Response;
   let raw: Uint8Array;
@@ -181,13 +190,20 @@ export async function fetchAttestation(serviceUrl: string, options: HttpCallOpti
     throw unavailable(url, err);
   }
   if (!res.ok) {
-    throw new BackendError(FailureReason.PROOF_INVALID, `provider ${url} served no attestation (HTTP ${res.status})`);
+    throw new BackendError(
+      FailureReason.PROOF_INVALID,
+      `provider ${url} served no attestation (HTTP ${res.status})`,
+    );
   }
   try {
     return { raw, json: JSON.parse(decoder.decode(raw)) as Record<string, unknown> };
   } catch (err) {
-    throw new BackendError(FailureReason.PROOF_INVALID, `provider ${url} served an attestation that is not JSON`, {
-      cause: err,
-    });
+    throw new BackendError(
+      FailureReason.PROOF_INVALID,
+      `provider ${url} served an attestation that is not JSON`,
+      {
+        cause: err,
+      },
+    );
   }
 }

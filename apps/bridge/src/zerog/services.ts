@@ -2,8 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import {
   type ComputeTask,
   type Service,
-  ServiceSchema,
   type ServiceFilter,
+  ServiceSchema,
   VerificationMethod,
   verificationFromName,
   verificationName,
@@ -28,7 +28,11 @@ export interface ServiceRecord {
 /** The address whose signatures a service's responses must carry (SDK `response.js` rule). */
 export function expectedSigner(svc: ServiceRecord): string {
   const info = svc.additionalInfo;
-  if (info.ProviderType !== "centralized" && info.TargetSeparated && typeof info.TargetTeeAddress === "string") {
+  if (
+    info.ProviderType !== "centralized" &&
+    info.TargetSeparated &&
+    typeof info.TargetTeeAddress === "string"
+  ) {
     return info.TargetTeeAddress;
   }
   return svc.teeSignerAddress;
@@ -99,7 +103,11 @@ export class ServiceDirectory {
   /** Services matching `filter`, as the wire `Service`. */
   async list(filter: ServiceFilter = {}): Promise<Service[]> {
     return (await this.records())
-      .filter((r) => (!filter.model || r.model === filter.model) && (!filter.verification || r.verifiability === filter.verification))
+      .filter(
+        (r) =>
+          (!filter.model || r.model === filter.model) &&
+          (!filter.verification || r.verifiability === filter.verification),
+      )
       .map((r) =>
         create(ServiceSchema, {
           providerAddress: r.provider,
@@ -134,7 +142,10 @@ export class ServiceDirectory {
       .sort((a, b) => {
         const byCost = cost(a) - cost(b);
         if (byCost !== 0n) return byCost < 0n ? -1 : 1;
-        return (this.#latency.get(a.provider.toLowerCase()) ?? 0) - (this.#latency.get(b.provider.toLowerCase()) ?? 0);
+        return (
+          (this.#latency.get(a.provider.toLowerCase()) ?? 0) -
+          (this.#latency.get(b.provider.toLowerCase()) ?? 0)
+        );
       });
   }
 
@@ -147,7 +158,10 @@ export class ServiceDirectory {
       const models = [...new Set(records.map((r) => r.model))].sort();
       return `no provider offers model ${JSON.stringify(task.model)}; models on offer: ${models.join(", ") || "none"}`;
     }
-    if (task.providerAddress && !forModel.some((r) => r.provider.toLowerCase() === task.providerAddress.toLowerCase())) {
+    if (
+      task.providerAddress &&
+      !forModel.some((r) => r.provider.toLowerCase() === task.providerAddress.toLowerCase())
+    ) {
       return `provider ${task.providerAddress} does not offer model ${JSON.stringify(task.model)}`;
     }
     const modes = [...new Set(forModel.map((r) => verificationName(r.verifiability)).filter(Boolean))];

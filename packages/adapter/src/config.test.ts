@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { baseUrlFromGrpcUrl, resolveConfig } from "./config.js";
+
+describe("resolveConfig", () => {
+  it("takes options first, then ZEROG_* variables, then defaults", () => {
+    expect(resolveConfig({}, {})).toEqual({
+      baseUrl: "http://localhost:50051",
+      apiKey: undefined,
+      timeoutSeconds: 300,
+    });
+    const env = { ZEROG_GRPC_URL: "bridge:6000", ZEROG_API_KEY: "k1", ZEROG_TIMEOUT_SECONDS: "60" };
+    expect(resolveConfig({}, env)).toEqual({
+      baseUrl: "http://bridge:6000",
+      apiKey: "k1",
+      timeoutSeconds: 60,
+    });
+    expect(resolveConfig({ grpcUrl: "https://zerog.example", apiKey: "k2", timeoutSeconds: 5 }, env)).toEqual(
+      {
+        baseUrl: "https://zerog.example",
+        apiKey: "k2",
+        timeoutSeconds: 5,
+      },
+    );
+  });
+
+  it("treats an empty API key as none", () => {
+    expect(resolveConfig({}, { ZEROG_API_KEY: "" }).apiKey).toBeUndefined();
+  });
+
+  it("names the setting when a value is malformed", () => {
+    expect(() => resolveConfig({ timeoutSeconds: 0 }, {})).toThrow(/timeoutSeconds/);
+    expect(() => resolveConfig({}, { ZEROG_TIMEOUT_SECONDS: "soon" })).toThrow(/ZEROG_TIMEOUT_SECONDS/);
+    expect(() => resolveConfig({ grpcUrl: "bad host:50051" }, {})).toThrow(/ZEROG_GRPC_URL/);
+  });
+});
+
+describe("baseUrlFromGrpcUrl", () => {
+  it.each([
+    ["localhost:50051", "http://localhost:50051"],
+    ["127.0.0.1:50051/", "http://127.0.0.1:50051"],
+    ["http://h:1", "http://h:1"],
+    ["https://h", "https://h"],
+    ["grpc://h:1", "http://h:1"],
+    ["grpcs://h", "https://h"],
+  ])("%s → %s", (input, expected) => expect(baseUrlFromGrpcUrl(input)).toBe(expected));
+});

@@ -1,0 +1,272 @@
+import { InvalidInputError } from "./errors/input.js";
+import { base64ToBytes, isBytes } from "./internal/bytes.js";
+import type { ReportDataBindingName } from "./policy.js";
+
+/** Bytes as protobuf-es gives them (Uint8Array) or as proto3 JSON does (base64, standard or URL-safe). */
+export type BytesInput = Uint8Array | string;
+/** int64 as protobuf-es (bigint) or proto3 JSON (decimal string, or number). */
+export type Int64Input = bigint | number | string;
+/** ReportDataBinding as enum number or proto enum name. */
+export type ReportDataBindingInput =
+  | number
+  | "REPORT_DATA_BINDING_UNSPECIFIED"
+  | "REPORT_DATA_BINDING_ADDRESS_ASCII"
+  | "REPORT_DATA_BINDING_ENC_PUB_V1"
+  | "REPORT_DATA_BINDING_ADDRESS_RAW";
+
+type O<T> = T | undefined;
+
+export interface GpuDeviceEvidenceInput {
+  certificate?: O<string>;
+  evidence?: O<string>;
+  arch?: O<string>;
+}
+
+/** `GpuEvidence`: protobuf-es object or proto3 JSON (camelCase or snake_case). */
+export interface GpuEvidenceInput {
+  nonce?: O<string>;
+  arch?: O<string>;
+  evidenceList?: O<GpuDeviceEvidenceInput[]>;
+  evidence_list?: O<GpuDeviceEvidenceInput[]>;
+  nrasToken?: O<string>;
+  nras_token?: O<string>;
+}
+
+/** `TeeEvidence`: protobuf-es object or proto3 JSON (camelCase or snake_case). */
+export interface TeeEvidenceInput {
+  teeType?: O<string>;
+  tee_type?: O<string>;
+  reportDataBinding?: O<ReportDataBindingInput>;
+  report_data_binding?: O<ReportDataBindingInput>;
+  reportData?: O<BytesInput>;
+  report_data?: O<BytesInput>;
+  encPubkey?: O<BytesInput>;
+  enc_pubkey?: O<BytesInput>;
+  eventLog?: O<string>;
+  event_log?: O<string>;
+  appCompose?: O<string>;
+  app_compose?: O<string>;
+  teeVerifier?: O<string>;
+  tee_verifier?: O<string>;
+  rawReport?: O<BytesInput>;
+  raw_report?: O<BytesInput>;
+}
+
+/**
+ * `ComputeProof` as the protobuf-es message (camelCase, Uint8Array, bigint) or its proto3 JSON form
+ * (camelCase or original snake_case names, base64 bytes, int64 as string/number, enum names).
+ */
+export interface ComputeProofInput {
+  method?: O<string>;
+  dockerDigest?: O<string>;
+  docker_digest?: O<string>;
+  enclavePubkey?: O<string>;
+  enclave_pubkey?: O<string>;
+  attestation?: O<BytesInput>;
+  executionHash?: O<string>;
+  execution_hash?: O<string>;
+  signature?: O<string>;
+  timestamp?: O<Int64Input>;
+  signedText?: O<string>;
+  signed_text?: O<string>;
+  requestHash?: O<string>;
+  request_hash?: O<string>;
+  responseHash?: O<string>;
+  response_hash?: O<string>;
+  requestBody?: O<BytesInput>;
+  request_body?: O<BytesInput>;
+  responseBody?: O<BytesInput>;
+  response_body?: O<BytesInput>;
+  enclaveAddress?: O<string>;
+  enclave_address?: O<string>;
+  signingAlgo?: O<string>;
+  signing_algo?: O<string>;
+  providerAddress?: O<string>;
+  provider_address?: O<string>;
+  chatId?: O<string>;
+  chat_id?: O<string>;
+  model?: O<string>;
+  serviceUrl?: O<string>;
+  service_url?: O<string>;
+  chainId?: O<Int64Input>;
+  chain_id?: O<Int64Input>;
+  tee?: O<TeeEvidenceInput>;
+  gpu?: O<GpuEvidenceInput>;
+}
+
+/** `ComputeResult` (GetResult's response): output plus proof. */
+export interface ComputeResultInput {
+  jobId?: O<string>;
+  job_id?: O<string>;
+  output?: O<string>;
+  proof?: O<ComputeProofInput>;
+  usage?: O<unknown>;
+}
+
+/** A proof normalised to one shape (bytes as Uint8Array, int64 as bigint, binding as a name). */
+export interface NormalizedProof {
+  method: string;
+  dockerDigest: string;
+  enclavePubkey: string;
+  attestation: Uint8Array;
+  executionHash: string;
+  signature: string;
+  timestamp: bigint;
+  signedText: string;
+  requestHash: string;
+  responseHash: string;
+  requestBody: Uint8Array;
+  responseBody: Uint8Array;
+  enclaveAddress: string;
+  signingAlgo: string;
+  providerAddress: string;
+  chatId: string;
+  model: string;
+  serviceUrl: string;
+  chainId: bigint;
+  tee?: {
+    teeType: string;
+    binding: ReportDataBindingName | "unspecified";
+    reportData: Uint8Array;
+    encPubkey: Uint8Array;
+    eventLog: string;
+    appCompose: string;
+    teeVerifier: string;
+    rawReport: Uint8Array;
+  };
+  gpu?: {
+    nonce: string;
+    arch: string;
+    evidenceList: Array<{ certificate: string; evidence: string; arch: string }>;
+    nrasToken: string;
+  };
+}
+
+function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
+  return o[camel] !== undefined ? o[camel] : o[snake];
+}
+
+function str(o: Record<string, unknown>, camel: string, snake: string, field: string): string {
+  const v = pick(o, camel, snake);
+  if (v === undefined || v === null) return "";
+  if (typeof v !== "string") throw new InvalidInputError(field, `expected a string, got ${typeof v}`);
+  return v;
+}
+
+function bytes(o: Record<string, unknown>, camel: string, snake: string, field: string): Uint8Array {
+  const v = pick(o, camel, snake);
+  if (v === undefined || v === null) return new Uint8Array(0);
+  if (isBytes(v)) return v;
+  if (typeof v === "string") return base64ToBytes(v, field);
+  throw new InvalidInputError(field, "expected bytes or base64");
+}
+
+function int64(o: Record<string, unknown>, camel: string, snake: string, field: string): bigint {
+  const v = pick(o, camel, snake);
+  if (v === undefined || v === null || v === "") return 0n;
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === "string" && /^-?\d+$/.test(v.trim())) return BigInt(v.trim());
+  throw new InvalidInputError(field, "expected an integer (bigint, number or decimal string)");
+}
+
+const BINDINGS: Record<string, ReportDataBindingName | "unspecified"> = {
+  "0": "unspecified",
+  "1": "address-ascii",
+  "2": "enc-pub-v1",
+  "3": "address-raw",
+  REPORT_DATA_BINDING_UNSPECIFIED: "unspecified",
+  REPORT_DATA_BINDING_ADDRESS_ASCII: "address-ascii",
+  REPORT_DATA_BINDING_ENC_PUB_V1: "enc-pub-v1",
+  REPORT_DATA_BINDING_ADDRESS_RAW: "address-raw",
+};
+
+/**
+ * Normalises a `ComputeProof` in any accepted form. Throws {@link InvalidInputError} naming the field when a
+ * value has the wrong type or encoding.
+ */
+export function normalizeProof(input: ComputeProofInput): NormalizedProof {
+  if (typeof input !== "object" || input === null) throw new InvalidInputError("proof", "expected an object");
+  const o = input as Record<string, unknown>;
+  const p = (field: string) => `proof.${field}`;
+  const out: NormalizedProof = {
+    method: str(o, "method", "method", p("method")),
+    dockerDigest: str(o, "dockerDigest", "docker_digest", p("docker_digest")),
+    enclavePubkey: str(o, "enclavePubkey", "enclave_pubkey", p("enclave_pubkey")),
+    attestation: bytes(o, "attestation", "attestation", p("attestation")),
+    executionHash: str(o, "executionHash", "execution_hash", p("execution_hash")),
+    signature: str(o, "signature", "signature", p("signature")),
+    timestamp: int64(o, "timestamp", "timestamp", p("timestamp")),
+    signedText: str(o, "signedText", "signed_text", p("signed_text")),
+    requestHash: str(o, "requestHash", "request_hash", p("request_hash")),
+    responseHash: str(o, "responseHash", "response_hash", p("response_hash")),
+    requestBody: bytes(o, "requestBody", "request_body", p("request_body")),
+    responseBody: bytes(o, "responseBody", "response_body", p("response_body")),
+    enclaveAddress: str(o, "enclaveAddress", "enclave_address", p("enclave_address")),
+    signingAlgo: str(o, "signingAlgo", "signing_algo", p("signing_algo")),
+    providerAddress: str(o, "providerAddress", "provider_address", p("provider_address")),
+    chatId: str(o, "chatId", "chat_id", p("chat_id")),
+    model: str(o, "model", "model", p("model")),
+    serviceUrl: str(o, "serviceUrl", "service_url", p("service_url")),
+    chainId: int64(o, "chainId", "chain_id", p("chain_id")),
+  };
+  const tee = o.tee;
+  if (tee !== undefined && tee !== null) {
+    if (typeof tee !== "object") throw new InvalidInputError("proof.tee", "expected an object");
+    const t = tee as Record<string, unknown>;
+    const b = pick(t, "reportDataBinding", "report_data_binding") ?? 0;
+    const binding = BINDINGS[String(b)];
+    if (!binding) throw new InvalidInputError("proof.tee.report_data_binding", `unknown value ${String(b)}`);
+    out.tee = {
+      teeType: str(t, "teeType", "tee_type", "proof.tee.tee_type"),
+      binding,
+      reportData: bytes(t, "reportData", "report_data", "proof.tee.report_data"),
+      encPubkey: bytes(t, "encPubkey", "enc_pubkey", "proof.tee.enc_pubkey"),
+      eventLog: str(t, "eventLog", "event_log", "proof.tee.event_log"),
+      appCompose: str(t, "appCompose", "app_compose", "proof.tee.app_compose"),
+      teeVerifier: str(t, "teeVerifier", "tee_verifier", "proof.tee.tee_verifier"),
+      rawReport: bytes(t, "rawReport", "raw_report", "proof.tee.raw_report"),
+    };
+  }
+  const gpu = o.gpu;
+  if (gpu !== undefined && gpu !== null) {
+    if (typeof gpu !== "object") throw new InvalidInputError("proof.gpu", "expected an object");
+    const g = gpu as Record<string, unknown>;
+    const list = pick(g, "evidenceList", "evidence_list") ?? [];
+    if (!Array.isArray(list)) throw new InvalidInputError("proof.gpu.evidence_list", "expected an array");
+    out.gpu = {
+      nonce: str(g, "nonce", "nonce", "proof.gpu.nonce"),
+      arch: str(g, "arch", "arch", "proof.gpu.arch"),
+      evidenceList: list.map((e, i) => {
+        const r = (e ?? {}) as Record<string, unknown>;
+        const f = `proof.gpu.evidence_list[${i}]`;
+        return {
+          certificate: str(r, "certificate", "certificate", `${f}.certificate`),
+          evidence: str(r, "evidence", "evidence", `${f}.evidence`),
+          arch: str(r, "arch", "arch", `${f}.arch`),
+        };
+      }),
+      nrasToken: str(g, "nrasToken", "nras_token", "proof.gpu.nras_token"),
+    };
+  }
+  return out;
+}
+
+/**
+ * Splits a `ComputeResult` (output + proof) from a bare `ComputeProof`. A result is recognised by a `proof`
+ * object; anything else is taken as a bare proof.
+ */
+export function splitResult(input: ComputeResultInput | ComputeProofInput): {
+  output?: string;
+  proof: ComputeProofInput;
+} {
+  if (typeof input !== "object" || input === null) throw new InvalidInputError("proof", "expected an object");
+  const r = input as ComputeResultInput;
+  if (typeof r.proof === "object" && r.proof !== null) {
+    if (r.output !== undefined && typeof r.output !== "string")
+      throw new InvalidInputError("result.output", "expected a string");
+    // proto3 JSON omits empty strings: a result without `output` claims "".
+    return { output: r.output ?? "", proof: r.proof };
+  }
+  return { proof: input as ComputeProofInput };
+}

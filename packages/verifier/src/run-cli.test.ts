@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { makeFixture, NOW, toProtoJson } from "../test/fixtures.js";
+import { type CliIo, runCli } from "./run-cli.js";
+
+const dir = new URL("../test/vectors/dcap/", import.meta.url);
+const enc = (s: string) => new TextEncoder().encode(s);
+
+function io(files: Record<string, Uint8Array | string>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const cli: CliIo = {
+    readFile: (p) => {
+      const f = files[p];
+      if (f === undefined) throw new Error("ENOENT: no such file");
+      return typeof f === "string" ? enc(f) : f;
+    },
+    stdout: (t) => out.push(t),
+    stderr: (t) => err.push(t),
+    now: () => NOW,
+  };
+  return { cli, out: () => out.join(""), err: () => err.join("") };
+}
+
+const tdx = new Uint8Array(readFileSync(new URL("tdx_quote", dir)));
+const files = {
+  "tdx.bin": tdx,
+  "tdx.hex": `0x${Buffer.from(tdx).toString("hex")}\n`,
+  "tdx.json": readFileSync(new URL("tdx_quote_collateral.json", dir), "utf8"),
+  "sgx.bin": new Uint8Array(readFileSync(new URL("sgx_quote", dir))),
+  "sgx.json": readFileSync(new URL("sgx_quote_collateral.json", dir), "utf8"),
+  "bad.json": "{nope",
+};
+
+describe("zerog-verify quote", () => {
+  it.each(["tdx.bin", "tdx.hex"])("%s is valid (exit 0)", async (file) => {
+    const t = io(files);
+    expect(await runCli(["quote", file, "--collateral", "tdx.json", "--now", "1751624191"], t.cli)).toBe(0);
+    expect(t.out()).toMatch(/^VALID quote\n {2}TCB status: UpToDate\n/);
+  });
+  it("--json prints the report with TCB status and advisories", async () => {
+    const t = io(files);
+    const policy = JSON.stringify({ tee: { allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded"] } });
+    const code = await runCli(
+      ["quote", "sgx.bin", "--collateral", "sgx.json", "--now", "1751624924", "--json", "--policy", "p.json"],
+      io({ ...files, "p.json": policy }).cli,
+    );
+    expect(code).toBe(0);
+    expect(
+      await runCli(["quote", "sgx.bin", "--collateral", "sgx.json", "--now", "1751624924", "--json"], t.cli),
+    ).toBe(1);
+    const report = JSON.parse(t.out());
+    expect(report).toMatchObject({
+      ok: false,
+      reason: "tcb_status_not_allowed",
+      tcbStatus: "ConfigurationAndSWHardeningNeeded",
+      advisoryIds: ["INTEL-SA-00289", "INTEL-SA-00615"],
+    });
+  });
+  it("invalid quote: exit 1 with the reason", async () => {
+    const t = io(files);
+    expect(await runCli(["quote", "tdx.bin", "--collateral", "tdx.json", "--now", "1752920164"], t.cli)).toBe(
+      1,
+    );
+    expect(t.out()).toMatch(/^INVALID quote: collateral_expired: /);
+  });
+  it.each([
+    [[], /missing command/],
+    [["frobnicate", "x"], /unknown command/],
+    [["quote", "tdx.bin", "--now", "1"], /--collateral is required/],
+    [["quote", "tdx.bin", "--collateral", "tdx.json"], /--now is required/],
+    [["quote", "tdx.bin", "--collateral", "tdx.json", "--now", "yesterday"], /unix seconds/],
+    [["quote", "tdx.bin", "--bogus"], /unknown option/],
+    [["quote", "missing.bin", "--collateral", "tdx.json", "--now", "1"], /cannot read quote missing.bin/],
+    [["quote", "tdx.bin", "--collateral", "bad.json", "--now", "1"], /not valid JSON/],
+    [["quote", "tdx.bin", "--collateral", "sgx.bin", "--now", "1"], /not valid JSON/],
+  ] as const)("usage/input error %j: exit 2", async (argv, msg) => {
+    const t = io(files);
+    expect(await runCli([...argv], t.cli)).toBe(2);
+    expect(t.err()).toMatch(msg);
+  });
+  it("--help: exit 0", async () => {
+    const t = io(files);
+    expect(await runCli(["--help"], t.cli)).toBe(0);
+    expect(t.out()).toContain("Exit codes: 0 valid, 1 invalid");
+  });
+});
+
+describe("zerog-verify proof", () => {
+  const fx = makeFixture();
+  const proofFiles = {
+    "result.json": JSON.stringify(toProtoJson(fx.result, "snake")),
+    "proof.json": JSON.stringify(toProtoJson(fx.result, "camel")),
+    "policy.json": JSON.stringify({
+      ...fx.policy,
+      tee: {
+        ...fx.policy.tee,
+        rootCaDer: Buffer.from(fx.policy.tee?.rootCaDer as Uint8Array).toString("hex"),
+      },
+    }),
+    "collateral.json": JSON.stringify(fx.collateral),
+  };
+  it("a ComputeResult in proto JSON is valid (clock injected)", async () => {
+    const t = io(proofFiles);
+    expect(
+      await runCli(
+        ["proof", "result.json", "--policy", "policy.json", "--collateral", "collateral.json"],
+        t.cli,
+      ),
+    ).toBe(0);
+    expect(t.out()).toContain("ok   response.signature");
+  });
+  it("a tampered output is invalid (exit 1)", async () => {
+    const r = JSON.parse(proofFiles["result.json"]);
+    r.output = `${r.output}!`;
+    const t = io({ ...proofFiles, "result.json": JSON.stringify(r) });
+    expect(
+      await runCli(
+        [
+          "proof",
+          "result.json",
+          "--policy",
+          "policy.json",
+          "--collateral",
+          "collateral.json",
+          "--now",
+          String(NOW),
+        ],
+        t.cli,
+      ),
+    ).toBe(1);
+    expect(t.out()).toMatch(/^INVALID proof: output_mismatch/);
+  });
+  it("without collateral the proof is invalid, not an error", async () => {
+    const t = io(proofFiles);
+    expect(await runCli(["proof", "proof.json", "--policy", "policy.json", "--json"], t.cli)).toBe(1);
+    expect(JSON.parse(t.out()).reason).toBe("collateral_missing");
+  });
+  it("malformed proof field: exit 2 naming the field", async () => {
+    const r = JSON.parse(proofFiles["result.json"]);
+    r.proof.request_body = 12;
+    const t = io({ ...proofFiles, "result.json": JSON.stringify(r) });
+    expect(await runCli(["proof", "result.json", "--collateral", "collateral.json"], t.cli)).toBe(2);
+    expect(t.err()).toContain("proof.request_body");
+  });
+});

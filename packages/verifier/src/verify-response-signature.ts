@@ -1,0 +1,166 @@
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { InvalidInputError } from "./errors/input.js";
+import { bytesToHex, concatBytes, hexToBytesStrict, isBytes, utf8ToBytes } from "./internal/bytes.js";
+import type { Reason } from "./reasons.js";
+import { toChecksumAddress } from "./report-data.js";
+
+export interface VerifyResponseSignatureParameters {
+  /** Exact bytes of the HTTP request body sent to the provider. */
+  requestBody: Uint8Array;
+  /** Exact bytes of the HTTP response body (the whole SSE stream when streamed). */
+  responseBody: Uint8Array;
+  /** The text the enclave signed, "<hex sha256 request>:<hex sha256 response>". */
+  signedText: string;
+  /** 0x-hex r ‖ s ‖ v (65 bytes), v = 27/28 (0/1 accepted). */
+  signature: string;
+  /** Expected enclave signing address (any case). */
+  expectedAddress: string;
+}
+
+export type VerifyResponseSignatureReturnType =
+  | {
+      ok: true;
+      /** EIP-55 address recovered from the signature. */
+      signer: string;
+      /** 0x04-prefixed uncompressed secp256k1 public key (65 bytes, hex). */
+      pubkey: string;
+      requestHash: string;
+      responseHash: string;
+    }
+  | {
+      ok: false;
+      reason: Extract<
+        Reason,
+        | "request_hash_mismatch"
+        | "response_hash_mismatch"
+        | "signed_text_mismatch"
+        | "signature_invalid"
+        | "signature_mismatch"
+      >;
+      message: string;
+      requestHash: string;
+      responseHash: string;
+      signer?: string;
+      pubkey?: string;
+    };
+
+export type VerifyResponseSignatureErrorType = InvalidInputError;
+
+const HALF_N = secp256k1.Point.CURVE().n >> 1n;
+
+/** EIP-191 personal_sign digest of UTF-8 `text`. */
+export function personalMessageDigest(text: string): Uint8Array {
+  const msg = utf8ToBytes(text);
+  return keccak_256(concatBytes(utf8ToBytes(`\x19Ethereum Signed Message:\n${msg.length}`), msg));
+}
+
+/** Address (EIP-55) of an uncompressed or compressed secp256k1 public key. */
+export function addressOfPublicKey(pub: Uint8Array): string {
+  const uncompressed = pub.length === 65 ? pub : secp256k1.Point.fromBytes(pub).toBytes(false);
+  return toChecksumAddress(bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12)));
+}
+
+/**
+ * Recovers the EIP-191 signer of `text`. Returns undefined when the signature does not recover (bad r/s,
+ * high-S, point not on curve). Throws InvalidInputError when it is not 65 bytes of hex.
+ */
+export function recoverPersonalSigner(
+  text: string,
+  signature: string,
+  field = "signature",
+): { address: string; pubkey: string } | undefined {
+  if (typeof signature !== "string") throw new InvalidInputError(field, "expected 0x-hex");
+  const sig = hexToBytesStrict(signature, field);
+  if (sig.length !== 65) throw new InvalidInputError(field, `expected 65 bytes r‖s‖v, got ${sig.length}`);
+  const v = sig[64] as number;
+  const recid = v >= 27 ? v - 27 : v;
+  if (recid !== 0 && recid !== 1) return undefined;
+  const s = BigInt(`0x${bytesToHex(sig.subarray(32, 64))}`);
+  if (s > HALF_N) return undefined;
+  try {
+    const point = secp256k1.Signature.fromBytes(
+      concatBytes(Uint8Array.of(recid), sig.subarray(0, 64)),
+      "recovered",
+    ).recoverPublicKey(personalMessageDigest(text));
+    const uncompressed = point.toBytes(false);
+    return { address: addressOfPublicKey(uncompressed), pubkey: `0x${bytesToHex(uncompressed)}` };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks a 0G chat response signature end to end: recomputes sha256 of the exact request and response bytes,
+ * requires `signedText` to be exactly "<request hash>:<response hash>", recovers the EIP-191 signer and
+ * compares it with `expectedAddress`. A mismatch is a value (`ok: false` + `reason`), never a throw.
+ *
+ * @throws {InvalidInputError} when a body is not bytes or the signature is not 65 bytes of hex.
+ * @example
+ * const r = verifyResponseSignature({ requestBody, responseBody, signedText, signature, expectedAddress });
+ * if (!r.ok) throw new Error(r.reason);
+ */
+export function verifyResponseSignature(
+  p: VerifyResponseSignatureParameters,
+): VerifyResponseSignatureReturnType {
+  if (!isBytes(p.requestBody)) throw new InvalidInputError("requestBody", "expected bytes");
+  if (!isBytes(p.responseBody)) throw new InvalidInputError("responseBody", "expected bytes");
+  if (typeof p.signedText !== "string") throw new InvalidInputError("signedText", "expected a string");
+  const expected = toChecksumAddress(p.expectedAddress, "expectedAddress");
+  const requestHash = bytesToHex(sha256(p.requestBody));
+  const responseHash = bytesToHex(sha256(p.responseBody));
+  const base = { requestHash, responseHash };
+  const parts = p.signedText.split(":");
+  if (parts.length !== 2) {
+    return {
+      ok: false,
+      reason: "signed_text_mismatch",
+      message: 'signed text is not "<request hash>:<response hash>"',
+      ...base,
+    };
+  }
+  if (parts[0]?.toLowerCase() !== requestHash) {
+    return {
+      ok: false,
+      reason: "request_hash_mismatch",
+      message: `signed request hash ${parts[0]} is not sha256 of the request body (${requestHash})`,
+      ...base,
+    };
+  }
+  if (parts[1]?.toLowerCase() !== responseHash) {
+    return {
+      ok: false,
+      reason: "response_hash_mismatch",
+      message: `signed response hash ${parts[1]} is not sha256 of the response body (${responseHash})`,
+      ...base,
+    };
+  }
+  if (p.signedText !== `${requestHash}:${responseHash}`) {
+    return {
+      ok: false,
+      reason: "signed_text_mismatch",
+      message: "signed text is not in canonical lowercase form",
+      ...base,
+    };
+  }
+  const rec = recoverPersonalSigner(p.signedText, p.signature);
+  if (!rec)
+    return {
+      ok: false,
+      reason: "signature_invalid",
+      message: "signature does not recover to a public key (bad v, high-S or invalid point)",
+      ...base,
+    };
+  if (rec.address !== expected) {
+    return {
+      ok: false,
+      reason: "signature_mismatch",
+      message: `signature recovers to ${rec.address}, not the enclave address ${expected}`,
+      signer: rec.address,
+      pubkey: rec.pubkey,
+      ...base,
+    };
+  }
+  return { ok: true, signer: rec.address, pubkey: rec.pubkey, ...base };
+}

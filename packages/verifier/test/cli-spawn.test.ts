@@ -1,0 +1,47 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+// dist/ is built by test/global-setup.ts.
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+describe("bin/zerog-verify.js (spawned)", () => {
+  it("verifies the shared TDX vector: exit 0, --json report", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        "bin/zerog-verify.js",
+        "quote",
+        "test/vectors/dcap/tdx_quote",
+        "--collateral",
+        "test/vectors/dcap/tdx_quote_collateral.json",
+        "--now",
+        "1751624191",
+        "--json",
+      ],
+      { cwd: root, encoding: "utf8" },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, tcbStatus: "UpToDate", advisoryIds: [] });
+  });
+  it("exit 1 for an invalid quote and 2 for bad usage", () => {
+    const args = [
+      "bin/zerog-verify.js",
+      "quote",
+      "test/vectors/dcap/sgx_quote",
+      "--collateral",
+      "test/vectors/dcap/sgx_quote_collateral.json",
+      "--now",
+      "1751624924",
+    ];
+    const invalid = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8" });
+    expect(invalid.status).toBe(1);
+    expect(invalid.stdout).toMatch(/tcb_status_not_allowed/);
+    const usage = spawnSync(process.execPath, ["bin/zerog-verify.js", "quote"], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    expect(usage.status).toBe(2);
+  });
+});

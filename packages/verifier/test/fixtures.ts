@@ -1,0 +1,164 @@
+import {
+  type CreateDstackAttestationParameters,
+  createDstackAttestation,
+  createEnclaveKey,
+  createNrasKey,
+  createTestPki,
+  type EnclaveKey,
+  type NrasKey,
+  type TestPki,
+} from "@chaoschain/zerog-tee-sim";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import type { ComputeProofInput, ComputeResultInput, PolicyInput } from "../src/index.js";
+
+export const NOW = 1751624191;
+export const APP_COMPOSE = JSON.stringify({
+  manifest_version: 2,
+  name: "zerog-llm",
+  docker_compose_file: "services: {}",
+});
+
+export const pki: TestPki = createTestPki({ seed: "verifier-tests" });
+export const enclave: EnclaveKey = createEnclaveKey({ seed: "verifier-tests" });
+export const nrasKey: NrasKey = createNrasKey({ seed: "verifier-tests" });
+
+export const hex = (b: Uint8Array) => bytesToHex(b);
+export const sha256hex = (b: Uint8Array) => bytesToHex(sha256(b));
+
+export function chatBodies(content = "The answer is 42.") {
+  const requestBody = utf8ToBytes(
+    JSON.stringify({
+      model: "mock-model",
+      messages: [{ role: "user", content: "What is the answer?" }],
+      temperature: 0,
+    }),
+  );
+  const responseBody = utf8ToBytes(
+    JSON.stringify({
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      created: NOW - 10,
+      model: "mock-model",
+      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 },
+    }),
+  );
+  return { requestBody, responseBody };
+}
+
+export interface Fixture {
+  result: ComputeResultInput & { output: string; proof: ComputeProofInput };
+  collateral: ReturnType<typeof createDstackAttestation>["collateral"];
+  policy: PolicyInput;
+  att: ReturnType<typeof createDstackAttestation>;
+}
+
+export interface FixtureOptions {
+  key?: EnclaveKey;
+  attestation?: Partial<Omit<CreateDstackAttestationParameters, "pki" | "now">>;
+  content?: string;
+  gpu?: boolean;
+  now?: number;
+}
+
+/** A complete, valid ComputeResult (protobuf-es shape: Uint8Array bytes, bigint int64) with policy and collateral. */
+export function makeFixture(o: FixtureOptions = {}): Fixture {
+  const now = o.now ?? NOW;
+  const key = o.key ?? enclave;
+  const att = createDstackAttestation({
+    pki,
+    signingAddress: enclave.address,
+    binding: "address-ascii",
+    appCompose: APP_COMPOSE,
+    now,
+    ...(o.gpu === false ? {} : { gpu: { nrasKey } }),
+    ...o.attestation,
+  });
+  const { requestBody, responseBody } = chatBodies(o.content);
+  const requestHash = sha256hex(requestBody);
+  const responseHash = sha256hex(responseBody);
+  const signedText = `${requestHash}:${responseHash}`;
+  const signature = key.signPersonalMessage(signedText);
+  const proof: ComputeProofInput = {
+    method: "tee-ml",
+    dockerDigest: att.dockerDigest,
+    enclavePubkey: key.publicKey,
+    attestation: att.quote,
+    executionHash: sha256hex(utf8ToBytes(signedText)),
+    signature,
+    timestamp: BigInt(now - 30),
+    signedText,
+    requestHash,
+    responseHash,
+    requestBody,
+    responseBody,
+    enclaveAddress: enclave.address,
+    signingAlgo: "ecdsa",
+    providerAddress: "0x1111111111111111111111111111111111111111",
+    chatId: "chat-1",
+    model: "mock-model",
+    serviceUrl: "http://127.0.0.1:9",
+    chainId: 16602n,
+    tee: {
+      teeType: "tdx",
+      reportDataBinding: 1,
+      reportData: att.reportData,
+      encPubkey: new Uint8Array(0),
+      eventLog: att.body.event_log,
+      appCompose: APP_COMPOSE,
+      teeVerifier: "dstack",
+      rawReport: utf8ToBytes(JSON.stringify(att.body)),
+    },
+  };
+  if (att.body.nvidia_payload && att.body.nras_token) {
+    proof.gpu = {
+      nonce: att.body.nvidia_payload.nonce,
+      arch: att.body.nvidia_payload.arch,
+      evidenceList: att.body.nvidia_payload.evidence_list,
+      nrasToken: att.body.nras_token,
+    };
+  }
+  const policy: PolicyInput = {
+    tee: { rootCaDer: pki.rootCaDer, mrtd: [att.mrtd], rtmr0: [att.rtmrs[0]] },
+    dockerDigests: [att.dockerDigest],
+    gpu: o.gpu === false ? { required: false } : { required: true, jwks: nrasKey.jwks },
+  };
+  return {
+    result: { jobId: "job-1", output: o.content ?? "The answer is 42.", proof },
+    collateral: att.collateral,
+    policy,
+    att,
+  };
+}
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+
+/** Proto3 JSON of a ComputeResult, with snake_case (original) or camelCase (lowerCamel) names. */
+export function toProtoJson(result: Fixture["result"], style: "snake" | "camel" = "camel"): unknown {
+  const name = (camel: string) =>
+    style === "camel" ? camel : camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const conv = (v: unknown): unknown => {
+    if (v instanceof Uint8Array) return b64(v);
+    if (typeof v === "bigint") return v.toString();
+    if (Array.isArray(v)) return v.map(conv);
+    if (v && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, val] of Object.entries(v)) {
+        if (k === "reportDataBinding")
+          out[name(k)] = [
+            "REPORT_DATA_BINDING_UNSPECIFIED",
+            "REPORT_DATA_BINDING_ADDRESS_ASCII",
+            "REPORT_DATA_BINDING_ENC_PUB_V1",
+            "REPORT_DATA_BINDING_ADDRESS_RAW",
+          ][val as number];
+        else if (val instanceof Uint8Array && val.length === 0)
+          continue; // proto3 JSON omits defaults
+        else out[name(k)] = conv(val);
+      }
+      return out;
+    }
+    return v;
+  };
+  return conv(result);
+}

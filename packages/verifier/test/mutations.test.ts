@@ -1,0 +1,493 @@
+import {
+  createCollateral,
+  createEnclaveKey,
+  createNrasToken,
+  createTdxQuote,
+  createTestPki,
+} from "@chaoschain/zerog-tee-sim";
+import { utf8ToBytes } from "@noble/hashes/utils.js";
+import { describe, expect, it } from "vitest";
+import {
+  type ComputeProofInput,
+  type Reason,
+  type VerifyProofParameters,
+  verifyProof,
+} from "../src/index.js";
+import { enclave, type Fixture, makeFixture, NOW, nrasKey, pki } from "./fixtures.js";
+
+type Case = [name: string, build: () => { input: unknown; options: VerifyProofParameters }, reason: Reason];
+
+function base(fx: Fixture = makeFixture()) {
+  return {
+    input: fx.result as unknown,
+    options: { now: NOW, collateral: fx.collateral, policy: fx.policy } as VerifyProofParameters,
+  };
+}
+function withProof(
+  mutate: (p: ComputeProofInput & Record<string, unknown>, fx: Fixture) => void,
+  fx: Fixture = makeFixture(),
+) {
+  const b = base(fx);
+  mutate(fx.result.proof as ComputeProofInput & Record<string, unknown>, fx);
+  return b;
+}
+function flip(bytes: Uint8Array, offset: number, mask = 0x01): Uint8Array {
+  const out = bytes.slice();
+  out[offset] = (out[offset] as number) ^ mask;
+  return out;
+}
+function withQuote(mutate: (q: Uint8Array) => Uint8Array) {
+  return withProof((p) => {
+    p.attestation = mutate(p.attestation as Uint8Array);
+  });
+}
+function withCollateral(opts: Omit<Parameters<typeof createCollateral>[0], "pki" | "now">, now = NOW) {
+  const b = base();
+  b.options.collateral = createCollateral({ pki, now, ...opts });
+  return b;
+}
+const tee = (p: ComputeProofInput) => p.tee as Record<string, unknown>;
+const gpu = (p: ComputeProofInput) => p.gpu as Record<string, unknown>;
+const editOneChar = (b: Uint8Array, find: string, repl: string) =>
+  utf8ToBytes(new TextDecoder().decode(b).replace(find, repl));
+// Offsets in a synthetic v4 quote: header 0..48, TD report 48..632, auth data size 632, quote signature 636..700,
+// attestation key 700..764, cert data type 6 header 764..770, QE report 770..1154, QE report signature 1154..1218.
+const SIG = 640;
+const ATT_KEY = 720;
+const QE_REPORT = 900;
+const QE_REPORT_SIG = 1160;
+
+const cases: Case[] = [
+  // content binding (1)
+  [
+    "output changed by one character",
+    () => {
+      const fx = makeFixture();
+      fx.result.output = "The answer is 43.";
+      return base(fx);
+    },
+    "output_mismatch",
+  ],
+  [
+    "request body changed by one character",
+    () =>
+      withProof((p) => {
+        p.requestBody = editOneChar(p.requestBody as Uint8Array, "answer", "answes");
+      }),
+    "request_hash_mismatch",
+  ],
+  [
+    "response body changed by one character",
+    () =>
+      withProof((p) => {
+        p.responseBody = editOneChar(p.responseBody as Uint8Array, "42", "43");
+      }),
+    "response_hash_mismatch",
+  ],
+  [
+    "body not matching the signed hash (claimed hashes recomputed)",
+    () =>
+      withProof((p) => {
+        p.responseBody = editOneChar(p.responseBody as Uint8Array, "42", "43");
+        p.responseHash = undefined;
+      }),
+    "response_hash_mismatch",
+  ],
+  [
+    "signed text with another request hash",
+    () =>
+      withProof((p) => {
+        p.requestHash = undefined;
+        p.signedText = `${"0".repeat(64)}:${(p.signedText as string).split(":")[1]}`;
+      }),
+    "request_hash_mismatch",
+  ],
+  [
+    "swapped enclave key (signed by a key outside the enclave)",
+    () => {
+      const fx = makeFixture({ key: createEnclaveKey({ seed: "attacker" }) });
+      return base(fx);
+    },
+    "signature_mismatch",
+  ],
+  [
+    "flipped bit in the enclave signature",
+    () =>
+      withProof((p) => {
+        const s = p.signature as string;
+        p.signature = `${s.slice(0, 10)}${s[10] === "0" ? "1" : "0"}${s.slice(11)}`;
+      }),
+    "signature_invalid",
+  ],
+  [
+    "enclave_pubkey not the signer",
+    () =>
+      withProof((p) => {
+        p.enclavePubkey = createEnclaveKey({ seed: "other" }).publicKey;
+      }),
+    "enclave_pubkey_mismatch",
+  ],
+  [
+    "execution_hash wrong",
+    () =>
+      withProof((p) => {
+        p.executionHash = "ab".repeat(32);
+      }),
+    "execution_hash_mismatch",
+  ],
+  [
+    "method not tee-ml",
+    () =>
+      withProof((p) => {
+        p.method = "zk-ml";
+      }),
+    "method_unsupported",
+  ],
+  // quote (2)
+  [
+    "quote missing",
+    () =>
+      withProof((p) => {
+        p.attestation = new Uint8Array(0);
+      }),
+    "quote_missing",
+  ],
+  [
+    "collateral missing",
+    () => {
+      const b = base();
+      b.options.collateral = undefined;
+      return b;
+    },
+    "collateral_missing",
+  ],
+  ["truncated quote", () => withQuote((q) => q.subarray(0, 700)), "quote_malformed"],
+  ["flipped bit in quote header", () => withQuote((q) => flip(q, 30)), "quote_signature_invalid"],
+  ["flipped bit in TD report body (MRTD)", () => withQuote((q) => flip(q, 200)), "quote_signature_invalid"],
+  ["flipped bit in quote signature", () => withQuote((q) => flip(q, SIG)), "quote_signature_invalid"],
+  ["flipped bit in attestation key", () => withQuote((q) => flip(q, ATT_KEY)), "qe_report_hash_mismatch"],
+  [
+    "flipped bit in QE report (certification data)",
+    () => withQuote((q) => flip(q, QE_REPORT)),
+    "qe_report_signature_invalid",
+  ],
+  [
+    "flipped bit in QE report signature (certification data)",
+    () => withQuote((q) => flip(q, QE_REPORT_SIG)),
+    "qe_report_signature_invalid",
+  ],
+  [
+    "quote signed by a key other than the attested one",
+    () =>
+      withQuote(() =>
+        createTdxQuote({ pki, reportData: makeFixture().att.reportData, signingKey: pki.pck.privateKey }),
+      ),
+    "quote_signature_invalid",
+  ],
+  [
+    "wrong QE vendor id",
+    () =>
+      withQuote(() => {
+        const fx = makeFixture({ attestation: { quote: { qeVendorId: new Uint8Array(16).fill(0x42) } } });
+        return fx.result.proof.attestation as Uint8Array;
+      }),
+    "qe_vendor_not_allowed",
+  ],
+  [
+    "quote under an untrusted root (default Intel policy)",
+    () => {
+      const b = base();
+      b.options.policy = { ...b.options.policy, tee: { mrtd: [] } };
+      return b;
+    },
+    "certificate_chain_invalid",
+  ],
+  // collateral (2, 6)
+  [
+    "expired collateral",
+    () =>
+      withCollateral({
+        issueDate: NOW - 40 * 86400,
+        nextUpdate: NOW - 10 * 86400,
+        crlNextUpdate: NOW + 86400,
+      }),
+    "collateral_expired",
+  ],
+  [
+    "not-yet-valid collateral",
+    () => withCollateral({ issueDate: NOW + 3600, nextUpdate: NOW + 30 * 86400, crlThisUpdate: NOW - 3600 }),
+    "collateral_not_yet_valid",
+  ],
+  [
+    "expired PCK CRL",
+    () => withCollateral({ crlThisUpdate: NOW - 20 * 86400, crlNextUpdate: NOW - 86400 }),
+    "crl_expired",
+  ],
+  ["revoked PCK (CRL)", () => withCollateral({ revokedSerials: [pki.pck.serial] }), "pck_revoked"],
+  ["PCK CRL with a bad signature", () => withCollateral({ badCrlSignature: "pck" }), "crl_signature_invalid"],
+  [
+    "root CA CRL with a bad signature",
+    () => withCollateral({ badCrlSignature: "root" }),
+    "crl_signature_invalid",
+  ],
+  [
+    "PCK CRL signed by the wrong CA",
+    () => withCollateral({ pckCrlSigner: pki.tcbSigning }),
+    "crl_issuer_mismatch",
+  ],
+  [
+    "PCK CRL from a forged CA carrying the real CA's name",
+    () => {
+      const forged = createTestPki({ seed: "forged" }).pckCa;
+      const b = base();
+      b.options.collateral = {
+        ...createCollateral({ pki, now: NOW, pckCrlSigner: forged }),
+        pck_crl_issuer_chain: forged.pem + pki.root.pem,
+      };
+      return b;
+    },
+    "certificate_chain_invalid",
+  ],
+  [
+    "TCB status OutOfDate not allowed",
+    () => withCollateral({ tcbStatus: "OutOfDate", advisoryIds: ["INTEL-SA-00837"] }),
+    "tcb_status_not_allowed",
+  ],
+  ["TCB status Revoked", () => withCollateral({ tcbStatus: "Revoked" }), "tcb_status_not_allowed"],
+  [
+    "advisory not in the allow-list",
+    () => {
+      const b = withCollateral({ tcbStatus: "SWHardeningNeeded", advisoryIds: ["INTEL-SA-00615"] });
+      const pol = b.options.policy as { tee: Record<string, unknown> };
+      b.options.policy = {
+        ...pol,
+        tee: {
+          ...pol.tee,
+          allowedTcbStatuses: ["UpToDate", "SWHardeningNeeded"],
+          allowedAdvisoryIds: ["INTEL-SA-00334"],
+        },
+      };
+      return b;
+    },
+    "advisory_not_allowed",
+  ],
+  ["TCB info for another FMSPC", () => withCollateral({ fmspc: "00906ED50000" }), "fmspc_mismatch"],
+  ["PCE id not matching the TCB info", () => withCollateral({ pceId: "0001" }), "pce_id_not_allowed"],
+  [
+    "PCK certificate expired",
+    () => {
+      const shortPki = createTestPki({ seed: "verifier-tests", pckNotAfter: NOW - 86400 });
+      const fx = makeFixture();
+      const q = createTdxQuote({
+        pki: shortPki,
+        reportData: fx.att.reportData,
+        mrtd: fx.att.mrtd,
+        rtmr0: fx.att.rtmrs[0],
+        rtmr1: fx.att.rtmrs[1],
+        rtmr2: fx.att.rtmrs[2],
+        rtmr3: fx.att.rtmrs[3],
+      });
+      fx.result.proof.attestation = q;
+      return base(fx);
+    },
+    "certificate_expired",
+  ],
+  // report data (3)
+  [
+    "wrong report data (quote binds another address)",
+    () => base(makeFixture({ attestation: { signingAddress: createEnclaveKey({ seed: "x" }).address } })),
+    "report_data_mismatch",
+  ],
+  [
+    "claimed report_data differs from the quote",
+    () =>
+      withProof((p) => {
+        tee(p).reportData = new Uint8Array(64).fill(1);
+      }),
+    "report_data_mismatch",
+  ],
+  [
+    "binding claimed as address-raw but quote has ascii",
+    () =>
+      withProof((p) => {
+        tee(p).reportDataBinding = 3;
+      }),
+    "report_data_mismatch",
+  ],
+  // workload (4)
+  [
+    "wrong MRTD",
+    () => {
+      const b = base();
+      const pol = b.options.policy as { tee: Record<string, unknown> };
+      b.options.policy = { ...pol, tee: { ...pol.tee, mrtd: ["00".repeat(48)] } };
+      return b;
+    },
+    "mrtd_not_allowed",
+  ],
+  [
+    "wrong RTMR0",
+    () => {
+      const b = base();
+      const pol = b.options.policy as { tee: Record<string, unknown> };
+      b.options.policy = { ...pol, tee: { ...pol.tee, rtmr0: ["11".repeat(48)] } };
+      return b;
+    },
+    "rtmr_not_allowed",
+  ],
+  [
+    "RTMR3 not reproduced by the event log",
+    () => base(makeFixture({ attestation: { quote: { rtmr3: "22".repeat(48) } } })),
+    "rtmr_mismatch",
+  ],
+  [
+    "event log compose-hash payload tampered",
+    () =>
+      base(
+        makeFixture({
+          attestation: {
+            mutateEventLog: (ev) =>
+              ev.map((e) => (e.event === "compose-hash" ? { ...e, event_payload: "33".repeat(32) } : e)),
+          },
+        }),
+      ),
+    "event_log_invalid",
+  ],
+  [
+    "event log missing",
+    () =>
+      withProof((p) => {
+        tee(p).eventLog = "";
+      }),
+    "event_log_missing",
+  ],
+  [
+    "app_compose does not hash to the compose hash",
+    () =>
+      withProof((p) => {
+        tee(p).appCompose = `${tee(p).appCompose as string} `;
+      }),
+    "compose_hash_mismatch",
+  ],
+  [
+    "docker_digest not the compose hash",
+    () =>
+      withProof((p) => {
+        p.dockerDigest = `sha256:${"44".repeat(32)}`;
+      }),
+    "docker_digest_mismatch",
+  ],
+  [
+    "docker digest not allowed by policy",
+    () => {
+      const b = base();
+      b.options.policy = { ...b.options.policy, dockerDigests: [`sha256:${"55".repeat(32)}`] };
+      return b;
+    },
+    "docker_digest_not_allowed",
+  ],
+  // GPU (5)
+  [
+    "GPU JWT with a bad signature",
+    () =>
+      withProof((p, fx) => {
+        gpu(p).nrasToken = createNrasToken({
+          key: nrasKey,
+          nonce: fx.att.gpuNonce as string,
+          now: NOW,
+          signingKey: new Uint8Array(48).fill(5),
+        });
+      }),
+    "gpu_token_invalid",
+  ],
+  [
+    "GPU evidence with the wrong nonce",
+    () =>
+      withProof((p) => {
+        const nonce = "66".repeat(32);
+        gpu(p).nonce = nonce;
+        gpu(p).nrasToken = createNrasToken({ key: nrasKey, nonce, now: NOW });
+      }),
+    "gpu_nonce_mismatch",
+  ],
+  [
+    "NRAS token for another nonce",
+    () =>
+      withProof((p) => {
+        gpu(p).nrasToken = createNrasToken({ key: nrasKey, nonce: "77".repeat(32), now: NOW });
+      }),
+    "gpu_nonce_mismatch",
+  ],
+  [
+    "NRAS token expired",
+    () =>
+      withProof((p, fx) => {
+        gpu(p).nrasToken = createNrasToken({
+          key: nrasKey,
+          nonce: fx.att.gpuNonce as string,
+          now: NOW - 7200,
+          ttlSeconds: 600,
+        });
+      }),
+    "gpu_token_invalid",
+  ],
+  [
+    "NRAS overall result false",
+    () =>
+      withProof((p, fx) => {
+        gpu(p).nrasToken = createNrasToken({
+          key: nrasKey,
+          nonce: fx.att.gpuNonce as string,
+          now: NOW,
+          overallResult: false,
+        });
+      }),
+    "gpu_attestation_failed",
+  ],
+  [
+    "GPU evidence missing but required",
+    () =>
+      withProof((p) => {
+        p.gpu = undefined;
+      }),
+    "gpu_evidence_missing",
+  ],
+  // freshness (6)
+  [
+    "replayed old timestamp",
+    () =>
+      withProof((p) => {
+        p.timestamp = BigInt(NOW - 2 * 86400);
+      }),
+    "stale_timestamp",
+  ],
+  [
+    "timestamp in the future",
+    () =>
+      withProof((p) => {
+        p.timestamp = String(NOW + 3600);
+      }),
+    "timestamp_in_future",
+  ],
+];
+
+describe(`negative matrix (${cases.length} mutations), each rejected with its reason`, () => {
+  it("has at least 25 mutations", () => expect(cases.length).toBeGreaterThanOrEqual(25));
+  it.each(cases.map(([name, build, reason]) => ({ name, build, reason })))(
+    "$name → $reason",
+    async ({ build, reason }) => {
+      const { input, options } = build();
+      const r = await verifyProof(input as never, options);
+      expect(r.ok).toBe(false);
+      expect({ reason: r.reason, message: r.message }).toMatchObject({ reason });
+    },
+  );
+});
+
+describe("the unmutated fixture passes (control)", () => {
+  it("ok", async () => {
+    const { input, options } = base();
+    expect((await verifyProof(input as never, options)).ok).toBe(true);
+    expect(enclave.address).toMatch(/^0x/);
+  });
+});
