@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+process.env.TURBO_TELEMETRY_DISABLED = "1";
 const packages = ["packages", "apps"].flatMap((dir) =>
   readdirSync(join(root, dir), { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(root, dir, d.name, "package.json")))
@@ -42,6 +43,10 @@ for (const pkg of packages) {
 if (missing.length) {
   console.error(`no test report from: ${missing.join(", ")}`);
   failed += missing.length;
+}
+if (turbo.status !== 0 && failed === 0) {
+  console.error("a test task failed outside any test (see its output above)");
+  failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(turbo.status !== 0 || failed > 0 ? 1 : 0);

@@ -13,6 +13,8 @@ export interface BridgeConfig {
   apiKey: string | undefined;
   dbPath: string;
   concurrency: number;
+  /** Longest wait for one provider call before retrying or failing over, seconds. */
+  providerTimeoutSeconds: number;
   network: NetworkName;
   /** Chain RPC for testnet, mainnet and custom (testnet/mainnet default to 0G's public RPC). */
   rpcUrl: string | undefined;
@@ -38,6 +40,7 @@ Options (environment variable in brackets):
   --port <port>           listen port, default 50051 [ZEROG_BRIDGE_PORT]
   --db <file>             SQLite job store, default .zerog/jobs.db [ZEROG_DB_PATH]
   --concurrency <n>       jobs run at once, default 16 [ZEROG_CONCURRENCY]
+  --provider-timeout <s>  per provider call, then retry or fail over; default 60 [ZEROG_PROVIDER_TIMEOUT_SECONDS]
   --rpc-url <url>         0G chain RPC (testnet, mainnet, custom) [ZEROG_RPC_URL]
   --wallet-key-file <f>   file holding the wallet private key [ZEROG_WALLET_KEY_FILE]; or set ZEROG_WALLET_KEY
   --ledger <addr>         LedgerManager address (custom) [ZEROG_LEDGER_ADDRESS]
@@ -98,6 +101,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         port: { type: "string" },
         db: { type: "string" },
         concurrency: { type: "string" },
+        "provider-timeout": { type: "string" },
         "rpc-url": { type: "string" },
         "wallet-key-file": { type: "string" },
         ledger: { type: "string" },
@@ -161,6 +165,13 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     apiKey: env.ZEROG_API_KEY || undefined,
     dbPath: resolve(baseDir, flag("db") ?? env.ZEROG_DB_PATH ?? ".zerog/jobs.db"),
     concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),
+    providerTimeoutSeconds: integer(
+      "--provider-timeout",
+      flag("provider-timeout") ?? env.ZEROG_PROVIDER_TIMEOUT_SECONDS,
+      60,
+      1,
+      3600,
+    ),
     network,
     rpcUrl,
     walletKey,

@@ -65,6 +65,7 @@ export async function launch(
       walletKey,
       logger,
       checkProof: proofCheck(config, devnet),
+      requestTimeoutMs: config.providerTimeoutSeconds * 1000,
     });
     const bridge = createBridge({
       backend,

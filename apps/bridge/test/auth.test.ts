@@ -1,9 +1,9 @@
 import { Writable } from "node:stream";
-import { HealthCheckResponse_ServingStatus, parseTask, ZeroGError } from "@chaoschain/zerog-core";
+import { HealthCheckResponse_ServingStatus, ZeroGError } from "@chaoschain/zerog-core";
 import { Code, ConnectError } from "@connectrpc/connect";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTask, startTestBridge, type TestBridge } from "./harness.js";
+import { demoTask, startTestBridge, type TestBridge, task } from "./harness.js";
 
 const apiKey = "zk_test_8f3a1c9e2b7d4f60a5c1e3b9d7f2a4c6";
 const logLines: string[] = [];
@@ -21,12 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-const task = () => {
-  const parsed = parseTask(demoTask);
-  if (!parsed.ok) throw new Error("bad demo task");
-  return parsed.task;
-};
 
 async function code(promise: Promise<unknown>): Promise<Code | undefined> {
   return promise.then(

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
-import { ComputeService, Health } from "@chaoschain/zerog-core";
+import { ComputeService, type ComputeTask, Health, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
@@ -17,6 +17,13 @@ export const demoTask = {
   verification: "tee-ml",
 };
 
+/** The demo task with some fields replaced, as a validated `ComputeTask`. */
+export function task(overrides: Record<string, unknown> = {}): ComputeTask {
+  const parsed = parseTask({ ...demoTask, ...overrides });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.violations));
+  return parsed.task;
+}
+
 export function tempDbPath(): string {
   return join(mkdtempSync(join(tmpdir(), "zerog-bridge-")), "jobs.db");
 }
@@ -28,6 +35,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     apiKey: undefined,
     dbPath: tempDbPath(),
     concurrency: 8,
+    providerTimeoutSeconds: 60,
     network: "devnet",
     rpcUrl: undefined,
     walletKey: undefined,

@@ -6,14 +6,13 @@ import {
   ComputeTaskSchema,
   HealthCheckResponse_ServingStatus,
   JobState,
-  parseTask,
   taskTypeFromName,
   VerificationMethod,
   verificationFromName,
 } from "@chaoschain/zerog-core";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTask, startTestBridge, type TestBridge } from "./harness.js";
+import { startTestBridge, type TestBridge, task } from "./harness.js";
 
 let t: TestBridge;
 beforeAll(async () => {
@@ -22,12 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function task(overrides: Record<string, unknown> = {}): ComputeTask {
-  const parsed = parseTask({ ...demoTask, ...overrides });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.violations));
-  return parsed.task;
-}
 
 async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
   const err = await promise.then(

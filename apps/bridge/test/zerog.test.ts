@@ -1,10 +1,12 @@
-import { type ComputeTask, FailureReason, JobState, parseTask } from "@chaoschain/zerog-core";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { Contract, Wallet } from "ethers";
+import { ComputeService, FailureReason, JobState } from "@chaoschain/zerog-core";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Contract, parseEther, Wallet } from "ethers";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BridgeConfig } from "../src/config.js";
 import { launch } from "../src/launcher.js";
-import { demoTask, startTestBridge, type TestBridge, testConfig } from "./harness.js";
+import { startTestBridge, type TestBridge, task, testConfig } from "./harness.js";
 
 let t: TestBridge;
 beforeAll(async () => {
@@ -13,12 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function task(overrides: Record<string, unknown> = {}): ComputeTask {
-  const parsed = parseTask({ ...demoTask, ...overrides });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.violations));
-  return parsed.task;
-}
 
 const llama = () => t.devnet.providers.filter((p) => p.models[0] === "llama-3-8b");
 
@@ -39,7 +35,47 @@ const ledgerAbi = [
   "function getLedger(address user) view returns (tuple(address user, uint256 availableBalance, uint256 totalBalance, string additionalInfo))",
 ];
 
+/** A bridge of its own wallet (funded by the devnet's deployer) on the shared devnet. */
+async function ownBridge(overrides: Partial<BridgeConfig> = {}, fundEther = "100") {
+  const wallet = Wallet.createRandom();
+  if (fundEther !== "0") {
+    const deployer = new Wallet(t.devnet.chain.accounts.deployer.privateKey, t.devnet.chain.provider);
+    await (await deployer.sendTransaction({ to: wallet.address, value: parseEther(fundEther) })).wait();
+  }
+  const running = await launch(
+    testConfig({
+      network: "custom",
+      rpcUrl: t.devnet.rpcUrl,
+      contracts: t.devnet.contracts,
+      walletKey: wallet.privateKey,
+      gasPrice: 1_000_000_000,
+      ...overrides,
+    }),
+    pino({ level: "silent" }),
+  );
+  const client = createClient(
+    ComputeService,
+    createGrpcTransport({ baseUrl: `http://127.0.0.1:${running.address.port}` }),
+  );
+  return { running, client };
+}
+
 describe("0G inference through the real protocol on the devnet", () => {
+  it("first use of every provider at once: ledger, acknowledgements and top-ups go one transaction at a time", async () => {
+    const client = t.client();
+    const jobs = await Promise.all(
+      t.devnet.providers.map((p) =>
+        client.submit({ task: task({ model: p.models[0], provider_address: p.address }) }),
+      ),
+    );
+    const results = await Promise.all(
+      jobs.map(({ jobId }) => client.getResult({ jobId, wait: true, timeoutSeconds: 60 })),
+    );
+    expect(results.map((r) => r.proof!.providerAddress.toLowerCase())).toEqual(
+      t.devnet.providers.map((p) => p.address.toLowerCase()),
+    );
+  });
+
   it("funds the ledger, discovers the service on chain, signs the request, verifies the response, and the provider is paid", async () => {
     const { job, result } = await runToEnd();
     expect(job.state).toBe(JobState.SUCCEEDED);
@@ -142,26 +178,43 @@ describe("0G inference through the real protocol on the devnet", () => {
     expect(job.providerAddress.toLowerCase()).toBe(pinned.address.toLowerCase());
   });
 
-  it("fails insufficient_balance (FAILED_PRECONDITION) with how much to deposit when the wallet cannot fund a ledger", async () => {
-    const empty = Wallet.createRandom();
-    const running = await launch(
+  it("fails over when a provider is too slow, and fails provider_unavailable when all are", async () => {
+    const { running, client } = await ownBridge({ providerTimeoutSeconds: 1 });
+    const [slow, fast] = llama() as [(typeof t.devnet.providers)[0], (typeof t.devnet.providers)[0]];
+    try {
+      await slow.setFaults({ latencyMs: 4000 });
+      const { jobId } = await client.submit({ task: task() });
+      await client.getResult({ jobId, wait: true, timeoutSeconds: 60 });
+      expect((await client.getJob({ jobId })).providerAddress.toLowerCase()).toBe(fast.address.toLowerCase());
+      await fast.setFaults({ latencyMs: 4000 });
+      const second = await client.submit({ task: task() });
+      await client.getResult({ jobId: second.jobId, wait: true, timeoutSeconds: 60 }).catch(() => {});
+      const job = await client.getJob({ jobId: second.jobId });
+      expect(job.error?.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      expect(job.error?.message).toContain("did not answer in time");
+    } finally {
+      await resetFaults();
+      await running.stop();
+    }
+  });
+
+  it("refuses to start against an unreachable chain RPC, naming it", async () => {
+    const err = await launch(
       testConfig({
         network: "custom",
-        rpcUrl: t.devnet.rpcUrl,
+        rpcUrl: "http://127.0.0.1:9",
         contracts: t.devnet.contracts,
-        walletKey: empty.privateKey,
-        gasPrice: 1_000_000_000,
+        walletKey: Wallet.createRandom().privateKey,
       }),
       pino({ level: "silent" }),
-    );
+    ).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toContain("cannot reach the 0G chain RPC at http://127.0.0.1:9");
+  });
+
+  it("fails insufficient_balance (FAILED_PRECONDITION) with how much to deposit when the wallet cannot fund a ledger", async () => {
+    const { running, client } = await ownBridge({}, "0");
     try {
-      const { createClient } = await import("@connectrpc/connect");
-      const { createGrpcTransport } = await import("@connectrpc/connect-node");
-      const { ComputeService } = await import("@chaoschain/zerog-core");
-      const client = createClient(
-        ComputeService,
-        createGrpcTransport({ baseUrl: `http://127.0.0.1:${running.address.port}` }),
-      );
       const { jobId } = await client.submit({ task: task() });
       const err = await client
         .getResult({ jobId, wait: true, timeoutSeconds: 60 })

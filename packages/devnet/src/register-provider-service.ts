@@ -66,29 +66,40 @@ export async function registerProviderService(
     typeof params.additionalInfo === "string"
       ? params.additionalInfo
       : JSON.stringify(params.additionalInfo ?? { ProviderType: "decentralized" });
+  const asProvider = new Contract(contracts.inference, abi, providerWallet);
+  const service = {
+    serviceType: params.serviceType ?? "chatbot",
+    url: params.url,
+    model: params.model,
+    verifiability: params.verifiability ?? "TeeML",
+    inputPrice: params.inputPrice ?? 1_000_000_000n,
+    outputPrice: params.outputPrice ?? 2_000_000_000n,
+    additionalInfo,
+    teeSignerAddress: params.teeSignerAddress,
+  };
+  let exists = false;
+  // An explicit gas limit: ganache estimates an update against the current block's timestamp, where
+  // rewriting `updatedAt` may be a no-op; mined a second later it is not, and the estimate runs out.
+  const overrides = () => ({ gasLimit: 3_000_000n, ...(exists ? {} : { value: PROVIDER_STAKE }) });
   try {
-    const asProvider = new Contract(contracts.inference, abi, providerWallet);
-    const exists = (await asProvider.getFunction("serviceExists")(provider)) as boolean;
-    const tx = await asProvider.getFunction("addOrUpdateService")(
-      {
-        serviceType: params.serviceType ?? "chatbot",
-        url: params.url,
-        model: params.model,
-        verifiability: params.verifiability ?? "TeeML",
-        inputPrice: params.inputPrice ?? 1_000_000_000n,
-        outputPrice: params.outputPrice ?? 2_000_000_000n,
-        additionalInfo,
-        teeSignerAddress: params.teeSignerAddress,
-      },
-      exists ? {} : { value: PROVIDER_STAKE },
-    );
+    exists = (await asProvider.getFunction("serviceExists")(provider)) as boolean;
+    const tx = await asProvider.getFunction("addOrUpdateService")(service, overrides());
     await tx.wait();
     if (params.acknowledge ?? true) await acknowledgeTeeSignerByOwner(chain, contracts, provider);
     return { provider, created: !exists };
   } catch (cause) {
+    // ganache drops revert data from receipts; a static call decodes the contract's custom error.
+    const revert = await asProvider
+      .getFunction("addOrUpdateService")
+      .staticCall(service, overrides())
+      .then(
+        () => "no revert on replay",
+        (e: { revert?: { name?: string; args?: unknown[] }; shortMessage?: string }) =>
+          e.revert?.name ? `${e.revert.name}(${(e.revert.args ?? []).join(", ")})` : (e.shortMessage ?? "unknown"),
+      );
     throw new DevnetError(`Registering the provider service of ${provider} failed`, {
       code: "PROVIDER_REGISTRATION_FAILED",
-      details: `model ${params.model}, url ${params.url}`,
+      details: `model ${params.model}, url ${params.url}, revert: ${revert}`,
       metaMessages: ["The first registration needs 100 0G of stake in the provider account."],
       cause,
     });

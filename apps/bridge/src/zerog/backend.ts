@@ -292,6 +292,17 @@ export class ZeroGBackend implements ComputeBackend {
     };
   }
 
+  /** The SDK's signed session headers; they need the chain (acknowledgement, account generation). */
+  async #requestHeaders(provider: string): Promise<Record<string, string>> {
+    try {
+      return (await this.#broker.inference.requestProcessor.getHeader(provider)) as unknown as Record<string, string>;
+    } catch (err) {
+      throw new BackendError(FailureReason.CHAIN_ERROR, `could not sign a request for ${provider}: the 0G chain call failed`, {
+        cause: err,
+      });
+    }
+  }
+
   /** The verifier's content-bound signature check; a malformed signature is a failed check too. */
   #checkSignature(
     exchange: ChatExchange,

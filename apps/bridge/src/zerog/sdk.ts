@@ -1,5 +1,5 @@
 import { createZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { JsonRpcProvider, Network, Wallet } from "ethers";
 
 export type ZeroGBroker = Awaited<ReturnType<typeof createZGComputeNetworkBroker>>;
 
@@ -34,10 +34,13 @@ export async function connectBroker(
   network: ZeroGNetwork,
   walletKey: string,
 ): Promise<{ broker: ZeroGBroker; wallet: Wallet; chain: JsonRpcProvider; chainId: bigint }> {
+  const chainId = await readChainId(network.rpcUrl);
   // cacheTimeout -1: ethers would otherwise reuse a cached pending nonce for a second transaction
   // sent within 250 ms, and the chain would drop one of them.
-  const chain = new JsonRpcProvider(network.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
-  const { chainId } = await chain.getNetwork();
+  const chain = new JsonRpcProvider(network.rpcUrl, undefined, {
+    staticNetwork: Network.from(chainId),
+    cacheTimeout: -1,
+  });
   const wallet = new Wallet(walletKey, chain);
   const c = network.contracts;
   // step 11 (tenths): the SDK's default 1.1 throws in BigInt() when a gas retry happens.
@@ -51,4 +54,25 @@ export async function connectBroker(
     11,
   );
   return { broker, wallet, chain, chainId };
+}
+
+/** `eth_chainId`, with an error that says which RPC failed (ethers would retry forever at start-up). */
+async function readChainId(rpcUrl: string): Promise<bigint> {
+  let res: Response;
+  try {
+    res = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    const reason = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    throw new Error(`cannot reach the 0G chain RPC at ${rpcUrl} (${reason}); check --rpc-url / ZEROG_RPC_URL`);
+  }
+  const body = (await res.json().catch(() => ({}))) as { result?: string };
+  if (!res.ok || typeof body.result !== "string") {
+    throw new Error(`the 0G chain RPC at ${rpcUrl} did not answer eth_chainId (HTTP ${res.status})`);
+  }
+  return BigInt(body.result);
 }
