@@ -95,7 +95,9 @@ export async function registerProviderService(
       .then(
         () => "no revert on replay",
         (e: { revert?: { name?: string; args?: unknown[] }; shortMessage?: string }) =>
-          e.revert?.name ? `${e.revert.name}(${(e.revert.args ?? []).join(", ")})` : (e.shortMessage ?? "unknown"),
+          e.revert?.name
+            ? `${e.revert.name}(${(e.revert.args ?? []).join(", ")})`
+            : (e.shortMessage ?? "unknown"),
       );
     throw new DevnetError(`Registering the provider service of ${provider} failed`, {
       code: "PROVIDER_REGISTRATION_FAILED",

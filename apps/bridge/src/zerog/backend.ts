@@ -239,9 +239,7 @@ export class ZeroGBackend implements ComputeBackend {
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
     const exchange = await this.#withRetries(signal, async () => {
-      const headers = (await this.#broker.inference.requestProcessor.getHeader(
-        service.provider,
-      )) as unknown as Record<string, string>;
+      const headers = await this.#requestHeaders(service.provider);
       const onChunk =
         task.inputs?.stream && events.onOutputDelta ? createSseDeltaReader(events.onOutputDelta) : undefined;
       return postChatCompletion(endpoint, requestBody, headers, {
@@ -295,11 +293,18 @@ export class ZeroGBackend implements ComputeBackend {
   /** The SDK's signed session headers; they need the chain (acknowledgement, account generation). */
   async #requestHeaders(provider: string): Promise<Record<string, string>> {
     try {
-      return (await this.#broker.inference.requestProcessor.getHeader(provider)) as unknown as Record<string, string>;
+      return (await this.#broker.inference.requestProcessor.getHeader(provider)) as unknown as Record<
+        string,
+        string
+      >;
     } catch (err) {
-      throw new BackendError(FailureReason.CHAIN_ERROR, `could not sign a request for ${provider}: the 0G chain call failed`, {
-        cause: err,
-      });
+      throw new BackendError(
+        FailureReason.CHAIN_ERROR,
+        `could not sign a request for ${provider}: the 0G chain call failed`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 

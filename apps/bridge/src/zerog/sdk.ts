@@ -68,7 +68,9 @@ async function readChainId(rpcUrl: string): Promise<bigint> {
     });
   } catch (err) {
     const reason = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-    throw new Error(`cannot reach the 0G chain RPC at ${rpcUrl} (${reason}); check --rpc-url / ZEROG_RPC_URL`);
+    throw new Error(
+      `cannot reach the 0G chain RPC at ${rpcUrl} (${reason}); check --rpc-url / ZEROG_RPC_URL`,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as { result?: string };
   if (!res.ok || typeof body.result !== "string") {
