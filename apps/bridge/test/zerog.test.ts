@@ -1,4 +1,5 @@
 import { ComputeService, FailureReason, JobState } from "@chaoschain/zerog-core";
+import { DEFAULT_DEVNET_PROVIDERS } from "@chaoschain/zerog-devnet";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Contract, parseEther, Wallet } from "ethers";
@@ -10,8 +11,12 @@ import { startTestBridge, type TestBridge, task, testConfig } from "./harness.js
 
 let t: TestBridge;
 beforeAll(async () => {
-  t = await startTestBridge();
+  // The default providers (two llama-3-8b, one gpt-oss-120b, all TeeML) and a ZKML one.
+  t = await startTestBridge({
+    devnet: { providers: [...DEFAULT_DEVNET_PROVIDERS, { model: "mistral-7b", verifiability: "ZKML" }] },
+  });
 });
+const teeProviders = () => t.devnet.providers.slice(0, DEFAULT_DEVNET_PROVIDERS.length);
 afterAll(async () => {
   await t?.close();
 });
@@ -64,7 +69,7 @@ describe("0G inference through the real protocol on the devnet", () => {
   it("first use of every provider at once: ledger, acknowledgements and top-ups go one transaction at a time", async () => {
     const client = t.client();
     const jobs = await Promise.all(
-      t.devnet.providers.map((p) =>
+      teeProviders().map((p) =>
         client.submit({ task: task({ model: p.models[0], provider_address: p.address }) }),
       ),
     );
@@ -72,7 +77,7 @@ describe("0G inference through the real protocol on the devnet", () => {
       jobs.map(({ jobId }) => client.getResult({ jobId, wait: true, timeoutSeconds: 60 })),
     );
     expect(results.map((r) => r.proof!.providerAddress.toLowerCase())).toEqual(
-      t.devnet.providers.map((p) => p.address.toLowerCase()),
+      teeProviders().map((p) => p.address.toLowerCase()),
     );
   });
 
@@ -196,6 +201,20 @@ describe("0G inference through the real protocol on the devnet", () => {
       await resetFaults();
       await running.stop();
     }
+  });
+
+  it("never runs zk-ml or op-ml as if verified: offered modes it cannot check are refused (FAILED_PRECONDITION)", async () => {
+    const client = t.client();
+    const zk = await client
+      .submit({ task: task({ model: "mistral-7b", verification: "zk-ml" }) })
+      .catch((e) => e);
+    expect((zk as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((zk as ConnectError).rawMessage).toContain("can only verify tee-ml proofs");
+    const tee = await client.submit({ task: task({ model: "mistral-7b" }) }).catch((e) => e);
+    expect((tee as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((tee as ConnectError).rawMessage).toContain("on offer: zk-ml");
+    const op = await client.submit({ task: task({ verification: "op-ml" }) }).catch((e) => e);
+    expect((op as ConnectError).rawMessage).toContain("on offer: tee-ml");
   });
 
   it("refuses to start against an unreachable chain RPC, naming it", async () => {

@@ -14,6 +14,8 @@ import {
   type ServiceFilter,
   TaskType,
   UsageSchema,
+  VerificationMethod,
+  verificationName,
 } from "@chaoschain/zerog-core";
 import {
   InvalidInputError,
@@ -129,7 +131,13 @@ export class ZeroGBackend implements ComputeBackend {
     if (task.taskType !== TaskType.INFERENCE) {
       return "only inference tasks run on this bridge for now; fine-tuning and training are not supported yet";
     }
-    return this.#directory.refusal(task);
+    const refusal = await this.#directory.refusal(task);
+    if (refusal || task.verification === VerificationMethod.TEE_ML) return refusal;
+    // Offered, but this bridge can only check TEE proofs: never return a result it cannot verify.
+    return (
+      `${verificationName(task.verification)} providers offer ${JSON.stringify(task.model)}, but this bridge can ` +
+      "only verify tee-ml proofs; submit with verification tee-ml"
+    );
   }
 
   async submit(task: ComputeTask, options: BackendSubmitOptions): Promise<BackendJobRef> {
