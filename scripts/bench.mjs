@@ -1,21 +1,15 @@
 #!/usr/bin/env node
 // Runs every package's benchmark one after the other (turbo, no cache) and gathers their
 // bench/RESULTS.md into BENCHMARKS.md at the repository root.
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { root, toolEnv, turbo } from "./toolchain.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const benches = [
   { title: "Verifier: quotes and proofs on one core", dir: "packages/verifier" },
   { title: "Bridge: end-to-end jobs through the bridge and the devnet", dir: "apps/bridge" },
 ];
-const run = spawnSync(join(root, "node_modules", ".bin", "turbo"), ["run", "bench", "--concurrency=1"], {
-  cwd: root,
-  stdio: "inherit",
-  env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1" },
-});
+const run = turbo(["run", "bench", "--concurrency=1"], toolEnv());
 const sections = benches.map(({ title, dir }) => {
   const file = join(root, dir, "bench", "RESULTS.md");
   const body = existsSync(file) ? readFileSync(file, "utf8").trim() : "_no results: the benchmark failed_";

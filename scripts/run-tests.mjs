@@ -1,13 +1,10 @@
 #!/usr/bin/env node
 // Runs every package's tests through turbo (each writes a vitest JSON report), then prints one
 // line summed over all packages: `N passed, M failed[, K skipped]`. Exits non-zero on any failure.
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { root, turbo as runTurbo, toolEnv } from "./toolchain.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-process.env.TURBO_TELEMETRY_DISABLED = "1";
 const packages = ["packages", "apps"].flatMap((dir) =>
   readdirSync(join(root, dir), { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(root, dir, d.name, "package.json")))
@@ -16,11 +13,7 @@ const packages = ["packages", "apps"].flatMap((dir) =>
 const report = (pkg) => join(pkg, "test-results", "vitest.json");
 for (const pkg of packages) rmSync(report(pkg), { force: true });
 
-const turbo = spawnSync(
-  join(root, "node_modules", ".bin", "turbo"),
-  ["run", "test", "--continue", "--concurrency=1", ...process.argv.slice(2)],
-  { cwd: root, stdio: "inherit" },
-);
+const turbo = runTurbo(["run", "test", "--continue", "--concurrency=1", ...process.argv.slice(2)], toolEnv());
 
 let passed = 0;
 let failed = 0;
