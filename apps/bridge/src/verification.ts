@@ -2,7 +2,6 @@ import type { ComputeProof } from "@chaoschain/zerog-core";
 import type { Devnet } from "@chaoschain/zerog-devnet";
 import {
   type Collateral,
-  createVerificationCache,
   type PolicyInput,
   type VerificationCache,
   verifyProof,
@@ -44,9 +43,7 @@ export function verifyDevnetProof(proof: ComputeProof, trust: DevnetTrust) {
  * must verify under `policy` before a result is kept.
  */
 export function policyProofCheck(policy: PolicyInput, collateral: Collateral): ProofCheck {
-  // Parsed collateral and verified quotes are reused across one provider's many proofs.
-  const cache = createVerificationCache();
-  return async (proof) => {
+  return async (proof, cache) => {
     const report = await verifyWithPolicy(proof, policy, collateral, cache);
     if (report.ok) return { ok: true };
     const failed = report.checks.find((c) => !c.ok && !c.skipped) ?? report.checks.find((c) => !c.ok);

@@ -43,42 +43,52 @@ const att = createDstackAttestation({
   now: NOW,
   gpu: { nrasKey },
 });
-const requestBody = utf8ToBytes(JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] }));
-const responseBody = utf8ToBytes(
-  JSON.stringify({
-    object: "chat.completion",
-    choices: [{ message: { role: "assistant", content: "hello" } }],
-  }),
-);
-const signedText = `${bytesToHex(sha256(requestBody))}:${bytesToHex(sha256(responseBody))}`;
-const proof = {
-  method: "tee-ml",
-  dockerDigest: att.dockerDigest,
-  enclavePubkey: enclave.publicKey,
-  attestation: att.quote,
-  executionHash: bytesToHex(sha256(utf8ToBytes(signedText))),
-  signature: enclave.signPersonalMessage(signedText),
-  timestamp: BigInt(NOW - 5),
-  signedText,
-  requestBody,
-  responseBody,
-  enclaveAddress: enclave.address,
-  signingAlgo: "ecdsa",
-  tee: {
-    teeType: "tdx",
-    reportDataBinding: 1,
-    reportData: att.reportData,
-    eventLog: att.body.event_log,
-    appCompose,
-  },
-  gpu: {
-    nonce: att.body.nvidia_payload.nonce,
-    arch: "HOPPER",
-    evidenceList: att.body.nvidia_payload.evidence_list,
-    nrasToken: att.body.nras_token,
-  },
-};
-const result = { output: "hello", proof };
+/** One provider's result number `i`: same attestation, its own response and enclave signature. */
+function makeResult(i) {
+  const requestBody = utf8ToBytes(
+    JSON.stringify({ model: "m", messages: [{ role: "user", content: `hi ${i}` }] }),
+  );
+  const responseBody = utf8ToBytes(
+    JSON.stringify({
+      object: "chat.completion",
+      choices: [{ message: { role: "assistant", content: `hello ${i}` } }],
+    }),
+  );
+  const signedText = `${bytesToHex(sha256(requestBody))}:${bytesToHex(sha256(responseBody))}`;
+  const proof = {
+    method: "tee-ml",
+    dockerDigest: att.dockerDigest,
+    enclavePubkey: enclave.publicKey,
+    attestation: att.quote,
+    executionHash: bytesToHex(sha256(utf8ToBytes(signedText))),
+    signature: enclave.signPersonalMessage(signedText),
+    timestamp: BigInt(NOW - 5),
+    signedText,
+    requestBody,
+    responseBody,
+    enclaveAddress: enclave.address,
+    signingAlgo: "ecdsa",
+    tee: {
+      teeType: "tdx",
+      reportDataBinding: 1,
+      reportData: att.reportData,
+      eventLog: att.body.event_log,
+      appCompose,
+    },
+    gpu: {
+      nonce: att.body.nvidia_payload.nonce,
+      arch: "HOPPER",
+      evidenceList: att.body.nvidia_payload.evidence_list,
+      nrasToken: att.body.nras_token,
+    },
+  };
+  return { output: `hello ${i}`, proof };
+}
+// Distinct results, so that no per-proof work (signature recovery, hashes) can be served from the cache:
+// only what belongs to the provider's attestation is reused, as for a real stream of one provider's results.
+const RESULTS = Array.from({ length: 2048 }, (_, i) => makeResult(i));
+let nextResult = 0;
+const result = () => RESULTS[nextResult++ % RESULTS.length];
 const policy = {
   tee: { rootCaDer: pki.rootCaDer, mrtd: [att.mrtd] },
   dockerDigests: [att.dockerDigest],
@@ -105,11 +115,11 @@ const cases = {
       throw new Error("verifyQuote synthetic");
   },
   proofCold: async () => {
-    if (!(await verifyProof(result, { now: NOW, collateral: att.collateral, policy })).ok)
+    if (!(await verifyProof(result(), { now: NOW, collateral: att.collateral, policy })).ok)
       throw new Error("proof cold");
   },
   proofCached: async () => {
-    if (!(await verifyProof(result, { now: NOW, collateral: att.collateral, policy, cache: warmCache })).ok)
+    if (!(await verifyProof(result(), { now: NOW, collateral: att.collateral, policy, cache: warmCache })).ok)
       throw new Error("proof cached");
   },
 };

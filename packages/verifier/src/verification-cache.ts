@@ -33,6 +33,8 @@ export interface VerificationCache {
   readonly _parsedQuotes: Map<string, unknown>;
   /** @internal Event-log replays, by the log text. */
   readonly _eventLogs: Map<string, unknown>;
+  /** @internal secp256k1 recoveries (a pure function of text and signature), by signature + text. */
+  readonly _signers: Map<string, { address: string; pubkey: string } | undefined>;
   /** @internal */
   _hit(hit: boolean): void;
 }
@@ -67,6 +69,7 @@ export function createVerificationCache(p: CreateVerificationCacheParameters = {
     _tokens: bound(new Map()),
     _parsedQuotes: bound(new Map()),
     _eventLogs: bound(new Map()),
+    _signers: bound(new Map()),
     stats: () => ({ hits, misses, entries: cache._collateral.size + cache._quotes.size }),
     clear: () => {
       cache._collateral.clear();
@@ -74,6 +77,7 @@ export function createVerificationCache(p: CreateVerificationCacheParameters = {
       cache._tokens.clear();
       cache._parsedQuotes.clear();
       cache._eventLogs.clear();
+      cache._signers.clear();
       hits = 0;
       misses = 0;
     },

@@ -61,6 +61,7 @@ function signatureChecks(
   p: NormalizedProof,
   output: string | undefined,
   checks: Check[],
+  cache: VerificationCache | undefined,
 ): { signer?: string; extracted?: string } {
   const out: { signer?: string; extracted?: string } = {};
   if (p.method !== "" && p.method !== "tee-ml") {
@@ -110,6 +111,7 @@ function signatureChecks(
     signedText: p.signedText,
     signature: p.signature,
     expectedAddress: enclave,
+    cache,
   });
   if (!sig.ok) {
     checks.push(
@@ -429,7 +431,7 @@ export async function verifyProof(
   const report: Omit<VerifyProofReturnType, "ok" | "checks"> = {};
 
   // 1. signature and content binding
-  const sig = signatureChecks(p, output, checks);
+  const sig = signatureChecks(p, output, checks, options.cache);
   if (sig.signer) report.signer = sig.signer;
   if (sig.extracted !== undefined) report.output = sig.extracted;
 

@@ -5,6 +5,7 @@ import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, hexToBytesStrict, isBytes, utf8ToBytes } from "./internal/bytes.js";
 import type { Reason } from "./reasons.js";
 import { toChecksumAddress } from "./report-data.js";
+import type { VerificationCache } from "./verification-cache.js";
 
 export interface VerifyResponseSignatureParameters {
   /** Exact bytes of the HTTP request body sent to the provider. */
@@ -17,6 +18,8 @@ export interface VerifyResponseSignatureParameters {
   signature: string;
   /** Expected enclave signing address (any case). */
   expectedAddress: string;
+  /** Reuses the signer recovery when the same signature is checked again (e.g. by `verifyProof`). */
+  cache?: VerificationCache | undefined;
 }
 
 export type VerifyResponseSignatureReturnType =
@@ -91,6 +94,15 @@ export function recoverPersonalSigner(
   }
 }
 
+function recoverCached(text: string, signature: string, cache: VerificationCache | undefined) {
+  if (!cache) return recoverPersonalSigner(text, signature);
+  const key = `${signature}\n${text}`;
+  if (cache._signers.has(key)) return cache._signers.get(key);
+  const rec = recoverPersonalSigner(text, signature);
+  cache._signers.set(key, rec);
+  return rec;
+}
+
 /**
  * Checks a 0G chat response signature end to end: recomputes sha256 of the exact request and response bytes,
  * requires `signedText` to be exactly "<request hash>:<response hash>", recovers the EIP-191 signer and
@@ -144,7 +156,7 @@ export function verifyResponseSignature(
       ...base,
     };
   }
-  const rec = recoverPersonalSigner(p.signedText, p.signature);
+  const rec = recoverCached(p.signedText, p.signature, p.cache);
   if (!rec)
     return {
       ok: false,

@@ -225,19 +225,35 @@ export class JobStore {
       this.#statements.start.run({ id: row.id, now: Date.now() });
       return this.#get(row.id);
     });
-    return this.#changed(tx.immediate());
+    return this.#changed(this.#withoutFsync(() => tx.immediate()));
   }
 
   /** Records progress, provider or backend handle of a running job. */
   update(id: string, patch: { progress?: number; provider?: string; backendRef?: string }): void {
-    const info = this.#statements.update.run({
-      id,
-      progress: patch.progress ?? null,
-      provider: patch.provider ?? null,
-      ref: patch.backendRef ?? null,
-      now: Date.now(),
-    });
+    const info = this.#withoutFsync(() =>
+      this.#statements.update.run({
+        id,
+        progress: patch.progress ?? null,
+        provider: patch.provider ?? null,
+        ref: patch.backendRef ?? null,
+        now: Date.now(),
+      }),
+    );
     if (info.changes) this.#changed(this.#get(id));
+  }
+
+  /**
+   * Runs writes that need not survive a power cut: the start of a job and its progress hints. WAL keeps
+   * them across a crash of the process; a power cut may lose the last ones, which at worst runs the job
+   * again. Submits and terminal states are always fsynced.
+   */
+  #withoutFsync<T>(write: () => T): T {
+    this.#db.pragma("synchronous = NORMAL");
+    try {
+      return write();
+    } finally {
+      this.#db.pragma("synchronous = FULL");
+    }
   }
 
   /** Running → succeeded with its result. Returns false when the job was no longer running. */

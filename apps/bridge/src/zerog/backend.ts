@@ -18,8 +18,10 @@ import {
   verificationName,
 } from "@chaoschain/zerog-core";
 import {
+  createVerificationCache,
   InvalidInputError,
   outputFromResponseBody,
+  type VerificationCache,
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
@@ -38,8 +40,14 @@ import { connectBroker, type ZeroGBroker, type ZeroGNetwork } from "./sdk.js";
 import { expectedSigner, ServiceDirectory, type ServiceRecord } from "./services.js";
 import { TxQueue } from "./tx-queue.js";
 
-/** A full offline check of a proof (the verifier with the bridge's policy); ok or why not. */
-export type ProofCheck = (proof: ComputeProof) => Promise<{ ok: true } | { ok: false; reason: string }>;
+/**
+ * A full offline check of a proof (the verifier with the bridge's policy); ok or why not. `cache` is the
+ * backend's verification cache, already holding this proof's signer recovery.
+ */
+export type ProofCheck = (
+  proof: ComputeProof,
+  cache: VerificationCache,
+) => Promise<{ ok: true } | { ok: false; reason: string }>;
 
 export interface ZeroGBackendOptions {
   network: ZeroGNetwork;
@@ -93,6 +101,8 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #jobs = new Map<BackendJobRef, RunningJob>();
   readonly #attestations = new Map<string, { at: number; value: Promise<ProviderAttestation> }>();
   readonly #closing = new AbortController();
+  /** Parsed collateral, verified quotes, event-log replays and signer recoveries, shared by all jobs. */
+  readonly #verificationCache = createVerificationCache();
 
   private constructor(options: ZeroGBackendOptions, broker: ZeroGBroker, funding: Funding, chainId: bigint) {
     this.name = `0g-${options.network.name}`;
@@ -282,7 +292,7 @@ export class ZeroGBackend implements ComputeBackend {
       timestamp,
     });
     if (this.#options.checkProof) {
-      const verdict = await this.#options.checkProof(proof);
+      const verdict = await this.#options.checkProof(proof, this.#verificationCache);
       if (!verdict.ok) {
         throw new BackendError(
           FailureReason.PROOF_INVALID,
@@ -329,6 +339,7 @@ export class ZeroGBackend implements ComputeBackend {
         signedText: signature.text,
         signature: signature.signature,
         expectedAddress: signer,
+        cache: this.#verificationCache,
       });
     } catch (err) {
       if (err instanceof InvalidInputError) return { ok: false, reason: `malformed ${err.field}` };
