@@ -3,6 +3,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
+import { createVerificationCache } from "./verification-cache.js";
 import {
   addressOfPublicKey,
   personalMessageDigest,
@@ -22,6 +23,20 @@ describe("verifyResponseSignature", () => {
   it("recovers the enclave signer and public key", () => {
     const r = verifyResponseSignature(ok);
     expect(r).toMatchObject({ ok: true, signer: key.address, pubkey: key.publicKey });
+  });
+  it("with a cache, recovers each signature once and still rejects a wrong signer", () => {
+    const cache = createVerificationCache();
+    expect(verifyResponseSignature({ ...ok, cache })).toMatchObject({ ok: true, pubkey: key.publicKey });
+    expect(cache._signers.size).toBe(1);
+    expect(verifyResponseSignature({ ...ok, cache })).toMatchObject({ ok: true, pubkey: key.publicKey });
+    expect(cache._signers.size).toBe(1);
+    const other = createEnclaveKey({ seed: "other" }).address;
+    expect(verifyResponseSignature({ ...ok, expectedAddress: other, cache })).toMatchObject({
+      ok: false,
+      reason: "signature_mismatch",
+    });
+    const forged = key.signPersonalMessage(`${signedText.slice(0, -1)}0`);
+    expect(verifyResponseSignature({ ...ok, signature: forged, cache }).ok).toBe(false);
   });
   it("private key 1 → 0x7E5F…5Bdf, and its EIP-191 signatures recover to it", () => {
     const d = new Uint8Array(32);
