@@ -204,6 +204,12 @@ const lines = [
   "collateral), the event log and the GPU token, and stores each job durably (SQLite WAL, fsync) before answering.",
   "Three processes on a 2-core machine: the devnet (ganache + provider simulator), the bridge (a sidecar, as deployed),",
   "and the clients of both paths.",
+  "",
+  "Reading the 0 ms row: with a provider that answers instantly the devnet itself is the bottleneck (ganache serialises",
+  "the chain reads each request needs, about 12.5 ms of one core per request). Measured CPU per job: devnet ~12.5 ms,",
+  "direct client ~4 ms; bridge process ~6-7 ms (one secp256k1 signer recovery ~1 ms, two fsynced SQLite commits, gRPC,",
+  "HTTP, proof checks with a warm cache). On 2 cores the bridge's CPU competes with ganache, so the overhead shows up as",
+  "queueing. With a provider that takes the time a real LLM takes, the same bridge stays under the 20% target.",
 ];
 const text = `${lines.join("\n")}\n`;
 writeFileSync(new URL("./RESULTS.md", import.meta.url), text);
