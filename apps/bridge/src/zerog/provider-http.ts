@@ -85,6 +85,22 @@ async function readAll(
   return out;
 }
 
+/** One HTTP exchange with a provider: the whole body read, network failures mapped to `unavailable`. */
+async function exchange(
+  url: string,
+  init: RequestInit,
+  options: HttpCallOptions,
+  onChunk?: (chunk: Uint8Array) => void,
+): Promise<{ res: Response; body: Uint8Array }> {
+  try {
+    const res = await fetch(url, { ...init, signal: withTimeout(options) });
+    return { res, body: await readAll(res.body, res.ok ? onChunk : undefined) };
+  } catch (err) {
+    if (options.signal.aborted) throw err;
+    throw unavailable(url, err);
+  }
+}
+
 /**
  * POSTs a chat completion to `<endpoint>/chat/completions` (endpoint = service url + `/v1/proxy`)
  * and keeps the exact bytes sent and received: the enclave signs their hashes.
@@ -97,20 +113,16 @@ export async function postChatCompletion(
   options: HttpCallOptions & { onChunk?: (chunk: Uint8Array) => void },
 ): Promise<ChatExchange> {
   const url = `${endpoint}/chat/completions`;
-  let res: Response;
-  let responseBody: Uint8Array;
-  try {
-    res = await fetch(url, {
+  const { res, body: responseBody } = await exchange(
+    url,
+    {
       method: "POST",
       headers: { ...headers, "content-type": "application/json" },
       body: requestBody.slice(),
-      signal: withTimeout(options),
-    });
-    responseBody = await readAll(res.body, res.ok ? options.onChunk : undefined);
-  } catch (err) {
-    if (options.signal.aborted) throw err;
-    throw unavailable(url, err);
-  }
+    },
+    options,
+    options.onChunk,
+  );
   if (!res.ok) throw providerHttpError(url, res.status, responseBody);
   let chatId = res.headers.get("zg-res-key") ?? "";
   if (chatId === "") chatId = completionId(responseBody);
@@ -145,15 +157,7 @@ export async function fetchSignature(
   const url = `${serviceUrl}/v1/proxy/signature/${encodeURIComponent(chatId)}?model=${encodeURIComponent(model)}`;
   const attempts = options.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
-    let res: Response;
-    let body: Uint8Array;
-    try {
-      res = await fetch(url, { signal: withTimeout(options) });
-      body = await readAll(res.body);
-    } catch (err) {
-      if (options.signal.aborted) throw err;
-      throw unavailable(url, err);
-    }
+    const { res, body } = await exchange(url, {}, options);
     if (res.ok) {
       const json = JSON.parse(decoder.decode(body)) as Partial<ProviderSignature>;
       if (typeof json.text !== "string" || typeof json.signature !== "string") {
@@ -180,15 +184,7 @@ export async function fetchAttestation(
   options: HttpCallOptions,
 ): Promise<ProviderAttestation> {
   const url = `${serviceUrl}/v1/quote`;
-  let res: Response;
-  let raw: Uint8Array;
-  try {
-    res = await fetch(url, { signal: withTimeout(options) });
-    raw = await readAll(res.body);
-  } catch (err) {
-    if (options.signal.aborted) throw err;
-    throw unavailable(url, err);
-  }
+  const { res, body: raw } = await exchange(url, {}, options);
   if (!res.ok) {
     throw new BackendError(
       FailureReason.PROOF_INVALID,
