@@ -1,3 +1,4 @@
+import type { Devnet } from "@chaoschain/zerog-devnet";
 import type { Logger } from "pino";
 import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
@@ -10,7 +11,7 @@ export interface RunningBridge {
   bridge: Bridge;
   address: { host: string; port: number };
   /** Trust anchors of the embedded devnet (for verifying its proofs); undefined on 0G networks. */
-  devnet: import("@chaoschain/zerog-devnet").Devnet | undefined;
+  devnet: Devnet | undefined;
   stop(): Promise<void>;
 }
 
@@ -29,7 +30,7 @@ function proofCheck(config: BridgeConfig, devnet: RunningBridge["devnet"]) {
 export async function launch(
   config: BridgeConfig,
   logger: Logger,
-  options: { devnet?: import("@chaoschain/zerog-devnet").Devnet } = {},
+  options: { devnet?: Devnet } = {},
 ): Promise<RunningBridge> {
   let devnet: RunningBridge["devnet"];
   let network: ZeroGNetwork;

@@ -228,8 +228,8 @@ export class JobStore {
     return this.#changed(this.#withoutFsync(() => tx.immediate()));
   }
 
-  /** Records progress, provider or backend handle of a running job. */
-  update(id: string, patch: { progress?: number; provider?: string; backendRef?: string }): void {
+  /** Records progress, provider or backend handle of a running job; returns the job when it changed. */
+  update(id: string, patch: { progress?: number; provider?: string; backendRef?: string }): Job | undefined {
     const info = this.#withoutFsync(() =>
       this.#statements.update.run({
         id,
@@ -239,7 +239,7 @@ export class JobStore {
         now: Date.now(),
       }),
     );
-    if (info.changes) this.#changed(this.#get(id));
+    return info.changes ? this.#changed(this.#get(id))?.job : undefined;
   }
 
   /**

@@ -105,18 +105,20 @@ export class Worker {
     const jobId = record.job.jobId;
     const log = logger.child({ jobId });
     log.info({ model: record.task.model, attempt: record.job.attempts }, "job started");
+    // The job as last written: streamed deltas are published with it, without a read per token.
+    let current = record.job;
+    const update = (patch: Parameters<JobStore["update"]>[1]) => {
+      current = store.update(jobId, patch) ?? current;
+    };
     try {
       const ref = await backend.submit(record.task, {
         jobId,
         signal,
-        onProvider: (provider) => store.update(jobId, { provider }),
-        onProgress: (progress) => store.update(jobId, { progress }),
-        onOutputDelta: (outputDelta) => {
-          const current = store.get(jobId);
-          if (current) events.publish({ job: current.job, outputDelta });
-        },
+        onProvider: (provider) => update({ provider }),
+        onProgress: (progress) => update({ progress }),
+        onOutputDelta: (outputDelta) => events.publish({ job: current, outputDelta }),
       });
-      store.update(jobId, { backendRef: ref });
+      update({ backendRef: ref });
       const result = await backend.result(ref, { signal });
       const stored = create(ComputeResultSchema, {
         jobId,

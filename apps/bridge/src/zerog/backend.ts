@@ -27,6 +27,7 @@ import {
 import type { Logger } from "pino";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
+import { PromiseCache } from "./promise-cache.js";
 import { buildProof } from "./proof.js";
 import {
   type ChatExchange,
@@ -99,7 +100,7 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #logger: Logger;
   readonly #options: ZeroGBackendOptions;
   readonly #jobs = new Map<BackendJobRef, RunningJob>();
-  readonly #attestations = new Map<string, { at: number; value: Promise<ProviderAttestation> }>();
+  readonly #attestations: PromiseCache<string, ProviderAttestation>;
   readonly #closing = new AbortController();
   /** Parsed collateral, verified quotes, event-log replays and signer recoveries, shared by all jobs. */
   readonly #verificationCache = createVerificationCache();
@@ -112,6 +113,7 @@ export class ZeroGBackend implements ComputeBackend {
     this.#chainId = chainId;
     this.#logger = options.logger.child({ backend: this.name });
     this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000);
+    this.#attestations = new PromiseCache(options.attestationTtlMs ?? 600_000);
   }
 
   /** Connects the wallet to the network and returns a ready backend (no transaction is sent yet). */
@@ -361,12 +363,9 @@ export class ZeroGBackend implements ComputeBackend {
 
   /** The provider's attestation, fetched once per TTL and shared by concurrent jobs. */
   #attestation(service: ServiceRecord, signal: AbortSignal, timeoutMs: number): Promise<ProviderAttestation> {
-    const ttl = this.#options.attestationTtlMs ?? 600_000;
-    const cached = this.#attestations.get(service.url);
-    if (cached && Date.now() - cached.at < ttl) return cached.value;
-    const value = fetchAttestation(service.url, { signal: this.#closing.signal, timeoutMs });
-    this.#attestations.set(service.url, { at: Date.now(), value });
-    value.catch(() => this.#attestations.delete(service.url));
+    const value = this.#attestations.get(service.url, () =>
+      fetchAttestation(service.url, { signal: this.#closing.signal, timeoutMs }),
+    );
     return Promise.race([
       value,
       new Promise<never>((_, reject) =>

@@ -1,6 +1,7 @@
 import { BackendError, FailureReason } from "@chaoschain/zerog-core";
 import { formatEther, type Provider, parseEther } from "ethers";
 import type { Logger } from "pino";
+import { PromiseCache } from "./promise-cache.js";
 import type { ZeroGBroker } from "./sdk.js";
 import type { TxQueue } from "./tx-queue.js";
 
@@ -44,9 +45,9 @@ export class Funding {
   readonly #policy: FundingPolicy;
   readonly #logger: Logger;
   readonly #gasPrice: number | undefined;
-  #ledgerReady: Promise<void> | undefined;
+  /** Done once per bridge: the ledger (key "") and each provider's acknowledgement and first top-up. */
+  readonly #ready = new PromiseCache<string, void>();
   #balanceCheckedAt = 0;
-  readonly #providersReady = new Map<string, Promise<void>>();
   readonly #topUpTimers = new Set<NodeJS.Timeout>();
 
   constructor(options: {
@@ -69,25 +70,9 @@ export class Funding {
 
   /** Ensures the ledger exists and the provider is acknowledged and auto-funded. Cached once done. */
   async ready(provider: string): Promise<void> {
-    await this.#once("ledger", () => this.#ensureLedger());
+    await this.#ready.get("", () => this.#ensureLedger());
     await this.#checkLedgerBalance();
-    let ready = this.#providersReady.get(provider);
-    if (!ready) {
-      ready = this.#ensureProvider(provider);
-      this.#providersReady.set(provider, ready);
-      ready.catch(() => this.#providersReady.delete(provider));
-    }
-    await ready;
-  }
-
-  #once(_key: "ledger", fn: () => Promise<void>): Promise<void> {
-    if (!this.#ledgerReady) {
-      this.#ledgerReady = fn();
-      this.#ledgerReady.catch(() => {
-        this.#ledgerReady = undefined;
-      });
-    }
-    return this.#ledgerReady;
+    await this.#ready.get(provider, () => this.#ensureProvider(provider));
   }
 
   async #ledgerExists(): Promise<boolean> {

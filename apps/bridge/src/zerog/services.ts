@@ -9,6 +9,7 @@ import {
   verificationName,
   ZeroGError,
 } from "@chaoschain/zerog-core";
+import { PromiseCache } from "./promise-cache.js";
 import type { ZeroGBroker } from "./sdk.js";
 
 /** An on-chain inference service record, with its additionalInfo parsed. */
@@ -53,28 +54,22 @@ function parseInfo(json: string): Record<string, unknown> {
  */
 export class ServiceDirectory {
   readonly #broker: ZeroGBroker;
-  readonly #ttlMs: number;
-  #cached: { at: number; records: Promise<ServiceRecord[]> } | undefined;
+  readonly #records: PromiseCache<"all", ServiceRecord[]>;
   readonly #latency = new Map<string, number>();
 
   constructor(broker: ZeroGBroker, ttlMs: number) {
     this.#broker = broker;
-    this.#ttlMs = ttlMs;
+    this.#records = new PromiseCache(ttlMs);
   }
 
-  async records(): Promise<ServiceRecord[]> {
-    if (!this.#cached || Date.now() - this.#cached.at > this.#ttlMs) {
-      const records = this.#load().catch((err: unknown) => {
+  records(): Promise<ServiceRecord[]> {
+    return this.#records.get("all", () =>
+      this.#load().catch((err: unknown) => {
         throw new ZeroGError("chain_unavailable", "could not read the 0G service registry from the chain", {
           cause: err,
         });
-      });
-      this.#cached = { at: Date.now(), records };
-      records.catch(() => {
-        this.#cached = undefined;
-      });
-    }
-    return this.#cached.records;
+      }),
+    );
   }
 
   async #load(): Promise<ServiceRecord[]> {
