@@ -61,7 +61,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     session.on("close", () => sessions.delete(session));
   });
   const sockets = new Set<net.Socket>();
-  const front = net.createServer((socket) => {
+  const front = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());

@@ -62,7 +62,7 @@ async function ownBridge(overrides: Partial<BridgeConfig> = {}, fundEther = "100
     ComputeService,
     createGrpcTransport({ baseUrl: `http://127.0.0.1:${running.address.port}` }),
   );
-  return { running, client };
+  return { running, client, wallet };
 }
 
 describe("0G inference through the real protocol on the devnet", () => {
@@ -109,6 +109,32 @@ describe("0G inference through the real protocol on the devnet", () => {
     const receipt = (await chain.getTransactionReceipt(settlement.txHash!))!;
     const after = await chain.getBalance(provider.address);
     expect(after - before + receipt.gasUsed * receipt.gasPrice).toBe(outcome.totalFee);
+  });
+
+  it("reuses the SDK session across jobs, and replaces a session the user revoked on chain", async () => {
+    const { running, client, wallet } = await ownBridge();
+    try {
+      const provider = llama()[0]!;
+      const run = async () => {
+        const { jobId } = await client.submit({ task: task({ provider_address: provider.address }) });
+        return client.getResult({ jobId, wait: true, timeoutSeconds: 60 });
+      };
+      await run();
+      const rejected = provider.stats.rejectedAuth;
+      const inference = new Contract(
+        t.devnet.contracts.inference,
+        ["function revokeAllTokens(address provider)"],
+        wallet.connect(t.devnet.chain.provider),
+      );
+      await (await inference.getFunction("revokeAllTokens")(provider.address)).wait();
+      // The bridge still holds the revoked token: the provider refuses it once, then a fresh one runs the job.
+      expect((await run()).proof!.providerAddress.toLowerCase()).toBe(provider.address.toLowerCase());
+      expect(provider.stats.rejectedAuth).toBe(rejected + 1);
+      await run();
+      expect(provider.stats.rejectedAuth).toBe(rejected + 1);
+    } finally {
+      await running.stop();
+    }
   });
 
   it("fails proof_invalid when the provider's response differs from what it signed; no output is returned", async () => {

@@ -8,6 +8,7 @@ import {
   addressOfPublicKey,
   personalMessageDigest,
   recoverPersonalSigner,
+  recoversTo,
   verifyResponseSignature,
 } from "./verify-response-signature.js";
 
@@ -37,6 +38,52 @@ describe("verifyResponseSignature", () => {
     });
     const forged = key.signPersonalMessage(`${signedText.slice(0, -1)}0`);
     expect(verifyResponseSignature({ ...ok, signature: forged, cache }).ok).toBe(false);
+  });
+  it("with a cache, checks later signatures of a known signer without recovery, with the same answers", () => {
+    const exchange = (i: number) => {
+      const req = enc(`request ${i}`);
+      const res = enc(`response ${i}`);
+      return {
+        requestBody: req,
+        responseBody: res,
+        signedText: `${bytesToHex(sha256(req))}:${bytesToHex(sha256(res))}`,
+      };
+    };
+    const evil = createEnclaveKey({ seed: "evil" });
+    const flip = (sig: string, at: number) =>
+      `${sig.slice(0, at)}${sig[at] === "0" ? "1" : "0"}${sig.slice(at + 1)}`;
+    // Every way a signature can go wrong, each checked with and without the known-signer fast path.
+    const checks = Array.from({ length: 16 }, (_, i) => {
+      const e = exchange(i);
+      const sig = key.signPersonalMessage(e.signedText);
+      const v = Number.parseInt(sig.slice(-2), 16);
+      return [
+        sig,
+        `${sig.slice(0, -2)}${(v === 27 ? 28 : 27).toString(16)}`, // other y parity
+        flip(sig, 10), // r changed
+        flip(sig, 100), // s changed
+        key.signPersonalMessage(exchange(i + 100).signedText), // signs another exchange
+        evil.signPersonalMessage(e.signedText), // another key
+      ].map((signature) => ({ ...e, signature, expectedAddress: key.address }));
+    }).flat();
+    const cache = createVerificationCache();
+    expect(verifyResponseSignature({ ...checks[0]!, cache })).toMatchObject({
+      ok: true,
+      pubkey: key.publicKey,
+    });
+    expect(cache._knownSigners.size).toBe(1);
+    for (const check of checks.slice(1)) {
+      const answer = verifyResponseSignature({ ...check, cache });
+      expect({ signature: check.signature, answer }).toEqual({
+        signature: check.signature,
+        answer: verifyResponseSignature(check),
+      });
+    }
+    expect(cache._knownSigners.size).toBe(1);
+    expect(checks.filter((c) => verifyResponseSignature({ ...c, cache }).ok)).toHaveLength(16);
+    // The fast path itself: true exactly for the genuine signatures.
+    const known = cache._knownSigners.get(key.address)!;
+    expect(checks.filter((c) => recoversTo(c.signedText, c.signature, known))).toHaveLength(16);
   });
   it("private key 1 → 0x7E5F…5Bdf, and its EIP-191 signatures recover to it", () => {
     const d = new Uint8Array(32);

@@ -73,6 +73,11 @@ interface Row {
   ended_at: number | null;
 }
 
+/** Every column but the result: job reads never need the (large) result blob. */
+const jobColumns =
+  "seq, id, idempotency_key, state, task, task_type, model, progress, provider, backend_ref, attempts, " +
+  "error_reason, error_message, created_at, updated_at, started_at, ended_at";
+
 const live = `state IN (${JobState.QUEUED}, ${JobState.RUNNING})`;
 
 function newJobId(): string {
@@ -127,14 +132,14 @@ export class JobStore {
     this.#onChange = options.onChange ?? (() => {});
     const db = this.#db;
     this.#statements = {
-      byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
-      byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idempotency_key = ?"),
+      byId: db.prepare<[string], Row>(`SELECT ${jobColumns} FROM jobs WHERE id = ?`),
+      byKey: db.prepare<[string], Row>(`SELECT ${jobColumns} FROM jobs WHERE idempotency_key = ?`),
       insert: db.prepare(
         `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
          VALUES (@id, @key, ${JobState.QUEUED}, @task, @taskType, @model, @now, @now)`,
       ),
       nextQueued: db.prepare<[], Row>(
-        `SELECT * FROM jobs WHERE state = ${JobState.QUEUED} ORDER BY seq LIMIT 1`,
+        `SELECT ${jobColumns} FROM jobs WHERE state = ${JobState.QUEUED} ORDER BY seq LIMIT 1`,
       ),
       start: db.prepare(
         `UPDATE jobs SET state = ${JobState.RUNNING}, attempts = attempts + 1, started_at = COALESCE(started_at, @now),
@@ -157,7 +162,9 @@ export class JobStore {
          WHERE id = @id AND state = ${JobState.RUNNING}`,
       ),
       result: db.prepare<[string], { result: Buffer | null }>("SELECT result FROM jobs WHERE id = ?"),
-      running: db.prepare<[], Row>(`SELECT * FROM jobs WHERE state = ${JobState.RUNNING} ORDER BY seq`),
+      running: db.prepare<[], Row>(
+        `SELECT ${jobColumns} FROM jobs WHERE state = ${JobState.RUNNING} ORDER BY seq`,
+      ),
       counts: db.prepare<[], { state: number; n: number }>(
         "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
       ),
@@ -313,7 +320,7 @@ export class JobStore {
       where.push("seq < ?");
       params.push(query.before);
     }
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
+    const sql = `SELECT ${jobColumns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
     const rows = this.#db.prepare<number[], Row>(sql).all(...params, query.pageSize + 1);
     const page = rows.slice(0, query.pageSize);
     return {

@@ -36,8 +36,9 @@ import {
   type ProviderAttestation,
   type ProviderSignature,
   postChatCompletion,
+  SessionRejectedError,
 } from "./provider-http.js";
-import { connectBroker, type ZeroGBroker, type ZeroGNetwork } from "./sdk.js";
+import { connectBroker, forgetSdkSession, type ZeroGBroker, type ZeroGNetwork } from "./sdk.js";
 import { expectedSigner, ServiceDirectory, type ServiceRecord } from "./services.js";
 import { TxQueue } from "./tx-queue.js";
 
@@ -66,6 +67,12 @@ export interface ZeroGBackendOptions {
   serviceTtlMs?: number;
   /** How long a provider's attestation is reused, ms. Default 600 000. */
   attestationTtlMs?: number;
+  /**
+   * How long the SDK's signed session header for a provider is reused, ms. Default 300 000. The SDK's
+   * ephemeral tokens live 24 h, but `getRequestHeaders` reads the chain on every call; a token the provider
+   * rejects (revoked) is dropped at once and the request retried with a fresh one.
+   */
+  sessionReuseMs?: number;
   /** Extra check of each proof before its result is accepted (quote, workload, GPU). */
   checkProof?: ProofCheck | undefined;
 }
@@ -97,23 +104,33 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #directory: ServiceDirectory;
   readonly #funding: Funding;
   readonly #chainId: bigint;
+  readonly #wallet: string;
   readonly #logger: Logger;
   readonly #options: ZeroGBackendOptions;
   readonly #jobs = new Map<BackendJobRef, RunningJob>();
   readonly #attestations: PromiseCache<string, ProviderAttestation>;
+  readonly #sessions: PromiseCache<string, Record<string, string>>;
   readonly #closing = new AbortController();
   /** Parsed collateral, verified quotes, event-log replays and signer recoveries, shared by all jobs. */
   readonly #verificationCache = createVerificationCache();
 
-  private constructor(options: ZeroGBackendOptions, broker: ZeroGBroker, funding: Funding, chainId: bigint) {
+  private constructor(
+    options: ZeroGBackendOptions,
+    broker: ZeroGBroker,
+    funding: Funding,
+    chainId: bigint,
+    wallet: string,
+  ) {
     this.name = `0g-${options.network.name}`;
     this.#options = options;
     this.#broker = broker;
     this.#funding = funding;
     this.#chainId = chainId;
+    this.#wallet = wallet;
     this.#logger = options.logger.child({ backend: this.name });
     this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000);
     this.#attestations = new PromiseCache(options.attestationTtlMs ?? 600_000);
+    this.#sessions = new PromiseCache(options.sessionReuseMs ?? 300_000);
   }
 
   /** Connects the wallet to the network and returns a ready backend (no transaction is sent yet). */
@@ -132,7 +149,7 @@ export class ZeroGBackend implements ComputeBackend {
       { network: options.network.name, chainId: Number(chainId), wallet: wallet.address },
       "connected to 0G",
     );
-    return new ZeroGBackend(options, broker, funding, chainId);
+    return new ZeroGBackend(options, broker, funding, chainId, wallet.address);
   }
 
   listServices(filter?: ServiceFilter): Promise<Service[]> {
@@ -266,6 +283,12 @@ export class ZeroGBackend implements ComputeBackend {
         signal,
         timeoutMs,
         ...(onChunk ? { onChunk } : {}),
+      }).catch((err: unknown) => {
+        if (err instanceof SessionRejectedError) {
+          this.#sessions.delete(service.provider);
+          forgetSdkSession(this.#broker, this.#wallet, service.provider);
+        }
+        throw err;
       });
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
@@ -310,13 +333,17 @@ export class ZeroGBackend implements ComputeBackend {
     };
   }
 
-  /** The SDK's signed session headers; they need the chain (acknowledgement, account generation). */
+  /** The SDK's signed session headers, reused for `sessionReuseMs` (making them reads the chain). */
   async #requestHeaders(provider: string): Promise<Record<string, string>> {
     try {
-      return (await this.#broker.inference.requestProcessor.getHeader(provider)) as unknown as Record<
-        string,
-        string
-      >;
+      return await this.#sessions.get(
+        provider,
+        async () =>
+          (await this.#broker.inference.requestProcessor.getHeader(provider)) as unknown as Record<
+            string,
+            string
+          >,
+      );
     } catch (err) {
       throw new BackendError(
         FailureReason.CHAIN_ERROR,

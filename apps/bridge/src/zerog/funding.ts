@@ -47,7 +47,8 @@ export class Funding {
   readonly #gasPrice: number | undefined;
   /** Done once per bridge: the ledger (key "") and each provider's acknowledgement and first top-up. */
   readonly #ready = new PromiseCache<string, void>();
-  #balanceCheckedAt = 0;
+  /** The last ledger balance check, shared by concurrent jobs and trusted for `balanceCheckIntervalMs`. */
+  readonly #balanceCheck: PromiseCache<"ledger", void>;
   readonly #topUpTimers = new Set<NodeJS.Timeout>();
 
   constructor(options: {
@@ -66,12 +67,13 @@ export class Funding {
     this.#policy = options.policy;
     this.#logger = options.logger;
     this.#gasPrice = options.gasPrice;
+    this.#balanceCheck = new PromiseCache(options.policy.balanceCheckIntervalMs);
   }
 
   /** Ensures the ledger exists and the provider is acknowledged and auto-funded. Cached once done. */
   async ready(provider: string): Promise<void> {
     await this.#ready.get("", () => this.#ensureLedger());
-    await this.#checkLedgerBalance();
+    await this.#balanceCheck.get("ledger", () => this.#checkLedgerBalance());
     await this.#ready.get(provider, () => this.#ensureProvider(provider));
   }
 
@@ -104,9 +106,7 @@ export class Funding {
     await this.#txs.run(() => this.#broker.ledger.addLedger(this.#policy.initialDeposit, this.#gasPrice));
   }
 
-  /** Reads the ledger at most every `balanceCheckIntervalMs`, not on every job. */
   async #checkLedgerBalance(): Promise<void> {
-    if (Date.now() - this.#balanceCheckedAt < this.#policy.balanceCheckIntervalMs) return;
     const ledger = await this.#broker.ledger.getLedger();
     const min = parseEther(String(this.#policy.minLedgerBalance));
     if (ledger.availableBalance < min) {
@@ -116,7 +116,6 @@ export class Funding {
           `${formatEther(min - ledger.availableBalance)} 0G (broker.ledger.depositFund, or the 0G compute CLI)`,
       );
     }
-    this.#balanceCheckedAt = Date.now();
   }
 
   async #ensureProvider(provider: string): Promise<void> {

@@ -21,4 +21,9 @@ export class PromiseCache<K, V> {
     });
     return value;
   }
+
+  /** Forgets `key`: the next `get` makes a fresh value. */
+  delete(key: K): void {
+    this.#entries.delete(key);
+  }
 }

@@ -44,7 +44,12 @@ function unavailable(url: string, err: unknown): BackendError {
   );
 }
 
-/** Maps a provider's HTTP error to a failure reason; 5xx and 429 are retryable. */
+/** The provider refused the request's session token (HTTP 401): a fresh token may be accepted. */
+export class SessionRejectedError extends BackendError {
+  override name = "SessionRejectedError";
+}
+
+/** Maps a provider's HTTP error to a failure reason; 5xx, 429 and 401 (new session) are retryable. */
 export function providerHttpError(url: string, status: number, body: Uint8Array): BackendError {
   const text = decoder.decode(body.subarray(0, 2048));
   let detail = text;
@@ -57,6 +62,13 @@ export function providerHttpError(url: string, status: number, body: Uint8Array)
     return new BackendError(
       FailureReason.INSUFFICIENT_BALANCE,
       `provider ${url} refused the request for lack of funds (${detail}); deposit more 0G into the ledger`,
+    );
+  }
+  if (status === 401) {
+    return new SessionRejectedError(
+      FailureReason.PROVIDER_ERROR,
+      `provider ${url} rejected the session token: ${detail}`,
+      { retryable: true },
     );
   }
   return new BackendError(FailureReason.PROVIDER_ERROR, `provider ${url} answered ${status}: ${detail}`, {

@@ -56,6 +56,21 @@ export async function connectBroker(
   return { broker, wallet, chain, chainId };
 }
 
+/**
+ * Makes the SDK forget its session token and cached account generation for `provider`, so that its next
+ * `getHeader` signs a token for the account as it is on chain now. The SDK clears them only in its own
+ * `revokeAllTokens`; a revocation made elsewhere (another process, the 0G CLI) would otherwise leave it
+ * sending a token the provider refuses until the token expires (24 h). Keys of the pinned SDK 0.9.0
+ * (`inference/broker/base.js`).
+ */
+export function forgetSdkSession(broker: ZeroGBroker, user: string, provider: string): void {
+  const { cache } = broker.inference.requestProcessor as unknown as {
+    cache: { setItem(key: string, value: null, ttlMs: number, type: string): void };
+  };
+  cache.setItem(`session_${user}_${provider}`, null, -1, "other");
+  cache.setItem(`account_info_${user}_${provider}`, null, -1, "other");
+}
+
 /** `eth_chainId`, with an error that says which RPC failed (ethers would retry forever at start-up). */
 async function readChainId(rpcUrl: string): Promise<bigint> {
   let res: Response;
