@@ -8,6 +8,7 @@ import {
   type FieldViolation,
   failureReasonName,
   invalidArgument,
+  isTerminalState,
   type Job,
   JobEventSchema,
   JobState,
@@ -117,15 +118,19 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       if (refusal) throw new ZeroGError("unsupported_task", refusal);
       const { record: stored, created } = store.insert(task, req.idempotencyKey);
       if (created) worker.pump();
+      await store.durable();
       return create(SubmitResponseSchema, { jobId: stored.job.jobId });
     },
 
     async getJob(req) {
-      return record(req.jobId).job;
+      const { job } = record(req.jobId);
+      await store.durable();
+      return job;
     },
 
     async getResult(req, ctx) {
       let job = record(req.jobId).job;
+      if (isTerminalState(job.state)) await store.durable();
       if (job.state !== JobState.SUCCEEDED) {
         if (job.state === JobState.FAILED || job.state === JobState.CANCELLED) throw endedWithoutResult(job);
         if (!req.wait) {
@@ -145,6 +150,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           throw new ZeroGError("wait_timeout", `job ${job.jobId} did not finish within ${seconds} s`);
         }
         job = ended;
+        await store.durable();
         if (job.state !== JobState.SUCCEEDED) throw endedWithoutResult(job);
       }
       const result = store.result(job.jobId);
@@ -155,6 +161,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
     async *watchJob(req, ctx: HandlerContext) {
       const current = record(req.jobId).job;
       for await (const event of events.watch(current, ctx.signal)) {
+        if (isTerminalState(event.job.state)) await store.durable();
         yield create(JobEventSchema, { job: event.job, outputDelta: event.outputDelta ?? "" });
       }
     },
@@ -162,6 +169,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
     async cancelJob(req) {
       const found = record(req.jobId);
       worker.cancel(found.job.jobId);
+      await store.durable();
       return create(CancelJobResponseSchema, { job: store.get(found.job.jobId)!.job });
     },
 
@@ -183,6 +191,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         pageSize: req.pageSize || defaultPageSize,
         before: parsePageToken(req.pageToken),
       });
+      await store.durable();
       return create(ListJobsResponseSchema, {
         jobs: page.records.map((r) => r.job),
         nextPageToken: page.next === undefined ? "" : pageToken(page.next),

@@ -34,6 +34,33 @@ describe("JobStore", () => {
     reopened.close();
   });
 
+  it("makes writes durable with one fsync of the WAL for all the writes made before it (group commit)", async () => {
+    const store = new JobStore(tempDb());
+    const ids = Array.from({ length: 10 }, (_, i) => store.insert(task(`q${i}`), "").record.job.jobId);
+    await Promise.all(ids.map(() => store.durable()));
+    expect(store.fsyncCount).toBe(1);
+    await store.durable(); // nothing new to sync
+    expect(store.fsyncCount).toBe(1);
+    // Writes made while an fsync runs share the next one.
+    store.startNext();
+    const first = store.durable();
+    store.startNext();
+    const second = store.durable();
+    store.startNext();
+    await Promise.all([first, second, store.durable()]);
+    expect(store.fsyncCount).toBe(3);
+    // Reads and writes that change nothing need no fsync.
+    store.update(ids[9]!, { progress: 0.5 }); // queued, not running: no change
+    await store.durable();
+    expect(store.fsyncCount).toBe(3);
+    store.close();
+    const memory = new JobStore(":memory:");
+    memory.insert(task(), "");
+    await memory.durable();
+    expect(memory.fsyncCount).toBe(0);
+    memory.close();
+  });
+
   it("returns the same job for a repeated idempotency key and refuses the key for another task", () => {
     const store = new JobStore(":memory:");
     const first = store.insert(task(), "key-1");
