@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { type ComputeBackend, ComputeService, Health } from "@chaoschain/zerog-core";
@@ -55,6 +56,8 @@ export function createBridge(options: BridgeOptions): Bridge {
   });
   const health = new HealthState();
   const shutdown = new AbortController();
+  // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.
+  setMaxListeners(0, shutdown.signal);
   const routes = (router: ConnectRouter) => {
     router.service(
       ComputeService,

@@ -72,6 +72,26 @@ describe("ComputeService over gRPC (HTTP/2, real socket)", () => {
     expect(job.endTime).toBeDefined();
   });
 
+  it("runs 40 jobs at once: every one succeeds, with no listener-limit warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const client = t.client();
+      const results = await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const { jobId } = await client.submit({ task: task({ inputs: { prompt: `concurrent ${i}` } }) });
+          return client.getResult({ jobId, wait: true, timeoutSeconds: 60 });
+        }),
+      );
+      expect(new Set(results.map((r) => r.proof!.chatId)).size).toBe(40);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("Submit with a repeated idempotency key returns the same job, never a second", async () => {
     const client = t.client();
     const before = (await client.listJobs({ pageSize: 1000 })).jobs.length;
