@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Contract, getAddress, isCallException, type Provider, Wallet } from "ethers";
@@ -185,6 +186,8 @@ export async function startProviderSimulator(
   const signatures = new SignatureStore(params.signatureTtlMs ?? 5 * 60 * 1000);
   const unsettled: UnsettledRequest[] = [];
   const streams = new AbortController();
+  // Every request waiting on a delay listens to it: no listener limit.
+  setMaxListeners(0, streams.signal);
   let faults: ProviderFaults = { ...(params.faults ?? {}) };
   const stats: ProviderSimulatorStats = {
     chatRequests: 0,
