@@ -233,6 +233,12 @@ const paths = [
   { key: "bridge", label: "bridge (adapter → gRPC → bridge process → provider)", run: bridgeRequest },
 ];
 
+// BENCH_PATHS=bridge (comma-separated keys) runs only those paths, e.g. to profile one.
+if (process.env.BENCH_PATHS) {
+  const keep = process.env.BENCH_PATHS.split(",");
+  paths.splice(0, paths.length, ...paths.filter((path) => keep.includes(path.key)));
+}
+
 // Warm every path (ledger, acknowledgement, session tokens, attestation cache, JIT).
 for (const path of paths) await load(64, inFlight, path.run);
 
@@ -270,7 +276,7 @@ const lines = [
   "|---|---|---|",
   ...rows.map(
     ({ latencyMs, results: { sdk, session, bridge } }) =>
-      `| ${latencyMs} ms | ${pct(bridge.p50, sdk.p50)} | ${pct(bridge.p50, session.p50)} |`,
+      `| ${latencyMs} ms | ${sdk && bridge ? pct(bridge.p50, sdk.p50) : ""} | ${session && bridge ? pct(bridge.p50, session.p50) : ""} |`,
   ),
   "",
   "How to read it:",

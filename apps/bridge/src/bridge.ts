@@ -45,7 +45,9 @@ export function createBridge(options: BridgeOptions): Bridge {
   const { backend, logger } = options;
   if (options.dbPath !== ":memory:") mkdirSync(dirname(options.dbPath), { recursive: true });
   const events = new JobEvents();
-  const store = new JobStore(options.dbPath, { onChange: (job) => events.publish({ job }) });
+  const store = new JobStore(options.dbPath, {
+    onChange: (job, result) => events.publish(result ? { job, result } : { job }),
+  });
   const worker = new Worker({
     store,
     events,

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   CancelJobResponseSchema,
   type ComputeBackend,
+  type ComputeResult,
   type ComputeService,
   type ComputeTask,
   ComputeTaskSchema,
@@ -130,6 +131,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
 
     async getResult(req, ctx) {
       let job = record(req.jobId).job;
+      let published: ComputeResult | undefined;
       if (isTerminalState(job.state)) await store.durable();
       if (job.state !== JobState.SUCCEEDED) {
         if (job.state === JobState.FAILED || job.state === JobState.CANCELLED) throw endedWithoutResult(job);
@@ -149,11 +151,11 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         if (!ended) {
           throw new ZeroGError("wait_timeout", `job ${job.jobId} did not finish within ${seconds} s`);
         }
-        job = ended;
+        ({ job, result: published } = ended);
         await store.durable();
         if (job.state !== JobState.SUCCEEDED) throw endedWithoutResult(job);
       }
-      const result = store.result(job.jobId);
+      const result = published ?? store.result(job.jobId);
       if (!result) throw new ZeroGError("internal", `job ${job.jobId} succeeded but its result is missing`);
       return result;
     },

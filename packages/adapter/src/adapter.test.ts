@@ -23,7 +23,11 @@ import { ZeroGComputeAdapter } from "./adapter.js";
  * A scripted ComputeService on a real HTTP/2 socket: it checks what the adapter sends and how it
  * reads answers and errors. The adapter against the real bridge is tested in apps/bridge/test.
  */
-const seen: { authorization: string | null; submitted: unknown[] } = { authorization: null, submitted: [] };
+const seen: { authorization: string | null; acceptEncoding: string | null; submitted: unknown[] } = {
+  authorization: null,
+  acceptEncoding: null,
+  submitted: [],
+};
 const job = (state: JobState) =>
   create(JobSchema, {
     jobId: "job_1",
@@ -40,6 +44,7 @@ const job = (state: JobState) =>
 const impl: Partial<ServiceImpl<typeof ComputeService>> = {
   async submit(req, ctx) {
     seen.authorization = ctx.requestHeader.get("authorization");
+    seen.acceptEncoding = ctx.requestHeader.get("grpc-accept-encoding");
     seen.submitted.push(req);
     return { jobId: "job_1" };
   },
@@ -94,6 +99,8 @@ describe("ZeroGComputeAdapter", () => {
       );
       expect(jobId).toBe("job_1");
       expect(seen.authorization).toBe("Bearer k-123");
+      // A bridge on this host is asked for uncompressed answers: gzip would only cost CPU.
+      expect(seen.acceptEncoding ?? "").not.toMatch(/gzip|br/);
       expect(seen.submitted.at(-1)).toMatchObject({
         idempotencyKey: "order-1",
         task: { model: "llama-3-8b" },

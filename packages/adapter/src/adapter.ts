@@ -68,6 +68,12 @@ export interface ListJobsOptions {
   pageToken?: string | undefined;
 }
 
+/** Whether `url` names this host (localhost, 127.0.0.0/8, ::1). */
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /**
  * Client of the ChaosChain 0G compute bridge: submit AI tasks, follow them, and get each output
  * with a proof that can be verified offline.
@@ -103,6 +109,8 @@ export class ZeroGComputeAdapter {
         baseUrl: this.config.baseUrl,
         sessionManager: this.#sessions,
         interceptors: [auth],
+        // A bridge on this host (the sidecar case) gains nothing from gzip, which costs both sides CPU.
+        ...(isLoopback(this.config.baseUrl) ? { acceptCompression: [] } : {}),
       }),
     );
   }

@@ -1,9 +1,11 @@
-import { isTerminalState, type Job } from "@chaoschain/zerog-core";
+import { type ComputeResult, isTerminalState, type Job } from "@chaoschain/zerog-core";
 
 export interface JobEvent {
   job: Job;
   /** Streamed output text since the previous event. */
   outputDelta?: string;
+  /** The result, on the event of a job that succeeded (saves waiting callers a read of the store). */
+  result?: ComputeResult;
 }
 
 type Listener = (event: JobEvent) => void;
@@ -64,33 +66,33 @@ export class JobEvents {
   }
 
   /**
-   * Resolves with the job once it is terminal; with `undefined` when `timeoutMs` passes first.
-   * Rejects when `signal` aborts. `read` gives the current state (checked after subscribing, so
-   * no change is missed).
+   * Resolves with the job's terminal event (the result included when it was published); with
+   * `undefined` when `timeoutMs` passes first. Rejects when `signal` aborts. `read` gives the current
+   * state (checked after subscribing, so no change is missed).
    */
   async waitForEnd(
     jobId: string,
     read: () => Job | undefined,
     timeoutMs: number,
     signal: AbortSignal,
-  ): Promise<Job | undefined> {
-    return new Promise<Job | undefined>((resolve, reject) => {
+  ): Promise<JobEvent | undefined> {
+    return new Promise<JobEvent | undefined>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const finish = (job: Job | undefined, error?: unknown) => {
+      const finish = (event: JobEvent | undefined, error?: unknown) => {
         clearTimeout(timer);
         unsubscribe();
         signal.removeEventListener("abort", onAbort);
-        if (error === undefined) resolve(job);
+        if (error === undefined) resolve(event);
         else reject(error);
       };
       const onAbort = () => finish(undefined, signal.reason);
       const unsubscribe = this.subscribe(jobId, (event) => {
-        if (isTerminalState(event.job.state)) finish(event.job);
+        if (isTerminalState(event.job.state)) finish(event);
       });
       signal.addEventListener("abort", onAbort);
       if (signal.aborted) return onAbort();
       const now = read();
-      if (!now || isTerminalState(now.state)) return finish(now);
+      if (!now || isTerminalState(now.state)) return finish(now && { job: now });
       timer = setTimeout(() => finish(undefined), timeoutMs);
     });
   }

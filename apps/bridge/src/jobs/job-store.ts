@@ -122,11 +122,11 @@ const fsyncAsync = promisify(fsync);
  * the process; `durable()` then makes it survive a power cut too (group commit: one fsync of the WAL,
  * off the event loop, for every write made since the previous one). Answer a client only after
  * `durable()`. State changes go through guarded transitions (a terminal job never changes again), and
- * each change is reported to `onChange`.
+ * each change is reported to `onChange` (with the result, for a job that succeeded).
  */
 export class JobStore {
   readonly #db: Database.Database;
-  readonly #onChange: (job: Job) => void;
+  readonly #onChange: (job: Job, result?: ComputeResult) => void;
   readonly #statements;
   readonly #walPath: string | undefined;
   #walFd: number | undefined;
@@ -136,7 +136,7 @@ export class JobStore {
   #flushing: Promise<void> | undefined;
   #fsyncs = 0;
 
-  constructor(path: string, options: { onChange?: (job: Job) => void } = {}) {
+  constructor(path: string, options: { onChange?: (job: Job, result?: ComputeResult) => void } = {}) {
     this.#db = new Database(path);
     this.#db.pragma("journal_mode = WAL");
     // Commits write the WAL without fsync; `durable()` fsyncs it (see the class comment).
@@ -301,7 +301,7 @@ export class JobStore {
       provider,
       now: Date.now(),
     });
-    if (info.changes) this.#changed(this.#get(id));
+    if (info.changes) this.#changed(this.#get(id), result);
     return info.changes > 0;
   }
 
@@ -371,10 +371,10 @@ export class JobStore {
   }
 
   /** Counts a committed write and reports the job's new state. */
-  #changed(record: JobRecord | undefined): JobRecord | undefined {
+  #changed(record: JobRecord | undefined, result?: ComputeResult): JobRecord | undefined {
     if (record) {
       this.#writes++;
-      this.#onChange(record.job);
+      this.#onChange(record.job, result);
     }
     return record;
   }
