@@ -226,10 +226,7 @@ export class JobStore {
       return { record: this.#get(id)!, created: true };
     });
     const out = tx.immediate();
-    if (out.created) {
-      this.#writes++;
-      this.#onChange(out.record.job);
-    }
+    if (out.created) this.#changed(out.record);
     return out;
   }
 

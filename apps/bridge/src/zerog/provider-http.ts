@@ -32,8 +32,8 @@ export interface HttpCallOptions {
 
 const decoder = new TextDecoder();
 
-// Keep-alive connections to each provider, reused across jobs (node:http rather than fetch: a
-// third of the CPU per request, which the bridge spends on every job).
+// Keep-alive connections to each provider, reused across jobs. node:http rather than fetch: fetch's
+// web streams and signals cost about 0.4 ms of CPU per request here, twice per job.
 const agents = {
   "http:": new http.Agent({ keepAlive: true, scheduling: "lifo" }),
   "https:": new https.Agent({ keepAlive: true, scheduling: "lifo" }),
