@@ -50,7 +50,7 @@ describe("JobStore", () => {
     await Promise.all([first, second, store.durable()]);
     expect(store.fsyncCount).toBe(3);
     // Reads and writes that change nothing need no fsync.
-    store.update(ids[9]!, { progress: 0.5 }); // queued, not running: no change
+    store.update(store.get(ids[9]!)!.job, { progress: 0.5 }); // queued, not running: no change
     await store.durable();
     expect(store.fsyncCount).toBe(3);
     store.close();
@@ -75,8 +75,10 @@ describe("JobStore", () => {
     const changes: Job[] = [];
     const store = new JobStore(":memory:", { onChange: (job) => changes.push(job) });
     const id = store.insert(task(), "").record.job.jobId;
-    expect(store.startNext()?.job.state).toBe(JobState.RUNNING);
-    store.update(id, { progress: 0.5, provider: "0xabc" });
+    const running = store.startNext()!.job;
+    expect(running.state).toBe(JobState.RUNNING);
+    // The job update returns is the job as stored.
+    expect(store.update(running, { progress: 0.5, provider: "0xabc" })).toEqual(store.get(id)?.job);
     const result = create(ComputeResultSchema, { jobId: id, output: "42" });
     expect(store.succeed(id, result, "0xabc")).toBe(true);
     expect(store.fail(id, FailureReason.INTERNAL, "late")).toBe(false);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsync, openSync } from "node:fs";
+import { closeSync, fdatasync, openSync } from "node:fs";
 import { promisify } from "node:util";
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -21,7 +21,6 @@ export interface JobRecord {
   job: Job;
   task: ComputeTask;
   idempotencyKey: string;
-  backendRef: string | undefined;
 }
 
 export interface ListJobsQuery {
@@ -42,7 +41,6 @@ CREATE TABLE IF NOT EXISTS jobs (
   model           TEXT NOT NULL,
   progress        REAL NOT NULL DEFAULT 0,
   provider        TEXT NOT NULL DEFAULT '',
-  backend_ref     TEXT,
   attempts        INTEGER NOT NULL DEFAULT 0,
   error_reason    INTEGER NOT NULL DEFAULT 0,
   error_message   TEXT NOT NULL DEFAULT '',
@@ -65,7 +63,6 @@ interface Row {
   model: string;
   progress: number;
   provider: string;
-  backend_ref: string | null;
   attempts: number;
   error_reason: number;
   error_message: string;
@@ -77,7 +74,7 @@ interface Row {
 
 /** Every column but the result: job reads never need the (large) result blob. */
 const jobColumns =
-  "seq, id, idempotency_key, state, task, task_type, model, progress, provider, backend_ref, attempts, " +
+  "seq, id, idempotency_key, state, task, task_type, model, progress, provider, attempts, " +
   "error_reason, error_message, created_at, updated_at, started_at, ended_at";
 
 const live = `state IN (${JobState.QUEUED}, ${JobState.RUNNING})`;
@@ -111,11 +108,10 @@ function toRecord(row: Row): JobRecord {
     job,
     task: fromBinary(ComputeTaskSchema, row.task),
     idempotencyKey: row.idempotency_key ?? "",
-    backendRef: row.backend_ref ?? undefined,
   };
 }
 
-const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
 
 /**
  * Jobs on disk in SQLite (WAL). Each write commits before its method returns, so it survives a crash of
@@ -162,7 +158,7 @@ export class JobStore {
       ),
       update: db.prepare(
         `UPDATE jobs SET progress = COALESCE(@progress, progress), provider = COALESCE(@provider, provider),
-         backend_ref = COALESCE(@ref, backend_ref), updated_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
+         updated_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
       ),
       succeed: db.prepare(
         `UPDATE jobs SET state = ${JobState.SUCCEEDED}, progress = 1, result = @result, provider = @provider,
@@ -173,7 +169,7 @@ export class JobStore {
          ended_at = @now WHERE id = @id AND ${live}`,
       ),
       requeue: db.prepare(
-        `UPDATE jobs SET state = ${JobState.QUEUED}, progress = 0, backend_ref = NULL, updated_at = @now
+        `UPDATE jobs SET state = ${JobState.QUEUED}, progress = 0, updated_at = @now
          WHERE id = @id AND state = ${JobState.RUNNING}`,
       ),
       result: db.prepare<[string], { result: Buffer | null }>("SELECT result FROM jobs WHERE id = ?"),
@@ -250,16 +246,27 @@ export class JobStore {
     return this.#changed(tx.immediate());
   }
 
-  /** Records progress, provider or backend handle of a running job; returns the job when it changed. */
-  update(id: string, patch: { progress?: number; provider?: string; backendRef?: string }): Job | undefined {
+  /**
+   * Records progress or provider of a running job, given as last read or updated; returns
+   * it updated (without reading it back) when it changed, undefined when the job was no longer running.
+   */
+  update(job: Job, patch: { progress?: number; provider?: string }): Job | undefined {
+    const now = Date.now();
     const info = this.#statements.update.run({
-      id,
+      id: job.jobId,
       progress: patch.progress ?? null,
       provider: patch.provider ?? null,
-      ref: patch.backendRef ?? null,
-      now: Date.now(),
+      now,
     });
-    return info.changes ? this.#changed(this.#get(id))?.job : undefined;
+    if (!info.changes) return undefined;
+    const updated: Job = {
+      ...job,
+      progress: patch.progress ?? job.progress,
+      providerAddress: patch.provider ?? job.providerAddress,
+      updateTime: timestampFromMs(now),
+    };
+    this.#report(updated);
+    return updated;
   }
 
   /**
@@ -282,7 +289,7 @@ export class JobStore {
       const upTo = this.#writes;
       this.#walFd ??= openSync(this.#walPath!, "r+");
       this.#fsyncs++;
-      await fsyncAsync(this.#walFd);
+      await fdatasyncAsync(this.#walFd);
       this.#durableWrites = Math.max(this.#durableWrites, upTo);
     })().finally(() => {
       this.#flushing = undefined;
@@ -367,12 +374,14 @@ export class JobStore {
     this.#db.close();
   }
 
-  /** Counts a committed write and reports the job's new state. */
   #changed(record: JobRecord | undefined, result?: ComputeResult): JobRecord | undefined {
-    if (record) {
-      this.#writes++;
-      this.#onChange(record.job, result);
-    }
+    if (record) this.#report(record.job, result);
     return record;
+  }
+
+  /** Counts a committed write and reports the job's new state. */
+  #report(job: Job, result?: ComputeResult): void {
+    this.#writes++;
+    this.#onChange(job, result);
   }
 }

@@ -108,7 +108,7 @@ export class Worker {
     // The job as last written: streamed deltas are published with it, without a read per token.
     let current = record.job;
     const update = (patch: Parameters<JobStore["update"]>[1]) => {
-      current = store.update(jobId, patch) ?? current;
+      current = store.update(current, patch) ?? current;
     };
     try {
       const ref = await backend.submit(record.task, {
@@ -118,7 +118,6 @@ export class Worker {
         onProgress: (progress) => update({ progress }),
         onOutputDelta: (outputDelta) => events.publish({ job: current, outputDelta }),
       });
-      update({ backendRef: ref });
       const result = await backend.result(ref, { signal });
       const stored = create(ComputeResultSchema, {
         jobId,

@@ -1,0 +1,324 @@
+// End-to-end benchmark: jobs through adapter → bridge → 0G devnet provider, beside the same
+// requests sent straight to the provider with the 0G SDK (headers, POST, signature check), in one
+// run, interleaved round by round. Writes bench/RESULTS.md. Run: pnpm --filter @chaoschain/zerog-bridge bench
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { format } from "node:util";
+import { createZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
+import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
+import { JsonRpcProvider, parseEther, Wallet } from "ethers";
+
+const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 32);
+const jobsPerRound = Number(process.env.BENCH_JOBS ?? 128);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
+const providerLatencies = (process.env.BENCH_PROVIDER_LATENCY_MS ?? "1000,250,0").split(",").map(Number);
+const gasPrice = 1_000_000_000;
+
+// The SDK prints each transaction; keep the output to our table.
+const sdkLines = [];
+console.log = (...args) => sdkLines.push(format(...args));
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs `count` calls of `fn`, at most `limit` at once; returns each latency (ms) and the wall time. */
+async function load(count, limit, fn) {
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = performance.now();
+        await fn(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { latencies, wallMs: performance.now() - started };
+}
+
+/** CPU time (ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid) {
+  if (pid === process.pid) {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  }
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU ticks of the whole machine so far, from /proc/stat (Linux); NaN elsewhere. */
+function machineTicks() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return { idle: Number.NaN, total: Number.NaN };
+  }
+}
+
+/** `load`, plus the CPU each process spent on it, per job. */
+async function measured(count, limit, fn) {
+  const pids = { devnet: devnetChild.pid, bridge: bridge.pid, clients: process.pid };
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const m0 = machineTicks();
+  const sample = await load(count, limit, fn);
+  const m1 = machineTicks();
+  sample.busy = 1 - (m1.idle - m0.idle) / (m1.total - m0.total);
+  sample.cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid) - before[k]]));
+  return sample;
+}
+
+function summary(samples) {
+  const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const wall = samples.reduce((a, s) => a + s.wallMs, 0);
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    jobsPerSec: (latencies.length / wall) * 1000,
+    n: latencies.length,
+    busy: samples.reduce((a, s) => a + s.busy, 0) / samples.length,
+    cpuPerJob: Object.fromEntries(
+      Object.keys(samples[0].cpu).map((k) => [
+        k,
+        samples.reduce((a, s) => a + s.cpu[k], 0) / latencies.length,
+      ]),
+    ),
+  };
+}
+
+// Three processes, as deployed: the devnet (chain + provider), the bridge, and the clients (here).
+const devnetChild = spawn(
+  process.execPath,
+  [fileURLToPath(new URL("./devnet-process.js", import.meta.url))],
+  {
+    stdio: ["pipe", "pipe", "inherit"],
+  },
+);
+const devnetLines = createInterface({ input: devnetChild.stdout })[Symbol.asyncIterator]();
+const devnet = JSON.parse((await devnetLines.next()).value);
+const provider = {
+  address: devnet.provider,
+  async setFaults(faults) {
+    devnetChild.stdin.write(`${JSON.stringify(faults)}\n`);
+    await devnetLines.next();
+  },
+};
+
+// The bridge runs as its own process, as deployed (a sidecar), on the devnet as a "custom" network,
+// checking every proof against the devnet's trust anchors like the embedded launcher does.
+const dir = mkdtempSync(join(tmpdir(), "zerog-bench-"));
+writeFileSync(
+  join(dir, "policy.json"),
+  JSON.stringify({
+    tee: { rootCaPem: devnet.trust.rootCaPem },
+    gpu: { required: true, jwks: devnet.trust.jwks },
+  }),
+);
+writeFileSync(join(dir, "collateral.json"), JSON.stringify(devnet.trust.collateral));
+const port = 51_000 + Math.floor(Math.random() * 4000);
+const bridge = spawn(
+  process.execPath,
+  [
+    // BENCH_PROFILE_DIR=<dir> writes a CPU profile of the bridge process there.
+    ...(process.env.BENCH_PROFILE_DIR
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : []),
+    fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url)),
+    "start",
+    "--network=custom",
+    `--rpc-url=${devnet.rpcUrl}`,
+    `--ledger=${devnet.contracts.ledger}`,
+    `--inference=${devnet.contracts.inference}`,
+    `--fine-tuning=${devnet.contracts.fineTuning}`,
+    `--port=${port}`,
+    `--db=${join(dir, "jobs.db")}`,
+    `--concurrency=${inFlight}`,
+    `--gas-price=${gasPrice}`,
+    `--policy=${join(dir, "policy.json")}`,
+    `--collateral=${join(dir, "collateral.json")}`,
+    "--no-demo",
+    "--log-level=warn",
+  ],
+  {
+    env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "" },
+    stdio: ["ignore", "ignore", "inherit"],
+  },
+);
+const adapter = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${port}`, timeoutSeconds: 120 });
+for (let i = 0; ; i++) {
+  try {
+    await adapter.listJobs({ pageSize: 1 });
+    break;
+  } catch (err) {
+    if (i > 300) throw err;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const task = (i) => ({
+  task_type: "inference",
+  model: "llama-3-8b",
+  inputs: { prompt: `Benchmark prompt number ${i}: what is a TEE?` },
+  verification: "tee-ml",
+  provider_address: provider.address,
+});
+
+// The direct path's own wallet, funded by the devnet deployer, with its own ledger.
+const chain = new JsonRpcProvider(devnet.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+const deployer = new Wallet(devnet.deployerPrivateKey, chain);
+const direct = Wallet.createRandom().connect(chain);
+await (await deployer.sendTransaction({ to: direct.address, value: parseEther("100") })).wait();
+const { ledger, inference, fineTuning } = devnet.contracts;
+const broker = await createZGComputeNetworkBroker(
+  direct,
+  ledger,
+  inference,
+  fineTuning,
+  gasPrice,
+  undefined,
+  11,
+);
+await broker.ledger.addLedger(20, gasPrice);
+await broker.inference.acknowledgeProviderSigner(provider.address, gasPrice);
+await broker.inference.requestProcessor.checkAndFund(provider.address, 2, gasPrice);
+const { endpoint, model } = await broker.inference.getServiceMetadata(provider.address);
+/** The direct path: the SDK's headers, the provider's HTTP API, the SDK's response check. */
+function directRequest(headers) {
+  return async (i) => {
+    const res = await fetch(`${endpoint}/chat/completions`, {
+      method: "POST",
+      headers: { ...(await headers()), "content-type": "application/json" },
+      body: JSON.stringify({
+        model,
+        messages: [{ role: "user", content: `Benchmark prompt number ${i}: what is a TEE?` }],
+      }),
+    });
+    const body = await res.json();
+    const ok = await broker.inference.processResponse(
+      provider.address,
+      res.headers.get("zg-res-key") ?? body.id,
+      JSON.stringify(body.usage),
+    );
+    if (!ok) throw new Error("direct response did not verify");
+  };
+}
+const freshHeaders = () => broker.inference.requestProcessor.getHeader(provider.address);
+const sessionHeaders = await freshHeaders();
+const stages = [];
+async function bridgeRequest(i) {
+  const t0 = Date.now();
+  const jobId = await adapter.submit(task(i));
+  const t1 = Date.now();
+  await adapter.result(jobId, { wait: true, timeoutS: 120 });
+  stages.push({ t0, t1, t2: Date.now(), jobId });
+}
+const paths = [
+  {
+    key: "sdk",
+    label: "direct, SDK as documented (`getRequestHeaders` per request: one chain read each)",
+    run: directRequest(freshHeaders),
+  },
+  {
+    key: "session",
+    label: "direct, session header reused (the same requests the bridge sends)",
+    run: directRequest(async () => sessionHeaders),
+  },
+  { key: "bridge", label: "bridge (adapter → gRPC → bridge process → provider)", run: bridgeRequest },
+];
+
+// BENCH_PATHS=bridge (comma-separated keys) runs only those paths, e.g. to profile one.
+if (process.env.BENCH_PATHS) {
+  const keep = process.env.BENCH_PATHS.split(",");
+  paths.splice(0, paths.length, ...paths.filter((path) => keep.includes(path.key)));
+}
+
+// Warm every path (ledger, acknowledgement, session tokens, attestation cache, JIT).
+for (const path of paths) await load(64, inFlight, path.run);
+
+const rows = [];
+for (const latencyMs of providerLatencies) {
+  await provider.setFaults({ latencyMs });
+  const samples = Object.fromEntries(paths.map((path) => [path.key, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const path of paths) samples[path.key].push(await measured(jobsPerRound, inFlight, path.run));
+  }
+  rows.push({
+    latencyMs,
+    results: Object.fromEntries(paths.map((path) => [path.key, summary(samples[path.key])])),
+  });
+}
+
+{
+  const sel = stages.slice(-256);
+  const acc = { submitRtt: 0, created: 0, queue: 0, run: 0, notify: 0 };
+  for (const s of sel) {
+    const st = await adapter.status(s.jobId);
+    acc.submitRtt += s.t1 - s.t0;
+    acc.created += st.createdAt.getTime() - s.t0;
+    acc.queue += st.startedAt.getTime() - st.createdAt.getTime();
+    acc.run += st.endedAt.getTime() - st.startedAt.getTime();
+    acc.notify += s.t2 - st.endedAt.getTime();
+  }
+  for (const k in acc) acc[k] = (acc[k] / sel.length).toFixed(1);
+  console.error("stages", JSON.stringify(acc));
+}
+const f = (n) => n.toFixed(1);
+const cpu = ({ cpuPerJob: c }) => `${f(c.devnet)} / ${f(c.bridge)} / ${f(c.clients)}`;
+const pct = (b, d) => `${b >= d ? "+" : ""}${(((b - d) / d) * 100).toFixed(1)}%`;
+const lines = [
+  `Bridge end to end vs direct calls to the same devnet provider: ${inFlight} jobs in flight, ${rounds} interleaved rounds of ${jobsPerRound} jobs per path (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}).`,
+  "",
+  "| provider latency | path | jobs/s | p50 ms | p99 ms | CPU ms per job: devnet / bridge / clients | machine CPU busy |",
+  "|---|---|---|---|---|---|---|",
+  ...rows.flatMap(({ latencyMs, results }) =>
+    paths.map((path) => {
+      const r = results[path.key];
+      return `| ${latencyMs} ms | ${path.label} | ${f(r.jobsPerSec)} | ${f(r.p50)} | ${f(r.p99)} | ${cpu(r)} | ${(r.busy * 100).toFixed(0)}% |`;
+    }),
+  ),
+  "",
+  "Bridge p50 overhead (target: under 20% of the direct path with 32 jobs in flight):",
+  "",
+  "| provider latency | vs direct, SDK as documented | vs direct, session reused |",
+  "|---|---|---|",
+  ...rows.map(
+    ({ latencyMs, results: { sdk, session, bridge } }) =>
+      `| ${latencyMs} ms | ${sdk && bridge ? pct(bridge.p50, sdk.p50) : ""} | ${session && bridge ? pct(bridge.p50, session.p50) : ""} |`,
+  ),
+  "",
+  "How to read it:",
+  "",
+  "- Three processes share the 2 cores: the devnet (ganache + provider simulator), the bridge (a sidecar, as deployed)",
+  "  and the clients of every path. CPU per job is read from /proc for each process over the same rounds.",
+  "- The direct paths check only the signer (SDK `processResponse`). The bridge also binds the signature to the exact",
+  "  bytes, checks the TDX quote (cached collateral), the event log and the GPU token against the devnet policy, and",
+  "  stores each job durably (SQLite WAL; one fsync per group of writes, off the event loop) before answering.",
+  "- The SDK's `getRequestHeaders` reads the user's account from the chain on every call (its acknowledgement cache",
+  "  stores an empty string, which reads back as a miss), so the documented direct path costs the devnet one more",
+  "  eth_call per request. The bridge reuses the SDK's session header for 5 minutes (replacing it at once when a",
+  "  provider refuses it), so it sends exactly the requests of the `session reused` path: that is the strict baseline.",
+  "- The 32 clients start together against a provider of fixed latency, so jobs travel in convoys and each waits for",
+  "  the bridge's per-job work on the jobs ahead of it (one event loop). The bridge's p50 cost over the strict baseline",
+  "  is therefore roughly half a convoy times its CPU per job plus the clients' gRPC work: tens of milliseconds that",
+  "  weigh little next to a real model's latency, and much next to a provider that answers at once.",
+];
+const text = `${lines.join("\n")}\n`;
+writeFileSync(new URL("./RESULTS.md", import.meta.url), text);
+process.stdout.write(text);
+adapter.close();
+bridge.kill("SIGTERM");
+await new Promise((r) => bridge.once("exit", r));
+devnetChild.stdin.end();
+await new Promise((r) => devnetChild.once("exit", r));
+process.exit(0);
