@@ -292,8 +292,8 @@ const lines = [
   "  provider refuses it), so it sends exactly the requests of the `session reused` path: that is the strict baseline.",
   "- The 32 clients start together against a provider of fixed latency, so jobs travel in convoys and each waits for",
   "  the bridge's per-job work on the jobs ahead of it (one event loop). The bridge's p50 cost over the strict baseline",
-  "  is therefore roughly half a convoy times its CPU per job plus the clients' gRPC work: tens of milliseconds that",
-  "  weigh little next to a real model's latency, and much next to a provider that answers at once.",
+  "  is roughly half a convoy times its CPU per job, plus the clients' gRPC work and two waits for the disk (a Submit",
+  "  and a result are answered only once fsynced): tens of milliseconds.",
 ];
 const text = `${lines.join("\n")}\n`;
 writeFileSync(new URL("./RESULTS.md", import.meta.url), text);
