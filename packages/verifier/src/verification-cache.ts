@@ -73,7 +73,7 @@ export function createVerificationCache(p: CreateVerificationCacheParameters = {
     _parsedQuotes: bound(new Map()),
     _eventLogs: bound(new Map()),
     _signers: bound(new Map()),
-    // Each holds ~1,400 precomputed points (about 200 KB): few providers, so a small bound.
+    // Each holds ~1,400 precomputed points (about 330 KB): few providers, so a small bound.
     _knownSigners: bound(new Map(), 64),
     stats: () => ({ hits, misses, entries: cache._collateral.size + cache._quotes.size }),
     clear: () => {
