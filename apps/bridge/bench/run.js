@@ -1,6 +1,7 @@
-// End-to-end benchmark: jobs through adapter → bridge → 0G devnet provider, beside the same
-// requests sent straight to the provider with the 0G SDK (headers, POST, signature check), in one
-// run, interleaved round by round. Writes bench/RESULTS.md. Run: pnpm --filter @chaoschain/zerog-bridge bench
+// End-to-end benchmark: jobs through adapter → bridge → 0G devnet provider, beside requests sent
+// straight to the provider with the 0G SDK (headers, POST, signature check) two ways: headers made per
+// request as the SDK documents, and one session header reused as the bridge does (the same requests).
+// One run, interleaved round by round. Writes bench/RESULTS.md. Run: pnpm --filter @chaoschain/zerog-bridge bench
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
