@@ -24,6 +24,17 @@ let wallet: Wallet;
 let primary: ProviderSimulatorHandle; // llama-3-8b #1: happy paths, settlement
 let faulty: ProviderSimulatorHandle; // llama-3-8b #2: fault injection
 
+/** The real 0G SDK broker of `signer` on the devnet's contracts. */
+function brokerFor(signer: Wallet): Promise<ZGComputeNetworkBroker> {
+  return createZGComputeNetworkBroker(
+    signer as unknown as SdkSigner,
+    devnet.contracts.ledger,
+    devnet.contracts.inference,
+    devnet.contracts.fineTuning,
+    DEVNET_GAS_PRICE,
+  );
+}
+
 async function chat(p: ProviderSimulatorHandle, body: object, headers?: Record<string, string>) {
   const h = headers ?? (await broker.inference.getRequestHeaders(p.address));
   const raw = JSON.stringify(body);
@@ -46,13 +57,7 @@ beforeAll(async () => {
   devnet = await startDevnet();
   [primary, faulty] = devnet.providers as [ProviderSimulatorHandle, ProviderSimulatorHandle];
   wallet = new Wallet(devnet.userPrivateKey, createJsonRpcProvider(devnet.rpcUrl, devnet.chainId));
-  broker = await createZGComputeNetworkBroker(
-    wallet as unknown as SdkSigner,
-    devnet.contracts.ledger,
-    devnet.contracts.inference,
-    devnet.contracts.fineTuning,
-    DEVNET_GAS_PRICE,
-  );
+  broker = await brokerFor(wallet);
   await broker.ledger.addLedger(20);
   await broker.inference.acknowledgeProviderSigner(faulty.address, DEVNET_GAS_PRICE);
   // Fund the faulty provider's sub-account up front so getRequestHeaders' inline top-up stays idle.
@@ -294,13 +299,7 @@ describe("(c) authentication", () => {
   test("acknowledged sub-account below unsettled + fee + 1 0G reserve → 402, then OK after a top-up", async () => {
     // A second user whose sub-account holds exactly the 1 0G acknowledgeProviderSigner puts in.
     const user2 = new Wallet(devnet.chain.accounts.providers[6]!.privateKey, wallet.provider);
-    const broker2 = await createZGComputeNetworkBroker(
-      user2 as unknown as SdkSigner,
-      devnet.contracts.ledger,
-      devnet.contracts.inference,
-      devnet.contracts.fineTuning,
-      DEVNET_GAS_PRICE,
-    );
+    const broker2 = await brokerFor(user2);
     await broker2.ledger.addLedger(3);
     await broker2.inference.acknowledgeProviderSigner(primary.address, DEVNET_GAS_PRICE);
     const auth = createSessionAuthorization(user2, { provider: primary.address });

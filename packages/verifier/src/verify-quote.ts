@@ -97,6 +97,13 @@ async function getAnalysis(
   return { ...norm, analysis: await pending };
 }
 
+/** The failure reason of a validity window, by what it belongs to. */
+const windowReasons = {
+  crl: { expired: "crl_expired", early: "crl_not_yet_valid" },
+  certificate: { expired: "certificate_expired", early: "certificate_not_yet_valid" },
+  collateral: { expired: "collateral_expired", early: "collateral_not_yet_valid" },
+} as const satisfies Record<string, { expired: Reason; early: Reason }>;
+
 function windowCheck(
   analysis: CollateralAnalysis,
   pckChain: ParsedCert[],
@@ -120,40 +127,16 @@ function windowCheck(
   const iso = (s: number) => (Number.isFinite(s) ? new Date(s * 1000).toISOString() : String(s));
   const name = "collateral.validity";
   for (const w of windows) {
-    if (now > w.notAfter) {
-      const reason: Reason =
-        w.kind === "crl"
-          ? "crl_expired"
-          : w.kind === "certificate"
-            ? "certificate_expired"
-            : "collateral_expired";
-      return {
-        check: fail(name, reason, `${w.what} expired at ${iso(w.notAfter)} (now ${iso(now)})`, {
-          what: w.what,
-          notAfter: w.notAfter,
-          now,
-        }),
-        lo,
-        hi,
-      };
-    }
-    if (now < w.notBefore) {
-      const reason: Reason =
-        w.kind === "crl"
-          ? "crl_not_yet_valid"
-          : w.kind === "certificate"
-            ? "certificate_not_yet_valid"
-            : "collateral_not_yet_valid";
-      return {
-        check: fail(name, reason, `${w.what} is not valid before ${iso(w.notBefore)} (now ${iso(now)})`, {
-          what: w.what,
-          notBefore: w.notBefore,
-          now,
-        }),
-        lo,
-        hi,
-      };
-    }
+    const expired = now > w.notAfter;
+    if (!expired && now >= w.notBefore) continue;
+    const [reason, message, detail] = expired
+      ? [windowReasons[w.kind].expired, `expired at ${iso(w.notAfter)}`, { notAfter: w.notAfter }]
+      : [windowReasons[w.kind].early, `is not valid before ${iso(w.notBefore)}`, { notBefore: w.notBefore }];
+    return {
+      check: fail(name, reason, `${w.what} ${message} (now ${iso(now)})`, { what: w.what, ...detail, now }),
+      lo,
+      hi,
+    };
   }
   return {
     check: pass(name, `all ${windows.length} collateral items and certificates are valid at now`, {

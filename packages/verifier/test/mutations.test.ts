@@ -46,6 +46,12 @@ function withCollateral(opts: Omit<Parameters<typeof createCollateral>[0], "pki"
   b.options.collateral = createCollateral({ pki, now, ...opts });
   return b;
 }
+/** `b` with its policy's `tee` section extended by `patch`. */
+function withTeePolicy(b: ReturnType<typeof base>, patch: Record<string, unknown>) {
+  const pol = b.options.policy as { tee: Record<string, unknown> };
+  b.options.policy = { ...pol, tee: { ...pol.tee, ...patch } };
+  return b;
+}
 const tee = (p: ComputeProofInput) => p.tee as Record<string, unknown>;
 const gpu = (p: ComputeProofInput) => p.gpu as Record<string, unknown>;
 const editOneChar = (b: Uint8Array, find: string, repl: string) =>
@@ -256,19 +262,11 @@ const cases: Case[] = [
   ["TCB status Revoked", () => withCollateral({ tcbStatus: "Revoked" }), "tcb_status_not_allowed"],
   [
     "advisory not in the allow-list",
-    () => {
-      const b = withCollateral({ tcbStatus: "SWHardeningNeeded", advisoryIds: ["INTEL-SA-00615"] });
-      const pol = b.options.policy as { tee: Record<string, unknown> };
-      b.options.policy = {
-        ...pol,
-        tee: {
-          ...pol.tee,
-          allowedTcbStatuses: ["UpToDate", "SWHardeningNeeded"],
-          allowedAdvisoryIds: ["INTEL-SA-00334"],
-        },
-      };
-      return b;
-    },
+    () =>
+      withTeePolicy(withCollateral({ tcbStatus: "SWHardeningNeeded", advisoryIds: ["INTEL-SA-00615"] }), {
+        allowedTcbStatuses: ["UpToDate", "SWHardeningNeeded"],
+        allowedAdvisoryIds: ["INTEL-SA-00334"],
+      }),
     "advisory_not_allowed",
   ],
   ["TCB info for another FMSPC", () => withCollateral({ fmspc: "00906ED50000" }), "fmspc_mismatch"],
@@ -315,26 +313,8 @@ const cases: Case[] = [
     "report_data_mismatch",
   ],
   // workload (4)
-  [
-    "wrong MRTD",
-    () => {
-      const b = base();
-      const pol = b.options.policy as { tee: Record<string, unknown> };
-      b.options.policy = { ...pol, tee: { ...pol.tee, mrtd: ["00".repeat(48)] } };
-      return b;
-    },
-    "mrtd_not_allowed",
-  ],
-  [
-    "wrong RTMR0",
-    () => {
-      const b = base();
-      const pol = b.options.policy as { tee: Record<string, unknown> };
-      b.options.policy = { ...pol, tee: { ...pol.tee, rtmr0: ["11".repeat(48)] } };
-      return b;
-    },
-    "rtmr_not_allowed",
-  ],
+  ["wrong MRTD", () => withTeePolicy(base(), { mrtd: ["00".repeat(48)] }), "mrtd_not_allowed"],
+  ["wrong RTMR0", () => withTeePolicy(base(), { rtmr0: ["11".repeat(48)] }), "rtmr_not_allowed"],
   [
     "RTMR3 not reproduced by the event log",
     () => base(makeFixture({ attestation: { quote: { rtmr3: "22".repeat(48) } } })),
