@@ -21,7 +21,8 @@ export type FailureReasonName =
   | "unsupported"
   | "interrupted"
   | "chain_error"
-  | "internal";
+  | "internal"
+  | "collateral_unavailable";
 
 const taskTypes: Record<TaskTypeName, TaskType> = {
   inference: TaskType.INFERENCE,
@@ -53,6 +54,7 @@ const failureReasons: Record<FailureReasonName, FailureReason> = {
   interrupted: FailureReason.INTERRUPTED,
   chain_error: FailureReason.CHAIN_ERROR,
   internal: FailureReason.INTERNAL,
+  collateral_unavailable: FailureReason.COLLATERAL_UNAVAILABLE,
 };
 
 /** 0G's on-chain spelling of each verification method (`InferenceServing` service records). */

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file chaoschain/zerog/v1/compute.proto.
  */
 export const file_chaoschain_zerog_v1_compute: GenFile = /*@__PURE__*/
-  fileDesc("CiFjaGFvc2NoYWluL3plcm9nL3YxL2NvbXB1dGUucHJvdG8SE2NoYW9zY2hhaW4uemVyb2cudjEioQIKC0NvbXB1dGVUYXNrEjAKCXRhc2tfdHlwZRgBIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYAiABKAkSLwoGaW5wdXRzGAMgASgLMh8uY2hhb3NjaGFpbi56ZXJvZy52MS5UYXNrSW5wdXRzEj0KDHZlcmlmaWNhdGlvbhgEIAEoDjInLmNoYW9zY2hhaW4uemVyb2cudjEuVmVyaWZpY2F0aW9uTWV0aG9kEhQKDGRvY2tlcl9pbWFnZRgFIAEoCRIxCglyZXNvdXJjZXMYBiABKAsyHi5jaGFvc2NoYWluLnplcm9nLnYxLlJlc291cmNlcxIYChBwcm92aWRlcl9hZGRyZXNzGAcgASgJItkBCgpUYXNrSW5wdXRzEg4KBnByb21wdBgBIAEoCRIyCghtZXNzYWdlcxgCIAMoCzIgLmNoYW9zY2hhaW4uemVyb2cudjEuQ2hhdE1lc3NhZ2USPQoKcGFyYW1ldGVycxgDIAEoCzIpLmNoYW9zY2hhaW4uemVyb2cudjEuR2VuZXJhdGlvblBhcmFtZXRlcnMSJwoGZXh0cmFzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJlYW0YBSABKAgSDwoHZGF0YXNldBgGIAEoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkisAEKFEdlbmVyYXRpb25QYXJhbWV0ZXJzEhcKCm1heF90b2tlbnMYASABKA1IAIgBARIYCgt0ZW1wZXJhdHVyZRgCIAEoAUgBiAEBEhIKBXRvcF9wGAMgASgBSAKIAQESDAoEc3RvcBgEIAMoCRIRCgRzZWVkGAUgASgESAOIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCIoCglSZXNvdXJjZXMSCwoDZ3B1GAEgASgNEg4KBm1lbW9yeRgCIAEoCSJYCg1TdWJtaXRSZXF1ZXN0Ei4KBHRhc2sYASABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVUYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5TdWJtaXRSZXNwb25zZRIOCgZqb2JfaWQYASABKAkiTwoISm9iRXJyb3ISMgoGcmVhc29uGAEgASgOMiIuY2hhb3NjaGFpbi56ZXJvZy52MS5GYWlsdXJlUmVhc29uEg8KB21lc3NhZ2UYAiABKAkisAMKA0pvYhIOCgZqb2JfaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5jaGFvc2NoYWluLnplcm9nLnYxLkpvYlN0YXRlEhAKCHByb2dyZXNzGAMgASgBEiwKBWVycm9yGAQgASgLMh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JFcnJvchIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBwcm92aWRlcl9hZGRyZXNzGAkgASgJEjAKCXRhc2tfdHlwZRgKIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYCyABKAkSEAoIYXR0ZW1wdHMYDCABKA0iHwoNR2V0Sm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiSQoQR2V0UmVzdWx0UmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDAoEd2FpdBgCIAEoCBIXCg90aW1lb3V0X3NlY29uZHMYAyABKA0iYwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoBBIUCgx0b3RhbF90b2tlbnMYAyABKAQSEgoKZmVlX25ldXJvbhgEIAEoCSKMAQoNQ29tcHV0ZVJlc3VsdBIOCgZqb2JfaWQYASABKAkSDgoGb3V0cHV0GAIgASgJEjAKBXByb29mGAMgASgLMiEuY2hhb3NjaGFpbi56ZXJvZy52MS5Db21wdXRlUHJvb2YSKQoFdXNhZ2UYBCABKAsyGi5jaGFvc2NoYWluLnplcm9nLnYxLlVzYWdlIv0DCgxDb21wdXRlUHJvb2YSDgoGbWV0aG9kGAEgASgJEhUKDWRvY2tlcl9kaWdlc3QYAiABKAkSFgoOZW5jbGF2ZV9wdWJrZXkYAyABKAkSEwoLYXR0ZXN0YXRpb24YBCABKAwSFgoOZXhlY3V0aW9uX2hhc2gYBSABKAkSEQoJc2lnbmF0dXJlGAYgASgJEhEKCXRpbWVzdGFtcBgHIAEoAxITCgtzaWduZWRfdGV4dBgIIAEoCRIUCgxyZXF1ZXN0X2hhc2gYCSABKAkSFQoNcmVzcG9uc2VfaGFzaBgKIAEoCRIUCgxyZXF1ZXN0X2JvZHkYCyABKAwSFQoNcmVzcG9uc2VfYm9keRgMIAEoDBIXCg9lbmNsYXZlX2FkZHJlc3MYDSABKAkSFAoMc2lnbmluZ19hbGdvGA4gASgJEhgKEHByb3ZpZGVyX2FkZHJlc3MYDyABKAkSDwoHY2hhdF9pZBgQIAEoCRINCgVtb2RlbBgRIAEoCRITCgtzZXJ2aWNlX3VybBgSIAEoCRIQCghjaGFpbl9pZBgTIAEoBBItCgN0ZWUYFCABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLlRlZUV2aWRlbmNlEi0KA2dwdRgVIAEoCzIgLmNoYW9zY2hhaW4uemVyb2cudjEuR3B1RXZpZGVuY2Ui3wEKC1RlZUV2aWRlbmNlEhAKCHRlZV90eXBlGAEgASgJEkMKE3JlcG9ydF9kYXRhX2JpbmRpbmcYAiABKA4yJi5jaGFvc2NoYWluLnplcm9nLnYxLlJlcG9ydERhdGFCaW5kaW5nEhMKC3JlcG9ydF9kYXRhGAMgASgMEhIKCmVuY19wdWJrZXkYBCABKAwSEQoJZXZlbnRfbG9nGAUgASgJEhMKC2FwcF9jb21wb3NlGAYgASgJEhQKDHRlZV92ZXJpZmllchgHIAEoCRISCgpyYXdfcmVwb3J0GAggASgMIn0KC0dwdUV2aWRlbmNlEg0KBW5vbmNlGAEgASgJEgwKBGFyY2gYAiABKAkSPQoNZXZpZGVuY2VfbGlzdBgDIAMoCzImLmNoYW9zY2hhaW4uemVyb2cudjEuR3B1RGV2aWNlRXZpZGVuY2USEgoKbnJhc190b2tlbhgEIAEoCSJIChFHcHVEZXZpY2VFdmlkZW5jZRITCgtjZXJ0aWZpY2F0ZRgBIAEoCRIQCghldmlkZW5jZRgCIAEoCRIMCgRhcmNoGAMgASgJIiEKD1dhdGNoSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiRwoISm9iRXZlbnQSJQoDam9iGAEgASgLMhguY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2ISFAoMb3V0cHV0X2RlbHRhGAIgASgJIiIKEENhbmNlbEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIjoKEUNhbmNlbEpvYlJlc3BvbnNlEiUKA2pvYhgBIAEoCzIYLmNoYW9zY2hhaW4uemVyb2cudjEuSm9iImcKD0xpc3RKb2JzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCRItCgZzdGF0ZXMYAyADKA4yHS5jaGFvc2NoYWluLnplcm9nLnYxLkpvYlN0YXRlIlMKEExpc3RKb2JzUmVzcG9uc2USJgoEam9icxgBIAMoCzIYLmNoYW9zY2hhaW4uemVyb2cudjEuSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJjChNMaXN0U2VydmljZXNSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEj0KDHZlcmlmaWNhdGlvbhgCIAEoDjInLmNoYW9zY2hhaW4uemVyb2cudjEuVmVyaWZpY2F0aW9uTWV0aG9kIp8CCgdTZXJ2aWNlEhgKEHByb3ZpZGVyX2FkZHJlc3MYASABKAkSDQoFbW9kZWwYAiABKAkSCwoDdXJsGAMgASgJEj4KDXZlcmlmaWFiaWxpdHkYBCABKA4yJy5jaGFvc2NoYWluLnplcm9nLnYxLlZlcmlmaWNhdGlvbk1ldGhvZBIUCgxzZXJ2aWNlX3R5cGUYBSABKAkSGgoSaW5wdXRfcHJpY2VfbmV1cm9uGAYgASgJEhsKE291dHB1dF9wcmljZV9uZXVyb24YByABKAkSGgoSdGVlX3NpZ25lcl9hZGRyZXNzGAggASgJEh8KF3RlZV9zaWduZXJfYWNrbm93bGVkZ2VkGAkgASgIEhIKCmxhdGVuY3lfbXMYCiABKA0iRgoUTGlzdFNlcnZpY2VzUmVzcG9uc2USLgoIc2VydmljZXMYASADKAsyHC5jaGFvc2NoYWluLnplcm9nLnYxLlNlcnZpY2UqcQoIVGFza1R5cGUSGQoVVEFTS19UWVBFX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19UWVBFX0lORkVSRU5DRRABEhkKFVRBU0tfVFlQRV9GSU5FX1RVTklORxACEhYKElRBU0tfVFlQRV9UUkFJTklORxADKpcBChJWZXJpZmljYXRpb25NZXRob2QSIwofVkVSSUZJQ0FUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEh4KGlZFUklGSUNBVElPTl9NRVRIT0RfVEVFX01MEAESHQoZVkVSSUZJQ0FUSU9OX01FVEhPRF9aS19NTBACEh0KGVZFUklGSUNBVElPTl9NRVRIT0RfT1BfTUwQAyqaAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1NUQVRFX1FVRVVFRBABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX1NVQ0NFRURFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUq4wIKDUZhaWx1cmVSZWFzb24SHgoaRkFJTFVSRV9SRUFTT05fVU5TUEVDSUZJRUQQABIeChpGQUlMVVJFX1JFQVNPTl9OT19QUk9WSURFUhABEicKI0ZBSUxVUkVfUkVBU09OX1BST1ZJREVSX1VOQVZBSUxBQkxFEAISIQodRkFJTFVSRV9SRUFTT05fUFJPVklERVJfRVJST1IQAxIgChxGQUlMVVJFX1JFQVNPTl9QUk9PRl9JTlZBTElEEAQSJwojRkFJTFVSRV9SRUFTT05fSU5TVUZGSUNJRU5UX0JBTEFOQ0UQBRIeChpGQUlMVVJFX1JFQVNPTl9VTlNVUFBPUlRFRBAGEh4KGkZBSUxVUkVfUkVBU09OX0lOVEVSUlVQVEVEEAcSHgoaRkFJTFVSRV9SRUFTT05fQ0hBSU5fRVJST1IQCBIbChdGQUlMVVJFX1JFQVNPTl9JTlRFUk5BTBAJKqgBChFSZXBvcnREYXRhQmluZGluZxIjCh9SRVBPUlRfREFUQV9CSU5ESU5HX1VOU1BFQ0lGSUVEEAASJQohUkVQT1JUX0RBVEFfQklORElOR19BRERSRVNTX0FTQ0lJEAESIgoeUkVQT1JUX0RBVEFfQklORElOR19FTkNfUFVCX1YxEAISIwofUkVQT1JUX0RBVEFfQklORElOR19BRERSRVNTX1JBVxADMvAECg5Db21wdXRlU2VydmljZRJRCgZTdWJtaXQSIi5jaGFvc2NoYWluLnplcm9nLnYxLlN1Ym1pdFJlcXVlc3QaIy5jaGFvc2NoYWluLnplcm9nLnYxLlN1Ym1pdFJlc3BvbnNlEkYKBkdldEpvYhIiLmNoYW9zY2hhaW4uemVyb2cudjEuR2V0Sm9iUmVxdWVzdBoYLmNoYW9zY2hhaW4uemVyb2cudjEuSm9iElYKCUdldFJlc3VsdBIlLmNoYW9zY2hhaW4uemVyb2cudjEuR2V0UmVzdWx0UmVxdWVzdBoiLmNoYW9zY2hhaW4uemVyb2cudjEuQ29tcHV0ZVJlc3VsdBJRCghXYXRjaEpvYhIkLmNoYW9zY2hhaW4uemVyb2cudjEuV2F0Y2hKb2JSZXF1ZXN0Gh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JFdmVudDABEloKCUNhbmNlbEpvYhIlLmNoYW9zY2hhaW4uemVyb2cudjEuQ2FuY2VsSm9iUmVxdWVzdBomLmNoYW9zY2hhaW4uemVyb2cudjEuQ2FuY2VsSm9iUmVzcG9uc2USVwoITGlzdEpvYnMSJC5jaGFvc2NoYWluLnplcm9nLnYxLkxpc3RKb2JzUmVxdWVzdBolLmNoYW9zY2hhaW4uemVyb2cudjEuTGlzdEpvYnNSZXNwb25zZRJjCgxMaXN0U2VydmljZXMSKC5jaGFvc2NoYWluLnplcm9nLnYxLkxpc3RTZXJ2aWNlc1JlcXVlc3QaKS5jaGFvc2NoYWluLnplcm9nLnYxLkxpc3RTZXJ2aWNlc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiFjaGFvc2NoYWluL3plcm9nL3YxL2NvbXB1dGUucHJvdG8SE2NoYW9zY2hhaW4uemVyb2cudjEioQIKC0NvbXB1dGVUYXNrEjAKCXRhc2tfdHlwZRgBIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYAiABKAkSLwoGaW5wdXRzGAMgASgLMh8uY2hhb3NjaGFpbi56ZXJvZy52MS5UYXNrSW5wdXRzEj0KDHZlcmlmaWNhdGlvbhgEIAEoDjInLmNoYW9zY2hhaW4uemVyb2cudjEuVmVyaWZpY2F0aW9uTWV0aG9kEhQKDGRvY2tlcl9pbWFnZRgFIAEoCRIxCglyZXNvdXJjZXMYBiABKAsyHi5jaGFvc2NoYWluLnplcm9nLnYxLlJlc291cmNlcxIYChBwcm92aWRlcl9hZGRyZXNzGAcgASgJItkBCgpUYXNrSW5wdXRzEg4KBnByb21wdBgBIAEoCRIyCghtZXNzYWdlcxgCIAMoCzIgLmNoYW9zY2hhaW4uemVyb2cudjEuQ2hhdE1lc3NhZ2USPQoKcGFyYW1ldGVycxgDIAEoCzIpLmNoYW9zY2hhaW4uemVyb2cudjEuR2VuZXJhdGlvblBhcmFtZXRlcnMSJwoGZXh0cmFzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJlYW0YBSABKAgSDwoHZGF0YXNldBgGIAEoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkisAEKFEdlbmVyYXRpb25QYXJhbWV0ZXJzEhcKCm1heF90b2tlbnMYASABKA1IAIgBARIYCgt0ZW1wZXJhdHVyZRgCIAEoAUgBiAEBEhIKBXRvcF9wGAMgASgBSAKIAQESDAoEc3RvcBgEIAMoCRIRCgRzZWVkGAUgASgESAOIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCI6CglSZXNvdXJjZXMSCwoDZ3B1GAEgASgNEg4KBm1lbW9yeRgCIAEoCRIQCghncHVfdHlwZRgDIAEoCSJYCg1TdWJtaXRSZXF1ZXN0Ei4KBHRhc2sYASABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVUYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5TdWJtaXRSZXNwb25zZRIOCgZqb2JfaWQYASABKAkiTwoISm9iRXJyb3ISMgoGcmVhc29uGAEgASgOMiIuY2hhb3NjaGFpbi56ZXJvZy52MS5GYWlsdXJlUmVhc29uEg8KB21lc3NhZ2UYAiABKAki0AMKA0pvYhIOCgZqb2JfaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5jaGFvc2NoYWluLnplcm9nLnYxLkpvYlN0YXRlEhAKCHByb2dyZXNzGAMgASgBEiwKBWVycm9yGAQgASgLMh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JFcnJvchIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBwcm92aWRlcl9hZGRyZXNzGAkgASgJEjAKCXRhc2tfdHlwZRgKIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYCyABKAkSEAoIYXR0ZW1wdHMYDCABKA0SDwoHbWVzc2FnZRgNIAEoCRINCgVzdGFnZRgOIAEoCSIfCg1HZXRKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSJJChBHZXRSZXN1bHRSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIMCgR3YWl0GAIgASgIEhcKD3RpbWVvdXRfc2Vjb25kcxgDIAEoDSJjCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgEEhQKDHRvdGFsX3Rva2VucxgDIAEoBBISCgpmZWVfbmV1cm9uGAQgASgJIsYBCg1Db21wdXRlUmVzdWx0Eg4KBmpvYl9pZBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSMAoFcHJvb2YYAyABKAsyIS5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVQcm9vZhIpCgV1c2FnZRgEIAEoCzIaLmNoYW9zY2hhaW4uemVyb2cudjEuVXNhZ2USOAoNYnJpZGdlX2NoZWNrcxgFIAEoCzIhLmNoYW9zY2hhaW4uemVyb2cudjEuQnJpZGdlQ2hlY2tzImsKDEJyaWRnZUNoZWNrcxIaChJzaWduYXR1cmVfdmVyaWZpZWQYASABKAgSFgoOcXVvdGVfdmVyaWZpZWQYAiABKAgSDwoHc2tpcHBlZBgDIAMoCRIWCg5yb290X2NhX3NoYTI1NhgEIAEoCSL9AwoMQ29tcHV0ZVByb29mEg4KBm1ldGhvZBgBIAEoCRIVCg1kb2NrZXJfZGlnZXN0GAIgASgJEhYKDmVuY2xhdmVfcHVia2V5GAMgASgJEhMKC2F0dGVzdGF0aW9uGAQgASgMEhYKDmV4ZWN1dGlvbl9oYXNoGAUgASgJEhEKCXNpZ25hdHVyZRgGIAEoCRIRCgl0aW1lc3RhbXAYByABKAMSEwoLc2lnbmVkX3RleHQYCCABKAkSFAoMcmVxdWVzdF9oYXNoGAkgASgJEhUKDXJlc3BvbnNlX2hhc2gYCiABKAkSFAoMcmVxdWVzdF9ib2R5GAsgASgMEhUKDXJlc3BvbnNlX2JvZHkYDCABKAwSFwoPZW5jbGF2ZV9hZGRyZXNzGA0gASgJEhQKDHNpZ25pbmdfYWxnbxgOIAEoCRIYChBwcm92aWRlcl9hZGRyZXNzGA8gASgJEg8KB2NoYXRfaWQYECABKAkSDQoFbW9kZWwYESABKAkSEwoLc2VydmljZV91cmwYEiABKAkSEAoIY2hhaW5faWQYEyABKAQSLQoDdGVlGBQgASgLMiAuY2hhb3NjaGFpbi56ZXJvZy52MS5UZWVFdmlkZW5jZRItCgNncHUYFSABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLkdwdUV2aWRlbmNlIpkCCgtUZWVFdmlkZW5jZRIQCgh0ZWVfdHlwZRgBIAEoCRJDChNyZXBvcnRfZGF0YV9iaW5kaW5nGAIgASgOMiYuY2hhb3NjaGFpbi56ZXJvZy52MS5SZXBvcnREYXRhQmluZGluZxITCgtyZXBvcnRfZGF0YRgDIAEoDBISCgplbmNfcHVia2V5GAQgASgMEhEKCWV2ZW50X2xvZxgFIAEoCRITCgthcHBfY29tcG9zZRgGIAEoCRIUCgx0ZWVfdmVyaWZpZXIYByABKAkSEgoKcmF3X3JlcG9ydBgIIAEoDBI4Cgpjb2xsYXRlcmFsGAkgASgLMiQuY2hhb3NjaGFpbi56ZXJvZy52MS5RdW90ZUNvbGxhdGVyYWwi2wIKD1F1b3RlQ29sbGF0ZXJhbBIcChRwY2tfY3JsX2lzc3Vlcl9jaGFpbhgBIAEoCRITCgtyb290X2NhX2NybBgCIAEoDBIPCgdwY2tfY3JsGAMgASgMEh0KFXRjYl9pbmZvX2lzc3Vlcl9jaGFpbhgEIAEoCRIQCgh0Y2JfaW5mbxgFIAEoCRIaChJ0Y2JfaW5mb19zaWduYXR1cmUYBiABKAwSIAoYcWVfaWRlbnRpdHlfaXNzdWVyX2NoYWluGAcgASgJEhMKC3FlX2lkZW50aXR5GAggASgJEh0KFXFlX2lkZW50aXR5X3NpZ25hdHVyZRgJIAEoDBINCgVmbXNwYxgKIAEoCRIOCgZwY2tfY2EYCyABKAkSEgoKc291cmNlX3VybBgMIAEoCRIuCgpmZXRjaF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ9CgtHcHVFdmlkZW5jZRINCgVub25jZRgBIAEoCRIMCgRhcmNoGAIgASgJEj0KDWV2aWRlbmNlX2xpc3QYAyADKAsyJi5jaGFvc2NoYWluLnplcm9nLnYxLkdwdURldmljZUV2aWRlbmNlEhIKCm5yYXNfdG9rZW4YBCABKAkiSAoRR3B1RGV2aWNlRXZpZGVuY2USEwoLY2VydGlmaWNhdGUYASABKAkSEAoIZXZpZGVuY2UYAiABKAkSDAoEYXJjaBgDIAEoCSIhCg9XYXRjaEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIkcKCEpvYkV2ZW50EiUKA2pvYhgBIAEoCzIYLmNoYW9zY2hhaW4uemVyb2cudjEuSm9iEhQKDG91dHB1dF9kZWx0YRgCIAEoCSIiChBDYW5jZWxKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSI6ChFDYW5jZWxKb2JSZXNwb25zZRIlCgNqb2IYASABKAsyGC5jaGFvc2NoYWluLnplcm9nLnYxLkpvYiJnCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSLQoGc3RhdGVzGAMgAygOMh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JTdGF0ZSJTChBMaXN0Sm9ic1Jlc3BvbnNlEiYKBGpvYnMYASADKAsyGC5jaGFvc2NoYWluLnplcm9nLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYwoTTGlzdFNlcnZpY2VzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRI9Cgx2ZXJpZmljYXRpb24YAiABKA4yJy5jaGFvc2NoYWluLnplcm9nLnYxLlZlcmlmaWNhdGlvbk1ldGhvZCKxAgoHU2VydmljZRIYChBwcm92aWRlcl9hZGRyZXNzGAEgASgJEg0KBW1vZGVsGAIgASgJEgsKA3VybBgDIAEoCRI+Cg12ZXJpZmlhYmlsaXR5GAQgASgOMicuY2hhb3NjaGFpbi56ZXJvZy52MS5WZXJpZmljYXRpb25NZXRob2QSFAoMc2VydmljZV90eXBlGAUgASgJEhoKEmlucHV0X3ByaWNlX25ldXJvbhgGIAEoCRIbChNvdXRwdXRfcHJpY2VfbmV1cm9uGAcgASgJEhoKEnRlZV9zaWduZXJfYWRkcmVzcxgIIAEoCRIfChd0ZWVfc2lnbmVyX2Fja25vd2xlZGdlZBgJIAEoCBISCgpsYXRlbmN5X21zGAogASgNEhAKCGdwdV90eXBlGAsgASgJIkYKFExpc3RTZXJ2aWNlc1Jlc3BvbnNlEi4KCHNlcnZpY2VzGAEgAygLMhwuY2hhb3NjaGFpbi56ZXJvZy52MS5TZXJ2aWNlKnEKCFRhc2tUeXBlEhkKFVRBU0tfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1RBU0tfVFlQRV9JTkZFUkVOQ0UQARIZChVUQVNLX1RZUEVfRklORV9UVU5JTkcQAhIWChJUQVNLX1RZUEVfVFJBSU5JTkcQAyqXAQoSVmVyaWZpY2F0aW9uTWV0aG9kEiMKH1ZFUklGSUNBVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIeChpWRVJJRklDQVRJT05fTUVUSE9EX1RFRV9NTBABEh0KGVZFUklGSUNBVElPTl9NRVRIT0RfWktfTUwQAhIdChlWRVJJRklDQVRJT05fTUVUSE9EX09QX01MEAMqmgEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFKo4DCg1GYWlsdXJlUmVhc29uEh4KGkZBSUxVUkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHgoaRkFJTFVSRV9SRUFTT05fTk9fUFJPVklERVIQARInCiNGQUlMVVJFX1JFQVNPTl9QUk9WSURFUl9VTkFWQUlMQUJMRRACEiEKHUZBSUxVUkVfUkVBU09OX1BST1ZJREVSX0VSUk9SEAMSIAocRkFJTFVSRV9SRUFTT05fUFJPT0ZfSU5WQUxJRBAEEicKI0ZBSUxVUkVfUkVBU09OX0lOU1VGRklDSUVOVF9CQUxBTkNFEAUSHgoaRkFJTFVSRV9SRUFTT05fVU5TVVBQT1JURUQQBhIeChpGQUlMVVJFX1JFQVNPTl9JTlRFUlJVUFRFRBAHEh4KGkZBSUxVUkVfUkVBU09OX0NIQUlOX0VSUk9SEAgSGwoXRkFJTFVSRV9SRUFTT05fSU5URVJOQUwQCRIpCiVGQUlMVVJFX1JFQVNPTl9DT0xMQVRFUkFMX1VOQVZBSUxBQkxFEAoqqAEKEVJlcG9ydERhdGFCaW5kaW5nEiMKH1JFUE9SVF9EQVRBX0JJTkRJTkdfVU5TUEVDSUZJRUQQABIlCiFSRVBPUlRfREFUQV9CSU5ESU5HX0FERFJFU1NfQVNDSUkQARIiCh5SRVBPUlRfREFUQV9CSU5ESU5HX0VOQ19QVUJfVjEQAhIjCh9SRVBPUlRfREFUQV9CSU5ESU5HX0FERFJFU1NfUkFXEAMy8AQKDkNvbXB1dGVTZXJ2aWNlElEKBlN1Ym1pdBIiLmNoYW9zY2hhaW4uemVyb2cudjEuU3VibWl0UmVxdWVzdBojLmNoYW9zY2hhaW4uemVyb2cudjEuU3VibWl0UmVzcG9uc2USRgoGR2V0Sm9iEiIuY2hhb3NjaGFpbi56ZXJvZy52MS5HZXRKb2JSZXF1ZXN0GhguY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2ISVgoJR2V0UmVzdWx0EiUuY2hhb3NjaGFpbi56ZXJvZy52MS5HZXRSZXN1bHRSZXF1ZXN0GiIuY2hhb3NjaGFpbi56ZXJvZy52MS5Db21wdXRlUmVzdWx0ElEKCFdhdGNoSm9iEiQuY2hhb3NjaGFpbi56ZXJvZy52MS5XYXRjaEpvYlJlcXVlc3QaHS5jaGFvc2NoYWluLnplcm9nLnYxLkpvYkV2ZW50MAESWgoJQ2FuY2VsSm9iEiUuY2hhb3NjaGFpbi56ZXJvZy52MS5DYW5jZWxKb2JSZXF1ZXN0GiYuY2hhb3NjaGFpbi56ZXJvZy52MS5DYW5jZWxKb2JSZXNwb25zZRJXCghMaXN0Sm9icxIkLmNoYW9zY2hhaW4uemVyb2cudjEuTGlzdEpvYnNSZXF1ZXN0GiUuY2hhb3NjaGFpbi56ZXJvZy52MS5MaXN0Sm9ic1Jlc3BvbnNlEmMKDExpc3RTZXJ2aWNlcxIoLmNoYW9zY2hhaW4uemVyb2cudjEuTGlzdFNlcnZpY2VzUmVxdWVzdBopLmNoYW9zY2hhaW4uemVyb2cudjEuTGlzdFNlcnZpY2VzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A unit of AI work. The snake_case JSON form of this message is the task
@@ -121,7 +121,9 @@ export type TaskInputs = Message<"chaoschain.zerog.v1.TaskInputs"> & {
   stream: boolean;
 
   /**
-   * Training or fine-tuning: dataset reference (0G Storage root hash or URL).
+   * Fine-tuning: the dataset, as inline JSONL text (starting with "{"), a
+   * "file://" path on the bridge host, an "https://" URL (fetched only when
+   * the bridge is configured to), or a 0G Storage root hash ("0x…").
    *
    * @generated from field: string dataset = 6;
    */
@@ -219,6 +221,15 @@ export type Resources = Message<"chaoschain.zerog.v1.Resources"> & {
    * @generated from field: string memory = 2;
    */
   memory: string;
+
+  /**
+   * GPU model the task must run on, e.g. "A100" or "H100" (the original
+   * adapter's `resources.gpu` string). Empty accepts any GPU. A provider is
+   * chosen only if its service record states this GPU type.
+   *
+   * @generated from field: string gpu_type = 3;
+   */
+  gpuType: string;
 };
 
 /**
@@ -369,6 +380,22 @@ export type Job = Message<"chaoschain.zerog.v1.Job"> & {
    * @generated from field: uint32 attempts = 12;
    */
   attempts: number;
+
+  /**
+   * Human-readable status, e.g. "training, epoch 2 of 3"; empty when there is
+   * nothing to add to `state`.
+   *
+   * @generated from field: string message = 13;
+   */
+  message: string;
+
+  /**
+   * For long jobs (fine-tuning): the provider's own status name, e.g.
+   * "SettingUp", "Training", "Delivered". Empty for inference.
+   *
+   * @generated from field: string stage = 14;
+   */
+  stage: string;
 };
 
 /**
@@ -490,6 +517,15 @@ export type ComputeResult = Message<"chaoschain.zerog.v1.ComputeResult"> & {
    * @generated from field: chaoschain.zerog.v1.Usage usage = 4;
    */
   usage?: Usage | undefined;
+
+  /**
+   * What the bridge itself checked before it kept this result. The proof is
+   * meant to be verified by the client; this records the bridge's own
+   * checks, and in particular when an operator switched one off.
+   *
+   * @generated from field: chaoschain.zerog.v1.BridgeChecks bridge_checks = 5;
+   */
+  bridgeChecks?: BridgeChecks | undefined;
 };
 
 /**
@@ -498,6 +534,51 @@ export type ComputeResult = Message<"chaoschain.zerog.v1.ComputeResult"> & {
  */
 export const ComputeResultSchema: GenMessage<ComputeResult> = /*@__PURE__*/
   messageDesc(file_chaoschain_zerog_v1_compute, 12);
+
+/**
+ * Checks the bridge ran on a result before returning it.
+ *
+ * @generated from message chaoschain.zerog.v1.BridgeChecks
+ */
+export type BridgeChecks = Message<"chaoschain.zerog.v1.BridgeChecks"> & {
+  /**
+   * The enclave's signature over the exact request and response bytes.
+   *
+   * @generated from field: bool signature_verified = 1;
+   */
+  signatureVerified: boolean;
+
+  /**
+   * The provider's TEE quote against Intel collateral (or the devnet's test
+   * PKI) and the bridge's policy.
+   *
+   * @generated from field: bool quote_verified = 2;
+   */
+  quoteVerified: boolean;
+
+  /**
+   * Checks the operator switched off, by name (e.g. "quote" when the bridge
+   * runs with --unsafe-skip-quote-verification). A result with a skipped
+   * check is not a verified result.
+   *
+   * @generated from field: repeated string skipped = 3;
+   */
+  skipped: string[];
+
+  /**
+   * sha256 (hex) of the DER trust anchor the quote was checked against.
+   *
+   * @generated from field: string root_ca_sha256 = 4;
+   */
+  rootCaSha256: string;
+};
+
+/**
+ * Describes the message chaoschain.zerog.v1.BridgeChecks.
+ * Use `create(BridgeChecksSchema)` to create a new message.
+ */
+export const BridgeChecksSchema: GenMessage<BridgeChecks> = /*@__PURE__*/
+  messageDesc(file_chaoschain_zerog_v1_compute, 13);
 
 /**
  * Everything needed to check a result offline: the exact bytes exchanged with
@@ -665,7 +746,7 @@ export type ComputeProof = Message<"chaoschain.zerog.v1.ComputeProof"> & {
  * Use `create(ComputeProofSchema)` to create a new message.
  */
 export const ComputeProofSchema: GenMessage<ComputeProof> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 13);
+  messageDesc(file_chaoschain_zerog_v1_compute, 14);
 
 /**
  * Attestation of the provider's CPU TEE, as served by its attestation endpoint.
@@ -728,6 +809,15 @@ export type TeeEvidence = Message<"chaoschain.zerog.v1.TeeEvidence"> & {
    * @generated from field: bytes raw_report = 8;
    */
   rawReport: Uint8Array;
+
+  /**
+   * The Intel collateral the quote was checked against when the bridge first
+   * saw it, exactly as served by the PCS/PCCS, so that the proof re-verifies
+   * offline with nothing else.
+   *
+   * @generated from field: chaoschain.zerog.v1.QuoteCollateral collateral = 9;
+   */
+  collateral?: QuoteCollateral | undefined;
 };
 
 /**
@@ -735,7 +825,115 @@ export type TeeEvidence = Message<"chaoschain.zerog.v1.TeeEvidence"> & {
  * Use `create(TeeEvidenceSchema)` to create a new message.
  */
 export const TeeEvidenceSchema: GenMessage<TeeEvidence> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 14);
+  messageDesc(file_chaoschain_zerog_v1_compute, 15);
+
+/**
+ * Intel DCAP collateral for one quote, in the shape of Intel's PCS v4 API and
+ * of dcap-qvl's collateral JSON. Signed fields are kept byte for byte.
+ *
+ * @generated from message chaoschain.zerog.v1.QuoteCollateral
+ */
+export type QuoteCollateral = Message<"chaoschain.zerog.v1.QuoteCollateral"> & {
+  /**
+   * PEM chain (leaf first) that issued the PCK CRL (PCS header
+   * SGX-PCK-CRL-Issuer-Chain).
+   *
+   * @generated from field: string pck_crl_issuer_chain = 1;
+   */
+  pckCrlIssuerChain: string;
+
+  /**
+   * DER of the Intel SGX Root CA CRL.
+   *
+   * @generated from field: bytes root_ca_crl = 2;
+   */
+  rootCaCrl: Uint8Array;
+
+  /**
+   * DER of the PCK CRL ("platform" or "processor" CA, see pck_ca).
+   *
+   * @generated from field: bytes pck_crl = 3;
+   */
+  pckCrl: Uint8Array;
+
+  /**
+   * PEM chain that signed the TCB info (header TCB-Info-Issuer-Chain).
+   *
+   * @generated from field: string tcb_info_issuer_chain = 4;
+   */
+  tcbInfoIssuerChain: string;
+
+  /**
+   * The exact JSON text of `tcbInfo` that the signature covers.
+   *
+   * @generated from field: string tcb_info = 5;
+   */
+  tcbInfo: string;
+
+  /**
+   * Raw ECDSA P-256 signature (r ‖ s, 64 bytes) over tcb_info.
+   *
+   * @generated from field: bytes tcb_info_signature = 6;
+   */
+  tcbInfoSignature: Uint8Array;
+
+  /**
+   * PEM chain that signed the QE identity
+   * (header SGX-Enclave-Identity-Issuer-Chain).
+   *
+   * @generated from field: string qe_identity_issuer_chain = 7;
+   */
+  qeIdentityIssuerChain: string;
+
+  /**
+   * The exact JSON text of `enclaveIdentity` that the signature covers.
+   *
+   * @generated from field: string qe_identity = 8;
+   */
+  qeIdentity: string;
+
+  /**
+   * Raw ECDSA P-256 signature (r ‖ s, 64 bytes) over qe_identity.
+   *
+   * @generated from field: bytes qe_identity_signature = 9;
+   */
+  qeIdentitySignature: Uint8Array;
+
+  /**
+   * FMSPC (hex) the TCB info was requested for.
+   *
+   * @generated from field: string fmspc = 10;
+   */
+  fmspc: string;
+
+  /**
+   * "platform" or "processor": the PCK CA whose CRL is included.
+   *
+   * @generated from field: string pck_ca = 11;
+   */
+  pckCa: string;
+
+  /**
+   * Base URL of the PCS or PCCS the collateral came from.
+   *
+   * @generated from field: string source_url = 12;
+   */
+  sourceUrl: string;
+
+  /**
+   * When the bridge fetched it.
+   *
+   * @generated from field: google.protobuf.Timestamp fetch_time = 13;
+   */
+  fetchTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chaoschain.zerog.v1.QuoteCollateral.
+ * Use `create(QuoteCollateralSchema)` to create a new message.
+ */
+export const QuoteCollateralSchema: GenMessage<QuoteCollateral> = /*@__PURE__*/
+  messageDesc(file_chaoschain_zerog_v1_compute, 16);
 
 /**
  * NVIDIA GPU attestation evidence, bound to the same report by its nonce.
@@ -775,7 +973,7 @@ export type GpuEvidence = Message<"chaoschain.zerog.v1.GpuEvidence"> & {
  * Use `create(GpuEvidenceSchema)` to create a new message.
  */
 export const GpuEvidenceSchema: GenMessage<GpuEvidence> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 15);
+  messageDesc(file_chaoschain_zerog_v1_compute, 17);
 
 /**
  * @generated from message chaoschain.zerog.v1.GpuDeviceEvidence
@@ -806,7 +1004,7 @@ export type GpuDeviceEvidence = Message<"chaoschain.zerog.v1.GpuDeviceEvidence">
  * Use `create(GpuDeviceEvidenceSchema)` to create a new message.
  */
 export const GpuDeviceEvidenceSchema: GenMessage<GpuDeviceEvidence> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 16);
+  messageDesc(file_chaoschain_zerog_v1_compute, 18);
 
 /**
  * @generated from message chaoschain.zerog.v1.WatchJobRequest
@@ -823,7 +1021,7 @@ export type WatchJobRequest = Message<"chaoschain.zerog.v1.WatchJobRequest"> & {
  * Use `create(WatchJobRequestSchema)` to create a new message.
  */
 export const WatchJobRequestSchema: GenMessage<WatchJobRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 17);
+  messageDesc(file_chaoschain_zerog_v1_compute, 19);
 
 /**
  * One event of a job's life.
@@ -851,7 +1049,7 @@ export type JobEvent = Message<"chaoschain.zerog.v1.JobEvent"> & {
  * Use `create(JobEventSchema)` to create a new message.
  */
 export const JobEventSchema: GenMessage<JobEvent> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 18);
+  messageDesc(file_chaoschain_zerog_v1_compute, 20);
 
 /**
  * @generated from message chaoschain.zerog.v1.CancelJobRequest
@@ -868,7 +1066,7 @@ export type CancelJobRequest = Message<"chaoschain.zerog.v1.CancelJobRequest"> &
  * Use `create(CancelJobRequestSchema)` to create a new message.
  */
 export const CancelJobRequestSchema: GenMessage<CancelJobRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 19);
+  messageDesc(file_chaoschain_zerog_v1_compute, 21);
 
 /**
  * @generated from message chaoschain.zerog.v1.CancelJobResponse
@@ -885,7 +1083,7 @@ export type CancelJobResponse = Message<"chaoschain.zerog.v1.CancelJobResponse">
  * Use `create(CancelJobResponseSchema)` to create a new message.
  */
 export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 20);
+  messageDesc(file_chaoschain_zerog_v1_compute, 22);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListJobsRequest
@@ -918,7 +1116,7 @@ export type ListJobsRequest = Message<"chaoschain.zerog.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 21);
+  messageDesc(file_chaoschain_zerog_v1_compute, 23);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListJobsResponse
@@ -942,7 +1140,7 @@ export type ListJobsResponse = Message<"chaoschain.zerog.v1.ListJobsResponse"> &
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 22);
+  messageDesc(file_chaoschain_zerog_v1_compute, 24);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListServicesRequest
@@ -968,7 +1166,7 @@ export type ListServicesRequest = Message<"chaoschain.zerog.v1.ListServicesReque
  * Use `create(ListServicesRequestSchema)` to create a new message.
  */
 export const ListServicesRequestSchema: GenMessage<ListServicesRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 23);
+  messageDesc(file_chaoschain_zerog_v1_compute, 25);
 
 /**
  * A provider service on offer.
@@ -1039,6 +1237,14 @@ export type Service = Message<"chaoschain.zerog.v1.Service"> & {
    * @generated from field: uint32 latency_ms = 10;
    */
   latencyMs: number;
+
+  /**
+   * GPU model the provider states in its service record ("H100", "A100"),
+   * empty when it states none.
+   *
+   * @generated from field: string gpu_type = 11;
+   */
+  gpuType: string;
 };
 
 /**
@@ -1046,7 +1252,7 @@ export type Service = Message<"chaoschain.zerog.v1.Service"> & {
  * Use `create(ServiceSchema)` to create a new message.
  */
 export const ServiceSchema: GenMessage<Service> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 24);
+  messageDesc(file_chaoschain_zerog_v1_compute, 26);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListServicesResponse
@@ -1063,7 +1269,7 @@ export type ListServicesResponse = Message<"chaoschain.zerog.v1.ListServicesResp
  * Use `create(ListServicesResponseSchema)` to create a new message.
  */
 export const ListServicesResponseSchema: GenMessage<ListServicesResponse> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 25);
+  messageDesc(file_chaoschain_zerog_v1_compute, 27);
 
 /**
  * The kind of work a task asks for.
@@ -1262,6 +1468,14 @@ export enum FailureReason {
    * @generated from enum value: FAILURE_REASON_INTERNAL = 9;
    */
   INTERNAL = 9,
+
+  /**
+   * The Intel collateral needed to check the provider's quote could not be
+   * fetched (PCS/PCCS unreachable or answering errors); nothing was paid.
+   *
+   * @generated from enum value: FAILURE_REASON_COLLATERAL_UNAVAILABLE = 10;
+   */
+  COLLATERAL_UNAVAILABLE = 10,
 }
 
 /**
