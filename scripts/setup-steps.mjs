@@ -17,7 +17,11 @@ export function setup({ quiet = false } = {}) {
   const env = toolEnv();
   const steps = [
     ["installing dependencies", "pnpm", ["install", "--frozen-lockfile", "--reporter=append-only"]],
-    ["building packages", join(root, "node_modules", ".bin", "turbo"), ["run", "build", "--output-logs=errors-only"]],
+    [
+      "building packages",
+      join(root, "node_modules", ".bin", "turbo"),
+      ["run", "build", "--output-logs=errors-only"],
+    ],
   ];
   for (const [i, [title, cmd, args]] of steps.entries()) {
     const started = Date.now();

@@ -10,7 +10,12 @@ import { root } from "./toolchain.mjs";
 
 const code = setup({ quiet: true });
 if (code !== 0) process.exit(code);
-process.argv = [process.argv[0], join(root, "apps/bridge/bin/zerog-bridge.js"), "start", ...process.argv.slice(2)];
+process.argv = [
+  process.argv[0],
+  join(root, "apps/bridge/bin/zerog-bridge.js"),
+  "start",
+  ...process.argv.slice(2),
+];
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
