@@ -42,6 +42,35 @@ export function devnetAppCompose(model: string): string {
 }
 
 /**
+ * The dstack app-compose document of the devnet's fine-tuning provider (broker + trainer images).
+ *
+ * @example
+ * devnetFineTuningAppCompose(["Qwen2.5-0.5B-Instruct"])
+ */
+export function devnetFineTuningAppCompose(models: readonly string[]): string {
+  return JSON.stringify({
+    manifest_version: 2,
+    name: "zerog-devnet-fine-tuning-provider",
+    runner: "docker-compose",
+    docker_compose_file: [
+      "services:",
+      "  0g-fine-tune-broker:",
+      "    image: ghcr.io/0gfoundation/0g-serving-broker:devnet",
+      "    command: 0g-fine-tuning-server",
+      "    ports: ['3080:3080']",
+      `    # base models: ${models.join(", ")}`,
+      "",
+    ].join("\n"),
+    kms_enabled: true,
+    gateway_enabled: false,
+    public_logs: true,
+    public_sysinfo: true,
+    local_key_provider_enabled: false,
+    no_instance_id: false,
+  });
+}
+
+/**
  * 0G legacy report-data binding: the 42 ASCII characters of the EIP-55 signer address,
  * zero-padded to 64 bytes (`api/common/tee/tee.go`).
  */
