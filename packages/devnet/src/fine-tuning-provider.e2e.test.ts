@@ -1,25 +1,16 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
-import { Contract, keccak256, parseEther, toQuantity } from "ethers";
+import { Contract, keccak256, parseEther } from "ethers";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { newSdkUser } from "../test/sdk-user.js";
 import { DEVNET_MINI_LM, QWEN_2_5_0_5B_INSTRUCT } from "./fine-tuning-models.js";
 import { loadZeroGArtifacts } from "./sdk-artifacts.js";
 import { DEVNET_GAS_PRICE } from "./start-chain.js";
 import { type Devnet, startDevnet } from "./start-devnet.js";
 import type { FineTuningProviderSimulatorHandle } from "./start-fine-tuning-provider-simulator.js";
 import { trainLoraAdapter } from "./train-lora-adapter.js";
-
-// SDK pitfall: the ESM build bundles form-data's *browser* entry (`window.FormData`), so
-// `uploadDatasetToTEE` throws "window is not defined" under Node. The CommonJS build works; with it the
-// wallet must come from ethers' CommonJS build too (the SDK checks `signer instanceof ethers.Wallet`).
-const require = createRequire(import.meta.url);
-const sdk = require("@0gfoundation/0g-compute-ts-sdk") as typeof import("@0gfoundation/0g-compute-ts-sdk");
-const cjs = require("ethers") as typeof import("ethers");
-type SdkSigner = Parameters<typeof sdk.createZGComputeNetworkBroker>[0];
 
 const DATASET = [
   { instruction: "Translate to French", input: "Hello world", output: "Bonjour le monde" },
@@ -34,25 +25,6 @@ const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 let devnet: Devnet;
 let ft: FineTuningProviderSimulatorHandle;
 let dir: string;
-
-/** A fresh funded user with a ledger: tests do not share accounts, deliverables or nonces. */
-async function newUser(): Promise<{ wallet: import("ethers").Wallet; broker: ZGComputeNetworkBroker }> {
-  const rpc = new cjs.JsonRpcProvider(devnet.rpcUrl, devnet.chainId, {
-    staticNetwork: true,
-    cacheTimeout: -1,
-  });
-  const wallet = new cjs.Wallet(cjs.Wallet.createRandom().privateKey, rpc);
-  await devnet.chain.provider.send("evm_setAccountBalance", [wallet.address, toQuantity(parseEther("100"))]);
-  const broker = await sdk.createZGComputeNetworkBroker(
-    wallet as unknown as SdkSigner,
-    devnet.contracts.ledger,
-    devnet.contracts.inference,
-    devnet.contracts.fineTuning,
-    DEVNET_GAS_PRICE,
-  );
-  await broker.ledger.addLedger(10);
-  return { wallet, broker };
-}
 
 function fineTuningServing() {
   return new Contract(
@@ -78,7 +50,7 @@ afterAll(async () => {
 
 describe("the real SDK drives a fine-tuning job on the devnet", () => {
   test("listService → fund → upload → createTask → getTask → acknowledgeModel(tee) → decryptModel", async () => {
-    const { wallet, broker } = await newUser();
+    const { wallet, broker } = await newSdkUser(devnet);
     const ftBroker = broker.fineTuning!;
 
     const services = await ftBroker.listService();
@@ -155,7 +127,7 @@ describe("the real SDK drives a fine-tuning job on the devnet", () => {
     expect(before.encryptedSecret).toBe("0x");
 
     const out = join(dir, `out-${taskId}`);
-    await (await import("node:fs/promises")).mkdir(out);
+    await mkdir(out);
     await ftBroker.acknowledgeModel(ft.address, taskId, out, {
       downloadMethod: "tee",
       gasPrice: DEVNET_GAS_PRICE,
@@ -189,9 +161,8 @@ describe("the real SDK drives a fine-tuning job on the devnet", () => {
   });
 
   test("a customized model is resolved through GET /v1/model/<name>", async () => {
-    const { broker } = await newUser();
+    const { broker } = await newSdkUser(devnet, { fineTuningProvider: ft.address });
     const ftBroker = broker.fineTuning!;
-    await broker.ledger.transferFund(ft.address, "fine-tuning", parseEther("1"), DEVNET_GAS_PRICE);
     const { datasetHash } = await ftBroker.uploadDatasetToTEE(ft.address, join(dir, "dataset.jsonl"));
     const taskId = await ftBroker.createTask(
       ft.address,

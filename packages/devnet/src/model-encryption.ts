@@ -58,9 +58,9 @@ export function encryptModel(params: EncryptModelParameters): EncryptModelReturn
     tags.push(tag);
     incrementNonce(iv);
   }
-  const sig = new SigningKey(params.teeKey).sign(keccak256(concat(tags.length > 0 ? tags : ["0x"])));
+  const sig = new SigningKey(params.teeKey).sign(keccak256(Buffer.concat(tags)));
   const tagSignature = concat([sig.r, sig.s, sig.yParity === 0 ? "0x00" : "0x01"]);
-  const encrypted = getBytes(concat(parts));
+  const encrypted = Buffer.concat(parts);
   encrypted.set(getBytes(tagSignature), 0);
   return { encrypted, key, modelRootHash: keccak256(encrypted), tagSignature };
 }
