@@ -34,7 +34,7 @@ export class DatasetError extends Error {
 export function parseDataset(bytes: Uint8Array): ParsedDataset {
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     throw new DatasetError("dataset is not valid JSONL: it is not UTF-8 encoded");
   }
