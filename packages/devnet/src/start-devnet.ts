@@ -1,5 +1,6 @@
 import { parseEther, toQuantity } from "ethers";
 import { type DeployZeroGContractsReturnType, deployZeroGContracts } from "./deploy-zerog-contracts.js";
+import { createDevnetPolicy, type DevnetPolicy } from "./devnet-policy.js";
 import { DevnetError } from "./errors.js";
 import type { FineTuningModel } from "./fine-tuning-models.js";
 import type { FineTuningFaults, FineTuningTiming } from "./fine-tuning-pipeline.js";
@@ -15,6 +16,7 @@ import {
   type FineTuningProviderSimulatorHandle,
   startFineTuningProviderSimulator,
 } from "./start-fine-tuning-provider-simulator.js";
+import { type PccsSimulatorHandle, startPccsSimulator } from "./start-pccs-simulator.js";
 import {
   type ProviderFaults,
   type ProviderSimulatorHandle,
@@ -75,6 +77,8 @@ export type StartDevnetParameters = {
   settleIntervalMs?: number | undefined;
   /** Fine-tuning providers. Default: one with the default models; `[]` for none. */
   fineTuningProviders?: DevnetFineTuningSpec[] | undefined;
+  /** Serve the test PKI's collateral over the Intel PCS/PCCS API (tee-sim attestations only). Default true. */
+  pccs?: boolean | undefined;
 };
 
 export type Devnet = {
@@ -89,6 +93,16 @@ export type Devnet = {
   fineTuningProviders: FineTuningProviderSimulatorHandle[];
   /** Trust anchors of the devnet's test PKI; undefined with placeholder attestations. */
   trust: DevnetTrust | undefined;
+  /**
+   * The PCCS simulator serving the test PKI's collateral (`pccs.url` is a PCCS base URL); undefined with
+   * placeholder or custom attestations, or `pccs: false`.
+   */
+  pccs: PccsSimulatorHandle | undefined;
+  /**
+   * The complete verification policy of this devnet (test root, measurements, docker digests of every
+   * provider, NRAS JWKS) as plain JSON; undefined without `trust`.
+   */
+  policy: DevnetPolicy | undefined;
   /** The underlying chain (accounts, ethers provider). */
   chain: Chain;
   /** Milliseconds spent in `startDevnet`, by phase. */
@@ -124,8 +138,9 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
   const ftSpecs = params.fineTuningProviders ?? [{}];
   let attestation: AttestationSource | undefined;
   let trust: DevnetTrust | undefined = params.trust;
+  let teeSim: ReturnType<typeof createTeeSimAttestation> | undefined;
   if (params.attestation === undefined || params.attestation === "tee-sim") {
-    const teeSim = createTeeSimAttestation();
+    teeSim = createTeeSimAttestation();
     attestation = teeSim.source;
     trust = params.trust ?? teeSim.trust;
   } else if (params.attestation !== "placeholder") {
@@ -138,8 +153,11 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
   });
   const providers: ProviderSimulatorHandle[] = [];
   const fineTuningProviders: FineTuningProviderSimulatorHandle[] = [];
+  let pccs: PccsSimulatorHandle | undefined;
   const close = async () => {
-    await Promise.allSettled([...providers, ...fineTuningProviders].map((p) => p.close()));
+    await Promise.allSettled(
+      [...providers, ...fineTuningProviders, ...(pccs ? [pccs] : [])].map((p) => p.close()),
+    );
     await chain.close();
   };
   try {
@@ -215,6 +233,22 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
     for (const sim of started) await acknowledgeTeeSignerByOwner(chain, contracts, sim.address);
     for (const sim of fineTuningProviders)
       await acknowledgeTeeSignerByOwner(chain, contracts, sim.address, "fine-tuning");
+    if (teeSim && !params.trust && (params.pccs ?? true))
+      pccs = await startPccsSimulator({ pki: teeSim.pki, now: teeSim.now });
+    const policy =
+      trust && attestation
+        ? createDevnetPolicy({
+            trust,
+            attestations: await Promise.all(
+              [...started, ...fineTuningProviders].map((sim) =>
+                (attestation as AttestationSource)(sim.teeAddress, {
+                  models: sim.models.map((m) => (typeof m === "string" ? m : m.name)),
+                  appCompose: sim.appCompose,
+                }),
+              ),
+            ),
+          })
+        : undefined;
     const t3 = performance.now();
     return {
       rpcUrl: chain.rpcUrl,
@@ -225,6 +259,8 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
       providers,
       fineTuningProviders,
       trust,
+      pccs,
+      policy,
       chain,
       timings: { chainMs: t1 - t0, deployMs: t2 - t1, providersMs: t3 - t2, totalMs: t3 - t0 },
       close,

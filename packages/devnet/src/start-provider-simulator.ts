@@ -95,6 +95,8 @@ export type ProviderSimulatorHandle = {
   /** The TEE signer address (registered as `teeSignerAddress`). */
   teeAddress: string;
   models: readonly string[];
+  /** The dstack app compose this provider attests (`sha256` of it is its docker digest). */
+  appCompose: string;
   inputPrice: bigint;
   outputPrice: bigint;
   readonly faults: Readonly<ProviderFaults>;
@@ -640,6 +642,7 @@ export async function startProviderSimulator(
     address: getAddress(address),
     teeAddress,
     models,
+    appCompose,
     inputPrice,
     outputPrice,
     get faults() {
