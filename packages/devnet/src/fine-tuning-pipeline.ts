@@ -5,7 +5,7 @@ import { type FineTuningContract, signFineTuningSettlement } from "./fine-tuning
 import { parseDataset, parseTrainingParams } from "./fine-tuning-dataset.js";
 import type { FineTuningModel } from "./fine-tuning-models.js";
 import { createTaskDigest, recoverDigestSigner } from "./fine-tuning-signatures.js";
-import { type FineTuningStatus, RESUME_FROM, type TaskRecord } from "./fine-tuning-task.js";
+import { type FineTuningStatus, RESUME_FROM, setProgress, type TaskRecord } from "./fine-tuning-task.js";
 import { delay } from "./http-utils.js";
 import { encryptModel, encryptSecretForUser } from "./model-encryption.js";
 import type { FineTuningServiceRecord } from "./register-fine-tuning-service.js";
@@ -348,10 +348,7 @@ export class FineTuningPipeline {
   }
 
   #set(t: TaskRecord, progress: FineTuningStatus, logLine?: string): void {
-    t.progress = progress;
-    t.history.push(progress);
-    t.updatedAt = new Date();
-    if (logLine) t.log.push(logLine);
+    setProgress(t, progress, logLine);
     this.#ctx.changed(t);
   }
 }

@@ -68,6 +68,14 @@ export type TaskRecord = {
   settlementRetries: number;
 };
 
+/** Moves a task to `progress`, recording it in `history` and `logLine` (if any) in its log. */
+export function setProgress(t: TaskRecord, progress: FineTuningStatus, logLine?: string): void {
+  t.progress = progress;
+  t.history.push(progress);
+  t.updatedAt = new Date();
+  if (logLine) t.log.push(logLine);
+}
+
 /** The JSON of `GET /v1/user/:user/task/:id` ([Go] `schema.Task`, readonly fields included). */
 export function taskJson(t: TaskRecord) {
   return {

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { getAddress, isAddress, keccak256, type Provider, Wallet } from "ethers";
 import { DevnetError, errorMessage } from "./errors.js";
 import { FineTuningContract } from "./fine-tuning-contract.js";
@@ -26,11 +25,20 @@ import {
   type FineTuningStatus,
   type FineTuningTaskJson,
   PENDING_STATUSES,
+  setProgress,
   type TaskDelivery,
   type TaskRecord,
   taskJson,
 } from "./fine-tuning-task.js";
-import { BodyTooLargeError, CORS_HEADERS, readBody, sendJson } from "./http-utils.js";
+import {
+  BodyTooLargeError,
+  CORS_HEADERS,
+  listenLocal,
+  readBody,
+  sendJson,
+  startListening,
+  stopListening,
+} from "./http-utils.js";
 import {
   type AttestationSource,
   devnetFineTuningAppCompose,
@@ -215,30 +223,7 @@ export async function startFineTuningProviderSimulator(
     });
   });
   server.keepAliveTimeout = 5_000;
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  const stopListening = () =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  try {
-    await listen(params.port ?? 0);
-  } catch (cause) {
-    throw new DevnetError("Cannot start the fine-tuning provider simulator", {
-      code: "SIMULATOR_START_FAILED",
-      details: `listen on 127.0.0.1:${params.port ?? 0}`,
-      cause,
-    });
-  }
-  const port = (server.address() as AddressInfo).port;
+  const port = await startListening(server, params.port ?? 0, "fine-tuning provider simulator");
   const url = `http://127.0.0.1:${port}`;
   const service: FineTuningServiceRecord = {
     url,
@@ -268,7 +253,7 @@ export async function startFineTuningProviderSimulator(
     });
   let pipeline = newPipeline();
   pipeline.start();
-  if (faults.down) await stopListening();
+  if (faults.down) await stopListening(server);
 
   // ---- routes -------------------------------------------------------------------------------------
 
@@ -476,21 +461,15 @@ export async function startFineTuningProviderSimulator(
     user: string,
     id: string,
   ): Promise<void> {
-    if (!UUID_RE.test(id)) throw new HttpError(400, "parse task id: invalid UUID");
-    const body = await readJsonBody(req, "bind ctx");
-    if (typeof body.signature !== "string" || body.signature === "")
-      throw new HttpError(400, "bind ctx: signature is required");
-    if (!recoverDigestSigner(cancelTaskDigest(id), body.signature, user)) {
+    const { signature } = await signedTaskRequest(req, id, "cancel task");
+    if (!recoverDigestSigner(cancelTaskDigest(id), signature, user)) {
       stats.rejectedAuth++;
       throw new HttpError(401, "cancel task: signature verification failed: address mismatch");
     }
     const t = ownedTask(id, user);
     if (!CANCELLABLE_STATUSES.includes(t.progress))
       throw new HttpError(409, `cancel task: task cannot be cancelled in its current state (${t.progress})`);
-    t.progress = "Failed";
-    t.history.push("Failed");
-    t.updatedAt = new Date();
-    t.log.push(`Task ${id} cancelled by the user`);
+    setProgress(t, "Failed", `Task ${id} cancelled by the user`);
     stats.tasksCancelled++;
     changed(t);
     pipeline.kick();
@@ -503,11 +482,7 @@ export async function startFineTuningProviderSimulator(
     user: string,
     id: string,
   ): Promise<void> {
-    if (!UUID_RE.test(id)) throw new HttpError(400, "parse task id: invalid UUID");
-    const body = await readJsonBody(req, "download lora");
-    const { signature, timestamp } = body;
-    if (typeof signature !== "string" || signature === "")
-      throw new HttpError(400, "download lora: signature is required");
+    const { signature, timestamp } = await signedTaskRequest(req, id, "download lora");
     if ((typeof timestamp !== "number" && typeof timestamp !== "string") || timestamp === "")
       throw new HttpError(400, "download lora: timestamp is required");
     checkFresh(String(timestamp), "download lora");
@@ -595,6 +570,19 @@ export async function startFineTuningProviderSimulator(
     }
   }
 
+  /** The JSON body of a signed task request: the id must be a UUID and `signature` a non-empty string. */
+  async function signedTaskRequest(
+    req: IncomingMessage,
+    id: string,
+    context: string,
+  ): Promise<Record<string, unknown> & { signature: string }> {
+    if (!UUID_RE.test(id)) throw new HttpError(400, "parse task id: invalid UUID");
+    const body = await readJsonBody(req, context);
+    if (typeof body.signature !== "string" || body.signature === "")
+      throw new HttpError(400, `${context}: signature is required`);
+    return { ...body, signature: body.signature };
+  }
+
   async function readJsonBody(req: IncomingMessage, context: string): Promise<Record<string, unknown>> {
     const raw = await readBody(req, JSON_BODY_LIMIT);
     let body: unknown;
@@ -629,8 +617,8 @@ export async function startFineTuningProviderSimulator(
       faults = { ...next };
       pipeline.kick();
       if (closed) return;
-      if (faults.down && !wasDown) await stopListening();
-      if (!faults.down && wasDown) await listen(port);
+      if (faults.down && !wasDown) await stopListening(server);
+      if (!faults.down && wasDown) await listenLocal(server, port);
     },
     get timing() {
       return timing;
@@ -672,16 +660,16 @@ export async function startFineTuningProviderSimulator(
     async restart() {
       if (closed) return;
       await pipeline.stop();
-      await stopListening();
+      await stopListening(server);
       pipeline = newPipeline();
       pipeline.start();
-      if (!faults.down) await listen(port);
+      if (!faults.down) await listenLocal(server, port);
     },
     async close() {
       if (closed) return;
       closed = true;
       await pipeline.stop();
-      await stopListening();
+      await stopListening(server);
     },
   };
 }

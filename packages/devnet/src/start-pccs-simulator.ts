@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { TestPki } from "@chaoschain/zerog-tee-sim";
-import { DevnetError } from "./errors.js";
+import { startListening, stopListening } from "./http-utils.js";
 import { createPcsResponses, type PcsResponses, type SignedPcsDocument } from "./pcs-responses.js";
 
 /** The four collateral endpoints, for faults and request counts. */
@@ -176,24 +175,10 @@ export async function startPccsSimulator(params: StartPccsSimulatorParameters): 
 
   const server: Server = createServer(handle);
   server.keepAliveTimeout = 5_000;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(params.port ?? 0, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (cause) {
-    throw new DevnetError("Cannot start the PCCS simulator", {
-      code: "SIMULATOR_START_FAILED",
-      details: `listen on 127.0.0.1:${params.port ?? 0}`,
-      cause,
-    });
-  }
+  const port = await startListening(server, params.port ?? 0, "PCCS simulator");
   let closed: Promise<void> | undefined;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${port}`,
     fmspc: fresh.fmspc,
     responses: fresh,
     get faults() {
@@ -204,11 +189,8 @@ export async function startPccsSimulator(params: StartPccsSimulatorParameters): 
     },
     stats,
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        for (const res of hanging) res.destroy();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      for (const res of hanging) res.destroy();
+      closed ??= stopListening(server);
       return closed;
     },
   };
