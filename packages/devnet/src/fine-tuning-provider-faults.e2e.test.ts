@@ -193,7 +193,7 @@ describe("dataset upload: what should fool it", () => {
     ).toBe(400);
   });
 
-  test("size limit → 413, per-user quota → 400 (a separate provider with tiny limits)", async () => {
+  test("size limit → 413, per-user quota → 400, full storage → 503 (a separate provider with tiny limits)", async () => {
     const small = await startFineTuningProviderSimulator({
       chain: {
         provider: devnet.chain.provider,
@@ -203,21 +203,25 @@ describe("dataset upload: what should fool it", () => {
       providerKey: Wallet.createRandom().privateKey,
       maxDatasetBytes: 1024,
       maxDatasetBytesPerUser: 1500,
+      maxDatasetBytesTotal: 2000,
     });
     try {
-      const u = await newSdkUser(devnet);
-      const post = (body: Uint8Array) => {
+      const post = (key: string, body: Uint8Array) => {
+        const user = new Wallet(key).address;
         const ts = now();
         const form = new FormData();
         form.append("file", new Blob([body as Uint8Array<ArrayBuffer>]));
-        form.append("signature", signDigest(keyOf(u), datasetUploadDigest(u.wallet.address, ts)));
+        form.append("signature", signDigest(key, datasetUploadDigest(user, ts)));
         form.append("timestamp", String(ts));
-        return fetch(`${small.url}/v1/user/${u.wallet.address}/dataset`, { method: "POST", body: form });
+        return fetch(`${small.url}/v1/user/${user}/dataset`, { method: "POST", body: form });
       };
       const line = (n: number) => Buffer.from(`${JSON.stringify({ text: "x".repeat(n) })}\n`);
-      expect((await post(line(2000))).status).toBe(413);
-      expect((await post(line(900))).status).toBe(200);
-      expect((await post(line(800))).status).toBe(400);
+      const [a, b, c] = [0, 1, 2].map(() => Wallet.createRandom().privateKey) as [string, string, string];
+      expect((await post(a, line(2000))).status).toBe(413);
+      expect((await post(a, line(900))).status).toBe(200);
+      expect((await post(a, line(800))).status).toBe(400);
+      expect((await post(b, line(900))).status).toBe(200);
+      expect((await post(c, line(300))).status).toBe(503);
     } finally {
       await small.close();
     }

@@ -84,6 +84,10 @@ export type StartFineTuningProviderSimulatorParameters = {
   maxDatasetBytes?: number | undefined;
   /** Dataset bytes kept per user. Default 256 MiB. */
   maxDatasetBytesPerUser?: number | undefined;
+  /** Dataset bytes kept over all users. Default 1 GiB. */
+  maxDatasetBytesTotal?: number | undefined;
+  /** Tasks kept; beyond it the oldest finished or failed ones are forgotten. Default 10 000. */
+  maxStoredTasks?: number | undefined;
   /** Tasks that may wait in the queue ([Go] maxTaskQueueSize). Default 5. */
   maxQueuedTasks?: number | undefined;
 };
@@ -175,6 +179,8 @@ export async function startFineTuningProviderSimulator(
   const maxDatasetBytes = params.maxDatasetBytes ?? 100 * 1024 * 1024;
   const maxPerUser = params.maxDatasetBytesPerUser ?? 256 * 1024 * 1024;
   const maxQueued = params.maxQueuedTasks ?? 5;
+  const maxTotal = params.maxDatasetBytesTotal ?? 1024 * 1024 * 1024;
+  const maxStoredTasks = params.maxStoredTasks ?? 10_000;
   const appCompose = devnetFineTuningAppCompose(models.map((m) => m.name));
   const attestationSource: AttestationSource =
     params.attestation ?? ((tee: string) => placeholderAttestation(tee, appCompose));
@@ -352,6 +358,10 @@ export async function startFineTuningProviderSimulator(
     for (const [h, b] of mine) if (h !== hash) used += b.length;
     if (used + bytes.length > maxPerUser)
       throw new HttpError(400, `upload dataset: storage quota of ${maxPerUser} bytes per user exceeded`);
+    let total = 0;
+    for (const m of datasets.values()) for (const b of m.values()) total += b.length;
+    if (total - (mine.get(hash)?.length ?? 0) + bytes.length > maxTotal)
+      throw new HttpError(503, "upload dataset: the provider's dataset storage is full");
     mine.set(hash, bytes);
     datasets.set(user.toLowerCase(), mine);
     stats.datasetsUploaded++;
@@ -437,6 +447,7 @@ export async function startFineTuningProviderSimulator(
         settlementRetries: 0,
       };
       tasks.set(record.id, record);
+      forgetOldTasks();
       stats.tasksCreated++;
       return record;
     };
@@ -550,6 +561,17 @@ export async function startFineTuningProviderSimulator(
     if (!sameUser(t.userAddress, user))
       throw new HttpError(403, `get task: task ${id} belongs to another user`);
     return t;
+  }
+
+  /** Keeps the database bounded: drops the oldest finished or failed tasks beyond `maxStoredTasks`. */
+  function forgetOldTasks(): void {
+    for (const [id, t] of tasks) {
+      if (tasks.size <= maxStoredTasks) return;
+      if (t.progress === "Finished" || t.progress === "Failed") {
+        tasks.delete(id);
+        artifacts.delete(id);
+      }
+    }
   }
 
   function pendingCount(): number {
