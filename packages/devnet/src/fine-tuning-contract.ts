@@ -101,6 +101,11 @@ export class FineTuningContract {
     }
   }
 
+  /** Percentage of the fee charged when a delivery is settled without the user's acknowledgement. */
+  async penaltyPercentage(): Promise<bigint> {
+    return BigInt(await this.#read.getFunction("penaltyPercentage")());
+  }
+
   async teeSignerAcknowledged(): Promise<boolean> {
     const s = await this.#read.getFunction("getService")(this.#provider);
     return Boolean(s.teeSignerAcknowledged);

@@ -63,6 +63,7 @@ export type FineTuningStats = {
   deliveries: number;
   loraDownloads: number;
   settlementTxs: number;
+  /** Neuron the settlements paid the provider (the penalty share for unacknowledged deliveries). */
   settledFee: bigint;
   occupancyTxs: number;
 };
@@ -332,7 +333,9 @@ export class FineTuningPipeline {
       return;
     }
     this.#ctx.stats.settlementTxs++;
-    this.#ctx.stats.settledFee += settlement.taskFee;
+    this.#ctx.stats.settledFee += acknowledged
+      ? settlement.taskFee
+      : (settlement.taskFee * (await this.#ctx.contract.penaltyPercentage())) / 100n;
     this.#set(
       t,
       "Finished",

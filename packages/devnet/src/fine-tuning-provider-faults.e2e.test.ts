@@ -467,6 +467,7 @@ describe("faults", () => {
     const u = await newSdkUser(devnet, { fineTuningProvider: ft.address });
     const id = await createTaskOk(u, await uploadOk(u));
     const delivered = await ft.waitForStatus(id, "Delivered");
+    const paidBefore = ft.stats.settledFee;
     ft.setTiming({ ackTimeoutMs: 0 });
     await ft.waitForStatus(id, "Finished");
     const d = await deliverableOf(u.wallet.address, id);
@@ -477,6 +478,7 @@ describe("faults", () => {
     });
     const account = await serving().getFunction("getAccount")(u.wallet.address, ft.address);
     expect(account.balance).toBe(parseEther("1") - (BigInt(delivered.fee) * 30n) / 100n);
+    expect(ft.stats.settledFee - paidBefore).toBe((BigInt(delivered.fee) * 30n) / 100n);
     // The contract now refuses the user's next deliverable until this one is acknowledged, which it
     // no longer can be: the provider's next addDeliverable reverts and the task fails.
     const next = await createTaskOk(u, await uploadOk(u));
