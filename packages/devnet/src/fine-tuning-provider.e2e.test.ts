@@ -6,6 +6,7 @@ import { Contract, keccak256, parseEther } from "ethers";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { newSdkUser } from "../test/sdk-user.js";
 import { DEVNET_MINI_LM, QWEN_2_5_0_5B_INSTRUCT } from "./fine-tuning-models.js";
+import { FINE_TUNING_STATUSES } from "./fine-tuning-task.js";
 import { loadZeroGArtifacts } from "./sdk-artifacts.js";
 import { DEVNET_GAS_PRICE } from "./start-chain.js";
 import { type Devnet, startDevnet } from "./start-devnet.js";
@@ -20,6 +21,7 @@ const DATASET = [
   .map((o) => JSON.stringify(o))
   .join("\n");
 const PARAMS = JSON.stringify({ num_train_epochs: 2, lora_r: 4, lora_alpha: 8, learning_rate: 0.0002 });
+const ORDER: readonly string[] = FINE_TUNING_STATUSES;
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 let devnet: Devnet;
@@ -93,8 +95,16 @@ describe("the real SDK drives a fine-tuning job on the devnet", () => {
     );
     expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
 
-    await ft.waitForStatus(taskId, ["Delivered", "Failed"]);
-    const task = await ftBroker.getTask(ft.address, taskId);
+    // Poll the way a client does: the SDK's getTask until the model is delivered.
+    const seen: string[] = [];
+    const deadline = Date.now() + 30_000;
+    let task = await ftBroker.getTask(ft.address, taskId);
+    while (task.progress !== "Delivered" && task.progress !== "Failed" && Date.now() < deadline) {
+      if (seen.at(-1) !== task.progress) seen.push(task.progress ?? "");
+      task = await ftBroker.getTask(ft.address, taskId);
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((p, i) => i === 0 || ORDER.indexOf(p) > ORDER.indexOf(seen[i - 1] ?? ""))).toBe(true);
     expect(task).toMatchObject({
       id: taskId,
       userAddress: wallet.address,
