@@ -189,4 +189,14 @@ describe("the real SDK drives a fine-tuning job on the devnet", () => {
     await ftBroker.acknowledgeDeliverable(ft.address, taskId, DEVNET_GAS_PRICE);
     await ft.waitForStatus(taskId, ["Finished", "Failed"]);
   });
+
+  test("SDK pitfall: acknowledgeProviderSigner without a sub-account throws (it transfers 0)", async () => {
+    const { broker } = await newSdkUser(devnet);
+    await expect(
+      broker.fineTuning!.acknowledgeProviderSigner(ft.address, DEVNET_GAS_PRICE),
+    ).rejects.toThrow();
+    await broker.ledger.transferFund(ft.address, "fine-tuning", parseEther("1"), DEVNET_GAS_PRICE);
+    await broker.fineTuning!.acknowledgeProviderSigner(ft.address, DEVNET_GAS_PRICE);
+    expect((await broker.fineTuning!.getAccount(ft.address)).acknowledged).toBe(true);
+  });
 });
