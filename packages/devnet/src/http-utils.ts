@@ -1,4 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { DevnetError } from "./errors.js";
 
 /** CORS headers of the provider broker ([Go] handler.go corsMiddleware). */
 export const CORS_HEADERS: Record<string, string> = {
@@ -73,4 +75,38 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** Listens on 127.0.0.1:`port`; rejects on a listen error (e.g. the port is taken). */
+export function listenLocal(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops listening and drops the open connections, keep-alive ones included. */
+export function stopListening(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** {@link listenLocal} for a simulator's first start: a `DevnetError` naming `what`; returns the port. */
+export async function startListening(server: Server, port: number, what: string): Promise<number> {
+  try {
+    await listenLocal(server, port);
+  } catch (cause) {
+    throw new DevnetError(`Cannot start the ${what}`, {
+      code: "SIMULATOR_START_FAILED",
+      details: `listen on 127.0.0.1:${port}`,
+      cause,
+    });
+  }
+  return (server.address() as AddressInfo).port;
 }

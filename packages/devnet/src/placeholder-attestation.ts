@@ -12,26 +12,13 @@ export type AttestationContext = {
 /** Returns the JSON body served at `GET /v1/quote` for a TEE signer address. */
 export type AttestationSource = (teeAddress: string, context: AttestationContext) => Promise<object> | object;
 
-/**
- * A small, realistic dstack app-compose document naming the provider image.
- *
- * @example
- * devnetAppCompose("llama-3-8b")
- */
-export function devnetAppCompose(model: string): string {
+/** A dstack app-compose document (`manifest_version` 2) running `services` with docker compose. */
+function dstackAppCompose(name: string, services: readonly string[]): string {
   return JSON.stringify({
     manifest_version: 2,
-    name: `zerog-devnet-provider-${model}`,
+    name,
     runner: "docker-compose",
-    docker_compose_file: [
-      "services:",
-      "  broker:",
-      "    image: ghcr.io/0glabs/0g-serving-broker:devnet",
-      "    ports: ['8080:8080']",
-      "  llm:",
-      `    image: vllm/vllm-openai:latest # serves ${model}`,
-      "",
-    ].join("\n"),
+    docker_compose_file: ["services:", ...services, ""].join("\n"),
     kms_enabled: true,
     gateway_enabled: false,
     public_logs: true,
@@ -39,6 +26,38 @@ export function devnetAppCompose(model: string): string {
     local_key_provider_enabled: false,
     no_instance_id: false,
   });
+}
+
+/**
+ * A small, realistic dstack app-compose document naming the provider image.
+ *
+ * @example
+ * devnetAppCompose("llama-3-8b")
+ */
+export function devnetAppCompose(model: string): string {
+  return dstackAppCompose(`zerog-devnet-provider-${model}`, [
+    "  broker:",
+    "    image: ghcr.io/0glabs/0g-serving-broker:devnet",
+    "    ports: ['8080:8080']",
+    "  llm:",
+    `    image: vllm/vllm-openai:latest # serves ${model}`,
+  ]);
+}
+
+/**
+ * The dstack app-compose document of the devnet's fine-tuning provider (broker + trainer images).
+ *
+ * @example
+ * devnetFineTuningAppCompose(["Qwen2.5-0.5B-Instruct"])
+ */
+export function devnetFineTuningAppCompose(models: readonly string[]): string {
+  return dstackAppCompose("zerog-devnet-fine-tuning-provider", [
+    "  0g-fine-tune-broker:",
+    "    image: ghcr.io/0gfoundation/0g-serving-broker:devnet",
+    "    command: 0g-fine-tuning-server",
+    "    ports: ['3080:3080']",
+    `    # base models: ${models.join(", ")}`,
+  ]);
 }
 
 /**

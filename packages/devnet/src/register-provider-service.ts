@@ -1,5 +1,6 @@
 import { Contract, parseEther, Wallet } from "ethers";
 import type { ZeroGContracts } from "./deploy-zerog-contracts.js";
+import { describeRevert } from "./describe-revert.js";
 import { DevnetError } from "./errors.js";
 import { loadZeroGArtifacts } from "./sdk-artifacts.js";
 import type { Chain } from "./start-chain.js";
@@ -88,17 +89,7 @@ export async function registerProviderService(
     if (params.acknowledge ?? true) await acknowledgeTeeSignerByOwner(chain, contracts, provider);
     return { provider, created: !exists };
   } catch (cause) {
-    // ganache drops revert data from receipts; a static call decodes the contract's custom error.
-    const revert = await asProvider
-      .getFunction("addOrUpdateService")
-      .staticCall(service, overrides())
-      .then(
-        () => "no revert on replay",
-        (e: { revert?: { name?: string; args?: unknown[] }; shortMessage?: string }) =>
-          e.revert?.name
-            ? `${e.revert.name}(${(e.revert.args ?? []).join(", ")})`
-            : (e.shortMessage ?? "unknown"),
-      );
+    const revert = await describeRevert(asProvider.getFunction("addOrUpdateService"), [service, overrides()]);
     throw new DevnetError(`Registering the provider service of ${provider} failed`, {
       code: "PROVIDER_REGISTRATION_FAILED",
       details: `model ${params.model}, url ${params.url}, revert: ${revert}`,
@@ -109,25 +100,34 @@ export async function registerProviderService(
 }
 
 /**
- * The contract owner's (the chain's deployer) `InferenceServing.acknowledgeTEESignerByOwner(provider)`:
- * afterwards `getService(provider).teeSignerAcknowledged` is true and the SDK lists the service.
+ * The contract owner's (the chain's deployer) `acknowledgeTEESignerByOwner(provider)` on
+ * InferenceServing (default) or FineTuningServing: afterwards `getService(provider).teeSignerAcknowledged`
+ * is true and the SDK lists the service.
  *
  * @example
  * await acknowledgeTeeSignerByOwner(chain, contracts, providerAddress);
+ * await acknowledgeTeeSignerByOwner(chain, contracts, fineTuningProvider, "fine-tuning");
  */
 export async function acknowledgeTeeSignerByOwner(
   chain: Chain,
   contracts: ZeroGContracts,
   provider: string,
+  service: "inference" | "fine-tuning" = "inference",
 ): Promise<void> {
   const owner = new Wallet(chain.accounts.deployer.privateKey, chain.provider);
-  const asOwner = new Contract(contracts.inference, loadZeroGArtifacts().inference.abi, owner);
+  const artifacts = loadZeroGArtifacts();
+  const asOwner =
+    service === "inference"
+      ? new Contract(contracts.inference, artifacts.inference.abi, owner)
+      : new Contract(contracts.fineTuning, artifacts.fineTuning.abi, owner);
   try {
     await (await asOwner.getFunction("acknowledgeTEESignerByOwner")(provider)).wait();
   } catch (cause) {
-    throw new DevnetError(`acknowledgeTEESignerByOwner(${provider}) failed`, {
+    throw new DevnetError(`acknowledgeTEESignerByOwner(${provider}) on ${service} failed`, {
       code: "PROVIDER_REGISTRATION_FAILED",
-      metaMessages: ["Only the owner passed to InferenceServing.initialize (the deployer) may call it."],
+      metaMessages: [
+        "Only the owner passed to the serving contract's initialize (the deployer) may call it.",
+      ],
       cause,
     });
   }

@@ -1,13 +1,22 @@
 import { parseEther, toQuantity } from "ethers";
 import { type DeployZeroGContractsReturnType, deployZeroGContracts } from "./deploy-zerog-contracts.js";
+import { createDevnetPolicy, type DevnetPolicy } from "./devnet-policy.js";
 import { DevnetError } from "./errors.js";
+import type { FineTuningModel } from "./fine-tuning-models.js";
+import type { FineTuningFaults, FineTuningTiming } from "./fine-tuning-pipeline.js";
 import type { AttestationSource } from "./placeholder-attestation.js";
+import { type FineTuningQuota, registerFineTuningService } from "./register-fine-tuning-service.js";
 import {
   acknowledgeTeeSignerByOwner,
   registerProviderService,
   type Verifiability,
 } from "./register-provider-service.js";
 import { type Chain, startChain } from "./start-chain.js";
+import {
+  type FineTuningProviderSimulatorHandle,
+  startFineTuningProviderSimulator,
+} from "./start-fine-tuning-provider-simulator.js";
+import { type PccsSimulatorHandle, startPccsSimulator } from "./start-pccs-simulator.js";
 import {
   type ProviderFaults,
   type ProviderSimulatorHandle,
@@ -34,6 +43,19 @@ export type DevnetProviderSpec = {
   additionalInfo?: string | Record<string, unknown> | undefined;
 };
 
+/** One simulated fine-tuning provider of the devnet (its own on-chain provider account). */
+export type DevnetFineTuningSpec = {
+  /** Default: `Qwen2.5-0.5B-Instruct` (predefined) and `devnet-mini-lm` (customized). */
+  models?: readonly FineTuningModel[] | undefined;
+  /** Neuron per token per epoch. Default 1e9. */
+  pricePerToken?: bigint | undefined;
+  quota?: FineTuningQuota | undefined;
+  timing?: Partial<FineTuningTiming> | undefined;
+  faults?: FineTuningFaults | undefined;
+  /** Datasets readable by 0x root hash without an upload (the devnet's stand-in for 0G Storage). */
+  localDatasets?: Record<string, Uint8Array> | undefined;
+};
+
 export type StartDevnetParameters = {
   /** Default: two TeeML providers of `llama-3-8b` and one of `gpt-oss-120b`. */
   providers?: DevnetProviderSpec[] | undefined;
@@ -53,6 +75,10 @@ export type StartDevnetParameters = {
   trust?: DevnetTrust | undefined;
   /** Providers settle automatically every N ms. Default: only on `provider.settle()`. */
   settleIntervalMs?: number | undefined;
+  /** Fine-tuning providers. Default: one with the default models; `[]` for none. */
+  fineTuningProviders?: DevnetFineTuningSpec[] | undefined;
+  /** Serve the test PKI's collateral over the Intel PCS/PCCS API (tee-sim attestations only). Default true. */
+  pccs?: boolean | undefined;
 };
 
 export type Devnet = {
@@ -63,8 +89,20 @@ export type Devnet = {
   userPrivateKey: string;
   userAddress: string;
   providers: ProviderSimulatorHandle[];
+  /** Fine-tuning providers (FineTuningServing), registered and acknowledged like the inference ones. */
+  fineTuningProviders: FineTuningProviderSimulatorHandle[];
   /** Trust anchors of the devnet's test PKI; undefined with placeholder attestations. */
   trust: DevnetTrust | undefined;
+  /**
+   * The PCCS simulator serving the test PKI's collateral (`pccs.url` is a PCCS base URL); undefined with
+   * placeholder or custom attestations, or `pccs: false`.
+   */
+  pccs: PccsSimulatorHandle | undefined;
+  /**
+   * The complete verification policy of this devnet (test root, measurements, docker digests of every
+   * provider, NRAS JWKS) as plain JSON; undefined without `trust`.
+   */
+  policy: DevnetPolicy | undefined;
   /** The underlying chain (accounts, ethers provider). */
   chain: Chain;
   /** Milliseconds spent in `startDevnet`, by phase. */
@@ -97,10 +135,12 @@ export const DEFAULT_DEVNET_PROVIDERS: readonly DevnetProviderSpec[] = [
 export async function startDevnet(params: StartDevnetParameters = {}): Promise<Devnet> {
   const t0 = performance.now();
   const specs = params.providers ?? [...DEFAULT_DEVNET_PROVIDERS];
+  const ftSpecs = params.fineTuningProviders ?? [{}];
   let attestation: AttestationSource | undefined;
   let trust: DevnetTrust | undefined = params.trust;
+  let teeSim: ReturnType<typeof createTeeSimAttestation> | undefined;
   if (params.attestation === undefined || params.attestation === "tee-sim") {
-    const teeSim = createTeeSimAttestation();
+    teeSim = createTeeSimAttestation();
     attestation = teeSim.source;
     trust = params.trust ?? teeSim.trust;
   } else if (params.attestation !== "placeholder") {
@@ -109,11 +149,15 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
   const chain = await startChain({
     port: params.port,
     chainId: params.chainId,
-    providerAccounts: Math.max(8, specs.length),
+    providerAccounts: Math.max(8, specs.length + ftSpecs.length),
   });
   const providers: ProviderSimulatorHandle[] = [];
+  const fineTuningProviders: FineTuningProviderSimulatorHandle[] = [];
+  let pccs: PccsSimulatorHandle | undefined;
   const close = async () => {
-    await Promise.allSettled(providers.map((p) => p.close()));
+    await Promise.allSettled(
+      [...providers, ...fineTuningProviders, ...(pccs ? [pccs] : [])].map((p) => p.close()),
+    );
     await chain.close();
   };
   try {
@@ -144,10 +188,35 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
       }),
     );
     providers.push(...started);
+    const ftAccounts = chain.accounts.providers.slice(specs.length);
+    fineTuningProviders.push(
+      ...(await Promise.all(
+        ftSpecs.map((spec, i) =>
+          startFineTuningProviderSimulator({
+            chain: { provider: chain.provider, chainId: chain.chainId, fineTuning: contracts.fineTuning },
+            providerKey: ftAccounts[i]?.privateKey ?? "",
+            models: spec.models,
+            pricePerToken: spec.pricePerToken,
+            quota: spec.quota,
+            attestation,
+            timing: spec.timing,
+            faults: spec.faults,
+            localDatasets: spec.localDatasets,
+          }),
+        ),
+      )),
+    );
     // Registrations come from distinct provider accounts (parallel); the owner's acknowledgements
     // all come from the deployer (sequential, to keep its nonces in order).
-    await Promise.all(
-      started.map((sim, i) =>
+    await Promise.all([
+      ...fineTuningProviders.map((sim, i) =>
+        registerFineTuningService(chain, contracts, {
+          providerKey: ftAccounts[i]?.privateKey ?? "",
+          ...sim.service,
+          acknowledge: false,
+        }),
+      ),
+      ...started.map((sim, i) =>
         registerProviderService(chain, contracts, {
           providerKey: chain.accounts.providers[i]?.privateKey ?? "",
           url: sim.url,
@@ -160,8 +229,26 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
           acknowledge: false,
         }),
       ),
-    );
+    ]);
     for (const sim of started) await acknowledgeTeeSignerByOwner(chain, contracts, sim.address);
+    for (const sim of fineTuningProviders)
+      await acknowledgeTeeSignerByOwner(chain, contracts, sim.address, "fine-tuning");
+    if (teeSim && !params.trust && (params.pccs ?? true))
+      pccs = await startPccsSimulator({ pki: teeSim.pki, now: teeSim.now });
+    const policy =
+      trust && attestation
+        ? createDevnetPolicy({
+            trust,
+            attestations: await Promise.all(
+              [...started, ...fineTuningProviders].map((sim) =>
+                (attestation as AttestationSource)(sim.teeAddress, {
+                  models: sim.models.map((m) => (typeof m === "string" ? m : m.name)),
+                  appCompose: sim.appCompose,
+                }),
+              ),
+            ),
+          })
+        : undefined;
     const t3 = performance.now();
     return {
       rpcUrl: chain.rpcUrl,
@@ -170,7 +257,10 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
       userPrivateKey: chain.accounts.user.privateKey,
       userAddress: chain.accounts.user.address,
       providers,
+      fineTuningProviders,
       trust,
+      pccs,
+      policy,
       chain,
       timings: { chainMs: t1 - t0, deployMs: t2 - t1, providersMs: t3 - t2, totalMs: t3 - t0 },
       close,

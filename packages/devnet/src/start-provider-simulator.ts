@@ -1,17 +1,19 @@
 import { createHash, randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Contract, getAddress, isCallException, type Provider, Wallet } from "ethers";
 import { DevnetError, errorMessage } from "./errors.js";
 import {
   BodyTooLargeError,
   CORS_HEADERS,
   delay,
+  listenLocal,
   readBody,
   sendBrokerError,
   sendJson,
   sendOpenAiError,
+  startListening,
+  stopListening,
 } from "./http-utils.js";
 import { type ChatMessage, generateCompletion, type MockCompletion } from "./mock-model.js";
 import {
@@ -95,6 +97,8 @@ export type ProviderSimulatorHandle = {
   /** The TEE signer address (registered as `teeSignerAddress`). */
   teeAddress: string;
   models: readonly string[];
+  /** The dstack app compose this provider attests (`sha256` of it is its docker digest). */
+  appCompose: string;
   inputPrice: bigint;
   outputPrice: bigint;
   readonly faults: Readonly<ProviderFaults>;
@@ -555,33 +559,8 @@ export async function startProviderSimulator(
   });
   server.keepAliveTimeout = 5_000;
 
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      server.once("error", onError);
-      server.listen(port, "127.0.0.1", () => {
-        server.off("error", onError);
-        resolve();
-      });
-    });
-  const stopListening = () =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-
-  try {
-    await listen(params.port ?? 0);
-  } catch (cause) {
-    throw new DevnetError("Cannot start the provider simulator", {
-      code: "SIMULATOR_START_FAILED",
-      details: `listen on 127.0.0.1:${params.port ?? 0}`,
-      cause,
-    });
-  }
-  const port = (server.address() as AddressInfo).port;
-  if (faults.down) await stopListening();
+  const port = await startListening(server, params.port ?? 0, "provider simulator");
+  if (faults.down) await stopListening(server);
 
   let nonceFloor = 0n;
   const nextNonce = () => {
@@ -640,6 +619,7 @@ export async function startProviderSimulator(
     address: getAddress(address),
     teeAddress,
     models,
+    appCompose,
     inputPrice,
     outputPrice,
     get faults() {
@@ -649,8 +629,8 @@ export async function startProviderSimulator(
       const wasDown = Boolean(faults.down);
       faults = { ...next };
       if (closed) return;
-      if (faults.down && !wasDown) await stopListening();
-      if (!faults.down && wasDown) await listen(port);
+      if (faults.down && !wasDown) await stopListening(server);
+      if (!faults.down && wasDown) await listenLocal(server, port);
     },
     stats,
     unsettledFee,
@@ -661,7 +641,7 @@ export async function startProviderSimulator(
       closed = true;
       if (timer) clearInterval(timer);
       streams.abort();
-      await stopListening();
+      await stopListening(server);
       await settleChain;
     },
   };

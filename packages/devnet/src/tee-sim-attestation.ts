@@ -5,6 +5,7 @@ import {
   createTestPki,
   type DcapCollateral,
   type NrasKey,
+  type TestPki,
 } from "@chaoschain/zerog-tee-sim";
 import type { AttestationSource } from "./placeholder-attestation.js";
 
@@ -32,6 +33,10 @@ export type CreateTeeSimAttestationReturnType = {
   /** Pass as `attestation` to `startProviderSimulator` / `startDevnet`. */
   source: AttestationSource;
   trust: DevnetTrust;
+  /** The test PKI behind the quotes and collateral (serve it with `startPccsSimulator`). TEST ONLY. */
+  pki: TestPki;
+  /** Unix seconds the quotes and collateral are centred on. */
+  now: number;
 };
 
 /**
@@ -71,6 +76,8 @@ export function createTeeSimAttestation(
   };
   return {
     source,
+    pki,
+    now,
     trust: {
       rootCaPem: pki.rootCaPem,
       rootCaDer: pki.rootCaDer,
