@@ -127,7 +127,7 @@ export function makeFixture(o: FixtureOptions = {}): Fixture {
       rtmr2: [att.rtmrs[2]],
     },
     dockerDigests: [att.dockerDigest],
-    gpu: o.gpu === false ? { required: false } : { required: true, jwks: nrasKey.jwks },
+    gpu: o.gpu === false ? { required: false } : { required: true, jwks: structuredClone(nrasKey.jwks) },
   };
   const fx: Fixture = {
     result: { jobId: "job-1", output: o.content ?? "The answer is 42.", proof },

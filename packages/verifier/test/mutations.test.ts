@@ -221,7 +221,7 @@ const cases: Case[] = [
     "quote under an untrusted root (default Intel policy)",
     () => {
       const b = base();
-      b.options.policy = { ...b.options.policy, tee: { mrtd: [] } };
+      b.options.policy = { ...b.options.policy, tee: {} };
       return b;
     },
     "certificate_chain_invalid",
@@ -452,19 +452,19 @@ const cases: Case[] = [
   ],
   // freshness (6)
   [
-    "replayed old timestamp",
+    "replayed old answer (signed created and timestamp two days old)",
     () =>
       withProof((p) => {
         p.timestamp = BigInt(NOW - 2 * 86400);
-      }),
+      }, makeFixture({ created: NOW - 2 * 86400 })),
     "stale_timestamp",
   ],
   [
-    "timestamp in the future",
+    "answer signed an hour in the future",
     () =>
       withProof((p) => {
         p.timestamp = String(NOW + 3600);
-      }),
+      }, makeFixture({ created: NOW + 3600 })),
     "timestamp_in_future",
   ],
   ...issue9Cases(),
@@ -676,7 +676,7 @@ function issue9Cases(): Case[] {
       async () => {
         const b = await withCache(base());
         const revoking = createCollateral({ pki, now: NOW, revokedSerials: [pki.pck.serial] });
-        (b.options.collateral as Record<string, unknown>).pck_crl = revoking.pck_crl;
+        (b.options.collateral as unknown as Record<string, unknown>).pck_crl = revoking.pck_crl;
         return b;
       },
       "pck_revoked",
