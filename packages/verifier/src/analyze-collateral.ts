@@ -63,7 +63,10 @@ function issuerChain(pem: string, root: ParsedCert, what: string): ParsedCert {
   try {
     ders = parsePemChain(pem);
   } catch (e) {
-    throw new IntegrityError("collateral_invalid", `${what} is not a strict PEM chain: ${(e as Error).message}`);
+    throw new IntegrityError(
+      "collateral_invalid",
+      `${what} is not a strict PEM chain: ${(e as Error).message}`,
+    );
   }
   if (ders.length !== 2)
     throw new IntegrityError("certificate_chain_invalid", `${what} has ${ders.length} certificates, not 2`);
@@ -76,7 +79,10 @@ function moduleIdentity(v: unknown): TdxModuleIdentity | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const o = v as Record<string, unknown>;
   if (typeof o.mrsigner !== "string" || typeof o.attributes !== "string") return undefined;
-  const out: TdxModuleIdentity = { mrsigner: o.mrsigner.toLowerCase(), attributes: o.attributes.toLowerCase() };
+  const out: TdxModuleIdentity = {
+    mrsigner: o.mrsigner.toLowerCase(),
+    attributes: o.attributes.toLowerCase(),
+  };
   if (typeof o.id === "string") out.id = o.id;
   if (Array.isArray(o.tcbLevels))
     out.tcbLevels = o.tcbLevels.map((l: Record<string, unknown>) => ({
@@ -102,7 +108,8 @@ function summary(tcb: Record<string, unknown>): TcbInfoSummary {
     issueDate: String(tcb.issueDate),
     nextUpdate: String(tcb.nextUpdate),
   };
-  if (typeof tcb.tcbEvaluationDataNumber === "number") out.tcbEvaluationDataNumber = tcb.tcbEvaluationDataNumber;
+  if (typeof tcb.tcbEvaluationDataNumber === "number")
+    out.tcbEvaluationDataNumber = tcb.tcbEvaluationDataNumber;
   const mod = moduleIdentity(tcb.tdxModule);
   if (mod) out.tdxModule = mod;
   if (Array.isArray(tcb.tdxModuleIdentities))
@@ -126,10 +133,18 @@ function parseJson(text: string, what: string): Record<string, unknown> {
  * issuer chain is strict PEM, [signer, trusted root]; no signing certificate is on the root CA CRL. Collects
  * every validity window (checked at `now` by `collateral.validity`).
  */
-export async function analyzeCollateral(c: NormalizedCollateral, root: ParsedCert): Promise<CollateralAnalysis> {
+export async function analyzeCollateral(
+  c: NormalizedCollateral,
+  root: ParsedCert,
+): Promise<CollateralAnalysis> {
   const out: CollateralAnalysis = { integrity: pass(NAME, "ok"), windows: [] };
   try {
-    out.windows.push({ what: "root CA certificate", kind: "certificate", notBefore: root.notBefore, notAfter: root.notAfter });
+    out.windows.push({
+      what: "root CA certificate",
+      kind: "certificate",
+      notBefore: root.notBefore,
+      notAfter: root.notAfter,
+    });
     const tcb = parseJson(c.tcb_info, "tcb_info");
     const qe = parseJson(c.qe_identity, "qe_identity");
     out.tcbInfo = summary(tcb);
@@ -170,22 +185,42 @@ export async function analyzeCollateral(c: NormalizedCollateral, root: ParsedCer
       ["qe_identity_issuer_chain", issuerChain(c.qe_identity_issuer_chain, root, "qe_identity_issuer_chain")],
     ];
     for (const [what, cert] of signers) {
-      out.windows.push({ what: `${what}[0]`, kind: "certificate", notBefore: cert.notBefore, notAfter: cert.notAfter });
+      out.windows.push({
+        what: `${what}[0]`,
+        kind: "certificate",
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+      });
     }
     const pckCrlIssuer = (signers[0] as [string, ParsedCert])[1];
     if (!equalBytes(rootCrl.issuer, root.subject))
       throw new IntegrityError("crl_issuer_mismatch", "root CA CRL is not issued by the trusted root");
     if (!(await isSignedBy(rootCrl, root)))
-      throw new IntegrityError("crl_signature_invalid", "root CA CRL signature does not verify with the trusted root key");
+      throw new IntegrityError(
+        "crl_signature_invalid",
+        "root CA CRL signature does not verify with the trusted root key",
+      );
     if (!pckCrlIssuer.isCa || !(await isSignedBy(pckCrlIssuer, root)))
-      throw new IntegrityError("certificate_chain_invalid", "the PCK CRL issuer is not a CA signed by the trusted root");
+      throw new IntegrityError(
+        "certificate_chain_invalid",
+        "the PCK CRL issuer is not a CA signed by the trusted root",
+      );
     if (!equalBytes(pckCrl.issuer, pckCrlIssuer.subject))
-      throw new IntegrityError("crl_issuer_mismatch", "PCK CRL issuer is not the first certificate of pck_crl_issuer_chain");
+      throw new IntegrityError(
+        "crl_issuer_mismatch",
+        "PCK CRL issuer is not the first certificate of pck_crl_issuer_chain",
+      );
     if (!(await isSignedBy(pckCrl, pckCrlIssuer)))
-      throw new IntegrityError("crl_signature_invalid", "PCK CRL signature does not verify with its issuer's key");
+      throw new IntegrityError(
+        "crl_signature_invalid",
+        "PCK CRL signature does not verify with its issuer's key",
+      );
     for (const [what, cert] of signers) {
       if (rootCrl.revokedSerials.has(cert.serialHex) && equalBytes(cert.issuer, rootCrl.issuer))
-        throw new IntegrityError("certificate_revoked", `the signing certificate of ${what} is revoked by the root CA CRL`);
+        throw new IntegrityError(
+          "certificate_revoked",
+          `the signing certificate of ${what} is revoked by the root CA CRL`,
+        );
     }
     out.pckCrlIssuer = pckCrlIssuer;
     out.integrity = pass(

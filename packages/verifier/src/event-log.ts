@@ -43,7 +43,11 @@ export interface ReplayEventLogReturnType {
 /** dstack's digest of a runtime event: v1 sha384(u32le type ‖ ":" ‖ name ‖ ":" ‖ payload), v2 sha384(JCS JSON). */
 export function runtimeEventDigest(event: string, payload: Uint8Array, version: 1 | 2 = 1): Uint8Array {
   if (version === 2)
-    return sha384(utf8ToBytes(JSON.stringify({ name: event, payload: bytesToHex(payload), type: DSTACK_RUNTIME_EVENT_TYPE })));
+    return sha384(
+      utf8ToBytes(
+        JSON.stringify({ name: event, payload: bytesToHex(payload), type: DSTACK_RUNTIME_EVENT_TYPE }),
+      ),
+    );
   const t = DSTACK_RUNTIME_EVENT_TYPE;
   const type = Uint8Array.of(t & 0xff, (t >>> 8) & 0xff, (t >>> 16) & 0xff, (t >>> 24) & 0xff);
   return sha384(concatBytes(type, utf8ToBytes(`:${event}:`), payload));
@@ -51,10 +55,12 @@ export function runtimeEventDigest(event: string, payload: Uint8Array, version: 
 
 function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array; payload: Uint8Array } {
   const field = `tee.event_log[${i}]`;
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new InvalidInputError(field, "expected an object");
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new InvalidInputError(field, "expected an object");
   const r = raw as Record<string, unknown>;
   const { imr, event_type: type } = r;
-  if (typeof imr !== "number" || !Number.isInteger(imr) || imr < 0 || imr > 3) throw new InvalidInputError(`${field}.imr`, "expected 0..3");
+  if (typeof imr !== "number" || !Number.isInteger(imr) || imr < 0 || imr > 3)
+    throw new InvalidInputError(`${field}.imr`, "expected 0..3");
   if (typeof type !== "number" || !Number.isInteger(type) || type < 0 || type > 0xffffffff)
     throw new InvalidInputError(`${field}.event_type`, "expected a 32-bit unsigned integer");
   const str = (k: string) => {
@@ -66,7 +72,13 @@ function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array;
   if (version !== 1 && version !== 2) throw new InvalidInputError(`${field}.version`, "expected 1 or 2");
   const payload = hexToBytesStrict(str("event_payload"), `${field}.event_payload`);
   let digest = hexToBytesStrict(str("digest"), `${field}.digest`);
-  const e: EventLogEntry = { imr, event_type: type, digest: bytesToHex(digest), event: str("event"), event_payload: bytesToHex(payload) };
+  const e: EventLogEntry = {
+    imr,
+    event_type: type,
+    digest: bytesToHex(digest),
+    event: str("event"),
+    event_payload: bytesToHex(payload),
+  };
   if (version === 2) e.version = 2;
   if (type === DSTACK_RUNTIME_EVENT_TYPE) {
     if (imr !== 3) throw new InvalidInputError(`${field}.imr`, "a dstack runtime event must extend RTMR3");
@@ -74,7 +86,8 @@ function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array;
     if (digest.length === 0) digest = computed;
     else if (!equalBytes(digest, computed)) return { e, digest: new Uint8Array(0), payload };
   }
-  if (digest.length !== 48) throw new InvalidInputError(`${field}.digest`, `expected 48 bytes (SHA-384), got ${digest.length}`);
+  if (digest.length !== 48)
+    throw new InvalidInputError(`${field}.digest`, `expected 48 bytes (SHA-384), got ${digest.length}`);
   return { e, digest, payload };
 }
 
@@ -92,7 +105,8 @@ function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array;
 export function replayEventLog(log: string | unknown[]): ReplayEventLogReturnType {
   let arr: unknown = log;
   if (typeof log === "string") {
-    if (log.length > LIMITS.eventLogBytes) throw new InputTooLargeError("tee.event_log", log.length, LIMITS.eventLogBytes);
+    if (log.length > LIMITS.eventLogBytes)
+      throw new InputTooLargeError("tee.event_log", log.length, LIMITS.eventLogBytes);
     try {
       arr = JSON.parse(log);
     } catch (e) {
@@ -101,7 +115,10 @@ export function replayEventLog(log: string | unknown[]): ReplayEventLogReturnTyp
   }
   if (!Array.isArray(arr)) throw new InvalidInputError("tee.event_log", "expected a JSON array");
   if (arr.length > LIMITS.eventLogEntries)
-    throw new InvalidInputError("tee.event_log", `${arr.length} entries exceeds the limit of ${LIMITS.eventLogEntries}`);
+    throw new InvalidInputError(
+      "tee.event_log",
+      `${arr.length} entries exceeds the limit of ${LIMITS.eventLogEntries}`,
+    );
   const mrs = [0, 1, 2, 3].map(() => new Uint8Array(48));
   const events: EventLogEntry[] = [];
   const badDigests: number[] = [];

@@ -35,9 +35,12 @@ export function gpuNonceFor(reportData: Uint8Array): string {
  * @example
  * const check = await verifyGpuEvidence({ gpu: proof.gpu, reportData, now, policy: { gpu: { required: true, ignore: false, jwks, issuers } } });
  */
-export async function verifyGpuEvidence(p: VerifyGpuEvidenceParameters): Promise<VerifyGpuEvidenceReturnType> {
+export async function verifyGpuEvidence(
+  p: VerifyGpuEvidenceParameters,
+): Promise<VerifyGpuEvidenceReturnType> {
   const { gpu, policy } = p;
-  if (policy.gpu.ignore) return skip(NAME, "ignored_by_policy", "GPU evidence is not checked (policy gpu.ignore)");
+  if (policy.gpu.ignore)
+    return skip(NAME, "ignored_by_policy", "GPU evidence is not checked (policy gpu.ignore)");
   if (!gpu || (!gpu.nonce && !gpu.nrasToken && gpu.evidenceList.length === 0)) {
     return policy.gpu.required
       ? fail(NAME, "gpu_evidence_missing", "policy requires NVIDIA GPU evidence, none is present")
@@ -52,12 +55,21 @@ export async function verifyGpuEvidence(p: VerifyGpuEvidenceParameters): Promise
       expected: expectedNonce,
     });
   if (!gpu.nrasToken)
-    return fail(NAME, "gpu_evidence_unverifiable", "GPU evidence without an NRAS token: the device evidence cannot be verified here");
+    return fail(
+      NAME,
+      "gpu_evidence_unverifiable",
+      "GPU evidence without an NRAS token: the device evidence cannot be verified here",
+    );
   const jwks = policy.gpu.jwks;
   if (!jwks)
-    return fail(NAME, "gpu_evidence_unverifiable", "an NRAS token is present but the policy has no JWKS to verify it", {
-      hint: "pass policy.gpu.jwks (NVIDIA's NRAS keys), or policy.gpu.ignore to not check GPU evidence",
-    });
+    return fail(
+      NAME,
+      "gpu_evidence_unverifiable",
+      "an NRAS token is present but the policy has no JWKS to verify it",
+      {
+        hint: "pass policy.gpu.jwks (NVIDIA's NRAS keys), or policy.gpu.ignore to not check GPU evidence",
+      },
+    );
   const key = bytesToHex(sha256(utf8ToBytes(JSON.stringify([gpu.nrasToken, jwks, policy.gpu.issuers]))));
   let payload: Record<string, unknown>;
   const hit = p.cache?.get("token", key);
@@ -73,7 +85,9 @@ export async function verifyGpuEvidence(p: VerifyGpuEvidenceParameters): Promise
       }));
     } catch (e) {
       const err = e as { code?: string; message?: string };
-      return fail(NAME, "gpu_token_invalid", `NRAS token does not verify: ${err.message ?? String(e)}`, { code: err.code });
+      return fail(NAME, "gpu_token_invalid", `NRAS token does not verify: ${err.message ?? String(e)}`, {
+        code: err.code,
+      });
     }
     const num = (v: unknown, d: number) => (typeof v === "number" ? v : d);
     p.cache?.set("token", key, {

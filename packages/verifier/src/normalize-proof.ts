@@ -207,7 +207,8 @@ function bytes(
 
 function object(v: unknown, field: string): Record<string, unknown> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "object" || Array.isArray(v) || isBytes(v)) throw new InvalidInputError(field, "expected an object");
+  if (typeof v !== "object" || Array.isArray(v) || isBytes(v))
+    throw new InvalidInputError(field, "expected an object");
   return v as Record<string, unknown>;
 }
 
@@ -307,7 +308,10 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
     const list = pick(g, "evidenceList", "evidence_list") ?? [];
     if (!Array.isArray(list)) throw new InvalidInputError("proof.gpu.evidence_list", "expected an array");
     if (list.length > LIMITS.gpuEvidenceEntries)
-      throw new InvalidInputError("proof.gpu.evidence_list", `more than ${LIMITS.gpuEvidenceEntries} entries`);
+      throw new InvalidInputError(
+        "proof.gpu.evidence_list",
+        `more than ${LIMITS.gpuEvidenceEntries} entries`,
+      );
     out.gpu = {
       nonce: str(g, "nonce", "nonce", "proof.gpu.nonce"),
       arch: str(g, "arch", "arch", "proof.gpu.arch"),
@@ -373,14 +377,23 @@ export function splitResult(input: ComputeResultInput | ComputeProofInput): {
     if (typeof r.proof !== "object" || Array.isArray(r.proof))
       throw new InvalidInputError("result.proof", "expected an object");
     if (proofFields.length > 0)
-      throw new InvalidInputError("result", `ambiguous: a nested proof and proof fields (${proofFields.join(", ")}) at the top`);
+      throw new InvalidInputError(
+        "result",
+        `ambiguous: a nested proof and proof fields (${proofFields.join(", ")}) at the top`,
+      );
     if (r.output !== undefined && r.output !== null && typeof r.output !== "string")
       throw new InvalidInputError("result.output", "expected a string");
     return { output: r.output ?? "", proof: r.proof };
   }
   if ("output" in r && r.output !== undefined)
-    throw new InvalidInputError("result", "ambiguous: an output without a nested proof (a flattened ComputeResult?)", {
-      metaMessages: ["Pass a ComputeResult as { output, proof: {...} } or a bare ComputeProof without output."],
-    });
+    throw new InvalidInputError(
+      "result",
+      "ambiguous: an output without a nested proof (a flattened ComputeResult?)",
+      {
+        metaMessages: [
+          "Pass a ComputeResult as { output, proof: {...} } or a bare ComputeProof without output.",
+        ],
+      },
+    );
   return { proof: input as ComputeProofInput };
 }

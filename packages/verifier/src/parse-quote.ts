@@ -1,6 +1,6 @@
 import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
 import { bytesToHex, hexToBytesStrict, isBytes, readU16le, readU32le } from "./internal/bytes.js";
-import { PemError, parsePemChain } from "./internal/pem.js";
+import { type PemError, parsePemChain } from "./internal/pem.js";
 import { LIMITS } from "./limits.js";
 
 /** Fields of an Intel DCAP quote (SGX v3, TDX v4/v5), measurements as lowercase hex. */
@@ -51,7 +51,10 @@ class Cursor {
   ) {}
   need(n: number, field: string) {
     if (this.off + n > this.b.length)
-      throw new InvalidInputError("quote", `truncated while reading ${field} at byte ${this.off} of ${this.what}`);
+      throw new InvalidInputError(
+        "quote",
+        `truncated while reading ${field} at byte ${this.off} of ${this.what}`,
+      );
   }
   bytes(n: number, field: string): Uint8Array {
     this.need(n, field);
@@ -74,7 +77,10 @@ class Cursor {
   /** The structure must end exactly here. */
   done(): void {
     if (this.off !== this.b.length)
-      throw new InvalidInputError("quote", `${this.b.length - this.off} unexpected bytes at the end of ${this.what}`);
+      throw new InvalidInputError(
+        "quote",
+        `${this.b.length - this.off} unexpected bytes at the end of ${this.what}`,
+      );
   }
 }
 
@@ -179,7 +185,10 @@ export function parseQuote(quote: Uint8Array | string): ParsedQuote {
   const auth = new Cursor(c.bytes(c.u32("authData.size"), "authData"), "the auth data");
   const padding = b.subarray(c.off);
   if (padding.length > LIMITS.quotePaddingBytes || padding.some((x) => x !== 0))
-    throw new InvalidInputError("quote", `${padding.length} bytes after the auth data that are not zero padding`);
+    throw new InvalidInputError(
+      "quote",
+      `${padding.length} bytes after the auth data that are not zero padding`,
+    );
   auth.bytes(64, "authData.signature");
   auth.bytes(64, "authData.attestationKey");
   let cert: { type: number; data: Uint8Array };
@@ -202,11 +211,18 @@ export function parseQuote(quote: Uint8Array | string): ParsedQuote {
   out.certificationDataType = cert.type;
   if (cert.type === 5) {
     if (cert.data.length > LIMITS.certificationDataBytes)
-      throw new InputTooLargeError("quote.certificationData", cert.data.length, LIMITS.certificationDataBytes);
+      throw new InputTooLargeError(
+        "quote.certificationData",
+        cert.data.length,
+        LIMITS.certificationDataBytes,
+      );
     try {
       out.pckChain = parsePemChain(cert.data);
     } catch (e) {
-      throw new InvalidInputError("quote.certificationData", `not a strict PEM chain: ${(e as PemError).message}`);
+      throw new InvalidInputError(
+        "quote.certificationData",
+        `not a strict PEM chain: ${(e as PemError).message}`,
+      );
     }
     if (out.pckChain.length !== 3)
       throw new InvalidInputError(

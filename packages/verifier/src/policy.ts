@@ -111,6 +111,10 @@ export const defaultPolicy: Policy = Object.freeze({
   maxAgeSeconds: 86400,
   maxFutureSkewSeconds: 300,
   requireFreshness: true,
-  gpu: Object.freeze({ required: false, ignore: false, issuers: Object.freeze(["https://nras.attestation.nvidia.com"]) }),
+  gpu: Object.freeze({
+    required: false,
+    ignore: false,
+    issuers: Object.freeze(["https://nras.attestation.nvidia.com"]),
+  }),
   strict: false,
 }) as unknown as Policy;

@@ -17,7 +17,10 @@ import { readResponseBody, type SignedResponse } from "./read-response-body.js";
 import { assertNow, type ResolvedPolicy, resolvePolicy } from "./resolve-policy.js";
 import { memo, type VerificationCache } from "./verification-cache.js";
 import { quoteContextOf } from "./verify-quote.js";
-import { type VerifyResponseSignatureReturnType, verifyResponseSignature } from "./verify-response-signature.js";
+import {
+  type VerifyResponseSignatureReturnType,
+  verifyResponseSignature,
+} from "./verify-response-signature.js";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -85,7 +88,10 @@ export async function proofContext(
   if (!ctx.proof.ok) return ctx;
   const p = ctx.proof.value;
   if (p.requestBody.length > 0 && p.responseBody.length > 0) {
-    ctx.hashes = { requestHash: bytesToHex(sha256(p.requestBody)), responseHash: bytesToHex(sha256(p.responseBody)) };
+    ctx.hashes = {
+      requestHash: bytesToHex(sha256(p.requestBody)),
+      responseHash: bytesToHex(sha256(p.responseBody)),
+    };
     ctx.signature = attempt(() =>
       verifyResponseSignature({
         requestBody: p.requestBody,

@@ -27,7 +27,13 @@ export type QuoteFacts =
   | { ok: false; reason: Reason; message: string };
 
 export type CollateralFacts =
-  | { ok: true; normalized: NormalizedCollateral; key: string; analysis: CollateralAnalysis; origin: CollateralOrigin }
+  | {
+      ok: true;
+      normalized: NormalizedCollateral;
+      key: string;
+      analysis: CollateralAnalysis;
+      origin: CollateralOrigin;
+    }
   | { ok: false; check: Check };
 
 /** dcap-qvl's verdict on the quote (signatures, chains, TCB matching), or why it failed. */
@@ -73,8 +79,10 @@ function parseFacts(bytes: Uint8Array): QuoteFacts {
   try {
     quote = parseQuote(bytes);
   } catch (e) {
-    if (e instanceof InputTooLargeError) return { ok: false, reason: "input_too_large", message: e.shortMessage };
-    if (e instanceof InvalidInputError) return { ok: false, reason: "quote_malformed", message: e.shortMessage };
+    if (e instanceof InputTooLargeError)
+      return { ok: false, reason: "input_too_large", message: e.shortMessage };
+    if (e instanceof InvalidInputError)
+      return { ok: false, reason: "quote_malformed", message: e.shortMessage };
     throw e;
   }
   if (quote.attestationKeyType !== 2)
@@ -94,7 +102,11 @@ function parseFacts(bytes: Uint8Array): QuoteFacts {
     const { pceId, fmspc } = sgxExtension(pckChain[0] as ParsedCert);
     return { ok: true, quote, pckChain, pceId, fmspc };
   } catch (e) {
-    return { ok: false, reason: "quote_malformed", message: `PCK certificate does not parse: ${(e as Error).message}` };
+    return {
+      ok: false,
+      reason: "quote_malformed",
+      message: `PCK certificate does not parse: ${(e as Error).message}`,
+    };
   }
 }
 
@@ -105,7 +117,9 @@ async function collateralFacts(
   let input: Collateral | string;
   const c = p.collateral;
   if (isCollateralSource(c)) {
-    const ca = /Processor/.test(new TextDecoder().decode((q.pckChain[0] as ParsedCert).issuer)) ? "processor" : "platform";
+    const ca = /Processor/.test(new TextDecoder().decode((q.pckChain[0] as ParsedCert).issuer))
+      ? "processor"
+      : "platform";
     try {
       input = await c.getCollateral({ teeType: q.quote.teeType, fmspc: q.fmspc, ca, now: p.now });
     } catch (e) {
@@ -118,7 +132,10 @@ async function collateralFacts(
   } catch (e) {
     // The caller's collateral is the caller's to fix; the proof's own is attacker input.
     if (p.origin === "given" || !(e instanceof BaseError)) throw e;
-    return { ok: false, check: fail("collateral.integrity", "collateral_invalid", `embedded ${e.shortMessage}`) };
+    return {
+      ok: false,
+      check: fail("collateral.integrity", "collateral_invalid", `embedded ${e.shortMessage}`),
+    };
   }
   const key = collateralKey(normalized);
   const analysis = await memo(p.cache, "collateral", `${key}:${p.policy.rootKey}`, () =>
@@ -141,7 +158,8 @@ function span(windows: ValidityWindow[]): { lo: number; hi: number } {
 /** Names along the quote's chain, and its root, which dcap-qvl does not compare. */
 function chainProblem(q: Extract<QuoteFacts, { ok: true }>, root: ParsedCert): string | undefined {
   const [leaf, ca, top] = q.pckChain as [ParsedCert, ParsedCert, ParsedCert];
-  if (!equalBytes(top.der, root.der)) return "the quote's PCK chain ends in a root other than the trusted one";
+  if (!equalBytes(top.der, root.der))
+    return "the quote's PCK chain ends in a root other than the trusted one";
   if (!equalBytes(leaf.issuer, ca.subject) || !equalBytes(ca.issuer, root.subject) || !ca.isCa)
     return "the quote's PCK chain is not leaf → CA → trusted root by name";
   return undefined;
@@ -201,5 +219,11 @@ export async function quoteContext(
       notAfter: c.notAfter,
     })),
   ];
-  return { ...base, parse, collateral, windows, dcap: dcapFacts(p, bytes, quoteKey, parse, collateral, windows) };
+  return {
+    ...base,
+    parse,
+    collateral,
+    windows,
+    dcap: dcapFacts(p, bytes, quoteKey, parse, collateral, windows),
+  };
 }

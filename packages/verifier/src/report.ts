@@ -23,6 +23,7 @@ export function applyRequirements(
       { skipReason: c.skipReason, ...c.details },
     );
   });
-  for (const name of required) out.push(fail(name, "check_skipped", `the policy requires ${name}, which this input does not have`));
+  for (const name of required)
+    out.push(fail(name, "check_skipped", `the policy requires ${name}, which this input does not have`));
   return out;
 }

@@ -27,9 +27,15 @@ export const MAX_NOW = 253402300799;
 /** `now` as unix seconds: an integer in [0, MAX_NOW]. Throws {@link InvalidInputError} otherwise. */
 export function assertNow(now: unknown): number {
   if (typeof now !== "number" || !Number.isInteger(now) || now < 0 || now > MAX_NOW) {
-    throw new InvalidInputError("now", `expected integer unix seconds in [0, ${MAX_NOW}], got ${String(now)}`, {
-      metaMessages: ["The verifier has no implicit clock: pass `now: Math.floor(Date.now() / 1000)` explicitly."],
-    });
+    throw new InvalidInputError(
+      "now",
+      `expected integer unix seconds in [0, ${MAX_NOW}], got ${String(now)}`,
+      {
+        metaMessages: [
+          "The verifier has no implicit clock: pass `now: Math.floor(Date.now() / 1000)` explicitly.",
+        ],
+      },
+    );
   }
   return now;
 }
@@ -44,7 +50,16 @@ const TCB_STATUSES: TcbStatus[] = [
 ];
 const BINDINGS: ReportDataBindingName[] = ["address-ascii", "enc-pub-v1", "address-raw"];
 const KEYS = {
-  policy: ["tee", "dockerDigests", "maxAgeSeconds", "maxFutureSkewSeconds", "requireFreshness", "gpu", "strict", "requiredChecks"],
+  policy: [
+    "tee",
+    "dockerDigests",
+    "maxAgeSeconds",
+    "maxFutureSkewSeconds",
+    "requireFreshness",
+    "gpu",
+    "strict",
+    "requiredChecks",
+  ],
   "policy.tee": [
     "rootCaPem",
     "rootCaDer",
@@ -88,7 +103,13 @@ function bool(v: unknown, dflt: boolean, field: string): boolean {
   return v;
 }
 
-function int(v: unknown, dflt: number | undefined, min: number, max: number, field: string): number | undefined {
+function int(
+  v: unknown,
+  dflt: number | undefined,
+  min: number,
+  max: number,
+  field: string,
+): number | undefined {
   if (v === undefined) return dflt;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
     throw new InvalidInputError(field, `expected an integer in [${min}, ${max}], got ${String(v)}`);
@@ -96,11 +117,19 @@ function int(v: unknown, dflt: number | undefined, min: number, max: number, fie
 }
 
 /** A non-empty list whose items `item` validates and normalises. */
-function list<T>(v: unknown, field: string, item: (x: unknown, f: string) => T, emptyOk = false): T[] | undefined {
+function list<T>(
+  v: unknown,
+  field: string,
+  item: (x: unknown, f: string) => T,
+  emptyOk = false,
+): T[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) throw new InvalidInputError(field, "expected an array");
   if (v.length === 0 && !emptyOk)
-    throw new InvalidInputError(field, "empty allow-list: it would allow nothing; leave the field out to not pin it");
+    throw new InvalidInputError(
+      field,
+      "empty allow-list: it would allow nothing; leave the field out to not pin it",
+    );
   return v.map((x, i) => item(x, `${field}[${i}]`));
 }
 
@@ -108,7 +137,8 @@ const hexOf =
   (bytes: number) =>
   (x: unknown, f: string): string => {
     const s = typeof x === "string" ? x.trim().replace(/^0x/i, "").toLowerCase() : "";
-    if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(s)) throw new InvalidInputError(f, `expected ${bytes} bytes of hex`);
+    if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(s))
+      throw new InvalidInputError(f, `expected ${bytes} bytes of hex`);
     return s;
   };
 const oneOf =
@@ -123,7 +153,8 @@ const text = (x: unknown, f: string): string => {
 };
 const dockerDigest = (x: unknown, f: string): string => {
   const s = typeof x === "string" ? x.trim().toLowerCase() : "";
-  if (!/^sha256:[0-9a-f]{64}$/.test(s)) throw new InvalidInputError(f, 'expected "sha256:" + 64 hex characters');
+  if (!/^sha256:[0-9a-f]{64}$/.test(s))
+    throw new InvalidInputError(f, 'expected "sha256:" + 64 hex characters');
   return s;
 };
 
@@ -137,9 +168,13 @@ function rootOf(tee: Record<string, unknown>): Uint8Array {
     try {
       ders = parsePemChain(pem.trim());
     } catch (e) {
-      throw new InvalidInputError("policy.tee.rootCaPem", `not one PEM CERTIFICATE block: ${(e as Error).message}`);
+      throw new InvalidInputError(
+        "policy.tee.rootCaPem",
+        `not one PEM CERTIFICATE block: ${(e as Error).message}`,
+      );
     }
-    if (ders.length !== 1) throw new InvalidInputError("policy.tee.rootCaPem", `${ders.length} certificates, expected 1`);
+    if (ders.length !== 1)
+      throw new InvalidInputError("policy.tee.rootCaPem", `${ders.length} certificates, expected 1`);
     return ders[0] as Uint8Array;
   }
   if (der === undefined) return base64ToBytes(INTEL_SGX_ROOT_CA_BASE64, "INTEL_SGX_ROOT_CA");
@@ -183,14 +218,21 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
   const hex48 = hexOf(48);
   const tee: Policy["tee"] = {
     requireQuote: bool(t.requireQuote, d.tee.requireQuote, f("requireQuote")),
-    allowedTeeTypes: list(t.allowedTeeTypes, f("allowedTeeTypes"), oneOf(["tdx", "sgx"] as const)) ?? [...d.tee.allowedTeeTypes],
-    allowedTcbStatuses: list(t.allowedTcbStatuses, f("allowedTcbStatuses"), oneOf(TCB_STATUSES)) ?? [...d.tee.allowedTcbStatuses],
-    allowedQeVendorIds:
-      list(t.allowedQeVendorIds, f("allowedQeVendorIds"), (x, fi) =>
-        hexOf(16)(typeof x === "string" ? x.replace(/-/g, "") : x, fi).toUpperCase(),
-      ) ?? [...d.tee.allowedQeVendorIds],
-    allowedPceIds: list(t.allowedPceIds, f("allowedPceIds"), (x, fi) => hexOf(2)(x, fi).toUpperCase()) ?? [...d.tee.allowedPceIds],
-    reportDataBindings: list(t.reportDataBindings, f("reportDataBindings"), oneOf(BINDINGS)) ?? [...d.tee.reportDataBindings],
+    allowedTeeTypes: list(t.allowedTeeTypes, f("allowedTeeTypes"), oneOf(["tdx", "sgx"] as const)) ?? [
+      ...d.tee.allowedTeeTypes,
+    ],
+    allowedTcbStatuses: list(t.allowedTcbStatuses, f("allowedTcbStatuses"), oneOf(TCB_STATUSES)) ?? [
+      ...d.tee.allowedTcbStatuses,
+    ],
+    allowedQeVendorIds: list(t.allowedQeVendorIds, f("allowedQeVendorIds"), (x, fi) =>
+      hexOf(16)(typeof x === "string" ? x.replace(/-/g, "") : x, fi).toUpperCase(),
+    ) ?? [...d.tee.allowedQeVendorIds],
+    allowedPceIds: list(t.allowedPceIds, f("allowedPceIds"), (x, fi) => hexOf(2)(x, fi).toUpperCase()) ?? [
+      ...d.tee.allowedPceIds,
+    ],
+    reportDataBindings: list(t.reportDataBindings, f("reportDataBindings"), oneOf(BINDINGS)) ?? [
+      ...d.tee.reportDataBindings,
+    ],
     requireEventLog: bool(t.requireEventLog, d.tee.requireEventLog, f("requireEventLog")),
   };
   const optional = {
@@ -212,19 +254,35 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
   };
   const jwks = jwksOf(g.jwks);
   if (jwks) gpu.jwks = jwks;
-  if (gpu.required && gpu.ignore) throw new InvalidInputError("policy.gpu.ignore", "GPU evidence cannot be both required and ignored");
+  if (gpu.required && gpu.ignore)
+    throw new InvalidInputError("policy.gpu.ignore", "GPU evidence cannot be both required and ignored");
   const root = rootOf(t);
   let parsedRoot: ParsedCert;
   try {
     parsedRoot = parseCertificate(root);
   } catch (e) {
-    throw new InvalidInputError(t.rootCaPem !== undefined ? "policy.tee.rootCaPem" : "policy.tee.rootCaDer", `not a certificate: ${(e as Error).message}`);
+    throw new InvalidInputError(
+      t.rootCaPem !== undefined ? "policy.tee.rootCaPem" : "policy.tee.rootCaDer",
+      `not a certificate: ${(e as Error).message}`,
+    );
   }
   const out: ResolvedPolicy = {
     tee,
     gpu,
-    maxAgeSeconds: int(top.maxAgeSeconds, d.maxAgeSeconds, 0, 10 * 365 * 86400, "policy.maxAgeSeconds") as number,
-    maxFutureSkewSeconds: int(top.maxFutureSkewSeconds, d.maxFutureSkewSeconds, 0, 86400, "policy.maxFutureSkewSeconds") as number,
+    maxAgeSeconds: int(
+      top.maxAgeSeconds,
+      d.maxAgeSeconds,
+      0,
+      10 * 365 * 86400,
+      "policy.maxAgeSeconds",
+    ) as number,
+    maxFutureSkewSeconds: int(
+      top.maxFutureSkewSeconds,
+      d.maxFutureSkewSeconds,
+      0,
+      86400,
+      "policy.maxFutureSkewSeconds",
+    ) as number,
     requireFreshness: bool(top.requireFreshness, d.requireFreshness, "policy.requireFreshness"),
     strict: bool(top.strict, d.strict, "policy.strict"),
     root: parsedRoot,
@@ -233,15 +291,32 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
   const digests = list(top.dockerDigests, "policy.dockerDigests", dockerDigest);
   if (digests) {
     if (!tee.requireEventLog)
-      throw new InvalidInputError("policy.dockerDigests", "cannot be checked with tee.requireEventLog false (the compose hash is read from the event log)");
+      throw new InvalidInputError(
+        "policy.dockerDigests",
+        "cannot be checked with tee.requireEventLog false (the compose hash is read from the event log)",
+      );
     out.dockerDigests = digests;
   }
-  const required = list(top.requiredChecks, "policy.requiredChecks", oneOf(CHECK_NAMES as readonly CheckName[]));
-  if (required) out.requiredChecks = required;
-  const pinned = ["mrtd", "rtmr0", "rtmr1", "rtmr2", "mrEnclave", "mrSigner", "isvProdIds", "minIsvSvn"].filter(
-    (k) => (tee as Record<string, unknown>)[k] !== undefined,
+  const required = list(
+    top.requiredChecks,
+    "policy.requiredChecks",
+    oneOf(CHECK_NAMES as readonly CheckName[]),
   );
+  if (required) out.requiredChecks = required;
+  const pinned = [
+    "mrtd",
+    "rtmr0",
+    "rtmr1",
+    "rtmr2",
+    "mrEnclave",
+    "mrSigner",
+    "isvProdIds",
+    "minIsvSvn",
+  ].filter((k) => (tee as Record<string, unknown>)[k] !== undefined);
   if (!tee.requireQuote && (pinned.length > 0 || digests))
-    throw new InvalidInputError("policy.tee.requireQuote", `pins (${[...pinned, ...(digests ? ["dockerDigests"] : [])].join(", ")}) need a quote: a proof without one would skip them`);
+    throw new InvalidInputError(
+      "policy.tee.requireQuote",
+      `pins (${[...pinned, ...(digests ? ["dockerDigests"] : [])].join(", ")}) need a quote: a proof without one would skip them`,
+    );
   return out;
 }

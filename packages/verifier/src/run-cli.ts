@@ -69,8 +69,7 @@ function parseArgs(argv: string[]): Args | "help" {
       if (!(CHECK_NAMES as readonly string[]).includes(v))
         throw new UsageError(`--require: unknown check ${v} (checks: ${CHECK_NAMES.join(", ")})`);
       a.require.push(v as CheckName);
-    }
-    else if (arg === "--collateral") a.collateral = value();
+    } else if (arg === "--collateral") a.collateral = value();
     else if (arg === "--policy") a.policy = value();
     else if (arg === "--now") {
       const v = value();
@@ -115,11 +114,19 @@ const MAX_PROOF_FILE = 4 * LIMITS.bodyBytes;
 /** The proof file as JSON, or why it is not one (attacker input: a report, not an error). */
 function parseProofFile(bytes: Uint8Array): { value: unknown } | { invalid: Check } {
   if (bytes.length > MAX_PROOF_FILE)
-    return { invalid: fail("proof.format", "input_too_large", `the proof file is larger than ${MAX_PROOF_FILE} bytes`) };
+    return {
+      invalid: fail(
+        "proof.format",
+        "input_too_large",
+        `the proof file is larger than ${MAX_PROOF_FILE} bytes`,
+      ),
+    };
   try {
     return { value: JSON.parse(bytesToUtf8(bytes)) };
   } catch (e) {
-    return { invalid: fail("proof.format", "proof_malformed", `the proof file is not JSON: ${(e as Error).message}`) };
+    return {
+      invalid: fail("proof.format", "proof_malformed", `the proof file is not JSON: ${(e as Error).message}`),
+    };
   }
 }
 
@@ -215,7 +222,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
       const skipped = report.checks.filter((c) => c.status === "skipped");
       if (skipped.length > 0)
-        io.stdout(`  not checked (${skipped.length}): ${skipped.map((c) => `${c.name} (${c.skipReason})`).join(", ")}\n`);
+        io.stdout(
+          `  not checked (${skipped.length}): ${skipped.map((c) => `${c.name} (${c.skipReason})`).join(", ")}\n`,
+        );
       for (const w of report.warnings ?? []) io.stdout(`  warning: ${w.message}\n`);
       printChecks(io, report.checks);
     }

@@ -69,7 +69,10 @@ export function createVerificationCache(p: CreateVerificationCacheParameters = {
   let misses = 0;
   const mapOf = (kind: CacheKind) => {
     let m = maps.get(kind);
-    if (!m) maps.set(kind, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      maps.set(kind, m);
+    }
     return m;
   };
   return {

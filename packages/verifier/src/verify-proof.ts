@@ -117,7 +117,9 @@ function quoteChecks(ctx: ProofContext, report: ReturnType<typeof quoteReport> |
       ? blockedByFormat(name)
       : p.attestation.length === 0 && !ctx.policy.tee.requireQuote
         ? skip(name, "not_required", "no quote (not required by policy)")
-        : skip(name, "dependency_failed", "not checked: quote.present did not pass", { dependsOn: "quote.present" }),
+        : skip(name, "dependency_failed", "not checked: quote.present did not pass", {
+            dependsOn: "quote.present",
+          }),
   );
 }
 

@@ -91,12 +91,19 @@ export const QUOTE_CHECKS: readonly CheckName[] = [
 ];
 
 /** The summary, extras and checks of a quote context (shared with `verifyProof`). */
-export function quoteReport(ctx: QuoteContext): Omit<VerifyQuoteReturnType, "ok" | "reason" | "message" | "skipped"> {
+export function quoteReport(
+  ctx: QuoteContext,
+): Omit<VerifyQuoteReturnType, "ok" | "reason" | "message" | "skipped"> {
   const checks = QUOTE_STEPS.map((step) => step(ctx));
   const out: ReturnType<typeof quoteReport> = { checks, cached: ctx.dcap?.cached ?? false };
   if (ctx.parse.ok) {
     const q = ctx.parse.quote;
-    const s: QuoteSummary = { version: q.version, teeType: q.teeType, qeVendorId: q.qeVendorId, reportData: bytesToHex(q.reportData) };
+    const s: QuoteSummary = {
+      version: q.version,
+      teeType: q.teeType,
+      qeVendorId: q.qeVendorId,
+      reportData: bytesToHex(q.reportData),
+    };
     if (q.td) s.td = q.td;
     if (q.sgx) s.sgx = q.sgx;
     if (ctx.dcap?.result) {
@@ -148,7 +155,8 @@ export async function verifyQuote(
 ): Promise<VerifyQuoteReturnType> {
   const now = assertNow(options?.now);
   const policy = resolvePolicy(options.policy);
-  if (collateral === undefined || collateral === null) throw new CollateralUnavailableError("no collateral given");
+  if (collateral === undefined || collateral === null)
+    throw new CollateralUnavailableError("no collateral given");
   const ctx = await quoteContextOf(quote, collateral, "given", now, policy, options.cache);
   const report = quoteReport(ctx);
   const checks = applyRequirements(report.checks, policy, QUOTE_CHECKS);

@@ -454,17 +454,23 @@ const cases: Case[] = [
   [
     "replayed old answer (signed created and timestamp two days old)",
     () =>
-      withProof((p) => {
-        p.timestamp = BigInt(NOW - 2 * 86400);
-      }, makeFixture({ created: NOW - 2 * 86400 })),
+      withProof(
+        (p) => {
+          p.timestamp = BigInt(NOW - 2 * 86400);
+        },
+        makeFixture({ created: NOW - 2 * 86400 }),
+      ),
     "stale_timestamp",
   ],
   [
     "answer signed an hour in the future",
     () =>
-      withProof((p) => {
-        p.timestamp = String(NOW + 3600);
-      }, makeFixture({ created: NOW + 3600 })),
+      withProof(
+        (p) => {
+          p.timestamp = String(NOW + 3600);
+        },
+        makeFixture({ created: NOW + 3600 }),
+      ),
     "timestamp_in_future",
   ],
   ...issue9Cases(),
@@ -474,12 +480,9 @@ const cases: Case[] = [
 function issue9Cases(): Case[] {
   const enc = (t: string) => utf8ToBytes(t);
   const otherDigest = `sha256:${"55".repeat(32)}`;
-  const sgxPolicy = (fx: Fixture, patch: Record<string, unknown> = {}) => {
-    const b = base(fx);
-    return withTeePolicy(b, patch);
-  };
+  const sgxPolicy = (fx: Fixture, patch: Record<string, unknown> = {}) => withTeePolicy(base(fx), patch);
   const streamOf = (chunks: object[], eol = "\n") =>
-    enc(chunks.map((c) => `data: ${JSON.stringify(c)}${eol}${eol}`).join("") + `data: [DONE]${eol}${eol}`);
+    enc(`${chunks.map((c) => `data: ${JSON.stringify(c)}${eol}${eol}`).join("")}data: [DONE]${eol}${eol}`);
   const chunk = (index: number, content: string) => ({
     object: "chat.completion.chunk",
     created: NOW - 10,

@@ -14,7 +14,7 @@ export function quotePckRevocation(ctx: QuoteContext): Check {
   if (!q) return blocked(NAME, "quote.format");
   const coll = readCollateral(ctx);
   const { pckCrl, rootCrl } = coll?.analysis ?? {};
-  if (!coll || coll.analysis.integrity.status !== "pass" || !pckCrl || !rootCrl)
+  if (coll?.analysis.integrity.status !== "pass" || !pckCrl || !rootCrl)
     return blocked(NAME, "collateral.integrity");
   const [leaf, ca] = q.pckChain;
   if (!leaf || !ca) return blocked(NAME, "quote.format");
@@ -29,7 +29,9 @@ export function quotePckRevocation(ctx: QuoteContext): Check {
       serial: leaf.serialHex,
     });
   if (equalBytes(ca.issuer, rootCrl.issuer) && rootCrl.revokedSerials.has(ca.serialHex))
-    return fail(NAME, "pck_revoked", `PCK CA serial ${ca.serialHex} is on the root CA CRL`, { serial: ca.serialHex });
+    return fail(NAME, "pck_revoked", `PCK CA serial ${ca.serialHex} is on the root CA CRL`, {
+      serial: ca.serialHex,
+    });
   return pass(NAME, "PCK certificate and its CA are not revoked", {
     pckSerial: leaf.serialHex,
     pckCrlEntries: pckCrl.revokedSerials.size,

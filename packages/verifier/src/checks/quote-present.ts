@@ -8,14 +8,22 @@ export function quotePresent(ctx: ProofContext): Check {
   if (p.attestation.length === 0)
     return ctx.policy.tee.requireQuote
       ? fail("quote.present", "quote_missing", "the proof carries no TEE attestation quote")
-      : skip("quote.present", "not_required", "no quote (not required by policy): nothing about the TEE is checked");
+      : skip(
+          "quote.present",
+          "not_required",
+          "no quote (not required by policy): nothing about the TEE is checked",
+        );
   if (!ctx.quote)
     return fail(
       "quote.present",
       "collateral_missing",
       "a quote is present but no collateral was given or embedded (the verifier makes no network call)",
     );
-  return pass("quote.present", `quote present; collateral ${ctx.collateralOrigin === "embedded" ? "embedded in the proof" : "given by the caller"}`, {
-    collateral: ctx.collateralOrigin,
-  });
+  return pass(
+    "quote.present",
+    `quote present; collateral ${ctx.collateralOrigin === "embedded" ? "embedded in the proof" : "given by the caller"}`,
+    {
+      collateral: ctx.collateralOrigin,
+    },
+  );
 }

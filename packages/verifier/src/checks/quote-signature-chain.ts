@@ -26,7 +26,10 @@ export function quoteSignatureChain(ctx: QuoteContext): Check {
   const message = error ?? "unknown";
   let r = reason ?? dcapReason(message);
   // dcap-qvl matches serials across all CRLs; name the PCK leaf when it is the one on the PCK CRL.
-  if (r === "certificate_revoked" && coll.analysis.pckCrl?.revokedSerials.has((q.pckChain[0] ?? { serialHex: "" }).serialHex))
+  if (
+    r === "certificate_revoked" &&
+    coll.analysis.pckCrl?.revokedSerials.has((q.pckChain[0] ?? { serialHex: "" }).serialHex)
+  )
     r = "pck_revoked";
   return fail(NAME, r, reason ? message : `dcap-qvl: ${message}`);
 }

@@ -20,11 +20,21 @@ export function quoteTcbStatus(ctx: QuoteContext): Check {
   const { status, advisoryIds } = tcb;
   const details = { status, advisoryIds, allowedStatuses: ctx.policy.tee.allowedTcbStatuses };
   if (status === "Revoked" || !ctx.policy.tee.allowedTcbStatuses.includes(status))
-    return fail("quote.tcb_status", "tcb_status_not_allowed", `TCB status ${status} is not allowed by policy`, details);
+    return fail(
+      "quote.tcb_status",
+      "tcb_status_not_allowed",
+      `TCB status ${status} is not allowed by policy`,
+      details,
+    );
   const allowed = ctx.policy.tee.allowedAdvisoryIds;
   const bad = allowed ? advisoryIds.filter((a) => !allowed.includes(a)) : [];
   if (bad.length > 0)
-    return fail("quote.tcb_status", "advisory_not_allowed", `advisories not allowed by policy: ${bad.join(", ")}`, details);
+    return fail(
+      "quote.tcb_status",
+      "advisory_not_allowed",
+      `advisories not allowed by policy: ${bad.join(", ")}`,
+      details,
+    );
   return pass(
     "quote.tcb_status",
     `TCB status ${status}${advisoryIds.length ? ` with ${advisoryIds.join(", ")}` : ""} is allowed`,

@@ -16,7 +16,10 @@ export type TdxModuleEvaluation =
  * equal its `attributes`; for an identity, the module's TCB level is the first whose ISVSVN is at most
  * TEE_TCB_SVN[0].
  */
-export function evaluateTdxModule(td: NonNullable<ParsedQuote["td"]>, tcbInfo: TcbInfoSummary): TdxModuleEvaluation {
+export function evaluateTdxModule(
+  td: NonNullable<ParsedQuote["td"]>,
+  tcbInfo: TcbInfoSummary,
+): TdxModuleEvaluation {
   const svn = (i: number) => Number.parseInt(td.teeTcbSvn.slice(2 * i, 2 * i + 2), 16);
   const version = svn(1);
   const isvsvn = svn(0);
@@ -26,9 +29,17 @@ export function evaluateTdxModule(td: NonNullable<ParsedQuote["td"]>, tcbInfo: T
   else identity = tcbInfo.tdxModuleIdentities?.find((m) => m.id?.toUpperCase() === id);
   const name = version === 0 ? "tdxModule" : id;
   if (!identity)
-    return { ok: false, reason: "tdx_module_mismatch", message: `the TCB info has no ${name} identity for TDX module version ${version}` };
+    return {
+      ok: false,
+      reason: "tdx_module_mismatch",
+      message: `the TCB info has no ${name} identity for TDX module version ${version}`,
+    };
   if (td.mrSignerSeam !== identity.mrsigner)
-    return { ok: false, reason: "tdx_module_mismatch", message: `MRSIGNERSEAM ${td.mrSignerSeam} is not the ${name} signer ${identity.mrsigner}` };
+    return {
+      ok: false,
+      reason: "tdx_module_mismatch",
+      message: `MRSIGNERSEAM ${td.mrSignerSeam} is not the ${name} signer ${identity.mrsigner}`,
+    };
   if (!/^0+$/.test(td.seamAttributes) || td.seamAttributes !== identity.attributes)
     return {
       ok: false,
@@ -38,7 +49,11 @@ export function evaluateTdxModule(td: NonNullable<ParsedQuote["td"]>, tcbInfo: T
   if (version === 0) return { ok: true, identity: name, advisoryIds: [] };
   const level = identity.tcbLevels?.find((l) => isvsvn >= l.isvsvn);
   if (!level)
-    return { ok: false, reason: "tcb_level_not_found", message: `no ${name} TCB level for module ISVSVN ${isvsvn}` };
+    return {
+      ok: false,
+      reason: "tcb_level_not_found",
+      message: `no ${name} TCB level for module ISVSVN ${isvsvn}`,
+    };
   return { ok: true, identity: name, status: level.tcbStatus, advisoryIds: level.advisoryIds };
 }
 

@@ -9,5 +9,7 @@ export function quoteTeeType(ctx: QuoteContext): Check {
   const allowed = ctx.policy.tee.allowedTeeTypes;
   return allowed.includes(teeType)
     ? pass("quote.tee_type", `TEE type ${teeType} is allowed`)
-    : fail("quote.tee_type", "tee_type_not_allowed", `TEE type ${teeType} is not allowed by policy`, { allowed });
+    : fail("quote.tee_type", "tee_type_not_allowed", `TEE type ${teeType} is not allowed by policy`, {
+        allowed,
+      });
 }

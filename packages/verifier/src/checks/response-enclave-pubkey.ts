@@ -23,11 +23,17 @@ export function responseEnclavePubkey(ctx: ProofContext): Check {
   if (!p) return blockedByFormat(NAME);
   const sig = ctx.signature?.ok ? ctx.signature.value : undefined;
   if (!sig?.ok) return blocked(NAME, "response.signature");
-  if (p.enclavePubkey === "") return pass(NAME, "no enclave_pubkey claimed: nothing to compare", { claimed: false });
+  if (p.enclavePubkey === "")
+    return pass(NAME, "no enclave_pubkey claimed: nothing to compare", { claimed: false });
   const recovered = sig.pubkey.replace(/^0x/, "");
   if (uncompressedKey(p.enclavePubkey) !== recovered)
-    return fail(NAME, "enclave_pubkey_mismatch", "enclave_pubkey is not the key recovered from the signature", {
-      recovered: sig.pubkey,
-    });
+    return fail(
+      NAME,
+      "enclave_pubkey_mismatch",
+      "enclave_pubkey is not the key recovered from the signature",
+      {
+        recovered: sig.pubkey,
+      },
+    );
   return pass(NAME, "enclave_pubkey is the key recovered from the signature", { claimed: true });
 }

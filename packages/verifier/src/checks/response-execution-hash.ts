@@ -9,7 +9,8 @@ const NAME = "response.execution_hash";
 export function responseExecutionHash(ctx: ProofContext): Check {
   const p = proofOf(ctx);
   if (!p) return blockedByFormat(NAME);
-  if (p.executionHash === "") return pass(NAME, "no execution_hash claimed: nothing to compare", { claimed: false });
+  if (p.executionHash === "")
+    return pass(NAME, "no execution_hash claimed: nothing to compare", { claimed: false });
   const expected = bytesToHex(sha256(utf8ToBytes(p.signedText)));
   if (p.executionHash.toLowerCase().replace(/^0x/, "") !== expected)
     return fail(NAME, "execution_hash_mismatch", "execution_hash is not sha256 of signed_text", { expected });

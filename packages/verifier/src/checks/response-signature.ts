@@ -12,10 +12,21 @@ export function responseSignature(ctx: ProofContext): Check {
   if (!p) return blockedByFormat(NAME);
   if (!ctx.signature) return blocked(NAME, "response.bodies");
   if (p.enclaveAddress === "") return fail(NAME, "signature_mismatch", "the proof names no enclave_address");
-  if (!ctx.signature.ok) return fail(NAME, "signature_invalid", `the signature does not parse: ${ctx.signature.message}`);
+  if (!ctx.signature.ok)
+    return fail(NAME, "signature_invalid", `the signature does not parse: ${ctx.signature.message}`);
   const r = ctx.signature.value;
-  if (!r.ok) return fail(NAME, r.reason, r.message, r.signer ? { signer: r.signer, enclaveAddress: p.enclaveAddress } : {});
-  return pass(NAME, `EIP-191 signature over "<sha256 request>:<sha256 response>" recovers to the enclave address ${r.signer}`, {
-    signer: r.signer,
-  });
+  if (!r.ok)
+    return fail(
+      NAME,
+      r.reason,
+      r.message,
+      r.signer ? { signer: r.signer, enclaveAddress: p.enclaveAddress } : {},
+    );
+  return pass(
+    NAME,
+    `EIP-191 signature over "<sha256 request>:<sha256 response>" recovers to the enclave address ${r.signer}`,
+    {
+      signer: r.signer,
+    },
+  );
 }

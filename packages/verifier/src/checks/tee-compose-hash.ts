@@ -20,26 +20,50 @@ export function teeComposeHash(ctx: ProofContext): Check {
   if (log.status !== "pass" || !ctx.replay?.ok) return blocked(NAME, "tee.event_log");
   const { identity } = ctx.replay.value;
   if (identity.lateComposeHashes.length > 0)
-    return fail(NAME, "compose_hash_after_system_ready", `compose-hash extended after system-ready (entries ${identity.lateComposeHashes.join(", ")}): the workload changed its own identity`, {
-      entries: identity.lateComposeHashes,
-    });
+    return fail(
+      NAME,
+      "compose_hash_after_system_ready",
+      `compose-hash extended after system-ready (entries ${identity.lateComposeHashes.join(", ")}): the workload changed its own identity`,
+      {
+        entries: identity.lateComposeHashes,
+      },
+    );
   if (identity.composeHashes.length > 1)
-    return fail(NAME, "compose_hash_duplicate", `${identity.composeHashes.length} compose-hash events before system-ready`, {
-      composeHashes: identity.composeHashes,
-    });
+    return fail(
+      NAME,
+      "compose_hash_duplicate",
+      `${identity.composeHashes.length} compose-hash events before system-ready`,
+      {
+        composeHashes: identity.composeHashes,
+      },
+    );
   const composeHash = identity.composeHashes[0];
   if (composeHash === undefined)
     return fail(NAME, "compose_hash_missing", "the event log has no compose-hash event before system-ready");
   const p = ctx.proof.ok ? ctx.proof.value : undefined;
   const appCompose = p?.tee?.appCompose ?? "";
   if (appCompose !== "" && composeHashOf(appCompose) !== composeHash)
-    return fail(NAME, "compose_hash_mismatch", "sha256(app_compose) is not the compose hash extended into RTMR3", { composeHash });
+    return fail(
+      NAME,
+      "compose_hash_mismatch",
+      "sha256(app_compose) is not the compose hash extended into RTMR3",
+      { composeHash },
+    );
   if ((p?.dockerDigest ?? "").toLowerCase() !== `sha256:${composeHash}`)
-    return fail(NAME, "docker_digest_mismatch", `docker_digest ${p?.dockerDigest || "(empty)"} is not sha256:<compose hash from RTMR3>`, {
+    return fail(
+      NAME,
+      "docker_digest_mismatch",
+      `docker_digest ${p?.dockerDigest || "(empty)"} is not sha256:<compose hash from RTMR3>`,
+      {
+        composeHash,
+      },
+    );
+  return pass(
+    NAME,
+    `docker_digest is the one compose hash extended into RTMR3 before system-ready${appCompose ? " and sha256(app_compose)" : ""}`,
+    {
       composeHash,
-    });
-  return pass(NAME, `docker_digest is the one compose hash extended into RTMR3 before system-ready${appCompose ? " and sha256(app_compose)" : ""}`, {
-    composeHash,
-    systemReady: identity.systemReadyAt >= 0,
-  });
+      systemReady: identity.systemReadyAt >= 0,
+    },
+  );
 }

@@ -20,17 +20,30 @@ export function teeEventLog(ctx: ProofContext): Check {
   if (!replay.ok) return fail(NAME, "event_log_invalid", `the event log does not parse: ${replay.message}`);
   const r = replay.value;
   if (r.badDigests.length > 0)
-    return fail(NAME, "event_log_invalid", `runtime event digests do not match their payloads (entries ${r.badDigests.join(", ")})`, {
-      entries: r.badDigests,
-    });
+    return fail(
+      NAME,
+      "event_log_invalid",
+      `runtime event digests do not match their payloads (entries ${r.badDigests.join(", ")})`,
+      {
+        entries: r.badDigests,
+      },
+    );
   const td = q.td;
   const mismatched = ([0, 1, 2, 3] as const).filter(
     (i) => (i === 3 || r.events.some((e) => e.imr === i)) && r.rtmrs[i] !== td[`rtmr${i}`],
   );
   if (mismatched.length > 0)
-    return fail(NAME, "rtmr_mismatch", `event log replay does not reproduce RTMR${mismatched.join(", RTMR")}`, {
-      replayed: r.rtmrs,
-    });
+    return fail(
+      NAME,
+      "rtmr_mismatch",
+      `event log replay does not reproduce RTMR${mismatched.join(", RTMR")}`,
+      {
+        replayed: r.rtmrs,
+      },
+    );
   const replayed = ([0, 1, 2, 3] as const).filter((i) => i === 3 || r.events.some((e) => e.imr === i));
-  return pass(NAME, `event log replays to the quote's RTMR${replayed.join(", RTMR")}`, { events: r.events.length, replayed });
+  return pass(NAME, `event log replays to the quote's RTMR${replayed.join(", RTMR")}`, {
+    events: r.events.length,
+    replayed,
+  });
 }

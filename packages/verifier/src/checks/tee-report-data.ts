@@ -13,7 +13,11 @@ export function teeReportData(ctx: ProofContext): Check {
   const p = ctx.proof.ok ? ctx.proof.value : undefined;
   if (!p) return fail(NAME, "proof_malformed", "no proof");
   if (p.tee && p.tee.reportData.length > 0 && !equalBytes(p.tee.reportData, q.reportData))
-    return fail(NAME, "report_data_mismatch", "the proof's claimed report_data differs from the quote's REPORTDATA");
+    return fail(
+      NAME,
+      "report_data_mismatch",
+      "the proof's claimed report_data differs from the quote's REPORTDATA",
+    );
   const allowed = ctx.policy.tee.reportDataBindings;
   const claimed = p.tee?.binding ?? "unspecified";
   const candidates = (claimed === "unspecified" ? allowed : [claimed]).filter(
@@ -23,7 +27,10 @@ export function teeReportData(ctx: ProofContext): Check {
     p.enclaveAddress === ""
       ? undefined
       : candidates.find((b) =>
-          equalBytes(expectedReportData({ address: p.enclaveAddress, binding: b, encPubkey: p.tee?.encPubkey }), q.reportData),
+          equalBytes(
+            expectedReportData({ address: p.enclaveAddress, binding: b, encPubkey: p.tee?.encPubkey }),
+            q.reportData,
+          ),
         );
   if (!match)
     return fail(
@@ -32,5 +39,7 @@ export function teeReportData(ctx: ProofContext): Check {
       `quote REPORTDATA does not bind the enclave address in any allowed encoding (${candidates.join(", ") || "none"})`,
       { claimedBinding: claimed },
     );
-  return pass(NAME, `quote REPORTDATA binds the enclave address ${p.enclaveAddress} (${match})`, { binding: match });
+  return pass(NAME, `quote REPORTDATA binds the enclave address ${p.enclaveAddress} (${match})`, {
+    binding: match,
+  });
 }

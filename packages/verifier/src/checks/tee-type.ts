@@ -7,7 +7,8 @@ export function teeType(ctx: ProofContext): Check {
   const q = teeQuote(ctx, "tee.type");
   if (isCheck(q)) return q;
   const claimed = (ctx.proof.ok ? ctx.proof.value.tee?.teeType : "") ?? "";
-  if (claimed === "") return pass("tee.type", `no tee_type claimed; the quote is ${q.teeType}`, { claimed: false });
+  if (claimed === "")
+    return pass("tee.type", `no tee_type claimed; the quote is ${q.teeType}`, { claimed: false });
   return claimed.toLowerCase() === q.teeType
     ? pass("tee.type", `tee_type ${q.teeType} is the quote's`, { claimed: true })
     : fail("tee.type", "quote_invalid", `proof says tee_type ${claimed}, the quote is ${q.teeType}`);

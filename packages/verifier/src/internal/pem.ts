@@ -38,7 +38,8 @@ function decodeCanonical(s: string): Uint8Array {
     }
     const bytes = [(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
     const keep = i + 4 === s.length ? 3 - pad : 3;
-    if (keep < 3 && bytes.slice(keep).some((b) => b !== 0)) throw new PemError("non-canonical base64 padding");
+    if (keep < 3 && bytes.slice(keep).some((b) => b !== 0))
+      throw new PemError("non-canonical base64 padding");
     for (let k = 0; k < keep; k++) out[o++] = bytes[k] as number;
   }
   return out;
@@ -76,7 +77,10 @@ export function parsePemChain(input: Uint8Array | string): Uint8Array[] {
     let b64 = "";
     while (!text.startsWith(END, i)) {
       const start = i;
-      while (i < text.length && (text.charCodeAt(i) < 128 ? LOOKUP[text.charCodeAt(i)] !== -1 || text[i] === "=" : false))
+      while (
+        i < text.length &&
+        (text.charCodeAt(i) < 128 ? LOOKUP[text.charCodeAt(i)] !== -1 || text[i] === "=" : false)
+      )
         i++;
       if (i === start) throw new PemError(`unexpected character at ${i} inside a certificate block`);
       b64 += text.slice(start, i);
