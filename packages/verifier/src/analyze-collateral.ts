@@ -193,14 +193,20 @@ export async function analyzeCollateral(
       });
     }
     const pckCrlIssuer = (signers[0] as [string, ParsedCert])[1];
+    // The three signatures are independent: verify them at once (WebCrypto runs them off the main thread).
+    const [rootCrlSigned, issuerSigned, pckCrlSigned] = await Promise.all([
+      isSignedBy(rootCrl, root),
+      isSignedBy(pckCrlIssuer, root),
+      isSignedBy(pckCrl, pckCrlIssuer),
+    ]);
     if (!equalBytes(rootCrl.issuer, root.subject))
       throw new IntegrityError("crl_issuer_mismatch", "root CA CRL is not issued by the trusted root");
-    if (!(await isSignedBy(rootCrl, root)))
+    if (!rootCrlSigned)
       throw new IntegrityError(
         "crl_signature_invalid",
-        "root CA CRL signature does not verify with the trusted root key",
+        "root CA CRL signature does not verify with the root key",
       );
-    if (!pckCrlIssuer.isCa || !(await isSignedBy(pckCrlIssuer, root)))
+    if (!pckCrlIssuer.isCa || !issuerSigned)
       throw new IntegrityError(
         "certificate_chain_invalid",
         "the PCK CRL issuer is not a CA signed by the trusted root",
@@ -210,7 +216,7 @@ export async function analyzeCollateral(
         "crl_issuer_mismatch",
         "PCK CRL issuer is not the first certificate of pck_crl_issuer_chain",
       );
-    if (!(await isSignedBy(pckCrl, pckCrlIssuer)))
+    if (!pckCrlSigned)
       throw new IntegrityError(
         "crl_signature_invalid",
         "PCK CRL signature does not verify with its issuer's key",

@@ -137,7 +137,8 @@ async function collateralFacts(
       check: fail("collateral.integrity", "collateral_invalid", `embedded ${e.shortMessage}`),
     };
   }
-  const key = collateralKey(normalized);
+  // Content keys index the cache only: without one, nothing is hashed.
+  const key = p.cache ? collateralKey(normalized) : "";
   const analysis = await memo(p.cache, "collateral", `${key}:${p.policy.rootKey}`, () =>
     analyzeCollateral(normalized, p.policy.root),
   );
@@ -205,7 +206,7 @@ export async function quoteContext(
     return { ...base, parse: { ok: false, reason: "input_too_large", message: e.shortMessage } };
   }
   const bytes = toQuoteBytes(quote);
-  const quoteKey = bytesToHex(sha256(bytes));
+  const quoteKey = p.cache ? bytesToHex(sha256(bytes)) : "";
   const parse = memo(p.cache, "quote", quoteKey, () => parseFacts(bytes));
   if (!parse.ok) return { ...base, parse };
   const collateral = await collateralFacts(p, parse);

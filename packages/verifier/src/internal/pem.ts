@@ -13,6 +13,8 @@
 const BEGIN = "-----BEGIN CERTIFICATE-----";
 const END = "-----END CERTIFICATE-----";
 
+const latin1 = new TextDecoder("latin1");
+
 export class PemError extends Error {
   override name = "PemError";
 }
@@ -57,16 +59,10 @@ function eol(text: string, i: number): number {
  * outside that grammar. Linear in the input length.
  */
 export function parsePemChain(input: Uint8Array | string): Uint8Array[] {
-  let text: string;
-  if (typeof input === "string") text = input;
-  else {
-    text = "";
-    for (let i = 0; i < input.length; i++) {
-      const b = input[i] as number;
-      if (b > 0x7f) throw new PemError(`non-ASCII byte at ${i}`);
-      text += String.fromCharCode(b);
-    }
-  }
+  const text0 = typeof input === "string" ? input : latin1.decode(input);
+  const nonAscii = text0.search(/[^\x00-\x7f]/);
+  if (nonAscii >= 0) throw new PemError(`non-ASCII character at ${nonAscii}`);
+  let text = text0;
   if (text.endsWith("\0")) text = text.slice(0, -1);
   const out: Uint8Array[] = [];
   let i = 0;
