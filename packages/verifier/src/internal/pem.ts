@@ -59,10 +59,9 @@ function eol(text: string, i: number): number {
  * outside that grammar. Linear in the input length.
  */
 export function parsePemChain(input: Uint8Array | string): Uint8Array[] {
-  const text0 = typeof input === "string" ? input : latin1.decode(input);
-  const nonAscii = text0.search(/[^\x00-\x7f]/);
+  let text = typeof input === "string" ? input : latin1.decode(input);
+  const nonAscii = text.search(/[\u0080-\uffff]/);
   if (nonAscii >= 0) throw new PemError(`non-ASCII character at ${nonAscii}`);
-  let text = text0;
   if (text.endsWith("\0")) text = text.slice(0, -1);
   const out: Uint8Array[] = [];
   let i = 0;
