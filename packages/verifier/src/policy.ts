@@ -19,6 +19,10 @@ export const INTEL_SGX_ROOT_CA_BASE64 =
 /** Intel's QE vendor id (hex, uppercase). */
 export const INTEL_QE_VENDOR_ID = "939A7233F79C4CA9940A0DB3957F0607";
 
+/** The policy's TDX measurement pins and SGX enclave identity pins. */
+export const TDX_PINS = ["mrtd", "rtmr0", "rtmr1", "rtmr2"] as const;
+export const SGX_PINS = ["mrEnclave", "mrSigner", "isvProdIds", "minIsvSvn"] as const;
+
 /** A JSON Web Key Set (public keys only). */
 export interface Jwks {
   keys: Array<Record<string, unknown>>;

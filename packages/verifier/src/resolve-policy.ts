@@ -11,7 +11,9 @@ import {
   type Policy,
   type PolicyInput,
   type ReportDataBindingName,
+  SGX_PINS,
   type TcbStatus,
+  TDX_PINS,
 } from "./policy.js";
 
 /** A validated policy with its trust anchor parsed. Lists are normalised (hex lowercase, no `0x`). */
@@ -70,14 +72,8 @@ const KEYS = {
     "allowedQeVendorIds",
     "allowedPceIds",
     "reportDataBindings",
-    "mrtd",
-    "rtmr0",
-    "rtmr1",
-    "rtmr2",
-    "mrEnclave",
-    "mrSigner",
-    "isvProdIds",
-    "minIsvSvn",
+    ...TDX_PINS,
+    ...SGX_PINS,
     "requireEventLog",
   ],
   "policy.gpu": ["required", "ignore", "jwks", "issuers"],
@@ -303,16 +299,7 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
     oneOf(CHECK_NAMES as readonly CheckName[]),
   );
   if (required) out.requiredChecks = required;
-  const pinned = [
-    "mrtd",
-    "rtmr0",
-    "rtmr1",
-    "rtmr2",
-    "mrEnclave",
-    "mrSigner",
-    "isvProdIds",
-    "minIsvSvn",
-  ].filter((k) => (tee as Record<string, unknown>)[k] !== undefined);
+  const pinned = [...TDX_PINS, ...SGX_PINS].filter((k) => (tee as Record<string, unknown>)[k] !== undefined);
   if (!tee.requireQuote && (pinned.length > 0 || digests))
     throw new InvalidInputError(
       "policy.tee.requireQuote",

@@ -1,5 +1,5 @@
 import type { TcbInfoSummary } from "./analyze-collateral.js";
-import { type Check, type CheckName, firstFailure, type Reason } from "./check.js";
+import { CHECK_NAMES, type Check, type CheckName, firstFailure, type Reason } from "./check.js";
 import { collateralIntegrity } from "./checks/collateral-integrity.js";
 import { collateralValidity } from "./checks/collateral-validity.js";
 import { quoteFormat } from "./checks/quote-format.js";
@@ -77,18 +77,10 @@ export const QUOTE_STEPS: ReadonlyArray<(ctx: QuoteContext) => Check> = [
 ];
 
 /** Names of the quote steps, in order. */
-export const QUOTE_CHECKS: readonly CheckName[] = [
-  "quote.format",
-  "quote.tee_type",
-  "collateral.validity",
-  "quote.signature_chain",
-  "collateral.integrity",
-  "quote.pck_revocation",
-  "quote.qe_vendor_id",
-  "quote.pce_id",
-  "quote.tdx_module",
-  "quote.tcb_status",
-];
+export const QUOTE_CHECKS: readonly CheckName[] = CHECK_NAMES.slice(
+  CHECK_NAMES.indexOf("quote.format"),
+  CHECK_NAMES.indexOf("quote.tcb_status") + 1,
+);
 
 /** The summary, extras and checks of a quote context (shared with `verifyProof`). */
 export function quoteReport(

@@ -2,7 +2,7 @@ import { runtimeEvent } from "@chaoschain/zerog-tee-sim";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
-import { createVerificationCache, verifyProof } from "../src/index.js";
+import { CHECK_NAMES, createVerificationCache, verifyProof } from "../src/index.js";
 import { enclave, hex, makeFixture, NOW, resign, toProtoJson } from "./fixtures.js";
 
 describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
@@ -21,35 +21,7 @@ describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
     expect(r.composeHash).toBe(fx.att.composeHash);
     expect(r.output).toBe("The answer is 42.");
     expect(r.signedTime).toBe(NOW - 10);
-    expect(r.checks.map((c) => c.name)).toEqual([
-      "proof.format",
-      "proof.method",
-      "response.bodies",
-      "response.hashes",
-      "response.signature",
-      "response.enclave_pubkey",
-      "response.execution_hash",
-      "result.output",
-      "quote.present",
-      "quote.format",
-      "quote.tee_type",
-      "collateral.validity",
-      "quote.signature_chain",
-      "collateral.integrity",
-      "quote.pck_revocation",
-      "quote.qe_vendor_id",
-      "quote.pce_id",
-      "quote.tdx_module",
-      "quote.tcb_status",
-      "tee.type",
-      "tee.report_data",
-      "tee.measurements",
-      "tee.event_log",
-      "tee.compose_hash",
-      "tee.workload",
-      "gpu.evidence",
-      "freshness",
-    ]);
+    expect(r.checks.map((c) => c.name)).toEqual(CHECK_NAMES);
   });
   it.each(["camel", "snake"] as const)("accepts the proto3 JSON form (%s case)", async (style) => {
     const json = JSON.parse(JSON.stringify(toProtoJson(fx.result, style)));

@@ -1,12 +1,10 @@
 import { type Check, fail, pass, type Reason, skip } from "../check.js";
 import type { ParsedQuote } from "../parse-quote.js";
-import type { Policy } from "../policy.js";
+import { type Policy, SGX_PINS, TDX_PINS } from "../policy.js";
 import type { ProofContext } from "../proof-context.js";
 import { isCheck, teeQuote } from "./tee-common.js";
 
 const NAME = "tee.measurements";
-const TDX_PINS = ["mrtd", "rtmr0", "rtmr1", "rtmr2"] as const;
-const SGX_PINS = ["mrEnclave", "mrSigner", "isvProdIds", "minIsvSvn"] as const;
 
 const pinned = (tee: Policy["tee"], keys: readonly string[]) =>
   keys.filter((k) => (tee as Record<string, unknown>)[k] !== undefined);
