@@ -27,6 +27,21 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 300);
 
+// test/arbitraries.ts and test/fixtures.ts are TypeScript: esbuild turns them into modules here.
+const buildDir = here("./.build/");
+await build({
+  entryPoints: [here("../test/arbitraries.ts"), here("../test/fixtures.ts")],
+  outdir: buildDir,
+  bundle: true,
+  packages: "external",
+  format: "esm",
+  platform: "node",
+  logLevel: "error",
+});
+const { hostileInputs, mutationArbitrary } = await import(`${buildDir}arbitraries.js`);
+const fixtures = await import(`${buildDir}fixtures.js`);
+rmSync(buildDir, { recursive: true, force: true });
+
 // --- inputs -------------------------------------------------------------------------------------------
 const TDX_NOW = 1751624191;
 const tdxQuote = new Uint8Array(readFileSync(here("../test/vectors/dcap/tdx_quote")));
@@ -94,17 +109,7 @@ function makeResult(i) {
 const RESULTS = Array.from({ length: 2048 }, (_, i) => makeResult(i));
 let nextResult = 0;
 const result = () => RESULTS[nextResult++ % RESULTS.length];
-const policy = {
-  tee: {
-    rootCaDer: pki.rootCaDer,
-    mrtd: [att.mrtd],
-    rtmr0: [att.rtmrs[0]],
-    rtmr1: [att.rtmrs[1]],
-    rtmr2: [att.rtmrs[2]],
-  },
-  dockerDigests: [att.dockerDigest],
-  gpu: { required: true, jwks: nrasKey.jwks },
-};
+const policy = fixtures.pinningPolicy(pki, att, nrasKey.jwks);
 const syntheticVerifier = dcap.QuoteVerifier.newWithRootCa(Buffer.from(pki.rootCaDer));
 const warmCache = createVerificationCache();
 
@@ -182,20 +187,6 @@ const refusalMs = median(refusals);
 const refusalMaxMs = Math.max(...refusals);
 
 // --- the property tests' generators: the slowest generated input (no cache) ---------------------------
-// test/arbitraries.ts and test/fixtures.ts are TypeScript: esbuild turns them into one module here.
-const buildDir = here("./.build/");
-await build({
-  entryPoints: [here("../test/arbitraries.ts"), here("../test/fixtures.ts")],
-  outdir: buildDir,
-  bundle: true,
-  packages: "external",
-  format: "esm",
-  platform: "node",
-  logLevel: "error",
-});
-const { hostileInputs, mutationArbitrary } = await import(`${buildDir}arbitraries.js`);
-const fixtures = await import(`${buildDir}fixtures.js`);
-rmSync(buildDir, { recursive: true, force: true });
 const fx = fixtures.makeFixture();
 const generated = [
   ...fc

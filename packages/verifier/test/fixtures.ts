@@ -118,17 +118,7 @@ export function makeFixture(o: FixtureOptions = {}): Fixture {
       nrasToken: att.body.nras_token,
     };
   }
-  const policy: PolicyInput = {
-    tee: {
-      rootCaDer: pki.rootCaDer,
-      mrtd: [att.mrtd],
-      rtmr0: [att.rtmrs[0]],
-      rtmr1: [att.rtmrs[1]],
-      rtmr2: [att.rtmrs[2]],
-    },
-    dockerDigests: [att.dockerDigest],
-    gpu: o.gpu === false ? { required: false } : { required: true, jwks: structuredClone(nrasKey.jwks) },
-  };
+  const policy = pinningPolicy(pki, att, o.gpu === false ? undefined : nrasKey.jwks);
   const fx: Fixture = {
     result: { jobId: "job-1", output: o.content ?? "The answer is 42.", proof },
     collateral: att.collateral,
@@ -136,6 +126,25 @@ export function makeFixture(o: FixtureOptions = {}): Fixture {
     att,
   };
   return o.sgx ? asSgx(fx, o.sgx, now) : fx;
+}
+
+/** A policy that pins everything of `att`: MRTD, RTMR0-2, the workload, and GPU evidence when `jwks` is given. */
+export function pinningPolicy(
+  testPki: TestPki,
+  att: Pick<Fixture["att"], "mrtd" | "rtmrs" | "dockerDigest">,
+  jwks?: NrasKey["jwks"],
+): PolicyInput {
+  return {
+    tee: {
+      rootCaDer: testPki.rootCaDer,
+      mrtd: [att.mrtd],
+      rtmr0: [att.rtmrs[0]],
+      rtmr1: [att.rtmrs[1]],
+      rtmr2: [att.rtmrs[2]],
+    },
+    dockerDigests: [att.dockerDigest],
+    gpu: jwks ? { required: true, jwks: structuredClone(jwks) } : { required: false },
+  };
 }
 
 /** The enclave-signed part of a proof over these exact bodies. */
