@@ -1,6 +1,7 @@
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { type Check, fail, pass, type Reason } from "./check.js";
 import type { NormalizedCollateral } from "./collateral.js";
-import { equalBytes, hexToBytesStrict } from "./internal/bytes.js";
+import { equalBytes } from "./internal/bytes.js";
 import { parsePemChain } from "./internal/pem.js";
 import { isSignedBy, type ParsedCert, type ParsedCrl, parseCertificate, parseCrl } from "./internal/x509.js";
 
@@ -165,8 +166,9 @@ export async function analyzeCollateral(
     let rootCrl: ParsedCrl;
     let pckCrl: ParsedCrl;
     try {
-      rootCrl = parseCrl(hexToBytesStrict(c.root_ca_crl, "collateral.root_ca_crl"));
-      pckCrl = parseCrl(hexToBytesStrict(c.pck_crl, "collateral.pck_crl"));
+      // normalizeCollateral already checked these are lowercase hex
+      rootCrl = parseCrl(hexToBytes(c.root_ca_crl));
+      pckCrl = parseCrl(hexToBytes(c.pck_crl));
     } catch (e) {
       throw new IntegrityError("collateral_invalid", `a CRL does not parse: ${(e as Error).message}`);
     }
@@ -179,10 +181,17 @@ export async function analyzeCollateral(
       notAfter: crl.nextUpdate ?? Number.POSITIVE_INFINITY,
     });
     out.windows.push(crlWindow("root CA CRL", rootCrl), crlWindow("PCK CRL", pckCrl));
+    const tcbSigner = issuerChain(c.tcb_info_issuer_chain, root, "tcb_info_issuer_chain");
     const signers: Array<[string, ParsedCert]> = [
       ["pck_crl_issuer_chain", issuerChain(c.pck_crl_issuer_chain, root, "pck_crl_issuer_chain")],
-      ["tcb_info_issuer_chain", issuerChain(c.tcb_info_issuer_chain, root, "tcb_info_issuer_chain")],
-      ["qe_identity_issuer_chain", issuerChain(c.qe_identity_issuer_chain, root, "qe_identity_issuer_chain")],
+      ["tcb_info_issuer_chain", tcbSigner],
+      [
+        "qe_identity_issuer_chain",
+        // Intel serves the same chain for both (the TCB signing certificate)
+        c.qe_identity_issuer_chain === c.tcb_info_issuer_chain
+          ? tcbSigner
+          : issuerChain(c.qe_identity_issuer_chain, root, "qe_identity_issuer_chain"),
+      ],
     ];
     for (const [what, cert] of signers) {
       out.windows.push({

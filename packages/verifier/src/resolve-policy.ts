@@ -154,6 +154,10 @@ const dockerDigest = (x: unknown, f: string): string => {
   return s;
 };
 
+/** The default trust anchor, decoded and parsed once (a constant, not a caller's object). */
+const INTEL_ROOT = base64ToBytes(INTEL_SGX_ROOT_CA_BASE64, "INTEL_SGX_ROOT_CA");
+const INTEL_ROOT_PARSED = { cert: parseCertificate(INTEL_ROOT), key: bytesToHex(sha256(INTEL_ROOT)) };
+
 function rootOf(tee: Record<string, unknown>): Uint8Array {
   const { rootCaPem: pem, rootCaDer: der } = tee;
   if (pem !== undefined && der !== undefined)
@@ -173,7 +177,7 @@ function rootOf(tee: Record<string, unknown>): Uint8Array {
       throw new InvalidInputError("policy.tee.rootCaPem", `${ders.length} certificates, expected 1`);
     return ders[0] as Uint8Array;
   }
-  if (der === undefined) return base64ToBytes(INTEL_SGX_ROOT_CA_BASE64, "INTEL_SGX_ROOT_CA");
+  if (der === undefined) return INTEL_ROOT;
   if (isBytes(der)) return der.slice();
   if (typeof der === "string")
     return /^(0x)?[0-9a-fA-F]+$/.test(der.trim())
@@ -255,7 +259,7 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
   const root = rootOf(t);
   let parsedRoot: ParsedCert;
   try {
-    parsedRoot = parseCertificate(root);
+    parsedRoot = root === INTEL_ROOT ? INTEL_ROOT_PARSED.cert : parseCertificate(root);
   } catch (e) {
     throw new InvalidInputError(
       t.rootCaPem !== undefined ? "policy.tee.rootCaPem" : "policy.tee.rootCaDer",
@@ -282,7 +286,7 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
     requireFreshness: bool(top.requireFreshness, d.requireFreshness, "policy.requireFreshness"),
     strict: bool(top.strict, d.strict, "policy.strict"),
     root: parsedRoot,
-    rootKey: bytesToHex(sha256(root)),
+    rootKey: root === INTEL_ROOT ? INTEL_ROOT_PARSED.key : bytesToHex(sha256(root)),
   };
   const digests = list(top.dockerDigests, "policy.dockerDigests", dockerDigest);
   if (digests) {
