@@ -46,9 +46,8 @@ export async function runDemo(options: {
       return true;
     }
     const report = await verifyDevnetProof(proof, options.trust);
-    for (const check of report.checks) {
-      print(`  ${check.ok ? "✓" : check.skipped ? "-" : "✗"} ${check.name}: ${check.message}`);
-    }
+    const mark = { pass: "✓", skipped: "-", fail: "✗" } as const;
+    for (const check of report.checks) print(`  ${mark[check.status]} ${check.name}: ${check.message}`);
     print(report.ok ? "verification: verified" : "verification: NOT VERIFIED");
     return report.ok;
   } finally {
