@@ -1,8 +1,9 @@
 import type http2 from "node:http2";
 import type { ZeroGError } from "@chaoschain/zerog-core";
-import type { ConnectError, Interceptor } from "@connectrpc/connect";
+import type { ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { type AdapterConnection, ZeroGComputeAdapterBase } from "./adapter-base.js";
+import { bearer } from "./bearer.js";
 import { resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
 import { type CallContext, isSessionFailure, unexplained } from "./errors.js";
 import { describeFinding, probe } from "./probe.js";
@@ -11,14 +12,6 @@ import { describeFinding, probe } from "./probe.js";
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** Sends `authorization: Bearer <key>` when there is a key. */
-export function bearer(apiKey: string | undefined): Interceptor {
-  return (next) => (req) => {
-    if (apiKey) req.header.set("authorization", `Bearer ${apiKey}`);
-    return next(req);
-  };
 }
 
 /**

@@ -1,8 +1,9 @@
 // Browser entry of @chaoschain/zerog-adapter: Connect or gRPC-web over fetch, no Node built-ins.
 import { ZeroGError } from "@chaoschain/zerog-core";
-import type { ConnectError, Interceptor } from "@connectrpc/connect";
+import type { ConnectError } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { type AdapterConnection, ZeroGComputeAdapterBase } from "./adapter-base.js";
+import { bearer } from "./bearer.js";
 import { resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
 import type { CallContext } from "./errors.js";
 
@@ -37,13 +38,6 @@ export interface BrowserAdapterOptions extends ZeroGComputeAdapterOptions {
   protocol?: "connect" | "grpc-web" | undefined;
   /** A `fetch` to use instead of the global one. */
   fetch?: typeof globalThis.fetch | undefined;
-}
-
-function bearer(apiKey: string | undefined): Interceptor {
-  return (next) => (req) => {
-    if (apiKey) req.header.set("authorization", `Bearer ${apiKey}`);
-    return next(req);
-  };
 }
 
 function fetchConnection(

@@ -1,7 +1,7 @@
 // @chaoschain/zerog-adapter for Node: gRPC over HTTP/2. Browsers: "@chaoschain/zerog-adapter/browser".
 export type { ErrorCode, FieldViolation, TaskInput } from "@chaoschain/zerog-core";
 export { ZeroGError } from "@chaoschain/zerog-core";
-export { bearer, ZeroGComputeAdapter } from "./adapter.js";
+export { ZeroGComputeAdapter } from "./adapter.js";
 export type {
   AdapterConnection,
   InferenceOptions,
