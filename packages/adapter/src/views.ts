@@ -135,15 +135,14 @@ export interface AcceptedJobResult extends JobResultBase {
   usage: JobUsage;
   /** The proof's execution hash: hex sha256 of the text the enclave signed. */
   execution_hash: string;
-  error?: undefined;
 }
 
 /** A result whose proof did not verify: no output and no proof are handed out. */
 export interface RejectedJobResult extends JobResultBase {
   success: false;
-  output?: undefined;
-  proof?: undefined;
-  usage?: undefined;
+  output?: never;
+  proof?: never;
+  usage?: never;
   execution_hash: "";
   /** Why the proof was rejected: the first failing check. */
   error: string;
