@@ -12,7 +12,11 @@ const base = process.argv[2] ?? "HEAD~1";
 const git = (...args) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
 const changed = [
   ...new Set(
-    [git("diff", "--name-only", `${base}...HEAD`), git("diff", "--name-only", "HEAD"), git("ls-files", "--others", "--exclude-standard")]
+    [
+      git("diff", "--name-only", `${base}...HEAD`),
+      git("diff", "--name-only", "HEAD"),
+      git("ls-files", "--others", "--exclude-standard"),
+    ]
       .join("\n")
       .split("\n")
       .filter(Boolean),
@@ -22,7 +26,8 @@ const named = new Set();
 for (const file of changed.filter((f) => /^\.changeset\/[^/]+\.md$/.test(f) && !f.endsWith("README.md"))) {
   if (!existsSync(join(root, file))) continue;
   const front = /^---\n([\s\S]*?)\n---/.exec(readFileSync(join(root, file), "utf8"))?.[1] ?? "";
-  for (const m of front.matchAll(/^\s*["']?([^"':\s]+)["']?\s*:\s*(major|minor|patch)\s*$/gm)) named.add(m[1]);
+  for (const m of front.matchAll(/^\s*["']?([^"':\s]+)["']?\s*:\s*(major|minor|patch)\s*$/gm))
+    named.add(m[1]);
 }
 const missing = publishedPackages().filter(
   ({ name, dir }) => !named.has(name) && changed.some((f) => f.startsWith(`${dir}/`) && ships(f)),
@@ -30,9 +35,15 @@ const missing = publishedPackages().filter(
 if (missing.length) {
   for (const { name, dir } of missing) {
     const files = changed.filter((f) => f.startsWith(`${dir}/`) && ships(f));
-    console.error(`${name} changed (${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}) without a changeset`);
+    console.error(
+      `${name} changed (${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}) without a changeset`,
+    );
   }
-  console.error("Run `pnpm changeset`, pick the packages and the bump, describe the change for users, and commit it.");
+  console.error(
+    "Run `pnpm changeset`, pick the packages and the bump, describe the change for users, and commit it.",
+  );
   process.exit(1);
 }
-console.log(`changesets: ok (${named.size ? [...named].join(", ") : "no published package changed"} since ${base})`);
+console.log(
+  `changesets: ok (${named.size ? [...named].join(", ") : "no published package changed"} since ${base})`,
+);

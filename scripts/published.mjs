@@ -23,5 +23,7 @@ export function publishedPackages() {
 
 /** Whether a changed file (repo-relative) ships to users: not a test, snapshot, fixture or bench. */
 export function ships(file) {
-  return !/(^|\/)(test|tests|bench|__snapshots__|test-results)\//.test(file) && !/\.test(-d)?\.ts$/.test(file);
+  return (
+    !/(^|\/)(test|tests|bench|__snapshots__|test-results)\//.test(file) && !/\.test(-d)?\.ts$/.test(file)
+  );
 }

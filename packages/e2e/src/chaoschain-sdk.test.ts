@@ -143,6 +143,7 @@ describe("@chaoschain/sdk 0.1.3 with ZeroGComputeAdapter as its compute provider
     expect(rejected).toMatchObject({ success: false, execution_hash: "" });
     expect(rejected.output).toBeUndefined();
     expect(rejected.proof).toBeUndefined();
+    if (rejected.success) throw new Error("accepted a proof under a foreign root");
     expect(rejected.error).toMatch(/^proof rejected: /);
     expect(rejected.verification?.ok).toBe(false);
     await expect(zerog.attestation(jobId)).rejects.toMatchObject({
