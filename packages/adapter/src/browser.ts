@@ -7,30 +7,7 @@ import { bearer } from "./bearer.js";
 import { resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
 import type { CallContext } from "./errors.js";
 
-export type { ErrorCode, FieldViolation, TaskInput } from "@chaoschain/zerog-core";
-export { ZeroGError } from "@chaoschain/zerog-core";
-export type {
-  AdapterConnection,
-  InferenceOptions,
-  JobUpdate,
-  ListJobsOptions,
-  ResultOptions,
-  SubmitOptions,
-} from "./adapter-base.js";
-export { ZeroGComputeAdapterBase } from "./adapter-base.js";
-export type { ResolvedAdapterConfig, VerifyOptions, ZeroGComputeAdapterOptions } from "./config.js";
-export { baseUrlFromGrpcUrl, defaultMaxRequestBytes, resolveConfig } from "./config.js";
-export type { ChaosChainSdkTask, InferenceInput } from "./task-shapes.js";
-export type {
-  AcceptedJobResult,
-  JobAttestation,
-  JobResult,
-  JobResultMetadata,
-  JobStatus,
-  JobStatusName,
-  JobUsage,
-  RejectedJobResult,
-} from "./views.js";
+export * from "./exports.js";
 
 /** Browser adapter settings: those of the Node adapter, plus the protocol spoken over fetch. */
 export interface BrowserAdapterOptions extends ZeroGComputeAdapterOptions {

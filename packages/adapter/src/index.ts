@@ -1,26 +1,3 @@
 // @chaoschain/zerog-adapter for Node: gRPC over HTTP/2. Browsers: "@chaoschain/zerog-adapter/browser".
-export type { ErrorCode, FieldViolation, TaskInput } from "@chaoschain/zerog-core";
-export { ZeroGError } from "@chaoschain/zerog-core";
 export { ZeroGComputeAdapter } from "./adapter.js";
-export type {
-  AdapterConnection,
-  InferenceOptions,
-  JobUpdate,
-  ListJobsOptions,
-  ResultOptions,
-  SubmitOptions,
-} from "./adapter-base.js";
-export { ZeroGComputeAdapterBase } from "./adapter-base.js";
-export type { ResolvedAdapterConfig, VerifyOptions, ZeroGComputeAdapterOptions } from "./config.js";
-export { baseUrlFromGrpcUrl, defaultMaxRequestBytes, resolveConfig } from "./config.js";
-export type { ChaosChainSdkTask, InferenceInput } from "./task-shapes.js";
-export type {
-  AcceptedJobResult,
-  JobAttestation,
-  JobResult,
-  JobResultMetadata,
-  JobStatus,
-  JobStatusName,
-  JobUsage,
-  RejectedJobResult,
-} from "./views.js";
+export * from "./exports.js";

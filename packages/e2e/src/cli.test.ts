@@ -1,33 +1,18 @@
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bins, type Stack, startStack } from "./stack.js";
+import { bins, run, type Stack, startStack } from "./stack.js";
 
 /** The bins as a user runs them: real processes, stdout and stderr apart, exit codes. */
-function run(bin: string, args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, ZEROG_API_KEY: "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function runBin(bin: string, args: string[], env: Record<string, string> = {}) {
+  return run(process.execPath, [bin, ...args], { env: { ZEROG_API_KEY: "", ...env } });
 }
 
 let stack: Stack;
-let zerog: (...args: string[]) => ReturnType<typeof run>;
+let zerog: (...args: string[]) => ReturnType<typeof runBin>;
 beforeAll(async () => {
   stack = await startStack();
-  zerog = (...args) => run(bins.zerog, args, { ZEROG_GRPC_URL: stack.grpcUrl });
+  zerog = (...args) => runBin(bins.zerog, args, { ZEROG_GRPC_URL: stack.grpcUrl });
 });
 afterAll(() => stack?.close());
 
@@ -44,15 +29,15 @@ describe("zerog, zerog-bridge and zerog-verify", () => {
       [bins.bridge, "zerog-bridge"],
       [bins.verify, "zerog-verify"],
     ] as const) {
-      const v = await run(bin, ["--version"]);
+      const v = await runBin(bin, ["--version"]);
       expect(v).toMatchObject({ code: 0, stderr: "" });
       expect(v.stdout).toMatch(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+\\n$`));
-      const h = await run(bin, ["--help"]);
+      const h = await runBin(bin, ["--help"]);
       expect(h).toMatchObject({ code: 0, stderr: "" });
       expect(h.stdout).toMatch(/^Usage:/);
     }
-    expect((await run(bins.zerog, ["--version"])).stdout).toBe(`zerog ${version}\n`);
-    expect((await run(bins.zerog, ["--help"])).stdout).toContain("Exit codes:");
+    expect((await runBin(bins.zerog, ["--version"])).stdout).toBe(`zerog ${version}\n`);
+    expect((await runBin(bins.zerog, ["--help"])).stdout).toContain("Exit codes:");
   });
 });
 
@@ -96,7 +81,7 @@ describe("zerog against a running bridge", () => {
     expect(valid.code).toBe(0);
     expect(valid.stdout).toMatch(/^VALID proof\n/);
     // The same file verifies with the standalone verifier's CLI.
-    expect((await run(bins.verify, ["proof", file, ...args])).code).toBe(0);
+    expect((await runBin(bins.verify, ["proof", file, ...args])).code).toBe(0);
     writeFileSync(file, JSON.stringify({ ...saved, output: `${saved.output}!` }));
     const forged = await zerog("verify", file, ...args);
     expect(forged.code).toBe(1);
@@ -148,10 +133,10 @@ describe("zerog against a running bridge", () => {
     const offered = await zerog("submit", "--model", "no-such-model", "--prompt", "x");
     expect(offered).toMatchObject({ code: 2, stdout: "" });
     expect(offered.stderr).toContain("models on offer: gpt-oss-120b, llama-3-8b");
-    const down = await run(bins.zerog, ["status", "job_1", "--url", "127.0.0.1:9"]);
+    const down = await runBin(bins.zerog, ["status", "job_1", "--url", "127.0.0.1:9"]);
     expect(down).toMatchObject({ code: 3, stdout: "" });
     expect(down.stderr).toContain("nothing listens at http://127.0.0.1:9 (connection refused)");
-    const notBridge = await run(bins.zerog, ["status", "job_1", "--url", `https://${stack.grpcUrl}`]);
+    const notBridge = await runBin(bins.zerog, ["status", "job_1", "--url", `https://${stack.grpcUrl}`]);
     expect(notBridge).toMatchObject({ code: 3, stdout: "" });
     expect(notBridge.stderr).toContain("does not speak TLS");
   });

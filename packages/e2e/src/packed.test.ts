@@ -1,11 +1,11 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Stack, startStack } from "./stack.js";
+import { run, type Stack, startStack } from "./stack.js";
 
 /**
  * The published packages as npm users get them: `pnpm pack` tarballs, their contents, and the
@@ -21,26 +21,6 @@ const published = [
 const work = mkdtempSync(join(tmpdir(), "zerog-packed-"));
 const tarballs = new Map<string, string>();
 const contents = new Map<string, string[]>();
-
-/** Runs a command without blocking this process, whose event loop serves the devnet. */
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(cmd, args, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The first ```js block after `heading` in the adapter README. */
 function readmeExample(heading: string): string {
@@ -84,7 +64,7 @@ beforeAll(async () => {
   const install = await run(
     "npm",
     ["install", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"],
-    fresh,
+    { cwd: fresh },
   );
   if (install.code !== 0) throw new Error(`npm install failed:\n${install.stdout}${install.stderr}`);
   stack = await startStack();
@@ -154,7 +134,10 @@ describe("installed from the tarballs in a fresh directory", () => {
 
   it("the README quick start runs as printed", async () => {
     writeFileSync(join(fresh, "quickstart.mjs"), readmeExample("## Quick start"));
-    const { code, stdout, stderr } = await run(process.execPath, ["quickstart.mjs"], fresh, env());
+    const { code, stdout, stderr } = await run(process.execPath, ["quickstart.mjs"], {
+      cwd: fresh,
+      env: env(),
+    });
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toMatch(
@@ -165,9 +148,12 @@ describe("installed from the tarballs in a fresh directory", () => {
   it("the README's @chaoschain/sdk example runs as printed (CommonJS)", async () => {
     writeFileSync(join(fresh, "agent.cjs"), readmeExample("## With `@chaoschain/sdk`"));
     // The SDK's default Base Sepolia RPC is never called; point it at this machine all the same.
-    const { code, stdout, stderr } = await run(process.execPath, ["agent.cjs"], fresh, {
-      ...env(),
-      BASE_SEPOLIA_RPC_URL: "http://127.0.0.1:9",
+    const { code, stdout, stderr } = await run(process.execPath, ["agent.cjs"], {
+      cwd: fresh,
+      env: {
+        ...env(),
+        BASE_SEPOLIA_RPC_URL: "http://127.0.0.1:9",
+      },
     });
     expect(stderr).not.toMatch(/Error|TEE attestation (failed|error|timeout)/);
     expect(code).toBe(0);
@@ -183,13 +169,15 @@ describe("installed from the tarballs in a fresh directory", () => {
       const browser = require("@chaoschain/zerog-adapter/browser");
       console.log([typeof core.parseTask, typeof verifier.verifyProof, typeof adapter.ZeroGComputeAdapter,
         typeof browser.ZeroGComputeAdapter, adapter.ZeroGError === core.ZeroGError].join(" "));`;
-    const required = await run(process.execPath, ["-e", script], fresh);
+    const required = await run(process.execPath, ["-e", script], { cwd: fresh });
     expect(required).toMatchObject({ code: 0, stdout: "function function function function true\n" });
     const version = JSON.parse(readFileSync(join(repo, "packages/adapter/package.json"), "utf8")).version;
-    expect((await run(join(fresh, "node_modules/.bin/zerog"), ["--version"], fresh)).stdout).toBe(
+    expect((await run(join(fresh, "node_modules/.bin/zerog"), ["--version"], { cwd: fresh })).stdout).toBe(
       `zerog ${version}\n`,
     );
-    expect((await run(join(fresh, "node_modules/.bin/zerog-verify"), ["--version"], fresh)).code).toBe(0);
+    expect(
+      (await run(join(fresh, "node_modules/.bin/zerog-verify"), ["--version"], { cwd: fresh })).code,
+    ).toBe(0);
   });
 
   it("types resolve for node16, nodenext (ESM and require) and bundler; node10 finds nothing", async () => {
@@ -233,7 +221,7 @@ describe("installed from the tarballs in a fresh directory", () => {
           ...extra,
           ...files,
         ],
-        fresh,
+        { cwd: fresh },
       );
     for (const [files, module, resolution] of [
       [["esm.mts"], "node16", "node16"],

@@ -17,6 +17,33 @@ export const bins = {
   ),
 };
 
+/**
+ * Runs a command to its end without blocking this process (whose event loop serves the devnet),
+ * with stdout and stderr apart.
+ */
+export function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** The verifier policy for the devnet's synthetic TEE: its test root stands in for Intel's. TEST ONLY. */
 export function devnetPolicy(trust: DevnetTrust): PolicyInput {
   return { tee: { rootCaPem: trust.rootCaPem }, gpu: { required: true, jwks: trust.jwks } };
