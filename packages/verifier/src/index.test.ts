@@ -20,6 +20,7 @@ it("public API (named exports)", () => {
       "createVerificationCache",
       "defaultPolicy",
       "expectedReportData",
+      "formatReport",
       "gpuNonceFor",
       "normalizeCollateral",
       "normalizeProof",

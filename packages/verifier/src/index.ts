@@ -41,6 +41,7 @@ export {
   replayEventLog,
   runtimeEventDigest,
 } from "./event-log.js";
+export { type FormattableReport, formatReport } from "./format-report.js";
 export {
   gpuNonceFor,
   type VerifyGpuEvidenceParameters,
