@@ -342,7 +342,10 @@ export class ZeroGComputeAdapterBase {
         ),
       );
     }
-    return this.#verify(input as never, settings);
+    // Only the ComputeResult part: the SDK-facing fields next to it (execution_hash, …) would make
+    // the input ambiguous to the verifier.
+    const { output } = input as { output?: unknown };
+    return this.#verify(typeof output === "string" ? { output, proof } : { proof }, settings);
   }
 
   /** Closes the connection to the bridge. */
