@@ -5,13 +5,14 @@ import { type ComputeBackend, ComputeService, Health } from "@chaoschain/zerog-c
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { createHealthService, HealthState } from "./health.js";
+import type { CorsOrigins } from "./http/gate.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createLoggingInterceptor } from "./interceptors/logging.js";
 import { JobEvents } from "./jobs/job-events.js";
 import { JobStore } from "./jobs/job-store.js";
 import { Worker } from "./jobs/worker.js";
-import { createHttpServer } from "./server.js";
+import { createHttpServer, type ServerLimits } from "./server.js";
 import { createComputeService } from "./service.js";
 
 export interface BridgeOptions {
@@ -29,12 +30,25 @@ export interface BridgeOptions {
   defaultWaitSeconds?: number;
   /** Longest GetResult wait. Default 3600 s. */
   maxWaitSeconds?: number;
+  /** Connection and request limits and timeouts; defaults in `defaultServerLimits`. */
+  limits?: Partial<ServerLimits> | undefined;
+  /**
+   * Browser origins allowed to call. Default: any origin when an API key is required (pages cannot
+   * call without it), none without one (any page could submit jobs).
+   */
+  corsOrigins?: CorsOrigins | undefined;
+  /** Host names accepted, besides loopback ones, when listening on loopback. */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 export interface Bridge {
   /** Starts serving; resolves with the bound address. */
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
-  /** Graceful stop: NOT_SERVING, no new calls, running jobs finish or are requeued, sessions closed. */
+  /**
+   * Graceful stop within `graceMs` (default 10 s): NOT_SERVING, every new call UNAVAILABLE, GOAWAY on
+   * HTTP/2; running jobs finish, or are requeued a second before the end, when WatchJob and waiting
+   * GetResult calls end UNAVAILABLE; then every connection is closed.
+   */
   close(options?: { graceMs?: number }): Promise<void>;
   readonly store: JobStore;
   readonly routes: (router: ConnectRouter) => void;
@@ -80,7 +94,16 @@ export function createBridge(options: BridgeOptions): Bridge {
     createErrorInterceptor(logger),
     ...(options.apiKey ? [createAuthInterceptor(options.apiKey)] : []),
   ];
-  const server = createHttpServer({ routes, interceptors, shutdownSignal: shutdown.signal });
+  const server = createHttpServer({
+    routes,
+    interceptors,
+    shutdownSignal: shutdown.signal,
+    logger,
+    limits: options.limits,
+    apiKey: options.apiKey,
+    corsOrigins: options.corsOrigins ?? (options.apiKey ? "*" : []),
+    allowedHosts: options.allowedHosts,
+  });
   let closing: Promise<void> | undefined;
 
   return {
@@ -94,12 +117,14 @@ export function createBridge(options: BridgeOptions): Bridge {
     },
     close({ graceMs = 10_000 } = {}) {
       closing ??= (async () => {
-        logger.info("bridge stopping");
+        const deadline = Date.now() + graceMs;
+        logger.info({ graceMs }, "bridge stopping");
         health.setNotServing();
-        const serverClosed = server.close(graceMs);
-        await worker.stop(graceMs);
+        server.drain();
+        // Jobs get the grace period but a second (half of it, if shorter) to requeue and close the rest.
+        await worker.stop(Math.max(graceMs - 1000, graceMs / 2));
         shutdown.abort();
-        await serverClosed;
+        await server.close(deadline);
         await backend.close();
         store.close();
         logger.info("bridge stopped");

@@ -44,6 +44,14 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     verification: undefined,
     demo: false,
     logLevel: "silent",
+    headerTimeoutSeconds: 30,
+    requestTimeoutSeconds: 60,
+    keepAliveTimeoutSeconds: 5,
+    idleTimeoutSeconds: 300,
+    maxConnections: 4096,
+    shutdownGraceSeconds: 10,
+    corsOrigins: undefined,
+    allowedHosts: [],
     ...overrides,
   };
 }
@@ -110,4 +118,21 @@ export async function startTestBridge(
       await devnet.close();
     },
   };
+}
+
+/**
+ * Polls `condition` every `intervalMs` until it returns a truthy value (returned), or throws after
+ * `timeoutMs`. A condition that throws ends the wait with its error.
+ */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 20, what = "a condition" } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }
