@@ -6,6 +6,7 @@ import {
   HealthCheckResponseSchema,
 } from "@chaoschain/zerog-core";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { quoteBounded } from "./wire/violations.js";
 
 const known = new Set(["", ComputeService.typeName]);
 
@@ -47,7 +48,8 @@ export function createHealthService(state: HealthState): ServiceImpl<typeof Heal
     });
   return {
     async check(req) {
-      if (!known.has(req.service)) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+      if (!known.has(req.service))
+        throw new ConnectError(`unknown service ${quoteBounded(req.service)}`, Code.NotFound);
       return status(req.service);
     },
     async *watch(req, ctx) {

@@ -13,8 +13,10 @@ import {
   type Job,
   JobEventSchema,
   JobState,
+  JobStateSchema,
   ListJobsResponseSchema,
   ListServicesResponseSchema,
+  limits,
   SubmitResponseSchema,
   VerificationMethod,
   validateIdempotencyKey,
@@ -26,6 +28,8 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { JobEvents } from "./jobs/job-events.js";
 import type { JobRecord, JobStore } from "./jobs/job-store.js";
 import type { Worker } from "./jobs/worker.js";
+import { acceptedEnumValues } from "./wire/enums.js";
+import { quoteBounded } from "./wire/violations.js";
 
 export interface ComputeServiceDeps {
   store: JobStore;
@@ -40,6 +44,10 @@ export interface ComputeServiceDeps {
 
 const defaultPageSize = 50;
 const maxPageSize = 1000;
+/** Longest job id accepted (ours are 31 bytes); a longer one is refused, never looked up or echoed. */
+const maxJobIdBytes = 128;
+/** Entries of ListJobs `states` (there are five states; repeats are dropped). */
+const maxStates = 64;
 
 function requireJobId(jobId: string): void {
   if (jobId.trim() === "") {
@@ -47,10 +55,20 @@ function requireJobId(jobId: string): void {
       { field: "job_id", reason: "REQUIRED", description: "required: the id returned by Submit" },
     ]);
   }
+  const bytes = Buffer.byteLength(jobId);
+  if (bytes > maxJobIdBytes) {
+    throw invalidArgument([
+      {
+        field: "job_id",
+        reason: "OUT_OF_RANGE",
+        description: `at most ${maxJobIdBytes} bytes, got ${bytes}: use the id returned by Submit`,
+      },
+    ]);
+  }
 }
 
 function notFound(jobId: string): ZeroGError {
-  return new ZeroGError("job_not_found", `job ${JSON.stringify(jobId)} not found`);
+  return new ZeroGError("job_not_found", `job ${quoteBounded(jobId)} not found`);
 }
 
 function pageToken(seq: number): string {
@@ -181,15 +199,28 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           { field: "page_size", reason: "OUT_OF_RANGE", description: `at most ${maxPageSize}` },
         ]);
       }
+      if (req.states.length > maxStates) {
+        throw invalidArgument([
+          {
+            field: "states",
+            reason: "OUT_OF_RANGE",
+            description: `at most ${maxStates} entries, got ${req.states.length} (there are five states)`,
+          },
+        ]);
+      }
       req.states.forEach((state, i) => {
         if (state === JobState.UNSPECIFIED || !Object.values(JobState).includes(state)) {
           throw invalidArgument([
-            { field: `states[${i}]`, reason: "INVALID_VALUE", description: "not a job state" },
+            {
+              field: `states[${i}]`,
+              reason: "INVALID_VALUE",
+              description: `not a job state; accepted: ${acceptedEnumValues(JobStateSchema)}`,
+            },
           ]);
         }
       });
       const page = store.list({
-        states: req.states,
+        states: [...new Set(req.states)],
         pageSize: req.pageSize || defaultPageSize,
         before: parsePageToken(req.pageToken),
       });
@@ -201,6 +232,11 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
     },
 
     async listServices(req) {
+      if (req.model.length > limits.modelLength) {
+        throw invalidArgument([
+          { field: "model", reason: "OUT_OF_RANGE", description: `at most ${limits.modelLength} characters` },
+        ]);
+      }
       const verification = req.verification === VerificationMethod.UNSPECIFIED ? undefined : req.verification;
       if (verification !== undefined && !verificationName(verification)) {
         throw invalidArgument([
