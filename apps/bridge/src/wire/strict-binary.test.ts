@@ -1,6 +1,11 @@
 import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { ListJobsRequestSchema, SubmitRequestSchema, type VerificationMethod } from "@chaoschain/zerog-core";
+import {
+  type JobState,
+  ListJobsRequestSchema,
+  SubmitRequestSchema,
+  type VerificationMethod,
+} from "@chaoschain/zerog-core";
 import { describe, expect, it } from "vitest";
 import { checkBinary } from "./strict-binary.js";
 
