@@ -96,6 +96,14 @@ function normalizeTask(task: ComputeTask): ComputeTask {
   return create(ComputeTaskSchema, { ...task, verification: VerificationMethod.TEE_ML });
 }
 
+/** The error for a GetResult or WatchJob cut short by a stop of the bridge. */
+function stoppedWaiting(jobId: string): ZeroGError {
+  return new ZeroGError(
+    "shutting_down",
+    `the bridge is stopping before job ${jobId} ended; the job resumes when the bridge starts again: ask again then`,
+  );
+}
+
 /** The error for GetResult on a job that has ended without a result. */
 function endedWithoutResult(job: Job): ZeroGError {
   const reason = job.error ? failureReasonName(job.error.reason) : undefined;
@@ -164,7 +172,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           .waitForEnd(job.jobId, () => store.get(job.jobId)?.job, seconds * 1000, ctx.signal)
           .catch(() => {
             // The client went away (nobody reads this) or the bridge is stopping.
-            throw new ZeroGError("shutting_down", `stopped waiting for job ${job.jobId}`);
+            throw stoppedWaiting(job.jobId);
           });
         if (!ended) {
           throw new ZeroGError("wait_timeout", `job ${job.jobId} did not finish within ${seconds} s`);
@@ -180,10 +188,15 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
 
     async *watchJob(req, ctx: HandlerContext) {
       const current = record(req.jobId).job;
+      let ended = false;
       for await (const event of events.watch(current, ctx.signal)) {
-        if (isTerminalState(event.job.state)) await store.durable();
+        ended = isTerminalState(event.job.state);
+        if (ended) await store.durable();
         yield create(JobEventSchema, { job: event.job, outputDelta: event.outputDelta ?? "" });
       }
+      // The stream stopped before the job ended (the bridge is stopping): an error, never a normal end
+      // that a client would take for the job's.
+      if (!ended) throw stoppedWaiting(current.jobId);
     },
 
     async cancelJob(req) {
