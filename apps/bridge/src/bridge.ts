@@ -1,6 +1,4 @@
 import { setMaxListeners } from "node:events";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { type ComputeBackend, ComputeService, Health } from "@chaoschain/zerog-core";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -11,6 +9,7 @@ import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createLoggingInterceptor } from "./interceptors/logging.js";
 import { JobEvents } from "./jobs/job-events.js";
 import { JobStore } from "./jobs/job-store.js";
+import type { StorageError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
 import { createHttpServer, type ServerLimits } from "./server.js";
 import { createComputeService } from "./service.js";
@@ -54,14 +53,49 @@ export interface Bridge {
   readonly routes: (router: ConnectRouter) => void;
 }
 
+/**
+ * While the job store cannot be written: NOT_SERVING with the reason, and a small write tried every
+ * second; once one succeeds (that or any other), SERVING again and the worker resumes.
+ */
+function watchStorage(health: HealthState, logger: Logger, resume: () => void) {
+  let store: JobStore | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const stopProbing = () => {
+    clearInterval(timer);
+    timer = undefined;
+  };
+  return {
+    attach(opened: JobStore) {
+      store = opened;
+      if (opened.problem) this.changed(opened.problem);
+    },
+    changed(problem: StorageError | undefined) {
+      health.setStorageProblem(problem?.message);
+      if (problem) {
+        logger.error({ code: problem.code }, `${problem.message}; NOT_SERVING until a write succeeds`);
+        timer ??= setInterval(() => store?.probe(), 1000).unref();
+        return;
+      }
+      logger.warn("the job store can be written again; SERVING");
+      stopProbing();
+      // Not from inside the store's write that ended the problem.
+      setImmediate(resume);
+    },
+    stop: stopProbing,
+  };
+}
+
 /** Wires store, worker, services, interceptors and the HTTP server; nothing listens until `listen`. */
 export function createBridge(options: BridgeOptions): Bridge {
   const { backend, logger } = options;
-  if (options.dbPath !== ":memory:") mkdirSync(dirname(options.dbPath), { recursive: true });
   const events = new JobEvents();
+  const health = new HealthState();
+  const storage = watchStorage(health, logger, () => worker.resume());
   const store = new JobStore(options.dbPath, {
     onChange: (job, result) => events.publish(result ? { job, result } : { job }),
+    onStorage: (problem) => storage.changed(problem),
   });
+  storage.attach(store);
   const worker = new Worker({
     store,
     events,
@@ -70,7 +104,6 @@ export function createBridge(options: BridgeOptions): Bridge {
     concurrency: options.concurrency ?? 16,
     maxAttempts: options.maxAttempts ?? 3,
   });
-  const health = new HealthState();
   const shutdown = new AbortController();
   // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.
   setMaxListeners(0, shutdown.signal);
@@ -125,6 +158,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         await worker.stop(Math.max(graceMs - 1000, graceMs / 2));
         shutdown.abort();
         await server.close(deadline);
+        storage.stop();
         await backend.close();
         store.close();
         logger.info("bridge stopped");
