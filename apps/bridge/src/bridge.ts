@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { type ComputeBackend, ComputeService, Health } from "@chaoschain/zerog-core";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { createHealthService, HealthState } from "./health.js";
 import type { CorsOrigins } from "./http/gate.js";
@@ -49,8 +49,15 @@ export interface Bridge {
    * GetResult calls end UNAVAILABLE; then every connection is closed.
    */
   close(options?: { graceMs?: number }): Promise<void>;
+  /** Starts running queued jobs without serving (`listen` does this too): for other transports. */
+  start(): void;
   readonly store: JobStore;
+  /**
+   * The services, and the router options they need (interceptors, the shutdown signal), to serve them
+   * on another transport, e.g. `createRouterTransport(bridge.routes, { router: bridge.routerOptions })`.
+   */
   readonly routes: (router: ConnectRouter) => void;
+  readonly routerOptions: { interceptors: Interceptor[]; shutdownSignal: AbortSignal };
 }
 
 /**
@@ -139,11 +146,18 @@ export function createBridge(options: BridgeOptions): Bridge {
   });
   let closing: Promise<void> | undefined;
 
+  let started = false;
+  const start = () => {
+    if (!started) worker.start();
+    started = true;
+  };
   return {
     store,
     routes,
+    routerOptions: { interceptors, shutdownSignal: shutdown.signal },
+    start,
     async listen(host, port) {
-      worker.start();
+      start();
       const address = await server.listen(host, port);
       logger.info({ ...address, backend: backend.name, auth: Boolean(options.apiKey) }, "bridge listening");
       return address;

@@ -1,56 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  BackendError,
-  type BackendJobResult,
-  type ComputeBackend,
-  ComputeProofSchema,
-  ComputeTaskSchema,
-  FailureReason,
-  JobState,
-  TaskType,
-  UsageSchema,
-} from "@chaoschain/zerog-core";
+import { BackendError, ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
 import pino from "pino";
 import { describe, expect, it, vi } from "vitest";
+import { controllableBackend } from "../../test/fake-backend.js";
 import { JobEvents } from "./job-events.js";
 import { JobStore } from "./job-store.js";
 import { StorageError } from "./storage-error.js";
 import { Worker } from "./worker.js";
-
-/**
- * A backend whose jobs end when the test says so: the worker's scheduling, cancellation and
- * shutdown are tested here; the real 0G backend is tested end to end in test/.
- */
-function controllableBackend() {
-  const pending = new Map<string, { resolve: (r: BackendJobResult) => void; reject: (e: Error) => void }>();
-  const started: string[] = [];
-  const backend: ComputeBackend = {
-    name: "controllable",
-    listServices: async () => [],
-    check: async () => undefined,
-    submit: async (_task, options) => {
-      started.push(options.jobId);
-      return options.jobId;
-    },
-    status: async () => ({ state: "unknown" }),
-    result: (ref, { signal }) =>
-      new Promise((resolve, reject) => {
-        pending.set(ref, { resolve, reject });
-        signal.addEventListener("abort", () => reject(new Error("aborted")));
-      }),
-    cancel: async () => {},
-    close: async () => {},
-  };
-  const finish = (id: string) =>
-    pending.get(id)?.resolve({
-      output: `done ${id}`,
-      proof: create(ComputeProofSchema, { method: "tee-ml" }),
-      usage: create(UsageSchema),
-      providerAddress: "0x1111111111111111111111111111111111111111",
-    });
-  const failWith = (id: string, err: Error) => pending.get(id)?.reject(err);
-  return { backend, started, finish, failWith };
-}
 
 const task = create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "m", inputs: { prompt: "p" } });
 
