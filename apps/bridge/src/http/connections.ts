@@ -211,8 +211,10 @@ export function createConnectionFront(
     );
     sniff(conn);
   });
-  // EMFILE on accept and the like: report, never crash.
-  front.on("error", onError);
+  // EMFILE on accept and the like: report, never crash (a failed listen rejects `listen` instead).
+  front.on("error", (err) => {
+    if (front.listening) onError(err);
+  });
 
   return {
     listen(host, port) {
