@@ -17,7 +17,7 @@ import {
 } from "@connectrpc/connect-node";
 import type { ConnectionFront } from "./connections.js";
 import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
-import { readCheckedBody } from "./request-body.js";
+import { type CheckedBody, readCheckedBody } from "./request-body.js";
 import { type NodeRequest, type NodeResponse, rpcProtocol, writeRpcError } from "./rpc-errors.js";
 
 export interface RpcHandlerOptions {
@@ -103,15 +103,20 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       if (error) return writeRpcError(req, res, toConnectError(error));
     }
 
-    const checked = await readCheckedBody(
-      req,
-      rpcProtocol(String(req.headers["content-type"] ?? "")),
-      handler.method.input,
-      {
-        readMaxBytes: o.readMaxBytes,
-        timeoutMs: o.requestTimeoutMs,
-      },
-    );
+    // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
+    const oneMessage =
+      handler.method.methodKind === "unary" || handler.method.methodKind === "server_streaming";
+    const checked: CheckedBody = oneMessage
+      ? await readCheckedBody(
+          req,
+          rpcProtocol(String(req.headers["content-type"] ?? "")),
+          handler.method.input,
+          {
+            readMaxBytes: o.readMaxBytes,
+            timeoutMs: o.requestTimeoutMs,
+          },
+        )
+      : { kind: "unread" };
     if (checked.kind === "gone") return;
     if (checked.kind === "error") {
       return writeRpcError(req, res, wire(checked.error), {
