@@ -13,9 +13,10 @@ import {
   TaskType,
   VerificationMethod,
 } from "@chaoschain/zerog-core";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { rejection } from "../test/clients.js";
 import { controllableBackend } from "../test/fake-backend.js";
 import { type Bridge, createBridge } from "./bridge.js";
 import { StorageError } from "./jobs/storage-error.js";
@@ -50,15 +51,6 @@ function inMemory(options: { apiKey?: string; concurrency?: number } = {}) {
     client: createClient(ComputeService, transport),
     health: createClient(Health, transport),
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectError);
-  return err as ConnectError;
 }
 
 describe("Submit, GetJob, GetResult", () => {

@@ -1,10 +1,10 @@
 import { readdirSync } from "node:fs";
 import http2 from "node:http2";
-import net from "node:net";
 import { HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawConnection } from "./clients.js";
 import { waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 
@@ -30,29 +30,6 @@ afterAll(async () => {
   await devnet?.close();
 });
 
-interface Raw {
-  socket: net.Socket;
-  /** Everything received so far. */
-  received(): string;
-  /** Resolves with the ms from connect to the bridge closing the connection. */
-  closed: Promise<number>;
-}
-
-async function openRaw(port: number): Promise<Raw> {
-  const socket = net.connect(port, "127.0.0.1");
-  let data = "";
-  socket.setEncoding("latin1").on("data", (s: string) => {
-    data += s;
-  });
-  socket.on("error", () => {});
-  await new Promise((resolve) => socket.once("connect", resolve));
-  const opened = performance.now();
-  const closed = new Promise<number>((resolve) =>
-    socket.once("close", () => resolve(performance.now() - opened)),
-  );
-  return { socket, received: () => data, closed };
-}
-
 /** grpc.health.v1 Check over Connect JSON on HTTP/1.1, within `timeoutMs`. */
 async function healthOverHttp1(timeoutMs = 1000): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${bridge.baseUrl}/grpc.health.v1.Health/Check`, {
@@ -73,8 +50,8 @@ function bridgeFds(): number {
 
 describe("protocol sniffing", () => {
   it("a client that sends 'P' or 'PR' and stops does not stall the others, and is closed at the header timeout", async () => {
-    const p = await openRaw(bridge.port);
-    const pr = await openRaw(bridge.port);
+    const p = await rawConnection(bridge.port);
+    const pr = await rawConnection(bridge.port);
     await new Promise((resolve) => p.socket.write("P", resolve));
     await new Promise((resolve) => pr.socket.write("PR", resolve));
     // Health from another connection, answered within a second (the request itself times out at 1 s).
@@ -85,7 +62,7 @@ describe("protocol sniffing", () => {
   });
 
   it("HTTP/1.1 written one byte at a time is still served", async () => {
-    const raw = await openRaw(bridge.port);
+    const raw = await rawConnection(bridge.port);
     const request = `${healthRequest(bridge.port, "content-length: 2\r\n")}\r\n{}`;
     for (const byte of request) await new Promise((resolve) => raw.socket.write(byte, resolve));
     await waitFor(() => raw.received().includes("SERVING"), { what: "the health answer" });
@@ -96,14 +73,14 @@ describe("protocol sniffing", () => {
 
 describe("timeouts", () => {
   it("closes a connection that sends nothing", async () => {
-    const raw = await openRaw(bridge.port);
+    const raw = await rawConnection(bridge.port);
     const ms = await raw.closed;
     expect(ms).toBeGreaterThan(800);
     expect(ms).toBeLessThan(5000);
   });
 
   it("closes a connection that drips its request head, however active it is", async () => {
-    const raw = await openRaw(bridge.port);
+    const raw = await rawConnection(bridge.port);
     raw.socket.write(healthRequest(bridge.port));
     const drip = setInterval(() => raw.socket.write("x-drip: 1\r\n"), 100);
     try {
@@ -116,7 +93,7 @@ describe("timeouts", () => {
   });
 
   it("closes an HTTP/2 connection that sends the preface and no request", async () => {
-    const raw = await openRaw(bridge.port);
+    const raw = await rawConnection(bridge.port);
     raw.socket.write(Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"));
     raw.socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])); // empty SETTINGS frame
     const ms = await raw.closed;
@@ -125,7 +102,7 @@ describe("timeouts", () => {
   });
 
   it("answers and closes a request whose body does not arrive in time", async () => {
-    const raw = await openRaw(bridge.port);
+    const raw = await rawConnection(bridge.port);
     raw.socket.write(`${healthRequest(bridge.port, "content-length: 100\r\n")}\r\n{`);
     const drip = setInterval(() => raw.socket.write(" "), 100);
     try {
@@ -139,7 +116,7 @@ describe("timeouts", () => {
   });
 
   it("closes an idle HTTP/1.1 keep-alive connection", async () => {
-    const raw = await openRaw(bridge.port);
+    const raw = await rawConnection(bridge.port);
     raw.socket.write(`${healthRequest(bridge.port, "content-length: 2\r\n")}\r\n{}`);
     await waitFor(() => raw.received().includes("SERVING"), { what: "the health answer" });
     const answered = performance.now();
@@ -171,7 +148,9 @@ describe("timeouts", () => {
 describe("connection limit", () => {
   it("refuses connections over the limit clearly, never holds more file descriptors, and recovers", async () => {
     const baseline = bridgeFds();
-    const silent = await Promise.all(Array.from({ length: maxConnections }, () => openRaw(bridge.port)));
+    const silent = await Promise.all(
+      Array.from({ length: maxConnections }, () => rawConnection(bridge.port)),
+    );
     // One more, over HTTP/1.1: a 503 that says why.
     const refused = await healthOverHttp1(2000);
     expect(refused.status).toBe(503);
@@ -186,7 +165,7 @@ describe("connection limit", () => {
     expect((err as ConnectError).code).toBe(Code.Unavailable);
     expect((err as ConnectError).rawMessage).toMatch(/too many connections/);
     // A flood of further connections is dropped at once: descriptors stay bounded.
-    const flood = await Promise.all(Array.from({ length: 300 }, () => openRaw(bridge.port)));
+    const flood = await Promise.all(Array.from({ length: 300 }, () => rawConnection(bridge.port)));
     let peak = 0;
     await waitFor(
       () => {

@@ -5,10 +5,11 @@ import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { ComputeService, type ComputeTask, Health, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
 import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import pino, { type Logger } from "pino";
 import type { BridgeConfig } from "../src/config.js";
 import { launch, type RunningBridge } from "../src/launcher.js";
+import { grpcTransport } from "./clients.js";
 
 export const demoTask = {
   task_type: "inference",
@@ -79,22 +80,7 @@ export async function startTestBridge(
   const baseUrl = `http://127.0.0.1:${running.address.port}`;
   const sessions: Http2SessionManager[] = [];
   const adapters: ZeroGComputeAdapter[] = [];
-  const transport = (apiKey?: string) => {
-    const sessionManager = new Http2SessionManager(baseUrl);
-    sessions.push(sessionManager);
-    return createGrpcTransport({
-      baseUrl,
-      sessionManager,
-      interceptors: apiKey
-        ? [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${apiKey}`);
-              return next(req);
-            },
-          ]
-        : [],
-    });
-  };
+  const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey);
   return {
     devnet,
     running,

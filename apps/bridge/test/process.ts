@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { ComputeService, Health, HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
 import type { Devnet } from "@chaoschain/zerog-devnet";
 import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
+import { grpcTransport } from "./clients.js";
 import { tempDbPath, waitFor } from "./harness.js";
 
 const bin = fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url));
@@ -22,7 +23,7 @@ export interface BridgeProcess {
   /** gRPC clients over one fresh HTTP/2 session each. */
   compute(apiKey?: string): Client<typeof ComputeService>;
   health(): Client<typeof Health>;
-  /** Closes the clients' sessions and kills the process (SIGKILL) if it still runs. */
+  /** Closes the clients' sessions and stops the process if it still runs (SIGTERM, SIGKILL after 5 s). */
   dispose(): Promise<void>;
 }
 
@@ -92,22 +93,7 @@ export async function spawnBridge(
   const port = Number(/serving ComputeService on [^\s]+:(\d+)/.exec(stdout)![1]);
   const baseUrl = `http://127.0.0.1:${port}`;
   const sessions: Http2SessionManager[] = [];
-  const transport = (apiKey?: string) => {
-    const sessionManager = new Http2SessionManager(baseUrl);
-    sessions.push(sessionManager);
-    return createGrpcTransport({
-      baseUrl,
-      sessionManager,
-      interceptors: apiKey
-        ? [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${apiKey}`);
-              return next(req);
-            },
-          ]
-        : [],
-    });
-  };
+  const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey);
   const bridge: BridgeProcess = {
     child,
     dbPath,
@@ -119,8 +105,11 @@ export async function spawnBridge(
     health: () => createClient(Health, transport()),
     async dispose() {
       for (const s of sessions) s.abort();
-      if (!exit) child.kill("SIGKILL");
+      // A graceful stop first: no chain request may be in flight when the test's devnet closes.
+      if (!exit) child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
       await exited;
+      clearTimeout(killer);
     },
   };
   if (params.waitServing !== false) {

@@ -10,8 +10,9 @@ import {
   VerificationMethod,
   verificationFromName,
 } from "@chaoschain/zerog-core";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rejection } from "./clients.js";
 import { startTestBridge, type TestBridge, task, waitFor } from "./harness.js";
 
 let t: TestBridge;
@@ -21,15 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectError);
-  return err as ConnectError;
-}
 
 /** The slowest provider setting: only gpt-oss-120b has one provider, so its latency is the job's. */
 async function slowJob(ms: number): Promise<string> {

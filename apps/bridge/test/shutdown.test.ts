@@ -1,9 +1,9 @@
 import http2 from "node:http2";
-import net from "node:net";
 import { JobState } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawConnection, rawPost } from "./clients.js";
 import { waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 
@@ -18,23 +18,6 @@ afterAll(async () => {
   await devnet?.close();
 });
 
-/** A raw HTTP/1.1 connection: requests written as given, everything received kept. */
-async function keepAlive(port: number) {
-  const socket = net.connect(port, "127.0.0.1");
-  let received = "";
-  socket.setEncoding("utf8").on("data", (s: string) => {
-    received += s;
-  });
-  socket.on("error", () => {});
-  await new Promise((resolve) => socket.once("connect", resolve));
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  const request = (method: string, body: unknown) => {
-    const text = JSON.stringify(body);
-    return `POST ${method} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
-  };
-  return { socket, received: () => received, closed, request };
-}
-
 const submitPath = "/chaoschain.zerog.v1.ComputeService/Submit";
 const task = { task_type: "inference", model: "llama-3-8b", inputs: { prompt: "a slow job" } };
 
@@ -45,8 +28,8 @@ describe("SIGTERM", () => {
     bridges.push(bridge);
 
     // A running job, submitted over an HTTP/1.1 keep-alive connection.
-    const h1 = await keepAlive(bridge.port);
-    h1.socket.write(h1.request(submitPath, { task }));
+    const h1 = await rawConnection(bridge.port);
+    h1.socket.write(rawPost(bridge.port, submitPath, { task }));
     const jobId = (
       await waitFor(() => /"jobId":"(job_[^"]+)"/.exec(h1.received()), { what: "the job id" })
     )[1]!;
@@ -57,11 +40,15 @@ describe("SIGTERM", () => {
     // On that connection, a GetResult waiting for the job.
     const before = h1.received().length;
     h1.socket.write(
-      h1.request("/chaoschain.zerog.v1.ComputeService/GetResult", { jobId, wait: true, timeoutSeconds: 60 }),
+      rawPost(bridge.port, "/chaoschain.zerog.v1.ComputeService/GetResult", {
+        jobId,
+        wait: true,
+        timeoutSeconds: 60,
+      }),
     );
     // An idle keep-alive connection, an HTTP/2 session, and a WatchJob stream on the running job.
-    const idle = await keepAlive(bridge.port);
-    idle.socket.write(idle.request("/grpc.health.v1.Health/Check", {}));
+    const idle = await rawConnection(bridge.port);
+    idle.socket.write(rawPost(bridge.port, "/grpc.health.v1.Health/Check", {}));
     await waitFor(() => idle.received().includes("SERVING"), { what: "health" });
     const session = http2.connect(bridge.baseUrl);
     session.on("error", () => {});
@@ -85,7 +72,7 @@ describe("SIGTERM", () => {
     expect(performance.now() - signalled).toBeLessThan(1000);
     // A Submit sent now on the busy HTTP/1.1 connection is not taken.
     h1.socket.write(
-      h1.request(submitPath, { task: { ...task, inputs: { prompt: "submitted after SIGTERM" } } }),
+      rawPost(bridge.port, submitPath, { task: { ...task, inputs: { prompt: "submitted after SIGTERM" } } }),
     );
     // The waiting GetResult ends UNAVAILABLE with Connection: close.
     await h1.closed;

@@ -14,8 +14,9 @@ import { dirname, join } from "node:path";
 import { HealthCheckResponse_ServingStatus, JobState } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import { JobStore } from "../src/jobs/job-store.js";
+import { rejection } from "./clients.js";
 import { task, waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge, spawnBridgeExpectingFailure } from "./process.js";
 
@@ -31,13 +32,14 @@ afterAll(async () => {
   await devnet?.close();
 });
 
-/** A fresh tmpfs of `size` (e.g. "4m"), or why none can be mounted here (not root, no mount). */
-function tmpfs(size: string): string | { skip: string } {
+/** A fresh tmpfs of `size` (e.g. "4m"); skips the test, saying why, where none can be mounted. */
+function tmpfs(size: string, ctx: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "zerog-tmpfs-"));
   try {
     execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0700`, "tmpfs", dir], { stdio: "pipe" });
   } catch (err) {
-    return { skip: `cannot mount a tmpfs (${String((err as Error).message).split("\n")[0]})` };
+    console.warn(`skipped: cannot mount a tmpfs (${String((err as Error).message).split("\n")[0]})`);
+    ctx.skip();
   }
   mounts.push(dir);
   return dir;
@@ -61,23 +63,10 @@ function fillUp(file: string, leave = 0): void {
   }
 }
 
-async function storageError(promise: Promise<unknown>): Promise<ConnectError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectError);
-  return err as ConnectError;
-}
-
 describe("a full disk", () => {
   it("refuses Submits RESOURCE_EXHAUSTED, reports NOT_SERVING, keeps running jobs, and resumes by itself once space returns", async (ctx) => {
     // Room for the WAL and the checkpointed file once space is back (each holds every job).
-    const dir = tmpfs("16m");
-    if (typeof dir !== "string") {
-      console.warn(`skipped: ${dir.skip}`);
-      return ctx.skip();
-    }
+    const dir = tmpfs("16m", ctx);
     const slow = 3000;
     for (const p of devnet.providers) await p.setFaults({ latencyMs: slow });
     const bridge = await spawnBridge(devnet, { dbPath: join(dir, "jobs.db"), args: ["--concurrency=1"] });
@@ -122,7 +111,7 @@ describe("a full disk", () => {
     expect((await compute.getJob({ jobId: running })).state).toBe(JobState.RUNNING);
     for (const jobId of queued) expect((await compute.getJob({ jobId })).state).toBe(JobState.QUEUED);
     // A Submit keeps being refused, clearly.
-    const again = await storageError(
+    const again = await rejection(
       compute.submit({ task: task({ inputs: { prompt: "x".repeat(200_000) } }) }),
     );
     expect(again.code).toBe(Code.ResourceExhausted);
@@ -148,11 +137,7 @@ describe("a full disk", () => {
 
 describe("a store that cannot be used is refused at start, naming the file", () => {
   it("a read-only file system", async (ctx) => {
-    const dir = tmpfs("4m");
-    if (typeof dir !== "string") {
-      console.warn(`skipped: ${dir.skip}`);
-      return ctx.skip();
-    }
+    const dir = tmpfs("4m", ctx);
     const dbPath = join(dir, "jobs.db");
     const store = new JobStore(dbPath);
     store.insert(task(), "");

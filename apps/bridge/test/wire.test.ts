@@ -1,6 +1,5 @@
 import http from "node:http";
 import http2 from "node:http2";
-import net from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   BadRequestSchema,
@@ -10,9 +9,10 @@ import {
   VerificationMethod,
 } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawConnection, rejection } from "./clients.js";
 import { task } from "./harness.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 
@@ -78,21 +78,54 @@ function post(
   });
 }
 
+/**
+ * One raw HTTP/2 POST; resolves with the response headers and trailers. With `end: false` the body
+ * never ends, and it resolves with the response headers alone.
+ */
+async function h2Request(
+  bridge: BridgeProcess,
+  headers: http2.OutgoingHttpHeaders,
+  body: string | Uint8Array,
+  { end = true } = {},
+): Promise<http2.IncomingHttpHeaders> {
+  const session = http2.connect(bridge.baseUrl);
+  try {
+    const stream = session.request({ ":method": "POST", te: "trailers", ...headers });
+    if (end) stream.end(body);
+    else stream.write(body);
+    let answer: http2.IncomingHttpHeaders = {};
+    await new Promise<void>((resolve) => {
+      stream.once("response", (h) => {
+        answer = { ...h };
+        if (!end) resolve();
+      });
+      stream.on("trailers", (t) => Object.assign(answer, t));
+      stream.once("close", () => resolve());
+      stream.resume();
+    });
+    stream.destroy();
+    return answer;
+  } finally {
+    session.close();
+  }
+}
+
+/** Sends only the head of a Submit announcing `length` body bytes; the answer, once the bridge closes. */
+async function submitHeadOnly(bridge: BridgeProcess, length: number): Promise<string> {
+  const raw = await rawConnection(bridge.port);
+  raw.socket.write(
+    `POST ${compute("Submit")} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`,
+  );
+  await raw.closed;
+  return raw.received();
+}
+
 const compute = (method: string) => `/chaoschain.zerog.v1.ComputeService/${method}`;
 const jsonTask = {
   task_type: "TASK_TYPE_INFERENCE",
   model: "llama-3-8b",
   inputs: { prompt: "What is blockchain?" },
 };
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectError);
-  return err as ConnectError;
-}
 
 describe("Connect JSON: what is not in the contract is refused, never ignored", () => {
   it('"verification": "zk-ml" is zk-ml (refused as not on offer), never tee-ml', async () => {
@@ -259,28 +292,14 @@ describe("binary protobuf: Connect, gRPC and gRPC-web", () => {
   });
 
   it("malformed bytes over gRPC are INVALID_ARGUMENT (grpc-status 3)", async () => {
-    const session = http2.connect(open.baseUrl);
-    try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": compute("GetJob"),
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      const garbage = Buffer.from([0x0a, 0x7f, 0x01]);
-      const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
-      stream.end(envelope);
-      const status = await new Promise<string>((resolve) => {
-        stream.on("response", (h) => {
-          if (h["grpc-status"] !== undefined) resolve(String(h["grpc-status"]));
-        });
-        stream.on("trailers", (t) => resolve(String(t["grpc-status"])));
-        stream.resume();
-      });
-      expect(status).toBe("3");
-    } finally {
-      session.close();
-    }
+    const garbage = Buffer.from([0x0a, 0x7f, 0x01]);
+    const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
+    const answer = await h2Request(
+      open,
+      { ":path": compute("GetJob"), "content-type": "application/grpc" },
+      envelope,
+    );
+    expect(answer["grpc-status"]).toBe("3");
   });
 });
 
@@ -327,15 +346,7 @@ describe("identifiers and lists are bounded", () => {
   });
 
   it("a body over the 8 MiB limit is refused from its Content-Length, unread", async () => {
-    const socket = net.connect(open.port, "127.0.0.1");
-    let text = "";
-    socket.setEncoding("latin1").on("data", (s: string) => {
-      text += s;
-    });
-    socket.write(
-      `POST ${compute("Submit")} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 9000000\r\n\r\n`,
-    );
-    await new Promise((resolve) => socket.once("close", resolve));
+    const text = await submitHeadOnly(open, 9_000_000);
     expect(text).toMatch(/^HTTP\/1\.1 429/);
     expect(text).toContain("resource_exhausted");
     expect(text).toContain("8 MiB");
@@ -344,36 +355,19 @@ describe("identifiers and lists are bounded", () => {
 
 describe("before the body: API key, origin, Host", () => {
   it("an unauthenticated call is refused before its body is sent (HTTP/1.1 and HTTP/2)", async () => {
-    const socket = net.connect(guarded.port, "127.0.0.1");
-    let text = "";
-    socket.setEncoding("latin1").on("data", (s: string) => {
-      text += s;
-    });
     // Headers announcing 50 MB, and no body at all: the answer must not wait for it.
-    socket.write(
-      `POST ${compute("Submit")} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n`,
-    );
-    await new Promise((resolve) => socket.once("close", resolve));
+    const text = await submitHeadOnly(guarded, 50_000_000);
     expect(text).toMatch(/^HTTP\/1\.1 401/);
     expect(text.toLowerCase()).toContain("connection: close");
 
-    const session = http2.connect(guarded.baseUrl);
-    try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": compute("Submit"),
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      stream.write(Buffer.alloc(1024)); // a body that never ends
-      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
-        stream.once("response", resolve),
-      );
-      expect(headers["grpc-status"]).toBe(String(Code.Unauthenticated));
-      stream.destroy();
-    } finally {
-      session.close();
-    }
+    // Over HTTP/2: a body that never ends.
+    const answer = await h2Request(
+      guarded,
+      { ":path": compute("Submit"), "content-type": "application/grpc" },
+      Buffer.alloc(1024),
+      { end: false },
+    );
+    expect(answer["grpc-status"]).toBe(String(Code.Unauthenticated));
     // With the key, calls go through.
     expect((await guarded.compute(apiKey).listJobs({})).jobs).toBeDefined();
   });
@@ -414,23 +408,16 @@ describe("before the body: API key, origin, Host", () => {
     for (const host of [`localhost:${open.port}`, `127.0.0.1:${open.port}`, `[::1]:${open.port}`]) {
       expect((await post(open, compute("ListJobs"), "{}", { host })).status).toBe(200);
     }
-    const session = http2.connect(open.baseUrl);
-    try {
-      const stream = session.request({
-        ":method": "POST",
+    const answer = await h2Request(
+      open,
+      {
         ":path": compute("ListJobs"),
         ":authority": "evil.test",
         "content-type": "application/json",
-      });
-      stream.end("{}");
-      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
-        stream.once("response", resolve),
-      );
-      expect(headers[":status"]).toBe(403);
-      stream.resume();
-    } finally {
-      session.close();
-    }
+      },
+      "{}",
+    );
+    expect(answer[":status"]).toBe(403);
   });
 });
 
