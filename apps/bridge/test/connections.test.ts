@@ -185,3 +185,28 @@ describe("connection limit", () => {
     expect(res.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
   });
 });
+
+describe("file descriptors", () => {
+  it("connections never use up the process's file descriptors: the limit fits ulimit -n", async () => {
+    const limited = await spawnBridge(devnet, { fileDescriptorLimit: 400, args: ["--header-timeout=2"] });
+    try {
+      expect(limited.stderr()).toContain("--max-connections lowered to fit the file descriptor limit");
+      // 200 silent connections take every slot (400 - 256 kept for the store, providers and chain).
+      const silent = await Promise.all(Array.from({ length: 200 }, () => rawConnection(limited.port)));
+      const refused = await limited
+        .health()
+        .check({ service: "" }, { timeoutMs: 2000 })
+        .catch((e: unknown) => e);
+      expect((refused as ConnectError).rawMessage).toMatch(/too many connections/);
+      // 400 more: dropped at once; the bridge never holds more descriptors than it may.
+      const flood = await Promise.all(Array.from({ length: 400 }, () => rawConnection(limited.port)));
+      expect(readdirSync(`/proc/${limited.child.pid}/fd`).length).toBeLessThan(400);
+      // Once they time out, everything works again, the chain included.
+      await Promise.all([...silent, ...flood].map((s) => s.closed));
+      expect((await limited.compute().listServices({})).services.length).toBeGreaterThan(0);
+      expect(limited.stderr()).not.toContain("EMFILE");
+    } finally {
+      await limited.dispose();
+    }
+  });
+});

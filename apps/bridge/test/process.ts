@@ -34,6 +34,8 @@ export interface SpawnBridgeParameters {
   dbPath?: string;
   /** Resolve only once health answers SERVING (default); false resolves once the port is known. */
   waitServing?: boolean;
+  /** Runs the process under `ulimit -n <n>`: at most this many file descriptors. */
+  fileDescriptorLimit?: number;
 }
 
 /**
@@ -46,9 +48,11 @@ export async function spawnBridge(
   params: SpawnBridgeParameters = {},
 ): Promise<BridgeProcess> {
   const dbPath = params.dbPath ?? tempDbPath();
+  const limit = params.fileDescriptorLimit;
   const child = spawn(
-    process.execPath,
+    limit === undefined ? process.execPath : "/bin/sh",
     [
+      ...(limit === undefined ? [] : ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath]),
       bin,
       "start",
       "--network=custom",
