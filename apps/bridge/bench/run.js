@@ -137,7 +137,8 @@ const bridge = spawn(
     ...(process.env.BENCH_PROFILE_DIR
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
       : []),
-    fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url)),
+    // BENCH_BRIDGE_BIN=<path to bin/zerog-bridge.js> measures another build (e.g. main's) the same way.
+    process.env.BENCH_BRIDGE_BIN ?? fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url)),
     "start",
     "--network=custom",
     `--rpc-url=${devnet.rpcUrl}`,
