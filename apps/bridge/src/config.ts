@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Collateral, PolicyInput } from "@chaoschain/zerog-verifier";
+import { defaultServerLimits } from "./server.js";
 import type { ZeroGContracts } from "./zerog/sdk.js";
 
 export type NetworkName = "devnet" | "testnet" | "mainnet" | "custom";
@@ -210,6 +211,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   if (Boolean(policyFile) !== Boolean(collateralFile))
     throw new ConfigError("--policy and --collateral go together");
   const baseDir = env.INIT_CWD ?? process.cwd();
+  const d = defaultServerLimits;
   const seconds = (name: string, envName: string, fallback: number, max: number) =>
     integer(`--${name}`, flag(name) ?? env[envName], fallback, 1, max);
   const corsOrigin = flag("cors-origin") ?? env.ZEROG_CORS_ORIGIN;
@@ -254,14 +256,29 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         : undefined,
     demo: !(f["no-demo"] || env.ZEROG_NO_DEMO === "1" || env.ZEROG_NO_DEMO === "true"),
     logLevel: flag("log-level") ?? env.ZEROG_LOG_LEVEL ?? "info",
-    headerTimeoutSeconds: seconds("header-timeout", "ZEROG_HEADER_TIMEOUT_SECONDS", 30, 3600),
-    requestTimeoutSeconds: seconds("request-timeout", "ZEROG_REQUEST_TIMEOUT_SECONDS", 60, 3600),
-    keepAliveTimeoutSeconds: seconds("keep-alive-timeout", "ZEROG_KEEP_ALIVE_TIMEOUT_SECONDS", 5, 3600),
-    idleTimeoutSeconds: seconds("idle-timeout", "ZEROG_IDLE_TIMEOUT_SECONDS", 300, 86_400),
+    headerTimeoutSeconds: seconds(
+      "header-timeout",
+      "ZEROG_HEADER_TIMEOUT_SECONDS",
+      d.headerTimeoutMs / 1000,
+      3600,
+    ),
+    requestTimeoutSeconds: seconds(
+      "request-timeout",
+      "ZEROG_REQUEST_TIMEOUT_SECONDS",
+      d.requestTimeoutMs / 1000,
+      3600,
+    ),
+    keepAliveTimeoutSeconds: seconds(
+      "keep-alive-timeout",
+      "ZEROG_KEEP_ALIVE_TIMEOUT_SECONDS",
+      d.keepAliveTimeoutMs / 1000,
+      3600,
+    ),
+    idleTimeoutSeconds: seconds("idle-timeout", "ZEROG_IDLE_TIMEOUT_SECONDS", d.idleTimeoutMs / 1000, 86_400),
     maxConnections: integer(
       "--max-connections",
       flag("max-connections") ?? env.ZEROG_MAX_CONNECTIONS,
-      4096,
+      d.maxConnections,
       1,
       1_000_000,
     ),

@@ -23,11 +23,6 @@ export class HealthState {
     return !this.#stopping && this.#storageProblem === undefined;
   }
 
-  /** Why the bridge is not serving, for logs; undefined while it serves. */
-  get reason(): string | undefined {
-    return this.#stopping ? "stopping" : this.#storageProblem;
-  }
-
   setNotServing(): void {
     this.#stopping = true;
     this.#changed();
