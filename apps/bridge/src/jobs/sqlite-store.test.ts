@@ -3,141 +3,154 @@ import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import {
-  ComputeResultSchema,
-  ComputeTaskSchema,
-  FailureReason,
-  type Job,
-  JobState,
-  TaskType,
-  ZeroGError,
-} from "@chaoschain/zerog-core";
+import { ComputeTaskSchema, JobState, TaskType } from "@chaoschain/zerog-core";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { JobStore } from "./job-store.js";
+import { SqliteJobStore } from "./sqlite-store.js";
 import { StorageError } from "./storage-error.js";
+
+// What only the SQLite store does; what both stores do is in job-store.test.ts.
 
 const task = (prompt = "What is blockchain?") =>
   create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
 const tempDb = () => join(mkdtempSync(join(tmpdir(), "zerog-store-")), "jobs.db");
+const minute = 60_000;
 
-describe("JobStore", () => {
-  it("stores a queued job and reads it back after reopening the file", () => {
-    const path = tempDb();
-    const store = new JobStore(path);
-    const { record, created } = store.insert(task(), "");
-    expect(created).toBe(true);
-    expect(record.job.state).toBe(JobState.QUEUED);
-    expect(record.job.jobId).toMatch(/^job_[0-9a-z]+$/);
-    store.close();
-    const reopened = new JobStore(path);
-    const again = reopened.get(record.job.jobId);
-    expect(again?.task.inputs?.prompt).toBe("What is blockchain?");
-    expect(again?.job.model).toBe("llama-3-8b");
-    reopened.close();
-  });
+/** The schema of the first release (before schema_version), as it created jobs.db. */
+const firstReleaseSchema = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              TEXT NOT NULL UNIQUE,
+  idempotency_key TEXT UNIQUE,
+  state           INTEGER NOT NULL,
+  task            BLOB NOT NULL,
+  task_type       INTEGER NOT NULL,
+  model           TEXT NOT NULL,
+  progress        REAL NOT NULL DEFAULT 0,
+  provider        TEXT NOT NULL DEFAULT '',
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  error_reason    INTEGER NOT NULL DEFAULT 0,
+  error_message   TEXT NOT NULL DEFAULT '',
+  result          BLOB,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  started_at      INTEGER,
+  ended_at        INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+CREATE TABLE IF NOT EXISTS bridge_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`;
 
+describe("SqliteJobStore", () => {
   it("makes writes durable with one fsync of the WAL for all the writes made before it (group commit)", async () => {
-    const store = new JobStore(tempDb());
-    const ids = Array.from({ length: 10 }, (_, i) => store.insert(task(`q${i}`), "").record.job.jobId);
+    const store = new SqliteJobStore(tempDb());
+    const ids = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => (await store.insert(task(`q${i}`), "")).record.job.jobId),
+    );
     await Promise.all(ids.map(() => store.durable()));
     expect(store.fsyncCount).toBe(1);
     await store.durable(); // nothing new to sync
     expect(store.fsyncCount).toBe(1);
     // Writes made while an fsync runs share the next one.
-    store.startNext();
+    await store.claim("bridge", 1, minute);
     const first = store.durable();
-    store.startNext();
+    await store.claim("bridge", 1, minute);
     const second = store.durable();
-    store.startNext();
+    await store.claim("bridge", 1, minute);
     await Promise.all([first, second, store.durable()]);
     expect(store.fsyncCount).toBe(3);
     // Reads and writes that change nothing need no fsync.
-    store.update(store.get(ids[9]!)!.job, { progress: 0.5 }); // queued, not running: no change
+    const queued = (await store.get(ids[9]!))!.job;
+    await store.update(queued, { owner: "bridge", attempt: 1 }, { progress: 0.5 }); // queued: no change
+    await store.renew("bridge", minute);
     await store.durable();
     expect(store.fsyncCount).toBe(3);
-    store.close();
-    const memory = new JobStore(":memory:");
-    memory.insert(task(), "");
+    await store.close();
+    const memory = new SqliteJobStore(":memory:");
+    await memory.insert(task(), "");
     await memory.durable();
     expect(memory.fsyncCount).toBe(0);
-    memory.close();
+    await memory.close();
   });
 
-  it("returns the same job for a repeated idempotency key and refuses the key for another task", () => {
-    const store = new JobStore(":memory:");
-    const first = store.insert(task(), "key-1");
-    const second = store.insert(task(), "key-1");
-    expect(second.created).toBe(false);
-    expect(second.record.job.jobId).toBe(first.record.job.jobId);
-    expect(() => store.insert(task("other"), "key-1")).toThrow(ZeroGError);
-    expect(store.list({ states: [], pageSize: 10 }).records).toHaveLength(1);
-  });
-
-  it("moves jobs through guarded transitions and reports each change", () => {
-    const changes: Job[] = [];
-    const store = new JobStore(":memory:", { onChange: (job) => changes.push(job) });
-    const id = store.insert(task(), "").record.job.jobId;
-    const running = store.startNext()!.job;
-    expect(running.state).toBe(JobState.RUNNING);
-    // The job update returns is the job as stored.
-    expect(store.update(running, { progress: 0.5, provider: "0xabc" })).toEqual(store.get(id)?.job);
-    const result = create(ComputeResultSchema, { jobId: id, output: "42" });
-    expect(store.succeed(id, result, "0xabc")).toBe(true);
-    expect(store.fail(id, FailureReason.INTERNAL, "late")).toBe(false);
-    expect(store.cancel(id)).toBe(false);
-    expect(store.get(id)?.job.state).toBe(JobState.SUCCEEDED);
-    expect(store.result(id)?.output).toBe("42");
-    expect(changes.map((j) => j.state)).toEqual([
-      JobState.QUEUED,
-      JobState.RUNNING,
-      JobState.RUNNING,
-      JobState.SUCCEEDED,
-    ]);
-    expect(store.get(id)?.job.endTime).toBeDefined();
-  });
-
-  it("starts jobs oldest first and counts attempts across requeues", () => {
-    const store = new JobStore(":memory:");
-    const a = store.insert(task("a"), "").record.job.jobId;
-    const b = store.insert(task("b"), "").record.job.jobId;
-    expect(store.startNext()?.job.jobId).toBe(a);
-    expect(store.requeue(a)).toBe(true);
-    expect(store.startNext()?.job.jobId).toBe(a);
-    expect(store.get(a)?.job.attempts).toBe(2);
-    expect(store.startNext()?.job.jobId).toBe(b);
-    expect(store.startNext()).toBeUndefined();
-    expect(store.running().map((r) => r.job.jobId)).toEqual([a, b]);
-  });
-
-  it("records the failure reason and message", () => {
-    const store = new JobStore(":memory:");
-    const id = store.insert(task(), "").record.job.jobId;
-    store.startNext();
-    expect(store.fail(id, FailureReason.PROOF_INVALID, "signature mismatch")).toBe(true);
-    expect(store.get(id)?.job.error).toMatchObject({
-      reason: FailureReason.PROOF_INVALID,
-      message: "signature mismatch",
+  it("upgrades a store of the first release, recording each schema version; its running jobs are released at start", async () => {
+    const path = tempDb();
+    const old = new Database(path);
+    old.exec(firstReleaseSchema);
+    old
+      .prepare(
+        "INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 1, 'llama-3-8b', ?, 1, 2)",
+      )
+      .run("job_old_running", "key-old", JobState.RUNNING, Buffer.alloc(0), 1);
+    old
+      .prepare(
+        "INSERT INTO jobs (id, state, task, task_type, model, created_at, updated_at) VALUES ('job_old_queued', 1, x'', 1, 'm', 3, 3)",
+      )
+      .run();
+    old.close();
+    const store = new SqliteJobStore(path);
+    expect((await store.get("job_old_running"))?.job).toMatchObject({
+      state: JobState.RUNNING,
+      attempts: 1,
+      stage: "",
+      message: "",
     });
-  });
-
-  it("pages newest first and filters by state", () => {
-    const store = new JobStore(":memory:");
-    const ids = Array.from({ length: 5 }, (_, i) => store.insert(task(`p${i}`), "").record.job.jobId);
-    store.startNext();
-    const page1 = store.list({ states: [], pageSize: 2 });
-    expect(page1.records.map((r) => r.job.jobId)).toEqual([ids[4], ids[3]]);
-    const page2 = store.list({ states: [], pageSize: 2, before: page1.next });
-    expect(page2.records.map((r) => r.job.jobId)).toEqual([ids[2], ids[1]]);
-    const page3 = store.list({ states: [], pageSize: 2, before: page2.next });
-    expect(page3.records.map((r) => r.job.jobId)).toEqual([ids[0]]);
-    expect(page3.next).toBeUndefined();
-    expect(store.list({ states: [JobState.RUNNING], pageSize: 10 }).records.map((r) => r.job.jobId)).toEqual([
-      ids[0],
+    // A job left running by the old bridge holds no lease: released at start like any other.
+    expect(await store.releaseExpired(3)).toEqual({ requeued: ["job_old_running"], failed: [] });
+    const claimed = await store.claim("bridge", 5, minute);
+    expect(claimed.map((j) => [j.job.jobId, j.lease.attempt])).toEqual([
+      ["job_old_running", 2],
+      ["job_old_queued", 1],
     ]);
-    expect(store.counts().get(JobState.QUEUED)).toBe(4);
+    expect((await store.insert(task(), "key-new")).created).toBe(true);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT version, name FROM schema_version ORDER BY version").all()).toEqual([
+      { version: 1, name: "jobs (found)" },
+      { version: 2, name: "stages, messages and checkpoints of long jobs" },
+      { version: 3, name: "leases and change versions" },
+    ]);
+    db.close();
+    // Opening again changes nothing.
+    await new SqliteJobStore(path).close();
   });
 
-  it("on a full volume: writes throw StorageError (reported once), reads work, probe() waits for room", (ctx) => {
+  it("upgrades a store that already has the stage and checkpoint columns but no schema_version", async () => {
+    const path = tempDb();
+    const old = new Database(path);
+    old.exec(firstReleaseSchema);
+    old.exec(
+      "ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''; ALTER TABLE jobs ADD COLUMN message TEXT NOT NULL DEFAULT ''; ALTER TABLE jobs ADD COLUMN checkpoint TEXT",
+    );
+    old
+      .prepare(
+        `INSERT INTO jobs (id, state, task, task_type, model, created_at, updated_at, stage, checkpoint) VALUES ('job_ft', 2, x'', 3, 'm', 1, 1, 'Training', '{"taskId":"t-1"}')`,
+      )
+      .run();
+    old.close();
+    const store = new SqliteJobStore(path);
+    expect(await store.get("job_ft")).toMatchObject({
+      job: { stage: "Training" },
+      checkpoint: { taskId: "t-1" },
+    });
+    await store.close();
+  });
+
+  it("refuses a store written by a newer bridge, naming the versions", () => {
+    const path = tempDb();
+    new SqliteJobStore(path).close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)").run();
+    db.close();
+    expect(() => new SqliteJobStore(path)).toThrow(
+      `the job store ${path} has schema version 99, newer than this bridge knows (3)`,
+    );
+  });
+
+  it("on a full volume: writes reject with StorageError (reported once), reads work, probe() waits for room", async (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), "zerog-store-full-"));
     try {
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir], { stdio: "pipe" });
@@ -146,43 +159,41 @@ describe("JobStore", () => {
       return ctx.skip();
     }
     const reports: Array<string | undefined> = [];
-    const store = new JobStore(join(dir, "jobs.db"), { onStorage: (p) => reports.push(p?.code) });
+    const store = new SqliteJobStore(join(dir, "jobs.db"), { onStorage: (p) => reports.push(p?.code) });
     try {
-      const first = store.insert(task(), "").record.job.jobId;
+      const first = (await store.insert(task(), "")).record.job.jobId;
       const filler = join(dir, "filler");
       writeFileSync(filler, Buffer.alloc(statfsSync(dir).bavail * statfsSync(dir).bsize - 64 * 1024));
       let refused: unknown;
       for (let i = 0; i < 100 && !refused; i++) {
-        try {
-          store.insert(task(`${i} ${"x".repeat(50_000)}`), "");
-        } catch (err) {
+        await store.insert(task(`${i} ${"x".repeat(50_000)}`), "").catch((err: unknown) => {
           refused = err;
-        }
+        });
       }
       expect(refused).toBeInstanceOf(StorageError);
       expect((refused as StorageError).problem).toBe("full");
       expect((refused as StorageError).message).toContain(join(dir, "jobs.db"));
-      expect(() => store.insert(task("x".repeat(100_000)), "")).toThrow(StorageError);
+      await expect(store.insert(task("x".repeat(100_000)), "")).rejects.toThrow(StorageError);
       expect(reports).toEqual(["SQLITE_FULL"]);
       expect(store.problem?.code).toBe("SQLITE_FULL");
-      expect(store.get(first)?.job.state).toBe(JobState.QUEUED);
-      expect(store.probe()).toBe(false);
+      expect((await store.get(first))?.job.state).toBe(JobState.QUEUED);
+      expect(await store.probe()).toBe(false);
       rmSync(filler);
-      expect(store.probe()).toBe(true);
+      expect(await store.probe()).toBe(true);
       expect(store.problem).toBeUndefined();
       expect(reports).toEqual(["SQLITE_FULL", undefined]);
     } finally {
-      store.close();
+      await store.close();
       execFileSync("umount", [dir]);
     }
   });
 
-  it("refuses, naming the file, a file that is not a database; creates a new one readable by its owner only", () => {
+  it("refuses, naming the file, a file that is not a database; creates a new one readable by its owner only", async () => {
     const path = tempDb();
     writeFileSync(path, "not a database ".repeat(100));
-    expect(() => new JobStore(path)).toThrow(`the job store ${path}: it is not a SQLite database`);
+    expect(() => new SqliteJobStore(path)).toThrow(`the job store ${path}: it is not a SQLite database`);
     const fresh = tempDb();
-    new JobStore(fresh).close();
+    await new SqliteJobStore(fresh).close();
     expect(statSync(fresh).mode & 0o777).toBe(0o600);
   });
 });

@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, fdatasync, openSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
-import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type ComputeResult,
@@ -11,143 +10,62 @@ import {
   ComputeTaskSchema,
   type FailureReason,
   type Job,
-  JobSchema,
   JobState,
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type Database from "better-sqlite3";
-import { openDatabase, probeSql } from "./open-database.js";
+import {
+  type JobRow,
+  jobColumns,
+  jobStatements,
+  listSql,
+  newJobId,
+  sameTask,
+  toClaimed,
+  toRecord,
+} from "./job-sql.js";
+import type {
+  ClaimedJob,
+  JobChange,
+  JobCheckpoint,
+  JobPatch,
+  JobRecord,
+  JobStore,
+  JobStoreHooks,
+  Lease,
+  ListJobsQuery,
+  ReleasedJobs,
+} from "./job-store.js";
+import { openDatabase } from "./open-database.js";
+import { migrateSqlite } from "./sqlite-schema.js";
 import { StorageError, toStorageError } from "./storage-error.js";
-
-/** A job as stored: the wire `Job` plus what only the bridge needs. */
-export interface JobRecord {
-  job: Job;
-  task: ComputeTask;
-  idempotencyKey: string;
-}
-
-export interface ListJobsQuery {
-  states: JobState[];
-  pageSize: number;
-  /** Only jobs older than this position (from a previous page). */
-  before?: number | undefined;
-}
-
-const schema = `
-CREATE TABLE IF NOT EXISTS jobs (
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  id              TEXT NOT NULL UNIQUE,
-  idempotency_key TEXT UNIQUE,
-  state           INTEGER NOT NULL,
-  task            BLOB NOT NULL,
-  task_type       INTEGER NOT NULL,
-  model           TEXT NOT NULL,
-  progress        REAL NOT NULL DEFAULT 0,
-  provider        TEXT NOT NULL DEFAULT '',
-  attempts        INTEGER NOT NULL DEFAULT 0,
-  error_reason    INTEGER NOT NULL DEFAULT 0,
-  error_message   TEXT NOT NULL DEFAULT '',
-  result          BLOB,
-  created_at      INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL,
-  started_at      INTEGER,
-  ended_at        INTEGER
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
-CREATE TABLE IF NOT EXISTS bridge_meta (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-`;
-
-interface Row {
-  seq: number;
-  id: string;
-  idempotency_key: string | null;
-  state: number;
-  task: Buffer;
-  task_type: number;
-  model: string;
-  progress: number;
-  provider: string;
-  attempts: number;
-  error_reason: number;
-  error_message: string;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  ended_at: number | null;
-}
-
-/** Every column but the result: job reads never need the (large) result blob. */
-const jobColumns =
-  "seq, id, idempotency_key, state, task, task_type, model, progress, provider, attempts, " +
-  "error_reason, error_message, created_at, updated_at, started_at, ended_at";
-
-const live = `state IN (${JobState.QUEUED}, ${JobState.RUNNING})`;
-
-function newJobId(): string {
-  return `job_${Date.now().toString(36)}${randomBytes(8).toString("hex")}`;
-}
-
-function toRecord(row: Row): JobRecord {
-  const job = create(JobSchema, {
-    jobId: row.id,
-    state: row.state,
-    progress: row.progress,
-    providerAddress: row.provider,
-    taskType: row.task_type,
-    model: row.model,
-    attempts: row.attempts,
-    createTime: timestampFromMs(row.created_at),
-    updateTime: timestampFromMs(row.updated_at),
-  });
-  if (row.started_at !== null) job.startTime = timestampFromMs(row.started_at);
-  if (row.ended_at !== null) job.endTime = timestampFromMs(row.ended_at);
-  if (row.error_reason !== 0 || row.error_message !== "") {
-    job.error = {
-      $typeName: "chaoschain.zerog.v1.JobError",
-      reason: row.error_reason,
-      message: row.error_message,
-    };
-  }
-  return {
-    job,
-    task: fromBinary(ComputeTaskSchema, row.task),
-    idempotencyKey: row.idempotency_key ?? "",
-  };
-}
 
 const fdatasyncAsync = promisify(fdatasync);
 /** Free space a volume needs before the store counts as writable again after a failure. */
 const minFreeBytes = 1024 * 1024;
 
-export interface JobStoreOptions {
-  /** Each committed change of a job (with the result, for a job that succeeded). */
-  onChange?: (job: Job, result?: ComputeResult) => void;
-  /**
-   * The storage became unusable (a write or read failed: disk full, read-only, I/O error), or usable
-   * again (`undefined`, after a write succeeded).
-   */
-  onStorage?: (problem: StorageError | undefined) => void;
+interface PendingInsert {
+  task: ComputeTask;
+  key: string;
+  resolve: (out: { record: JobRecord; created: boolean }) => void;
+  reject: (err: unknown) => void;
 }
 
 /**
- * Jobs on disk in SQLite (WAL). Each write commits before its method returns, so it survives a crash of
- * the process; `durable()` then makes it survive a power cut too (group commit: one fsync of the WAL,
- * off the event loop, for every write made since the previous one). Answer a client only after
- * `durable()`. State changes go through guarded transitions (a terminal job never changes again), and
- * each change is reported to `onChange` (with the result, for a job that succeeded).
+ * Jobs in one SQLite file (WAL), for one bridge. Inserts arriving together share one transaction (group
+ * commit), each write commits to the WAL before its promise resolves, so it survives a crash of the
+ * process, and `durable()` makes it survive a power cut too: one fsync of the WAL, off the event loop, for
+ * every write made since the previous one.
  *
- * Opening checks the file (see `openDatabase`) and throws a {@link StorageError} naming it when it cannot
- * be used. Afterwards a failing read or write throws a StorageError (the change is not made) and
- * `problem` holds it until `probe()` finds the store writable again.
+ * Opening checks the file (`openDatabase`: 0600, `PRAGMA quick_check`, a test write) and migrates its
+ * schema (`sqlite-schema.ts`); it throws a {@link StorageError} naming the file when it cannot be used.
  */
-export class JobStore {
+export class SqliteJobStore implements JobStore {
+  readonly kind = "sqlite";
+  readonly shared = false;
+  readonly location: string;
   readonly #db: Database.Database;
-  readonly #path: string;
-  readonly #onChange: (job: Job, result?: ComputeResult) => void;
-  readonly #onStorage: (problem: StorageError | undefined) => void;
+  #hooks: JobStoreHooks = {};
   #problem: StorageError | undefined;
   readonly #statements;
   readonly #walPath: string | undefined;
@@ -157,84 +75,71 @@ export class JobStore {
   #durableWrites = 0;
   #flushing: Promise<void> | undefined;
   #fsyncs = 0;
+  #pendingInserts: PendingInsert[] = [];
 
-  constructor(path: string, options: JobStoreOptions = {}) {
-    const opened = openDatabase(path, schema);
-    this.#db = opened.db;
-    this.#path = path;
+  /** Opens (creating it) the store at `path`; ":memory:" for a throwaway store. */
+  constructor(path: string, hooks: JobStoreHooks = {}) {
+    const statements = jobStatements({ skipLocked: "", notify: "" });
+    const opened = openDatabase(path, (db) => migrateSqlite(db, path), statements.probe);
+    const db = opened.db;
+    this.#db = db;
+    this.location = path;
     this.#problem = opened.full;
-    this.#walPath = this.#db.memory ? undefined : `${this.#db.name}-wal`;
-    this.#onChange = options.onChange ?? (() => {});
-    this.#onStorage = options.onStorage ?? (() => {});
-    const db = this.#db;
+    this.#hooks = hooks;
+    this.#walPath = db.memory ? undefined : `${db.name}-wal`;
     this.#statements = {
-      byId: db.prepare<[string], Row>(`SELECT ${jobColumns} FROM jobs WHERE id = ?`),
-      byKey: db.prepare<[string], Row>(`SELECT ${jobColumns} FROM jobs WHERE idempotency_key = ?`),
-      insert: db.prepare(
+      byId: db.prepare<{ id: string }, JobRow>(statements.byId),
+      byKey: db.prepare<{ key: string }, JobRow>(statements.byKey),
+      insert: db.prepare<Record<string, unknown>, JobRow>(
         `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
-         VALUES (@id, @key, ${JobState.QUEUED}, @task, @taskType, @model, @now, @now)`,
+         VALUES (@id, @key, ${JobState.QUEUED}, @task, @taskType, @model, @now, @now) RETURNING ${jobColumns}`,
       ),
-      nextQueued: db.prepare<[], Row>(
-        `SELECT ${jobColumns} FROM jobs WHERE state = ${JobState.QUEUED} ORDER BY seq LIMIT 1`,
-      ),
-      start: db.prepare(
-        `UPDATE jobs SET state = ${JobState.RUNNING}, attempts = attempts + 1, started_at = COALESCE(started_at, @now),
-         updated_at = @now WHERE id = @id AND state = ${JobState.QUEUED}`,
-      ),
-      update: db.prepare(
-        `UPDATE jobs SET progress = COALESCE(@progress, progress), provider = COALESCE(@provider, provider),
-         updated_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
-      ),
-      succeed: db.prepare(
-        `UPDATE jobs SET state = ${JobState.SUCCEEDED}, progress = 1, result = @result, provider = @provider,
-         updated_at = @now, ended_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
-      ),
-      end: db.prepare(
-        `UPDATE jobs SET state = @state, error_reason = @reason, error_message = @message, updated_at = @now,
-         ended_at = @now WHERE id = @id AND ${live}`,
-      ),
-      requeue: db.prepare(
-        `UPDATE jobs SET state = ${JobState.QUEUED}, progress = 0, updated_at = @now
-         WHERE id = @id AND state = ${JobState.RUNNING}`,
-      ),
-      result: db.prepare<[string], { result: Buffer | null }>("SELECT result FROM jobs WHERE id = ?"),
-      running: db.prepare<[], Row>(
-        `SELECT ${jobColumns} FROM jobs WHERE state = ${JobState.RUNNING} ORDER BY seq`,
-      ),
-      counts: db.prepare<[], { state: number; n: number }>(
-        "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
-      ),
-      probe: db.prepare<[number]>(probeSql),
+      claim: db.prepare<Record<string, unknown>, JobRow>(statements.claim),
+      renew: db.prepare<Record<string, unknown>, { id: string }>(statements.renew),
+      releaseExpired: db.prepare<Record<string, unknown>, JobRow>(statements.releaseExpired),
+      update: db.prepare<Record<string, unknown>, { updated_at: number; version: number }>(statements.update),
+      checkpoint: db.prepare<Record<string, unknown>, { id: string }>(statements.checkpoint),
+      succeed: db.prepare<Record<string, unknown>, JobRow>(statements.succeed),
+      fail: db.prepare<Record<string, unknown>, JobRow>(statements.fail),
+      requeue: db.prepare<Record<string, unknown>, JobRow>(statements.requeue),
+      cancel: db.prepare<Record<string, unknown>, JobRow>(statements.cancel),
+      result: db.prepare<{ id: string }, { result: Buffer | null }>(statements.result),
+      counts: db.prepare<[], { state: number; n: number }>(statements.counts),
+      probe: db.prepare<{ value: string }>(statements.probe),
     };
   }
 
-  /** Why the store cannot be used now (since a read or write failed); undefined when it can. */
   get problem(): StorageError | undefined {
     return this.#problem;
+  }
+
+  attach(hooks: JobStoreHooks): void {
+    this.#hooks = hooks;
+    if (this.#problem) hooks.onStorage?.(this.#problem);
   }
 
   /**
    * Whether the store can be written now: its volume has at least 1 MiB free (not just the few bytes
    * a tiny write needs, which would make health flap) and a small write succeeds, which ends the problem.
    */
-  probe(): boolean {
+  async probe(): Promise<boolean> {
     if (this.#walPath !== undefined) {
       try {
-        const { bavail, bsize } = statfsSync(dirname(this.#path));
+        const { bavail, bsize } = statfsSync(dirname(this.location));
         if (bavail * bsize < minFreeBytes) return false;
       } catch {
         // No statfs here: the write decides.
       }
     }
     try {
-      this.#guard("write", () => this.#statements.probe.run(Date.now()));
+      this.#guard("write", () => this.#statements.probe.run({ value: String(Date.now()) }));
     } catch (err) {
       if (err instanceof StorageError) return false;
       throw err;
     }
     if (this.#problem) {
       this.#problem = undefined;
-      this.#onStorage(undefined);
+      this.#hooks.onStorage?.(undefined);
     }
     return true;
   }
@@ -247,103 +152,208 @@ export class JobStore {
     try {
       return operation();
     } catch (err) {
-      const storage = toStorageError(err, this.#path, doing);
+      const storage = toStorageError(err, this.location, doing);
       if (!storage) throw err;
       if (this.#problem?.code !== storage.code) {
         this.#problem = storage;
-        this.#onStorage(storage);
+        this.#hooks.onStorage?.(storage);
       }
       throw storage;
     }
   }
 
-  /**
-   * Stores a new queued job, or returns the job already created with `idempotencyKey`.
-   * Throws `invalid_argument` when the key was used for a different task.
-   */
-  insert(task: ComputeTask, idempotencyKey: string): { record: JobRecord; created: boolean } {
-    const tx = this.#db.transaction(() => {
-      if (idempotencyKey !== "") {
-        const existing = this.#statements.byKey.get(idempotencyKey);
-        if (existing) {
-          const record = toRecord(existing);
-          if (!equals(ComputeTaskSchema, record.task, task)) {
-            throw new ZeroGError(
-              "invalid_argument",
-              "idempotency_key was already used for a different task",
-              {
-                violations: [
-                  {
-                    field: "idempotency_key",
-                    reason: "CONFLICT",
-                    description: `already used by job ${record.job.jobId} with a different task; use a new key`,
-                  },
-                ],
-              },
-            );
-          }
-          return { record, created: false };
-        }
-      }
-      const id = newJobId();
-      this.#statements.insert.run({
-        id,
-        key: idempotencyKey === "" ? null : idempotencyKey,
-        task: Buffer.from(toBinary(ComputeTaskSchema, task)),
-        taskType: task.taskType,
-        model: task.model,
-        now: Date.now(),
-      });
-      return { record: this.#get(id)!, created: true };
+  insert(task: ComputeTask, idempotencyKey: string): Promise<{ record: JobRecord; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.#pendingInserts.push({ task, key: idempotencyKey, resolve, reject });
+      if (this.#pendingInserts.length === 1) setImmediate(() => this.#insertPending());
     });
-    const out = this.#guard("write", () => tx.immediate());
-    if (out.created) this.#changed(out.record);
-    return out;
   }
 
-  get(id: string): JobRecord | undefined {
-    return this.#get(id);
+  /** The inserts of one turn of the event loop, in one transaction (one commit for all). */
+  #insertPending(): void {
+    const batch = this.#pendingInserts;
+    this.#pendingInserts = [];
+    const outcomes: Array<{ record: JobRecord; created: boolean } | ZeroGError> = [];
+    const insertAll = this.#db.transaction(() => {
+      outcomes.length = 0;
+      const now = Date.now();
+      for (const { task, key } of batch) {
+        const existing = key === "" ? undefined : this.#statements.byKey.get({ key });
+        if (existing) {
+          try {
+            outcomes.push({ record: sameTask(toRecord(existing), task), created: false });
+          } catch (err) {
+            if (!(err instanceof ZeroGError)) throw err;
+            outcomes.push(err);
+          }
+          continue;
+        }
+        const row = this.#statements.insert.get({
+          id: newJobId(),
+          key: key === "" ? null : key,
+          task: Buffer.from(toBinary(ComputeTaskSchema, task)),
+          taskType: task.taskType,
+          model: task.model,
+          now,
+        })!;
+        outcomes.push({ record: toRecord(row), created: true });
+      }
+    });
+    try {
+      this.#guard("write", () => insertAll.immediate());
+    } catch (err) {
+      for (const entry of batch) entry.reject(err);
+      return;
+    }
+    for (const [i, entry] of batch.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome instanceof ZeroGError) {
+        entry.reject(outcome);
+        continue;
+      }
+      if (outcome.created) this.#changed({ job: outcome.record.job, version: outcome.record.version });
+      entry.resolve(outcome);
+    }
   }
 
-  #get(id: string): JobRecord | undefined {
-    const row = this.#guard("read", () => this.#statements.byId.get(id));
+  async get(id: string): Promise<JobRecord | undefined> {
+    const row = this.#guard("read", () => this.#statements.byId.get({ id }));
     return row ? toRecord(row) : undefined;
   }
 
-  /** Moves the oldest queued job to running and returns it; undefined when none is queued. */
-  startNext(): JobRecord | undefined {
-    const tx = this.#db.transaction(() => {
-      const row = this.#statements.nextQueued.get();
-      if (!row) return undefined;
-      this.#statements.start.run({ id: row.id, now: Date.now() });
-      return this.#get(row.id);
-    });
-    return this.#changed(this.#guard("write", () => tx.immediate()));
+  async getMany(ids: readonly string[]): Promise<JobRecord[]> {
+    const records: JobRecord[] = [];
+    for (const id of ids) {
+      const row = this.#guard("read", () => this.#statements.byId.get({ id }));
+      if (row) records.push(toRecord(row));
+    }
+    return records;
   }
 
-  /**
-   * Records progress or provider of a running job, given as last read or updated; returns
-   * it updated (without reading it back) when it changed, undefined when the job was no longer running.
-   */
-  update(job: Job, patch: { progress?: number; provider?: string }): Job | undefined {
-    const now = Date.now();
-    const info = this.#guard("write", () =>
-      this.#statements.update.run({
+  async claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
+    const rows = this.#guard("write", () =>
+      this.#statements.claim.all({ owner, limit, leaseMs, now: Date.now() }),
+    );
+    return rows
+      .sort((a, b) => a.seq - b.seq)
+      .map((row) => {
+        const claimed = toClaimed(row);
+        this.#changed({ job: claimed.job, version: claimed.version });
+        return claimed;
+      });
+  }
+
+  async renew(owner: string, leaseMs: number): Promise<Set<string>> {
+    const rows = this.#guard("write", () => this.#statements.renew.all({ owner, leaseMs, now: Date.now() }));
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async releaseExpired(maxAttempts: number, options: { all?: boolean } = {}): Promise<ReleasedJobs> {
+    const rows = this.#guard("write", () =>
+      this.#statements.releaseExpired.all({ maxAttempts, all: options.all ? 1 : 0, now: Date.now() }),
+    );
+    return this.#released(rows);
+  }
+
+  #released(rows: JobRow[]): ReleasedJobs {
+    const released: ReleasedJobs = { requeued: [], failed: [] };
+    for (const row of rows.sort((a, b) => a.seq - b.seq)) {
+      const record = this.#changedRow(row);
+      (record.job.state === JobState.QUEUED ? released.requeued : released.failed).push(record.job.jobId);
+    }
+    return released;
+  }
+
+  async update(job: Job, lease: Lease, patch: JobPatch): Promise<Job | undefined> {
+    const row = this.#guard("write", () =>
+      this.#statements.update.get({
         id: job.jobId,
+        ...lease,
         progress: patch.progress ?? null,
         provider: patch.provider ?? null,
-        now,
+        stage: patch.stage ?? null,
+        message: patch.message ?? null,
+        now: Date.now(),
       }),
     );
-    if (!info.changes) return undefined;
+    if (!row) return undefined;
     const updated: Job = {
       ...job,
       progress: patch.progress ?? job.progress,
       providerAddress: patch.provider ?? job.providerAddress,
-      updateTime: timestampFromMs(now),
+      stage: patch.stage ?? job.stage,
+      message: patch.message ?? job.message,
+      updateTime: timestampFromMs(row.updated_at),
     };
-    this.#report(updated);
+    this.#changed({ job: updated, version: row.version });
     return updated;
+  }
+
+  async checkpoint(id: string, lease: Lease, state: JobCheckpoint): Promise<boolean> {
+    const checkpoint = JSON.stringify(state);
+    const row = this.#guard("write", () => this.#statements.checkpoint.get({ id, ...lease, checkpoint }));
+    if (row) this.#writes++;
+    return row !== undefined;
+  }
+
+  async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
+    const row = this.#guard("write", () =>
+      this.#statements.succeed.get({
+        id,
+        ...lease,
+        result: Buffer.from(toBinary(ComputeResultSchema, result)),
+        provider,
+        now: Date.now(),
+      }),
+    );
+    if (row) this.#changedRow(row, result);
+    return row !== undefined;
+  }
+
+  async fail(id: string, lease: Lease, reason: FailureReason, message: string): Promise<boolean> {
+    return this.#end(this.#statements.fail, { id, ...lease, reason, errorMessage: message });
+  }
+
+  async requeue(id: string, lease: Lease): Promise<boolean> {
+    return this.#end(this.#statements.requeue, { id, ...lease });
+  }
+
+  async cancel(id: string, message = "cancelled by the client"): Promise<boolean> {
+    return this.#end(this.#statements.cancel, { id, errorMessage: message });
+  }
+
+  #end(
+    statement: Database.Statement<Record<string, unknown>, JobRow>,
+    params: Record<string, unknown>,
+  ): boolean {
+    const row = this.#guard("write", () => statement.get({ ...params, now: Date.now() }));
+    if (row) this.#changedRow(row);
+    return row !== undefined;
+  }
+
+  async result(id: string): Promise<ComputeResult | undefined> {
+    const row = this.#guard("read", () => this.#statements.result.get({ id }));
+    return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
+  }
+
+  async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {
+    const sql = listSql(query.states.length, query.before !== undefined, () => "?");
+    const params = [
+      ...query.states,
+      ...(query.before === undefined ? [] : [query.before]),
+      query.pageSize + 1,
+    ];
+    const rows = this.#guard("read", () => this.#db.prepare<number[], JobRow>(sql).all(...params));
+    const page = rows.slice(0, query.pageSize);
+    return {
+      records: page.map(toRecord),
+      next: rows.length > query.pageSize ? page.at(-1)?.seq : undefined,
+    };
+  }
+
+  async counts(): Promise<Map<JobState, number>> {
+    const rows = this.#guard("read", () => this.#statements.counts.all());
+    return new Map(rows.map((r) => [r.state as JobState, r.n]));
   }
 
   /**
@@ -381,99 +391,22 @@ export class JobStore {
     return this.#flushing;
   }
 
-  /** Running → succeeded with its result. Returns false when the job was no longer running. */
-  succeed(id: string, result: ComputeResult, provider: string): boolean {
-    const info = this.#guard("write", () =>
-      this.#statements.succeed.run({
-        id,
-        result: Buffer.from(toBinary(ComputeResultSchema, result)),
-        provider,
-        now: Date.now(),
-      }),
-    );
-    if (info.changes) this.#changed(this.#get(id), result);
-    return info.changes > 0;
-  }
-
-  /** Queued or running → failed. Returns false when the job had already ended. */
-  fail(id: string, reason: FailureReason, message: string): boolean {
-    return this.#end(id, JobState.FAILED, reason, message);
-  }
-
-  /** Queued or running → cancelled. Returns false when the job had already ended. */
-  cancel(id: string, message = "cancelled by the client"): boolean {
-    return this.#end(id, JobState.CANCELLED, 0, message);
-  }
-
-  #end(id: string, state: JobState, reason: FailureReason, message: string): boolean {
-    const info = this.#guard("write", () =>
-      this.#statements.end.run({ id, state, reason, message, now: Date.now() }),
-    );
-    if (info.changes) this.#changed(this.#get(id));
-    return info.changes > 0;
-  }
-
-  /** Running → queued, to run again (after a shutdown or a restart). */
-  requeue(id: string): boolean {
-    const info = this.#guard("write", () => this.#statements.requeue.run({ id, now: Date.now() }));
-    if (info.changes) this.#changed(this.#get(id));
-    return info.changes > 0;
-  }
-
-  result(id: string): ComputeResult | undefined {
-    const row = this.#guard("read", () => this.#statements.result.get(id));
-    return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
-  }
-
-  /** Jobs that were running when the bridge last stopped. */
-  running(): JobRecord[] {
-    return this.#guard("read", () => this.#statements.running.all()).map(toRecord);
-  }
-
-  /** Newest first; returns the position to pass as `before` for the next page. */
-  list(query: ListJobsQuery): { records: JobRecord[]; next: number | undefined } {
-    const where: string[] = [];
-    const params: number[] = [];
-    if (query.states.length) {
-      where.push(`state IN (${query.states.map(() => "?").join(", ")})`);
-      params.push(...query.states);
-    }
-    if (query.before !== undefined) {
-      where.push("seq < ?");
-      params.push(query.before);
-    }
-    const sql = `SELECT ${jobColumns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
-    const rows = this.#guard("read", () =>
-      this.#db.prepare<number[], Row>(sql).all(...params, query.pageSize + 1),
-    );
-    const page = rows.slice(0, query.pageSize);
-    return {
-      records: page.map(toRecord),
-      next: rows.length > query.pageSize ? page.at(-1)?.seq : undefined,
-    };
-  }
-
-  /** Number of jobs in each state. */
-  counts(): Map<JobState, number> {
-    return new Map(
-      this.#guard("read", () => this.#statements.counts.all()).map((r) => [r.state as JobState, r.n]),
-    );
-  }
-
-  close(): void {
+  async close(): Promise<void> {
+    if (this.#pendingInserts.length) this.#insertPending();
     if (this.#walFd !== undefined) closeSync(this.#walFd);
     this.#walFd = undefined;
     this.#db.close();
   }
 
-  #changed(record: JobRecord | undefined, result?: ComputeResult): JobRecord | undefined {
-    if (record) this.#report(record.job, result);
+  #changedRow(row: JobRow, result?: ComputeResult): JobRecord {
+    const record = toRecord(row);
+    this.#changed({ job: record.job, version: record.version, result });
     return record;
   }
 
   /** Counts a committed write and reports the job's new state. */
-  #report(job: Job, result?: ComputeResult): void {
+  #changed(change: JobChange): void {
     this.#writes++;
-    this.#onChange(job, result);
+    this.#hooks.onChange?.(change);
   }
 }

@@ -1,0 +1,59 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import pg from "pg";
+import type { JobStore, JobStoreHooks } from "../src/jobs/job-store.js";
+import { PostgresJobStore } from "../src/jobs/postgres-store.js";
+import { SqliteJobStore } from "../src/jobs/sqlite-store.js";
+import type { TestPostgres } from "./postgres.js";
+
+/** How a test opens a store of one kind, and reaches under it. */
+export interface StoreKind {
+  name: "sqlite" | "postgres";
+  /** A new store with no jobs; `at` opens the same place again (a restart, or a second bridge). */
+  open(hooks?: JobStoreHooks, at?: string): Promise<{ store: JobStore; at: string }>;
+  /** Runs SQL on the store's database directly (`?` parameters), as another program would. */
+  exec(at: string, sql: string, params?: unknown[]): Promise<void>;
+}
+
+export function sqliteKind(): StoreKind {
+  return {
+    name: "sqlite",
+    async open(hooks, at = join(mkdtempSync(join(tmpdir(), "zerog-store-")), "jobs.db")) {
+      return { store: new SqliteJobStore(at, hooks), at };
+    },
+    async exec(at, sql, params = []) {
+      const db = new Database(at);
+      try {
+        db.prepare(sql).run(...params);
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
+
+/** Postgres stores, each in a new database of `server` (started by the test file). */
+export function postgresKind(server: () => TestPostgres): StoreKind {
+  return {
+    name: "postgres",
+    async open(hooks, at) {
+      const url = at ?? (await server().createDatabase());
+      return { store: await PostgresJobStore.open({ url, hooks, connectTimeoutMs: 2000 }), at: url };
+    },
+    async exec(at, sql, params = []) {
+      const client = new pg.Client({ connectionString: at });
+      await client.connect();
+      try {
+        let i = 0;
+        await client.query(
+          sql.replace(/\?/g, () => `$${++i}`),
+          params,
+        );
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
