@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Contract, getAddress, isCallException, type Provider, Wallet } from "ethers";
@@ -40,6 +40,28 @@ export type ProviderFaults = {
   wrongSigner?: boolean | undefined;
   /** `GET /v1/proxy/signature/:chatId` answers 404. */
   dropSignature?: boolean | undefined;
+  /** Bill a chat completion (the model ran) and never answer; the client's timeout must fire. */
+  hang?: boolean | undefined;
+  /** Bill a chat completion, send its status line and half its body, then drop the connection. */
+  dropConnection?: boolean | undefined;
+  /** Bill a chat completion and answer 200 with bytes that are not JSON (and store no signature). */
+  garbage?: boolean | undefined;
+  /**
+   * Apply `failStatus`, `hang`, `dropConnection` and `garbage` to this fraction of the chat completions
+   * that pass authentication, evenly spread (0.25: every fourth). Default 1: all of them.
+   */
+  faultRate?: number | undefined;
+};
+
+/** A chat completion the provider billed: what `settle()` will charge, and what it was for. */
+export type BilledRequest = {
+  chatId: string;
+  user: string;
+  /** The content of the request's last user message. */
+  prompt: string;
+  fee: bigint;
+  /** ms since the epoch. */
+  at: number;
 };
 
 /** On-chain context: enables account/acknowledgement/revocation/balance checks and settlement. */
@@ -87,6 +109,10 @@ export type ProviderSimulatorStats = {
   signaturesServed: number;
   settlementTxs: number;
   settledFee: bigint;
+  /** Chat completions billed and left unanswered (`hang`), cut off (`dropConnection`), answered with garbage. */
+  hung: number;
+  dropped: number;
+  garbled: number;
 };
 
 export type ProviderSimulatorHandle = {
@@ -109,6 +135,8 @@ export type ProviderSimulatorHandle = {
   /** Sum of the user's billed, not yet settled fees (neuron). */
   unsettledFee(user: string): bigint;
   unsettledRequests(): readonly UnsettledRequest[];
+  /** Every chat completion billed so far (settled or not), in order: a request billed twice shows twice. */
+  billedRequests(): readonly BilledRequest[];
   /** Settles all unsettled fees on chain via `settleFeesWithTEE` (needs `chain`). */
   settle(): Promise<SettleFeesReturnType>;
   close(): Promise<void>;
@@ -137,6 +165,14 @@ const ONE_0G = 10n ** 18n;
 
 function sha256Hex(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
+}
+
+/** The content of the last user message (text, or its parts as JSON). */
+function lastUserPrompt(messages: unknown): string {
+  const list = Array.isArray(messages) ? (messages as Array<{ role?: unknown; content?: unknown }>) : [];
+  const last = [...list].reverse().find((m) => m?.role === "user") ?? list.at(-1);
+  const content = last?.content;
+  return typeof content === "string" ? content : JSON.stringify(content ?? "");
 }
 
 /** Changes the first letter or digit of `s` (keeps JSON valid, changes the bytes). */
@@ -203,6 +239,17 @@ export async function startProviderSimulator(
     signaturesServed: 0,
     settlementTxs: 0,
     settledFee: 0n,
+    hung: 0,
+    dropped: 0,
+    garbled: 0,
+  };
+  const billed: BilledRequest[] = [];
+  let faultable = 0;
+  /** Whether the chat faults apply to the next request (every 1/faultRate-th one). */
+  const faultHits = (): boolean => {
+    const rate = faults.faultRate ?? 1;
+    faultable++;
+    return Math.floor(faultable * rate) > Math.floor((faultable - 1) * rate);
   };
   const inferenceRead = chain
     ? new Contract(chain.inference, loadZeroGArtifacts().inference.abi, chain.provider)
@@ -296,7 +343,8 @@ export async function startProviderSimulator(
         return;
       }
     }
-    if (faults.failStatus) {
+    const faulty = faultHits();
+    if (faulty && faults.failStatus) {
       stats.injectedFailures++;
       const status = faults.failStatus;
       sendOpenAiError(
@@ -361,7 +409,43 @@ export async function startProviderSimulator(
     const created = Math.floor(Date.now() / 1000);
     const bill = () => {
       unsettled.push({ chatId, user: auth.user, inputFee, outputFee, fee, createdAt: Date.now() });
+      billed.push({ chatId, user: auth.user, prompt: lastUserPrompt(body.messages), fee, at: Date.now() });
     };
+    if (faulty && (faults.hang || faults.dropConnection || faults.garbage)) {
+      bill();
+      if (faults.hang) {
+        stats.hung++;
+        await new Promise<void>((resolve) => {
+          if (streams.signal.aborted || req.socket.destroyed) return resolve();
+          streams.signal.addEventListener("abort", () => resolve(), { once: true });
+          req.socket.once("close", () => resolve());
+        });
+        res.destroy();
+      } else if (faults.dropConnection) {
+        stats.dropped++;
+        const full = Buffer.from(
+          JSON.stringify({ id: chatId, object: "chat.completion", model, choices: [] }),
+        );
+        res.writeHead(200, {
+          ...CORS_HEADERS,
+          "Content-Type": "application/json; charset=utf-8",
+          "Content-Length": String(full.length),
+          "ZG-Res-Key": chatId,
+        });
+        res.write(full.subarray(0, full.length >> 1), () => res.destroy());
+      } else {
+        stats.garbled++;
+        const junk = Buffer.concat([Buffer.from("\u0000<html>upstream "), randomBytes(48)]);
+        res.writeHead(200, {
+          ...CORS_HEADERS,
+          "Content-Type": "application/json",
+          "Content-Length": String(junk.length),
+          "ZG-Res-Key": chatId,
+        });
+        res.end(junk);
+      }
+      return;
+    }
     if (body.stream === true) {
       const includeUsage = body.stream_options?.include_usage === true;
       await streamCompletion(res, raw, { chatId, created, model, completion, includeUsage, bill });
@@ -635,6 +719,7 @@ export async function startProviderSimulator(
     stats,
     unsettledFee,
     unsettledRequests: () => [...unsettled],
+    billedRequests: () => [...billed],
     settle,
     async close() {
       if (closed) return;
