@@ -32,6 +32,8 @@ export interface SpawnBridgeParameters {
   args?: string[];
   env?: Record<string, string>;
   dbPath?: string;
+  /** A Postgres job store (`ZEROG_DATABASE_URL`) instead of the SQLite file. */
+  databaseUrl?: string;
   /** Resolve only once health answers SERVING (default); false resolves once the port is known. */
   waitServing?: boolean;
   /** Runs the process under `ulimit -n <n>`: at most this many file descriptors. */
@@ -61,14 +63,20 @@ export async function spawnBridge(
       `--inference=${devnet.contracts.inference}`,
       `--fine-tuning=${devnet.contracts.fineTuning}`,
       "--port=0",
-      `--db=${dbPath}`,
+      ...(params.databaseUrl ? [] : [`--db=${dbPath}`]),
       "--gas-price=1000000000",
       "--no-demo",
       "--log-level=warn",
       ...(params.args ?? []),
     ],
     {
-      env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "", ...params.env },
+      env: {
+        ...process.env,
+        ZEROG_WALLET_KEY: devnet.userPrivateKey,
+        ZEROG_API_KEY: "",
+        ...(params.databaseUrl ? { ZEROG_DATABASE_URL: params.databaseUrl } : {}),
+        ...params.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

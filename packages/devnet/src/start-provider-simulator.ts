@@ -323,8 +323,10 @@ export async function startProviderSimulator(
 
   const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     stats.chatRequests++;
-    if (faults.latencyMs) await delay(faults.latencyMs, streams.signal);
+    // The whole request first, as a proxy in front of a model does: a client that goes away while the
+    // model runs (the latency) is still billed for it.
     const raw = await readBody(req);
+    if (faults.latencyMs) await delay(faults.latencyMs, streams.signal);
     const auth = await authenticate(req, res);
     if (!auth) return;
     if (chain) {

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   BackendError,
   type BackendJobResult,
+  type BackendSubmitOptions,
   type ComputeBackend,
   ComputeResultSchema,
   type ComputeTask,
@@ -11,6 +12,7 @@ import {
   JobState,
 } from "@chaoschain/zerog-core";
 import type { Logger } from "pino";
+import type { AttemptOptions } from "../zerog/backend.js";
 import type { JobEvents } from "./job-events.js";
 import type { ClaimedJob, JobCheckpoint, JobPatch, JobStore, Lease } from "./job-store.js";
 import { StorageError } from "./storage-error.js";
@@ -60,13 +62,16 @@ async function runBackend(
   task: ComputeTask,
   ctx: RunContext,
 ): Promise<BackendJobResult> {
-  const ref = await backend.submit(task, {
+  const options: BackendSubmitOptions & AttemptOptions = {
     jobId: ctx.jobId,
     signal: ctx.signal,
     onProvider: (provider) => ctx.progress({ provider }),
     onProgress: (progress) => ctx.progress({ progress }),
     onOutputDelta: (delta) => ctx.outputDelta(delta),
-  });
+    checkpoint: ctx.checkpoint,
+    resumeFrom: ctx.resumeFrom,
+  };
+  const ref = await backend.submit(task, options);
   return backend.result(ref, { signal: ctx.signal });
 }
 

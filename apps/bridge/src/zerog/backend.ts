@@ -25,6 +25,8 @@ import {
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
+import type { JobCheckpoint } from "../jobs/job-store.js";
+import { inferenceSent, resendRefusal } from "./attempt-policy.js";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
@@ -75,6 +77,12 @@ export interface ZeroGBackendOptions {
   sessionReuseMs?: number;
   /** Extra check of each proof before its result is accepted (quote, workload, GPU). */
   checkProof?: ProofCheck | undefined;
+}
+
+/** What the worker adds to a job's options: its durable checkpoint, and the last one of a previous attempt. */
+export interface AttemptOptions {
+  checkpoint?: ((state: JobCheckpoint) => Promise<void>) | undefined;
+  resumeFrom?: JobCheckpoint | undefined;
 }
 
 interface RunningJob {
@@ -169,7 +177,7 @@ export class ZeroGBackend implements ComputeBackend {
     );
   }
 
-  async submit(task: ComputeTask, options: BackendSubmitOptions): Promise<BackendJobRef> {
+  async submit(task: ComputeTask, options: BackendSubmitOptions & AttemptOptions): Promise<BackendJobRef> {
     const ref = `${options.jobId}:${randomUUID()}`;
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, options.signal, this.#closing.signal]);
@@ -220,9 +228,11 @@ export class ZeroGBackend implements ComputeBackend {
 
   async #run(
     task: ComputeTask,
-    events: BackendSubmitOptions,
+    events: BackendSubmitOptions & AttemptOptions,
     signal: AbortSignal,
   ): Promise<BackendJobResult> {
+    const refusal = resendRefusal(events.resumeFrom);
+    if (refusal) throw refusal;
     const candidates = await this.#directory.candidates(task).catch((err: unknown) => {
       throw new BackendError(
         FailureReason.CHAIN_ERROR,
@@ -261,7 +271,7 @@ export class ZeroGBackend implements ComputeBackend {
   async #runOn(
     service: ServiceRecord,
     task: ComputeTask,
-    events: BackendSubmitOptions,
+    events: BackendSubmitOptions & AttemptOptions,
     signal: AbortSignal,
   ): Promise<BackendJobResult> {
     await this.#funding.ready(service.provider).catch((err: unknown) => {
@@ -279,6 +289,8 @@ export class ZeroGBackend implements ComputeBackend {
       const headers = await this.#requestHeaders(service.provider);
       const onChunk =
         task.inputs?.stream && events.onOutputDelta ? createSseDeltaReader(events.onOutputDelta) : undefined;
+      // On disk before the request leaves: a later attempt must know it may have been charged.
+      await events.checkpoint?.(inferenceSent(service.provider));
       return postChatCompletion(endpoint, requestBody, headers, {
         signal,
         timeoutMs,
