@@ -79,7 +79,11 @@ describe("a full disk", () => {
     const running = (
       await compute.submit({ task: task({ inputs: { prompt: `job A ${"a".repeat(400_000)}` } }) })
     ).jobId;
+    // Its request sent (the checkpoint before it is on disk): the provider has it.
+    const requests = () => devnet.providers.reduce((n, p) => n + p.stats.chatRequests, 0);
+    const before = requests();
     await waitFor(async () => (await compute.getJob({ jobId: running })).state === JobState.RUNNING);
+    await waitFor(() => requests() > before, { what: "job A's request at the provider" });
     const filler = join(dir, "filler");
     fillUp(filler, 300 * 1024);
     const queued: string[] = [];

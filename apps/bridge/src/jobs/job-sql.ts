@@ -56,15 +56,27 @@ export interface SqlDialect {
   skipLocked: string;
   /** Appended to RETURNING of a change: Postgres notifies the other bridges. */
   notify: string;
+  /**
+   * Where a job's task and result are: in its row (Postgres keeps an unchanged large value in place when
+   * the row changes), or in `job_payloads` (SQLite rewrites a row's large values with any change of the
+   * row: a large task once per progress update).
+   */
+  payloads: "row" | "table";
 }
 
 /** The statements both stores run, for `dialect`. */
 export function jobStatements(dialect: SqlDialect) {
-  const changed = `RETURNING ${jobColumns}${dialect.notify}`;
+  const inRow = dialect.payloads === "row";
+  const columns = inRow
+    ? jobColumns
+    : jobColumns.replace(" task,", " (SELECT task FROM job_payloads AS p WHERE p.seq = jobs.seq) AS task,");
+  const changed = `RETURNING ${columns}${dialect.notify}`;
   return {
-    byId: `SELECT ${jobColumns} FROM jobs WHERE id = @id`,
-    byKey: `SELECT ${jobColumns} FROM jobs WHERE idempotency_key = @key`,
-    result: "SELECT result FROM jobs WHERE id = @id",
+    byId: `SELECT ${columns} FROM jobs WHERE id = @id`,
+    byKey: `SELECT ${columns} FROM jobs WHERE idempotency_key = @key`,
+    result: inRow
+      ? "SELECT result FROM jobs WHERE id = @id"
+      : "SELECT p.result FROM job_payloads AS p JOIN jobs ON jobs.seq = p.seq WHERE jobs.id = @id",
     counts: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
     claim: `WITH picked AS MATERIALIZED (
         SELECT seq FROM jobs WHERE state = ${QUEUED} ORDER BY seq LIMIT @limit${dialect.skipLocked})
@@ -90,9 +102,11 @@ export function jobStatements(dialect: SqlDialect) {
       stage = COALESCE(@stage, stage), message = COALESCE(@message, message), updated_at = @now,
       version = version + 1 WHERE ${leased} RETURNING updated_at, version${dialect.notify}`,
     checkpoint: `UPDATE jobs SET checkpoint = @checkpoint WHERE ${leased} RETURNING id`,
-    succeed: `UPDATE jobs SET state = ${SUCCEEDED}, progress = 1, result = @result, provider = @provider,
+    succeed: `UPDATE jobs SET state = ${SUCCEEDED}, progress = 1, ${inRow ? "result = @result, " : ""}provider = @provider,
       message = '', lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1
       WHERE ${leased} ${changed}`,
+    /** With payloads in their own table: the result of the job just succeeded (in the same transaction). */
+    storeResult: "UPDATE job_payloads SET result = @result WHERE seq = @seq",
     fail: `UPDATE jobs SET state = ${FAILED}, error_reason = @reason, error_message = @errorMessage, message = '',
       lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1 WHERE ${leased} ${changed}`,
     requeue: `UPDATE jobs SET state = ${QUEUED}, progress = 0, message = '', lease_expires_at = NULL,
@@ -103,16 +117,15 @@ export function jobStatements(dialect: SqlDialect) {
     /** A small committed write: whether the store can be written to now. */
     probe:
       "INSERT INTO bridge_meta (key, value) VALUES ('last_write', @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    /** `SELECT … WHERE state IN (…) AND seq < … ORDER BY seq DESC LIMIT …` with numbered markers. */
+    list(states: number, before: boolean, marker: (i: number) => string): string {
+      const where: string[] = [];
+      let i = 0;
+      if (states) where.push(`state IN (${Array.from({ length: states }, () => marker(++i)).join(", ")})`);
+      if (before) where.push(`seq < ${marker(++i)}`);
+      return `SELECT ${columns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${marker(++i)}`;
+    },
   };
-}
-
-/** `SELECT … WHERE state IN (…) AND seq < … ORDER BY seq DESC LIMIT …` with numbered `?` markers. */
-export function listSql(states: number, before: boolean, marker: (i: number) => string): string {
-  const where: string[] = [];
-  let i = 0;
-  if (states) where.push(`state IN (${Array.from({ length: states }, () => marker(++i)).join(", ")})`);
-  if (before) where.push(`seq < ${marker(++i)}`);
-  return `SELECT ${jobColumns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${marker(++i)}`;
 }
 
 export function newJobId(): string {

@@ -16,7 +16,6 @@ import {
   type JobRow,
   jobColumns,
   jobStatements,
-  listSql,
   newJobId,
   sameTask,
   toClaimed,
@@ -77,7 +76,8 @@ function compile(sql: string): { text: string; names: string[] } {
   return { text, names };
 }
 
-type StatementName = keyof ReturnType<typeof jobStatements>;
+type Statements = ReturnType<typeof jobStatements>;
+type StatementName = Exclude<keyof Statements, "list" | "storeResult">;
 type Compiled = Record<StatementName, { text: string; names: string[] }>;
 
 interface PendingInsert {
@@ -104,6 +104,7 @@ export class PostgresJobStore implements JobStore {
   readonly #pool: pg.Pool;
   readonly #origin = randomBytes(6).toString("hex");
   readonly #sql: Compiled;
+  readonly #list: Statements["list"];
   #hooks: JobStoreHooks;
   #problem: StorageError | undefined;
   #pendingInserts: PendingInsert[] = [];
@@ -120,7 +121,16 @@ export class PostgresJobStore implements JobStore {
     this.#pool = pool;
     this.#hooks = options.hooks ?? {};
     const notify = `, pg_notify('${jobChannel}', id || ' ' || version || ' ' || '${this.#origin}') AS notified`;
-    const statements = jobStatements({ skipLocked: " FOR UPDATE SKIP LOCKED", notify });
+    const {
+      list,
+      storeResult: _,
+      ...statements
+    } = jobStatements({
+      skipLocked: " FOR UPDATE SKIP LOCKED",
+      notify,
+      payloads: "row",
+    });
+    this.#list = list;
     this.#sql = Object.fromEntries(
       Object.entries(statements).map(([name, sql]) => [name, compile(sql)]),
     ) as Compiled;
@@ -426,7 +436,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {
-    const sql = listSql(query.states.length, query.before !== undefined, (i) => `$${i}`);
+    const sql = this.#list(query.states.length, query.before !== undefined, (i) => `$${i}`);
     const params = [
       ...query.states,
       ...(query.before === undefined ? [] : [query.before]),

@@ -63,6 +63,16 @@ export const sqliteMigrations: readonly Migration<Database.Database>[] = [
       db.exec("CREATE INDEX IF NOT EXISTS jobs_running_lease ON jobs (lease_expires_at) WHERE state = 2");
     },
   },
+  {
+    version: 4,
+    name: "tasks and results beside their jobs",
+    // SQLite rewrites every value of a row an UPDATE changes: out of the row, a large task is written once.
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE job_payloads (seq INTEGER PRIMARY KEY, task BLOB NOT NULL, result BLOB);
+        INSERT INTO job_payloads (seq, task, result) SELECT seq, task, result FROM jobs;
+        UPDATE jobs SET task = x'', result = NULL;`),
+  },
 ];
 
 /**

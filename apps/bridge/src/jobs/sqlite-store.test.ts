@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { ComputeTaskSchema, JobState, TaskType } from "@chaoschain/zerog-core";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
@@ -76,6 +76,24 @@ describe("SqliteJobStore", () => {
     await memory.close();
   });
 
+  it("does not rewrite a large task when it updates its job (SQLite rewrites a blob an UPDATE returns)", async () => {
+    const path = tempDb();
+    const store = new SqliteJobStore(path);
+    const id = (await store.insert(task("x".repeat(400_000)), "")).record.job.jobId;
+    const wal = () => statSync(`${path}-wal`).size;
+    const before = wal();
+    const [claimed] = await store.claim("bridge", 1, minute);
+    let job = claimed!.job;
+    for (let i = 1; i <= 5; i++) job = (await store.update(job, claimed!.lease, { progress: i / 10 }))!;
+    await store.checkpoint(id, claimed!.lease, { step: 1 });
+    await store.renew("bridge", minute);
+    await store.releaseExpired(3);
+    expect(claimed!.task.inputs?.prompt).toHaveLength(400_000);
+    // Nine small writes: a few pages each, not 400 kB each.
+    expect(wal() - before).toBeLessThan(100_000);
+    await store.close();
+  });
+
   it("upgrades a store of the first release, recording each schema version; its running jobs are released at start", async () => {
     const path = tempDb();
     const old = new Database(path);
@@ -84,7 +102,13 @@ describe("SqliteJobStore", () => {
       .prepare(
         "INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 1, 'llama-3-8b', ?, 1, 2)",
       )
-      .run("job_old_running", "key-old", JobState.RUNNING, Buffer.alloc(0), 1);
+      .run(
+        "job_old_running",
+        "key-old",
+        JobState.RUNNING,
+        Buffer.from(toBinary(ComputeTaskSchema, task("old"))),
+        1,
+      );
     old
       .prepare(
         "INSERT INTO jobs (id, state, task, task_type, model, created_at, updated_at) VALUES ('job_old_queued', 1, x'', 1, 'm', 3, 3)",
@@ -92,6 +116,7 @@ describe("SqliteJobStore", () => {
       .run();
     old.close();
     const store = new SqliteJobStore(path);
+    expect((await store.get("job_old_running"))?.task.inputs?.prompt).toBe("old");
     expect((await store.get("job_old_running"))?.job).toMatchObject({
       state: JobState.RUNNING,
       attempts: 1,
@@ -106,12 +131,14 @@ describe("SqliteJobStore", () => {
       ["job_old_queued", 1],
     ]);
     expect((await store.insert(task(), "key-new")).created).toBe(true);
+    expect((await store.insert(task("old"), "key-old")).created).toBe(false);
     await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.prepare("SELECT version, name FROM schema_version ORDER BY version").all()).toEqual([
       { version: 1, name: "jobs (found)" },
       { version: 2, name: "stages, messages and checkpoints of long jobs" },
       { version: 3, name: "leases and change versions" },
+      { version: 4, name: "tasks and results beside their jobs" },
     ]);
     db.close();
     // Opening again changes nothing.
@@ -146,7 +173,7 @@ describe("SqliteJobStore", () => {
     db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)").run();
     db.close();
     expect(() => new SqliteJobStore(path)).toThrow(
-      `the job store ${path} has schema version 99, newer than this bridge knows (3)`,
+      `the job store ${path} has schema version 99, newer than this bridge knows (4)`,
     );
   });
 

@@ -14,16 +14,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type Database from "better-sqlite3";
-import {
-  type JobRow,
-  jobColumns,
-  jobStatements,
-  listSql,
-  newJobId,
-  sameTask,
-  toClaimed,
-  toRecord,
-} from "./job-sql.js";
+import { type JobRow, jobStatements, newJobId, sameTask, toClaimed, toRecord } from "./job-sql.js";
 import type {
   ClaimedJob,
   JobChange,
@@ -68,6 +59,7 @@ export class SqliteJobStore implements JobStore {
   #hooks: JobStoreHooks = {};
   #problem: StorageError | undefined;
   readonly #statements;
+  readonly #list: ReturnType<typeof jobStatements>["list"];
   readonly #walPath: string | undefined;
   #walFd: number | undefined;
   /** Writes committed so far, and how many of them are known to be on disk. */
@@ -79,7 +71,8 @@ export class SqliteJobStore implements JobStore {
 
   /** Opens (creating it) the store at `path`; ":memory:" for a throwaway store. */
   constructor(path: string, hooks: JobStoreHooks = {}) {
-    const statements = jobStatements({ skipLocked: "", notify: "" });
+    const statements = jobStatements({ skipLocked: "", notify: "", payloads: "table" });
+    this.#list = statements.list;
     const opened = openDatabase(path, (db) => migrateSqlite(db, path), statements.probe);
     const db = opened.db;
     this.#db = db;
@@ -90,10 +83,14 @@ export class SqliteJobStore implements JobStore {
     this.#statements = {
       byId: db.prepare<{ id: string }, JobRow>(statements.byId),
       byKey: db.prepare<{ key: string }, JobRow>(statements.byKey),
-      insert: db.prepare<Record<string, unknown>, JobRow>(
+      insert: db.prepare<Record<string, unknown>, { seq: number }>(
         `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
-         VALUES (@id, @key, ${JobState.QUEUED}, @task, @taskType, @model, @now, @now) RETURNING ${jobColumns}`,
+         VALUES (@id, @key, ${JobState.QUEUED}, x'', @taskType, @model, @now, @now) RETURNING seq`,
       ),
+      insertPayload: db.prepare<{ seq: number; task: Buffer }>(
+        "INSERT INTO job_payloads (seq, task) VALUES (@seq, @task)",
+      ),
+      storeResult: db.prepare<{ seq: number; result: Buffer }>(statements.storeResult),
       claim: db.prepare<Record<string, unknown>, JobRow>(statements.claim),
       renew: db.prepare<Record<string, unknown>, { id: string }>(statements.renew),
       releaseExpired: db.prepare<Record<string, unknown>, JobRow>(statements.releaseExpired),
@@ -188,15 +185,16 @@ export class SqliteJobStore implements JobStore {
           }
           continue;
         }
-        const row = this.#statements.insert.get({
-          id: newJobId(),
+        const id = newJobId();
+        const { seq } = this.#statements.insert.get({
+          id,
           key: key === "" ? null : key,
-          task: Buffer.from(toBinary(ComputeTaskSchema, task)),
           taskType: task.taskType,
           model: task.model,
           now,
         })!;
-        outcomes.push({ record: toRecord(row), created: true });
+        this.#statements.insertPayload.run({ seq, task: Buffer.from(toBinary(ComputeTaskSchema, task)) });
+        outcomes.push({ record: toRecord(this.#statements.byId.get({ id })!), created: true });
       }
     });
     try {
@@ -297,15 +295,17 @@ export class SqliteJobStore implements JobStore {
   }
 
   async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
-    const row = this.#guard("write", () =>
-      this.#statements.succeed.get({
-        id,
-        ...lease,
-        result: Buffer.from(toBinary(ComputeResultSchema, result)),
-        provider,
-        now: Date.now(),
-      }),
-    );
+    const succeed = this.#db.transaction(() => {
+      const row = this.#statements.succeed.get({ id, ...lease, provider, now: Date.now() });
+      if (row) {
+        this.#statements.storeResult.run({
+          seq: row.seq,
+          result: Buffer.from(toBinary(ComputeResultSchema, result)),
+        });
+      }
+      return row;
+    });
+    const row = this.#guard("write", () => succeed.immediate());
     if (row) this.#changedRow(row, result);
     return row !== undefined;
   }
@@ -337,7 +337,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {
-    const sql = listSql(query.states.length, query.before !== undefined, () => "?");
+    const sql = this.#list(query.states.length, query.before !== undefined, () => "?");
     const params = [
       ...query.states,
       ...(query.before === undefined ? [] : [query.before]),

@@ -226,7 +226,9 @@ export class Worker {
 
   async #claimAll(): Promise<void> {
     const { store, concurrency, owner, leaseMs } = this.#o;
-    while (this.#accepting && this.#running.size < concurrency) {
+    // While the store has a problem, no job starts (a lucky small write could claim one whose outcome
+    // could not be stored): `resume()` starts them once it is over.
+    while (this.#accepting && this.#running.size < concurrency && !store.problem) {
       const room = concurrency - this.#running.size;
       const claimed = await store.claim(owner, room, leaseMs);
       for (const job of claimed) this.#start(job);
