@@ -34,6 +34,8 @@ export interface SpawnBridgeParameters {
   dbPath?: string;
   /** A Postgres job store (`ZEROG_DATABASE_URL`) instead of the SQLite file. */
   databaseUrl?: string;
+  /** The chain RPC, if not the devnet's own (e.g. through a proxy a test takes down). */
+  rpcUrl?: string;
   /** Resolve only once health answers SERVING (default); false resolves once the port is known. */
   waitServing?: boolean;
   /** Runs the process under `ulimit -n <n>`: at most this many file descriptors. */
@@ -58,7 +60,7 @@ export async function spawnBridge(
       bin,
       "start",
       "--network=custom",
-      `--rpc-url=${devnet.rpcUrl}`,
+      `--rpc-url=${params.rpcUrl ?? devnet.rpcUrl}`,
       `--ledger=${devnet.contracts.ledger}`,
       `--inference=${devnet.contracts.inference}`,
       `--fine-tuning=${devnet.contracts.fineTuning}`,

@@ -38,13 +38,18 @@ export class JobEvents {
     for (const listener of listeners) listener(event);
   }
 
-  subscribe(jobId: string, listener: Listener): () => void {
+  /**
+   * Calls `listener` with each later event of the job. `seen`: the version the caller has already seen
+   * (events up to it are stale for it, and for every listener: versions only grow).
+   */
+  subscribe(jobId: string, listener: Listener, seen?: number): () => void {
     let set = this.#listeners.get(jobId);
     if (!set) {
       set = new Set();
       this.#listeners.set(jobId, set);
     }
     set.add(listener);
+    if (seen !== undefined && seen > this.version(jobId)) this.#versions.set(jobId, seen);
     return () => {
       set.delete(listener);
       if (set.size === 0 && this.#listeners.get(jobId) === set) {
@@ -76,10 +81,14 @@ export class JobEvents {
   async *watch(current: WatchedJob, signal: AbortSignal): AsyncGenerator<JobEvent> {
     const queue: JobEvent[] = [];
     let wake: (() => void) | undefined;
-    const unsubscribe = this.subscribe(current.job.jobId, (event) => {
-      queue.push(event);
-      wake?.();
-    });
+    const unsubscribe = this.subscribe(
+      current.job.jobId,
+      (event) => {
+        queue.push(event);
+        wake?.();
+      },
+      current.version,
+    );
     const onAbort = () => wake?.();
     signal.addEventListener("abort", onAbort);
     let seen = current.version;

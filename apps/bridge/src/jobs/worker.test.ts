@@ -175,7 +175,17 @@ describe("Workers of several bridges on one Postgres", () => {
     for (let i = 0; i < count; i++) {
       const store = await PostgresJobStore.open({ url });
       stores.push(store);
-      out.push(setup(4, store, { owner: `bridge-${i}`, pollMs: 50, ...options }));
+      const bridge = setup(4, store, { owner: `bridge-${i}`, pollMs: 50, ...options });
+      // As the bridge does: probe a store with a problem, resume the worker when it is over.
+      store.attach({
+        onChange: (change) => bridge.events.publish(change),
+        onStorage: (problem) => {
+          if (!problem) void bridge.worker.resume();
+        },
+      });
+      const probe = setInterval(() => void (store.problem && store.probe()), 200);
+      stops.push(() => clearInterval(probe));
+      out.push(bridge);
     }
     return out;
   }
@@ -210,6 +220,33 @@ describe("Workers of several bridges on one Postgres", () => {
     expect((await b!.store.get(id))?.job.attempts).toBe(2);
     b!.finish(id);
     await vi.waitFor(async () => expect((await b!.store.get(id))?.job.state).toBe(JobState.SUCCEEDED));
+  });
+
+  it("runs a job leased to it that it never started (a claim whose answer was lost)", async () => {
+    const [a] = await bridges(1, { leaseMs: 600 });
+    const id = await insert(a!.store);
+    await a!.store.claim("bridge-0", 1, 600); // committed, but the worker never heard of it
+    a!.worker.start();
+    await vi.waitFor(() => expect(a!.started).toEqual([id]), { timeout: 5000 });
+    a!.finish(id);
+    await vi.waitFor(async () => expect((await a!.store.get(id))?.job.state).toBe(JobState.SUCCEEDED));
+  });
+
+  it("after the database was down for longer than a lease, no live bridge's job is taken for dead", async () => {
+    const [a, b] = await bridges(2, { leaseMs: 600 });
+    const ids = await Promise.all(Array.from({ length: 6 }, () => insert(a!.store)));
+    a!.worker.start();
+    b!.worker.start();
+    await vi.waitFor(() => expect(a!.started.length + b!.started.length).toBe(6));
+    await postgres.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await postgres.start();
+    for (const w of [a!, b!])
+      await vi.waitFor(() => expect(w.store.problem).toBeUndefined(), { timeout: 10_000 });
+    // Several lease periods later, each job is still with its first bridge, on its first attempt.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    for (const id of ids) expect((await a!.store.get(id))?.job.attempts).toBe(1);
+    expect(a!.started.length + b!.started.length).toBe(6);
   });
 
   it("stops a run when another bridge cancels its job", async () => {

@@ -8,6 +8,7 @@ import {
   type ComputeTask,
   FailureReason,
   failureReasonName,
+  isTerminalState,
   type Job,
   JobState,
 } from "@chaoschain/zerog-core";
@@ -164,10 +165,19 @@ export class Worker {
     }
   }
 
-  /** A shared store: release expired leases (not right after a storage failure: others renew first), claim. */
+  /**
+   * A shared store: renews this bridge's leases, releases expired ones, claims. Expired leases are judged
+   * only once the store has worked for two renewal periods: after an outage of the database, every live
+   * bridge renews its leases before any is taken for dead.
+   */
   async #maintain(): Promise<void> {
     if (!this.#accepting) return;
+    if (this.#o.store.problem) {
+      this.#healthySince = Date.now();
+      return;
+    }
     if (Date.now() - this.#healthySince >= (this.#o.leaseMs * 2) / 3) {
+      await this.#renew();
       await this.#release().catch((err: unknown) => {
         if (!(err instanceof StorageError)) this.#o.logger.error({ err }, "releasing expired leases failed");
       });
@@ -176,12 +186,14 @@ export class Worker {
   }
 
   /**
-   * Renews the leases of the running jobs; a job whose lease could not be renewed was cancelled or taken
-   * over by another bridge: its run stops without writing anything more.
+   * Renews the leases this bridge holds. A running job whose lease could not be renewed was cancelled or
+   * taken over by another bridge: its run stops without writing anything more. A job leased to this
+   * bridge that it does not run (a claim that committed, but whose answer the connection lost) goes back
+   * to the queue.
    */
   async #renew(): Promise<void> {
-    if (this.#running.size === 0) return;
     const round = ++this.#renewals;
+    const claiming = this.#claiming;
     let held: Set<string>;
     try {
       held = await this.#o.store.renew(this.#o.owner, this.#o.leaseMs);
@@ -198,6 +210,19 @@ export class Worker {
         "job no longer this bridge's (cancelled or taken over)",
       );
       run.controller.abort(cause);
+    }
+    if (claiming || this.#claiming) return;
+    for (const jobId of held) {
+      if (this.#running.has(jobId) || this.#unstored.has(jobId)) continue;
+      const orphan = await this.#o.store.get(jobId).catch(() => undefined);
+      if (!orphan || this.#running.has(jobId)) continue;
+      const lease = { owner: this.#o.owner, attempt: orphan.job.attempts };
+      if (await this.#o.store.requeue(jobId, lease).catch(() => false)) {
+        this.#o.logger.warn(
+          { jobId },
+          "a job claimed by this bridge, whose claim's answer was lost, requeued",
+        );
+      }
     }
   }
 
@@ -239,11 +264,17 @@ export class Worker {
   #start(claimed: ClaimedJob): void {
     const jobId = claimed.job.jobId;
     const controller = new AbortController();
-    // A cancellation (on any bridge) or another bridge's end of the job stops the run.
-    const unsubscribe = this.#o.events.subscribe(jobId, (event) => {
-      if (event.job.state === JobState.CANCELLED) controller.abort("cancelled" satisfies StopCause);
-      else if (event.job.state !== JobState.RUNNING) controller.abort("shutdown" satisfies StopCause);
-    });
+    // A cancellation (on any bridge) or another end of the job stops the run. Only an end is acted on: a
+    // job's end is final, while a queued or running state read a moment ago may already be stale (a
+    // takeover is found by the renewal of the leases).
+    const unsubscribe = this.#o.events.subscribe(
+      jobId,
+      (event) => {
+        if (event.job.state === JobState.CANCELLED) controller.abort("cancelled" satisfies StopCause);
+        else if (isTerminalState(event.job.state)) controller.abort("shutdown" satisfies StopCause);
+      },
+      claimed.version,
+    );
     if (!this.#accepting) controller.abort("shutdown" satisfies StopCause);
     const done = this.#run(claimed, controller.signal)
       .catch((err: unknown) => this.#o.logger.error({ err, jobId }, "job runner failed"))

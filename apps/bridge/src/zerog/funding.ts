@@ -103,7 +103,29 @@ export class Funding {
       );
     }
     this.#logger.info({ deposit: this.#policy.initialDeposit }, "creating the 0G compute ledger");
-    await this.#txs.run(() => this.#broker.ledger.addLedger(this.#policy.initialDeposit, this.#gasPrice));
+    await this.#transact(
+      () => this.#broker.ledger.addLedger(this.#policy.initialDeposit, this.#gasPrice),
+      () => this.#ledgerExists(),
+    );
+  }
+
+  /**
+   * Sends a funding transaction unless `done()` already holds. Other bridges may share the wallet (replicas
+   * on one Postgres): the same transaction from one of them makes ours revert ("ledger exists"), or takes
+   * our nonce. After a failure, `done()` is asked again, and the transaction tried once more if still needed.
+   */
+  async #transact(send: () => Promise<unknown>, done: () => Promise<boolean>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#txs.run(send);
+        return;
+      } catch (err) {
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        if (await done()) return;
+        if (attempt >= 2) throw err;
+        this.#logger.warn({ err: (err as Error).message }, "a funding transaction failed; trying it again");
+      }
+    }
   }
 
   async #checkLedgerBalance(): Promise<void> {
@@ -129,7 +151,10 @@ export class Funding {
         );
       }
       this.#logger.info({ provider }, "acknowledging provider TEE signer");
-      await this.#txs.run(() => this.#broker.inference.acknowledgeProviderSigner(provider, this.#gasPrice));
+      await this.#transact(
+        () => this.#broker.inference.acknowledgeProviderSigner(provider, this.#gasPrice),
+        () => this.#acknowledged(provider),
+      );
     }
     const topUp = () =>
       this.#txs.run(() => this.#broker.inference.requestProcessor.checkAndFund(provider, 2, this.#gasPrice));
