@@ -247,8 +247,9 @@ export class FineTuningServing {
   async #send(contract: Contract, name: string, args: unknown[]): Promise<string> {
     const overrides = this.#gasPrice === undefined ? {} : { gasPrice: this.#gasPrice };
     const tx = await contract.getFunction(name)(...args, overrides);
-    const receipt = await tx.wait();
-    if (!receipt || receipt.status !== 1) throw new Error(`${name} transaction ${tx.hash} failed`);
+    // Bounded: a transaction that is never mined fails the job instead of holding it forever.
+    const receipt = await tx.wait(1, 300_000);
+    if (receipt?.status !== 1) throw new Error(`${name} transaction ${tx.hash} failed`);
     return tx.hash as string;
   }
 }

@@ -131,6 +131,19 @@ export class FineTuningProviderClient {
     return list.slice(0, 1000).map((t) => toTask(t, this.url));
   }
 
+  /** `GET /v1/model/<name>`: the root hash of one of the provider's own ("customized") base models. */
+  async customizedModelHash(name: string, signal: AbortSignal): Promise<string> {
+    const model = await this.#json(`${this.url}/v1/model/${encodeURIComponent(name)}`, {}, signal);
+    const hash = (model as { hash?: unknown }).hash;
+    if (typeof hash !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(hash)) {
+      throw new BackendError(
+        FailureReason.PROVIDER_ERROR,
+        `provider ${this.url} gave no root hash for base model ${name}`,
+      );
+    }
+    return hash;
+  }
+
   /** The last 64 KiB of the task's log (`text/plain`). */
   async taskLog(id: string, signal: AbortSignal): Promise<string> {
     return this.#text(this.#userPath(`/task/${taskPath(id)}/log`), {}, signal, logLimit, true);
@@ -249,7 +262,7 @@ function jsonPost(body: unknown): RequestInit {
 }
 
 function taskPath(id: string): string {
-  if (!isTaskId(id)) throw new RangeError(`not a task id: ${JSON.stringify(id.slice(0, 64))}`);
+  if (!isTaskId(id)) throw new RangeError(`not a task id: ${JSON.stringify(String(id).slice(0, 64))}`);
   return id;
 }
 

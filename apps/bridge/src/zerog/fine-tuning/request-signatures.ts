@@ -41,6 +41,7 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export const isTaskId = (id: unknown): id is string => typeof id === "string" && uuidPattern.test(id);
 
 function uuidHex(taskId: string): string {
-  if (!isTaskId(taskId)) throw new RangeError(`not a task id (UUID): ${JSON.stringify(taskId.slice(0, 64))}`);
+  if (!isTaskId(taskId))
+    throw new RangeError(`not a task id (UUID): ${JSON.stringify(String(taskId).slice(0, 64))}`);
   return taskId.replaceAll("-", "");
 }

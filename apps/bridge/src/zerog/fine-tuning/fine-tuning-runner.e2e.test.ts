@@ -1,0 +1,252 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { create } from "@bufbuild/protobuf";
+import {
+  BackendError,
+  ComputeTaskSchema,
+  FailureReason,
+  TaskType,
+  VerificationMethod,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import { createJsonRpcProvider, type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import {
+  Contract,
+  getBytes,
+  hexlify,
+  keccak256,
+  parseEther,
+  recoverAddress,
+  SigningKey,
+  toQuantity,
+  Wallet,
+} from "ethers";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PromiseCache } from "../promise-cache.js";
+import { fetchAttestation, type ProviderAttestation } from "../provider-http.js";
+import { TxQueue } from "../tx-queue.js";
+import { defaultDatasetPolicy } from "./dataset-source.js";
+import { FineTuningServing, settlementDigest } from "./fine-tuning-contract.js";
+import {
+  defaultFineTuningOptions,
+  type FineTuningCheckpoint,
+  type FineTuningRunContext,
+  FineTuningRunner,
+} from "./fine-tuning-runner.js";
+import type { JobProgress } from "./task-progress.js";
+
+const DATASET = '{"instruction":"Say hi","output":"hi"}\n{"instruction":"Count to 3","output":"1 2 3"}\n';
+
+let devnet: Devnet;
+let root: string;
+beforeAll(async () => {
+  devnet = await startDevnet({ providers: [], fineTuningProviders: [{}] });
+  root = await mkdtemp(join(tmpdir(), "ft-runner-"));
+  await writeFile(join(root, "dataset.jsonl"), DATASET);
+});
+afterAll(async () => {
+  await devnet?.close();
+});
+const ft = () => devnet.fineTuningProviders[0]!;
+
+/** A runner for a fresh funded wallet (100 0G, no ledger yet): tests share no accounts or tasks. */
+async function newRunner() {
+  const chain = createJsonRpcProvider(devnet.rpcUrl, devnet.chainId);
+  const wallet = new Wallet(Wallet.createRandom().privateKey, chain);
+  await chain.send("evm_setAccountBalance", [wallet.address, toQuantity(parseEther("100"))]);
+  const serving = new FineTuningServing({
+    fineTuning: devnet.contracts.fineTuning,
+    ledger: devnet.contracts.ledger,
+    chain,
+    signer: wallet,
+    gasPrice: 1_000_000_000,
+  });
+  const txs = new TxQueue();
+  const ledger = new Contract(
+    devnet.contracts.ledger,
+    ["function addLedger(string additionalInfo) payable"],
+    wallet,
+  );
+  let ledgerTxs = 0;
+  const attestations = new PromiseCache<string, ProviderAttestation>(60_000);
+  const runner = new FineTuningRunner({
+    serving,
+    wallet,
+    chainId: BigInt(devnet.chainId),
+    txs,
+    ensureLedger: async () => {
+      if ((await serving.ledgerAvailable()) !== undefined) return;
+      ledgerTxs++;
+      await txs.run(async () =>
+        (await ledger.getFunction("addLedger")("", { value: parseEther("10") })).wait(),
+      );
+    },
+    attestation: (url, signal) =>
+      attestations.get(url, () => fetchAttestation(url, { signal, timeoutMs: 10_000 })),
+    logger: pino({ level: "silent" }),
+    options: {
+      ...defaultFineTuningOptions,
+      pollIntervalMs: 25,
+      artifactsDir: join(root, `artifacts-${wallet.address}`),
+      dataset: { ...defaultDatasetPolicy, datasetDir: root },
+    },
+  });
+  return { runner, wallet, serving, chain, ledgerTxs: () => ledgerTxs };
+}
+
+function task(overrides: Record<string, unknown> = {}, inputs: Record<string, unknown> = {}) {
+  return create(ComputeTaskSchema, {
+    taskType: TaskType.FINE_TUNING,
+    model: "Qwen2.5-0.5B-Instruct",
+    verification: VerificationMethod.TEE_ML,
+    inputs: { dataset: DATASET, ...inputs },
+    ...overrides,
+  });
+}
+
+/** A run context recording progress and checkpoints; `abortOn` aborts with a reason at a condition. */
+function context(resumeFrom?: FineTuningCheckpoint) {
+  const controller = new AbortController();
+  const progress: (JobProgress & { provider?: string })[] = [];
+  const checkpoints: FineTuningCheckpoint[] = [];
+  const ctx: FineTuningRunContext = {
+    jobId: `job_${Math.random().toString(36).slice(2)}`,
+    signal: controller.signal,
+    progress: (p) => progress.push(p),
+    checkpoint: (s) => {
+      checkpoints.push(structuredClone(s));
+    },
+    resumeFrom,
+  };
+  return { ctx, controller, progress, checkpoints };
+}
+
+describe("fine-tuning on the devnet through the real protocol", () => {
+  it("dataset in, encrypted model out: verified, acknowledged, settled, decrypted, hash-checked, with a proof", async () => {
+    const { runner, wallet, chain } = await newRunner();
+    const { ctx, progress, checkpoints } = context();
+    const result = await runner.run(task({}, { extras: { num_train_epochs: 2, lora_r: 4 } }), ctx);
+
+    const output = JSON.parse(result.output) as { path: string; sha256: string; size: number };
+    const bytes = await readFile(output.path);
+    expect(output.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(output.size).toBe(bytes.length);
+    expect((await stat(output.path)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(output.path, ".."))).mode & 0o777).toBe(0o700);
+    expect(output.path).toMatch(/fine-tuned-[0-9a-f-]{36}\.zip$/);
+
+    const taskId = checkpoints.at(-1)!.taskId!;
+    const providerTask = ft().task(taskId)!;
+    // Byte for byte what the provider's TEE trained, and nothing is left encrypted on disk.
+    expect(Buffer.compare(bytes, Buffer.from(providerTask.delivery!.plaintext))).toBe(0);
+    expect(providerTask.progress).toBe("Finished");
+    expect(JSON.parse(providerTask.trainingParams)).toEqual({ num_train_epochs: 2, lora_r: 4 });
+
+    const proof = result.proof;
+    const d = proof.fineTuning!;
+    expect(d.taskId).toBe(taskId);
+    expect(proof.chatId).toBe(taskId);
+    expect(proof.enclaveAddress).toBe(ft().teeAddress);
+    expect(proof.executionHash).toBe(output.sha256);
+    expect(d.artifactSha256).toBe(output.sha256);
+    expect(Number(d.artifactSize)).toBe(output.size);
+    expect(d.modelRootHash).toEqual(getBytes(providerTask.delivery!.modelRootHash));
+    expect(Number(d.encryptedSize)).toBe(providerTask.delivery!.encrypted.length);
+    expect(d.tagSignature).toEqual(providerTask.delivery!.encrypted.subarray(0, 65));
+    expect(d.tags.length).toBe(16);
+    const sig = {
+      r: hexlify(d.tagSignature.slice(0, 32)),
+      s: hexlify(d.tagSignature.slice(32, 64)),
+      v: d.tagSignature[64]! + 27,
+    };
+    expect(SigningKey.recoverPublicKey(keccak256(d.tags), sig)).toBe(proof.enclavePubkey);
+    expect(proof.signature).toBe(hexlify(d.tagSignature));
+    expect(Buffer.from(d.encryptedSecret).toString("hex")).toBe(
+      providerTask.delivery!.encryptedSecret.slice(2),
+    );
+    expect(d.datasetSha256).toBe(createHash("sha256").update(DATASET).digest("hex"));
+    expect(d.datasetHash).toBe(keccak256(Buffer.from(DATASET)));
+    expect(d.userAddress).toBe(wallet.address);
+    expect(d.taskFeeNeuron).toBe(providerTask.fee);
+    expect(result.usage.feeNeuron).toBe(providerTask.fee);
+    // The TEE's EIP-712 settlement signature, from the provider's settleFees transaction.
+    const digest = settlementDigest(BigInt(devnet.chainId), devnet.contracts.fineTuning, {
+      id: taskId,
+      encryptedSecret: `0x${Buffer.from(d.encryptedSecret).toString("hex")}`,
+      modelRootHash: `0x${Buffer.from(d.modelRootHash).toString("hex")}`,
+      nonce: BigInt(d.settlementNonce),
+      taskFee: BigInt(d.taskFeeNeuron),
+      user: d.userAddress,
+    });
+    expect(recoverAddress(digest, `0x${Buffer.from(d.settlementSignature).toString("hex")}`)).toBe(
+      ft().teeAddress,
+    );
+    expect((await chain.getTransaction(d.settlementTxHash))?.from).toBe(ft().address);
+    expect(proof.tee?.teeType).toBe("tdx");
+    expect(proof.attestation.length).toBeGreaterThan(0);
+
+    // Progress went forward through the provider's states, training step by step.
+    const stages = progress.map((p) => p.stage).filter((s, i, a) => s && s !== a[i - 1]);
+    expect(stages).toEqual(expect.arrayContaining(["Training", "Delivered", "UserAcknowledged", "Finished"]));
+    expect(progress.some((p) => /training, step \d of 4/.test(p.message))).toBe(true);
+    const fractions = progress.map((p) => p.progress);
+    expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
+    expect(checkpoints.at(-1)).toMatchObject({ taskId, acknowledged: true, provider: ft().address });
+  });
+
+  it("check() refuses training, unknown base models and bad fields at submit", async () => {
+    const { runner } = await newRunner();
+    expect(await runner.check(task({ taskType: TaskType.TRAINING, model: "my-llm" }))).toMatch(
+      /^training from scratch is not offered by any 0G provider: 0G offers fine-tuning .*: Qwen2.5-0.5B-Instruct, devnet-mini-lm$/,
+    );
+    expect(await runner.check(task({ model: "llama-3-8b" }))).toMatch(
+      /no fine-tuning provider offers base model "llama-3-8b"/,
+    );
+    const violations = async (t: ReturnType<typeof task>) => {
+      const err = await runner.check(t).catch((e: unknown) => e);
+      return err instanceof ZeroGError ? err.violations.map((v) => `${v.field}: ${v.description}`) : err;
+    };
+    expect(await violations(task({}, { dataset: '{"text":"a"}\n{"oops"' }))).toEqual([
+      "task.inputs.dataset: line 2 is not JSON",
+    ]);
+    expect(await violations(task({}, { dataset: "file:///etc/passwd" }))).toEqual([
+      expect.stringMatching(/^task.inputs.dataset: \/etc\/passwd is outside the bridge's dataset directory/),
+    ]);
+    expect(await violations(task({}, { extras: { epochs: 3 } }))).toEqual([
+      expect.stringMatching(/^task.inputs.extras.epochs: not a training parameter/),
+    ]);
+    expect(
+      await runner.check(task({}, { dataset: pathToFileURL(join(root, "dataset.jsonl")).href })),
+    ).toBeUndefined();
+  });
+
+  it("an invalid dataset fails the job before anything is paid: no transaction, balances unchanged", async () => {
+    const { runner, wallet, serving, chain, ledgerTxs } = await newRunner();
+    const path = join(root, "changes.jsonl");
+    await writeFile(path, DATASET);
+    const t = task({}, { dataset: pathToFileURL(path).href });
+    expect(await runner.check(t)).toBeUndefined();
+    // Accepted at submit, then broken before the job runs.
+    await writeFile(path, '{"text":"a"}\nnot json\n');
+    const before = {
+      balance: await chain.getBalance(wallet.address),
+      nonce: await chain.getTransactionCount(wallet.address),
+    };
+    const created = ft().stats.tasksCreated;
+    const err = await runner.run(t, context().ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect((err as BackendError).reason).toBe(FailureReason.INVALID_INPUT);
+    expect((err as BackendError).message).toBe(
+      "the dataset was refused before anything was paid: line 2 is not JSON",
+    );
+    expect(await chain.getBalance(wallet.address)).toBe(before.balance);
+    expect(await chain.getTransactionCount(wallet.address)).toBe(before.nonce);
+    expect(ledgerTxs()).toBe(0);
+    expect(await serving.account(ft().address)).toBeUndefined();
+    expect(ft().stats.tasksCreated).toBe(created);
+  });
+});
