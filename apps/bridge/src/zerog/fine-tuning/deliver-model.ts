@@ -56,7 +56,7 @@ const notAcknowledged =
  * artifact reference and its proof.
  */
 export async function deliverModel(p: DeliverModelParameters): Promise<BackendJobResult> {
-  const { deps, service, client, ctx } = p;
+  const { deps, service, ctx } = p;
   const { serving, options } = deps;
   const { signal } = ctx;
   const taskId = p.checkpoint.taskId as string;

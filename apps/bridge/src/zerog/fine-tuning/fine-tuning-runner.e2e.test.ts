@@ -41,10 +41,21 @@ import type { JobProgress } from "./task-progress.js";
 
 const DATASET = '{"instruction":"Say hi","output":"hi"}\n{"instruction":"Count to 3","output":"1 2 3"}\n';
 
+/** A dataset the devnet's first provider reads by root hash (its stand-in for 0G Storage). */
+const STORED_ROOT = `0x${"5e".repeat(32)}`;
+/** A base model only the second, very expensive provider offers. */
+const PRICEY = { name: "pricey-model", hash: `0x${"9a".repeat(32)}`, dataType: "text" as const };
+
 let devnet: Devnet;
 let root: string;
 beforeAll(async () => {
-  devnet = await startDevnet({ providers: [], fineTuningProviders: [{}] });
+  devnet = await startDevnet({
+    providers: [],
+    fineTuningProviders: [
+      { localDatasets: { [STORED_ROOT]: Buffer.from(DATASET) } },
+      { models: [PRICEY], pricePerToken: parseEther("1") },
+    ],
+  });
   root = await mkdtemp(join(tmpdir(), "ft-runner-"));
   await writeFile(join(root, "dataset.jsonl"), DATASET);
 });
@@ -58,6 +69,16 @@ async function newRunner() {
   const chain = createJsonRpcProvider(devnet.rpcUrl, devnet.chainId);
   const wallet = new Wallet(Wallet.createRandom().privateKey, chain);
   await chain.send("evm_setAccountBalance", [wallet.address, toQuantity(parseEther("100"))]);
+  return build(wallet, chain);
+}
+
+/** Another runner for the same wallet (a restarted bridge). */
+async function newRunnerFor(wallet: Wallet) {
+  const chain = createJsonRpcProvider(devnet.rpcUrl, devnet.chainId);
+  return (await build(new Wallet(wallet.privateKey, chain), chain)).runner;
+}
+
+async function build(wallet: Wallet, chain: ReturnType<typeof createJsonRpcProvider>) {
   const serving = new FineTuningServing({
     fineTuning: devnet.contracts.fineTuning,
     ledger: devnet.contracts.ledger,
@@ -201,7 +222,7 @@ describe("fine-tuning on the devnet through the real protocol", () => {
   it("check() refuses training, unknown base models and bad fields at submit", async () => {
     const { runner } = await newRunner();
     expect(await runner.check(task({ taskType: TaskType.TRAINING, model: "my-llm" }))).toMatch(
-      /^training from scratch is not offered by any 0G provider: 0G offers fine-tuning .*: Qwen2.5-0.5B-Instruct, devnet-mini-lm$/,
+      /^training from scratch is not offered by any 0G provider: 0G offers fine-tuning .*: Qwen2.5-0.5B-Instruct, devnet-mini-lm, pricey-model$/,
     );
     expect(await runner.check(task({ model: "llama-3-8b" }))).toMatch(
       /no fine-tuning provider offers base model "llama-3-8b"/,
@@ -249,4 +270,163 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     expect(await serving.account(ft().address)).toBeUndefined();
     expect(ft().stats.tasksCreated).toBe(created);
   });
+
+  it("a 0G Storage root hash dataset is trained without an upload; a customized base model resolves through /v1/model", async () => {
+    const { runner } = await newRunner();
+    const uploads = ft().stats.datasetsUploaded;
+    const { ctx, checkpoints } = context();
+    const result = await runner.run(task({ model: "devnet-mini-lm" }, { dataset: STORED_ROOT }), ctx);
+    expect(ft().stats.datasetsUploaded).toBe(uploads);
+    const d = result.proof.fineTuning!;
+    expect(d.datasetHash).toBe(STORED_ROOT);
+    expect(d.datasetSha256).toBe("");
+    expect(d.baseModelHash).toBe(ft().models.find((m) => m.name === "devnet-mini-lm")!.hash);
+    expect(ft().task(checkpoints.at(-1)!.taskId!)!.preTrainedModelHash).toBe(d.baseModelHash);
+  });
+
+  it("the provider fails mid-training: the job fails provider_error with its reason, and nothing is paid", async () => {
+    const { runner } = await newRunner();
+    const settled = ft().stats.settledFee;
+    await ft().setFaults({ failAt: "Training" });
+    try {
+      const err = await runner.run(task(), context().ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BackendError);
+      expect((err as BackendError).reason).toBe(FailureReason.PROVIDER_ERROR);
+      expect((err as BackendError).message).toMatch(
+        /^fine-tuning task [0-9a-f-]{36} failed at provider 0x[0-9a-fA-F]{40}: training failed: training container exited with code 1/,
+      );
+      expect(ft().stats.settledFee).toBe(settled);
+    } finally {
+      await ft().setFaults({});
+    }
+  });
+
+  it("a cancellation while the provider can still cancel (SetUp) cancels the task there", async () => {
+    const { runner } = await newRunner();
+    await ft().setFaults({ holdAt: "SetUp" });
+    try {
+      const { ctx, controller, checkpoints } = context();
+      const running = runner.run(task(), ctx);
+      const taskId = await until(() => checkpoints.at(-1)?.taskId);
+      await ft().waitForStatus(taskId, "SetUp");
+      controller.abort("cancelled");
+      await expect(running).rejects.toBe("cancelled");
+      expect(ft().task(taskId)!.progress).toBe("Failed");
+      expect(ft().task(taskId)!.log.at(-1)).toMatch(/cancelled by the user/);
+    } finally {
+      await ft().setFaults({});
+    }
+  });
+
+  it("a cancellation past SetUp stops the job; 0G cannot cancel there, so the delivery is left unacknowledged", async () => {
+    const { runner, serving } = await newRunner();
+    await ft().setFaults({ holdAt: "Trained" });
+    let taskId = "";
+    try {
+      const { ctx, controller, checkpoints } = context();
+      const running = runner.run(task(), ctx);
+      taskId = await until(() => checkpoints.at(-1)?.taskId);
+      await ft().waitForStatus(taskId, "Trained");
+      controller.abort("cancelled");
+      await expect(running).rejects.toBe("cancelled");
+      expect(ft().task(taskId)!.progress).toBe("Trained");
+    } finally {
+      await ft().setFaults({});
+    }
+    await ft().waitForStatus(taskId, "Delivered");
+    expect((await serving.deliverable(ft().address, taskId))?.acknowledged).toBe(false);
+  });
+
+  it("a restart mid-training resumes from the checkpoint: no second task, upload or payment", async () => {
+    const { runner, wallet, serving } = await newRunner();
+    const created = ft().stats.tasksCreated;
+    const uploads = ft().stats.datasetsUploaded;
+    ft().setTiming({ trainingMs: 1500 });
+    let checkpoint: FineTuningCheckpoint;
+    try {
+      const first = context();
+      const running = runner.run(task(), first.ctx);
+      checkpoint = await until(() => first.checkpoints.findLast((c) => c.status === "Training"));
+      first.controller.abort("shutdown");
+      await expect(running).rejects.toBe("shutdown");
+    } finally {
+      ft().setTiming({ trainingMs: 100 });
+    }
+    // A new runner (a restarted bridge) for the same wallet, given the last checkpoint.
+    const restarted = await newRunnerFor(wallet);
+    const second = context(checkpoint);
+    const result = await restarted.run(task(), second.ctx);
+    expect(result.proof.fineTuning!.taskId).toBe(checkpoint.taskId);
+    expect(ft().stats.tasksCreated).toBe(created + 1);
+    expect(ft().stats.datasetsUploaded).toBe(uploads + 1);
+    expect(second.checkpoints.every((c) => c.funded === checkpoint.funded)).toBe(true);
+    // One transfer in, one fee out: the sub-account holds exactly the funding minus the fee.
+    const account = await serving.account(ft().address);
+    expect(account!.balance).toBe(BigInt(checkpoint.funded) - BigInt(result.usage.feeNeuron));
+  });
+
+  it("a delivery not tag-signed by the provider's TEE fails proof_invalid and is not acknowledged", async () => {
+    const { runner, serving } = await newRunner();
+    await ft().setFaults({ wrongTagSigner: true });
+    try {
+      const { ctx, checkpoints } = context();
+      const err = (await runner.run(task(), ctx).catch((e: unknown) => e)) as BackendError;
+      expect(err.reason).toBe(FailureReason.PROOF_INVALID);
+      expect(err.message).toMatch(/is not signed by the provider's TEE signer .* \(tag signature by 0x/);
+      const taskId = checkpoints.at(-1)!.taskId!;
+      expect((await serving.deliverable(ft().address, taskId))?.acknowledged).toBe(false);
+    } finally {
+      await ft().setFaults({});
+    }
+  });
+
+  it("a served model that differs from the on-chain modelRootHash fails proof_invalid (the SDK only warns)", async () => {
+    const { runner, serving } = await newRunner();
+    await ft().setFaults({ corruptDelivery: true });
+    try {
+      const { ctx, checkpoints } = context();
+      const err = (await runner.run(task(), ctx).catch((e: unknown) => e)) as BackendError;
+      expect(err.reason).toBe(FailureReason.PROOF_INVALID);
+      expect(err.message).toMatch(/is not the one it recorded on chain \(modelRootHash 0x/);
+      expect((await serving.deliverable(ft().address, checkpoints.at(-1)!.taskId!))?.acknowledged).toBe(
+        false,
+      );
+    } finally {
+      await ft().setFaults({});
+    }
+  });
+
+  it("a task the ledger cannot pay for fails insufficient_balance before any transfer", async () => {
+    const { runner, serving, ledgerTxs } = await newRunner();
+    const err = (await runner
+      .run(task({ model: PRICEY.name }), context().ctx)
+      .catch((e: unknown) => e)) as BackendError;
+    expect(err.reason).toBe(FailureReason.INSUFFICIENT_BALANCE);
+    expect(err.message).toMatch(
+      /may cost up to \d+\.?\d* 0G; .* deposit at least [\d.]+ 0G into the ledger$/,
+    );
+    expect(ledgerTxs()).toBe(1);
+    expect(await serving.account(devnet.fineTuningProviders[1]!.address)).toBeUndefined();
+  });
+
+  it("two jobs of one wallet on one provider take turns (0G runs one task per user)", async () => {
+    const { runner } = await newRunner();
+    const a = context();
+    const b = context();
+    const results = await Promise.all([runner.run(task(), a.ctx), runner.run(task(), b.ctx)]);
+    expect(new Set(results.map((r) => r.proof.fineTuning!.taskId)).size).toBe(2);
+    expect(
+      b.progress.some((p) => /waiting for this wallet's previous fine-tuning task/.test(p.message)),
+    ).toBe(true);
+  });
 });
+
+async function until<T>(probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
