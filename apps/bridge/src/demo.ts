@@ -32,7 +32,9 @@ export async function runDemo(options: {
     print(`demo: submitting ${JSON.stringify(demoTask)}`);
     const jobId = await zerog.submit(demoTask);
     print(`job id:   ${jobId}`);
-    const { output, proof, usage } = await zerog.result(jobId, { wait: true, timeoutS: 120 });
+    const result = await zerog.result(jobId, { wait: true, timeoutS: 120 });
+    if (!result.success) throw new Error(result.error); // only when the adapter verifies, which it does not here
+    const { output, proof, usage } = result;
     print(`provider: ${proof.providerAddress} (enclave ${proof.enclaveAddress})`);
     print(`output:   ${output}`);
     print(
@@ -46,9 +48,8 @@ export async function runDemo(options: {
       return true;
     }
     const report = await verifyDevnetProof(proof, options.trust);
-    for (const check of report.checks) {
-      print(`  ${check.ok ? "✓" : check.skipped ? "-" : "✗"} ${check.name}: ${check.message}`);
-    }
+    const mark = { pass: "✓", skipped: "-", fail: "✗" } as const;
+    for (const check of report.checks) print(`  ${mark[check.status]} ${check.name}: ${check.message}`);
     print(report.ok ? "verification: verified" : "verification: NOT VERIFIED");
     return report.ok;
   } finally {

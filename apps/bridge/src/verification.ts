@@ -46,7 +46,7 @@ export function policyProofCheck(policy: PolicyInput, collateral: Collateral): P
   return async (proof, cache) => {
     const report = await verifyWithPolicy(proof, policy, collateral, cache);
     if (report.ok) return { ok: true };
-    const failed = report.checks.find((c) => !c.ok && !c.skipped) ?? report.checks.find((c) => !c.ok);
+    const failed = report.checks.find((c) => c.status === "fail");
     return { ok: false, reason: failed ? `${failed.name}: ${failed.reason ?? "failed"}` : "rejected" };
   };
 }

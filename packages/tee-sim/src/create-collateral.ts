@@ -57,6 +57,8 @@ export interface CreateCollateralParameters {
   /** TCB info fields (default: the PKI's FMSPC / PCEID). */
   fmspc?: string | undefined;
   pceId?: string | undefined;
+  /** Collateral for TDX (default: TCB info "TDX" v3, QE identity "TD_QE") or SGX quotes ("SGX" v3, "QE"). */
+  teeType?: "tdx" | "sgx" | undefined;
   /** Extra TCB info / QE identity fields merged over the generated objects before signing. */
   tcbInfoOverrides?: Record<string, unknown> | undefined;
   qeIdentityOverrides?: Record<string, unknown> | undefined;
@@ -115,18 +117,21 @@ export function createCollateral(p: CreateCollateralParameters): CreateCollatera
   const crlNextUpdate = p.crlNextUpdate ?? nextUpdate;
   const svn = (arr: Uint8Array) => Array.from(arr, (v) => ({ svn: v }));
   const status = p.tcbStatus ?? "UpToDate";
+  const tdx = (p.teeType ?? "tdx") === "tdx";
   const level = {
     tcb: {
       sgxtcbcomponents: svn(pki.cpuSvn),
       pcesvn: pki.pceSvn,
-      tdxtcbcomponents: svn(Uint8Array.from([5, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
+      ...(tdx
+        ? { tdxtcbcomponents: svn(Uint8Array.from([5, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])) }
+        : {}),
     },
     tcbDate: "2024-03-13T00:00:00Z",
     tcbStatus: status,
     ...(p.advisoryIds && p.advisoryIds.length > 0 ? { advisoryIDs: p.advisoryIds } : {}),
   };
   const tcbInfo = {
-    id: "TDX",
+    id: tdx ? "TDX" : "SGX",
     version: 3,
     issueDate: iso(issueDate),
     nextUpdate: iso(nextUpdate),
@@ -134,17 +139,34 @@ export function createCollateral(p: CreateCollateralParameters): CreateCollatera
     pceId: (p.pceId ?? bytesToHex(pki.pceId)).toUpperCase(),
     tcbType: 0,
     tcbEvaluationDataNumber: 17,
-    tdxModule: {
-      mrsigner: "0".repeat(96),
-      attributes: "0000000000000000",
-      attributesMask: "FFFFFFFFFFFFFFFF",
-    },
+    ...(tdx
+      ? {
+          tdxModule: {
+            mrsigner: "0".repeat(96),
+            attributes: "0000000000000000",
+            attributesMask: "FFFFFFFFFFFFFFFF",
+          },
+          // As Intel publishes them: one identity per TDX module major version (TEE_TCB_SVN[1]).
+          tdxModuleIdentities: [
+            {
+              id: "TDX_01",
+              mrsigner: "0".repeat(96),
+              attributes: "0000000000000000",
+              attributesMask: "FFFFFFFFFFFFFFFF",
+              tcbLevels: [
+                { tcb: { isvsvn: 4 }, tcbDate: "2024-03-13T00:00:00Z", tcbStatus: "UpToDate" },
+                { tcb: { isvsvn: 2 }, tcbDate: "2023-08-09T00:00:00Z", tcbStatus: "OutOfDate" },
+              ],
+            },
+          ],
+        }
+      : {}),
     tcbLevels: [level],
     ...p.tcbInfoOverrides,
   };
   const qeStatus = p.qeTcbStatus ?? "UpToDate";
   const qeIdentity = {
-    id: "TD_QE",
+    id: tdx ? "TD_QE" : "QE",
     version: 2,
     issueDate: iso(issueDate),
     nextUpdate: iso(nextUpdate),

@@ -71,6 +71,11 @@ export interface CreateDstackAttestationParameters {
   collateral?: Partial<Omit<CreateCollateralParameters, "pki" | "now">> | undefined;
   /** Replace the event log (e.g. to tamper with a payload) after the quote is built from the honest log. */
   mutateEventLog?: ((events: DstackEvent[]) => DstackEvent[]) | undefined;
+  /**
+   * Edit the event log *before* the quote is built, so the quote's RTMRs are the replay of the edited log
+   * (what a workload that extends RTMR3 itself produces, e.g. a second `compose-hash` after `system-ready`).
+   */
+  editEvents?: ((events: DstackEvent[]) => DstackEvent[]) | undefined;
 }
 
 export interface DstackQuoteBody {
@@ -131,7 +136,7 @@ export function createDstackAttestation(
   const composeHashBytes = sha256(utf8ToBytes(p.appCompose));
   const composeHash = bytesToHex(composeHashBytes);
 
-  const events: DstackEvent[] = [];
+  let events: DstackEvent[] = [];
   for (let imr = 0; imr < 3; imr++) {
     for (let i = 0; i < 3; i++) {
       const payload = pki.derive(`boot-event-${imr}-${i}`, 16);
@@ -154,6 +159,7 @@ export function createDstackAttestation(
     runtimeEvent("key-provider", utf8ToBytes(JSON.stringify({ name: "test-kms", id: bytesToHex(appId) }))),
     runtimeEvent("system-ready", new Uint8Array(0)),
   );
+  if (p.editEvents) events = p.editEvents(structuredClone(events));
   const hex = (b: Uint8Array) => bytesToHex(b);
   const rtmrs = [0, 1, 2, 3].map((i) => hex(replayImr(events, i))) as [string, string, string, string];
   const mrtd = hex(pki.derive("mrtd", 48));

@@ -1,7 +1,6 @@
-import { p256 } from "@noble/curves/nist.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import type { TestPki } from "./create-test-pki.js";
-import { bytesOrHex, concatBytes, fixed, hexToBytes, u16le, u32le, utf8ToBytes } from "./util.js";
+import { signQuote } from "./quote-auth-data.js";
+import { bytesOrHex, concatBytes, fixed, hexToBytes, u16le, u32le } from "./util.js";
 
 /** Intel's QE vendor id, 939A7233-F79C-4CA9-940A-0DB3957F0607. */
 export const INTEL_QE_VENDOR_ID = hexToBytes("939a7233f79c4ca9940a0db3957f0607");
@@ -35,6 +34,14 @@ export interface CreateTdxQuoteParameters {
   userData?: Uint8Array | undefined;
   /** Sign the quote with this P-256 key instead of the QE attestation key (to forge a bad signature). */
   signingKey?: Uint8Array | undefined;
+  /** 48 bytes; the TDX module's measurement (default: derived from the seed). */
+  mrSeam?: Bytes48 | undefined;
+  /** 48 bytes; the TDX module's signer (default zero: Intel's module). */
+  mrSignerSeam?: Bytes48 | undefined;
+  /** 8 bytes; the TDX module's attributes (default zero). */
+  seamAttributes?: Uint8Array | undefined;
+  /** Bytes of the PCK certification data (type 5); default: the PKI's PEM chain leaf → CA → root. */
+  certificationData?: Uint8Array | undefined;
 }
 
 export type CreateTdxQuoteReturnType = Uint8Array;
@@ -55,25 +62,6 @@ export const TDX_QUOTE_OFFSETS = {
   /** End of the signed region (header + TD report 1.0). */
   signedEnd: 632,
 } as const;
-
-function sgxQeReport(pki: TestPki, reportData: Uint8Array): Uint8Array {
-  const attributes = new Uint8Array(16);
-  attributes[0] = 0x11;
-  return concatBytes(
-    pki.cpuSvn, // cpuSvn 16
-    u32le(0), // miscSelect
-    new Uint8Array(28),
-    attributes,
-    pki.derive("qe-mrenclave", 32),
-    new Uint8Array(32),
-    pki.qe.mrSigner,
-    new Uint8Array(96),
-    u16le(pki.qe.isvProdId),
-    u16le(pki.qe.isvSvn),
-    new Uint8Array(60),
-    reportData,
-  );
-}
 
 /**
  * Builds a real, verifiable Intel TDX quote (v4 or v5) under the test PKI: header + TD report 1.0 signed
@@ -103,9 +91,9 @@ export function createTdxQuote(p: CreateTdxQuoteParameters): CreateTdxQuoteRetur
     v === undefined ? pki.derive(`default-${label}`, 48) : bytesOrHex(v, 48, label);
   const body = concatBytes(
     fixed(p.teeTcbSvn ?? Uint8Array.from([6, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 16, "teeTcbSvn"),
-    pki.derive("mrseam", 48),
-    new Uint8Array(48), // mrSignerSeam (Intel module)
-    new Uint8Array(8), // seamAttributes
+    p.mrSeam === undefined ? pki.derive("mrseam", 48) : bytesOrHex(p.mrSeam, 48, "mrSeam"),
+    p.mrSignerSeam === undefined ? new Uint8Array(48) : bytesOrHex(p.mrSignerSeam, 48, "mrSignerSeam"),
+    fixed(p.seamAttributes, 8, "seamAttributes"),
     fixed(p.tdAttributes ?? DEFAULT_TD_ATTRIBUTES, 8, "tdAttributes"),
     hexToBytes("e718060000000000"), // xfam
     m(p.mrtd, "mrtd"),
@@ -120,27 +108,11 @@ export function createTdxQuote(p: CreateTdxQuoteParameters): CreateTdxQuoteRetur
   );
   const signed =
     version === 5 ? concatBytes(header, u16le(2), u32le(body.length), body) : concatBytes(header, body);
-  const quoteSignature = p256.sign(signed, p.signingKey ?? pki.attestationKey.privateKey, {
-    prehash: true,
-    format: "compact",
+  return signQuote({
+    pki,
+    signed,
+    layout: 4,
+    signingKey: p.signingKey,
+    certificationData: p.certificationData,
   });
-
-  const qeAuthData = pki.derive("qe-auth-data", 32);
-  const qeReportData = concatBytes(
-    sha256(concatBytes(pki.attestationKey.publicKey, qeAuthData)),
-    new Uint8Array(32),
-  );
-  const qeReport = sgxQeReport(pki, qeReportData);
-  const qeReportSignature = p256.sign(qeReport, pki.pck.privateKey, { prehash: true, format: "compact" });
-  const pemChain = utf8ToBytes(pki.pckChainPem);
-  const inner = concatBytes(u16le(5), u32le(pemChain.length), pemChain);
-  const qeCertData = concatBytes(qeReport, qeReportSignature, u16le(qeAuthData.length), qeAuthData, inner);
-  const authData = concatBytes(
-    quoteSignature,
-    pki.attestationKey.publicKey,
-    u16le(6),
-    u32le(qeCertData.length),
-    qeCertData,
-  );
-  return concatBytes(signed, u32le(authData.length), authData);
 }

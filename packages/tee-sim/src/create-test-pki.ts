@@ -81,7 +81,8 @@ export interface CreateTestPkiParameters {
 
 export type CreateTestPkiReturnType = TestPki;
 
-function name(cn: string): Uint8Array {
+/** An X.501 Name of the test PKI for common name `cn`. */
+export function name(cn: string): Uint8Array {
   const attr = (o: string, v: Uint8Array) => der.set(der.seq(der.oid(o), v));
   return der.seq(
     attr("2.5.4.3", der.utf8(cn)),
@@ -112,7 +113,7 @@ export function signTbs(tbs: Uint8Array, privateKey: Uint8Array): Uint8Array {
   return der.seq(tbs, der.seq(der.oid(ECDSA_WITH_SHA256)), der.bits(sig));
 }
 
-interface CertSpec {
+export interface CertSpec {
   serial: bigint;
   subject: Uint8Array;
   issuer: Uint8Array;
@@ -125,7 +126,8 @@ interface CertSpec {
   extraExtensions?: Uint8Array[];
 }
 
-function buildCert(spec: CertSpec): Uint8Array {
+/** A v3 certificate (ecdsa-with-SHA256) from `spec`, signed with `spec.issuerKey`. */
+export function buildCert(spec: CertSpec): Uint8Array {
   const extensions = [
     ext("2.5.29.35", false, der.seq(der.implicitPrimitive(0, keyId(spec.issuerPublicKey)))),
     ext("2.5.29.14", false, der.octets(keyId(spec.publicKey))),
@@ -171,7 +173,7 @@ function sgxExtension(p: {
   return ext(SGX_OIDS.extension, false, value);
 }
 
-function keyFor(seed: string, label: string): { privateKey: Uint8Array; publicKey: Uint8Array } {
+export function keyFor(seed: string, label: string): { privateKey: Uint8Array; publicKey: Uint8Array } {
   const privateKey = p256.utils.randomSecretKey(
     deriveBytes(seed, `key:${label}`, p256.lengths.seed as number),
   );

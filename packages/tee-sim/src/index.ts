@@ -1,4 +1,6 @@
 // TEST-ONLY: everything here is signed under a synthetic root CA. Never trust it outside tests.
+
+export { type CreateCertificateParameters, createCertificate } from "./create-certificate.js";
 export {
   type CreateCollateralParameters,
   type CreateCollateralReturnType,
@@ -18,6 +20,7 @@ export {
   replayImr,
   runtimeEvent,
 } from "./create-dstack-attestation.js";
+export { type CreateSgxQuoteParameters, createSgxQuote } from "./create-sgx-quote.js";
 export {
   type CreateTdxQuoteParameters,
   type CreateTdxQuoteReturnType,
@@ -34,6 +37,7 @@ export {
   type TestCert,
   type TestPki,
 } from "./create-test-pki.js";
+export { type QuoteLayout, quoteLayout, replaceCertificationData } from "./edit-quote.js";
 export { createEnclaveKey, type EnclaveKey } from "./enclave-key.js";
 export { type CreateNrasTokenParameters, createNrasKey, createNrasToken, type NrasKey } from "./nras.js";
 export { type ReportDataBinding, reportDataFor, toChecksumAddress } from "./report-data.js";

@@ -1,7 +1,9 @@
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { type Check, fail, pass, type Reason } from "./check.js";
 import type { NormalizedCollateral } from "./collateral.js";
-import { equalBytes, hexToBytesStrict, pemToDers } from "./internal/bytes.js";
+import { equalBytes } from "./internal/bytes.js";
+import { parsePemChain } from "./internal/pem.js";
 import { isSignedBy, type ParsedCert, type ParsedCrl, parseCertificate, parseCrl } from "./internal/x509.js";
-import { type Check, fail, pass } from "./reasons.js";
 
 /** A validity window of one collateral item or certificate. */
 export interface ValidityWindow {
@@ -9,6 +11,16 @@ export interface ValidityWindow {
   kind: "collateral" | "crl" | "certificate";
   notBefore: number;
   notAfter: number;
+}
+
+/** The TDX module identity a TCB info expects (Intel QVL's `tdxModule` / `tdxModuleIdentities`). */
+export interface TdxModuleIdentity {
+  id?: string;
+  /** hex, 48 bytes */
+  mrsigner: string;
+  /** hex, 8 bytes */
+  attributes: string;
+  tcbLevels?: Array<{ isvsvn: number; tcbStatus: string; advisoryIds: string[] }>;
 }
 
 export interface TcbInfoSummary {
@@ -19,117 +31,124 @@ export interface TcbInfoSummary {
   issueDate: string;
   nextUpdate: string;
   tcbEvaluationDataNumber?: number;
+  tdxModule?: TdxModuleIdentity;
+  tdxModuleIdentities?: TdxModuleIdentity[];
 }
 
-/** Everything about a collateral set that does not depend on `now` or on a quote. Cacheable. */
+/** Everything about a collateral set that does not depend on `now` or on a quote. Cacheable by content. */
 export interface CollateralAnalysis {
-  /** Failures independent of time (parse errors, CRL signatures / issuers, revoked signing certs). */
+  /** Failures independent of time: parse errors, CRL signatures and issuers, chains, revoked signing certs. */
   integrity: Check;
   windows: ValidityWindow[];
   tcbInfo?: TcbInfoSummary;
-  root?: ParsedCert;
   rootCrl?: ParsedCrl;
   pckCrl?: ParsedCrl;
-  /** Certificate that signed the PCK CRL (from pck_crl_issuer_chain). */
+  /** The certificate that signed the PCK CRL (first of pck_crl_issuer_chain), verified up to the root. */
   pckCrlIssuer?: ParsedCert;
-  /** pck_crl_issuer_chain, leaf first. */
-  pckCrlChain?: ParsedCert[];
-  /** Memoised signature check of pck_crl_issuer_chain up to the root (see checkPckRevocation). */
-  pckCrlChainProblem?: Promise<string | undefined>;
 }
 
-function chain(pem: string, what: string): ParsedCert[] {
-  const certs = pemToDers(pem).map(parseCertificate);
-  if (certs.length === 0) throw new Error(`${what} has no certificates`);
-  return certs;
-}
+const NAME = "collateral.integrity";
 
-/**
- * Structural anchor check without cryptography: a chain must not end in a self-issued certificate other
- * than the trusted root. (The signatures of the TCB info / QE identity chains are verified by dcap-qvl in
- * `quote.signature_chain`; the PCK CRL issuer chain, which dcap-qvl never checks, by `chainToRoot`.)
- */
-export function anchoredAt(certs: ParsedCert[], root: ParsedCert, what: string): string | undefined {
-  const last = certs[certs.length - 1] as ParsedCert;
-  if (equalBytes(last.issuer, last.subject) && !equalBytes(last.der, root.der))
-    return `${what}: chain ends in a root other than the trusted one`;
-  const top = certs.filter((c) => !equalBytes(c.der, root.der)).pop();
-  if (top && !equalBytes(top.issuer, root.subject))
-    return `${what}: chain is not issued under the trusted root`;
-  return undefined;
-}
-
-/** Verifies `certs` (leaf first) up to `root`; returns a failure message or undefined. */
-export async function chainToRoot(
-  certs: ParsedCert[],
-  root: ParsedCert,
-  what: string,
-): Promise<string | undefined> {
-  const list = certs.filter((c) => !equalBytes(c.der, root.der));
-  for (let i = 0; i < list.length; i++) {
-    const cert = list[i] as ParsedCert;
-    const issuer = list[i + 1] ?? root;
-    if (!(await isSignedBy(cert, issuer))) return `${what}: certificate ${i} is not signed by its issuer`;
-    if (i + 1 < list.length && !(list[i + 1] as ParsedCert).isCa)
-      return `${what}: issuer ${i + 1} is not a CA`;
+class IntegrityError extends Error {
+  constructor(
+    readonly reason: Reason,
+    message: string,
+  ) {
+    super(message);
   }
-  // A chain whose last element claims to be a root must be exactly our root.
-  const last = certs[certs.length - 1] as ParsedCert;
-  if (equalBytes(last.issuer, last.subject) && !equalBytes(last.der, root.der))
-    return `${what}: chain ends in a different root`;
-  return undefined;
+}
+
+/** An issuer chain of the collateral: exactly [signing certificate, trusted root], strict PEM. */
+function issuerChain(pem: string, root: ParsedCert, what: string): ParsedCert {
+  let ders: Uint8Array[];
+  try {
+    ders = parsePemChain(pem);
+  } catch (e) {
+    throw new IntegrityError(
+      "collateral_invalid",
+      `${what} is not a strict PEM chain: ${(e as Error).message}`,
+    );
+  }
+  if (ders.length !== 2)
+    throw new IntegrityError("certificate_chain_invalid", `${what} has ${ders.length} certificates, not 2`);
+  if (!equalBytes(ders[1] as Uint8Array, root.der))
+    throw new IntegrityError("certificate_chain_invalid", `${what} does not end in the trusted root`);
+  return parseCertificate(ders[0] as Uint8Array);
+}
+
+function moduleIdentity(v: unknown): TdxModuleIdentity | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.mrsigner !== "string" || typeof o.attributes !== "string") return undefined;
+  const out: TdxModuleIdentity = {
+    mrsigner: o.mrsigner.toLowerCase(),
+    attributes: o.attributes.toLowerCase(),
+  };
+  if (typeof o.id === "string") out.id = o.id;
+  if (Array.isArray(o.tcbLevels))
+    out.tcbLevels = o.tcbLevels.map((l: Record<string, unknown>) => ({
+      isvsvn: Number((l?.tcb as Record<string, unknown>)?.isvsvn),
+      tcbStatus: String(l?.tcbStatus),
+      advisoryIds: Array.isArray(l?.advisoryIDs) ? l.advisoryIDs.map(String) : [],
+    }));
+  return out;
+}
+
+function date(v: unknown, what: string): number {
+  const t = typeof v === "string" ? Date.parse(v) / 1000 : Number.NaN;
+  if (!Number.isFinite(t)) throw new IntegrityError("collateral_invalid", `${what} is not a date`);
+  return t;
+}
+
+function summary(tcb: Record<string, unknown>): TcbInfoSummary {
+  const out: TcbInfoSummary = {
+    id: String(tcb.id),
+    version: Number(tcb.version),
+    fmspc: String(tcb.fmspc).toUpperCase(),
+    pceId: String(tcb.pceId).toUpperCase(),
+    issueDate: String(tcb.issueDate),
+    nextUpdate: String(tcb.nextUpdate),
+  };
+  if (typeof tcb.tcbEvaluationDataNumber === "number")
+    out.tcbEvaluationDataNumber = tcb.tcbEvaluationDataNumber;
+  const mod = moduleIdentity(tcb.tdxModule);
+  if (mod) out.tdxModule = mod;
+  if (Array.isArray(tcb.tdxModuleIdentities))
+    out.tdxModuleIdentities = tcb.tdxModuleIdentities.map(moduleIdentity).filter((m) => m !== undefined);
+  return out;
+}
+
+function parseJson(text: string, what: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new IntegrityError("collateral_invalid", `${what} is not a JSON object`);
 }
 
 /**
- * Parses and checks collateral against a trust anchor: CRL signatures and issuers (root CA CRL by the root,
- * PCK CRL by the CA in pck_crl_issuer_chain, itself chained to the root), issuer chains of the TCB info and
- * QE identity, revocation of those signing certificates, and collects every validity window.
+ * Parses and checks collateral against a trust anchor, signatures included: the root CA CRL is signed by
+ * the root; the PCK CRL by the first certificate of pck_crl_issuer_chain, itself signed by the root; every
+ * issuer chain is strict PEM, [signer, trusted root]; no signing certificate is on the root CA CRL. Collects
+ * every validity window (checked at `now` by `collateral.validity`).
  */
 export async function analyzeCollateral(
   c: NormalizedCollateral,
-  rootDer: Uint8Array,
+  root: ParsedCert,
 ): Promise<CollateralAnalysis> {
-  const name = "collateral.integrity";
-  const out: CollateralAnalysis = { integrity: pass(name, "ok"), windows: [] };
-  const problems: Check[] = [];
+  const out: CollateralAnalysis = { integrity: pass(NAME, "ok"), windows: [] };
   try {
-    const root = parseCertificate(rootDer);
-    out.root = root;
     out.windows.push({
       what: "root CA certificate",
       kind: "certificate",
       notBefore: root.notBefore,
       notAfter: root.notAfter,
     });
-    let tcb: Record<string, unknown>;
-    let qe: Record<string, unknown>;
-    try {
-      tcb = JSON.parse(c.tcb_info) as Record<string, unknown>;
-      qe = JSON.parse(c.qe_identity) as Record<string, unknown>;
-    } catch (e) {
-      out.integrity = fail(
-        name,
-        "collateral_invalid",
-        `TCB info or QE identity is not JSON: ${(e as Error).message}`,
-      );
-      return out;
-    }
-    const date = (v: unknown, what: string) => {
-      const t = typeof v === "string" ? Date.parse(v) / 1000 : Number.NaN;
-      if (!Number.isFinite(t)) throw new Error(`${what} is not a date`);
-      return t;
-    };
-    out.tcbInfo = {
-      id: String(tcb.id),
-      version: Number(tcb.version),
-      fmspc: String(tcb.fmspc).toUpperCase(),
-      pceId: String(tcb.pceId).toUpperCase(),
-      issueDate: String(tcb.issueDate),
-      nextUpdate: String(tcb.nextUpdate),
-      ...(typeof tcb.tcbEvaluationDataNumber === "number"
-        ? { tcbEvaluationDataNumber: tcb.tcbEvaluationDataNumber }
-        : {}),
-    };
+    const tcb = parseJson(c.tcb_info, "tcb_info");
+    const qe = parseJson(c.qe_identity, "qe_identity");
+    out.tcbInfo = summary(tcb);
     out.windows.push(
       {
         what: "TCB info",
@@ -144,111 +163,91 @@ export async function analyzeCollateral(
         notAfter: date(qe.nextUpdate, "qe_identity.nextUpdate"),
       },
     );
-
-    const rootCrl = parseCrl(hexToBytesStrict(c.root_ca_crl, "collateral.root_ca_crl"));
-    const pckCrl = parseCrl(hexToBytesStrict(c.pck_crl, "collateral.pck_crl"));
+    let rootCrl: ParsedCrl;
+    let pckCrl: ParsedCrl;
+    try {
+      // normalizeCollateral already checked these are lowercase hex
+      rootCrl = parseCrl(hexToBytes(c.root_ca_crl));
+      pckCrl = parseCrl(hexToBytes(c.pck_crl));
+    } catch (e) {
+      throw new IntegrityError("collateral_invalid", `a CRL does not parse: ${(e as Error).message}`);
+    }
     out.rootCrl = rootCrl;
     out.pckCrl = pckCrl;
-    out.windows.push(
-      {
-        what: "root CA CRL",
-        kind: "crl",
-        notBefore: rootCrl.thisUpdate,
-        notAfter: rootCrl.nextUpdate ?? Number.POSITIVE_INFINITY,
-      },
-      {
-        what: "PCK CRL",
-        kind: "crl",
-        notBefore: pckCrl.thisUpdate,
-        notAfter: pckCrl.nextUpdate ?? Number.POSITIVE_INFINITY,
-      },
-    );
-
-    const pckCrlChain = chain(c.pck_crl_issuer_chain, "pck_crl_issuer_chain");
-    const tcbChain = chain(c.tcb_info_issuer_chain, "tcb_info_issuer_chain");
-    const qeChain = chain(c.qe_identity_issuer_chain, "qe_identity_issuer_chain");
-    for (const [what, certs] of [
-      ["pck_crl_issuer_chain", pckCrlChain],
-      ["tcb_info_issuer_chain", tcbChain],
-      ["qe_identity_issuer_chain", qeChain],
-    ] as const) {
-      certs.forEach((cert, i) => {
-        out.windows.push({
-          what: `${what}[${i}]`,
-          kind: "certificate",
-          notBefore: cert.notBefore,
-          notAfter: cert.notAfter,
-        });
+    const crlWindow = (what: string, crl: ParsedCrl): ValidityWindow => ({
+      what,
+      kind: "crl",
+      notBefore: crl.thisUpdate,
+      notAfter: crl.nextUpdate ?? Number.POSITIVE_INFINITY,
+    });
+    out.windows.push(crlWindow("root CA CRL", rootCrl), crlWindow("PCK CRL", pckCrl));
+    const tcbSigner = issuerChain(c.tcb_info_issuer_chain, root, "tcb_info_issuer_chain");
+    const signers: Array<[string, ParsedCert]> = [
+      ["pck_crl_issuer_chain", issuerChain(c.pck_crl_issuer_chain, root, "pck_crl_issuer_chain")],
+      ["tcb_info_issuer_chain", tcbSigner],
+      [
+        "qe_identity_issuer_chain",
+        // Intel serves the same chain for both (the TCB signing certificate)
+        c.qe_identity_issuer_chain === c.tcb_info_issuer_chain
+          ? tcbSigner
+          : issuerChain(c.qe_identity_issuer_chain, root, "qe_identity_issuer_chain"),
+      ],
+    ];
+    for (const [what, cert] of signers) {
+      out.windows.push({
+        what: `${what}[0]`,
+        kind: "certificate",
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
       });
     }
-    const pckCrlIssuer = pckCrlChain[0] as ParsedCert;
+    const pckCrlIssuer = (signers[0] as [string, ParsedCert])[1];
+    // The three signatures are independent: verify them at once (WebCrypto runs them off the main thread).
+    const [rootCrlSigned, issuerSigned, pckCrlSigned] = await Promise.all([
+      isSignedBy(rootCrl, root),
+      isSignedBy(pckCrlIssuer, root),
+      isSignedBy(pckCrl, pckCrlIssuer),
+    ]);
+    if (!equalBytes(rootCrl.issuer, root.subject))
+      throw new IntegrityError("crl_issuer_mismatch", "root CA CRL is not issued by the trusted root");
+    if (!rootCrlSigned)
+      throw new IntegrityError(
+        "crl_signature_invalid",
+        "root CA CRL signature does not verify with the root key",
+      );
+    if (!pckCrlIssuer.isCa || !issuerSigned)
+      throw new IntegrityError(
+        "certificate_chain_invalid",
+        "the PCK CRL issuer is not a CA signed by the trusted root",
+      );
+    if (!equalBytes(pckCrl.issuer, pckCrlIssuer.subject))
+      throw new IntegrityError(
+        "crl_issuer_mismatch",
+        "PCK CRL issuer is not the first certificate of pck_crl_issuer_chain",
+      );
+    if (!pckCrlSigned)
+      throw new IntegrityError(
+        "crl_signature_invalid",
+        "PCK CRL signature does not verify with its issuer's key",
+      );
+    for (const [what, cert] of signers) {
+      if (rootCrl.revokedSerials.has(cert.serialHex) && equalBytes(cert.issuer, rootCrl.issuer))
+        throw new IntegrityError(
+          "certificate_revoked",
+          `the signing certificate of ${what} is revoked by the root CA CRL`,
+        );
+    }
     out.pckCrlIssuer = pckCrlIssuer;
-
-    // Issuer chains must be anchored at the trusted root (signatures: see anchoredAt).
-    out.pckCrlChain = pckCrlChain;
-    for (const [what, certs] of [
-      ["pck_crl_issuer_chain", pckCrlChain],
-      ["tcb_info_issuer_chain", tcbChain],
-      ["qe_identity_issuer_chain", qeChain],
-    ] as const) {
-      const problem = anchoredAt(certs, root, what);
-      if (problem) problems.push(fail(name, "certificate_chain_invalid", problem));
-    }
-    // Root CA CRL: issued and signed by the trust anchor.
-    if (!equalBytes(rootCrl.issuer, root.subject)) {
-      problems.push(fail(name, "crl_issuer_mismatch", "root CA CRL is not issued by the trusted root"));
-    } else if (!(await isSignedBy(rootCrl, root))) {
-      problems.push(
-        fail(
-          name,
-          "crl_signature_invalid",
-          "root CA CRL signature does not verify with the trusted root key",
-        ),
-      );
-    }
-    if (!equalBytes(pckCrl.issuer, pckCrlIssuer.subject)) {
-      problems.push(
-        fail(
-          name,
-          "crl_issuer_mismatch",
-          "PCK CRL issuer is not the first certificate of pck_crl_issuer_chain",
-        ),
-      );
-    } else if (!(await isSignedBy(pckCrl, pckCrlIssuer))) {
-      problems.push(
-        fail(name, "crl_signature_invalid", "PCK CRL signature does not verify with its issuer's key"),
-      );
-    }
-    if (
-      rootCrl.revokedSerials.has(pckCrlIssuer.serialHex) &&
-      equalBytes(pckCrlIssuer.issuer, rootCrl.issuer)
-    ) {
-      problems.push(fail(name, "certificate_revoked", "the PCK CRL issuer is revoked by the root CA CRL"));
-    }
-    for (const [what, certs] of [
-      ["TCB info signing certificate", tcbChain],
-      ["QE identity signing certificate", qeChain],
-    ] as const) {
-      const leaf = certs[0] as ParsedCert;
-      if (rootCrl.revokedSerials.has(leaf.serialHex) && equalBytes(leaf.issuer, rootCrl.issuer)) {
-        problems.push(fail(name, "certificate_revoked", `${what} is revoked by the root CA CRL`));
-      }
-    }
-    out.integrity =
-      problems[0] ??
-      pass(
-        name,
-        "issuer chains are anchored at the trusted root, both CRLs are signed by their issuers, signing certificates are not revoked",
-        {
-          rootCrlRevoked: rootCrl.revokedSerials.size,
-          pckCrlRevoked: pckCrl.revokedSerials.size,
-        },
-      );
-    if (problems.length > 1 && out.integrity.details === undefined) {
-      out.integrity.details = { problems: problems.map((p) => `${p.reason}: ${p.message}`) };
-    }
+    out.integrity = pass(
+      NAME,
+      "both CRLs are signed up to the trusted root, issuer chains are [signer, trusted root], no signing certificate is revoked",
+      { rootCrlRevoked: rootCrl.revokedSerials.size, pckCrlRevoked: pckCrl.revokedSerials.size },
+    );
   } catch (e) {
-    out.integrity = fail(name, "collateral_invalid", `collateral does not parse: ${(e as Error).message}`);
+    out.integrity =
+      e instanceof IntegrityError
+        ? fail(NAME, e.reason, e.message)
+        : fail(NAME, "collateral_invalid", `collateral does not parse: ${(e as Error).message}`);
   }
   return out;
 }

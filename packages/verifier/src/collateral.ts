@@ -1,5 +1,7 @@
+import { sha256 } from "@noble/hashes/sha2.js";
 import { InvalidInputError } from "./errors/input.js";
-import { bytesToHex, isBytes } from "./internal/bytes.js";
+import { bytesToHex, isBytes, utf8ToBytes } from "./internal/bytes.js";
+import { LIMITS } from "./limits.js";
 
 /**
  * Quote collateral in the JSON shape of @phala/dcap-qvl (and Intel PCCS v4 responses): issuer chains as PEM,
@@ -53,6 +55,9 @@ const KEYS = [
 export type NormalizedCollateral = { [K in (typeof KEYS)[number]]: string };
 
 function toHexField(v: unknown, field: string): string {
+  const size = typeof v === "string" ? v.length / 2 : isBytes(v) || Array.isArray(v) ? v.length : 0;
+  if (size > LIMITS.collateralFieldBytes)
+    throw new InvalidInputError(`collateral.${field}`, `larger than ${LIMITS.collateralFieldBytes} bytes`);
   if (typeof v === "string") {
     const s = v.trim().replace(/^0x/i, "");
     if (!/^[0-9a-fA-F]*$/.test(s) || s.length % 2)
@@ -66,8 +71,9 @@ function toHexField(v: unknown, field: string): string {
 }
 
 /**
- * Validates and normalises collateral given as an object or as JSON text. Throws {@link InvalidInputError}
- * naming the field.
+ * Validates and normalises collateral given as an object or as JSON text: the nine fields of the dcap-qvl
+ * shape (others are ignored, so dcap-qvl never sees e.g. a `pck_certificate_chain` of the collateral's own).
+ * Throws {@link InvalidInputError} naming the field.
  */
 export function normalizeCollateral(input: Collateral | string): NormalizedCollateral {
   let obj: unknown = input;
@@ -87,12 +93,21 @@ export function normalizeCollateral(input: Collateral | string): NormalizedColla
     if (v === undefined || v === null) throw new InvalidInputError(`collateral.${k}`, "missing");
     if (k.endsWith("_chain") || k === "tcb_info" || k === "qe_identity") {
       if (typeof v !== "string") throw new InvalidInputError(`collateral.${k}`, "expected a string");
+      if (v.length > LIMITS.collateralFieldBytes)
+        throw new InvalidInputError(`collateral.${k}`, `larger than ${LIMITS.collateralFieldBytes} bytes`);
       out[k] = v;
     } else {
       out[k] = toHexField(v, k);
     }
   }
   return out;
+}
+
+/** sha256 (hex) of normalised collateral: the content key of everything derived from it. */
+export function collateralKey(c: NormalizedCollateral): string {
+  const h = sha256.create();
+  for (const k of KEYS) h.update(utf8ToBytes(`${k}=${c[k].length}:${c[k]};`));
+  return bytesToHex(h.digest());
 }
 
 export interface CreateCollateralSourceParameters {

@@ -1,5 +1,14 @@
 // @chaoschain/zerog-verifier: standalone, offline verification of 0G TEE compute proofs (Node and browsers).
 
+export type { TcbInfoSummary, TdxModuleIdentity } from "./analyze-collateral.js";
+export {
+  CHECK_NAMES,
+  type Check,
+  type CheckName,
+  type CheckStatus,
+  type Reason,
+  type SkipReason,
+} from "./check.js";
 export {
   type Collateral,
   type CollateralRequest,
@@ -18,15 +27,19 @@ export {
 export {
   CollateralUnavailableError,
   type CollateralUnavailableErrorType,
+  InputTooLargeError,
+  type InputTooLargeErrorType,
   InvalidInputError,
   type InvalidInputErrorType,
 } from "./errors/input.js";
 export {
   composeHashOf,
   DSTACK_RUNTIME_EVENT_TYPE,
+  type DstackIdentity,
   type EventLogEntry,
   type ReplayEventLogReturnType,
   replayEventLog,
+  runtimeEventDigest,
 } from "./event-log.js";
 export {
   gpuNonceFor,
@@ -34,6 +47,7 @@ export {
   type VerifyGpuEvidenceReturnType,
   verifyGpuEvidence,
 } from "./gpu.js";
+export { LIMITS } from "./limits.js";
 export {
   type BytesInput,
   type ComputeProofInput,
@@ -43,6 +57,7 @@ export {
   type Int64Input,
   type NormalizedProof,
   normalizeProof,
+  type QuoteCollateralInput,
   type ReportDataBindingInput,
   type TeeEvidenceInput,
 } from "./normalize-proof.js";
@@ -57,16 +72,17 @@ export {
   type Policy,
   type PolicyInput,
   type ReportDataBindingName,
-  resolvePolicy,
   type TcbStatus,
 } from "./policy.js";
-export type { Check, Reason } from "./reasons.js";
+export { readResponseBody, type SignedResponse } from "./read-response-body.js";
 export {
   type ExpectedReportDataErrorType,
   type ExpectedReportDataParameters,
   expectedReportData,
   toChecksumAddress,
 } from "./report-data.js";
+export { type ResolvedPolicy, resolvePolicy } from "./resolve-policy.js";
+export { createSseParser, parseSse, type SseEvent, type SseParser } from "./sse.js";
 export {
   type CreateVerificationCacheParameters,
   createVerificationCache,
@@ -78,6 +94,7 @@ export {
   type VerifyProofParameters,
   type VerifyProofReturnType,
   verifyProof,
+  type Warning,
 } from "./verify-proof.js";
 export {
   type QuoteSummary,

@@ -24,6 +24,8 @@ describe("normalizeProof", () => {
     [{ timestamp: "soon" }, "proof.timestamp"],
     [{ request_body: "***" }, "proof.request_body"],
     [{ signature: 7 }, "proof.signature"],
+    [{ enclave_address: "0x1234" }, "proof.enclave_address"],
+    [{ tee: "x" }, "proof.tee"],
     [{ tee: { report_data_binding: "NOPE" } }, "proof.tee.report_data_binding"],
     [{ gpu: { evidence_list: {} } }, "proof.gpu.evidence_list"],
   ])("throws InvalidInputError naming the field (%j)", (input, field) => {
@@ -33,6 +35,31 @@ describe("normalizeProof", () => {
   });
   it("splitResult: result vs bare proof; a result without output claims the empty string", () => {
     expect(splitResult({ proof: { method: "tee-ml" } })).toEqual({ output: "", proof: { method: "tee-ml" } });
+    expect(splitResult({ job_id: "j", output: "x", proof: {} })).toEqual({ output: "x", proof: {} });
     expect(splitResult({ method: "tee-ml" })).toEqual({ proof: { method: "tee-ml" } });
+  });
+  it.each([
+    [{ output: "x", method: "tee-ml" }, "result"],
+    [{ output: "x" }, "result"],
+    [{ proof: {}, signature: "0x" }, "result"],
+    [{ proof: "x" }, "result.proof"],
+    [{ proof: {}, output: 5 }, "result.output"],
+    [[], "proof"],
+  ])("splitResult throws for ambiguous or malformed input %j", (input, field) => {
+    expect(() => splitResult(input as never)).toThrow(
+      expect.objectContaining({ name: "InvalidInputError", field }),
+    );
+  });
+  it("size limits: an oversize body is an InputTooLargeError naming the field", () => {
+    expect(() => normalizeProof({ response_body: "A".repeat(24 * 1024 * 1024) })).toThrow(
+      expect.objectContaining({ name: "InputTooLargeError", field: "proof.response_body" }),
+    );
+  });
+  it("reads embedded collateral (QuoteCollateral) into the dcap-qvl shape", () => {
+    const p = normalizeProof({
+      tee: { collateral: { pck_crl: "AQI=", tcbInfo: "{}", fmspc: "00" } } as never,
+    });
+    expect(p.tee?.collateral).toMatchObject({ pck_crl: "0102", tcb_info: "{}", root_ca_crl: "" });
+    expect(normalizeProof({ tee: { collateral: {} } }).tee?.collateral).toBeUndefined();
   });
 });

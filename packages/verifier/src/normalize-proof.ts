@@ -1,6 +1,9 @@
-import { InvalidInputError } from "./errors/input.js";
-import { base64ToBytes, isBytes } from "./internal/bytes.js";
+import type { Collateral } from "./collateral.js";
+import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
+import { base64ToBytes, bytesToHex, isBytes } from "./internal/bytes.js";
+import { LIMITS } from "./limits.js";
 import type { ReportDataBindingName } from "./policy.js";
+import { toChecksumAddress } from "./report-data.js";
 
 /** Bytes as protobuf-es gives them (Uint8Array) or as proto3 JSON does (base64, standard or URL-safe). */
 export type BytesInput = Uint8Array | string;
@@ -32,8 +35,32 @@ export interface GpuEvidenceInput {
   nras_token?: O<string>;
 }
 
+/** `QuoteCollateral` embedded in a proof: protobuf-es object or proto3 JSON (camelCase or snake_case). */
+export interface QuoteCollateralInput {
+  pckCrlIssuerChain?: O<string>;
+  pck_crl_issuer_chain?: O<string>;
+  rootCaCrl?: O<BytesInput>;
+  root_ca_crl?: O<BytesInput>;
+  pckCrl?: O<BytesInput>;
+  pck_crl?: O<BytesInput>;
+  tcbInfoIssuerChain?: O<string>;
+  tcb_info_issuer_chain?: O<string>;
+  tcbInfo?: O<string>;
+  tcb_info?: O<string>;
+  tcbInfoSignature?: O<BytesInput>;
+  tcb_info_signature?: O<BytesInput>;
+  qeIdentityIssuerChain?: O<string>;
+  qe_identity_issuer_chain?: O<string>;
+  qeIdentity?: O<string>;
+  qe_identity?: O<string>;
+  qeIdentitySignature?: O<BytesInput>;
+  qe_identity_signature?: O<BytesInput>;
+  [other: string]: unknown;
+}
+
 /** `TeeEvidence`: protobuf-es object or proto3 JSON (camelCase or snake_case). */
 export interface TeeEvidenceInput {
+  collateral?: O<QuoteCollateralInput>;
   teeType?: O<string>;
   tee_type?: O<string>;
   reportDataBinding?: O<ReportDataBindingInput>;
@@ -133,6 +160,8 @@ export interface NormalizedProof {
     appCompose: string;
     teeVerifier: string;
     rawReport: Uint8Array;
+    /** Collateral embedded by the bridge (dcap-qvl shape, bytes as hex), when present. */
+    collateral?: Collateral;
   };
   gpu?: {
     nonce: string;
@@ -146,19 +175,63 @@ function pick(o: Record<string, unknown>, camel: string, snake: string): unknown
   return o[camel] !== undefined ? o[camel] : o[snake];
 }
 
-function str(o: Record<string, unknown>, camel: string, snake: string, field: string): string {
+function str(
+  o: Record<string, unknown>,
+  camel: string,
+  snake: string,
+  field: string,
+  limit: number = LIMITS.fieldBytes,
+): string {
   const v = pick(o, camel, snake);
   if (v === undefined || v === null) return "";
   if (typeof v !== "string") throw new InvalidInputError(field, `expected a string, got ${typeof v}`);
+  if (v.length > limit) throw new InputTooLargeError(field, v.length, limit);
   return v;
 }
 
-function bytes(o: Record<string, unknown>, camel: string, snake: string, field: string): Uint8Array {
+function bytes(
+  o: Record<string, unknown>,
+  camel: string,
+  snake: string,
+  field: string,
+  limit: number = LIMITS.fieldBytes,
+): Uint8Array {
   const v = pick(o, camel, snake);
   if (v === undefined || v === null) return new Uint8Array(0);
+  const size = isBytes(v) ? v.length : typeof v === "string" ? Math.floor((v.length * 3) / 4) : 0;
+  if (size > limit) throw new InputTooLargeError(field, size, limit);
   if (isBytes(v)) return v;
   if (typeof v === "string") return base64ToBytes(v, field);
   throw new InvalidInputError(field, "expected bytes or base64");
+}
+
+function object(v: unknown, field: string): Record<string, unknown> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "object" || Array.isArray(v) || isBytes(v))
+    throw new InvalidInputError(field, "expected an object");
+  return v as Record<string, unknown>;
+}
+
+/** Embedded `QuoteCollateral` → dcap-qvl shape (bytes as hex); undefined when absent or empty. */
+function collateralOf(v: unknown): Collateral | undefined {
+  const c = object(v, "proof.tee.collateral");
+  if (!c) return undefined;
+  const f = (k: string) => `proof.tee.collateral.${k}`;
+  const camel = (k: string) => k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
+  const text = (k: string) => str(c, camel(k), k, f(k), LIMITS.collateralFieldBytes);
+  const hex = (k: string) => bytesToHex(bytes(c, camel(k), k, f(k), LIMITS.collateralFieldBytes));
+  const out: Collateral = {
+    pck_crl_issuer_chain: text("pck_crl_issuer_chain"),
+    root_ca_crl: hex("root_ca_crl"),
+    pck_crl: hex("pck_crl"),
+    tcb_info_issuer_chain: text("tcb_info_issuer_chain"),
+    tcb_info: text("tcb_info"),
+    tcb_info_signature: hex("tcb_info_signature"),
+    qe_identity_issuer_chain: text("qe_identity_issuer_chain"),
+    qe_identity: text("qe_identity"),
+    qe_identity_signature: hex("qe_identity_signature"),
+  };
+  return Object.values(out).every((x) => x === "") ? undefined : out;
 }
 
 function int64(o: Record<string, unknown>, camel: string, snake: string, field: string): bigint {
@@ -183,7 +256,8 @@ const BINDINGS: Record<string, ReportDataBindingName | "unspecified"> = {
 
 /**
  * Normalises a `ComputeProof` in any accepted form. Throws {@link InvalidInputError} naming the field when a
- * value has the wrong type or encoding.
+ * value has the wrong type or encoding (an {@link InputTooLargeError} when it exceeds its `LIMITS` entry).
+ * `verifyProof` reports both as an invalid proof (`proof_malformed`, `input_too_large`).
  */
 export function normalizeProof(input: ComputeProofInput): NormalizedProof {
   if (typeof input !== "object" || input === null) throw new InvalidInputError("proof", "expected an object");
@@ -193,15 +267,15 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
     method: str(o, "method", "method", p("method")),
     dockerDigest: str(o, "dockerDigest", "docker_digest", p("docker_digest")),
     enclavePubkey: str(o, "enclavePubkey", "enclave_pubkey", p("enclave_pubkey")),
-    attestation: bytes(o, "attestation", "attestation", p("attestation")),
+    attestation: bytes(o, "attestation", "attestation", p("attestation"), LIMITS.quoteBytes),
     executionHash: str(o, "executionHash", "execution_hash", p("execution_hash")),
     signature: str(o, "signature", "signature", p("signature")),
     timestamp: int64(o, "timestamp", "timestamp", p("timestamp")),
     signedText: str(o, "signedText", "signed_text", p("signed_text")),
     requestHash: str(o, "requestHash", "request_hash", p("request_hash")),
     responseHash: str(o, "responseHash", "response_hash", p("response_hash")),
-    requestBody: bytes(o, "requestBody", "request_body", p("request_body")),
-    responseBody: bytes(o, "responseBody", "response_body", p("response_body")),
+    requestBody: bytes(o, "requestBody", "request_body", p("request_body"), LIMITS.bodyBytes),
+    responseBody: bytes(o, "responseBody", "response_body", p("response_body"), LIMITS.bodyBytes),
     enclaveAddress: str(o, "enclaveAddress", "enclave_address", p("enclave_address")),
     signingAlgo: str(o, "signingAlgo", "signing_algo", p("signing_algo")),
     providerAddress: str(o, "providerAddress", "provider_address", p("provider_address")),
@@ -210,10 +284,9 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
     serviceUrl: str(o, "serviceUrl", "service_url", p("service_url")),
     chainId: int64(o, "chainId", "chain_id", p("chain_id")),
   };
-  const tee = o.tee;
-  if (tee !== undefined && tee !== null) {
-    if (typeof tee !== "object") throw new InvalidInputError("proof.tee", "expected an object");
-    const t = tee as Record<string, unknown>;
+  if (out.enclaveAddress !== "") toChecksumAddress(out.enclaveAddress, "proof.enclave_address");
+  const t = object(o.tee, "proof.tee");
+  if (t) {
     const b = pick(t, "reportDataBinding", "report_data_binding") ?? 0;
     const binding = BINDINGS[String(b)];
     if (!binding) throw new InvalidInputError("proof.tee.report_data_binding", `unknown value ${String(b)}`);
@@ -222,51 +295,105 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
       binding,
       reportData: bytes(t, "reportData", "report_data", "proof.tee.report_data"),
       encPubkey: bytes(t, "encPubkey", "enc_pubkey", "proof.tee.enc_pubkey"),
-      eventLog: str(t, "eventLog", "event_log", "proof.tee.event_log"),
-      appCompose: str(t, "appCompose", "app_compose", "proof.tee.app_compose"),
+      eventLog: str(t, "eventLog", "event_log", "proof.tee.event_log", LIMITS.eventLogBytes),
+      appCompose: str(t, "appCompose", "app_compose", "proof.tee.app_compose", LIMITS.appComposeBytes),
       teeVerifier: str(t, "teeVerifier", "tee_verifier", "proof.tee.tee_verifier"),
-      rawReport: bytes(t, "rawReport", "raw_report", "proof.tee.raw_report"),
+      rawReport: bytes(t, "rawReport", "raw_report", "proof.tee.raw_report", LIMITS.bodyBytes),
     };
+    const collateral = collateralOf(t.collateral);
+    if (collateral) out.tee.collateral = collateral;
   }
-  const gpu = o.gpu;
-  if (gpu !== undefined && gpu !== null) {
-    if (typeof gpu !== "object") throw new InvalidInputError("proof.gpu", "expected an object");
-    const g = gpu as Record<string, unknown>;
+  const g = object(o.gpu, "proof.gpu");
+  if (g) {
     const list = pick(g, "evidenceList", "evidence_list") ?? [];
     if (!Array.isArray(list)) throw new InvalidInputError("proof.gpu.evidence_list", "expected an array");
+    if (list.length > LIMITS.gpuEvidenceEntries)
+      throw new InvalidInputError(
+        "proof.gpu.evidence_list",
+        `more than ${LIMITS.gpuEvidenceEntries} entries`,
+      );
     out.gpu = {
       nonce: str(g, "nonce", "nonce", "proof.gpu.nonce"),
       arch: str(g, "arch", "arch", "proof.gpu.arch"),
       evidenceList: list.map((e, i) => {
-        const r = (e ?? {}) as Record<string, unknown>;
         const f = `proof.gpu.evidence_list[${i}]`;
+        const r = object(e, f) ?? {};
         return {
-          certificate: str(r, "certificate", "certificate", `${f}.certificate`),
-          evidence: str(r, "evidence", "evidence", `${f}.evidence`),
+          certificate: str(r, "certificate", "certificate", `${f}.certificate`, LIMITS.bodyBytes),
+          evidence: str(r, "evidence", "evidence", `${f}.evidence`, LIMITS.bodyBytes),
           arch: str(r, "arch", "arch", `${f}.arch`),
         };
       }),
-      nrasToken: str(g, "nrasToken", "nras_token", "proof.gpu.nras_token"),
+      nrasToken: str(g, "nrasToken", "nras_token", "proof.gpu.nras_token", LIMITS.nrasTokenBytes),
     };
   }
   return out;
 }
 
+/** Fields of `ComputeProof` (both spellings), to tell a result from a bare proof. */
+const PROOF_FIELDS = new Set(
+  [
+    "method",
+    "dockerDigest",
+    "enclavePubkey",
+    "attestation",
+    "executionHash",
+    "signature",
+    "timestamp",
+    "signedText",
+    "requestHash",
+    "responseHash",
+    "requestBody",
+    "responseBody",
+    "enclaveAddress",
+    "signingAlgo",
+    "providerAddress",
+    "chatId",
+    "model",
+    "serviceUrl",
+    "chainId",
+    "tee",
+    "gpu",
+  ].flatMap((k) => [k, k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]),
+);
+
 /**
- * Splits a `ComputeResult` (output + proof) from a bare `ComputeProof`. A result is recognised by a `proof`
- * object; anything else is taken as a bare proof.
+ * Splits a `ComputeResult` (output + nested proof) from a bare `ComputeProof`. Ambiguous input throws: an
+ * `output` without a nested `proof` object (a flattened result), or a `proof` object next to proof fields.
+ * A result always gets its `output` checked; proto3 JSON omits empty strings, so a result without `output`
+ * claims "".
+ *
+ * @throws {InvalidInputError} (field "result" or "result.output") for ambiguous or malformed input.
  */
 export function splitResult(input: ComputeResultInput | ComputeProofInput): {
   output?: string;
   proof: ComputeProofInput;
 } {
-  if (typeof input !== "object" || input === null) throw new InvalidInputError("proof", "expected an object");
-  const r = input as ComputeResultInput;
-  if (typeof r.proof === "object" && r.proof !== null) {
-    if (r.output !== undefined && typeof r.output !== "string")
+  if (typeof input !== "object" || input === null || Array.isArray(input))
+    throw new InvalidInputError("proof", "expected an object");
+  const r = input as ComputeResultInput & Record<string, unknown>;
+  const proofFields = Object.keys(r).filter((k) => PROOF_FIELDS.has(k) && r[k] !== undefined);
+  if (r.proof !== undefined && r.proof !== null) {
+    if (typeof r.proof !== "object" || Array.isArray(r.proof))
+      throw new InvalidInputError("result.proof", "expected an object");
+    if (proofFields.length > 0)
+      throw new InvalidInputError(
+        "result",
+        `ambiguous: a nested proof and proof fields (${proofFields.join(", ")}) at the top`,
+      );
+    if (r.output !== undefined && r.output !== null && typeof r.output !== "string")
       throw new InvalidInputError("result.output", "expected a string");
-    // proto3 JSON omits empty strings: a result without `output` claims "".
     return { output: r.output ?? "", proof: r.proof };
   }
+  if ("output" in r && r.output !== undefined)
+    throw new InvalidInputError(
+      "result",
+      "ambiguous: an output without a nested proof (a flattened ComputeResult?)",
+      {
+        metaMessages: [
+          "Pass a ComputeResult as { output, proof: {...} } or a bare ComputeProof without output.",
+        ],
+      },
+    );
   return { proof: input as ComputeProofInput };
 }

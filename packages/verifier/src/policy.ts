@@ -1,5 +1,4 @@
-import { InvalidInputError } from "./errors/input.js";
-import { base64ToBytes, hexToBytesStrict, isBytes, pemToDers } from "./internal/bytes.js";
+import type { CheckName } from "./check.js";
 
 /** Intel TCB statuses, best first. */
 export type TcbStatus =
@@ -20,6 +19,10 @@ export const INTEL_SGX_ROOT_CA_BASE64 =
 /** Intel's QE vendor id (hex, uppercase). */
 export const INTEL_QE_VENDOR_ID = "939A7233F79C4CA9940A0DB3957F0607";
 
+/** The policy's TDX measurement pins and SGX enclave identity pins. */
+export const TDX_PINS = ["mrtd", "rtmr0", "rtmr1", "rtmr2"] as const;
+export const SGX_PINS = ["mrEnclave", "mrSigner", "isvProdIds", "minIsvSvn"] as const;
+
 /** A JSON Web Key Set (public keys only). */
 export interface Jwks {
   keys: Array<Record<string, unknown>>;
@@ -28,20 +31,21 @@ export interface Jwks {
 /**
  * Verification policy: a plain, JSON-serialisable object. Every field is optional in {@link PolicyInput};
  * missing fields take the value of {@link defaultPolicy}. Hex strings are case-insensitive, `0x` optional.
+ * Unknown fields, wrong types, out-of-range numbers and empty allow-lists are errors, never ignored.
  */
 export interface Policy {
   tee: {
-    /** Trust anchor as PEM text; wins over `rootCaDer`. Default: Intel SGX Root CA. */
+    /** Trust anchor as PEM text (one certificate). Default: Intel SGX Root CA. */
     rootCaPem?: string | undefined;
     /** Trust anchor as DER (bytes, hex or base64 string). */
     rootCaDer?: Uint8Array | string | undefined;
     /** A quote is required for a proof to be valid (default true). */
     requireQuote: boolean;
-    /** Accepted TEE types (default ["tdx", "sgx"]; proofs from 0G providers are TDX). */
+    /** Accepted TEE types (default ["tdx"]: 0G's TEE providers are TDX, dstack). */
     allowedTeeTypes: Array<"tdx" | "sgx">;
-    /** Accepted final TCB statuses (platform merged with QE). Default ["UpToDate"]. */
+    /** Accepted final TCB statuses (platform, QE and TDX module merged). Default ["UpToDate"]. */
     allowedTcbStatuses: TcbStatus[];
-    /** When set, every advisory id the TCB level reports must be listed. Default: unset (any advisory of an allowed status). */
+    /** When set, every advisory id the TCB level reports must be listed ([] allows none). Default: unset. */
     allowedAdvisoryIds?: string[] | undefined;
     /** Accepted QE vendor ids (hex). Default: Intel's only. */
     allowedQeVendorIds: string[];
@@ -49,28 +53,41 @@ export interface Policy {
     allowedPceIds: string[];
     /** Accepted report-data encodings of the enclave address. Default: all three 0G encodings. */
     reportDataBindings: ReportDataBindingName[];
-    /** Allow-lists of TDX measurements (hex, 48 bytes). Unset or empty = not pinned (reported in details). */
+    /** TDX: allow-lists of MRTD and RTMR0-2 (hex, 48 bytes). Unset = not pinned (reported as skipped). */
     mrtd?: string[] | undefined;
     rtmr0?: string[] | undefined;
     rtmr1?: string[] | undefined;
     rtmr2?: string[] | undefined;
+    /** SGX: allow-lists of MRENCLAVE and MRSIGNER (hex, 32 bytes) and ISVPRODID, and the minimum ISVSVN. */
+    mrEnclave?: string[] | undefined;
+    mrSigner?: string[] | undefined;
+    isvProdIds?: number[] | undefined;
+    minIsvSvn?: number | undefined;
     /** Require the dstack event log (RTMR3 replay + compose hash) for TDX proofs (default true). */
     requireEventLog: boolean;
   };
-  /** Allowed workload identities ("sha256:<hex>" compose hashes / image digests). Unset = not pinned. */
+  /** Allowed workloads, "sha256:<compose hash>" (TDX, needs the event log). Unset = not pinned. */
   dockerDigests?: string[] | undefined;
-  /** Maximum age of a proof's `timestamp` at `now`, seconds (default 86400). */
+  /** Maximum age at `now` of the signed response time, seconds (default 86400). */
   maxAgeSeconds: number;
-  /** Tolerated clock skew for timestamps in the future, seconds (default 300). */
+  /** Tolerated clock skew (signed time after `now`, proof `timestamp` vs signed time), seconds (default 300). */
   maxFutureSkewSeconds: number;
+  /** A proof without a signed time fails `freshness_unsigned` (default true). */
+  requireFreshness: boolean;
   gpu: {
     /** Require NVIDIA GPU evidence with a valid NRAS token (default false). */
     required: boolean;
-    /** NRAS signing keys. Required to verify a token; without it a present token fails `gpu_token_invalid`. */
+    /** Do not check GPU evidence at all, even when present (reported as skipped). Default false. */
+    ignore: boolean;
+    /** NRAS signing keys. Evidence present without keys to verify it fails `gpu_evidence_unverifiable`. */
     jwks?: Jwks | undefined;
     /** Accepted `iss` claims (default ["https://nras.attestation.nvidia.com"]). */
     issuers: string[];
   };
+  /** Any skipped check fails the proof (`check_skipped`). Default false. */
+  strict: boolean;
+  /** These checks must pass; skipping one fails the proof (`check_skipped`). Default: none. */
+  requiredChecks?: CheckName[] | undefined;
 }
 
 type DeepPartial<T> = {
@@ -81,89 +98,27 @@ type DeepPartial<T> = {
 export type PolicyInput = DeepPartial<Policy>;
 
 /**
- * The default policy: Intel root CA, TCB status UpToDate only, Intel QE vendor, PCE id 0000, quote and event
- * log required, measurements and docker digests not pinned, proofs at most 24 h old, GPU evidence optional
- * (checked when present, given a JWKS).
+ * The default policy: Intel root CA, TDX quotes only, TCB status UpToDate only, Intel QE vendor, PCE id 0000,
+ * quote and event log required, measurements and docker digests not pinned, a signed response time at most
+ * 24 h old, GPU evidence optional (verified when present: pass `gpu.jwks`).
  */
 export const defaultPolicy: Policy = Object.freeze({
   tee: Object.freeze({
     requireQuote: true,
-    allowedTeeTypes: ["tdx", "sgx"],
-    allowedTcbStatuses: ["UpToDate"],
-    allowedQeVendorIds: [INTEL_QE_VENDOR_ID],
-    allowedPceIds: ["0000"],
-    reportDataBindings: ["address-ascii", "enc-pub-v1", "address-raw"],
+    allowedTeeTypes: Object.freeze(["tdx"]),
+    allowedTcbStatuses: Object.freeze(["UpToDate"]),
+    allowedQeVendorIds: Object.freeze([INTEL_QE_VENDOR_ID]),
+    allowedPceIds: Object.freeze(["0000"]),
+    reportDataBindings: Object.freeze(["address-ascii", "enc-pub-v1", "address-raw"]),
     requireEventLog: true,
   }),
   maxAgeSeconds: 86400,
   maxFutureSkewSeconds: 300,
-  gpu: Object.freeze({ required: false, issuers: ["https://nras.attestation.nvidia.com"] }),
-}) as Policy;
-
-export interface ResolvedPolicy extends Policy {
-  rootCa: Uint8Array;
-}
-
-const resolved = new WeakMap<object, ResolvedPolicy>();
-
-function rootFrom(tee: PolicyInput["tee"]): Uint8Array {
-  if (tee?.rootCaPem !== undefined) {
-    const [der] = pemToDers(tee.rootCaPem);
-    if (!der) throw new InvalidInputError("policy.tee.rootCaPem", "no PEM CERTIFICATE block");
-    return der;
-  }
-  const d = tee?.rootCaDer;
-  if (d === undefined) return base64ToBytes(INTEL_SGX_ROOT_CA_BASE64, "INTEL_SGX_ROOT_CA");
-  if (isBytes(d)) return d;
-  if (typeof d === "string") {
-    return /^(0x)?[0-9a-fA-F]+$/.test(d.trim())
-      ? hexToBytesStrict(d, "policy.tee.rootCaDer")
-      : base64ToBytes(d, "policy.tee.rootCaDer");
-  }
-  throw new InvalidInputError("policy.tee.rootCaDer", "expected bytes, hex or base64");
-}
-
-function strings(v: unknown, field: string): string[] | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "string"))
-    throw new InvalidInputError(field, "expected an array of strings");
-  return v as string[];
-}
-
-/** Merges `input` over {@link defaultPolicy} and validates it. Memoised per input object. */
-export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
-  const key = input ?? defaultPolicy;
-  const hit = resolved.get(key);
-  if (hit) return hit;
-  if (input !== undefined && (typeof input !== "object" || input === null))
-    throw new InvalidInputError("policy", "expected an object");
-  const tee = { ...defaultPolicy.tee, ...input?.tee } as Policy["tee"];
-  const gpu = { ...defaultPolicy.gpu, ...input?.gpu } as Policy["gpu"];
-  for (const f of [
-    "allowedTeeTypes",
-    "allowedTcbStatuses",
-    "allowedQeVendorIds",
-    "allowedPceIds",
-    "reportDataBindings",
-  ] as const) {
-    strings(tee[f], `policy.tee.${f}`);
-  }
-  for (const f of ["allowedAdvisoryIds", "mrtd", "rtmr0", "rtmr1", "rtmr2"] as const)
-    strings(tee[f], `policy.tee.${f}`);
-  strings(input?.dockerDigests, "policy.dockerDigests");
-  if (gpu.jwks !== undefined && (typeof gpu.jwks !== "object" || !Array.isArray(gpu.jwks.keys))) {
-    throw new InvalidInputError("policy.gpu.jwks", "expected { keys: [...] }");
-  }
-  const out: ResolvedPolicy = {
-    tee,
-    gpu,
-    maxAgeSeconds: input?.maxAgeSeconds ?? defaultPolicy.maxAgeSeconds,
-    maxFutureSkewSeconds: input?.maxFutureSkewSeconds ?? defaultPolicy.maxFutureSkewSeconds,
-    rootCa: rootFrom(input?.tee),
-  };
-  if (input?.dockerDigests !== undefined) out.dockerDigests = input.dockerDigests;
-  if (typeof out.maxAgeSeconds !== "number" || !(out.maxAgeSeconds >= 0))
-    throw new InvalidInputError("policy.maxAgeSeconds", "expected a non-negative number");
-  resolved.set(key, out);
-  return out;
-}
+  requireFreshness: true,
+  gpu: Object.freeze({
+    required: false,
+    ignore: false,
+    issuers: Object.freeze(["https://nras.attestation.nvidia.com"]),
+  }),
+  strict: false,
+}) as unknown as Policy;

@@ -40,15 +40,29 @@ describe("zerog-verify quote", () => {
   });
   it("--json prints the report with TCB status and advisories", async () => {
     const t = io(files);
-    const policy = JSON.stringify({ tee: { allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded"] } });
+    const policy = JSON.stringify({
+      tee: { allowedTeeTypes: ["sgx"], allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded"] },
+    });
     const code = await runCli(
       ["quote", "sgx.bin", "--collateral", "sgx.json", "--now", "1751624924", "--json", "--policy", "p.json"],
       io({ ...files, "p.json": policy }).cli,
     );
     expect(code).toBe(0);
-    expect(
-      await runCli(["quote", "sgx.bin", "--collateral", "sgx.json", "--now", "1751624924", "--json"], t.cli),
-    ).toBe(1);
+    const sgxOnly = JSON.stringify({ tee: { allowedTeeTypes: ["sgx"] } });
+    const args = [
+      "quote",
+      "sgx.bin",
+      "--collateral",
+      "sgx.json",
+      "--now",
+      "1751624924",
+      "--json",
+      "--policy",
+      "s.json",
+    ];
+    const t2 = io({ ...files, "s.json": sgxOnly });
+    expect(await runCli(args, t2.cli)).toBe(1);
+    Object.assign(t, t2);
     const report = JSON.parse(t.out());
     expect(report).toMatchObject({
       ok: false,
@@ -136,11 +150,49 @@ describe("zerog-verify proof", () => {
     expect(await runCli(["proof", "proof.json", "--policy", "policy.json", "--json"], t.cli)).toBe(1);
     expect(JSON.parse(t.out()).reason).toBe("collateral_missing");
   });
-  it("malformed proof field: exit 2 naming the field", async () => {
+  it("malformed proof field (attacker input): exit 1 naming the field", async () => {
     const r = JSON.parse(proofFiles["result.json"]);
     r.proof.request_body = 12;
     const t = io({ ...proofFiles, "result.json": JSON.stringify(r) });
-    expect(await runCli(["proof", "result.json", "--collateral", "collateral.json"], t.cli)).toBe(2);
-    expect(t.err()).toContain("proof.request_body");
+    expect(await runCli(["proof", "result.json", "--collateral", "collateral.json"], t.cli)).toBe(1);
+    expect(t.out()).toMatch(/^INVALID proof: proof_malformed: Invalid proof.request_body/);
+  });
+  it("a proof file that is not JSON is an invalid proof (exit 1)", async () => {
+    const t = io({ ...proofFiles, "result.json": "{nope" });
+    expect(await runCli(["proof", "result.json"], t.cli)).toBe(1);
+    expect(t.out()).toMatch(/^INVALID proof: proof_malformed: the proof file is not JSON/);
+  });
+  it("ambiguous input (a flattened result) is caller misuse: exit 2", async () => {
+    const r = JSON.parse(proofFiles["result.json"]);
+    const t = io({ ...proofFiles, "result.json": JSON.stringify({ ...r.proof, output: r.output }) });
+    expect(await runCli(["proof", "result.json", "--policy", "policy.json"], t.cli)).toBe(2);
+    expect(t.err()).toContain("Invalid result: ambiguous");
+  });
+  it("an invalid policy is caller misuse: exit 2 naming the field", async () => {
+    const t = io({ ...proofFiles, "policy.json": JSON.stringify({ tee: { mrTD: [] } }) });
+    expect(await runCli(["proof", "result.json", "--policy", "policy.json"], t.cli)).toBe(2);
+    expect(t.err()).toContain("policy.tee.mrTD");
+  });
+  it("VALID lists what was not checked; --strict and --require turn skips into failures", async () => {
+    const loose = JSON.stringify({
+      tee: { rootCaDer: JSON.parse(proofFiles["policy.json"]).tee.rootCaDer },
+      gpu: { jwks: fx.policy.gpu?.jwks },
+    });
+    const files = { ...proofFiles, "loose.json": loose };
+    const base = ["proof", "result.json", "--policy", "loose.json", "--collateral", "collateral.json"];
+    const t = io(files);
+    expect(await runCli(base, t.cli)).toBe(0);
+    expect(t.out()).toMatch(
+      /^VALID proof\n {2}TCB status: UpToDate\n {2}not checked \(2\): tee.measurements \(not_pinned\), tee.workload \(not_pinned\)\n/,
+    );
+    expect(t.out()).toContain("  skip tee.measurements [not_pinned]: ");
+    const strict = io(files);
+    expect(await runCli([...base, "--strict"], strict.cli)).toBe(1);
+    expect(strict.out()).toMatch(/^INVALID proof: check_skipped: skipped \(not_pinned/);
+    const required = io(files);
+    expect(await runCli([...base, "--require", "tee.workload"], required.cli)).toBe(1);
+    expect(required.out()).toContain("FAIL tee.workload [check_skipped]");
+    const unknown = io(files);
+    expect(await runCli([...base, "--require", "tee.all"], unknown.cli)).toBe(2);
   });
 });

@@ -1,8 +1,9 @@
+import { CHECK_NAMES, type Check, type CheckName, fail } from "./check.js";
 import type { Collateral } from "./collateral.js";
 import { BaseError } from "./errors/base.js";
 import { bytesToUtf8, hexToBytesStrict } from "./internal/bytes.js";
+import { LIMITS } from "./limits.js";
 import type { PolicyInput } from "./policy.js";
-import type { Check } from "./reasons.js";
 import { verifyProof } from "./verify-proof.js";
 import { verifyQuote } from "./verify-quote.js";
 
@@ -16,17 +17,22 @@ export interface CliIo {
 }
 
 export const USAGE = `Usage:
-  zerog-verify quote <quote-file> --collateral <json-file> --now <unix-seconds> [--policy <file>] [--json]
-  zerog-verify proof <file> [--policy <file>] [--collateral <file>] [--now <unix-seconds>] [--json]
+  zerog-verify quote <quote-file> --collateral <json-file> --now <unix-seconds> [options]
+  zerog-verify proof <file> [--collateral <file>] [--now <unix-seconds>] [options]
 
   <quote-file>  raw quote bytes, or hex text (0x optional)
   <file>        a ComputeResult as GetResult returns it in proto3 JSON (output + proof), or a bare ComputeProof
-  --collateral  collateral JSON in the @phala/dcap-qvl shape
-  --policy      policy JSON (see the README's policy reference); default: Intel root, UpToDate only
+  --collateral  collateral JSON in the @phala/dcap-qvl shape (proof: default, the collateral embedded in it)
   --now         verification time; required for quote, defaults to the current time for proof
-  --json        print the full check report as JSON
 
-Exit codes: 0 valid, 1 invalid (reason printed), 2 bad usage or unreadable input.`;
+Options:
+  --policy <file>    policy JSON (see the README's policy reference); default: Intel root, TDX, UpToDate only
+  --strict           any skipped check fails (policy "strict": true)
+  --require <check>  this check must pass, not be skipped (repeatable; policy "requiredChecks")
+  --json             print the full report as JSON
+
+Exit codes: 0 valid, 1 invalid (reason printed), 2 bad usage, unreadable or malformed caller input
+(policy, collateral, options).`;
 
 class UsageError extends Error {}
 
@@ -37,11 +43,17 @@ interface Args {
   policy?: string;
   now?: number;
   json: boolean;
+  strict: boolean;
+  require: CheckName[];
 }
 
 function parseArgs(argv: string[]): Args | "help" {
   const rest: string[] = [];
-  const a: Partial<Args> & { json: boolean } = { json: false };
+  const a: Partial<Args> & { json: boolean; strict: boolean; require: CheckName[] } = {
+    json: false,
+    strict: false,
+    require: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const value = () => {
@@ -51,7 +63,13 @@ function parseArgs(argv: string[]): Args | "help" {
     };
     if (arg === "--help" || arg === "-h") return "help";
     else if (arg === "--json") a.json = true;
-    else if (arg === "--collateral") a.collateral = value();
+    else if (arg === "--strict") a.strict = true;
+    else if (arg === "--require") {
+      const v = value();
+      if (!(CHECK_NAMES as readonly string[]).includes(v))
+        throw new UsageError(`--require: unknown check ${v} (checks: ${CHECK_NAMES.join(", ")})`);
+      a.require.push(v as CheckName);
+    } else if (arg === "--collateral") a.collateral = value();
     else if (arg === "--policy") a.policy = value();
     else if (arg === "--now") {
       const v = value();
@@ -90,6 +108,32 @@ async function readJson(io: CliIo, path: string, what: string): Promise<unknown>
   }
 }
 
+/** Largest proof file read: the bodies' limit twice, base64-encoded, plus the rest. */
+const MAX_PROOF_FILE = 4 * LIMITS.bodyBytes;
+
+/** The proof file as JSON, or why it is not one (attacker input: a report, not an error). */
+function parseProofFile(bytes: Uint8Array): { value: unknown } | { invalid: Check } {
+  if (bytes.length > MAX_PROOF_FILE)
+    return {
+      invalid: fail(
+        "proof.format",
+        "input_too_large",
+        `the proof file is larger than ${MAX_PROOF_FILE} bytes`,
+      ),
+    };
+  try {
+    return { value: JSON.parse(bytesToUtf8(bytes)) };
+  } catch (e) {
+    return {
+      invalid: fail("proof.format", "proof_malformed", `the proof file is not JSON: ${(e as Error).message}`),
+    };
+  }
+}
+
+function invalidProof(check: Check) {
+  return { ok: false, reason: check.reason as string, message: check.message, checks: [check], skipped: [] };
+}
+
 /** Raw binary, or hex text with optional 0x and whitespace. */
 export function decodeQuoteFile(bytes: Uint8Array): Uint8Array {
   const text = bytesToUtf8(bytes).trim();
@@ -104,11 +148,22 @@ function jsonReplacer(_k: string, v: unknown): unknown {
   return v;
 }
 
+const MARK = { pass: "ok  ", fail: "FAIL", skipped: "skip" } as const;
+
 function printChecks(io: CliIo, checks: Check[]): void {
   for (const c of checks) {
-    const mark = c.ok ? "ok  " : c.skipped ? "skip" : "FAIL";
-    io.stdout(`  ${mark} ${c.name}${c.reason ? ` [${c.reason}]` : ""}: ${c.message}\n`);
+    const why = c.reason ?? c.skipReason;
+    io.stdout(`  ${MARK[c.status]} ${c.name}${why ? ` [${why}]` : ""}: ${c.message}\n`);
   }
+}
+
+/** The policy file with the command line's --strict and --require over it. */
+function withFlags(policy: PolicyInput | undefined, args: Args): PolicyInput | undefined {
+  if (!args.strict && args.require.length === 0) return policy;
+  const out: PolicyInput = { ...policy };
+  if (args.strict) out.strict = true;
+  if (args.require.length > 0) out.requiredChecks = [...(policy?.requiredChecks ?? []), ...args.require];
+  return out;
 }
 
 /**
@@ -128,7 +183,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   try {
-    const policy = args.policy ? ((await readJson(io, args.policy, "policy")) as PolicyInput) : undefined;
+    const policyFile = args.policy ? ((await readJson(io, args.policy, "policy")) as PolicyInput) : undefined;
+    const policy = withFlags(policyFile, args);
     const collateral = args.collateral
       ? ((await readJson(io, args.collateral, "collateral")) as Collateral)
       : undefined;
@@ -137,6 +193,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       reason?: string;
       message?: string;
       checks: Check[];
+      skipped: CheckName[];
+      warnings?: Array<{ message: string }>;
       tcbStatus?: string;
       advisoryIds?: string[];
     };
@@ -144,8 +202,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const quote = decodeQuoteFile(await read(io, args.file, "quote"));
       report = await verifyQuote(quote, collateral as Collateral, { now: args.now as number, policy });
     } else {
-      const input = await readJson(io, args.file, "proof");
-      report = await verifyProof(input as never, { now: args.now ?? io.now(), policy, collateral });
+      const now = args.now ?? io.now();
+      const input = parseProofFile(await read(io, args.file, "proof"));
+      report =
+        "invalid" in input
+          ? invalidProof(input.invalid)
+          : await verifyProof(input.value as never, { now, policy, collateral });
     }
     if (args.json) io.stdout(`${JSON.stringify(report, jsonReplacer, 2)}\n`);
     else {
@@ -158,6 +220,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stdout(
           `  TCB status: ${report.tcbStatus}${report.advisoryIds?.length ? ` (${report.advisoryIds.join(", ")})` : ""}\n`,
         );
+      const skipped = report.checks.filter((c) => c.status === "skipped");
+      if (skipped.length > 0)
+        io.stdout(
+          `  not checked (${skipped.length}): ${skipped.map((c) => `${c.name} (${c.skipReason})`).join(", ")}\n`,
+        );
+      for (const w of report.warnings ?? []) io.stdout(`  warning: ${w.message}\n`);
       printChecks(io, report.checks);
     }
     return report.ok ? 0 : 1;

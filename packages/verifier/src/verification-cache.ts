@@ -1,51 +1,61 @@
 import type { CollateralAnalysis } from "./analyze-collateral.js";
-import type { NormalizedCollateral } from "./collateral.js";
+import type { ReplayEventLogReturnType } from "./event-log.js";
+import type { QuoteFacts } from "./quote-context.js";
 import type { KnownSigner } from "./verify-response-signature.js";
 
-/** Cached outcome of the expensive quote cryptography (dcap-qvl), valid inside a time window. */
+/** Outcome of dcap-qvl's quote cryptography, valid for any `now` inside [notBefore, notAfter]. */
 export interface CachedQuoteResult {
   status: string;
   advisoryIds: string[];
-  /** The result holds for any `now` in [notBefore, notAfter]. */
   notBefore: number;
   notAfter: number;
 }
 
+/** What the cache keeps, by kind. Every key is derived from content (bytes or a hash of them). */
+export interface CacheEntries {
+  /** Strict quote parses (fields and PCK certificates, or why malformed), by sha256 of the quote. */
+  quote: QuoteFacts;
+  /** Collateral analyses (CRL and chain signatures), by sha256 of the collateral + root. */
+  collateral: Promise<CollateralAnalysis>;
+  /** dcap-qvl results, by quote hash + collateral key + root hash. */
+  dcap: CachedQuoteResult;
+  /** Event-log replays, by sha256 of the log text. */
+  eventLog: ReplayEventLogReturnType;
+  /** NRAS token checks, by sha256 of token + JWKS + issuers. */
+  token: { payload: Record<string, unknown>; notBefore: number; notAfter: number };
+  /** secp256k1 recoveries (a pure function of text and signature), by signature + text. */
+  signer: { address: string; pubkey: string } | undefined;
+  /** Enclave keys that signed before, by EIP-55 address, with precomputed multiples. */
+  knownSigner: KnownSigner;
+}
+
+export type CacheKind = keyof CacheEntries;
+
 /**
- * Cache of verification work that depends only on the inputs' bytes: normalised collateral, parsed
- * certificates and CRLs with their signature checks, and per-quote signature-chain results (valid inside the
- * intersection of all validity windows). Policy checks and time checks are always re-evaluated at `now`.
- * Pass one cache to many `verifyQuote` / `verifyProof` calls (e.g. repeated proofs from one provider).
+ * Cache of verification work that depends only on the inputs' bytes: parsed quotes, collateral with its
+ * signature checks, dcap-qvl results (inside their validity windows), event-log replays, NRAS token checks
+ * and enclave signer recoveries. Every key is derived from content, never from the identity of a caller's
+ * object, so changing an input in place changes the verdict. Policies and time windows are re-evaluated on
+ * every call. Pass one cache to many `verifyQuote` / `verifyProof` calls.
  */
 export interface VerificationCache {
   readonly kind: "zerog-verification-cache";
-  /** Number of hits and misses so far (collateral analyses and quote results). */
+  /** Hits and misses so far, and the number of entries kept. */
   stats(): { hits: number; misses: number; entries: number };
   clear(): void;
   /** @internal */
-  readonly _normalized: WeakMap<object, { normalized: NormalizedCollateral; key: string }>;
+  get<K extends CacheKind>(kind: K, key: string): CacheEntries[K] | undefined;
   /** @internal */
-  readonly _collateral: Map<string, Promise<CollateralAnalysis>>;
-  /** @internal */
-  readonly _quotes: Map<string, CachedQuoteResult>;
-  /** @internal NRAS token verification results (payload, validity window), by token + JWKS + issuers. */
-  readonly _tokens: Map<string, { payload: Record<string, unknown>; notBefore: number; notAfter: number }>;
-  /** @internal Parsed quotes (structure + PCK chain), by sha256 of the quote. */
-  readonly _parsedQuotes: Map<string, unknown>;
-  /** @internal Event-log replays, by the log text. */
-  readonly _eventLogs: Map<string, unknown>;
-  /** @internal secp256k1 recoveries (a pure function of text and signature), by signature + text. */
-  readonly _signers: Map<string, { address: string; pubkey: string } | undefined>;
-  /** @internal Enclave keys that signed before, by EIP-55 address, ready for a fast check of the next signature. */
-  readonly _knownSigners: Map<string, KnownSigner>;
-  /** @internal */
-  _hit(hit: boolean): void;
+  set<K extends CacheKind>(kind: K, key: string, value: CacheEntries[K]): void;
 }
 
 export interface CreateVerificationCacheParameters {
-  /** Maximum entries per map (oldest evicted first). Default 512. */
+  /** Maximum entries per kind (oldest evicted first). Default 512. */
   maxEntries?: number | undefined;
 }
+
+/** Each known signer holds ~1,400 precomputed points (about 330 KB): few providers, so a small bound. */
+const KNOWN_SIGNERS = 64;
 
 /**
  * @example
@@ -54,43 +64,51 @@ export interface CreateVerificationCacheParameters {
  */
 export function createVerificationCache(p: CreateVerificationCacheParameters = {}): VerificationCache {
   const max = p.maxEntries ?? 512;
+  const maps = new Map<CacheKind, Map<string, unknown>>();
   let hits = 0;
   let misses = 0;
-  const bound = <K, V>(m: Map<K, V>, limit = max) => {
-    const set = m.set.bind(m);
-    m.set = (k: K, v: V) => {
-      if (m.size >= limit && !m.has(k)) m.delete(m.keys().next().value as K);
-      return set(k, v);
-    };
+  const mapOf = (kind: CacheKind) => {
+    let m = maps.get(kind);
+    if (!m) {
+      m = new Map();
+      maps.set(kind, m);
+    }
     return m;
   };
-  const cache: VerificationCache = {
+  return {
     kind: "zerog-verification-cache",
-    _normalized: new WeakMap(),
-    _collateral: bound(new Map()),
-    _quotes: bound(new Map()),
-    _tokens: bound(new Map()),
-    _parsedQuotes: bound(new Map()),
-    _eventLogs: bound(new Map()),
-    _signers: bound(new Map()),
-    // Each holds ~1,400 precomputed points (about 330 KB): few providers, so a small bound.
-    _knownSigners: bound(new Map(), 64),
-    stats: () => ({ hits, misses, entries: cache._collateral.size + cache._quotes.size }),
+    stats: () => ({ hits, misses, entries: [...maps.values()].reduce((n, m) => n + m.size, 0) }),
     clear: () => {
-      cache._collateral.clear();
-      cache._quotes.clear();
-      cache._tokens.clear();
-      cache._parsedQuotes.clear();
-      cache._eventLogs.clear();
-      cache._signers.clear();
-      cache._knownSigners.clear();
+      maps.clear();
       hits = 0;
       misses = 0;
     },
-    _hit(hit) {
-      if (hit) hits++;
-      else misses++;
+    get(kind, key) {
+      const v = mapOf(kind).get(key);
+      if (v === undefined) misses++;
+      else hits++;
+      return v as never;
+    },
+    set(kind, key, value) {
+      const m = mapOf(kind);
+      const limit = kind === "knownSigner" ? KNOWN_SIGNERS : max;
+      if (m.size >= limit && !m.has(key)) m.delete(m.keys().next().value as string);
+      m.set(key, value);
     },
   };
-  return cache;
+}
+
+/** `compute()` memoised under `cache` (when given) by `kind` and content `key`. */
+export function memo<K extends CacheKind>(
+  cache: VerificationCache | undefined,
+  kind: K,
+  key: string,
+  compute: () => CacheEntries[K],
+): CacheEntries[K] {
+  if (!cache) return compute();
+  const hit = cache.get(kind, key);
+  if (hit !== undefined) return hit;
+  const value = compute();
+  cache.set(kind, key, value);
+  return value;
 }

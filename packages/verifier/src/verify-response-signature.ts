@@ -1,9 +1,9 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import type { Reason } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, hexToBytesStrict, isBytes, utf8ToBytes } from "./internal/bytes.js";
-import type { Reason } from "./reasons.js";
 import { toChecksumAddress } from "./report-data.js";
 import type { VerificationCache } from "./verification-cache.js";
 
@@ -140,8 +140,9 @@ function recoverCached(
 ): { address: string; pubkey: string } | undefined {
   if (!cache) return recoverPersonalSigner(text, signature);
   const key = `${signature}\n${text}`;
-  if (cache._signers.has(key)) return cache._signers.get(key);
-  const known = cache._knownSigners.get(expected);
+  const hit = cache.get("signer", key);
+  if (hit) return hit;
+  const known = cache.get("knownSigner", expected);
   let rec: { address: string; pubkey: string } | undefined;
   if (known && recoversTo(text, signature, known)) {
     rec = { address: known.address, pubkey: known.pubkey };
@@ -149,10 +150,10 @@ function recoverCached(
     rec = recoverPersonalSigner(text, signature);
     if (rec && rec.address === expected && !known) {
       const point = secp256k1.Point.fromBytes(hexToBytesStrict(rec.pubkey, "pubkey")).precompute(6, false);
-      cache._knownSigners.set(expected, { ...rec, point });
+      cache.set("knownSigner", expected, { ...rec, point });
     }
   }
-  cache._signers.set(key, rec);
+  if (rec) cache.set("signer", key, rec);
   return rec;
 }
 

@@ -126,7 +126,11 @@ describe.skipIf(!hasChromium)("in headless Chromium", () => {
             mrtd: q.quote?.td?.mrtd,
           },
           late: late.reason,
-          proof: { ok: p.ok, reason: p.reason, failed: p.checks.filter((c) => !c.ok).map((c) => c.name) },
+          proof: {
+            ok: p.ok,
+            reason: p.reason,
+            failed: p.checks.filter((c) => c.status !== "pass").map((c) => c.name),
+          },
           tampered: tampered.reason,
         };
       }, NOW);

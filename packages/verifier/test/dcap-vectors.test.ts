@@ -33,7 +33,7 @@ function flip(bytes: Uint8Array, offset: number): Uint8Array {
 describe("real Intel TDX vector (Intel SGX Root CA)", () => {
   it("is UpToDate at the vector's now, like raw dcap-qvl", async () => {
     const r = await verifyQuote(tdxQuote, tdxCollateral, { now: TDX_NOW });
-    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.checks.filter((c) => c.status !== "pass")).toEqual([]);
     expect(r).toMatchObject({ ok: true, tcbStatus: "UpToDate", advisoryIds: [] });
     const raw = dcap.verify(tdxQuote, tdxCollateral as never, TDX_NOW);
     expect(raw.status).toBe(r.tcbStatus);
@@ -42,6 +42,23 @@ describe("real Intel TDX vector (Intel SGX Root CA)", () => {
     );
     expect(r.quote?.reportData.slice(0, 16)).toBe("9a9d48e7f6799642");
     expect(r.quote?.fmspc).toBe("B0C06F000000");
+  });
+  it("checks the TDX module identity against the TCB info (TDX_01), as Intel's QVL does", async () => {
+    const r = await verifyQuote(tdxQuote, tdxCollateral, { now: TDX_NOW });
+    expect(r.checks.find((c) => c.name === "quote.tdx_module")).toMatchObject({
+      status: "pass",
+      details: { identity: "TDX_01", moduleStatus: "UpToDate" },
+    });
+  });
+  it("tolerates the zero padding after the auth data, refuses anything else there", async () => {
+    expect(tdxQuote.length - parseQuote(tdxQuote).signedLength).toBeGreaterThan(4300);
+    const r = await verifyQuote(flip(tdxQuote, tdxQuote.length - 1), tdxCollateral, { now: TDX_NOW });
+    expect(r.reason).toBe("quote_malformed");
+  });
+  it("reports FMSPC and PCE id only from a verified PCK leaf", async () => {
+    const bad = await verifyQuote(flip(tdxQuote, 640), tdxCollateral, { now: TDX_NOW });
+    expect(bad.quote?.fmspc).toBeUndefined();
+    expect(bad.checks.find((c) => c.name === "quote.pce_id")?.status).toBe("skipped");
   });
   it("accepts hex text with 0x", async () => {
     const r = await verifyQuote(`0x${Buffer.from(tdxQuote).toString("hex")}`, JSON.stringify(tdxCollateral), {
@@ -119,7 +136,12 @@ describe("real Intel TDX vector (Intel SGX Root CA)", () => {
 
 describe("real Intel SGX vector", () => {
   it("is ConfigurationAndSWHardeningNeeded with INTEL-SA-00289 and INTEL-SA-00615", async () => {
-    const policy = { tee: { allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded" as const] } };
+    const policy = {
+      tee: {
+        allowedTeeTypes: ["sgx" as const],
+        allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded" as const],
+      },
+    };
     const r = await verifyQuote(sgxQuote, sgxCollateral, { now: SGX_NOW, policy });
     expect(r).toMatchObject({
       ok: true,
@@ -128,8 +150,15 @@ describe("real Intel SGX vector", () => {
     });
     expect(r.quote?.sgx?.mrEnclave).toBe("33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb");
   });
-  it("is rejected by the default policy (UpToDate only) with the status and advisories reported", async () => {
+  it("is rejected by the default policy (TDX only)", async () => {
     const r = await verifyQuote(sgxQuote, sgxCollateral, { now: SGX_NOW });
+    expect(r.reason).toBe("tee_type_not_allowed");
+  });
+  it("is rejected by a policy allowing SGX but UpToDate only, with the status and advisories reported", async () => {
+    const r = await verifyQuote(sgxQuote, sgxCollateral, {
+      now: SGX_NOW,
+      policy: { tee: { allowedTeeTypes: ["sgx"] } },
+    });
     expect(r).toMatchObject({
       ok: false,
       reason: "tcb_status_not_allowed",
@@ -140,6 +169,7 @@ describe("real Intel SGX vector", () => {
   it("advisory allow-list", async () => {
     const policy = {
       tee: {
+        allowedTeeTypes: ["sgx" as const],
         allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded" as const],
         allowedAdvisoryIds: ["INTEL-SA-00289"],
       },
@@ -147,17 +177,22 @@ describe("real Intel SGX vector", () => {
     const r = await verifyQuote(sgxQuote, sgxCollateral, { now: SGX_NOW, policy });
     expect(r.reason).toBe("advisory_not_allowed");
   });
-  it("TEE type policy", async () => {
+  it("reports the SGX TDX-module step as not applicable", async () => {
     const r = await verifyQuote(sgxQuote, sgxCollateral, {
       now: SGX_NOW,
-      policy: { tee: { allowedTeeTypes: ["tdx"] } },
+      policy: { tee: { allowedTeeTypes: ["sgx"] } },
     });
-    expect(r.reason).toBe("tee_type_not_allowed");
+    expect(r.checks.find((c) => c.name === "quote.tdx_module")).toMatchObject({
+      status: "skipped",
+      skipReason: "not_applicable",
+    });
   });
   it.each([100, 368, 431])("rejects a flipped bit at byte %i of the signed region", async (offset) => {
     const r = await verifyQuote(flip(sgxQuote, offset), sgxCollateral, {
       now: SGX_NOW,
-      policy: { tee: { allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded"] } },
+      policy: {
+        tee: { allowedTeeTypes: ["sgx"], allowedTcbStatuses: ["ConfigurationAndSWHardeningNeeded"] },
+      },
     });
     expect(r.reason).toBe("quote_signature_invalid");
   });

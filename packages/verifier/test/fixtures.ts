@@ -1,11 +1,14 @@
 import {
   type CreateDstackAttestationParameters,
+  createCollateral,
   createDstackAttestation,
   createEnclaveKey,
   createNrasKey,
+  createSgxQuote,
   createTestPki,
   type EnclaveKey,
   type NrasKey,
+  reportDataFor,
   type TestPki,
 } from "@chaoschain/zerog-tee-sim";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -26,7 +29,8 @@ export const nrasKey: NrasKey = createNrasKey({ seed: "verifier-tests" });
 export const hex = (b: Uint8Array) => bytesToHex(b);
 export const sha256hex = (b: Uint8Array) => bytesToHex(sha256(b));
 
-export function chatBodies(content = "The answer is 42.") {
+/** Request and response bodies of a chat completion; `created` null leaves the signed time out. */
+export function chatBodies(content = "The answer is 42.", created: number | null = NOW - 10) {
   const requestBody = utf8ToBytes(
     JSON.stringify({
       model: "mock-model",
@@ -38,7 +42,7 @@ export function chatBodies(content = "The answer is 42.") {
     JSON.stringify({
       id: "chatcmpl-1",
       object: "chat.completion",
-      created: NOW - 10,
+      ...(created === null ? {} : { created }),
       model: "mock-model",
       choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
       usage: { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 },
@@ -60,6 +64,12 @@ export interface FixtureOptions {
   content?: string;
   gpu?: boolean;
   now?: number;
+  /** The signed response's `created` (default NOW - 10); null: none. */
+  created?: number | null;
+  /** Replace the response body (signed as given). */
+  responseBody?: Uint8Array;
+  /** Build an SGX proof (v3 quote, SGX collateral) with these enclave identity fields. */
+  sgx?: { mrEnclave?: string; mrSigner?: string; isvProdId?: number; isvSvn?: number };
 }
 
 /** A complete, valid ComputeResult (protobuf-es shape: Uint8Array bytes, bigint int64) with policy and collateral. */
@@ -75,24 +85,12 @@ export function makeFixture(o: FixtureOptions = {}): Fixture {
     ...(o.gpu === false ? {} : { gpu: { nrasKey } }),
     ...o.attestation,
   });
-  const { requestBody, responseBody } = chatBodies(o.content);
-  const requestHash = sha256hex(requestBody);
-  const responseHash = sha256hex(responseBody);
-  const signedText = `${requestHash}:${responseHash}`;
-  const signature = key.signPersonalMessage(signedText);
+  const bodies = chatBodies(o.content, o.created === undefined ? now - 10 : o.created);
   const proof: ComputeProofInput = {
     method: "tee-ml",
     dockerDigest: att.dockerDigest,
-    enclavePubkey: key.publicKey,
     attestation: att.quote,
-    executionHash: sha256hex(utf8ToBytes(signedText)),
-    signature,
     timestamp: BigInt(now - 30),
-    signedText,
-    requestHash,
-    responseHash,
-    requestBody,
-    responseBody,
     enclaveAddress: enclave.address,
     signingAlgo: "ecdsa",
     providerAddress: "0x1111111111111111111111111111111111111111",
@@ -100,6 +98,7 @@ export function makeFixture(o: FixtureOptions = {}): Fixture {
     model: "mock-model",
     serviceUrl: "http://127.0.0.1:9",
     chainId: 16602n,
+    ...signedBodies(key, bodies.requestBody, o.responseBody ?? bodies.responseBody),
     tee: {
       teeType: "tdx",
       reportDataBinding: 1,
@@ -119,17 +118,89 @@ export function makeFixture(o: FixtureOptions = {}): Fixture {
       nrasToken: att.body.nras_token,
     };
   }
-  const policy: PolicyInput = {
-    tee: { rootCaDer: pki.rootCaDer, mrtd: [att.mrtd], rtmr0: [att.rtmrs[0]] },
-    dockerDigests: [att.dockerDigest],
-    gpu: o.gpu === false ? { required: false } : { required: true, jwks: nrasKey.jwks },
-  };
-  return {
+  const policy = pinningPolicy(pki, att, o.gpu === false ? undefined : nrasKey.jwks);
+  const fx: Fixture = {
     result: { jobId: "job-1", output: o.content ?? "The answer is 42.", proof },
     collateral: att.collateral,
     policy,
     att,
   };
+  return o.sgx ? asSgx(fx, o.sgx, now) : fx;
+}
+
+/** A policy that pins everything of `att`: MRTD, RTMR0-2, the workload, and GPU evidence when `jwks` is given. */
+export function pinningPolicy(
+  testPki: TestPki,
+  att: Pick<Fixture["att"], "mrtd" | "rtmrs" | "dockerDigest">,
+  jwks?: NrasKey["jwks"],
+): PolicyInput {
+  return {
+    tee: {
+      rootCaDer: testPki.rootCaDer,
+      mrtd: [att.mrtd],
+      rtmr0: [att.rtmrs[0]],
+      rtmr1: [att.rtmrs[1]],
+      rtmr2: [att.rtmrs[2]],
+    },
+    dockerDigests: [att.dockerDigest],
+    gpu: jwks ? { required: true, jwks: structuredClone(jwks) } : { required: false },
+  };
+}
+
+/** The enclave-signed part of a proof over these exact bodies. */
+export function signedBodies(key: EnclaveKey, requestBody: Uint8Array, responseBody: Uint8Array) {
+  const requestHash = sha256hex(requestBody);
+  const responseHash = sha256hex(responseBody);
+  const signedText = `${requestHash}:${responseHash}`;
+  return {
+    enclavePubkey: key.publicKey,
+    executionHash: sha256hex(utf8ToBytes(signedText)),
+    signature: key.signPersonalMessage(signedText),
+    signedText,
+    requestHash,
+    responseHash,
+    requestBody,
+    responseBody,
+  };
+}
+
+/** Re-signs `fx`'s proof over a new response body (as a provider would have). */
+export function resign(fx: Fixture, responseBody: Uint8Array, key: EnclaveKey = enclave): Fixture {
+  Object.assign(fx.result.proof, signedBodies(key, fx.result.proof.requestBody as Uint8Array, responseBody));
+  return fx;
+}
+
+/** An SGX enclave's proof: v3 quote binding the enclave address, SGX collateral, SGX pins in the policy. */
+function asSgx(fx: Fixture, sgx: NonNullable<FixtureOptions["sgx"]>, now: number): Fixture {
+  const quote = createSgxQuote({
+    pki,
+    reportData: reportDataFor(enclave.address, "address-ascii"),
+    ...sgx,
+  });
+  const mrEnclave = sgx.mrEnclave ?? hex(pki.derive("mrenclave", 32));
+  const mrSigner = sgx.mrSigner ?? hex(pki.derive("mrsigner", 32));
+  const p = fx.result.proof;
+  p.attestation = quote;
+  p.dockerDigest = "";
+  p.tee = {
+    teeType: "sgx",
+    reportDataBinding: 1,
+    reportData: reportDataFor(enclave.address, "address-ascii"),
+  };
+  p.gpu = undefined;
+  fx.collateral = createCollateral({ pki, now, teeType: "sgx" });
+  fx.policy = {
+    tee: {
+      rootCaDer: pki.rootCaDer,
+      allowedTeeTypes: ["sgx"],
+      mrEnclave: [mrEnclave],
+      mrSigner: [mrSigner],
+      isvProdIds: [sgx.isvProdId ?? 1],
+      minIsvSvn: sgx.isvSvn ?? 1,
+    },
+    gpu: { required: false },
+  } as PolicyInput;
+  return fx;
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");

@@ -1,38 +1,27 @@
+import { runtimeEvent } from "@chaoschain/zerog-tee-sim";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
-import { createVerificationCache, verifyProof } from "../src/index.js";
-import { makeFixture, NOW, toProtoJson } from "./fixtures.js";
+import { CHECK_NAMES, createVerificationCache, verifyProof } from "../src/index.js";
+import { enclave, hex, makeFixture, NOW, resign, toProtoJson } from "./fixtures.js";
 
 describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
   const fx = makeFixture();
   it("accepts a valid ComputeResult and explains every step", async () => {
     const r = await verifyProof(fx.result, { now: NOW, collateral: fx.collateral, policy: fx.policy });
-    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(r.ok).toBe(true);
-    expect(r.tcbStatus).toBe("UpToDate");
+    expect(r.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(r).toMatchObject({
+      ok: true,
+      skipped: [],
+      warnings: [],
+      tcbStatus: "UpToDate",
+      collateral: "given",
+    });
     expect(r.reportDataBinding).toBe("address-ascii");
     expect(r.composeHash).toBe(fx.att.composeHash);
     expect(r.output).toBe("The answer is 42.");
-    expect(r.checks.map((c) => c.name)).toEqual([
-      "response.hashes",
-      "response.signature",
-      "response.enclave_pubkey",
-      "response.execution_hash",
-      "result.output",
-      "quote.format",
-      "collateral.validity",
-      "quote.signature_chain",
-      "collateral.integrity",
-      "quote.pck_revocation",
-      "quote.qe_vendor_id",
-      "quote.pce_id",
-      "quote.tcb_status",
-      "tee.report_data",
-      "tee.measurements",
-      "tee.event_log",
-      "tee.compose_hash",
-      "gpu.evidence",
-      "freshness",
-    ]);
+    expect(r.signedTime).toBe(NOW - 10);
+    expect(r.checks.map((c) => c.name)).toEqual(CHECK_NAMES);
   });
   it.each(["camel", "snake"] as const)("accepts the proto3 JSON form (%s case)", async (style) => {
     const json = JSON.parse(JSON.stringify(toProtoJson(fx.result, style)));
@@ -40,10 +29,11 @@ describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
     expect(r.reason).toBeUndefined();
     expect(r.ok).toBe(true);
   });
-  it("accepts a bare proof (no output claim)", async () => {
+  it("accepts a bare proof (no output claim) and still reports the signed output", async () => {
     const r = await verifyProof(fx.result.proof, { now: NOW, collateral: fx.collateral, policy: fx.policy });
     expect(r.ok).toBe(true);
     expect(r.checks.some((c) => c.name === "result.output")).toBe(false);
+    expect(r.output).toBe("The answer is 42.");
   });
   it("accepts a v5 quote and the enc-pub-v1 binding", async () => {
     const enc = new Uint8Array(32).fill(7);
@@ -71,9 +61,159 @@ describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
     const late = await verifyProof(fx.result, {
       now: NOW + 40 * 86400,
       collateral: fx.collateral,
-      policy: { ...fx.policy, maxAgeSeconds: 1e9 },
+      policy: { ...fx.policy, maxAgeSeconds: 1e8 },
       cache,
     });
     expect(late.reason).toBe("collateral_expired");
+  });
+});
+
+describe("honest reports", () => {
+  it("lists what an unpinned policy did not check, and passes unless strict", async () => {
+    const f = makeFixture({ gpu: false });
+    const policy = { tee: { rootCaDer: f.policy.tee?.rootCaDer } };
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy });
+    expect(r.ok).toBe(true);
+    expect(r.skipped).toEqual(["tee.measurements", "tee.workload", "gpu.evidence"]);
+    expect(r.checks.find((c) => c.name === "tee.measurements")?.skipReason).toBe("not_pinned");
+    const strict = await verifyProof(f.result, {
+      now: NOW,
+      collateral: f.collateral,
+      policy: { ...policy, strict: true },
+    });
+    expect(strict.reason).toBe("check_skipped");
+    expect(strict.skipped).toEqual([]);
+    const required = await verifyProof(f.result, {
+      now: NOW,
+      collateral: f.collateral,
+      policy: { ...policy, requiredChecks: ["tee.workload"] },
+    });
+    expect(required.checks.find((c) => c.name === "tee.workload")).toMatchObject({
+      status: "fail",
+      reason: "check_skipped",
+    });
+    expect(required.skipped).toEqual(["tee.measurements", "gpu.evidence"]);
+  });
+  it("reports docker digests pinned without MRTD and RTMR0-2 as weak", async () => {
+    const f = makeFixture();
+    const policy = { ...f.policy, tee: { rootCaDer: f.policy.tee?.rootCaDer, mrtd: f.policy.tee?.mrtd } };
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy });
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => w.code)).toEqual(["weak_workload_pin"]);
+    expect(r.checks.find((c) => c.name === "tee.workload")?.details?.weak).toBe(true);
+  });
+  it("skips present GPU evidence only on an explicit gpu.ignore", async () => {
+    const f = makeFixture();
+    const r = await verifyProof(f.result, {
+      now: NOW,
+      collateral: f.collateral,
+      policy: { ...f.policy, gpu: { ignore: true } },
+    });
+    expect(r.ok).toBe(true);
+    expect(r.checks.find((c) => c.name === "gpu.evidence")).toMatchObject({
+      status: "skipped",
+      skipReason: "ignored_by_policy",
+    });
+  });
+  it("freshness without a signed time is skipped, and said to be unsigned, when not required", async () => {
+    const f = makeFixture({ created: null });
+    const r = await verifyProof(f.result, {
+      now: NOW,
+      collateral: f.collateral,
+      policy: { ...f.policy, requireFreshness: false },
+    });
+    expect(r.ok).toBe(true);
+    expect(r.checks.find((c) => c.name === "freshness")?.message).toMatch(/unsigned timestamp says 30 s old/);
+  });
+});
+
+describe("accepted forms", () => {
+  it.each([
+    ["65 bytes (0x04…)", (k: string) => k],
+    ["64 bytes (x ‖ y)", (k: string) => `0x${k.slice(4)}`],
+    ["33 bytes (compressed)", (k: string) => `0x${hex(secp256k1.Point.fromHex(k.slice(2)).toBytes(true))}`],
+  ])("enclave_pubkey as %s", async (_, form) => {
+    const f = makeFixture();
+    f.result.proof.enclavePubkey = form(enclave.publicKey);
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.reason).toBeUndefined();
+  });
+  it("application events after system-ready still replay (real dstack logs have them)", async () => {
+    const f = makeFixture({
+      attestation: { editEvents: (ev) => [...ev, runtimeEvent("image-digest", utf8ToBytes("sha256:abc"))] },
+    });
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.reason).toBeUndefined();
+  });
+  it.each(["\r", "\n", "\r\n"])("an SSE stream with %j line ends", async (eol) => {
+    const chunk = (index: number, content: string) =>
+      `data: ${JSON.stringify({ object: "chat.completion.chunk", created: NOW - 10, choices: [{ index, delta: { content } }] })}${eol}${eol}`;
+    const body = `${chunk(0, "Hel")}${chunk(1, "other")}: comment${eol}${chunk(0, "lo")}data: [DONE]${eol}${eol}`;
+    const f = resign(makeFixture(), utf8ToBytes(body));
+    f.result.output = "Hello";
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.reason).toBeUndefined();
+  });
+  it("an SGX enclave with SGX pins, when the policy allows SGX", async () => {
+    const f = makeFixture({ sgx: { isvProdId: 3, isvSvn: 5 } });
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.reason).toBeUndefined();
+    expect(r.checks.find((c) => c.name === "tee.measurements")?.details?.pinned).toEqual([
+      "mrEnclave",
+      "mrSigner",
+      "isvProdIds",
+      "minIsvSvn",
+    ]);
+    expect(r.skipped).toEqual([
+      "quote.tdx_module",
+      "tee.event_log",
+      "tee.compose_hash",
+      "tee.workload",
+      "gpu.evidence",
+    ]);
+  });
+});
+
+describe("collateral embedded in the proof (tee.collateral)", () => {
+  const embed = (f: ReturnType<typeof makeFixture>, c = f.collateral) => {
+    const bytes = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
+    (f.result.proof.tee as Record<string, unknown>).collateral = {
+      ...c,
+      rootCaCrl: bytes(c.root_ca_crl),
+      pckCrl: bytes(c.pck_crl),
+      tcbInfoSignature: bytes(c.tcb_info_signature),
+      qeIdentitySignature: bytes(c.qe_identity_signature),
+      root_ca_crl: undefined,
+      pck_crl: undefined,
+      tcb_info_signature: undefined,
+      qe_identity_signature: undefined,
+    };
+    return f;
+  };
+  it("is used when no collateral is given, in the protobuf-es and the proto3 JSON forms", async () => {
+    const f = embed(makeFixture());
+    const r = await verifyProof(f.result, { now: NOW, policy: f.policy });
+    expect(r).toMatchObject({ ok: true, collateral: "embedded" });
+    const json = JSON.parse(JSON.stringify(toProtoJson(f.result)));
+    expect((await verifyProof(json, { now: NOW, policy: f.policy })).ok).toBe(true);
+  });
+  it("given collateral wins", async () => {
+    const f = embed(makeFixture());
+    (f.result.proof.tee as { collateral: { tcb_info: string } }).collateral.tcb_info = "{not json";
+    const r = await verifyProof(f.result, { now: NOW, policy: f.policy, collateral: f.collateral });
+    expect(r).toMatchObject({ ok: true, collateral: "given" });
+  });
+  it("is verified like any other, and a malformed one is an invalid proof, not an error", async () => {
+    const f = embed(makeFixture());
+    const c = (f.result.proof.tee as { collateral: Record<string, unknown> }).collateral;
+    c.tcbInfo = 42;
+    await expect(verifyProof(f.result, { now: NOW, policy: f.policy })).resolves.toMatchObject({
+      ok: false,
+      reason: "proof_malformed",
+    });
+    c.tcbInfo = undefined;
+    c.tcb_info = undefined;
+    const missing = await verifyProof(f.result, { now: NOW, policy: f.policy });
+    expect(missing.reason).toBe("collateral_invalid");
   });
 });

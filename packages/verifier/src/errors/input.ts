@@ -18,6 +18,18 @@ export class InvalidInputError extends BaseError {
   }
 }
 
+export type InputTooLargeErrorType = InputTooLargeError & { name: "InputTooLargeError" };
+
+/** An input larger than its documented limit (see `LIMITS`), refused before it is parsed. */
+export class InputTooLargeError extends InvalidInputError {
+  override name = "InputTooLargeError";
+  readonly limit: number;
+  constructor(field: string, size: number, limit: number) {
+    super(field, `${size} bytes exceeds the ${limit}-byte limit`);
+    this.limit = limit;
+  }
+}
+
 export type CollateralUnavailableErrorType = CollateralUnavailableError & {
   name: "CollateralUnavailableError";
 };

@@ -49,18 +49,6 @@ export function base64ToBytes(text: string, field: string): Uint8Array {
   return out.subarray(0, o);
 }
 
-export function bytesToBase64(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    out += B64[(n >> 18) & 63] as string;
-    out += B64[(n >> 12) & 63] as string;
-    out += i + 1 < bytes.length ? (B64[(n >> 6) & 63] as string) : "=";
-    out += i + 2 < bytes.length ? (B64[n & 63] as string) : "=";
-  }
-  return out;
-}
-
 const decoder = new TextDecoder("utf-8", { fatal: false });
 export function bytesToUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
@@ -75,12 +63,4 @@ export function readU32le(b: Uint8Array, off: number): number {
     ((b[off] as number) | ((b[off + 1] as number) << 8) | ((b[off + 2] as number) << 16)) +
     (b[off + 3] as number) * 0x1000000
   );
-}
-
-/** PEM blocks of `label` → DER. */
-export function pemToDers(pem: string, label = "CERTIFICATE"): Uint8Array[] {
-  const re = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+?)-----END ${label}-----`, "g");
-  const out: Uint8Array[] = [];
-  for (const m of pem.matchAll(re)) out.push(base64ToBytes((m[1] as string).replace(/\s+/g, ""), "pem"));
-  return out;
 }

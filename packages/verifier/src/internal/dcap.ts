@@ -1,5 +1,5 @@
 import dcap from "@phala/dcap-qvl";
-import type { Reason } from "../reasons.js";
+import type { Reason } from "../check.js";
 
 /** The Buffer class dcap-qvl itself uses (native in Node, its `buffer` polyfill in browsers). */
 const DcapBuffer = (
@@ -11,21 +11,9 @@ export interface DcapResult {
   advisoryIds: string[];
 }
 
-const verifiers = new Map<string, InstanceType<typeof dcap.QuoteVerifier>>();
-
-/** Runs @phala/dcap-qvl's full quote verification. Throws its Error on failure. */
-export function runDcap(
-  quote: Uint8Array,
-  collateral: object,
-  now: number,
-  root: Uint8Array,
-  rootKey: string,
-): DcapResult {
-  let v = verifiers.get(rootKey);
-  if (!v) {
-    v = dcap.QuoteVerifier.newWithRootCa(DcapBuffer.from(root) as never);
-    verifiers.set(rootKey, v);
-  }
+/** Runs @phala/dcap-qvl's full quote verification under `root`. Throws its Error on failure. */
+export function runDcap(quote: Uint8Array, collateral: object, now: number, root: Uint8Array): DcapResult {
+  const v = dcap.QuoteVerifier.newWithRootCa(DcapBuffer.from(root) as never);
   const r = v.verify(DcapBuffer.from(quote) as never, collateral as never, now);
   return { status: r.status, advisoryIds: [...r.advisory_ids] };
 }

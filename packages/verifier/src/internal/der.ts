@@ -1,5 +1,7 @@
 /** Minimal DER reader for X.509 certificates and CRLs (no dependency, browser-safe). */
 
+import { bytesToHex } from "@noble/hashes/utils.js";
+
 export interface DerNode {
   tag: number;
   /** Offset of the tag byte in the source. */
@@ -99,9 +101,5 @@ export function decodeTime(node: DerNode): number {
 
 /** INTEGER content → lowercase hex without leading zeros ("0" for zero). */
 export function integerHex(content: Uint8Array): string {
-  let i = 0;
-  while (i < content.length - 1 && content[i] === 0) i++;
-  let s = "";
-  for (; i < content.length; i++) s += (content[i] as number).toString(16).padStart(2, "0");
-  return s.replace(/^0+(?=.)/, "");
+  return bytesToHex(content).replace(/^0+(?=.)/, "");
 }

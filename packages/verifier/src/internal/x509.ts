@@ -34,8 +34,15 @@ export interface ParsedCrl {
   signature: Uint8Array;
 }
 
+function whole(der: Uint8Array, what: string) {
+  const node = expectTag(readNode(der), 0x30, what);
+  if (node.end !== der.length) throw new DerError(`${what}: ${der.length - node.end} bytes after the DER`);
+  return node;
+}
+
+/** Parses a DER X.509 certificate (no trailing bytes). Throws {@link DerError}. */
 export function parseCertificate(der: Uint8Array): ParsedCert {
-  const cert = expectTag(readNode(der), 0x30, "Certificate");
+  const cert = whole(der, "Certificate");
   const [tbsNode, algNode, sigNode] = children(cert);
   const tbsSeq = expectTag(tbsNode, 0x30, "TBSCertificate");
   const t = children(tbsSeq);
@@ -83,8 +90,9 @@ export function parseCertificate(der: Uint8Array): ParsedCert {
   };
 }
 
+/** Parses a DER CRL (no trailing bytes). Throws {@link DerError}. */
 export function parseCrl(der: Uint8Array): ParsedCrl {
-  const crl = expectTag(readNode(der), 0x30, "CertificateList");
+  const crl = whole(der, "CertificateList");
   const [tbsNode, algNode, sigNode] = children(crl);
   const tbsSeq = expectTag(tbsNode, 0x30, "TBSCertList");
   const t = children(tbsSeq);

@@ -1,0 +1,66 @@
+import { blocked, type Check, fail, pass, skip } from "../check.js";
+import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
+
+const NAME = "freshness";
+
+/**
+ * `freshness`: how old the answer is, from signed data only: the signed response's `created` (every chunk's
+ * in a stream). It must be at most `maxAgeSeconds` old and at most `maxFutureSkewSeconds` ahead of `now`,
+ * and the proof's unsigned `timestamp`, when set, within `maxFutureSkewSeconds` of it. Without a signed
+ * time the check fails `freshness_unsigned`, or is skipped when the policy does not require freshness.
+ */
+export function freshness(ctx: ProofContext): Check {
+  const p = proofOf(ctx);
+  if (!p) return blockedByFormat(NAME);
+  const { now, policy } = ctx;
+  const ts = p.timestamp === 0n ? undefined : p.timestamp;
+  const created = ctx.response?.ok ? ctx.response.value.created : [];
+  if (created.length > 1)
+    return fail(
+      NAME,
+      "timestamp_mismatch",
+      `the signed response carries ${created.length} different created times`,
+      { created },
+    );
+  const signed = created[0];
+  if (signed === undefined) {
+    if (!ctx.response) return blocked(NAME, "response.bodies");
+    const unsigned =
+      ts === undefined
+        ? "no timestamp either"
+        : `the proof's unsigned timestamp says ${BigInt(now) - ts} s old`;
+    const detail = { timestamp: ts?.toString() };
+    return policy.requireFreshness
+      ? fail(NAME, "freshness_unsigned", `the signed response has no created time (${unsigned})`, detail)
+      : skip(NAME, "not_required", `no signed time, freshness not required by policy (${unsigned})`, detail);
+  }
+  const details = { signedTime: signed, timestamp: ts?.toString(), now };
+  if (signed > now + policy.maxFutureSkewSeconds)
+    return fail(
+      NAME,
+      "timestamp_in_future",
+      `the signed response was created ${signed - now} s after now`,
+      details,
+    );
+  if (now - signed > policy.maxAgeSeconds)
+    return fail(
+      NAME,
+      "stale_timestamp",
+      `the signed response was created ${now - signed} s ago (max ${policy.maxAgeSeconds})`,
+      details,
+    );
+  const drift = ts === undefined ? 0n : ts - BigInt(signed);
+  const skew = BigInt(policy.maxFutureSkewSeconds);
+  if (drift > skew || drift < -skew)
+    return fail(
+      NAME,
+      "timestamp_mismatch",
+      `the proof's timestamp is ${drift} s from the signed created time (max ±${skew})`,
+      details,
+    );
+  return pass(
+    NAME,
+    `the signed response was created ${now - signed} s ago (max ${policy.maxAgeSeconds})`,
+    details,
+  );
+}

@@ -1,0 +1,18 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import { type Check, fail, pass } from "../check.js";
+import { bytesToHex, utf8ToBytes } from "../internal/bytes.js";
+import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
+
+const NAME = "response.execution_hash";
+
+/** `response.execution_hash`: the claimed `execution_hash` is sha256 of the signed text. */
+export function responseExecutionHash(ctx: ProofContext): Check {
+  const p = proofOf(ctx);
+  if (!p) return blockedByFormat(NAME);
+  if (p.executionHash === "")
+    return pass(NAME, "no execution_hash claimed: nothing to compare", { claimed: false });
+  const expected = bytesToHex(sha256(utf8ToBytes(p.signedText)));
+  if (p.executionHash.toLowerCase().replace(/^0x/, "") !== expected)
+    return fail(NAME, "execution_hash_mismatch", "execution_hash is not sha256 of signed_text", { expected });
+  return pass(NAME, "execution_hash is sha256 of signed_text", { claimed: true });
+}
