@@ -41,6 +41,11 @@ export {
   replayEventLog,
   runtimeEventDigest,
 } from "./event-log.js";
+// Building blocks (other libraries, the bridge, the devnet)
+export {
+  type FineTuningSettlementMessage,
+  fineTuningSettlementDigest,
+} from "./fine-tuning-settlement-digest.js";
 export {
   gpuNonceFor,
   type VerifyGpuEvidenceParameters,
@@ -52,9 +57,11 @@ export {
   type BytesInput,
   type ComputeProofInput,
   type ComputeResultInput,
+  type FineTuningDeliveryInput,
   type GpuDeviceEvidenceInput,
   type GpuEvidenceInput,
   type Int64Input,
+  type NormalizedFineTuningDelivery,
   type NormalizedProof,
   normalizeProof,
   type QuoteCollateralInput,
@@ -62,7 +69,6 @@ export {
   type TeeEvidenceInput,
 } from "./normalize-proof.js";
 export { type OutputFromResponseBodyErrorType, outputFromResponseBody } from "./output-from-response-body.js";
-// Building blocks (other libraries, the bridge, the devnet)
 export { type ParsedQuote, parseQuote } from "./parse-quote.js";
 export {
   defaultPolicy,
@@ -106,6 +112,7 @@ export {
 export {
   addressOfPublicKey,
   personalMessageDigest,
+  recoverDigestSigner,
   recoverPersonalSigner,
   type VerifyResponseSignatureErrorType,
   type VerifyResponseSignatureParameters,
