@@ -13,6 +13,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import { createJsonRpcProvider, type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import { verifyProof } from "@chaoschain/zerog-verifier";
 import {
   Contract,
   getBytes,
@@ -217,6 +218,23 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     const fractions = progress.map((p) => p.progress);
     expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
     expect(checkpoints.at(-1)).toMatchObject({ taskId, acknowledged: true, provider: ft().address });
+
+    // The offline verifier accepts it: the enclave signed the tags and the settlement, the quote binds it.
+    const report = await verifyProof(
+      { output: result.output, proof: result.proof },
+      { now: Math.floor(Date.now() / 1000), policy: devnet.policy!, collateral: devnet.trust!.collateral },
+    );
+    const status = Object.fromEntries(report.checks.map((c) => [c.name, c.status]));
+    expect(status).toMatchObject({
+      "fine_tuning.delivery": "pass",
+      "fine_tuning.tag_signature": "pass",
+      "fine_tuning.settlement_signature": "pass",
+      "fine_tuning.artifact": "skipped",
+      "result.output": "pass",
+      "tee.report_data": "pass",
+      "tee.workload": "pass",
+    });
+    expect(report.ok).toBe(true);
   });
 
   it("check() refuses training, unknown base models and bad fields at submit", async () => {
