@@ -2,15 +2,11 @@ import { rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { BackendError, type BackendJobResult, FailureReason, UsageSchema } from "@chaoschain/zerog-core";
-import { recoverAddress } from "ethers";
+import { fineTuningSettlementDigest, recoverDigestSigner } from "@chaoschain/zerog-verifier";
+import { getBytes } from "ethers";
 import { artifactFileName, jobArtifactsDir } from "./artifacts.js";
 import { delay } from "./delay.js";
-import {
-  type Deliverable,
-  type FineTuningService,
-  type Settlement,
-  settlementDigest,
-} from "./fine-tuning-contract.js";
+import type { Deliverable, FineTuningService, Settlement } from "./fine-tuning-contract.js";
 import { buildFineTuningProof } from "./fine-tuning-proof.js";
 import type {
   FineTuningCheckpoint,
@@ -198,13 +194,17 @@ async function waitForSettlement(p: DeliverModelParameters, taskId: string): Pro
 
 /** The settlement must be signed by the TEE over exactly what is on chain for this task and wallet. */
 function checkSettlement(p: DeliverModelParameters, s: Settlement, d: Deliverable): void {
-  const signer = (() => {
-    try {
-      return recoverAddress(settlementDigest(p.deps.chainId, p.deps.serving.address, s), s.signature);
-    } catch {
-      return undefined;
-    }
-  })();
+  const digest = fineTuningSettlementDigest({
+    chainId: p.deps.chainId,
+    fineTuningContract: p.deps.serving.address,
+    id: s.id,
+    encryptedSecret: getBytes(s.encryptedSecret),
+    modelRootHash: getBytes(s.modelRootHash),
+    nonce: s.nonce,
+    taskFee: s.taskFee,
+    user: s.user,
+  });
+  const signer = recoverDigestSigner(digest, getBytes(s.signature))?.address;
   const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   if (
     signer !== p.service.teeSignerAddress ||

@@ -1,4 +1,4 @@
-import { Contract, getAddress, Interface, type Provider, type Signer, TypedDataEncoder } from "ethers";
+import { Contract, getAddress, Interface, type Provider, type Signer } from "ethers";
 
 const quota = "(uint256 cpuCount, uint256 nodeMemory, uint256 gpuCount, uint256 nodeStorage, string gpuType)";
 const service = `(address provider, string url, ${quota} quota, uint256 pricePerToken, bool occupied, string[] models, address teeSignerAddress, bool teeSignerAcknowledged)`;
@@ -67,31 +67,6 @@ export interface Settlement {
   user: string;
   /** The TEE's signature over the EIP-712 `VerifierMessage`. */
   signature: string;
-}
-
-/** EIP-712 types of the settlement the TEE signs ([sol] `FineTuningVerifier.sol`). */
-export const verifierMessageTypes = {
-  VerifierMessage: [
-    { name: "id", type: "string" },
-    { name: "encryptedSecret", type: "bytes" },
-    { name: "modelRootHash", type: "bytes" },
-    { name: "nonce", type: "uint256" },
-    { name: "taskFee", type: "uint256" },
-    { name: "user", type: "address" },
-  ],
-};
-
-/** The EIP-712 digest of a settlement, in FineTuningServing's domain ("0G Fine-Tuning Serving", "1"). */
-export function settlementDigest(
-  chainId: bigint,
-  fineTuning: string,
-  s: Pick<Settlement, "id" | "encryptedSecret" | "modelRootHash" | "nonce" | "taskFee" | "user">,
-): string {
-  return TypedDataEncoder.hash(
-    { name: "0G Fine-Tuning Serving", version: "1", chainId, verifyingContract: fineTuning },
-    verifierMessageTypes,
-    s,
-  );
 }
 
 const fineTuningInterface = new Interface(fineTuningServingAbi);

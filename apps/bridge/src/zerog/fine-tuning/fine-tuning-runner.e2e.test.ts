@@ -13,7 +13,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import { createJsonRpcProvider, type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
-import { verifyProof } from "@chaoschain/zerog-verifier";
+import { fineTuningSettlementDigest, verifyProof } from "@chaoschain/zerog-verifier";
 import {
   Contract,
   getBytes,
@@ -31,7 +31,7 @@ import { PromiseCache } from "../promise-cache.js";
 import { fetchAttestation, type ProviderAttestation } from "../provider-http.js";
 import { TxQueue } from "../tx-queue.js";
 import { defaultDatasetPolicy } from "./dataset-source.js";
-import { FineTuningServing, settlementDigest } from "./fine-tuning-contract.js";
+import { FineTuningServing } from "./fine-tuning-contract.js";
 import {
   defaultFineTuningOptions,
   type FineTuningCheckpoint,
@@ -196,10 +196,12 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     expect(d.taskFeeNeuron).toBe(providerTask.fee);
     expect(result.usage.feeNeuron).toBe(providerTask.fee);
     // The TEE's EIP-712 settlement signature, from the provider's settleFees transaction.
-    const digest = settlementDigest(BigInt(devnet.chainId), devnet.contracts.fineTuning, {
+    const digest = fineTuningSettlementDigest({
+      chainId: BigInt(devnet.chainId),
+      fineTuningContract: devnet.contracts.fineTuning,
       id: taskId,
-      encryptedSecret: `0x${Buffer.from(d.encryptedSecret).toString("hex")}`,
-      modelRootHash: `0x${Buffer.from(d.modelRootHash).toString("hex")}`,
+      encryptedSecret: d.encryptedSecret,
+      modelRootHash: d.modelRootHash,
       nonce: BigInt(d.settlementNonce),
       taskFee: BigInt(d.taskFeeNeuron),
       user: d.userAddress,

@@ -1,9 +1,10 @@
 import { createDecipheriv, createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
+import { recoverDigestSigner } from "@chaoschain/zerog-verifier";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { decrypt as eciesDecrypt } from "eciesjs";
-import { computeAddress, getAddress, getBytes, hexlify, keccak256, Signature, SigningKey } from "ethers";
+import { getBytes, hexlify } from "ethers";
 
 /**
  * Layout of a delivered model ([Go] `0g-serving-broker` util.AesEncryptLargeFile, finalizer.go; SDK
@@ -103,20 +104,8 @@ export function recoverTagSigner(
   tags: Uint8Array,
   tagSignature: Uint8Array,
 ): { address: string; publicKey: string } | undefined {
-  if (tagSignature.length !== TAG_SIG_BYTES) return undefined;
-  const v = tagSignature[64] ?? 0;
-  if (v !== 0 && v !== 1 && v !== 27 && v !== 28) return undefined;
-  try {
-    const sig = Signature.from({
-      r: hexlify(tagSignature.subarray(0, 32)),
-      s: hexlify(tagSignature.subarray(32, 64)),
-      v: v < 27 ? v + 27 : v,
-    });
-    const publicKey = SigningKey.recoverPublicKey(keccak256(tags), sig);
-    return { address: getAddress(computeAddress(publicKey)), publicKey };
-  } catch {
-    return undefined;
-  }
+  const rec = recoverDigestSigner(keccak_256(tags), tagSignature);
+  return rec && { address: rec.address, publicKey: rec.pubkey };
 }
 
 /** The model key: `encryptedSecret` ECIES-decrypted with the wallet key; undefined when it does not decrypt. */

@@ -1,19 +1,11 @@
+import { FINE_TUNING_STATUSES } from "@chaoschain/zerog-devnet";
 import { describe, expect, it } from "vitest";
 import { taskProgress } from "./task-progress.js";
 
 describe("taskProgress", () => {
   it("maps the provider's states in order, training refined by its log", () => {
-    const order = [
-      "Init",
-      "SettingUp",
-      "SetUp",
-      "Training",
-      "Trained",
-      "Delivering",
-      "Delivered",
-      "UserAcknowledged",
-      "Finished",
-    ];
+    // The provider's states in order, as the devnet simulator has them from the Go broker's schema.
+    const order = FINE_TUNING_STATUSES.filter((s) => s !== "Failed");
     const fractions = order.map((s) => taskProgress(s).progress);
     expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
     expect(taskProgress("Training", "step 1/4 loss=2\nstep 2/4 loss=1.2\n")).toEqual({
