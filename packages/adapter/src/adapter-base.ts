@@ -389,7 +389,10 @@ export class ZeroGComputeAdapterBase {
         ),
       );
     }
-    return this.#verify(input as never, settings);
+    // Only the output and the proof: a result() object also carries `execution_hash` and other fields at
+    // its top, which the verifier refuses as an ambiguous (flattened) proof.
+    const { output } = input as { output?: unknown };
+    return this.#verify({ output, proof } as never, settings);
   }
 
   /** Closes the connection to the bridge. */
