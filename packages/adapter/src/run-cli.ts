@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { toJson } from "@bufbuild/protobuf";
 import { ComputeResultSchema, type ErrorCode, verificationName, ZeroGError } from "@chaoschain/zerog-core";
-import { type Collateral, type PolicyInput, verifyProof } from "@chaoschain/zerog-verifier";
+import { type Collateral, formatReport, type PolicyInput, verifyProof } from "@chaoschain/zerog-verifier";
 import { ZeroGComputeAdapter } from "./adapter.js";
 import type { JobStatus } from "./views.js";
 
@@ -421,14 +421,6 @@ async function verify(io: CliIo, file: string, flags: Flags) {
   } catch (e) {
     throw new UsageError(`${file}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`);
   }
-  if (flags.json) io.stdout(jsonText(report));
-  else {
-    io.stdout(report.ok ? "VALID proof\n" : `INVALID proof: ${report.reason}: ${report.message}\n`);
-    for (const c of report.checks) {
-      io.stdout(
-        `  ${c.status === "pass" ? "ok  " : c.status === "skipped" ? "skip" : "FAIL"} ${c.name}${c.reason ? ` [${c.reason}]` : ""}: ${c.message}\n`,
-      );
-    }
-  }
+  io.stdout(flags.json ? jsonText(report) : formatReport(report, "proof"));
   return report.ok ? exitCodes.ok : exitCodes.failed;
 }

@@ -21,6 +21,7 @@ it("public API (named exports)", () => {
       "defaultPolicy",
       "expectedReportData",
       "fineTuningSettlementDigest",
+      "formatReport",
       "gpuNonceFor",
       "normalizeCollateral",
       "normalizeProof",

@@ -41,11 +41,11 @@ export {
   replayEventLog,
   runtimeEventDigest,
 } from "./event-log.js";
-// Building blocks (other libraries, the bridge, the devnet)
 export {
   type FineTuningSettlementMessage,
   fineTuningSettlementDigest,
 } from "./fine-tuning-settlement-digest.js";
+export { type FormattableReport, formatReport } from "./format-report.js";
 export {
   gpuNonceFor,
   type VerifyGpuEvidenceParameters,
@@ -69,6 +69,7 @@ export {
   type TeeEvidenceInput,
 } from "./normalize-proof.js";
 export { type OutputFromResponseBodyErrorType, outputFromResponseBody } from "./output-from-response-body.js";
+// Building blocks (other libraries, the bridge, the devnet)
 export { type ParsedQuote, parseQuote } from "./parse-quote.js";
 export {
   defaultPolicy,
