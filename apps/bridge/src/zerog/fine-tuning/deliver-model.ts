@@ -133,6 +133,13 @@ export async function deliverModel(p: DeliverModelParameters): Promise<BackendJo
     user: deps.wallet.address,
     artifact,
   });
+  const verdict = await deps.checkProof?.(proof);
+  if (verdict && !verdict.ok) {
+    await rm(dir, { recursive: true, force: true });
+    throw proofInvalid(
+      `the proof of task ${taskId} does not verify (${verdict.reason}); the model is withheld`,
+    );
+  }
   return {
     output: JSON.stringify({ path: artifact.path, sha256: artifact.sha256, size: artifact.size }),
     proof,

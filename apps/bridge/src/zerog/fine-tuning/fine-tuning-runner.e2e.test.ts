@@ -37,6 +37,7 @@ import {
   type FineTuningCheckpoint,
   type FineTuningRunContext,
   FineTuningRunner,
+  type FineTuningRunnerDeps,
 } from "./fine-tuning-runner.js";
 import type { JobProgress } from "./task-progress.js";
 
@@ -66,11 +67,11 @@ afterAll(async () => {
 const ft = () => devnet.fineTuningProviders[0]!;
 
 /** A runner for a fresh funded wallet (100 0G, no ledger yet): tests share no accounts or tasks. */
-async function newRunner() {
+async function newRunner(overrides: Partial<FineTuningRunnerDeps> = {}) {
   const chain = createJsonRpcProvider(devnet.rpcUrl, devnet.chainId);
   const wallet = new Wallet(Wallet.createRandom().privateKey, chain);
   await chain.send("evm_setAccountBalance", [wallet.address, toQuantity(parseEther("100"))]);
-  return build(wallet, chain);
+  return build(wallet, chain, overrides);
 }
 
 /** Another runner for the same wallet (a restarted bridge). */
@@ -79,7 +80,11 @@ async function newRunnerFor(wallet: Wallet) {
   return (await build(new Wallet(wallet.privateKey, chain), chain)).runner;
 }
 
-async function build(wallet: Wallet, chain: ReturnType<typeof createJsonRpcProvider>) {
+async function build(
+  wallet: Wallet,
+  chain: ReturnType<typeof createJsonRpcProvider>,
+  overrides: Partial<FineTuningRunnerDeps> = {},
+) {
   const serving = new FineTuningServing({
     fineTuning: devnet.contracts.fineTuning,
     ledger: devnet.contracts.ledger,
@@ -116,6 +121,7 @@ async function build(wallet: Wallet, chain: ReturnType<typeof createJsonRpcProvi
       artifactsDir: join(root, `artifacts-${wallet.address}`),
       dataset: { ...defaultDatasetPolicy, datasetDir: root },
     },
+    ...overrides,
   });
   return { runner, wallet, serving, chain, ledgerTxs: () => ledgerTxs };
 }
@@ -438,6 +444,37 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     expect(
       b.progress.some((p) => /waiting for this wallet's previous fine-tuning task/.test(p.message)),
     ).toBe(true);
+  });
+  it("a provider whose attestation the operator's policy refuses gets nothing: no funding, no upload", async () => {
+    const { runner, serving } = await newRunner({
+      checkAttestation: async () => ({ ok: false, reason: "quote.tcb_status: OutOfDate" }),
+    });
+    const uploads = ft().stats.datasetsUploaded;
+    const err = (await runner.run(task(), context().ctx).catch((e: unknown) => e)) as BackendError;
+    expect(err.reason).toBe(FailureReason.PROOF_INVALID);
+    expect(err.message).toMatch(
+      /has an attestation that verifies \(nothing was paid\): 0x[0-9a-fA-F]{40}: quote.tcb_status: OutOfDate/,
+    );
+    expect(await serving.account(ft().address)).toBeUndefined();
+    expect(ft().stats.datasetsUploaded).toBe(uploads);
+  });
+
+  it("a finished proof the operator's policy refuses fails proof_invalid and the model is withheld", async () => {
+    const seen: string[] = [];
+    const { runner, wallet } = await newRunner({
+      checkProof: async (proof) => {
+        seen.push(proof.fineTuning!.artifactSha256);
+        return { ok: false, reason: "tee.workload: docker_digest_not_allowed" };
+      },
+    });
+    const { ctx } = context();
+    const err = (await runner.run(task(), ctx).catch((e: unknown) => e)) as BackendError;
+    expect(err.reason).toBe(FailureReason.PROOF_INVALID);
+    expect(err.message).toMatch(
+      /does not verify \(tee.workload: docker_digest_not_allowed\); the model is withheld$/,
+    );
+    expect(seen).toHaveLength(1);
+    await expect(stat(join(root, `artifacts-${wallet.address}`, ctx.jobId))).rejects.toThrow(/ENOENT/);
   });
 });
 

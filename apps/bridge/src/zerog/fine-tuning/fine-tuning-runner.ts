@@ -1,15 +1,18 @@
 import {
   BackendError,
   type BackendJobResult,
+  type ComputeProof,
   type ComputeTask,
   FailureReason,
   type FieldViolation,
   invalidArgument,
+  ReportDataBinding,
   TaskType,
 } from "@chaoschain/zerog-core";
 import { formatEther, parseEther, type Wallet } from "ethers";
 import type { Logger } from "pino";
 import { PromiseCache } from "../promise-cache.js";
+import { teeEvidence } from "../proof.js";
 import type { ProviderAttestation } from "../provider-http.js";
 import type { TxQueue } from "../tx-queue.js";
 import {
@@ -104,9 +107,18 @@ export interface FineTuningRunnerDeps {
   ensureLedger: () => Promise<void>;
   /** The provider's `/v1/quote`, cached. */
   attestation: (url: string, signal: AbortSignal) => Promise<ProviderAttestation>;
+  /**
+   * The operator's check of a provider's attestation (quote to the trusted root, TCB, workload), run before
+   * anything is paid or uploaded; undefined checks only that the report data binds the TEE signer.
+   */
+  checkAttestation?: ((attestation: ProviderAttestation, teeSigner: string) => Promise<Verdict>) | undefined;
+  /** The operator's check of the finished proof (the offline verifier with its policy). */
+  checkProof?: ((proof: ComputeProof) => Promise<Verdict>) | undefined;
   logger: Logger;
   options: FineTuningOptions;
 }
+
+export type Verdict = { ok: true } | { ok: false; reason: string };
 
 /** The contract's smallest transfer into a sub-account (`MIN_TRANSFER_AMOUNT`). */
 const minTransfer = parseEther("1");
@@ -214,7 +226,10 @@ export class FineTuningRunner {
     }
   }
 
-  /** The first candidate whose provider answers and whose attestation binds its registered TEE signer. */
+  /**
+   * The first candidate whose provider answers and whose attestation binds its registered TEE signer (and
+   * passes the operator's check): nothing is paid or uploaded to a provider before that.
+   */
   async #choose(
     services: FineTuningService[],
     task: ComputeTask,
@@ -222,19 +237,41 @@ export class FineTuningRunner {
   ): Promise<FineTuningService> {
     const selected = selectServices(services, task);
     if (!selected.ok) throw new BackendError(FailureReason.NO_PROVIDER, selected.refusal);
-    const failures: string[] = [];
+    const unreachable: string[] = [];
+    const unattested: string[] = [];
     for (const service of selected.services) {
+      let attestation: ProviderAttestation;
       try {
-        await this.#d.attestation(service.url, signal);
-        return service;
+        attestation = await this.#d.attestation(service.url, signal);
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        failures.push(`${service.provider}: ${(err as Error).message}`);
+        unreachable.push(`${service.provider}: ${(err as Error).message}`);
+        continue;
       }
+      const binding = teeEvidence(attestation, service.teeSignerAddress).tee.reportDataBinding;
+      const verdict: Verdict =
+        binding === ReportDataBinding.UNSPECIFIED
+          ? {
+              ok: false,
+              reason: `its attestation does not bind its registered TEE signer ${service.teeSignerAddress}`,
+            }
+          : ((await this.#d.checkAttestation?.(attestation, service.teeSignerAddress)) ?? { ok: true });
+      if (verdict.ok) return service;
+      unattested.push(`${service.provider}: ${verdict.reason}`);
+      this.#d.logger.warn(
+        { provider: service.provider, reason: verdict.reason },
+        "fine-tuning provider's attestation refused",
+      );
+    }
+    if (unattested.length > 0 && unreachable.length === 0) {
+      throw new BackendError(
+        FailureReason.PROOF_INVALID,
+        `no fine-tuning provider of ${task.model} has an attestation that verifies (nothing was paid): ${unattested.join("; ")}`,
+      );
     }
     throw new BackendError(
       FailureReason.PROVIDER_UNAVAILABLE,
-      `no fine-tuning provider of ${task.model} answered: ${failures.join("; ")}`,
+      `no fine-tuning provider of ${task.model} answered: ${[...unreachable, ...unattested].join("; ")}`,
     );
   }
 

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { ComputeTaskSchema, ResourcesSchema, TaskType, VerificationMethod } from "@chaoschain/zerog-core";
 import { describe, expect, it } from "vitest";
 import type { FineTuningService } from "./fine-tuning-contract.js";
-import { selectServices } from "./select-service.js";
+import { fineTuningServiceList, selectServices } from "./select-service.js";
 
 const service = (over: Partial<FineTuningService> & { gpuType?: string }): FineTuningService => ({
   provider: "0x1111111111111111111111111111111111111111",
@@ -84,5 +84,24 @@ describe("selectServices", () => {
       ok: false,
       refusal: expect.stringMatching(/base models on offer: none right now$/),
     });
+  });
+});
+
+describe("fineTuningServiceList", () => {
+  it("one wire service per acknowledged base model, filterable", () => {
+    const list = fineTuningServiceList(all);
+    expect(
+      list.map((s) => `${s.providerAddress.slice(2, 3)} ${s.model} ${s.gpuType} ${s.inputPriceNeuron}`),
+    ).toEqual([
+      "a Qwen2.5-0.5B-Instruct H200 3",
+      "b Qwen2.5-0.5B-Instruct H200 2",
+      "c Qwen2.5-0.5B-Instruct NVIDIA A100 5",
+      "c Qwen3-32B NVIDIA A100 5",
+    ]);
+    expect(
+      list.every((s) => s.serviceType === "fine-tuning" && s.verifiability === VerificationMethod.TEE_ML),
+    ).toBe(true);
+    expect(fineTuningServiceList(all, { model: "Qwen3-32B" })).toHaveLength(1);
+    expect(fineTuningServiceList(all, { verification: VerificationMethod.ZK_ML })).toEqual([]);
   });
 });

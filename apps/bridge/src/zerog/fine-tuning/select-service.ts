@@ -1,4 +1,13 @@
-import { type ComputeTask, TaskType, VerificationMethod, verificationName } from "@chaoschain/zerog-core";
+import { create } from "@bufbuild/protobuf";
+import {
+  type ComputeTask,
+  type Service,
+  type ServiceFilter,
+  ServiceSchema,
+  TaskType,
+  VerificationMethod,
+  verificationName,
+} from "@chaoschain/zerog-core";
 import type { FineTuningService } from "./fine-tuning-contract.js";
 
 export type SelectServicesResult =
@@ -110,4 +119,36 @@ function describeResources(task: ComputeTask): string {
     r?.memory ? `memory ${r.memory}` : "",
   ];
   return parts.filter(Boolean).join(", ");
+}
+
+/**
+ * FineTuningServing services as the wire's `Service`, one per base model: `service_type` "fine-tuning",
+ * verifiability tee-ml, `input_price_neuron` the price per token per epoch (`output_price_neuron` 0),
+ * the quota's GPU type. Only services whose TEE signer 0G acknowledged.
+ */
+export function fineTuningServiceList(
+  services: readonly FineTuningService[],
+  filter: ServiceFilter = {},
+): Service[] {
+  if (filter.verification !== undefined && filter.verification !== VerificationMethod.TEE_ML) return [];
+  return services
+    .filter((s) => s.teeSignerAcknowledged)
+    .flatMap((s) =>
+      s.models
+        .filter((model) => !filter.model || model === filter.model)
+        .map((model) =>
+          create(ServiceSchema, {
+            providerAddress: s.provider,
+            model,
+            url: s.url,
+            verifiability: VerificationMethod.TEE_ML,
+            serviceType: "fine-tuning",
+            inputPriceNeuron: s.pricePerToken.toString(),
+            outputPriceNeuron: "0",
+            teeSignerAddress: s.teeSignerAddress,
+            teeSignerAcknowledged: true,
+            gpuType: s.quota.gpuType,
+          }),
+        ),
+    );
 }
