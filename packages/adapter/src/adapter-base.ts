@@ -389,10 +389,10 @@ export class ZeroGComputeAdapterBase {
         ),
       );
     }
-    // Only the output and the proof: a result() object also carries `execution_hash` and other fields at
-    // its top, which the verifier refuses as an ambiguous (flattened) proof.
+    // Only the ComputeResult part: the SDK-facing fields next to it (execution_hash, …) would make
+    // the input ambiguous to the verifier.
     const { output } = input as { output?: unknown };
-    return this.#verify({ output, proof } as never, settings);
+    return this.#verify(typeof output === "string" ? { output, proof } : { proof }, settings);
   }
 
   /** Closes the connection to the bridge. */
