@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
   CancelJobResponseSchema,
-  type ComputeBackend,
   type ComputeResult,
   type ComputeService,
   type ComputeTask,
@@ -25,6 +24,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ComputeBackend } from "./backend.js";
 import type { JobEvents } from "./jobs/job-events.js";
 import type { JobRecord, JobStore } from "./jobs/job-store.js";
 import type { Worker } from "./jobs/worker.js";

@@ -1,17 +1,7 @@
 // Generated code (src/gen) is re-exported by name so that the public API is explicit.
 
-export type {
-  BackendEvents,
-  BackendJobRef,
-  BackendJobResult,
-  BackendJobStatus,
-  BackendSubmitOptions,
-  ComputeBackend,
-  ServiceFilter,
-} from "./backend.js";
 export type { ErrorCode } from "./errors.js";
 export {
-  BackendError,
   errorCatalogue,
   errorDomain,
   formatViolations,

@@ -1,8 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { BackendError, ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
+import { ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
 import pino from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { controllableBackend } from "../../test/fake-backend.js";
+import { BackendError } from "../backend.js";
 import { JobEvents } from "./job-events.js";
 import { JobStore } from "./job-store.js";
 import { StorageError } from "./storage-error.js";

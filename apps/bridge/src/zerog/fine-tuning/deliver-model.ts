@@ -1,11 +1,12 @@
 import { rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { BackendError, type BackendJobResult, FailureReason, UsageSchema } from "@chaoschain/zerog-core";
+import { FailureReason, UsageSchema } from "@chaoschain/zerog-core";
 import { fineTuningSettlementDigest, recoverDigestSigner } from "@chaoschain/zerog-verifier";
 import { getBytes } from "ethers";
+import { BackendError, type BackendJobResult } from "../../backend.js";
+import { delay } from "../../delay.js";
 import { artifactFileName, jobArtifactsDir } from "./artifacts.js";
-import { delay } from "./delay.js";
 import type { Deliverable, FineTuningService, Settlement } from "./fine-tuning-contract.js";
 import { buildFineTuningProof } from "./fine-tuning-proof.js";
 import type {

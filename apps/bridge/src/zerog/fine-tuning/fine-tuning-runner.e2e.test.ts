@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import {
-  BackendError,
   ComputeTaskSchema,
   FailureReason,
   TaskType,
@@ -27,6 +26,7 @@ import {
 } from "ethers";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BackendError } from "../../backend.js";
 import { PromiseCache } from "../promise-cache.js";
 import { fetchAttestation, type ProviderAttestation } from "../provider-http.js";
 import { TxQueue } from "../tx-queue.js";

@@ -1,6 +1,4 @@
 import {
-  BackendError,
-  type BackendJobResult,
   type ComputeProof,
   type ComputeTask,
   FailureReason,
@@ -11,6 +9,8 @@ import {
 } from "@chaoschain/zerog-core";
 import { formatEther, parseEther, type Wallet } from "ethers";
 import type { Logger } from "pino";
+import { BackendError, type BackendJobResult } from "../../backend.js";
+import { delay } from "../../delay.js";
 import { PromiseCache } from "../promise-cache.js";
 import { teeEvidence } from "../proof.js";
 import type { ProviderAttestation } from "../provider-http.js";
@@ -22,11 +22,11 @@ import {
   loadDataset,
   parseDatasetSource,
 } from "./dataset-source.js";
-import { delay } from "./delay.js";
 import { deliverModel } from "./deliver-model.js";
 import type { FineTuningService, FineTuningServing } from "./fine-tuning-contract.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { FineTuningProviderClient, NotCancellableError, type ProviderTask } from "./provider-client.js";
+import { isTaskId } from "./request-signatures.js";
 import { baseModelsOnOffer, selectServices } from "./select-service.js";
 import { deliveredStates, type JobProgress, taskProgress } from "./task-progress.js";
 import { trainingParams } from "./training-params.js";
@@ -53,6 +53,31 @@ export interface FineTuningCheckpoint {
   /** The provider's last reported state. */
   status?: string | undefined;
   acknowledged?: boolean | undefined;
+}
+
+/**
+ * A stored checkpoint read back as a fine-tuning one; undefined when it is none (another kind, or fields of
+ * the wrong type), so that a damaged checkpoint never drives a payment or a task.
+ */
+export function fineTuningCheckpointOf(value: unknown): FineTuningCheckpoint | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const c = value as Record<string, unknown>;
+  const optional = (key: string, type: "string" | "number" | "boolean") =>
+    c[key] === undefined || typeof c[key] === type;
+  const ok =
+    c.kind === "fine-tuning" &&
+    typeof c.provider === "string" &&
+    /^0x[0-9a-fA-F]{40}$/.test(c.provider) &&
+    typeof c.funded === "string" &&
+    /^\d{1,78}$/.test(c.funded) &&
+    (c.nonce === undefined || (typeof c.nonce === "string" && /^\d{1,78}$/.test(c.nonce))) &&
+    (c.taskId === undefined || isTaskId(c.taskId)) &&
+    ["datasetHash", "datasetSha256", "trainingParams", "baseModelHash", "status"].every((k) =>
+      optional(k, "string"),
+    ) &&
+    optional("fromBlock", "number") &&
+    optional("acknowledged", "boolean");
+  return ok ? (c as unknown as FineTuningCheckpoint) : undefined;
 }
 
 /** What the bridge's worker gives a running fine-tuning job. */

@@ -1,5 +1,6 @@
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason } from "@chaoschain/zerog-core";
 import type { SigningKey } from "ethers";
+import { BackendError } from "../../backend.js";
 import { providerHttpError } from "../provider-http.js";
 import {
   cancelTaskDigest,

@@ -2,12 +2,12 @@ import { create } from "@bufbuild/protobuf";
 import {
   type ComputeTask,
   type Service,
-  type ServiceFilter,
   ServiceSchema,
   TaskType,
   VerificationMethod,
   verificationName,
 } from "@chaoschain/zerog-core";
+import type { ServiceFilter } from "../../backend.js";
 import type { FineTuningService } from "./fine-tuning-contract.js";
 
 export type SelectServicesResult =
