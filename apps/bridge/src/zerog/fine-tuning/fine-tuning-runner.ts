@@ -526,6 +526,11 @@ class Job {
       }
       if (task.progress !== this.#cp.status) await this.#save({ status: task.progress });
       if (task.progress === "Failed") {
+        this.#show({
+          progress: this.#shown?.progress ?? 0,
+          stage: "Failed",
+          message: "failed at the provider",
+        });
         const lines = (await this.#client.taskLog(id, signal).catch(() => "")).trim().split("\n");
         const last = (lines.at(-1) ?? "").replace(/[^\x20-\x7e]/g, "").slice(0, 300);
         throw providerError(
