@@ -1,8 +1,10 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import {
   BadRequestSchema,
   FailureReason,
@@ -137,6 +139,19 @@ describe("fine-tuning jobs through the bridge on the devnet", () => {
     );
     expect(report.ok).toBe(true);
     expect(report.checks.find((c) => c.name === "fine_tuning.settlement_signature")?.status).toBe("pass");
+  });
+
+  it("the README's curl example submits a fine-tuning job that succeeds", async () => {
+    const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
+    const example = /```sh\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("## Fine-tuning")))![1]!;
+    const { stdout } = await promisify(execFile)("sh", [
+      "-c",
+      example.replace("http://127.0.0.1:50051", t.baseUrl),
+    ]);
+    const { jobId } = JSON.parse(stdout) as { jobId: string };
+    const result = await t.client().getResult({ jobId, wait: true, timeoutSeconds: 60 });
+    expect(JSON.parse(result.output)).toMatchObject({ sha256: result.proof?.fineTuning?.artifactSha256 });
+    expect(JSON.parse(result.proof!.fineTuning!.trainingParams)).toEqual({ num_train_epochs: 2 });
   });
 
   it("ListServices names the base models that can be fine-tuned", async () => {
