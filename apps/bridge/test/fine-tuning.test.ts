@@ -13,10 +13,12 @@ import {
   parseTask,
   TaskType,
 } from "@chaoschain/zerog-core";
-import { verifyProof } from "@chaoschain/zerog-verifier";
+import { createVerificationCache, verifyProof } from "@chaoschain/zerog-verifier";
 import { Code } from "@connectrpc/connect";
 import { Contract } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { policyAttestationCheck } from "../src/verification.js";
+import { fetchAttestation } from "../src/zerog/provider-http.js";
 import { rejection } from "./clients.js";
 import { startTestBridge, type TestBridge, waitFor } from "./harness.js";
 
@@ -152,6 +154,31 @@ describe("fine-tuning jobs through the bridge on the devnet", () => {
     const result = await t.client().getResult({ jobId, wait: true, timeoutSeconds: 60 });
     expect(JSON.parse(result.output)).toMatchObject({ sha256: result.proof?.fineTuning?.artifactSha256 });
     expect(JSON.parse(result.proof!.fineTuning!.trainingParams)).toEqual({ num_train_epochs: 2 });
+  });
+
+  it("before paying a provider, its attestation goes through every attestation step of the bridge's policy", async () => {
+    const attestation = await fetchAttestation(ft(0).url, {
+      signal: AbortSignal.timeout(10_000),
+      timeoutMs: 10_000,
+    });
+    const cache = createVerificationCache();
+    const policy = t.devnet.policy!;
+    const collateral = t.devnet.trust!.collateral;
+    expect(await policyAttestationCheck(policy, collateral)(attestation, ft(0).teeAddress, cache)).toEqual({
+      ok: true,
+    });
+    // Another workload pinned, or another enclave key claimed: refused, naming the step.
+    expect(
+      await policyAttestationCheck({ ...policy, dockerDigests: [`sha256:${"00".repeat(32)}`] }, collateral)(
+        attestation,
+        ft(0).teeAddress,
+        cache,
+      ),
+    ).toEqual({ ok: false, reason: "tee.workload: docker_digest_not_allowed" });
+    expect(await policyAttestationCheck(policy, collateral)(attestation, ft(1).teeAddress, cache)).toEqual({
+      ok: false,
+      reason: "tee.report_data: report_data_mismatch",
+    });
   });
 
   it("ListServices names the base models that can be fine-tuned", async () => {

@@ -286,7 +286,7 @@ function toTask(value: unknown, url: string): ProviderTask {
 function tooLarge(url: string, maxBytes: number): BackendError {
   return new BackendError(
     FailureReason.PROVIDER_ERROR,
-    `provider ${url} serves a model larger than the bridge's limit of ${maxBytes} bytes (--max-model-bytes)`,
+    `provider ${url} serves a model larger than the bridge's limit of ${maxBytes} bytes`,
   );
 }
 
