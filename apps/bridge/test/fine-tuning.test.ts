@@ -13,6 +13,7 @@ import {
   parseTask,
   TaskType,
 } from "@chaoschain/zerog-core";
+import { FINE_TUNING_STATUSES } from "@chaoschain/zerog-devnet";
 import { createVerificationCache, verifyProof } from "@chaoschain/zerog-verifier";
 import { Code } from "@connectrpc/connect";
 import { Contract } from "ethers";
@@ -108,17 +109,7 @@ describe("fine-tuning jobs through the bridge on the devnet", () => {
     expect(BigInt(result.usage!.feeNeuron)).toBe(BigInt(task.fee));
 
     // The provider's stages in order, with the training steps, and a fraction that only grows.
-    const order = [
-      "Init",
-      "SettingUp",
-      "SetUp",
-      "Training",
-      "Trained",
-      "Delivering",
-      "Delivered",
-      "UserAcknowledged",
-      "Finished",
-    ];
+    const order: readonly string[] = FINE_TUNING_STATUSES;
     const stages = events.map((e) => e.job!.stage).filter((s, i, a) => s !== "" && s !== a[i - 1]);
     expect(stages.map((s) => order.indexOf(s))).toEqual(
       [...stages.map((s) => order.indexOf(s))].sort((a, b) => a - b),
