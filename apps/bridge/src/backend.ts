@@ -11,6 +11,8 @@ import type {
 export interface ServiceFilter {
   model?: string | undefined;
   verification?: VerificationMethod | undefined;
+  /** "chatbot", "fine-tuning", …; undefined: the inference services. */
+  serviceType?: string | undefined;
 }
 
 /** A finished job: the verified output and everything needed to check it again offline. */

@@ -256,7 +256,16 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           { field: "verification", reason: "INVALID_VALUE", description: "unknown method" },
         ]);
       }
-      const services = await backend.listServices({ model: req.model || undefined, verification });
+      if (req.serviceType.length > 64) {
+        throw invalidArgument([
+          { field: "service_type", reason: "OUT_OF_RANGE", description: "at most 64 characters" },
+        ]);
+      }
+      const services = await backend.listServices({
+        model: req.model || undefined,
+        verification,
+        serviceType: req.serviceType || undefined,
+      });
       return create(ListServicesResponseSchema, { services });
     },
   };

@@ -172,8 +172,11 @@ describe("fine-tuning jobs through the bridge on the devnet", () => {
     });
   });
 
-  it("ListServices names the base models that can be fine-tuned", async () => {
-    const { services } = await t.client().listServices({ model: "devnet-mini-lm" });
+  it("ListServices names the base models that can be fine-tuned (service_type fine-tuning; inference alone by default)", async () => {
+    expect((await t.client().listServices({ model: "devnet-mini-lm" })).services).toEqual([]);
+    const { services } = await t
+      .client()
+      .listServices({ model: "devnet-mini-lm", serviceType: "fine-tuning" });
     expect(services.map((s) => [s.serviceType, s.gpuType])).toEqual([
       ["fine-tuning", "H200"],
       ["fine-tuning", "H200"],

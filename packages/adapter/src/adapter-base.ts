@@ -253,7 +253,9 @@ export class ZeroGComputeAdapterBase {
   }
 
   /** Provider services on offer: models, verifiability, GPU types, prices. */
-  async listServices(filter: { model?: string; verification?: VerificationName } = {}): Promise<Service[]> {
+  async listServices(
+    filter: { model?: string; verification?: VerificationName; serviceType?: string } = {},
+  ): Promise<Service[]> {
     let verification = 0;
     if (filter?.verification !== undefined) {
       const v = verificationFromName(filter.verification);
@@ -263,7 +265,10 @@ export class ZeroGComputeAdapterBase {
       verification = v;
     }
     const res = await this.#call("ListServices", (o) =>
-      this.#client.listServices({ model: filter?.model ?? "", verification }, o),
+      this.#client.listServices(
+        { model: filter?.model ?? "", verification, serviceType: filter?.serviceType ?? "" },
+        o,
+      ),
     );
     return res.services;
   }

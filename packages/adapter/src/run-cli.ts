@@ -49,8 +49,9 @@ Commands:
                               the output; --out writes the whole result (output + proof) as JSON
   watch <job-id>              follow the job (progress, stage, message): a live line on a terminal,
                               one line per change otherwise
-  services [--model <m>] [--json]
-                              provider services on offer (model, verification, GPU, price)
+  services [--model <m>] [--type fine-tuning] [--json]
+                              provider services on offer (model, verification, GPU, price); --type
+                              fine-tuning: the base models that can be fine-tuned
   cancel <job-id>             cancel a queued or running job
   verify <result.json> [--policy <file>] [--collateral <file>] [--now <unix-s>] [--json]
                               verify a result written by 'result --out', offline
@@ -83,6 +84,7 @@ const options = {
   dataset: { type: "string" },
   "dataset-file": { type: "string" },
   params: { type: "string" },
+  type: { type: "string" },
   verification: { type: "string" },
   wait: { type: "boolean" },
   timeout: { type: "string" },
@@ -112,7 +114,7 @@ const allowed: Record<Command, string[]> = {
   status: ["json"],
   result: ["wait", "timeout", "out", "json"],
   watch: [],
-  services: ["model", "json"],
+  services: ["model", "type", "json"],
   cancel: ["json"],
   verify: ["policy", "collateral", "now", "json"],
 };
@@ -243,14 +245,19 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
       case "watch":
         return await watch(io, zerog, args[0] as string);
       case "services": {
-        const services = await zerog.listServices(flags.model ? { model: flags.model } : {});
+        const services = await zerog.listServices({
+          ...(flags.model ? { model: flags.model } : {}),
+          ...(flags.type ? { serviceType: flags.type } : {}),
+        });
         if (flags.json) {
           io.stdout(jsonText(services.map(({ $typeName: _, ...s }) => s)));
         } else {
           for (const s of services) {
             io.stdout(
               `${s.model}\t${verificationName(s.verifiability) ?? "-"}\t${s.gpuType || "-"}\t${s.providerAddress}\t` +
-                `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`,
+                (s.serviceType === "fine-tuning"
+                  ? `fine-tuning: ${s.inputPriceNeuron} neuron per token per epoch\n`
+                  : `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`),
             );
           }
         }

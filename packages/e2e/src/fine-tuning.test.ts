@@ -89,6 +89,19 @@ describe("fine-tuning, end to end", () => {
     checkArtifact(JSON.parse(result.stdout));
   });
 
+  it("zerog services --type fine-tuning lists the base models, and only those", async () => {
+    const listed = await zerog("services", "--type", "fine-tuning");
+    expect(listed).toMatchObject({ code: 0, stderr: "" });
+    expect(
+      listed.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("\t")[0]),
+    ).toEqual(["Qwen2.5-0.5B-Instruct", "devnet-mini-lm"]);
+    expect(listed.stdout).toMatch(/\tfine-tuning: \d+ neuron per token per epoch$/m);
+    expect((await zerog("services")).stdout).not.toContain("devnet-mini-lm");
+  });
+
   it("zerog submit --task-type training is refused (exit 2), naming what to fine-tune instead", async () => {
     const refused = await zerog(
       "submit",

@@ -34,7 +34,7 @@ import {
   fineTuningCheckpointOf,
   type Verdict,
 } from "./fine-tuning/fine-tuning-runner.js";
-import { fineTuningServiceList } from "./fine-tuning/select-service.js";
+import { fineTuningServiceList, fineTuningServiceType } from "./fine-tuning/select-service.js";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
@@ -204,19 +204,13 @@ export class ZeroGBackend implements ComputeBackend {
     return new ZeroGBackend(options, broker, funding, chainId, wallet.address, makeFineTuning);
   }
 
-  /** Inference services and fine-tuning base models on offer (`service_type` "fine-tuning"). */
-  async listServices(filter?: ServiceFilter): Promise<Service[]> {
-    const [inference, fineTuning] = await Promise.all([
-      this.#directory.list(filter),
-      this.#fineTuning.services().then(
-        (services) => fineTuningServiceList(services, filter),
-        (err: unknown) => {
-          this.#logger.warn({ err: (err as Error).message }, "fine-tuning services could not be listed");
-          return [];
-        },
-      ),
-    ]);
-    return [...inference, ...fineTuning];
+  /**
+   * Services on offer: the inference services, or with `serviceType` "fine-tuning" the base models of the
+   * fine-tuning providers (one service each).
+   */
+  async listServices(filter: ServiceFilter = {}): Promise<Service[]> {
+    if (filter.serviceType !== fineTuningServiceType) return this.#directory.list(filter);
+    return fineTuningServiceList(await this.#fineTuning.services(), filter);
   }
 
   async check(task: ComputeTask): Promise<string | undefined> {

@@ -120,7 +120,8 @@ export class ServiceDirectory {
       .filter(
         (r) =>
           (!filter.model || r.model === filter.model) &&
-          (!filter.verification || r.verifiability === filter.verification),
+          (!filter.verification || r.verifiability === filter.verification) &&
+          (!filter.serviceType || r.serviceType === filter.serviceType),
       )
       .map((r) =>
         create(ServiceSchema, {

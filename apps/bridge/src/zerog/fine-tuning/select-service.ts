@@ -121,6 +121,9 @@ function describeResources(task: ComputeTask): string {
   return parts.filter(Boolean).join(", ");
 }
 
+/** `Service.service_type` of a fine-tuning base model. */
+export const fineTuningServiceType = "fine-tuning";
+
 /**
  * FineTuningServing services as the wire's `Service`, one per base model: `service_type` "fine-tuning",
  * verifiability tee-ml, `input_price_neuron` the price per token per epoch (`output_price_neuron` 0),
@@ -142,7 +145,7 @@ export function fineTuningServiceList(
             model,
             url: s.url,
             verifiability: VerificationMethod.TEE_ML,
-            serviceType: "fine-tuning",
+            serviceType: fineTuningServiceType,
             inputPriceNeuron: s.pricePerToken.toString(),
             outputPriceNeuron: "0",
             teeSignerAddress: s.teeSignerAddress,
