@@ -49,6 +49,17 @@ export interface BridgeConfig {
   corsOrigins: "*" | string[] | undefined;
   /** Host names accepted besides loopback ones when listening on loopback (DNS rebinding protection). */
   allowedHosts: string[];
+  /** Fine-tuning jobs. */
+  fineTuning: {
+    /** Where decrypted models are written (`<dir>/<job id>/`, 0700 folders, 0600 files). */
+    artifactsDir: string;
+    /** `file://` datasets must lie inside this directory. */
+    datasetDir: string;
+    /** Hosts `https://` datasets may come from ("*": any); empty refuses https datasets. */
+    httpsHosts: string[];
+    /** How often a running task's state is read from its provider, ms. */
+    pollIntervalMs: number;
+  };
 }
 
 export const usage = `Usage: zerog-bridge start [options]
@@ -74,6 +85,15 @@ Options (environment variable in brackets):
   --policy <file>         verifier policy (JSON) every proof must pass [ZEROG_VERIFY_POLICY]
   --collateral <file>     Intel DCAP collateral (dcap-qvl JSON) for --policy [ZEROG_COLLATERAL]
   --no-demo               do not run the demo job at start [ZEROG_NO_DEMO=1]
+
+Fine-tuning:
+  --artifacts-dir <dir>   where fine-tuned models are written, default .zerog/artifacts [ZEROG_ARTIFACTS_DIR]
+  --dataset-dir <dir>     file:// datasets must lie inside it, default .zerog/datasets [ZEROG_DATASET_DIR]
+  --dataset-https-hosts <list>
+                          hosts https:// datasets may be fetched from, comma-separated, or *; default
+                          none (https datasets refused) [ZEROG_DATASET_HTTPS_HOSTS]
+  --fine-tuning-poll <ms> how often a running task's state is read from its provider; default 5000
+                          [ZEROG_FINE_TUNING_POLL_MS]
   --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
 
 Limits (seconds unless noted):
@@ -173,6 +193,10 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         "shutdown-grace": { type: "string" },
         "cors-origin": { type: "string" },
         "allowed-hosts": { type: "string" },
+        "artifacts-dir": { type: "string" },
+        "dataset-dir": { type: "string" },
+        "dataset-https-hosts": { type: "string" },
+        "fine-tuning-poll": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -303,5 +327,17 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     shutdownGraceSeconds: seconds("shutdown-grace", "ZEROG_SHUTDOWN_GRACE_SECONDS", 10, 3600),
     corsOrigins,
     allowedHosts: list(flag("allowed-hosts") ?? env.ZEROG_ALLOWED_HOSTS ?? ""),
+    fineTuning: {
+      artifactsDir: resolve(baseDir, flag("artifacts-dir") ?? env.ZEROG_ARTIFACTS_DIR ?? ".zerog/artifacts"),
+      datasetDir: resolve(baseDir, flag("dataset-dir") ?? env.ZEROG_DATASET_DIR ?? ".zerog/datasets"),
+      httpsHosts: list(flag("dataset-https-hosts") ?? env.ZEROG_DATASET_HTTPS_HOSTS ?? ""),
+      pollIntervalMs: integer(
+        "--fine-tuning-poll",
+        flag("fine-tuning-poll") ?? env.ZEROG_FINE_TUNING_POLL_MS,
+        5000,
+        10,
+        600_000,
+      ),
+    },
   };
 }

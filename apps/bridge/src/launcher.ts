@@ -3,8 +3,9 @@ import type { Logger } from "pino";
 import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
 import { PostgresJobStore } from "./jobs/postgres-store.js";
-import { devnetPolicy, policyProofCheck } from "./verification.js";
+import { devnetPolicy, policyAttestationCheck, policyProofCheck } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
+import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
 import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
 
 /** A running bridge, with the embedded devnet when it runs on one. */
@@ -16,11 +17,10 @@ export interface RunningBridge {
   stop(): Promise<void>;
 }
 
-/** The bridge-side proof check: the configured policy, else the devnet's trust anchors, else none. */
-function proofCheck(config: BridgeConfig, devnet: RunningBridge["devnet"]) {
-  if (config.verification)
-    return policyProofCheck(config.verification.policy, config.verification.collateral);
-  if (devnet?.trust) return policyProofCheck(devnetPolicy(devnet.trust), devnet.trust.collateral);
+/** The bridge's verification policy: the configured one, else the devnet's trust anchors, else none. */
+function verificationPolicy(config: BridgeConfig, devnet: RunningBridge["devnet"]) {
+  if (config.verification) return config.verification;
+  if (devnet?.trust) return { policy: devnetPolicy(devnet.trust), collateral: devnet.trust.collateral };
   return undefined;
 }
 
@@ -69,12 +69,23 @@ export async function launch(
         onWaiting: (problem) => logger.warn({ code: problem.code }, `${problem.message}; waiting`),
       });
     }
+    const verification = verificationPolicy(config, devnet);
     const backend = await ZeroGBackend.connect({
       network,
       walletKey,
       logger,
-      checkProof: proofCheck(config, devnet),
+      checkProof: verification && policyProofCheck(verification.policy, verification.collateral),
+      checkAttestation: verification && policyAttestationCheck(verification.policy, verification.collateral),
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
+      fineTuning: {
+        artifactsDir: config.fineTuning.artifactsDir,
+        pollIntervalMs: config.fineTuning.pollIntervalMs,
+        dataset: {
+          ...defaultDatasetPolicy,
+          datasetDir: config.fineTuning.datasetDir,
+          httpsHosts: config.fineTuning.httpsHosts,
+        },
+      },
     });
     const bridge = createBridge({
       backend,

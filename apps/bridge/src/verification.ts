@@ -1,4 +1,6 @@
+import { create } from "@bufbuild/protobuf";
 import type { ComputeProof } from "@chaoschain/zerog-core";
+import { ComputeProofSchema } from "@chaoschain/zerog-core";
 import type { Devnet } from "@chaoschain/zerog-devnet";
 import {
   type Collateral,
@@ -6,7 +8,8 @@ import {
   type VerificationCache,
   verifyProof,
 } from "@chaoschain/zerog-verifier";
-import type { ProofCheck } from "./zerog/backend.js";
+import type { AttestationCheck, ProofCheck } from "./zerog/backend.js";
+import { providerEvidence } from "./zerog/proof.js";
 
 type DevnetTrust = NonNullable<Devnet["trust"]>;
 
@@ -48,5 +51,31 @@ export function policyProofCheck(policy: PolicyInput, collateral: Collateral): P
     if (report.ok) return { ok: true };
     const failed = report.checks.find((c) => c.status === "fail");
     return { ok: false, reason: failed ? `${failed.name}: ${failed.reason ?? "failed"}` : "rejected" };
+  };
+}
+
+/** The verifier's steps that concern the attestation alone (not a response or a delivery). */
+const attestationStep = /^(quote|collateral|tee|gpu)\./;
+
+/**
+ * The check of a provider before a long job pays it: every attestation step of the verifier (quote to the
+ * trusted root, collateral, TCB, report data binding the enclave key, measurements, workload, GPU) under
+ * `policy`, run on the provider's attestation for the enclave key `signer`. The response and delivery
+ * steps are not part of it; the finished proof goes through {@link policyProofCheck}.
+ */
+export function policyAttestationCheck(policy: PolicyInput, collateral: Collateral): AttestationCheck {
+  return async (attestation, signer, cache) => {
+    const evidence = providerEvidence(attestation, signer);
+    const proof = create(ComputeProofSchema, {
+      method: "tee-ml",
+      enclaveAddress: signer,
+      attestation: evidence.quote,
+      dockerDigest: evidence.dockerDigest,
+      tee: evidence.tee,
+      ...(evidence.gpu ? { gpu: evidence.gpu } : {}),
+    });
+    const report = await verifyWithPolicy(proof, policy, collateral, cache);
+    const failed = report.checks.find((c) => attestationStep.test(c.name) && c.status === "fail");
+    return failed ? { ok: false, reason: `${failed.name}: ${failed.reason ?? "failed"}` } : { ok: true };
   };
 }

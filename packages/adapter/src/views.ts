@@ -133,8 +133,20 @@ export interface AcceptedJobResult extends JobResultBase {
    */
   proof: ComputeProof;
   usage: JobUsage;
-  /** The proof's execution hash: hex sha256 of the text the enclave signed. */
+  /** The proof's execution hash: hex sha256 of the text the enclave signed (fine-tuning: of the model). */
   execution_hash: string;
+  /** Fine-tuning: the decrypted model the bridge wrote on its host (the output, parsed). */
+  artifact?: ModelArtifact | undefined;
+}
+
+/** A fine-tuned model on the bridge host, as a fine-tuning job's output names it. */
+export interface ModelArtifact {
+  /** Absolute path on the bridge host. */
+  path: string;
+  /** hex sha256 of the model file (the proof's `fine_tuning.artifact_sha256`). */
+  sha256: string;
+  /** Bytes. */
+  size: number;
 }
 
 /** A result whose proof did not verify: no output and no proof are handed out. */
@@ -261,9 +273,11 @@ export function jobResult(result: ComputeResult, verification?: VerifyProofRetur
   }
   const u = result.usage;
   const proof = withEncoding(result.proof!);
+  const artifact = proof.fineTuning ? artifactOf(result.output) : undefined;
   return {
     ...base,
     success: true,
+    ...(artifact ? { artifact } : {}),
     output: result.output,
     proof,
     usage: {
@@ -275,6 +289,18 @@ export function jobResult(result: ComputeResult, verification?: VerifyProofRetur
     execution_hash: proof.executionHash,
     metadata: metadataOf(result, result.output, verification ? "verified" : "not_checked"),
   };
+}
+
+/** The artifact reference of a fine-tuning output, when it is one. */
+function artifactOf(output: string): ModelArtifact | undefined {
+  try {
+    const r = JSON.parse(output) as Partial<ModelArtifact>;
+    return typeof r.path === "string" && typeof r.sha256 === "string" && typeof r.size === "number"
+      ? { path: r.path, sha256: r.sha256, size: r.size }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

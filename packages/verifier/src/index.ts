@@ -41,6 +41,10 @@ export {
   replayEventLog,
   runtimeEventDigest,
 } from "./event-log.js";
+export {
+  type FineTuningSettlementMessage,
+  fineTuningSettlementDigest,
+} from "./fine-tuning-settlement-digest.js";
 export { type FormattableReport, formatReport } from "./format-report.js";
 export {
   gpuNonceFor,
@@ -53,9 +57,11 @@ export {
   type BytesInput,
   type ComputeProofInput,
   type ComputeResultInput,
+  type FineTuningDeliveryInput,
   type GpuDeviceEvidenceInput,
   type GpuEvidenceInput,
   type Int64Input,
+  type NormalizedFineTuningDelivery,
   type NormalizedProof,
   normalizeProof,
   type QuoteCollateralInput,
@@ -107,6 +113,7 @@ export {
 export {
   addressOfPublicKey,
   personalMessageDigest,
+  recoverDigestSigner,
   recoverPersonalSigner,
   type VerifyResponseSignatureErrorType,
   type VerifyResponseSignatureParameters,

@@ -9,7 +9,8 @@ import {
   JobState,
   ZeroGError,
 } from "@chaoschain/zerog-core";
-import type { ClaimedJob, JobCheckpoint, JobRecord } from "./job-store.js";
+import type { JobCheckpoint } from "../backend.js";
+import type { ClaimedJob, JobRecord } from "./job-store.js";
 
 // The SQL both stores run, written once. Parameters are `@name` (better-sqlite3's syntax; the Postgres
 // store numbers them), and `@now` is the time in ms: the caller's clock for SQLite, the database's for

@@ -1,8 +1,6 @@
 import type { ComputeResult, ComputeTask, FailureReason, Job, JobState } from "@chaoschain/zerog-core";
+import type { JobCheckpoint } from "../backend.js";
 import type { StorageError } from "./storage-error.js";
-
-/** A backend's durable state for one job: plain JSON, written with the job. */
-export type JobCheckpoint = Readonly<Record<string, unknown>>;
 
 /** A job as stored: the wire `Job` plus what only the bridge needs. */
 export interface JobRecord {

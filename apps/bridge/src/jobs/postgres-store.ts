@@ -12,6 +12,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import pg from "pg";
+import type { JobCheckpoint } from "../backend.js";
 import {
   type JobRow,
   jobColumns,
@@ -24,7 +25,6 @@ import {
 import type {
   ClaimedJob,
   JobChange,
-  JobCheckpoint,
   JobPatch,
   JobRecord,
   JobStore,

@@ -14,11 +14,11 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type Database from "better-sqlite3";
+import type { JobCheckpoint } from "../backend.js";
 import { type JobRow, jobStatements, newJobId, sameTask, toClaimed, toRecord } from "./job-sql.js";
 import type {
   ClaimedJob,
   JobChange,
-  JobCheckpoint,
   JobPatch,
   JobRecord,
   JobStore,

@@ -1,9 +1,13 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { BackendError, ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
+import { ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { controllableBackend } from "../../test/fake-backend.js";
 import { startPostgres, type TestPostgres } from "../../test/postgres.js";
+import { BackendError } from "../backend.js";
 import { JobEvents } from "./job-events.js";
 import type { JobStore } from "./job-store.js";
 import { PostgresJobStore } from "./postgres-store.js";
@@ -152,6 +156,60 @@ describe("Worker", () => {
     claim.mockRestore();
     await worker.resume();
     await vi.waitFor(() => expect(started).toEqual(ids));
+  });
+});
+
+describe("Worker: checkpoints", () => {
+  it("hands the backend a durable checkpoint and, after a restart, the last one as resumeFrom", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "zerog-worker-")), "jobs.db");
+    const first = setup(1, new SqliteJobStore(path));
+    const id = await insert(first.store);
+    first.worker.start();
+    await vi.waitFor(() => expect(first.context(id)).toBeDefined());
+    const ctx = first.context(id)!;
+    expect(ctx.resumeFrom).toBeUndefined();
+    ctx.progress({ progress: 0.3, stage: "Training", message: "training, step 1 of 4" });
+    await ctx.checkpoint({ kind: "test", step: 1 });
+    await ctx.checkpoint({ kind: "test", step: 2 });
+    await vi.waitFor(async () =>
+      expect((await first.store.get(id))?.job).toMatchObject({
+        stage: "Training",
+        message: "training, step 1 of 4",
+      }),
+    );
+    await first.store.close(); // the bridge dies with the job running
+    workers.splice(workers.indexOf(first.worker), 1);
+
+    const second = setup(1, new SqliteJobStore(path));
+    second.worker.start();
+    await vi.waitFor(() => expect(second.context(id)).toBeDefined());
+    expect(second.context(id)!.resumeFrom).toEqual({ kind: "test", step: 2 });
+    expect((await second.store.get(id))?.job.attempts).toBe(2);
+    second.finish(id);
+    await vi.waitFor(async () => expect((await second.store.get(id))?.job.state).toBe(JobState.SUCCEEDED));
+  });
+
+  it("a checkpoint of a job cancelled meanwhile rejects with the cancellation", async () => {
+    const { store, worker, context } = setup(1);
+    const id = await insert(store);
+    worker.start();
+    await vi.waitFor(() => expect(context(id)).toBeDefined());
+    await worker.cancel(id);
+    await expect(context(id)!.checkpoint({ kind: "late" })).rejects.toBe("cancelled");
+  });
+
+  it("a checkpoint of a job no longer this attempt's rejects, and stops the run", async () => {
+    const { store, worker, context } = setup(1);
+    const id = await insert(store);
+    worker.start();
+    await vi.waitFor(() => expect(context(id)).toBeDefined());
+    // Another attempt has the job now (as after a takeover).
+    await store.releaseExpired(5, { all: true });
+    await store.claim("bridge-b", 1, minute);
+    await expect(context(id)!.checkpoint({ kind: "late" })).rejects.toThrow("no longer this bridge's to run");
+    expect(context(id)!.signal.aborted).toBe(true);
+    await vi.waitFor(() => expect(worker.runningCount).toBe(0));
+    expect((await store.get(id))?.job).toMatchObject({ state: JobState.RUNNING, attempts: 2 });
   });
 });
 

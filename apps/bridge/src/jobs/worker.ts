@@ -1,11 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  BackendError,
-  type BackendJobResult,
-  type BackendSubmitOptions,
-  type ComputeBackend,
   ComputeResultSchema,
-  type ComputeTask,
   FailureReason,
   failureReasonName,
   isTerminalState,
@@ -13,9 +8,16 @@ import {
   JobState,
 } from "@chaoschain/zerog-core";
 import type { Logger } from "pino";
-import type { AttemptOptions } from "../zerog/backend.js";
+import {
+  BackendError,
+  type ComputeBackend,
+  type JobCheckpoint,
+  type RunContext,
+  type StopReason,
+} from "../backend.js";
+import { delay } from "../delay.js";
 import type { JobEvents } from "./job-events.js";
-import type { ClaimedJob, JobCheckpoint, JobPatch, JobStore, Lease } from "./job-store.js";
+import type { ClaimedJob, JobPatch, JobStore, Lease } from "./job-store.js";
 import { StorageError } from "./storage-error.js";
 
 export interface WorkerOptions {
@@ -35,20 +37,6 @@ export interface WorkerOptions {
   pollMs?: number | undefined;
 }
 
-/** Why a run stops early: the client cancelled it, or the bridge stops or lost the job (it runs again). */
-type StopCause = "cancelled" | "shutdown";
-
-/** What the worker gives the backend for one run of one job. */
-interface RunContext {
-  readonly jobId: string;
-  readonly signal: AbortSignal;
-  progress(update: JobPatch): void;
-  outputDelta(delta: string): void;
-  /** Stores `state` with the job, on disk when it resolves; the next attempt gets it as `resumeFrom`. */
-  checkpoint(state: JobCheckpoint): Promise<void>;
-  readonly resumeFrom: JobCheckpoint | undefined;
-}
-
 interface Run {
   controller: AbortController;
   done: Promise<void>;
@@ -56,39 +44,6 @@ interface Run {
   /** The renewal round in which the job was claimed: a renewal started before cannot know it. */
   claimedIn: number;
 }
-
-/** Runs one job through the backend. */
-async function runBackend(
-  backend: ComputeBackend,
-  task: ComputeTask,
-  ctx: RunContext,
-): Promise<BackendJobResult> {
-  const options: BackendSubmitOptions & AttemptOptions = {
-    jobId: ctx.jobId,
-    signal: ctx.signal,
-    onProvider: (provider) => ctx.progress({ provider }),
-    onProgress: (progress) => ctx.progress({ progress }),
-    onOutputDelta: (delta) => ctx.outputDelta(delta),
-    checkpoint: ctx.checkpoint,
-    resumeFrom: ctx.resumeFrom,
-  };
-  const ref = await backend.submit(task, options);
-  return backend.result(ref, { signal: ctx.signal });
-}
-
-const delay = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /**
  * Runs queued jobs through the backend, at most `concurrency` at a time, oldest first. Each job is
@@ -204,7 +159,7 @@ export class Worker {
     for (const [jobId, run] of this.#running) {
       if (run.claimedIn >= round || held.has(jobId) || run.controller.signal.aborted) continue;
       const now = await this.#o.store.get(jobId).catch(() => undefined);
-      const cause: StopCause = now?.job.state === JobState.CANCELLED ? "cancelled" : "shutdown";
+      const cause: StopReason = now?.job.state === JobState.CANCELLED ? "cancelled" : "shutdown";
       this.#o.logger.warn(
         { jobId, state: now?.job.state },
         "job no longer this bridge's (cancelled or taken over)",
@@ -270,12 +225,12 @@ export class Worker {
     const unsubscribe = this.#o.events.subscribe(
       jobId,
       (event) => {
-        if (event.job.state === JobState.CANCELLED) controller.abort("cancelled" satisfies StopCause);
-        else if (isTerminalState(event.job.state)) controller.abort("shutdown" satisfies StopCause);
+        if (event.job.state === JobState.CANCELLED) controller.abort("cancelled" satisfies StopReason);
+        else if (isTerminalState(event.job.state)) controller.abort("shutdown" satisfies StopReason);
       },
       claimed.version,
     );
-    if (!this.#accepting) controller.abort("shutdown" satisfies StopCause);
+    if (!this.#accepting) controller.abort("shutdown" satisfies StopReason);
     const done = this.#run(claimed, controller.signal)
       .catch((err: unknown) => this.#o.logger.error({ err, jobId }, "job runner failed"))
       .finally(() => {
@@ -303,7 +258,7 @@ export class Worker {
   /** Cancels a queued or running job, on whichever bridge runs it. Returns false when it had already ended. */
   async cancel(jobId: string): Promise<boolean> {
     const cancelled = await this.#o.store.cancel(jobId);
-    if (cancelled) this.#running.get(jobId)?.controller.abort("cancelled" satisfies StopCause);
+    if (cancelled) this.#running.get(jobId)?.controller.abort("cancelled" satisfies StopReason);
     return cancelled;
   }
 
@@ -335,7 +290,7 @@ export class Worker {
     ]);
     clearTimeout(timer);
     if (!drained) {
-      for (const { controller } of this.#running.values()) controller.abort("shutdown" satisfies StopCause);
+      for (const { controller } of this.#running.values()) controller.abort("shutdown" satisfies StopReason);
       await all;
     }
     clearInterval(renewal);
@@ -372,7 +327,7 @@ export class Worker {
       resumeFrom: claimed.checkpoint,
     };
     try {
-      const result = await runBackend(backend, claimed.task, ctx);
+      const result = await backend.run(claimed.task, ctx);
       await progress.flush();
       const stored = create(ComputeResultSchema, {
         jobId,
@@ -428,7 +383,7 @@ export class Worker {
       if (signal.aborted) throw signal.reason;
       try {
         if (!(await this.#o.store.checkpoint(jobId, lease, state))) {
-          this.#running.get(jobId)?.controller.abort("shutdown" satisfies StopCause);
+          this.#running.get(jobId)?.controller.abort("shutdown" satisfies StopReason);
           throw new BackendError(FailureReason.INTERRUPTED, `job ${jobId} is no longer this bridge's to run`);
         }
         await this.#o.store.durable();

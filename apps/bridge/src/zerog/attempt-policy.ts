@@ -1,5 +1,5 @@
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
-import type { JobCheckpoint } from "../jobs/job-store.js";
+import { FailureReason } from "@chaoschain/zerog-core";
+import { BackendError, type JobCheckpoint } from "../backend.js";
 
 /**
  * The checkpoint an inference job stores, durably, just before its request leaves for a provider: from

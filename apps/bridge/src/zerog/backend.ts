@@ -1,17 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import {
-  BackendError,
-  type BackendJobRef,
-  type BackendJobResult,
-  type BackendJobStatus,
-  type BackendSubmitOptions,
-  type ComputeBackend,
   type ComputeProof,
   type ComputeTask,
   FailureReason,
   type Service,
-  type ServiceFilter,
   TaskType,
   UsageSchema,
   VerificationMethod,
@@ -25,8 +17,25 @@ import {
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
-import type { JobCheckpoint } from "../jobs/job-store.js";
+import {
+  BackendError,
+  type BackendJobResult,
+  type ComputeBackend,
+  type RunContext,
+  type ServiceFilter,
+} from "../backend.js";
+import { delay } from "../delay.js";
 import { inferenceSent, resendRefusal } from "./attempt-policy.js";
+import { defaultDatasetPolicy } from "./fine-tuning/dataset-source.js";
+import { FineTuningServing } from "./fine-tuning/fine-tuning-contract.js";
+import {
+  defaultFineTuningOptions,
+  type FineTuningOptions,
+  FineTuningRunner,
+  fineTuningCheckpointOf,
+  type Verdict,
+} from "./fine-tuning/fine-tuning-runner.js";
+import { fineTuningServiceList, fineTuningServiceType } from "./fine-tuning/select-service.js";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
@@ -77,34 +86,31 @@ export interface ZeroGBackendOptions {
   sessionReuseMs?: number;
   /** Extra check of each proof before its result is accepted (quote, workload, GPU). */
   checkProof?: ProofCheck | undefined;
+  /**
+   * Check of a provider's attestation alone (quote, workload, GPU under the operator's policy), run before
+   * a fine-tuning job pays or uploads anything.
+   */
+  checkAttestation?: AttestationCheck | undefined;
+  /** Fine-tuning: where models go, which datasets are accepted, how tasks are followed. */
+  fineTuning?: Partial<FineTuningOptions> | undefined;
 }
 
-/** What the worker adds to a job's options: its durable checkpoint, and the last one of a previous attempt. */
-export interface AttemptOptions {
-  checkpoint?: ((state: JobCheckpoint) => Promise<void>) | undefined;
-  resumeFrom?: JobCheckpoint | undefined;
-}
+/** A check of a provider's attestation for the enclave key `signer`; ok or why not. */
+export type AttestationCheck = (
+  attestation: ProviderAttestation,
+  signer: string,
+  cache: VerificationCache,
+) => Promise<Verdict>;
 
-interface RunningJob {
-  controller: AbortController;
-  promise: Promise<BackendJobResult>;
-  settled: { ok: true } | { ok: false; error: Error } | undefined;
-}
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
-  });
+/** Where fine-tuned models go when the options name no directory. */
+export const defaultArtifactsDir = ".zerog/artifacts";
 
 /**
- * Runs inference on the 0G Compute Network through the 0G SDK: services discovered on chain,
- * ledger and provider sub-accounts funded, requests signed with the wallet, every response's
- * enclave signature checked against the exact bytes sent and received, and a self-contained
- * proof captured at call time. Fails over to another provider of the same model when one is down.
+ * Runs tasks on the 0G Compute Network. Inference goes through the 0G SDK: services discovered on chain,
+ * ledger and provider sub-accounts funded, requests signed with the wallet, every response's enclave
+ * signature checked against the exact bytes sent and received, and a self-contained proof captured at
+ * call time; it fails over to another provider of the same model when one is down. Fine-tuning runs on
+ * FineTuningServing providers ({@link FineTuningRunner}), checkpointed so that a restarted bridge resumes it.
  */
 export class ZeroGBackend implements ComputeBackend {
   readonly name: string;
@@ -115,7 +121,9 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #wallet: string;
   readonly #logger: Logger;
   readonly #options: ZeroGBackendOptions;
-  readonly #jobs = new Map<BackendJobRef, RunningJob>();
+  readonly #fineTuning: FineTuningRunner;
+  /** Runs in flight, so that `close()` waits for them. */
+  readonly #running = new Set<Promise<unknown>>();
   readonly #attestations: PromiseCache<string, ProviderAttestation>;
   readonly #sessions: PromiseCache<string, Record<string, string>>;
   readonly #closing = new AbortController();
@@ -128,6 +136,7 @@ export class ZeroGBackend implements ComputeBackend {
     funding: Funding,
     chainId: bigint,
     wallet: string,
+    makeFineTuning: (attestation: ZeroGBackend["attestation"]) => FineTuningRunner,
   ) {
     this.name = `0g-${options.network.name}`;
     this.#options = options;
@@ -139,34 +148,75 @@ export class ZeroGBackend implements ComputeBackend {
     this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000);
     this.#attestations = new PromiseCache(options.attestationTtlMs ?? 600_000);
     this.#sessions = new PromiseCache(options.sessionReuseMs ?? 300_000);
+    this.#fineTuning = makeFineTuning((url, signal) => this.attestation(url, signal));
   }
 
   /** Connects the wallet to the network and returns a ready backend (no transaction is sent yet). */
   static async connect(options: ZeroGBackendOptions): Promise<ZeroGBackend> {
-    const { broker, wallet, chain, chainId } = await connectBroker(options.network, options.walletKey);
+    const { broker, wallet, chain, chainId, contracts } = await connectBroker(
+      options.network,
+      options.walletKey,
+    );
+    // One queue for every transaction of the wallet: the SDK has no nonce management.
+    const txs = new TxQueue();
     const funding = new Funding({
       broker,
       chain,
       wallet: wallet.address,
-      txs: new TxQueue(),
+      txs,
       policy: { ...defaultFundingPolicy, ...options.funding },
       logger: options.logger,
       gasPrice: options.network.gasPrice,
     });
+    const serving = new FineTuningServing({
+      fineTuning: contracts.fineTuning,
+      ledger: contracts.ledger,
+      chain,
+      signer: wallet,
+      gasPrice: options.network.gasPrice,
+    });
+    const ft = options.fineTuning ?? {};
+    const verificationCache = createVerificationCache();
+    const { checkProof, checkAttestation } = options;
+    const makeFineTuning = (attestation: ZeroGBackend["attestation"]) =>
+      new FineTuningRunner({
+        serving,
+        wallet,
+        chainId,
+        txs,
+        ensureLedger: () => funding.ledgerReady(),
+        attestation,
+        checkAttestation:
+          checkAttestation && ((att, signer) => checkAttestation(att, signer, verificationCache)),
+        checkProof: checkProof && ((proof) => checkProof(proof, verificationCache)),
+        logger: options.logger.child({ backend: `0g-${options.network.name}`, task: "fine-tuning" }),
+        options: {
+          ...defaultFineTuningOptions,
+          requestTimeoutMs: options.requestTimeoutMs ?? defaultFineTuningOptions.requestTimeoutMs,
+          ...ft,
+          artifactsDir: ft.artifactsDir ?? defaultArtifactsDir,
+          dataset: { ...defaultDatasetPolicy, ...ft.dataset },
+        },
+      });
     options.logger.info(
       { network: options.network.name, chainId: Number(chainId), wallet: wallet.address },
       "connected to 0G",
     );
-    return new ZeroGBackend(options, broker, funding, chainId, wallet.address);
+    return new ZeroGBackend(options, broker, funding, chainId, wallet.address, makeFineTuning);
   }
 
-  listServices(filter?: ServiceFilter): Promise<Service[]> {
-    return this.#directory.list(filter);
+  /**
+   * Services on offer: the inference services, or with `serviceType` "fine-tuning" the base models of the
+   * fine-tuning providers (one service each).
+   */
+  async listServices(filter: ServiceFilter = {}): Promise<Service[]> {
+    if (filter.serviceType !== fineTuningServiceType) return this.#directory.list(filter);
+    return fineTuningServiceList(await this.#fineTuning.services(), filter);
   }
 
   async check(task: ComputeTask): Promise<string | undefined> {
-    if (task.taskType !== TaskType.INFERENCE) {
-      return "only inference tasks run on this bridge for now; fine-tuning and training are not supported yet";
+    if (task.taskType === TaskType.FINE_TUNING || task.taskType === TaskType.TRAINING) {
+      return this.#fineTuning.check(task);
     }
     const refusal = await this.#directory.refusal(task);
     if (refusal || task.verification === VerificationMethod.TEE_ML) return refusal;
@@ -177,61 +227,46 @@ export class ZeroGBackend implements ComputeBackend {
     );
   }
 
-  async submit(task: ComputeTask, options: BackendSubmitOptions & AttemptOptions): Promise<BackendJobRef> {
-    const ref = `${options.jobId}:${randomUUID()}`;
-    const controller = new AbortController();
-    const signal = AbortSignal.any([controller.signal, options.signal, this.#closing.signal]);
-    const job: RunningJob = { controller, promise: this.#run(task, options, signal), settled: undefined };
-    job.promise.then(
-      () => {
-        job.settled = { ok: true };
-      },
-      (error: Error) => {
-        job.settled = { ok: false, error };
-      },
-    );
-    this.#jobs.set(ref, job);
-    return ref;
-  }
-
-  async status(ref: BackendJobRef): Promise<BackendJobStatus> {
-    const job = this.#jobs.get(ref);
-    if (!job) return { state: "unknown" };
-    if (!job.settled) return { state: "running", progress: 0 };
-    return job.settled.ok ? { state: "succeeded" } : { state: "failed", error: job.settled.error };
-  }
-
-  async result(ref: BackendJobRef, options: { signal: AbortSignal }): Promise<BackendJobResult> {
-    const job = this.#jobs.get(ref);
-    if (!job)
-      throw new BackendError(FailureReason.INTERRUPTED, "this job's request was lost in a bridge restart");
-    try {
-      return await new Promise<BackendJobResult>((resolve, reject) => {
-        job.promise.then(resolve, reject);
-        options.signal.addEventListener("abort", () => reject(options.signal.reason), { once: true });
-      });
-    } finally {
-      if (job.settled || options.signal.aborted) this.#jobs.delete(ref);
-    }
-  }
-
-  async cancel(ref: BackendJobRef): Promise<void> {
-    this.#jobs.get(ref)?.controller.abort("cancelled");
+  run(task: ComputeTask, ctx: RunContext): Promise<BackendJobResult> {
+    const signal = AbortSignal.any([ctx.signal, this.#closing.signal]);
+    const running =
+      task.taskType === TaskType.INFERENCE
+        ? this.#run(task, ctx, signal)
+        : this.#fineTuning.run(task, {
+            jobId: ctx.jobId,
+            signal,
+            progress: (update) => ctx.progress(update),
+            checkpoint: (state) => ctx.checkpoint({ ...state }),
+            resumeFrom: fineTuningCheckpointOf(ctx.resumeFrom),
+          });
+    this.#running.add(running);
+    const forget = () => this.#running.delete(running);
+    running.then(forget, forget);
+    return running;
   }
 
   async close(): Promise<void> {
     this.#closing.abort("shutdown");
     this.#funding.close();
-    await Promise.allSettled([...this.#jobs.values()].map((j) => j.promise));
-    this.#jobs.clear();
+    await Promise.allSettled(this.#running);
   }
 
-  async #run(
-    task: ComputeTask,
-    events: BackendSubmitOptions & AttemptOptions,
-    signal: AbortSignal,
-  ): Promise<BackendJobResult> {
-    const refusal = resendRefusal(events.resumeFrom);
+  /** A provider's attestation (`GET /v1/quote`), fetched once per TTL and shared by concurrent jobs. */
+  attestation(url: string, signal: AbortSignal): Promise<ProviderAttestation> {
+    const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
+    const value = this.#attestations.get(url, () =>
+      fetchAttestation(url, { signal: this.#closing.signal, timeoutMs }),
+    );
+    return Promise.race([
+      value,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+      ),
+    ]);
+  }
+
+  async #run(task: ComputeTask, ctx: RunContext, signal: AbortSignal): Promise<BackendJobResult> {
+    const refusal = resendRefusal(ctx.resumeFrom);
     if (refusal) throw refusal;
     const candidates = await this.#directory.candidates(task).catch((err: unknown) => {
       throw new BackendError(
@@ -250,14 +285,14 @@ export class ZeroGBackend implements ComputeBackend {
     }
     const failures: string[] = [];
     for (const service of candidates) {
-      events.onProvider?.(service.provider);
+      ctx.progress({ provider: service.provider });
       try {
-        return await this.#runOn(service, task, events, signal);
+        return await this.#runOn(service, task, ctx, signal);
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
         failures.push(err.message);
         this.#logger.warn(
-          { jobId: events.jobId, provider: service.provider, err: err.message },
+          { jobId: ctx.jobId, provider: service.provider, err: err.message },
           "provider failed; failing over",
         );
       }
@@ -271,7 +306,7 @@ export class ZeroGBackend implements ComputeBackend {
   async #runOn(
     service: ServiceRecord,
     task: ComputeTask,
-    events: BackendSubmitOptions & AttemptOptions,
+    ctx: RunContext,
     signal: AbortSignal,
   ): Promise<BackendJobResult> {
     await this.#funding.ready(service.provider).catch((err: unknown) => {
@@ -287,10 +322,11 @@ export class ZeroGBackend implements ComputeBackend {
     const started = performance.now();
     const exchange = await this.#withRetries(signal, async () => {
       const headers = await this.#requestHeaders(service.provider);
-      const onChunk =
-        task.inputs?.stream && events.onOutputDelta ? createSseDeltaReader(events.onOutputDelta) : undefined;
+      const onChunk = task.inputs?.stream
+        ? createSseDeltaReader((delta) => ctx.outputDelta(delta))
+        : undefined;
       // On disk before the request leaves: a later attempt must know it may have been charged.
-      await events.checkpoint?.(inferenceSent(service.provider));
+      await ctx.checkpoint(inferenceSent(service.provider));
       return postChatCompletion(endpoint, requestBody, headers, {
         signal,
         timeoutMs,
@@ -304,10 +340,10 @@ export class ZeroGBackend implements ComputeBackend {
       });
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
-    events.onProgress?.(0.8);
+    ctx.progress({ progress: 0.8 });
     const [signature, attestation] = await Promise.all([
       fetchSignature(service.url, exchange.chatId, service.model, { signal, timeoutMs }),
-      this.#attestation(service, signal, timeoutMs),
+      this.attestation(service.url, signal),
     ]);
     const timestamp = Math.floor(Date.now() / 1000);
     const signer = expectedSigner(service);
@@ -400,31 +436,18 @@ export class ZeroGBackend implements ComputeBackend {
     });
   }
 
-  /** The provider's attestation, fetched once per TTL and shared by concurrent jobs. */
-  #attestation(service: ServiceRecord, signal: AbortSignal, timeoutMs: number): Promise<ProviderAttestation> {
-    const value = this.#attestations.get(service.url, () =>
-      fetchAttestation(service.url, { signal: this.#closing.signal, timeoutMs }),
-    );
-    return Promise.race([
-      value,
-      new Promise<never>((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
-      ),
-    ]);
-  }
-
   /** Retries retryable failures on one provider with exponential backoff. */
   async #withRetries<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
     const attempts = this.#options.attemptsPerProvider ?? 2;
-    let delay = this.#options.retryBackoffMs ?? 200;
+    let wait = this.#options.retryBackoffMs ?? 200;
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= attempts)
           throw err;
-        await sleep(delay, signal);
-        delay *= 2;
+        await delay(wait, signal);
+        wait *= 2;
       }
     }
   }

@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   type ComputeProof,
   ComputeProofSchema,
+  type GpuEvidence,
   GpuEvidenceSchema,
   ReportDataBinding,
   type TeeEvidence,
@@ -82,6 +83,44 @@ export function teeEvidence(
   };
 }
 
+/** What a provider's attestation contributes to a proof: quote, TEE and GPU evidence, workload digest. */
+export interface ProviderEvidence {
+  quote: Uint8Array;
+  tee: TeeEvidence;
+  gpu: GpuEvidence | undefined;
+  /** `sha256:<hex>` of the app compose; `fallbackDigest` when the attestation has none. */
+  dockerDigest: string;
+}
+
+/** The evidence in a provider's `/v1/quote` body for the enclave key `signer`. */
+export function providerEvidence(
+  attestation: ProviderAttestation,
+  signer: string,
+  fallbackDigest = "",
+): ProviderEvidence {
+  const { tee, quote } = teeEvidence(attestation, signer);
+  const gpu = asObject(attestation.json.nvidia_payload);
+  const list = Array.isArray(gpu.evidence_list) ? (gpu.evidence_list as Record<string, unknown>[]) : [];
+  return {
+    quote,
+    tee,
+    dockerDigest: tee.appCompose ? `sha256:${sha256Hex(tee.appCompose)}` : fallbackDigest,
+    gpu:
+      Object.keys(gpu).length === 0
+        ? undefined
+        : create(GpuEvidenceSchema, {
+            nonce: asText(gpu.nonce),
+            arch: asText(gpu.arch),
+            evidenceList: list.map((e) => ({
+              certificate: asText(e.certificate),
+              evidence: asText(e.evidence),
+              arch: asText(e.arch),
+            })),
+            nrasToken: asText(attestation.json.nras_token),
+          }),
+  };
+}
+
 /**
  * Assembles the proof of one chat exchange from evidence captured at call time: the exact bytes,
  * the enclave's signature, the attestation, the service record.
@@ -98,16 +137,14 @@ export function buildProof(input: {
   timestamp: number;
 }): ComputeProof {
   const { exchange, signature, attestation, service, signer } = input;
-  const { tee, quote } = teeEvidence(attestation, signer);
+  const evidence = providerEvidence(attestation, signer, asText(service.additionalInfo.ImageDigest));
   const requestHash = sha256Hex(exchange.requestBody);
   const responseHash = sha256Hex(exchange.responseBody);
-  const proof = create(ComputeProofSchema, {
+  return create(ComputeProofSchema, {
     method: "tee-ml",
-    dockerDigest: tee.appCompose
-      ? `sha256:${sha256Hex(tee.appCompose)}`
-      : asText(service.additionalInfo.ImageDigest),
+    dockerDigest: evidence.dockerDigest,
     enclavePubkey: input.pubkey,
-    attestation: quote,
+    attestation: evidence.quote,
     executionHash: sha256Hex(signature.text),
     signature: signature.signature,
     timestamp: BigInt(input.timestamp),
@@ -123,21 +160,7 @@ export function buildProof(input: {
     model: service.model,
     serviceUrl: service.url,
     chainId: input.chainId,
-    tee,
+    tee: evidence.tee,
+    ...(evidence.gpu ? { gpu: evidence.gpu } : {}),
   });
-  const gpu = asObject(attestation.json.nvidia_payload);
-  if (Object.keys(gpu).length > 0) {
-    const list = Array.isArray(gpu.evidence_list) ? (gpu.evidence_list as Record<string, unknown>[]) : [];
-    proof.gpu = create(GpuEvidenceSchema, {
-      nonce: asText(gpu.nonce),
-      arch: asText(gpu.arch),
-      evidenceList: list.map((e) => ({
-        certificate: asText(e.certificate),
-        evidence: asText(e.evidence),
-        arch: asText(e.arch),
-      })),
-      nrasToken: asText(attestation.json.nras_token),
-    });
-  }
-  return proof;
 }

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason } from "@chaoschain/zerog-core";
 import { afterEach, describe, expect, it } from "vitest";
+import { BackendError } from "../backend.js";
 import { postChatCompletion } from "./provider-http.js";
 
 // Which failures of a chat completion may be sent again: only those the provider cannot have acted on
