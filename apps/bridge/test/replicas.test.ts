@@ -1,7 +1,13 @@
-import { FailureReason, JobState, parseTask } from "@chaoschain/zerog-core";
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { ComputeService, FailureReason, JobState, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import { createClient } from "@connectrpc/connect";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { grpcTransport } from "./clients.js";
 import { demoTask, waitFor } from "./harness.js";
 import { startPostgres, type TestPostgres } from "./postgres.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
@@ -139,4 +145,56 @@ describe("two bridges on one Postgres", () => {
     for (const prompt of prompts) expect(bills.get(prompt) ?? 0).toBeLessThanOrEqual(1);
     await setLatency(0);
   });
+});
+
+describe("the README's example of two bridges on one Postgres", () => {
+  it("runs as printed (with this test's database and free ports): a job submitted to one is answered by the other", async () => {
+    const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Several bridges on one Postgres"));
+    const example = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+    const url = /^export ZEROG_DATABASE_URL=(\S+)/m.exec(example)![1]!;
+    expect(url).toMatch(/^postgres:\/\//);
+    const commands = [...example.matchAll(/^node (.+?) &$/gm)].map((m) => m[1]!.split(/\s+/));
+    expect(commands).toHaveLength(2);
+    const root = fileURLToPath(new URL("../../../", import.meta.url));
+    const database = await postgres.createDatabase();
+    const started = commands.map((args) => {
+      const child = spawn(
+        process.execPath,
+        args.map((a) => (a === "50051" || a === "50052" ? "0" : a)),
+        {
+          cwd: root,
+          env: { ...process.env, ZEROG_DATABASE_URL: database, ZEROG_LOG_LEVEL: "warn", ZEROG_API_KEY: "" },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+      });
+      child.stderr!.resume();
+      return { child, out: () => out };
+    });
+    try {
+      const ports = await Promise.all(
+        started.map((s) =>
+          waitFor(() => /serving ComputeService on [^\s]+:(\d+)/.exec(s.out())?.[1], {
+            timeoutMs: 120_000,
+            what: "the README's bridge to listen",
+          }),
+        ),
+      );
+      const sessions: Http2SessionManager[] = [];
+      const [first, second] = ports.map((port) =>
+        createClient(ComputeService, grpcTransport(`http://127.0.0.1:${port}`, sessions)),
+      );
+      const { jobId } = await first!.submit({ task: task("the README's replicas") });
+      const result = await second!.getResult({ jobId, wait: true, timeoutSeconds: 120 });
+      expect(result.output).toContain("the README's replicas");
+      for (const s of sessions) s.abort();
+    } finally {
+      for (const s of started) s.child.kill("SIGTERM");
+      await Promise.all(started.map((s) => new Promise((resolve) => s.child.once("exit", resolve))));
+    }
+  }, 240_000);
 });
