@@ -2,8 +2,9 @@
 // straight to the provider with the 0G SDK (headers, POST, signature check) two ways: headers made per
 // request as the SDK documents, and one session header reused as the bridge does (the same requests).
 // One run, interleaved round by round. Writes bench/RESULTS.md. Run: pnpm --filter @chaoschain/zerog-bridge bench
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -348,7 +349,7 @@ if (runStores) {
     { name: "SQLite (WAL, group fsync)", port, pid: bridge.pid, target: 5000 },
     { name: "Postgres (batched INSERT)", port: pgBridge.port, pid: pgBridge.pid, target: 2000 },
   ];
-  const storeRounds = Number(process.env.BENCH_STORE_ROUNDS ?? 2);
+  const storeRounds = Number(process.env.BENCH_STORE_ROUNDS ?? 3);
   const results = new Map(stores.map((st) => [st.name, []]));
   for (let r = 0; r < storeRounds; r++) {
     for (const st of stores) results.get(st.name).push(await measureSubmits({ ...st, warmUp: r ? 0 : 2000 }));
@@ -385,12 +386,40 @@ if (runStores) {
   );
 }
 
-const text = `${lines.join("\n")}\n`;
-writeFileSync(new URL("./RESULTS.md", import.meta.url), text);
-process.stdout.write(text);
 adapter.close();
 bridge.kill("SIGTERM");
 await new Promise((r) => bridge.once("exit", r));
 devnetChild.stdin.end();
 await new Promise((r) => devnetChild.once("exit", r));
+
+// Load and faults across two bridges on Postgres, at full size: the test that CI runs with 500 jobs
+// (test/load-faults.test.ts), alone on the machine now, with BENCH_FAULT_JOBS jobs.
+if (!selected || selected.includes("faults")) {
+  const report = join(dir, "load-faults.md");
+  const vitest = createRequire(import.meta.url).resolve("vitest/vitest.mjs");
+  const run = spawnSync(process.execPath, [vitest, "run", "test/load-faults.test.ts"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: {
+      ...process.env,
+      ZEROG_LOAD_JOBS: process.env.BENCH_FAULT_JOBS ?? "10000",
+      ZEROG_LOAD_CONCURRENCY: process.env.BENCH_FAULT_IN_FLIGHT ?? "128",
+      ZEROG_LOAD_REPORT: report,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  lines.push(
+    "",
+    "### Load and faults across two bridges on one Postgres",
+    "",
+    existsSync(report) ? readFileSync(report, "utf8").trim() : "_no report: the run failed before it ended_",
+    "",
+    run.status === 0
+      ? "Every check passed (`test/load-faults.test.ts`)."
+      : `**The run failed** (exit ${run.status}): see its output.`,
+  );
+}
+
+const text = `${lines.join("\n")}\n`;
+writeFileSync(new URL("./RESULTS.md", import.meta.url), text);
+process.stdout.write(text);
 process.exit(0);

@@ -1,12 +1,38 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { type ComputeTask, ComputeTaskSchema, TaskType } from "@chaoschain/zerog-core";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import type { JobStore, JobStoreHooks } from "../src/jobs/job-store.js";
 import { PostgresJobStore } from "../src/jobs/postgres-store.js";
 import { SqliteJobStore } from "../src/jobs/sqlite-store.js";
-import type { TestPostgres } from "./postgres.js";
+import { startPostgres, type TestPostgres } from "./postgres.js";
+
+/** A lease that outlasts any test. */
+export const minute = 60_000;
+
+/** An inference task of the store tests. */
+export function inferenceTask(prompt = "What is blockchain?"): ComputeTask {
+  return create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
+}
+
+/** A PostgreSQL server for the tests of the calling file (or describe block): started before, closed after. */
+export function usePostgres(): () => TestPostgres {
+  let server: TestPostgres | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return () => {
+    if (!server) throw new Error("PostgreSQL is not started yet: use it inside a test");
+    return server;
+  };
+}
 
 /** How a test opens a store of one kind, and reaches under it. */
 export interface StoreKind {

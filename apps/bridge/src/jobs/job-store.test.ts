@@ -1,32 +1,21 @@
 import { create } from "@bufbuild/protobuf";
+import { ComputeResultSchema, FailureReason, JobState, ZeroGError } from "@chaoschain/zerog-core";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
-  ComputeResultSchema,
-  ComputeTaskSchema,
-  FailureReason,
-  JobState,
-  TaskType,
-  ZeroGError,
-} from "@chaoschain/zerog-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { startPostgres, type TestPostgres } from "../../test/postgres.js";
-import { postgresKind, type StoreKind, sqliteKind } from "../../test/stores.js";
+  inferenceTask,
+  minute,
+  postgresKind,
+  type StoreKind,
+  sqliteKind,
+  usePostgres,
+} from "../../test/stores.js";
 import type { JobChange, JobStore, JobStoreHooks, Lease } from "./job-store.js";
 
 // One suite, run against each store: what the bridge relies on, whichever database holds the jobs.
 
-const task = (prompt = "What is blockchain?") =>
-  create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
-const minute = 60_000;
-
-let postgres: TestPostgres;
-beforeAll(async () => {
-  postgres = await startPostgres();
-});
-afterAll(async () => {
-  await postgres?.close();
-});
-
-const kinds: StoreKind[] = [sqliteKind(), postgresKind(() => postgres)];
+const task = inferenceTask;
+const postgres = usePostgres();
+const kinds: StoreKind[] = [sqliteKind(), postgresKind(postgres)];
 
 describe.each(kinds)("$name job store", (kind) => {
   const opened: JobStore[] = [];

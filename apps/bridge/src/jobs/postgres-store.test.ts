@@ -1,8 +1,7 @@
-import { create } from "@bufbuild/protobuf";
-import { ComputeTaskSchema, JobState, TaskType } from "@chaoschain/zerog-core";
+import { JobState } from "@chaoschain/zerog-core";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { startPostgres, type TestPostgres } from "../../test/postgres.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { inferenceTask, minute, usePostgres } from "../../test/stores.js";
 import type { JobStore, JobStoreHooks, RemoteChanges } from "./job-store.js";
 import { PostgresJobStore } from "./postgres-store.js";
 import { StorageError } from "./storage-error.js";
@@ -10,17 +9,8 @@ import { StorageError } from "./storage-error.js";
 // What only the Postgres store does: migrations, several bridges on one database, notifications, and
 // a database that goes away and comes back. What both stores do is in job-store.test.ts.
 
-const task = (prompt = "What is blockchain?") =>
-  create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
-const minute = 60_000;
-
-let postgres: TestPostgres;
-beforeAll(async () => {
-  postgres = await startPostgres();
-});
-afterAll(async () => {
-  await postgres?.close();
-});
+const task = inferenceTask;
+const server = usePostgres();
 
 const opened: JobStore[] = [];
 afterEach(async () => {
@@ -52,7 +42,7 @@ function remoteLog() {
 
 describe("PostgresJobStore", () => {
   it("migrates a new database once, even when two bridges open it at the same moment", async () => {
-    const url = await postgres.createDatabase();
+    const url = await server().createDatabase();
     await Promise.all([open(url), open(url), open(url)]);
     expect(await query(url, "SELECT version, name FROM schema_version")).toEqual([
       { version: 1, name: "jobs with leases" },
@@ -62,7 +52,7 @@ describe("PostgresJobStore", () => {
   });
 
   it("refuses a database written by a newer bridge", async () => {
-    const url = await postgres.createDatabase();
+    const url = await server().createDatabase();
     await open(url);
     await query(url, "INSERT INTO schema_version (version, name) VALUES (99, 'future')");
     await expect(PostgresJobStore.open({ url })).rejects.toThrow(
@@ -89,7 +79,7 @@ describe("PostgresJobStore", () => {
   });
 
   it("stores the inserts of one moment in one statement", async () => {
-    const store = (await open(await postgres.createDatabase())) as PostgresJobStore;
+    const store = (await open(await server().createDatabase())) as PostgresJobStore;
     await Promise.all(Array.from({ length: 64 }, (_, i) => store.insert(task(`p${i}`), "")));
     expect(store.insertStatements).toBe(1);
     await Promise.all(Array.from({ length: 64 }, (_, i) => store.insert(task(`q${i}`), "")));
@@ -97,7 +87,7 @@ describe("PostgresJobStore", () => {
   });
 
   it("keeps an idempotency key unique across bridges inserting it at once", async () => {
-    const url = await postgres.createDatabase();
+    const url = await server().createDatabase();
     const [a, b] = [await open(url), await open(url)];
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).insert(task(), `shared-${i % 4}`)),
@@ -114,7 +104,7 @@ describe("PostgresJobStore", () => {
   });
 
   it("tells each bridge what the others changed, not what it changed itself", async () => {
-    const url = await postgres.createDatabase();
+    const url = await server().createDatabase();
     const [a, b] = [await open(url), await open(url)];
     const seenByA = remoteLog();
     const seenByB = remoteLog();
@@ -132,13 +122,13 @@ describe("PostgresJobStore", () => {
 
   it("survives a restart of the database: failures while it is down, then it works again, and listeners hear of the gap", async () => {
     const reports: Array<string | undefined> = [];
-    const url = await postgres.createDatabase();
+    const url = await server().createDatabase();
     const store = await open(url, { onStorage: (p) => reports.push(p?.problem) });
     const seen = remoteLog();
     store.watchRemote!(seen.listener);
     await vi.waitFor(() => expect(seen.log).toEqual(["gap"]));
     const id = (await store.insert(task(), "")).record.job.jobId;
-    await postgres.stop();
+    await server().stop();
     try {
       const refused = await store.insert(task(), "").catch((err: unknown) => err);
       expect(refused).toBeInstanceOf(StorageError);
@@ -147,7 +137,7 @@ describe("PostgresJobStore", () => {
       expect(await store.probe()).toBe(false);
       expect(reports[0]).toBe("unavailable");
     } finally {
-      await postgres.start();
+      await server().start();
     }
     await vi.waitFor(async () => expect(await store.probe()).toBe(true), { timeout: 10_000 });
     expect(store.problem).toBeUndefined();

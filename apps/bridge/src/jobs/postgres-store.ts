@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type ComputeResult,
   ComputeResultSchema,
@@ -13,18 +12,9 @@ import {
 } from "@chaoschain/zerog-core";
 import pg from "pg";
 import type { JobCheckpoint } from "../backend.js";
-import {
-  type JobRow,
-  jobColumns,
-  jobStatements,
-  newJobId,
-  sameTask,
-  toClaimed,
-  toRecord,
-} from "./job-sql.js";
+import { type JobRow, jobColumns, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
 import type {
   ClaimedJob,
-  JobChange,
   JobPatch,
   JobRecord,
   JobStore,
@@ -37,6 +27,7 @@ import type {
 import { redactDatabaseUrl, toPostgresStorageError } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-schema.js";
 import { StorageError } from "./storage-error.js";
+import { type PendingInsert, StoreBase } from "./store-base.js";
 
 export interface PostgresJobStoreOptions {
   /** `postgres://user:password@host:port/database` (node-postgres connection string). */
@@ -80,13 +71,6 @@ type Statements = ReturnType<typeof jobStatements>;
 type StatementName = Exclude<keyof Statements, "list" | "storeResult">;
 type Compiled = Record<StatementName, { text: string; names: string[] }>;
 
-interface PendingInsert {
-  task: ComputeTask;
-  key: string;
-  resolve: (out: { record: JobRecord; created: boolean }) => void;
-  reject: (err: unknown) => void;
-}
-
 /**
  * Jobs in Postgres, shared by any number of bridges. Claims take the oldest queued jobs with `FOR UPDATE
  * SKIP LOCKED` and lease them to the claiming bridge; every change notifies the others (LISTEN/NOTIFY on
@@ -96,7 +80,7 @@ interface PendingInsert {
  * Open it with {@link PostgresJobStore.open}: it connects (retrying while the database is down, for
  * `connectTimeoutMs`) and migrates the schema (`postgres-schema.ts`).
  */
-export class PostgresJobStore implements JobStore {
+export class PostgresJobStore extends StoreBase implements JobStore {
   readonly kind = "postgres";
   readonly shared = true;
   readonly location: string;
@@ -105,8 +89,6 @@ export class PostgresJobStore implements JobStore {
   readonly #origin = randomBytes(6).toString("hex");
   readonly #sql: Compiled;
   readonly #list: Statements["list"];
-  #hooks: JobStoreHooks;
-  #problem: StorageError | undefined;
   #pendingInserts: PendingInsert[] = [];
   #inserting = false;
   #insertStatements = 0;
@@ -116,10 +98,10 @@ export class PostgresJobStore implements JobStore {
   #closed = false;
 
   private constructor(options: PostgresJobStoreOptions, pool: pg.Pool) {
+    super(options.hooks ?? {}, undefined);
     this.#url = options.url;
     this.location = redactDatabaseUrl(options.url);
     this.#pool = pool;
-    this.#hooks = options.hooks ?? {};
     const notify = `, pg_notify('${jobChannel}', id || ' ' || version || ' ' || '${this.#origin}') AS notified`;
     const {
       list,
@@ -172,15 +154,6 @@ export class PostgresJobStore implements JobStore {
     }
   }
 
-  get problem(): StorageError | undefined {
-    return this.#problem;
-  }
-
-  attach(hooks: JobStoreHooks): void {
-    this.#hooks = hooks;
-    if (this.#problem) hooks.onStorage?.(this.#problem);
-  }
-
   async probe(): Promise<boolean> {
     try {
       await this.#run("write", "probe", { value: new Date().toISOString() });
@@ -188,10 +161,7 @@ export class PostgresJobStore implements JobStore {
       if (err instanceof StorageError) return false;
       throw err;
     }
-    if (this.#problem) {
-      this.#problem = undefined;
-      this.#hooks.onStorage?.(undefined);
-    }
+    this.recovered();
     return true;
   }
 
@@ -205,12 +175,7 @@ export class PostgresJobStore implements JobStore {
       return (await this.#pool.query<R>(text, values)).rows;
     } catch (err) {
       const storage = toPostgresStorageError(err, this.location, doing);
-      if (!storage) throw err;
-      if (this.#problem?.code !== storage.code) {
-        this.#problem = storage;
-        this.#hooks.onStorage?.(storage);
-      }
-      throw storage;
+      throw storage ? this.failed(storage) : err;
     }
   }
 
@@ -292,11 +257,7 @@ export class PostgresJobStore implements JobStore {
       ],
     );
     const created = new Map<string, JobRecord>();
-    for (const row of rows.sort((a, b) => a.seq - b.seq)) {
-      const record = toRecord(row);
-      created.set(row.id, record);
-      this.#changed({ job: record.job, version: record.version });
-    }
+    for (const row of rows.sort((a, b) => a.seq - b.seq)) created.set(row.id, this.changedRow(row));
     const byKey = new Map<string, JobRecord>();
     for (const record of created.values())
       if (record.idempotencyKey) byKey.set(record.idempotencyKey, record);
@@ -346,14 +307,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-    const rows = await this.#run<JobRow>("write", "claim", { owner, limit, leaseMs });
-    return rows
-      .sort((a, b) => a.seq - b.seq)
-      .map((row) => {
-        const claimed = toClaimed(row);
-        this.#changed({ job: claimed.job, version: claimed.version });
-        return claimed;
-      });
+    return this.claimed(await this.#run<JobRow>("write", "claim", { owner, limit, leaseMs }));
   }
 
   async renew(owner: string, leaseMs: number): Promise<Set<string>> {
@@ -362,16 +316,9 @@ export class PostgresJobStore implements JobStore {
   }
 
   async releaseExpired(maxAttempts: number, options: { all?: boolean } = {}): Promise<ReleasedJobs> {
-    const rows = await this.#run<JobRow>("write", "releaseExpired", {
-      maxAttempts,
-      all: options.all ? 1 : 0,
-    });
-    const released: ReleasedJobs = { requeued: [], failed: [] };
-    for (const row of rows.sort((a, b) => a.seq - b.seq)) {
-      const record = this.#changedRow(row);
-      (record.job.state === JobState.QUEUED ? released.requeued : released.failed).push(record.job.jobId);
-    }
-    return released;
+    return this.released(
+      await this.#run<JobRow>("write", "releaseExpired", { maxAttempts, all: options.all ? 1 : 0 }),
+    );
   }
 
   async update(job: Job, lease: Lease, patch: JobPatch): Promise<Job | undefined> {
@@ -383,17 +330,7 @@ export class PostgresJobStore implements JobStore {
       stage: patch.stage ?? null,
       message: patch.message ?? null,
     });
-    if (!row) return undefined;
-    const updated: Job = {
-      ...job,
-      progress: patch.progress ?? job.progress,
-      providerAddress: patch.provider ?? job.providerAddress,
-      stage: patch.stage ?? job.stage,
-      message: patch.message ?? job.message,
-      updateTime: timestampFromMs(row.updated_at),
-    };
-    this.#changed({ job: updated, version: row.version });
-    return updated;
+    return row ? this.updated(job, patch, row) : undefined;
   }
 
   async checkpoint(id: string, lease: Lease, state: JobCheckpoint): Promise<boolean> {
@@ -408,7 +345,7 @@ export class PostgresJobStore implements JobStore {
       result: Buffer.from(toBinary(ComputeResultSchema, result)),
       provider,
     });
-    if (row) this.#changedRow(row, result);
+    if (row) this.changedRow(row, result);
     return row !== undefined;
   }
 
@@ -426,7 +363,7 @@ export class PostgresJobStore implements JobStore {
 
   async #end(name: "fail" | "requeue" | "cancel", params: Record<string, unknown>): Promise<boolean> {
     const [row] = await this.#run<JobRow>("write", name, params);
-    if (row) this.#changedRow(row);
+    if (row) this.changedRow(row);
     return row !== undefined;
   }
 
@@ -443,11 +380,7 @@ export class PostgresJobStore implements JobStore {
       query.pageSize + 1,
     ];
     const rows = await this.#query<JobRow>("read", sql, params);
-    const page = rows.slice(0, query.pageSize);
-    return {
-      records: page.map(toRecord),
-      next: rows.length > query.pageSize ? page.at(-1)?.seq : undefined,
-    };
+    return this.page(rows, query.pageSize);
   }
 
   async counts(): Promise<Map<JobState, number>> {
@@ -526,15 +459,5 @@ export class PostgresJobStore implements JobStore {
     this.#closed = true;
     this.#stopListening();
     await this.#pool.end();
-  }
-
-  #changedRow(row: JobRow, result?: ComputeResult): JobRecord {
-    const record = toRecord(row);
-    this.#changed({ job: record.job, version: record.version, result });
-    return record;
-  }
-
-  #changed(change: JobChange): void {
-    this.#hooks.onChange?.(change);
   }
 }

@@ -2,47 +2,22 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { ComputeTaskSchema, JobState, TaskType } from "@chaoschain/zerog-core";
+import { toBinary } from "@bufbuild/protobuf";
+import { ComputeTaskSchema, JobState } from "@chaoschain/zerog-core";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { inferenceTask, minute } from "../../test/stores.js";
+import { sqliteMigrations } from "./sqlite-schema.js";
 import { SqliteJobStore } from "./sqlite-store.js";
 import { StorageError } from "./storage-error.js";
 
 // What only the SQLite store does; what both stores do is in job-store.test.ts.
 
-const task = (prompt = "What is blockchain?") =>
-  create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
+const task = inferenceTask;
 const tempDb = () => join(mkdtempSync(join(tmpdir(), "zerog-store-")), "jobs.db");
-const minute = 60_000;
 
-/** The schema of the first release (before schema_version), as it created jobs.db. */
-const firstReleaseSchema = `
-CREATE TABLE IF NOT EXISTS jobs (
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  id              TEXT NOT NULL UNIQUE,
-  idempotency_key TEXT UNIQUE,
-  state           INTEGER NOT NULL,
-  task            BLOB NOT NULL,
-  task_type       INTEGER NOT NULL,
-  model           TEXT NOT NULL,
-  progress        REAL NOT NULL DEFAULT 0,
-  provider        TEXT NOT NULL DEFAULT '',
-  attempts        INTEGER NOT NULL DEFAULT 0,
-  error_reason    INTEGER NOT NULL DEFAULT 0,
-  error_message   TEXT NOT NULL DEFAULT '',
-  result          BLOB,
-  created_at      INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL,
-  started_at      INTEGER,
-  ended_at        INTEGER
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
-CREATE TABLE IF NOT EXISTS bridge_meta (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-`;
+/** A store of the first release, before `schema_version`: the first step alone, as it created jobs.db. */
+const firstRelease = (db: Database.Database) => sqliteMigrations[0]!.up(db);
 
 describe("SqliteJobStore", () => {
   it("makes writes durable with one fsync of the WAL for all the writes made before it (group commit)", async () => {
@@ -97,7 +72,7 @@ describe("SqliteJobStore", () => {
   it("upgrades a store of the first release, recording each schema version; its running jobs are released at start", async () => {
     const path = tempDb();
     const old = new Database(path);
-    old.exec(firstReleaseSchema);
+    firstRelease(old);
     old
       .prepare(
         "INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 1, 'llama-3-8b', ?, 1, 2)",
@@ -148,7 +123,7 @@ describe("SqliteJobStore", () => {
   it("upgrades a store that already has the stage and checkpoint columns but no schema_version", async () => {
     const path = tempDb();
     const old = new Database(path);
-    old.exec(firstReleaseSchema);
+    firstRelease(old);
     old.exec(
       "ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''; ALTER TABLE jobs ADD COLUMN message TEXT NOT NULL DEFAULT ''; ALTER TABLE jobs ADD COLUMN checkpoint TEXT",
     );

@@ -2,7 +2,6 @@ import { closeSync, fdatasync, openSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type ComputeResult,
   ComputeResultSchema,
@@ -15,7 +14,7 @@ import {
 } from "@chaoschain/zerog-core";
 import type Database from "better-sqlite3";
 import type { JobCheckpoint } from "../backend.js";
-import { type JobRow, jobStatements, newJobId, sameTask, toClaimed, toRecord } from "./job-sql.js";
+import { type JobRow, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
 import type {
   ClaimedJob,
   JobChange,
@@ -30,17 +29,11 @@ import type {
 import { openDatabase } from "./open-database.js";
 import { migrateSqlite } from "./sqlite-schema.js";
 import { StorageError, toStorageError } from "./storage-error.js";
+import { type PendingInsert, StoreBase } from "./store-base.js";
 
 const fdatasyncAsync = promisify(fdatasync);
 /** Free space a volume needs before the store counts as writable again after a failure. */
 const minFreeBytes = 1024 * 1024;
-
-interface PendingInsert {
-  task: ComputeTask;
-  key: string;
-  resolve: (out: { record: JobRecord; created: boolean }) => void;
-  reject: (err: unknown) => void;
-}
 
 /**
  * Jobs in one SQLite file (WAL), for one bridge. Inserts arriving together share one transaction (group
@@ -51,13 +44,11 @@ interface PendingInsert {
  * Opening checks the file (`openDatabase`: 0600, `PRAGMA quick_check`, a test write) and migrates its
  * schema (`sqlite-schema.ts`); it throws a {@link StorageError} naming the file when it cannot be used.
  */
-export class SqliteJobStore implements JobStore {
+export class SqliteJobStore extends StoreBase implements JobStore {
   readonly kind = "sqlite";
   readonly shared = false;
   readonly location: string;
   readonly #db: Database.Database;
-  #hooks: JobStoreHooks = {};
-  #problem: StorageError | undefined;
   readonly #statements;
   readonly #list: ReturnType<typeof jobStatements>["list"];
   readonly #walPath: string | undefined;
@@ -72,13 +63,12 @@ export class SqliteJobStore implements JobStore {
   /** Opens (creating it) the store at `path`; ":memory:" for a throwaway store. */
   constructor(path: string, hooks: JobStoreHooks = {}) {
     const statements = jobStatements({ skipLocked: "", notify: "", payloads: "table" });
-    this.#list = statements.list;
     const opened = openDatabase(path, (db) => migrateSqlite(db, path), statements.probe);
+    super(hooks, opened.full);
+    this.#list = statements.list;
     const db = opened.db;
     this.#db = db;
     this.location = path;
-    this.#problem = opened.full;
-    this.#hooks = hooks;
     this.#walPath = db.memory ? undefined : `${db.name}-wal`;
     this.#statements = {
       byId: db.prepare<{ id: string }, JobRow>(statements.byId),
@@ -106,15 +96,6 @@ export class SqliteJobStore implements JobStore {
     };
   }
 
-  get problem(): StorageError | undefined {
-    return this.#problem;
-  }
-
-  attach(hooks: JobStoreHooks): void {
-    this.#hooks = hooks;
-    if (this.#problem) hooks.onStorage?.(this.#problem);
-  }
-
   /**
    * Whether the store can be written now: its volume has at least 1 MiB free (not just the few bytes
    * a tiny write needs, which would make health flap) and a small write succeeds, which ends the problem.
@@ -134,10 +115,7 @@ export class SqliteJobStore implements JobStore {
       if (err instanceof StorageError) return false;
       throw err;
     }
-    if (this.#problem) {
-      this.#problem = undefined;
-      this.#hooks.onStorage?.(undefined);
-    }
+    this.recovered();
     return true;
   }
 
@@ -150,12 +128,7 @@ export class SqliteJobStore implements JobStore {
       return operation();
     } catch (err) {
       const storage = toStorageError(err, this.location, doing);
-      if (!storage) throw err;
-      if (this.#problem?.code !== storage.code) {
-        this.#problem = storage;
-        this.#hooks.onStorage?.(storage);
-      }
-      throw storage;
+      throw storage ? this.failed(storage) : err;
     }
   }
 
@@ -209,7 +182,7 @@ export class SqliteJobStore implements JobStore {
         entry.reject(outcome);
         continue;
       }
-      if (outcome.created) this.#changed({ job: outcome.record.job, version: outcome.record.version });
+      if (outcome.created) this.changed({ job: outcome.record.job, version: outcome.record.version });
       entry.resolve(outcome);
     }
   }
@@ -229,16 +202,9 @@ export class SqliteJobStore implements JobStore {
   }
 
   async claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-    const rows = this.#guard("write", () =>
-      this.#statements.claim.all({ owner, limit, leaseMs, now: Date.now() }),
+    return this.claimed(
+      this.#guard("write", () => this.#statements.claim.all({ owner, limit, leaseMs, now: Date.now() })),
     );
-    return rows
-      .sort((a, b) => a.seq - b.seq)
-      .map((row) => {
-        const claimed = toClaimed(row);
-        this.#changed({ job: claimed.job, version: claimed.version });
-        return claimed;
-      });
   }
 
   async renew(owner: string, leaseMs: number): Promise<Set<string>> {
@@ -247,19 +213,11 @@ export class SqliteJobStore implements JobStore {
   }
 
   async releaseExpired(maxAttempts: number, options: { all?: boolean } = {}): Promise<ReleasedJobs> {
-    const rows = this.#guard("write", () =>
-      this.#statements.releaseExpired.all({ maxAttempts, all: options.all ? 1 : 0, now: Date.now() }),
+    return this.released(
+      this.#guard("write", () =>
+        this.#statements.releaseExpired.all({ maxAttempts, all: options.all ? 1 : 0, now: Date.now() }),
+      ),
     );
-    return this.#released(rows);
-  }
-
-  #released(rows: JobRow[]): ReleasedJobs {
-    const released: ReleasedJobs = { requeued: [], failed: [] };
-    for (const row of rows.sort((a, b) => a.seq - b.seq)) {
-      const record = this.#changedRow(row);
-      (record.job.state === JobState.QUEUED ? released.requeued : released.failed).push(record.job.jobId);
-    }
-    return released;
   }
 
   async update(job: Job, lease: Lease, patch: JobPatch): Promise<Job | undefined> {
@@ -274,17 +232,7 @@ export class SqliteJobStore implements JobStore {
         now: Date.now(),
       }),
     );
-    if (!row) return undefined;
-    const updated: Job = {
-      ...job,
-      progress: patch.progress ?? job.progress,
-      providerAddress: patch.provider ?? job.providerAddress,
-      stage: patch.stage ?? job.stage,
-      message: patch.message ?? job.message,
-      updateTime: timestampFromMs(row.updated_at),
-    };
-    this.#changed({ job: updated, version: row.version });
-    return updated;
+    return row ? this.updated(job, patch, row) : undefined;
   }
 
   async checkpoint(id: string, lease: Lease, state: JobCheckpoint): Promise<boolean> {
@@ -306,7 +254,7 @@ export class SqliteJobStore implements JobStore {
       return row;
     });
     const row = this.#guard("write", () => succeed.immediate());
-    if (row) this.#changedRow(row, result);
+    if (row) this.changedRow(row, result);
     return row !== undefined;
   }
 
@@ -327,7 +275,7 @@ export class SqliteJobStore implements JobStore {
     params: Record<string, unknown>,
   ): boolean {
     const row = this.#guard("write", () => statement.get({ ...params, now: Date.now() }));
-    if (row) this.#changedRow(row);
+    if (row) this.changedRow(row);
     return row !== undefined;
   }
 
@@ -344,11 +292,7 @@ export class SqliteJobStore implements JobStore {
       query.pageSize + 1,
     ];
     const rows = this.#guard("read", () => this.#db.prepare<number[], JobRow>(sql).all(...params));
-    const page = rows.slice(0, query.pageSize);
-    return {
-      records: page.map(toRecord),
-      next: rows.length > query.pageSize ? page.at(-1)?.seq : undefined,
-    };
+    return this.page(rows, query.pageSize);
   }
 
   async counts(): Promise<Map<JobState, number>> {
@@ -398,15 +342,9 @@ export class SqliteJobStore implements JobStore {
     this.#db.close();
   }
 
-  #changedRow(row: JobRow, result?: ComputeResult): JobRecord {
-    const record = toRecord(row);
-    this.#changed({ job: record.job, version: record.version, result });
-    return record;
-  }
-
-  /** Counts a committed write and reports the job's new state. */
-  #changed(change: JobChange): void {
+  /** Counts a committed write (for `durable()`) and reports the job's new state. */
+  protected override changed(change: JobChange): void {
     this.#writes++;
-    this.#hooks.onChange?.(change);
+    super.changed(change);
   }
 }

@@ -1,12 +1,11 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
-import { ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
+import { FailureReason, JobState } from "@chaoschain/zerog-core";
 import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { controllableBackend } from "../../test/fake-backend.js";
-import { startPostgres, type TestPostgres } from "../../test/postgres.js";
+import { inferenceTask, minute, usePostgres } from "../../test/stores.js";
 import { BackendError } from "../backend.js";
 import { JobEvents } from "./job-events.js";
 import type { JobStore } from "./job-store.js";
@@ -16,8 +15,7 @@ import { SqliteJobStore } from "./sqlite-store.js";
 import { StorageError } from "./storage-error.js";
 import { Worker } from "./worker.js";
 
-const task = create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "m", inputs: { prompt: "p" } });
-const minute = 60_000;
+const task = inferenceTask("p");
 
 const workers: Worker[] = [];
 const stops: Array<() => void> = [];
@@ -214,13 +212,7 @@ describe("Worker: checkpoints", () => {
 });
 
 describe("Workers of several bridges on one Postgres", () => {
-  let postgres: TestPostgres;
-  beforeAll(async () => {
-    postgres = await startPostgres();
-  });
-  afterAll(async () => {
-    await postgres?.close();
-  });
+  const server = usePostgres();
   const stores: JobStore[] = [];
   afterEach(async () => {
     for (const stop of stops.splice(0)) stop();
@@ -228,7 +220,7 @@ describe("Workers of several bridges on one Postgres", () => {
     for (const s of stores.splice(0)) await s.close();
   });
   async function bridges(count: number, options: { leaseMs?: number } = {}) {
-    const url = await postgres.createDatabase();
+    const url = await server().createDatabase();
     const out = [];
     for (let i = 0; i < count; i++) {
       const store = await PostgresJobStore.open({ url });
@@ -296,9 +288,9 @@ describe("Workers of several bridges on one Postgres", () => {
     a!.worker.start();
     b!.worker.start();
     await vi.waitFor(() => expect(a!.started.length + b!.started.length).toBe(6));
-    await postgres.stop();
+    await server().stop();
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    await postgres.start();
+    await server().start();
     for (const w of [a!, b!])
       await vi.waitFor(() => expect(w.store.problem).toBeUndefined(), { timeout: 10_000 });
     // Several lease periods later, each job is still with its first bridge, on its first attempt.
