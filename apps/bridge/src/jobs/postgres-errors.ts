@@ -67,6 +67,14 @@ export function toPostgresStorageError(
   );
 }
 
+/** A failure that waiting may end (the server is down or starting), not one of configuration. */
+export function isTransient(err: StorageError): boolean {
+  return (
+    err.problem === "unavailable" &&
+    (connectionCodes.has(err.code) || /^(08|57P)/.test(err.code) || err.code === "CONNECTION_LOST")
+  );
+}
+
 /** `url` without its password or query string, to name the database in messages and logs. */
 export function redactDatabaseUrl(url: string): string {
   try {

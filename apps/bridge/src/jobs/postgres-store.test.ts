@@ -78,6 +78,24 @@ describe("PostgresJobStore", () => {
     }
   });
 
+  it("refuses at once a database that refuses the credentials, or does not exist", async () => {
+    const wrong = server()
+      .url("postgres")
+      .replace(/:[0-9a-f]+@/, ":not-the-password@");
+    const started = Date.now();
+    const refused = await PostgresJobStore.open({ url: wrong, connectTimeoutMs: 20_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect((refused as StorageError).code).toBe("28P01");
+    expect((refused as StorageError).message).not.toContain("not-the-password");
+    const missing = await PostgresJobStore.open({
+      url: server().url("no_such_database"),
+      connectTimeoutMs: 20_000,
+    }).catch((e: unknown) => e);
+    expect((missing as StorageError).code).toBe("3D000");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it("stores the inserts of one moment in one statement", async () => {
     const store = (await open(await server().createDatabase())) as PostgresJobStore;
     await Promise.all(Array.from({ length: 64 }, (_, i) => store.insert(task(`p${i}`), "")));

@@ -24,7 +24,7 @@ import type {
   ReleasedJobs,
   RemoteChanges,
 } from "./job-store.js";
-import { redactDatabaseUrl, toPostgresStorageError } from "./postgres-errors.js";
+import { isTransient, redactDatabaseUrl, toPostgresStorageError } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-schema.js";
 import { StorageError } from "./storage-error.js";
 import { type PendingInsert, StoreBase } from "./store-base.js";
@@ -144,7 +144,8 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         return new PostgresJobStore(options, pool);
       } catch (err) {
         const storage = toPostgresStorageError(err, location, "open");
-        if (storage?.problem !== "unavailable" || Date.now() + wait > deadline) {
+        // Waited for: a server not up yet. Refused at once: wrong credentials, no such database.
+        if (!storage || !isTransient(storage) || Date.now() + wait > deadline) {
           await pool.end().catch(() => {});
           throw storage ?? err;
         }
@@ -411,6 +412,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     const client = new pg.Client({
       connectionString: this.#url,
       keepAlive: true,
+      connectionTimeoutMillis: 5000,
       application_name: "zerog-bridge",
     });
     this.#listener = client;
