@@ -45,7 +45,7 @@ export function createPcsCollateralSource(
 ): PcsCollateralSource {
   const options = resolvePcsOptions(params);
   const source = createCollateralSource({
-    fetch: (request) => fetchPcsCollateral(request, options),
+    fetch: (request) => fetchPcsCollateral(request, params),
     ttlSeconds: params.ttlSeconds,
     maxEntries: params.maxEntries,
   });

@@ -102,7 +102,9 @@ export function resolvePcsOptions(o: PcsOptions = {}): ResolvedPcsOptions {
   const f = o.fetch ?? globalThis.fetch;
   if (typeof f !== "function")
     throw new InvalidInputError("fetch", "no fetch available: pass one (e.g. from undici)");
-  return { url, rootCaCrlUrl, fetch: f, timeoutMs };
+  // A browser's fetch must be called on the global object ("Illegal invocation" otherwise).
+  const bound: typeof globalThis.fetch = (input, init) => f.call(globalThis, input, init);
+  return { url, rootCaCrlUrl, fetch: bound, timeoutMs };
 }
 
 function assertRequest(r: CollateralRequest): void {
@@ -313,7 +315,7 @@ function assertCurrent(a: Answer, what: string, nextUpdate: number | undefined, 
  */
 export async function fetchPcsCollateral(
   request: CollateralRequest,
-  options: FetchPcsCollateralParameters | ResolvedPcsOptions = {},
+  options: FetchPcsCollateralParameters = {},
 ): Promise<FetchPcsCollateralReturnType> {
   assertRequest(request);
   const o = resolvePcsOptions(options);
