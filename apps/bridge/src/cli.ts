@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { format } from "node:util";
 import { ConfigError, loadConfig, usage } from "./config.js";
 import { runDemo } from "./demo.js";
@@ -9,6 +10,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const [command = "start", ...rest] = argv;
   if (command === "-h" || command === "--help" || command === "help") {
     process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (command === "-V" || command === "--version" || command === "version") {
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    process.stdout.write(`zerog-bridge ${version}\n`);
     return 0;
   }
   if (command !== "start") {

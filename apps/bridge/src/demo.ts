@@ -32,7 +32,9 @@ export async function runDemo(options: {
     print(`demo: submitting ${JSON.stringify(demoTask)}`);
     const jobId = await zerog.submit(demoTask);
     print(`job id:   ${jobId}`);
-    const { output, proof, usage } = await zerog.result(jobId, { wait: true, timeoutS: 120 });
+    const result = await zerog.result(jobId, { wait: true, timeoutS: 120 });
+    if (!result.success) throw new Error(result.error); // only when the adapter verifies, which it does not here
+    const { output, proof, usage } = result;
     print(`provider: ${proof.providerAddress} (enclave ${proof.enclaveAddress})`);
     print(`output:   ${output}`);
     print(

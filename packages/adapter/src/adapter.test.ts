@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { create } from "@bufbuild/protobuf";
+import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   ComputeProofSchema,
@@ -10,6 +10,7 @@ import {
   invalidArgument,
   JobSchema,
   JobState,
+  type SubmitRequest,
   TaskType,
   toConnectError,
   ZeroGError,
@@ -23,10 +24,16 @@ import { ZeroGComputeAdapter } from "./adapter.js";
  * A scripted ComputeService on a real HTTP/2 socket: it checks what the adapter sends and how it
  * reads answers and errors. The adapter against the real bridge is tested in apps/bridge/test.
  */
-const seen: { authorization: string | null; acceptEncoding: string | null; submitted: unknown[] } = {
+const seen: {
+  authorization: string | null;
+  acceptEncoding: string | null;
+  submitted: SubmitRequest[];
+  listedStates: JobState[];
+} = {
   authorization: null,
   acceptEncoding: null,
   submitted: [],
+  listedStates: [],
 };
 const job = (state: JobState) =>
   create(JobSchema, {
@@ -37,6 +44,7 @@ const job = (state: JobState) =>
     taskType: TaskType.INFERENCE,
     providerAddress: "0x1111111111111111111111111111111111111111",
     createTime: timestampFromMs(1_700_000_000_000),
+    updateTime: timestampFromMs(1_700_000_005_000),
     ...(state === JobState.FAILED
       ? { error: { reason: FailureReason.PROOF_INVALID, message: "signature mismatch" } }
       : {}),
@@ -63,7 +71,16 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     return create(ComputeResultSchema, {
       jobId: req.jobId,
       output: "42",
-      proof: create(ComputeProofSchema, { method: "tee-ml" }),
+      proof: create(ComputeProofSchema, {
+        method: "tee-ml",
+        executionHash: "ab".repeat(32),
+        enclaveAddress: "0x2222222222222222222222222222222222222222",
+        attestation: new Uint8Array([4, 0, 2, 0]),
+        tee: { teeType: "tdx", reportData: new Uint8Array([1, 2]) },
+        model: "llama-3-8b",
+        timestamp: 1_700_000_000n,
+      }),
+      bridgeChecks: { signatureVerified: true, quoteVerified: true, skipped: [] },
       usage: { promptTokens: 3n, completionTokens: 4n, totalTokens: 7n, feeNeuron: "11000000000" },
     });
   },
@@ -71,10 +88,19 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     yield { job: job(JobState.RUNNING), outputDelta: "4" };
     yield { job: job(JobState.SUCCEEDED), outputDelta: "2" };
   },
-  async listJobs() {
+  async listJobs(req) {
+    seen.listedStates = [...req.states];
     throw toConnectError(
       invalidArgument([{ field: "page_token", reason: "INVALID_VALUE", description: "bad token" }]),
     );
+  },
+  async cancelJob(req) {
+    return { job: job(req.jobId === "job_done" ? JobState.SUCCEEDED : JobState.CANCELLED) };
+  },
+  async listServices() {
+    return {
+      services: ["llama-3-8b", "gpt-oss-120b", "llama-3-8b"].map((model) => ({ model, gpuType: "H100" })),
+    };
   },
 };
 
@@ -88,6 +114,13 @@ beforeAll(async () => {
   url = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const demo = {
+  task_type: "inference",
+  model: "llama-3-8b",
+  inputs: { prompt: "hi" },
+  verification: "tee-ml",
+};
 
 describe("ZeroGComputeAdapter", () => {
   it("submits the original adapter's task dictionary with the API key", async () => {
@@ -121,10 +154,11 @@ describe("ZeroGComputeAdapter", () => {
     expect(seen.submitted.length).toBe(before);
   });
 
-  it("returns output, proof and usage as plain values", async () => {
+  it("returns output, proof and usage as plain values, with what the SDK and the Python adapter read", async () => {
     const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
     const result = await zerog.result("job_1", { wait: true, timeoutS: 5 });
     zerog.close();
+    if (!result.success) throw new Error(result.error);
     expect(result.output).toBe("42");
     expect(result.proof.method).toBe("tee-ml");
     expect(result.usage).toEqual({
@@ -133,6 +167,135 @@ describe("ZeroGComputeAdapter", () => {
       totalTokens: 7,
       feeNeuron: 11_000_000_000n,
     });
+    // @chaoschain/sdk 0.1.3 (ProcessIntegrity.getTeeAttestation) reads these.
+    expect(result.execution_hash).toBe("ab".repeat(32));
+    expect(result.verification_method).toEqual({ value: "tee-ml" });
+    const encoded = (result.proof as unknown as { toString(e: string): string }).toString("hex");
+    expect(
+      equals(ComputeProofSchema, fromBinary(ComputeProofSchema, Buffer.from(encoded, "hex")), result.proof),
+    ).toBe(true);
+    expect(JSON.parse(JSON.stringify(result.metadata))).toEqual(result.metadata);
+    expect(result.metadata).toMatchObject({
+      job_id: "job_1",
+      output: "42",
+      usage: { total_tokens: 7, fee_neuron: "11000000000" },
+      bridge_checks: { signature_verified: true, quote_verified: true, skipped: [] },
+      client_verification: "not_checked",
+    });
+    expect(result.verification).toBeUndefined();
+    // The original Python adapter's { output, proof, raw, job_id }.
+    expect(result.job_id).toBe("job_1");
+    expect(result.raw.output).toBe("42");
+  });
+
+  it("gives the TEE evidence of a job, JSON-safe, as the SDK's attestation(jobId)", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const att = await zerog.attestation("job_1");
+    zerog.close();
+    expect(att).toMatchObject({
+      job_id: "job_1",
+      provider: "0g-compute",
+      execution_hash: "ab".repeat(32),
+      tee_type: "tdx",
+      quote: "04000200",
+      report_data: "0102",
+      timestamp: "2023-11-14T22:13:20.000Z",
+    });
+    expect(JSON.parse(JSON.stringify(att))).toEqual(att);
+  });
+
+  it("lists the models on offer, and runs inference(model, input) to its result", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    expect(await zerog.getModels()).toEqual(["gpt-oss-120b", "llama-3-8b"]);
+    const result = await zerog.inference("llama-3-8b", "What is 0G?");
+    expect(result.success && result.output).toBe("42");
+    expect(seen.submitted.at(-1)?.task?.inputs?.prompt).toBe("What is 0G?");
+    await zerog.inference("llama-3-8b", [{ role: "user", content: "hi" }]);
+    expect(seen.submitted.at(-1)?.task?.inputs?.messages[0]?.content).toBe("hi");
+    zerog.close();
+  });
+
+  it("accepts the task @chaoschain/sdk's process integrity submits", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    // As ProcessIntegrity.getTeeAttestation builds it in @chaoschain/sdk 0.1.3.
+    await zerog.submit({
+      function: "analyze",
+      inputs: { ticker: "0G" },
+      model: "gpt-oss-120b",
+      prompt: 'Execute function: analyze with inputs: {"ticker":"0G"}',
+    });
+    expect(seen.submitted.at(-1)?.task).toMatchObject({
+      taskType: TaskType.INFERENCE,
+      model: "gpt-oss-120b",
+      inputs: { prompt: 'Execute function: analyze with inputs: {"ticker":"0G"}' },
+    });
+    await zerog.submit({ function: "analyze", inputs: { n: 1 }, model: "gpt-oss-120b" });
+    expect(seen.submitted.at(-1)?.task?.inputs?.prompt).toBe(
+      'Execute function: analyze with inputs: {"n":1}',
+    );
+    const bad = await zerog
+      .submit({ function: 7, model: "gpt-oss-120b", extra: true } as never)
+      .catch((e: ZeroGError) => e);
+    zerog.close();
+    expect((bad as ZeroGError).violations.map((v) => v.field).sort()).toEqual([
+      "task.extra",
+      "task.function",
+    ]);
+  });
+
+  it("cancel() answers whether the job is cancelled, as the Python adapter's", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    expect(await zerog.cancel("job_1")).toBe(true);
+    expect(await zerog.cancel("job_done")).toBe(false);
+    zerog.close();
+  });
+
+  it("takes ChaosChain state names (and the contract's) in listJobs", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    await zerog.listJobs({ states: ["pending", "completed", "succeeded"] }).catch(() => {});
+    expect(seen.listedStates).toEqual([JobState.QUEUED, JobState.SUCCEEDED, JobState.SUCCEEDED]);
+    const bad = await zerog.listJobs({ states: ["done" as never] }).catch((e: ZeroGError) => e);
+    zerog.close();
+    expect((bad as ZeroGError).violations[0]?.field).toBe("options.states[0]");
+  });
+
+  it("gives typed errors, not TypeErrors, for missing or malformed arguments", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const field = (p: Promise<unknown>) =>
+      p.then(
+        () => "resolved",
+        (e: unknown) => (e instanceof ZeroGError ? `${e.code} ${e.violations[0]?.field}` : String(e)),
+      );
+    const result = await zerog.result("job_1");
+    expect(await field(zerog.verify(result))).toBe("invalid_argument options.collateral");
+    expect(await field(zerog.verify(undefined as never))).toBe("invalid_argument result");
+    expect(await field(zerog.verify({ output: "x" }, {}))).toBe("invalid_argument result.proof");
+    expect(await field(zerog.result(undefined as never))).toBe("invalid_argument jobId");
+    expect(await field(zerog.result("job_1", { wait: "yes" as never }))).toBe(
+      "invalid_argument options.wait",
+    );
+    expect(await field(zerog.result("job_1", { timeoutS: -1 }))).toBe("invalid_argument options.timeoutS");
+    expect(await field(zerog.result("job_1", null as never))).toBe("resolved");
+    expect(await field(zerog.status(""))).toBe("invalid_argument jobId");
+    expect(await field(zerog.submit(demo, { idempotencyKey: "a b" }))).toBe(
+      "invalid_argument options.idempotencyKey",
+    );
+    expect(await field(zerog.inference(42 as never, "hi"))).toBe("invalid_argument model");
+    zerog.close();
+  });
+
+  it("refuses a request larger than the bridge accepts before sending it", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, maxRequestBytes: 1000 });
+    const before = seen.submitted.length;
+    const err = await zerog
+      .submit({ ...demo, inputs: { messages: [{ role: "user", content: "x".repeat(2000) }] } })
+      .catch((e: ZeroGError) => e);
+    zerog.close();
+    expect(err).toBeInstanceOf(ZeroGError);
+    expect((err as ZeroGError).code).toBe("invalid_argument");
+    expect((err as ZeroGError).violations[0]).toMatchObject({ field: "task", reason: "OUT_OF_RANGE" });
+    expect((err as ZeroGError).message).toMatch(/\d+ bytes, more than the 1000/);
+    expect(seen.submitted.length).toBe(before);
   });
 
   it("turns wire errors into ZeroGError codes, with the failure reason of a failed job", async () => {
@@ -152,7 +315,7 @@ describe("ZeroGComputeAdapter", () => {
     zerog.close();
   });
 
-  it("reports a job's status with names and dates", async () => {
+  it("reports a job's status in ChaosChain's vocabulary, also as the Python adapter's dictionary", async () => {
     const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
     const status = await zerog.status("job_failed");
     zerog.close();
@@ -161,6 +324,12 @@ describe("ZeroGComputeAdapter", () => {
       state: "failed",
       taskType: "inference",
       error: { reason: "proof_invalid", message: "signature mismatch" },
+      // { job_id, status, progress, message, updated_at }
+      job_id: "job_1",
+      status: "failed",
+      progress: 0.5,
+      message: "signature mismatch",
+      updated_at: "2023-11-14T22:13:25.000Z",
     });
     expect(status.createdAt?.toISOString()).toBe("2023-11-14T22:13:20.000Z");
   });
@@ -170,7 +339,7 @@ describe("ZeroGComputeAdapter", () => {
     const updates = [];
     for await (const u of zerog.watch("job_1")) updates.push(u);
     zerog.close();
-    expect(updates.map((u) => u.status.state)).toEqual(["running", "succeeded"]);
+    expect(updates.map((u) => u.status.state)).toEqual(["running", "completed"]);
     expect(updates.map((u) => u.outputDelta).join("")).toBe("42");
   });
 

@@ -7,18 +7,29 @@ describe("resolveConfig", () => {
       baseUrl: "http://localhost:50051",
       apiKey: undefined,
       timeoutSeconds: 300,
+      maxRequestBytes: 8 * 1024 * 1024,
+      verify: undefined,
     });
-    const env = { ZEROG_GRPC_URL: "bridge:6000", ZEROG_API_KEY: "k1", ZEROG_TIMEOUT_SECONDS: "60" };
+    const env = {
+      ZEROG_GRPC_URL: "bridge:6000",
+      ZEROG_API_KEY: "k1",
+      ZEROG_TIMEOUT_SECONDS: "60",
+      ZEROG_MAX_REQUEST_BYTES: "1000",
+    };
     expect(resolveConfig({}, env)).toEqual({
       baseUrl: "http://bridge:6000",
       apiKey: "k1",
       timeoutSeconds: 60,
+      maxRequestBytes: 1000,
+      verify: undefined,
     });
     expect(resolveConfig({ grpcUrl: "https://zerog.example", apiKey: "k2", timeoutSeconds: 5 }, env)).toEqual(
       {
         baseUrl: "https://zerog.example",
         apiKey: "k2",
         timeoutSeconds: 5,
+        maxRequestBytes: 1000,
+        verify: undefined,
       },
     );
   });
@@ -31,6 +42,8 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ timeoutSeconds: 0 }, {})).toThrow(/timeoutSeconds/);
     expect(() => resolveConfig({}, { ZEROG_TIMEOUT_SECONDS: "soon" })).toThrow(/ZEROG_TIMEOUT_SECONDS/);
     expect(() => resolveConfig({ grpcUrl: "bad host:50051" }, {})).toThrow(/ZEROG_GRPC_URL/);
+    expect(() => resolveConfig({}, { ZEROG_MAX_REQUEST_BYTES: "big" })).toThrow(/ZEROG_MAX_REQUEST_BYTES/);
+    expect(() => resolveConfig(null as never, {})).toThrow(/options must be an object/);
   });
 });
 

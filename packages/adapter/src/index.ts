@@ -1,7 +1,3 @@
-export type { ErrorCode, FieldViolation, TaskInput } from "@chaoschain/zerog-core";
-export { ZeroGError } from "@chaoschain/zerog-core";
-export type { JobUpdate, ListJobsOptions, ResultOptions, SubmitOptions, VerifyOptions } from "./adapter.js";
+// @chaoschain/zerog-adapter for Node: gRPC over HTTP/2. Browsers: "@chaoschain/zerog-adapter/browser".
 export { ZeroGComputeAdapter } from "./adapter.js";
-export type { ResolvedAdapterConfig, ZeroGComputeAdapterOptions } from "./config.js";
-export { baseUrlFromGrpcUrl, resolveConfig } from "./config.js";
-export type { JobResult, JobStatus } from "./views.js";
+export * from "./exports.js";

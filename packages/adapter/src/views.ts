@@ -1,22 +1,62 @@
+import { toBinary, toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   type ComputeProof,
+  ComputeProofSchema,
   type ComputeResult,
   type FailureReasonName,
   failureReasonName,
   type Job,
-  type JobStateName,
-  jobStateName,
+  JobState,
   type TaskTypeName,
   taskTypeName,
 } from "@chaoschain/zerog-core";
+import type { VerifyProofReturnType } from "@chaoschain/zerog-verifier";
 
-/** Where a job is, in plain values. */
+/**
+ * A job's state in ChaosChain's vocabulary, as the original Python adapter's `status()["status"]`
+ * (the wire keeps the contract's `JOB_STATE_QUEUED` … names): `pending` is queued, `completed` is
+ * succeeded.
+ */
+export type JobStatusName = "pending" | "running" | "completed" | "failed" | "cancelled";
+
+const statusNames: Record<JobState, JobStatusName> = {
+  [JobState.UNSPECIFIED]: "pending",
+  [JobState.QUEUED]: "pending",
+  [JobState.RUNNING]: "running",
+  [JobState.SUCCEEDED]: "completed",
+  [JobState.FAILED]: "failed",
+  [JobState.CANCELLED]: "cancelled",
+};
+
+/** The contract's state for a status name; the contract's own lower-case names are accepted too. */
+export function jobStateOf(name: string): JobState | undefined {
+  const aliases: Record<string, JobState> = {
+    pending: JobState.QUEUED,
+    queued: JobState.QUEUED,
+    running: JobState.RUNNING,
+    completed: JobState.SUCCEEDED,
+    succeeded: JobState.SUCCEEDED,
+    failed: JobState.FAILED,
+    cancelled: JobState.CANCELLED,
+  };
+  return Object.hasOwn(aliases, name) ? aliases[name] : undefined;
+}
+
+/**
+ * Where a job is. Carries the original Python adapter's status dictionary (`job_id`, `status`,
+ * `progress`, `message`, `updated_at`) next to camelCase fields; `state` and `status` are the same
+ * ChaosChain name, which is what `@chaoschain/sdk` polls for (`state === "completed"`).
+ */
 export interface JobStatus {
   jobId: string;
-  state: JobStateName;
+  state: JobStatusName;
   /** 0 to 1. */
   progress: number;
+  /** Human-readable status, e.g. why the job failed; empty when there is nothing to add to `state`. */
+  message: string;
+  /** For long jobs, the provider's own status name ("Training"); empty for inference. */
+  stage: string;
   /** Set when the job failed (or was cancelled with a cause). */
   error?: { reason: FailureReasonName | "unspecified"; message: string } | undefined;
   /** Provider running or having run the job; empty until one is chosen. */
@@ -28,27 +68,111 @@ export interface JobStatus {
   updatedAt: Date | undefined;
   startedAt?: Date | undefined;
   endedAt?: Date | undefined;
+  /** Python adapter: the job id. */
+  job_id: string;
+  /** Python adapter: the same as `state`. */
+  status: JobStatusName;
+  /** Python adapter: `updatedAt` as ISO 8601 text. */
+  updated_at: string | undefined;
 }
 
-/** A job's output with its proof (pass `proof` to `verifyProof` of `@chaoschain/zerog-verifier`). */
-export interface JobResult {
-  jobId: string;
-  output: string;
-  proof: ComputeProof;
-  usage: { promptTokens: number; completionTokens: number; totalTokens: number; feeNeuron: bigint };
+/** Token usage and fee of a job. */
+export interface JobUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** Fee charged by the provider, neuron (1 0G = 10^18 neuron). */
+  feeNeuron: bigint;
 }
+
+/**
+ * JSON-safe facts about a result, for `@chaoschain/sdk`, which keeps `metadata` in the TEE
+ * attestation of its integrity proof.
+ */
+export interface JobResultMetadata {
+  job_id: string;
+  model: string;
+  provider_address: string;
+  enclave_address: string;
+  /** The model's output (empty when the result was rejected). */
+  output: string;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number; fee_neuron: string };
+  /** What the bridge checked before it kept the result, and what its operator switched off. */
+  bridge_checks: {
+    signature_verified: boolean;
+    quote_verified: boolean;
+    skipped: string[];
+  } | null;
+  /** This adapter's own check of the proof: `not_checked` unless it was asked to verify. */
+  client_verification: "verified" | "failed" | "not_checked";
+}
+
+interface JobResultBase {
+  jobId: string;
+  /** Python adapter: the job id. */
+  job_id: string;
+  /** Python adapter: the wire `ComputeResult` as the bridge sent it, before any check of ours. */
+  raw: ComputeResult;
+  /** `{ value: "tee-ml" }`, as `@chaoschain/sdk` reads it. */
+  verification_method: { value: string };
+  metadata: JobResultMetadata;
+  /**
+   * The adapter's own verification report (`@chaoschain/zerog-verifier`), when it was asked to
+   * verify (the `verify` option); `undefined` means not checked here.
+   */
+  verification: VerifyProofReturnType | undefined;
+}
+
+/** A job's output and its proof. */
+export interface AcceptedJobResult extends JobResultBase {
+  success: true;
+  output: string;
+  /**
+   * Pass it to `verifyProof` of `@chaoschain/zerog-verifier`. `proof.toString("hex")` (what
+   * `@chaoschain/sdk` calls) is the hex of the proof's protobuf encoding (`ComputeProofSchema`).
+   */
+  proof: ComputeProof;
+  usage: JobUsage;
+  /** The proof's execution hash: hex sha256 of the text the enclave signed. */
+  execution_hash: string;
+}
+
+/** A result whose proof did not verify: no output and no proof are handed out. */
+export interface RejectedJobResult extends JobResultBase {
+  success: false;
+  output?: never;
+  proof?: never;
+  usage?: never;
+  execution_hash: "";
+  /** Why the proof was rejected: the first failing check. */
+  error: string;
+  verification: VerifyProofReturnType;
+}
+
+/**
+ * What `result()` returns. `success` is true when the job succeeded and, if the adapter was asked
+ * to verify, its proof verified; narrow on it before reading `output` and `proof`.
+ */
+export type JobResult = AcceptedJobResult | RejectedJobResult;
 
 export function jobStatus(job: Job): JobStatus {
+  const state = statusNames[job.state] ?? "pending";
+  const updatedAt = job.updateTime && timestampDate(job.updateTime);
   const status: JobStatus = {
     jobId: job.jobId,
-    state: jobStateName(job.state) ?? "queued",
+    state,
     progress: job.progress,
+    message: job.message || job.error?.message || "",
+    stage: job.stage,
     providerAddress: job.providerAddress,
     model: job.model,
     taskType: taskTypeName(job.taskType),
     attempts: job.attempts,
     createdAt: job.createTime && timestampDate(job.createTime),
-    updatedAt: job.updateTime && timestampDate(job.updateTime),
+    updatedAt,
+    job_id: job.jobId,
+    status: state,
+    updated_at: updatedAt?.toISOString(),
   };
   if (job.startTime) status.startedAt = timestampDate(job.startTime);
   if (job.endTime) status.endedAt = timestampDate(job.endTime);
@@ -60,17 +184,144 @@ export function jobStatus(job: Job): JobStatus {
   return status;
 }
 
-export function jobResult(result: ComputeResult): JobResult {
+const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** The proof with a `toString("hex" | "base64")` giving its protobuf encoding, as the SDK expects. */
+function withEncoding(proof: ComputeProof): ComputeProof {
+  Object.defineProperty(proof, "toString", {
+    enumerable: false,
+    configurable: true,
+    value(encoding?: string) {
+      const bytes = toBinary(ComputeProofSchema, proof);
+      return encoding === "base64" ? base64(bytes) : hex(bytes);
+    },
+  });
+  return proof;
+}
+
+function metadataOf(
+  result: ComputeResult,
+  output: string,
+  verification: JobResultMetadata["client_verification"],
+) {
   const u = result.usage;
+  const checks = result.bridgeChecks;
   return {
+    job_id: result.jobId,
+    model: result.proof?.model ?? "",
+    provider_address: result.proof?.providerAddress ?? "",
+    enclave_address: result.proof?.enclaveAddress ?? "",
+    output,
+    usage: {
+      prompt_tokens: Number(u?.promptTokens ?? 0),
+      completion_tokens: Number(u?.completionTokens ?? 0),
+      total_tokens: Number(u?.totalTokens ?? 0),
+      fee_neuron: u?.feeNeuron || "0",
+    },
+    bridge_checks: checks
+      ? {
+          signature_verified: checks.signatureVerified,
+          quote_verified: checks.quoteVerified,
+          skipped: [...checks.skipped],
+        }
+      : null,
+    client_verification: verification,
+  } satisfies JobResultMetadata;
+}
+
+/**
+ * The result as handed out: accepted unless `verification` (the adapter's own check, when it was
+ * asked for one) failed, in which case the output and the proof are withheld.
+ */
+export function jobResult(result: ComputeResult, verification?: VerifyProofReturnType): JobResult {
+  const base = {
     jobId: result.jobId,
+    job_id: result.jobId,
+    raw: result,
+    verification_method: { value: result.proof?.method || "tee-ml" },
+    verification,
+  };
+  if (verification && !verification.ok) {
+    return {
+      ...base,
+      success: false,
+      execution_hash: "",
+      error: `proof rejected: ${verification.reason ?? "invalid"}${verification.message ? `: ${verification.message}` : ""}`,
+      metadata: metadataOf(result, "", "failed"),
+      verification,
+    };
+  }
+  const u = result.usage;
+  const proof = withEncoding(result.proof!);
+  return {
+    ...base,
+    success: true,
     output: result.output,
-    proof: result.proof!,
+    proof,
     usage: {
       promptTokens: Number(u?.promptTokens ?? 0),
       completionTokens: Number(u?.completionTokens ?? 0),
       totalTokens: Number(u?.totalTokens ?? 0),
       feeNeuron: BigInt(u?.feeNeuron || "0"),
     },
+    execution_hash: proof.executionHash,
+    metadata: metadataOf(result, result.output, verification ? "verified" : "not_checked"),
+  };
+}
+
+/**
+ * The TEE evidence behind a result, JSON-safe (bytes as hex), as `attestation(jobId)` gives it to
+ * `@chaoschain/sdk`: what binds the enclave's signing key to an attested workload, and the whole
+ * proof in proto3 JSON so that anyone holding it can verify it offline.
+ */
+export interface JobAttestation {
+  job_id: string;
+  provider: "0g-compute";
+  method: string;
+  execution_hash: string;
+  signed_text: string;
+  signature: string;
+  enclave_address: string;
+  enclave_pubkey: string;
+  docker_digest: string;
+  provider_address: string;
+  /** "tdx" or "sgx"; empty when the proof carries no TEE evidence. */
+  tee_type: string;
+  /** The TEE quote, hex. */
+  quote: string;
+  /** The quote's REPORTDATA as the provider claims it, hex. */
+  report_data: string;
+  gpu: { arch: string; nonce: string; nras_token: string } | null;
+  timestamp: string;
+  /** The complete `ComputeProof`, proto3 JSON (pass it to `verifyProof` with the output). */
+  proof: unknown;
+}
+
+export function jobAttestation(jobId: string, proof: ComputeProof): JobAttestation {
+  return {
+    job_id: jobId,
+    provider: "0g-compute",
+    method: proof.method,
+    execution_hash: proof.executionHash,
+    signed_text: proof.signedText,
+    signature: proof.signature,
+    enclave_address: proof.enclaveAddress,
+    enclave_pubkey: proof.enclavePubkey,
+    docker_digest: proof.dockerDigest,
+    provider_address: proof.providerAddress,
+    tee_type: proof.tee?.teeType ?? "",
+    quote: hex(proof.attestation),
+    report_data: hex(proof.tee?.reportData ?? new Uint8Array()),
+    gpu: proof.gpu ? { arch: proof.gpu.arch, nonce: proof.gpu.nonce, nras_token: proof.gpu.nrasToken } : null,
+    timestamp: new Date(Number(proof.timestamp) * 1000).toISOString(),
+    proof: toJson(ComputeProofSchema, proof, { useProtoFieldName: true }),
   };
 }

@@ -42,6 +42,39 @@ describe("parseTask", () => {
     expect(parsed.task.resources?.memory).toBe("16GB");
   });
 
+  it("accepts the original README's Task Specification as printed, gpu as a GPU model name", () => {
+    // Verbatim from the original Python adapter's README ("Task Specification").
+    const parsed = parseTask({
+      task_type: "inference", // or "training", "fine-tuning"
+      model: "model-identifier",
+      inputs: {
+        prompt: "...",
+        // ... other inputs
+      },
+      verification: "tee-ml", // or "zk-ml", "op-ml"
+      docker_image: "optional-custom-image",
+      resources: {
+        gpu: "A100",
+        memory: "16GB",
+      },
+    });
+    expect(parsed.ok ? [] : parsed.violations).toEqual([]);
+    if (!parsed.ok) return;
+    expect(parsed.task.resources).toMatchObject({ gpu: 0, gpuType: "A100", memory: "16GB" });
+    expect(parsed.task.dockerImage).toBe("optional-custom-image");
+  });
+
+  it("keeps a number of GPUs as the count, and takes gpu_type next to it", () => {
+    const count = parseTask({ ...table.base, resources: { gpu: 2 } });
+    expect(count.ok && count.task.resources).toMatchObject({ gpu: 2, gpuType: "" });
+    const both = parseTask({ ...table.base, resources: { gpu: 2, gpu_type: "H100" } });
+    expect(both.ok && both.task.resources).toMatchObject({ gpu: 2, gpuType: "H100" });
+    const camel = parseTask({ ...table.base, resources: { gpuType: "H100" } });
+    expect(camel.ok && camel.task.resources?.gpuType).toBe("H100");
+    const spaced = parseTask({ ...table.base, resources: { gpu: " RTX 4090 " } });
+    expect(spaced.ok && spaced.task.resources?.gpuType).toBe("RTX 4090");
+  });
+
   it("accepts camelCase keys, enum aliases and chat messages with parameters", () => {
     const parsed = parseTask({
       taskType: "TASK_TYPE_INFERENCE",

@@ -63,7 +63,11 @@ export interface TaskInput {
   verification?: string;
   docker_image?: string;
   dockerImage?: string;
-  resources?: { gpu?: number; memory?: string };
+  /**
+   * `gpu`: a number of GPUs, or a GPU model name such as `"A100"` (the original adapter's
+   * spelling, sent as `gpu_type`). `gpu_type` names the model explicitly next to a count.
+   */
+  resources?: { gpu?: number | string; gpu_type?: string; gpuType?: string; memory?: string };
   provider_address?: string;
   providerAddress?: string;
 }
@@ -75,6 +79,7 @@ export const limits = {
   maxTokens: 1 << 20,
   stopSequences: 8,
   gpu: 64,
+  gpuTypeLength: 64,
   idempotencyKeyLength: 128,
 } as const;
 
@@ -85,6 +90,8 @@ const addressPattern = /^0x[0-9a-fA-F]{40}$/;
 // name[:tag][@sha256:<64 hex>], lower-case repository path as OCI requires.
 const imagePattern =
   /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+// "A100", "H100", "RTX 4090", "A100-80GB", "MI300X": a model name, not markup or a sentence.
+const gpuTypePattern = /^[A-Za-z0-9][A-Za-z0-9 ._+-]*$/;
 const memoryPattern = /^(\d+(?:\.\d+)?)\s*(B|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)$/i;
 
 class Collector {
@@ -262,9 +269,36 @@ function parseResources(v: unknown, path: string, c: Collector): Resources | und
     c.add(path, "INVALID_TYPE", `must be an object {gpu, memory}, got ${describe(v)}`);
     return undefined;
   }
-  checkKeys(v, ["gpu", "memory"], path, c);
+  checkKeys(v, ["gpu", "gpu_type", "gpuType", "memory"], path, c);
   const memory = typeof v.memory === "number" ? `${v.memory}GB` : asString(v.memory, `${path}.memory`, c);
-  return create(ResourcesSchema, { gpu: asInteger(v.gpu, `${path}.gpu`, c) ?? 0, memory: memory ?? "" });
+  let gpuType = asString(pick(v, "gpu_type", "gpuType", path, c), `${path}.gpu_type`, c);
+  let gpu: number | undefined;
+  if (typeof v.gpu === "string") {
+    // The original adapter's `gpu` is a GPU model name ("A100"); ours is a count.
+    const name = v.gpu.trim();
+    if (name === "" || /^\d+$/.test(name)) {
+      c.add(
+        `${path}.gpu`,
+        "INVALID_VALUE",
+        `a GPU model name such as "A100", or a number of GPUs as a number; got ${JSON.stringify(v.gpu)}`,
+      );
+    } else if (gpuType !== undefined && gpuType !== name) {
+      c.add(
+        `${path}.gpu`,
+        "CONFLICT",
+        `names GPU ${JSON.stringify(name)} but gpu_type is ${JSON.stringify(gpuType)}`,
+      );
+    } else gpuType = name;
+  } else if (v.gpu === undefined || v.gpu === null || typeof v.gpu === "number") {
+    gpu = asInteger(v.gpu, `${path}.gpu`, c);
+  } else {
+    c.add(
+      `${path}.gpu`,
+      "INVALID_TYPE",
+      `must be a number of GPUs or a GPU model name, got ${describe(v.gpu)}`,
+    );
+  }
+  return create(ResourcesSchema, { gpu: gpu ?? 0, memory: memory ?? "", gpuType: gpuType ?? "" });
 }
 
 function parseEnum<E>(
@@ -404,6 +438,15 @@ export function validateTask(task: ComputeTask | undefined, path = "task"): Fiel
   const r = task.resources;
   if (r) {
     if (r.gpu > limits.gpu) c.add(`${path}.resources.gpu`, "OUT_OF_RANGE", `at most ${limits.gpu}`);
+    if (r.gpuType.length > limits.gpuTypeLength) {
+      c.add(`${path}.resources.gpu_type`, "OUT_OF_RANGE", `at most ${limits.gpuTypeLength} characters`);
+    } else if (r.gpuType !== "" && !gpuTypePattern.test(r.gpuType)) {
+      c.add(
+        `${path}.resources.gpu_type`,
+        "INVALID_VALUE",
+        'a GPU model name such as "A100" or "H100": letters, digits, space and . _ + - only',
+      );
+    }
     if (r.memory !== "") {
       const m = memoryPattern.exec(r.memory.trim());
       if (!m)

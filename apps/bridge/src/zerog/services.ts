@@ -24,6 +24,23 @@ export interface ServiceRecord {
   teeSignerAddress: string;
   teeSignerAcknowledged: boolean;
   additionalInfo: Record<string, unknown>;
+  /** GPU model the record states (`additionalInfo.GPUType`), empty when it states none. */
+  gpuType: string;
+}
+
+/**
+ * The GPU model a service record states in its `additionalInfo` JSON (`GPUType`, any case, or
+ * `gpu_type`); 0G inference records have no field of their own for it.
+ */
+export function statedGpuType(info: Record<string, unknown>): string {
+  for (const [key, value] of Object.entries(info)) {
+    if (/^gpu_?type$/i.test(key) && typeof value === "string") return value.trim().slice(0, 64);
+  }
+  return "";
+}
+
+function sameGpu(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 /** The address whose signatures a service's responses must carry (SDK `response.js` rule). */
@@ -78,6 +95,7 @@ export class ServiceDirectory {
     for (let offset = 0; ; offset += page) {
       const batch = await this.#broker.inference.listService(offset, page, false);
       for (const s of batch) {
+        const additionalInfo = parseInfo(s.additionalInfo);
         records.push({
           provider: s.provider,
           serviceType: s.serviceType,
@@ -88,7 +106,8 @@ export class ServiceDirectory {
           outputPrice: s.outputPrice,
           teeSignerAddress: s.teeSignerAddress,
           teeSignerAcknowledged: s.teeSignerAcknowledged,
-          additionalInfo: parseInfo(s.additionalInfo),
+          additionalInfo,
+          gpuType: statedGpuType(additionalInfo),
         });
       }
       if (batch.length < page) return records;
@@ -115,38 +134,54 @@ export class ServiceDirectory {
           teeSignerAddress: r.teeSignerAddress,
           teeSignerAcknowledged: r.teeSignerAcknowledged,
           latencyMs: Math.round(this.#latency.get(r.provider.toLowerCase()) ?? 0),
+          gpuType: r.gpuType,
         }),
       );
   }
 
   /**
    * Chat services able to run `task`, best first: the pinned provider only when the task pins one;
-   * otherwise cheapest first, then lowest latency seen.
+   * only those stating the GPU type asked for; otherwise cheapest first, then lowest latency seen.
    */
   async candidates(task: ComputeTask): Promise<ServiceRecord[]> {
+    const gpuType = task.resources?.gpuType ?? "";
+    return (await this.#offering(task))
+      .filter((r) => gpuType === "" || sameGpu(r.gpuType, gpuType))
+      .sort((a, b) => this.#rank(a, b));
+  }
+
+  /** Chat services of the task's model, verification and pinned provider, whatever their GPU. */
+  async #offering(task: ComputeTask): Promise<ServiceRecord[]> {
     const pin = task.providerAddress.toLowerCase();
+    return (await this.records()).filter(
+      (r) =>
+        r.serviceType === "chatbot" &&
+        r.model === task.model &&
+        r.verifiability === task.verification &&
+        (pin === "" || r.provider.toLowerCase() === pin),
+    );
+  }
+
+  #rank(a: ServiceRecord, b: ServiceRecord): number {
     const cost = (r: ServiceRecord) => r.inputPrice + r.outputPrice;
-    return (await this.records())
-      .filter(
-        (r) =>
-          r.serviceType === "chatbot" &&
-          r.model === task.model &&
-          r.verifiability === task.verification &&
-          (pin === "" || r.provider.toLowerCase() === pin),
-      )
-      .sort((a, b) => {
-        const byCost = cost(a) - cost(b);
-        if (byCost !== 0n) return byCost < 0n ? -1 : 1;
-        return (
-          (this.#latency.get(a.provider.toLowerCase()) ?? 0) -
-          (this.#latency.get(b.provider.toLowerCase()) ?? 0)
-        );
-      });
+    const byCost = cost(a) - cost(b);
+    if (byCost !== 0n) return byCost < 0n ? -1 : 1;
+    return (
+      (this.#latency.get(a.provider.toLowerCase()) ?? 0) - (this.#latency.get(b.provider.toLowerCase()) ?? 0)
+    );
   }
 
   /** Why no service can run `task`, naming what is on offer; undefined when one can. */
   async refusal(task: ComputeTask): Promise<string | undefined> {
     if ((await this.candidates(task)).length > 0) return undefined;
+    const offering = await this.#offering(task);
+    if (offering.length > 0) {
+      const stated = [...new Set(offering.map((r) => r.gpuType).filter((g) => g !== ""))].sort();
+      return (
+        `no provider of model ${JSON.stringify(task.model)} states GPU type ${JSON.stringify(task.resources?.gpuType)}; ` +
+        `GPU types on offer: ${stated.join(", ") || "none stated"} (leave resources.gpu_type empty to accept any GPU)`
+      );
+    }
     const records = await this.records();
     const forModel = records.filter((r) => r.model === task.model);
     if (forModel.length === 0) {

@@ -1,0 +1,392 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  ComputeService,
+  type ComputeTask,
+  invalidArgument,
+  JobState,
+  parseTask,
+  type Service,
+  SubmitRequestSchema,
+  type TaskInput,
+  type VerificationName,
+  validateIdempotencyKey,
+  verificationFromName,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import { createVerificationCache, type VerifyProofReturnType, verifyProof } from "@chaoschain/zerog-verifier";
+import {
+  type CallOptions,
+  type Client,
+  ConnectError,
+  createClient,
+  type Transport,
+} from "@connectrpc/connect";
+import type { ResolvedAdapterConfig, VerifyOptions } from "./config.js";
+import { badArgument, type CallContext, explainAnswer, requireJobId } from "./errors.js";
+import {
+  type ChaosChainSdkTask,
+  fromChaosChainSdkTask,
+  type InferenceInput,
+  inferenceInputs,
+  isChaosChainSdkTask,
+} from "./task-shapes.js";
+import {
+  type JobAttestation,
+  type JobResult,
+  type JobStatus,
+  type JobStatusName,
+  jobAttestation,
+  jobResult,
+  jobStateOf,
+  jobStatus,
+} from "./views.js";
+
+export interface SubmitOptions {
+  /** Submitting again with the same key returns the first job instead of creating another. */
+  idempotencyKey?: string | undefined;
+}
+
+export interface ResultOptions {
+  /** Wait for the job to end. Default true. */
+  wait?: boolean | undefined;
+  /** Longest wait, seconds. Default: the adapter's timeoutSeconds. */
+  timeoutS?: number | undefined;
+}
+
+/** One event of {@link ZeroGComputeAdapterBase.watch}. */
+export interface JobUpdate {
+  status: JobStatus;
+  /** Streamed output text since the previous update (streamed inference only). */
+  outputDelta: string;
+}
+
+export interface ListJobsOptions {
+  /** ChaosChain names (`pending`, `completed` …) or the contract's (`queued`, `succeeded`). */
+  states?: Array<JobStatusName | "queued" | "succeeded"> | undefined;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
+}
+
+/** Options of {@link ZeroGComputeAdapterBase.inference}: the rest of the task. */
+export interface InferenceOptions {
+  verification?: VerificationName | undefined;
+  resources?: TaskInput["resources"];
+  providerAddress?: string | undefined;
+  /** Longest wait for the result, seconds. Default: the adapter's timeoutSeconds. */
+  timeoutS?: number | undefined;
+}
+
+/** How a concrete adapter talks to the bridge (Node: gRPC over HTTP/2; browsers: Connect / gRPC-web). */
+export interface AdapterConnection {
+  transport: Transport;
+  /**
+   * Names the cause of a transport failure that no server explained (Node looks at what the
+   * server speaks), and resets the connection when it is broken.
+   */
+  explain(err: ConnectError, ctx: CallContext): Promise<ZeroGError>;
+  close(): void;
+}
+
+/**
+ * What the Node and browser adapters share: every call of the bridge, in ChaosChain's vocabulary,
+ * and offline verification. Construct {@link ZeroGComputeAdapter} (or the browser entry's) instead.
+ */
+export class ZeroGComputeAdapterBase {
+  readonly config: ResolvedAdapterConfig;
+  readonly #client: Client<typeof ComputeService>;
+  readonly #connection: AdapterConnection;
+  readonly #verificationCache = createVerificationCache();
+
+  protected constructor(config: ResolvedAdapterConfig, connection: AdapterConnection) {
+    this.config = config;
+    this.#connection = connection;
+    this.#client = createClient(ComputeService, connection.transport);
+  }
+
+  /**
+   * Submits a task and returns its job id once the bridge has stored it. The task is the original
+   * adapter's dictionary (snake_case or camelCase), a `ComputeTask`, or the task `@chaoschain/sdk`'s
+   * process integrity sends (`{ function, inputs, model, prompt }`). It is validated here first: a
+   * malformed or oversized task throws `ZeroGError` (code `invalid_argument`, with `violations`)
+   * without a call.
+   *
+   * @example
+   * const jobId = await zerog.submit({
+   *   task_type: "inference",
+   *   model: "llama-3-8b",
+   *   inputs: { prompt: "What is blockchain?" },
+   *   verification: "tee-ml",
+   * });
+   */
+  async submit(
+    task: TaskInput | ComputeTask | ChaosChainSdkTask,
+    options: SubmitOptions = {},
+  ): Promise<string> {
+    const idempotencyKey = options?.idempotencyKey ?? "";
+    if (typeof idempotencyKey !== "string") {
+      throw badArgument("options.idempotencyKey", "INVALID_TYPE", "must be a string");
+    }
+    const keyViolations = validateIdempotencyKey(idempotencyKey, "options.idempotencyKey");
+    if (keyViolations.length) throw invalidArgument(keyViolations);
+    let input: unknown = task;
+    if (isChaosChainSdkTask(task)) {
+      const converted = fromChaosChainSdkTask(task);
+      if (!converted.ok) throw invalidArgument(converted.violations);
+      input = converted.task;
+    }
+    const parsed = parseTask(input);
+    if (!parsed.ok) throw invalidArgument(parsed.violations);
+    const request = create(SubmitRequestSchema, { task: parsed.task, idempotencyKey });
+    const size = toBinary(SubmitRequestSchema, request).byteLength;
+    if (size > this.config.maxRequestBytes) {
+      throw badArgument(
+        "task",
+        "OUT_OF_RANGE",
+        `the request is ${size} bytes, more than the ${this.config.maxRequestBytes} the bridge accepts ` +
+          "(maxRequestBytes / ZEROG_MAX_REQUEST_BYTES); send fewer or shorter messages",
+      );
+    }
+    const res = await this.#call("Submit", (o) => this.#client.submit(request, o));
+    return res.jobId;
+  }
+
+  /**
+   * The job's state (`pending`, `running`, `completed`, `failed`, `cancelled`), progress, message
+   * and provider; also as the original adapter's `{ job_id, status, progress, message, updated_at }`.
+   */
+  async status(jobId: string): Promise<JobStatus> {
+    const id = requireJobId(jobId);
+    return jobStatus(await this.#call("GetJob", (o) => this.#client.getJob({ jobId: id }, o)));
+  }
+
+  /**
+   * The job's output and proof. With `wait` (the default) it waits up to `timeoutS` for the job to
+   * end, then throws `wait_timeout`; a failed job throws `job_failed` with its `failureReason`.
+   * When the adapter verifies (the `verify` option) and the proof does not, the result has
+   * `success: false`, the report in `verification`, and neither output nor proof.
+   *
+   * @example
+   * const result = await zerog.result(jobId, { wait: true, timeoutS: 600 });
+   * if (!result.success) throw new Error(result.error);
+   * console.log(result.output, result.proof.method);
+   */
+  async result(jobId: string, options: ResultOptions = {}): Promise<JobResult> {
+    const id = requireJobId(jobId);
+    const wait = options?.wait ?? true;
+    if (typeof wait !== "boolean") throw badArgument("options.wait", "INVALID_TYPE", "must be true or false");
+    const timeoutS = options?.timeoutS ?? this.config.timeoutSeconds;
+    if (typeof timeoutS !== "number" || !(timeoutS > 0) || !Number.isFinite(timeoutS)) {
+      throw badArgument("options.timeoutS", "OUT_OF_RANGE", "must be a positive number of seconds");
+    }
+    const res = await this.#call(
+      "GetResult",
+      (o) => this.#client.getResult({ jobId: id, wait, timeoutSeconds: Math.ceil(timeoutS) }, o),
+      wait ? (timeoutS + 10) * 1000 : undefined,
+    );
+    if (!res.proof) {
+      throw new ZeroGError("internal", `the bridge returned job ${id}'s result without a proof`);
+    }
+    const verification = this.config.verify ? await this.#verify(res, this.config.verify) : undefined;
+    return jobResult(res, verification);
+  }
+
+  /**
+   * Follows a job until it ends: its state changes and, for streamed inference, the output as it
+   * comes. Ends quietly when `signal` aborts.
+   */
+  async *watch(jobId: string, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<JobUpdate> {
+    const id = requireJobId(jobId);
+    const signal = options?.signal;
+    try {
+      for await (const event of this.#client.watchJob({ jobId: id }, signal ? { signal } : {})) {
+        yield { status: jobStatus(event.job!), outputDelta: event.outputDelta };
+      }
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw await this.#error(err, "WatchJob");
+    }
+  }
+
+  /**
+   * Cancels a queued or running job. Returns true when the job is cancelled, false when it had
+   * already ended otherwise (as the original adapter's `cancel()`).
+   */
+  async cancel(jobId: string): Promise<boolean> {
+    const id = requireJobId(jobId);
+    const res = await this.#call("CancelJob", (o) => this.#client.cancelJob({ jobId: id }, o));
+    return res.job?.state === JobState.CANCELLED;
+  }
+
+  /** Jobs, newest first; pass `nextPageToken` back as `pageToken` for the next page. */
+  async listJobs(options: ListJobsOptions = {}): Promise<{ jobs: JobStatus[]; nextPageToken: string }> {
+    const states = (options?.states ?? []).map((s, i) => {
+      const state = typeof s === "string" ? jobStateOf(s) : undefined;
+      if (state === undefined) {
+        throw badArgument(
+          `options.states[${i}]`,
+          "INVALID_VALUE",
+          `unknown state ${JSON.stringify(s)}; one of pending, running, completed, failed, cancelled`,
+        );
+      }
+      return state;
+    });
+    const res = await this.#call("ListJobs", (o) =>
+      this.#client.listJobs(
+        { states, pageSize: options?.pageSize ?? 0, pageToken: options?.pageToken ?? "" },
+        o,
+      ),
+    );
+    return { jobs: res.jobs.map(jobStatus), nextPageToken: res.nextPageToken };
+  }
+
+  /** Provider services on offer: models, verifiability, GPU types, prices. */
+  async listServices(filter: { model?: string; verification?: VerificationName } = {}): Promise<Service[]> {
+    let verification = 0;
+    if (filter?.verification !== undefined) {
+      const v = verificationFromName(filter.verification);
+      if (v === undefined) {
+        throw badArgument("filter.verification", "INVALID_VALUE", 'one of "tee-ml", "zk-ml", "op-ml"');
+      }
+      verification = v;
+    }
+    const res = await this.#call("ListServices", (o) =>
+      this.#client.listServices({ model: filter?.model ?? "", verification }, o),
+    );
+    return res.services;
+  }
+
+  /**
+   * The models on offer, sorted: `@chaoschain/sdk`'s `ComputeProvider.getModels()`.
+   *
+   * @example
+   * console.log(await zerog.getModels()); // ["gpt-oss-120b", "llama-3-8b"]
+   */
+  async getModels(): Promise<string[]> {
+    return [...new Set((await this.listServices()).map((s) => s.model))].sort();
+  }
+
+  /**
+   * Runs an inference and waits for its result: `@chaoschain/sdk`'s
+   * `ComputeProvider.inference(model, input)`. `input` is a prompt, chat messages, or task inputs.
+   *
+   * @example
+   * const result = await zerog.inference("llama-3-8b", "What is blockchain?");
+   * if (result.success) console.log(result.output);
+   */
+  async inference(model: string, input: InferenceInput, options: InferenceOptions = {}): Promise<JobResult> {
+    if (typeof model !== "string") throw badArgument("model", "INVALID_TYPE", "must be a model name");
+    if (input === undefined || input === null || (typeof input !== "string" && typeof input !== "object")) {
+      throw badArgument("input", "INVALID_TYPE", "must be a prompt, chat messages, or task inputs");
+    }
+    const jobId = await this.submit({
+      task_type: "inference",
+      model,
+      inputs: inferenceInputs(input),
+      verification: options?.verification ?? "tee-ml",
+      ...(options?.resources ? { resources: options.resources } : {}),
+      ...(options?.providerAddress ? { provider_address: options.providerAddress } : {}),
+    });
+    return this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
+  }
+
+  /**
+   * The TEE evidence of a finished job (quote, report data, enclave key, workload, GPU token) and
+   * its whole proof, JSON-safe: what `@chaoschain/sdk` keeps as `attestation_data`. Throws
+   * `job_failed` when the adapter verifies and the proof does not.
+   */
+  async attestation(jobId: string): Promise<JobAttestation> {
+    const result = await this.result(jobId, { wait: false });
+    if (!result.success) {
+      throw new ZeroGError("job_failed", `the proof of job ${result.jobId} did not verify: ${result.error}`, {
+        failureReason: "proof_invalid",
+        metaMessages: ["Do not rely on this job's output; submit it again."],
+      });
+    }
+    return jobAttestation(result.jobId, result.proof);
+  }
+
+  /**
+   * Checks a result offline with `@chaoschain/zerog-verifier`: enclave signature over the exact
+   * request and response, output, TDX quote, report-data binding, workload, GPU evidence,
+   * freshness. Trusts neither the bridge nor the provider. Options default to the adapter's
+   * `verify` option.
+   *
+   * @example
+   * const result = await zerog.result(jobId);
+   * const report = await zerog.verify(result, { collateral });
+   * if (!report.ok) throw new Error(`${report.reason}: ${report.message}`);
+   */
+  verify(
+    result: { output?: string | undefined; proof?: unknown; raw?: unknown },
+    options?: VerifyOptions,
+  ): Promise<VerifyProofReturnType> {
+    if (typeof result !== "object" || result === null) {
+      return Promise.reject(
+        badArgument("result", "REQUIRED", "a result as result() returns it, or { output, proof }"),
+      );
+    }
+    const input = result.proof === undefined && result.raw !== undefined ? result.raw : result;
+    const { proof } = input as { proof?: unknown };
+    if (typeof proof !== "object" || proof === null) {
+      return Promise.reject(
+        badArgument("result.proof", "REQUIRED", "the result carries no proof (a rejected result has none)"),
+      );
+    }
+    const settings = options ?? this.config.verify;
+    if (!settings || (settings.collateral === undefined && !hasEmbeddedCollateral(proof))) {
+      return Promise.reject(
+        badArgument(
+          "options.collateral",
+          "REQUIRED",
+          "verify() needs the Intel DCAP collateral of the proof's quote ({ collateral, policy? }), here or as the adapter's verify option",
+        ),
+      );
+    }
+    return this.#verify(input as never, settings);
+  }
+
+  /** Closes the connection to the bridge. */
+  close(): void {
+    this.#connection.close();
+  }
+
+  #verify(
+    result: { output?: string; proof?: unknown },
+    options: VerifyOptions,
+  ): Promise<VerifyProofReturnType> {
+    if (typeof options !== "object" || options === null) {
+      return Promise.reject(badArgument("options", "INVALID_TYPE", "must be { collateral, policy?, now? }"));
+    }
+    return verifyProof(result as never, {
+      now: options.now ?? Math.floor(Date.now() / 1000),
+      policy: options.policy,
+      collateral: options.collateral,
+      cache: this.#verificationCache,
+    });
+  }
+
+  async #call<T>(method: string, fn: (options: CallOptions) => Promise<T>, timeoutMs?: number): Promise<T> {
+    const ms = timeoutMs ?? this.config.timeoutSeconds * 1000;
+    try {
+      return await fn({ timeoutMs: ms });
+    } catch (err) {
+      throw await this.#error(err, method, ms);
+    }
+  }
+
+  async #error(
+    err: unknown,
+    method: string,
+    timeoutMs = this.config.timeoutSeconds * 1000,
+  ): Promise<ZeroGError> {
+    if (err instanceof ZeroGError) return err;
+    const connectError = ConnectError.from(err);
+    const ctx: CallContext = { method, baseUrl: this.config.baseUrl, timeoutSeconds: timeoutMs / 1000 };
+    return explainAnswer(connectError, ctx) ?? (await this.#connection.explain(connectError, ctx));
+  }
+}
+
+function hasEmbeddedCollateral(proof: object): boolean {
+  const tee = (proof as { tee?: { collateral?: unknown } }).tee;
+  return typeof tee?.collateral === "object" && tee.collateral !== null;
+}

@@ -1,0 +1,352 @@
+import { parseArgs } from "node:util";
+import { toJson } from "@bufbuild/protobuf";
+import { ComputeResultSchema, type ErrorCode, verificationName, ZeroGError } from "@chaoschain/zerog-core";
+import { type Collateral, type PolicyInput, verifyProof } from "@chaoschain/zerog-verifier";
+import { ZeroGComputeAdapter } from "./adapter.js";
+import type { JobStatus } from "./views.js";
+
+/** Side effects of the CLI, injected so that it runs as a plain function in tests. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Whether stdout is a terminal (watch then redraws one progress line). */
+  isTTY: boolean;
+  env: Record<string, string | undefined>;
+  readFile(path: string): Promise<Uint8Array>;
+  writeFile(path: string, text: string): Promise<void>;
+  /** Unix seconds. */
+  now(): number;
+}
+
+/** Exit codes of `zerog`, as documented in the README and the usage text. */
+export const exitCodes = {
+  ok: 0,
+  /** The job failed or was cancelled, or the proof did not verify. */
+  failed: 1,
+  /** Bad usage or input: unknown flag, malformed task, unreadable file, unknown job id. */
+  usage: 2,
+  /** No working bridge: unreachable, not a bridge, refused the API key, over capacity. */
+  unavailable: 3,
+  /** Still running when the wait ended. */
+  timeout: 4,
+} as const;
+
+export const USAGE = `Usage: zerog <command> [options]
+
+Commands:
+  submit --model <m> --prompt <text> [--verification tee-ml] [--wait] [--timeout <s>] [--json]
+                              submit an inference; prints the job id (with --wait, the output)
+  status <job-id> [--json]    the job's state (pending, running, completed, failed, cancelled)
+  result <job-id> [--wait] [--timeout <s>] [--out <file>] [--json]
+                              the output; --out writes the whole result (output + proof) as JSON
+  watch <job-id>              follow the job: a live line on a terminal, one line per change otherwise
+  services [--model <m>] [--json]
+                              provider services on offer (model, verification, GPU, price)
+  cancel <job-id>             cancel a queued or running job
+  verify <result.json> [--policy <file>] [--collateral <file>] [--now <unix-s>] [--json]
+                              verify a result written by 'result --out', offline
+
+Options:
+  --url <address>             bridge address [ZEROG_GRPC_URL], default localhost:50051
+  -h, --help                  this text
+  -V, --version               the version
+
+The API key is read from ZEROG_API_KEY only (never a flag, so it stays out of shell history).
+Timeouts default to ZEROG_TIMEOUT_SECONDS (300).
+
+Exit codes:
+  0  done (result printed, job cancelled, proof valid)
+  1  the job failed or was cancelled, or the proof did not verify
+  2  bad usage or input (unknown flag, malformed task, unreadable file, unknown job id)
+  3  no working bridge at the address (unreachable, not a bridge, key refused, over capacity)
+  4  still running when the wait ended`;
+
+class UsageError extends Error {}
+
+const commands = ["submit", "status", "result", "watch", "services", "cancel", "verify"] as const;
+type Command = (typeof commands)[number];
+
+const options = {
+  url: { type: "string" },
+  model: { type: "string" },
+  prompt: { type: "string" },
+  verification: { type: "string" },
+  wait: { type: "boolean" },
+  timeout: { type: "string" },
+  out: { type: "string" },
+  json: { type: "boolean" },
+  policy: { type: "string" },
+  collateral: { type: "string" },
+  now: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** Which options each command takes (besides --url). */
+const allowed: Record<Command, string[]> = {
+  submit: ["model", "prompt", "verification", "wait", "timeout", "json"],
+  status: ["json"],
+  result: ["wait", "timeout", "out", "json"],
+  watch: [],
+  services: ["model", "json"],
+  cancel: ["json"],
+  verify: ["policy", "collateral", "now", "json"],
+};
+
+type Flags = {
+  [K in keyof typeof options]?: (typeof options)[K]["type"] extends "boolean" ? boolean : string;
+};
+
+function exitCodeOf(code: ErrorCode): number {
+  switch (code) {
+    case "job_failed":
+    case "job_cancelled":
+      return exitCodes.failed;
+    case "wait_timeout":
+    case "job_not_finished":
+      return exitCodes.timeout;
+    case "invalid_argument":
+    case "job_not_found":
+    case "unsupported_task":
+    case "no_service":
+      return exitCodes.usage;
+    default:
+      return exitCodes.unavailable;
+  }
+}
+
+function percent(p: number): string {
+  return `${Math.round(p * 100)}%`;
+}
+
+function statusLine(s: JobStatus): string {
+  const extra = s.error ? `${s.error.reason}: ${s.error.message}` : s.message;
+  return `${s.jobId} ${s.state} ${percent(s.progress)}${extra ? ` ${extra}` : ""}`;
+}
+
+function positiveSeconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number of seconds, got ${value}`);
+  return n;
+}
+
+async function readJson(io: CliIo, path: string, what: string): Promise<unknown> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await io.readFile(path);
+  } catch (e) {
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new UsageError(`${what} ${path} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+function jsonText(value: unknown): string {
+  const replacer = (_k: string, v: unknown) =>
+    typeof v === "bigint"
+      ? v.toString()
+      : v instanceof Uint8Array
+        ? Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("")
+        : v;
+  return `${JSON.stringify(value, replacer, 2)}\n`;
+}
+
+/**
+ * The `zerog` command as a function: parses `argv` (without node and script), calls the bridge
+ * through the adapter, prints, and returns the exit code (see {@link exitCodes}).
+ */
+export async function runCli(argv: string[], io: CliIo, version: string): Promise<number> {
+  let flags: Flags;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    flags = parsed.values as Flags;
+    positionals = parsed.positionals;
+  } catch (e) {
+    io.stderr(`zerog: ${(e as Error).message}\n\n${USAGE}\n`);
+    return exitCodes.usage;
+  }
+  if (flags.version) {
+    io.stdout(`zerog ${version}\n`);
+    return exitCodes.ok;
+  }
+  const [command, ...args] = positionals;
+  if (flags.help || command === "help") {
+    io.stdout(`${USAGE}\n`);
+    return exitCodes.ok;
+  }
+  let zerog: ZeroGComputeAdapter | undefined;
+  try {
+    if (!command) throw new UsageError("missing command");
+    if (!(commands as readonly string[]).includes(command))
+      throw new UsageError(`unknown command ${command}`);
+    const cmd = command as Command;
+    for (const name of Object.keys(flags)) {
+      if (name !== "url" && !allowed[cmd].includes(name))
+        throw new UsageError(`${cmd} does not take --${name}`);
+    }
+    const arity = cmd === "submit" || cmd === "services" ? 0 : 1;
+    if (args.length !== arity) {
+      throw new UsageError(
+        arity === 0
+          ? `${cmd} takes no arguments, got ${args.join(" ")}`
+          : `${cmd} needs one ${cmd === "verify" ? "result file" : "job id"}`,
+      );
+    }
+    const timeoutS = positiveSeconds(flags.timeout, "--timeout");
+    if (cmd === "verify") return await verify(io, args[0] as string, flags);
+    zerog = new ZeroGComputeAdapter({ ...(flags.url ? { grpcUrl: flags.url } : {}) });
+    switch (cmd) {
+      case "submit":
+        return await submit(io, zerog, flags, timeoutS);
+      case "status": {
+        const s = await zerog.status(args[0] as string);
+        io.stdout(flags.json ? jsonText(s) : `${statusLine(s)}\n`);
+        return s.state === "failed" || s.state === "cancelled" ? exitCodes.failed : exitCodes.ok;
+      }
+      case "result":
+        return await result(io, zerog, args[0] as string, flags, timeoutS);
+      case "watch":
+        return await watch(io, zerog, args[0] as string);
+      case "services": {
+        const services = await zerog.listServices(flags.model ? { model: flags.model } : {});
+        if (flags.json) {
+          io.stdout(jsonText(services.map(({ $typeName: _, ...s }) => s)));
+        } else {
+          for (const s of services) {
+            io.stdout(
+              `${s.model}\t${verificationName(s.verifiability) ?? "-"}\t${s.gpuType || "-"}\t${s.providerAddress}\t` +
+                `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`,
+            );
+          }
+        }
+        return exitCodes.ok;
+      }
+      case "cancel": {
+        const jobId = args[0] as string;
+        const cancelled = await zerog.cancel(jobId);
+        const state = cancelled ? "cancelled" : (await zerog.status(jobId)).state;
+        io.stdout(
+          flags.json
+            ? jsonText({ job_id: jobId, cancelled, state })
+            : `${jobId} ${cancelled ? "cancelled" : `had already ended: ${state}`}\n`,
+        );
+        return cancelled ? exitCodes.ok : exitCodes.failed;
+      }
+    }
+    return exitCodes.usage;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`zerog: ${e.message}\n\nRun 'zerog --help' for usage.\n`);
+      return exitCodes.usage;
+    }
+    if (e instanceof ZeroGError) {
+      io.stderr(`zerog: ${e.message}\n`);
+      return exitCodeOf(e.code);
+    }
+    io.stderr(`zerog: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return exitCodes.unavailable;
+  } finally {
+    zerog?.close();
+  }
+}
+
+async function submit(io: CliIo, zerog: ZeroGComputeAdapter, flags: Flags, timeoutS: number | undefined) {
+  if (!flags.model) throw new UsageError("submit needs --model");
+  if (flags.prompt === undefined) throw new UsageError("submit needs --prompt");
+  if (timeoutS !== undefined && !flags.wait) throw new UsageError("--timeout goes with --wait");
+  const jobId = await zerog.submit({
+    task_type: "inference",
+    model: flags.model,
+    inputs: { prompt: flags.prompt },
+    verification: flags.verification ?? "tee-ml",
+  });
+  if (!flags.wait) {
+    io.stdout(flags.json ? jsonText({ job_id: jobId }) : `${jobId}\n`);
+    return exitCodes.ok;
+  }
+  return result(io, zerog, jobId, { ...flags, wait: true }, timeoutS);
+}
+
+async function result(
+  io: CliIo,
+  zerog: ZeroGComputeAdapter,
+  jobId: string,
+  flags: Flags,
+  timeoutS: number | undefined,
+) {
+  const r = await zerog.result(jobId, { wait: flags.wait ?? false, ...(timeoutS ? { timeoutS } : {}) });
+  if (flags.out) {
+    await io.writeFile(flags.out, jsonText(toJson(ComputeResultSchema, r.raw, { useProtoFieldName: true })));
+  }
+  if (!r.success) {
+    io.stderr(`zerog: job ${jobId}: ${r.error}\n`);
+    return exitCodes.failed;
+  }
+  if (flags.json) {
+    io.stdout(
+      jsonText({
+        job_id: r.jobId,
+        output: r.output,
+        execution_hash: r.execution_hash,
+        verification_method: r.verification_method.value,
+        metadata: r.metadata,
+      }),
+    );
+  } else io.stdout(r.output.endsWith("\n") ? r.output : `${r.output}\n`);
+  if (flags.out && !flags.json) io.stderr(`zerog: result with proof written to ${flags.out}\n`);
+  return exitCodes.ok;
+}
+
+async function watch(io: CliIo, zerog: ZeroGComputeAdapter, jobId: string) {
+  let last: JobStatus | undefined;
+  for await (const update of zerog.watch(jobId)) {
+    last = update.status;
+    if (io.isTTY) {
+      // One line, redrawn in place; output deltas of streamed inference follow the line.
+      io.stdout(`\r\x1b[2K${statusLine(last)}${update.outputDelta ? ` ${update.outputDelta}` : ""}`);
+    } else {
+      io.stdout(`${new Date(io.now() * 1000).toISOString()} ${statusLine(last)}\n`);
+      if (update.outputDelta) io.stdout(`${update.outputDelta}\n`);
+    }
+  }
+  if (io.isTTY) io.stdout("\n");
+  if (!last) return exitCodes.failed;
+  return last.state === "completed" ? exitCodes.ok : exitCodes.failed;
+}
+
+async function verify(io: CliIo, file: string, flags: Flags) {
+  const input = await readJson(io, file, "result");
+  const policy = flags.policy ? ((await readJson(io, flags.policy, "policy")) as PolicyInput) : undefined;
+  const collateral = flags.collateral
+    ? ((await readJson(io, flags.collateral, "collateral")) as Collateral)
+    : undefined;
+  let now = io.now();
+  if (flags.now !== undefined) {
+    if (!/^\d+$/.test(flags.now)) throw new UsageError(`--now must be unix seconds, got ${flags.now}`);
+    now = Number(flags.now);
+  }
+  let report: Awaited<ReturnType<typeof verifyProof>>;
+  try {
+    report = await verifyProof(input as never, { now, policy, collateral });
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`);
+  }
+  if (flags.json) io.stdout(jsonText(report));
+  else {
+    io.stdout(report.ok ? "VALID proof\n" : `INVALID proof: ${report.reason}: ${report.message}\n`);
+    for (const c of report.checks) {
+      io.stdout(
+        `  ${c.ok ? "ok  " : c.skipped ? "skip" : "FAIL"} ${c.name}${c.reason ? ` [${c.reason}]` : ""}: ${c.message}\n`,
+      );
+    }
+  }
+  return report.ok ? exitCodes.ok : exitCodes.failed;
+}
