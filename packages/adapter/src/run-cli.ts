@@ -344,7 +344,7 @@ async function verify(io: CliIo, file: string, flags: Flags) {
     io.stdout(report.ok ? "VALID proof\n" : `INVALID proof: ${report.reason}: ${report.message}\n`);
     for (const c of report.checks) {
       io.stdout(
-        `  ${c.ok ? "ok  " : c.skipped ? "skip" : "FAIL"} ${c.name}${c.reason ? ` [${c.reason}]` : ""}: ${c.message}\n`,
+        `  ${{ pass: "ok  ", skipped: "skip", fail: "FAIL" }[c.status]} ${c.name}${c.reason || c.skipReason ? ` [${c.reason ?? c.skipReason}]` : ""}: ${c.message}\n`,
       );
     }
   }
