@@ -1,18 +1,18 @@
-import { hexToBytes } from "@noble/hashes/utils.js";
 import type { Collateral, CollateralRequest } from "./collateral.js";
-import { CollateralFetchError } from "./errors/collateral.js";
+import type { CollateralFetchError } from "./errors/collateral.js";
 import { type CollateralUnavailableError, InvalidInputError } from "./errors/input.js";
-import { base64ToBytes, bytesToHex, equalBytes, utf8ToBytes } from "./internal/bytes.js";
-import { jsonMembers } from "./internal/json-members.js";
-import { parsePemChain } from "./internal/pem.js";
+import { bytesToHex, equalBytes, utf8ToBytes } from "./internal/bytes.js";
+import { type Answer, httpGet } from "./internal/http-get.js";
 import {
-  isSignedBy,
-  type ParsedCert,
-  type ParsedCrl,
-  parseCertificate,
-  parseCrl,
-  verifyP256Raw,
-} from "./internal/x509.js";
+  assertCurrent,
+  crlOf,
+  issuerChain,
+  malformed,
+  mismatch,
+  nextUpdateOf,
+  signedDocument,
+} from "./internal/pcs-answer.js";
+import { isSignedBy, verifyP256Raw } from "./internal/x509.js";
 import { LIMITS } from "./limits.js";
 import { assertNow } from "./resolve-policy.js";
 
@@ -118,179 +118,6 @@ function assertRequest(r: CollateralRequest): void {
   assertNow(r.now);
 }
 
-interface Answer {
-  url: string;
-  headers: Headers;
-  body: Uint8Array;
-}
-
-/** The body, read up to `limit` bytes (a longer one is cancelled, not buffered). */
-async function readLimited(res: Response, url: string, limit: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-  const tooLarge = () =>
-    new CollateralFetchError("too_large", url, `the answer is larger than ${limit} bytes`);
-  if (declared > limit) {
-    await res.body?.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  if (!res.body) {
-    const all = new Uint8Array(await res.arrayBuffer());
-    if (all.length > limit) throw tooLarge();
-    return all;
-  }
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-async function request(url: string, o: ResolvedPcsOptions, signal: AbortSignal): Promise<Answer> {
-  let res: Response;
-  try {
-    res = await o.fetch(url, { signal, redirect: "follow" });
-  } catch (e) {
-    const cause = (e as { cause?: { message?: string; code?: string } })?.cause;
-    const why = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e);
-    throw new CollateralFetchError("network", url, `request failed: ${why}`, { cause: e });
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => {});
-    const requestId = res.headers.get("request-id") ?? undefined;
-    throw new CollateralFetchError(
-      "status",
-      url,
-      `answered ${res.status}${res.statusText ? ` ${res.statusText}` : ""}${requestId ? ` (Request-ID ${requestId})` : ""}`,
-      { status: res.status, requestId },
-    );
-  }
-  return { url, headers: res.headers, body: await readLimited(res, url, LIMITS.collateralFieldBytes) };
-}
-
-/** One GET, answered in full within the timeout or failed with a {@link CollateralFetchError}. */
-async function get(url: string, o: ResolvedPcsOptions, group: AbortSignal): Promise<Answer> {
-  const ctrl = new AbortController();
-  const onAbort = () => ctrl.abort();
-  group.addEventListener("abort", onAbort);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      ctrl.abort();
-      reject(new CollateralFetchError("timeout", url, `no complete answer within ${o.timeoutMs} ms`));
-    }, o.timeoutMs);
-  });
-  const answer = request(url, o, ctrl.signal);
-  answer.catch(() => {}); // when the timeout wins, the aborted request's rejection is expected
-  try {
-    return await Promise.race([answer, timeout]);
-  } finally {
-    clearTimeout(timer);
-    group.removeEventListener("abort", onAbort);
-  }
-}
-
-const malformed = (url: string, problem: string, cause?: unknown) =>
-  new CollateralFetchError("malformed", url, problem, { cause });
-const mismatch = (url: string, problem: string) =>
-  new CollateralFetchError("issuer_chain_mismatch", url, problem);
-
-/** The issuer chain of an answer: URL-encoded strict PEM, exactly [signer, root], as Intel serves it. */
-function issuerChain(a: Answer, names: readonly string[]): { pem: string; certs: [ParsedCert, ParsedCert] } {
-  const raw = names.map((n) => a.headers.get(n)).find((v) => v !== null && v !== "");
-  if (raw === undefined || raw === null) throw malformed(a.url, `no ${names.join(" or ")} header`);
-  let pem: string;
-  let ders: Uint8Array[];
-  try {
-    pem = decodeURIComponent(raw);
-    ders = parsePemChain(pem);
-  } catch (e) {
-    throw malformed(a.url, `the ${names[0]} header is not a URL-encoded PEM chain`, e);
-  }
-  if (ders.length !== 2)
-    throw malformed(a.url, `the ${names[0]} header has ${ders.length} certificates, not 2 (signer, root)`);
-  try {
-    return { pem, certs: ders.map(parseCertificate) as [ParsedCert, ParsedCert] };
-  } catch (e) {
-    throw malformed(a.url, `a certificate of the ${names[0]} header does not parse`, e);
-  }
-}
-
-interface SignedDocument {
-  /** The exact signed JSON text. */
-  text: string;
-  signature: Uint8Array;
-  value: Record<string, unknown>;
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** `{"<key>":<signed JSON>,"signature":"<hex r‖s>"}` with the signed value's exact text. */
-function signedDocument(a: Answer, key: "tcbInfo" | "enclaveIdentity"): SignedDocument {
-  let members: Map<string, string>;
-  try {
-    members = jsonMembers(utf8.decode(a.body));
-  } catch (e) {
-    throw malformed(a.url, `the body is not a JSON object: ${(e as Error).message}`, e);
-  }
-  const text = members.get(key);
-  if (text === undefined || !text.startsWith("{")) throw malformed(a.url, `the body has no "${key}" object`);
-  const sig = JSON.parse(members.get("signature") ?? "null") as unknown;
-  if (typeof sig !== "string" || !/^[0-9a-fA-F]{128}$/.test(sig))
-    throw malformed(a.url, 'the body has no "signature" of 64 bytes of hex');
-  return { text, signature: hexToBytes(sig), value: JSON.parse(text) as Record<string, unknown> };
-}
-
-/** A CRL as DER: PCS answers DER (`encoding=der`), a PCCS's root CA CRL is hex text; PEM is accepted too. */
-function crlOf(a: Answer): { der: Uint8Array; crl: ParsedCrl } {
-  let der = a.body;
-  if (der[0] !== 0x30) {
-    const text = new TextDecoder("latin1").decode(a.body).trim();
-    const pem = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----$/.exec(text);
-    try {
-      if (/^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0) der = hexToBytes(text);
-      else if (pem) der = base64ToBytes(pem[1] as string, "crl");
-      else throw new Error("neither DER, hex nor PEM");
-    } catch (e) {
-      throw malformed(a.url, `the body is not a CRL: ${(e as Error).message}`, e);
-    }
-  }
-  try {
-    return { der, crl: parseCrl(der) };
-  } catch (e) {
-    throw malformed(a.url, `the body is not a CRL: ${(e as Error).message}`, e);
-  }
-}
-
-function nextUpdateOf(doc: SignedDocument, a: Answer, key: string): number {
-  const t = typeof doc.value.nextUpdate === "string" ? Date.parse(doc.value.nextUpdate) / 1000 : Number.NaN;
-  if (!Number.isFinite(t)) throw malformed(a.url, `${key}.nextUpdate is not a date`);
-  return t;
-}
-
-function assertCurrent(a: Answer, what: string, nextUpdate: number | undefined, now: number): void {
-  if (nextUpdate !== undefined && nextUpdate <= now)
-    throw new CollateralFetchError(
-      "expired",
-      a.url,
-      `the ${what} expired at ${new Date(nextUpdate * 1000).toISOString()} (nextUpdate), before now (${new Date(now * 1000).toISOString()})`,
-    );
-}
-
 /**
  * Fetches the collateral of one platform from Intel's PCS v4 API or any PCCS with the same API, in parallel:
  * `GET /{tdx|sgx}/certification/v4/tcb?fmspc=`, `GET /{tdx|sgx}/certification/v4/qe/identity`,
@@ -324,7 +151,7 @@ export async function fetchPcsCollateral(
   const v4 = (t: string, path: string) => `${o.url}/${t}/certification/v4/${path}`;
   const group = new AbortController();
   const guarded = (url: string) =>
-    get(url, o, group.signal).catch((e: unknown) => {
+    httpGet(url, { ...o, maxBytes: LIMITS.collateralFieldBytes }, group.signal).catch((e: unknown) => {
       group.abort();
       throw e;
     });
