@@ -3,6 +3,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { ComputeResultSchema, type ErrorCode, verificationName, ZeroGError } from "@chaoschain/zerog-core";
 import {
   type Collateral,
+  formatReport,
   type PolicyInput,
   resolvePolicy,
   type VerifyProofReturnType,
@@ -195,20 +196,10 @@ async function readPolicy(
   return { value, source: policySource(flags, io) };
 }
 
-/** The verdict of a report, its skipped checks and every check, as zerog-verify prints them. */
+/** A report as zerog-verify prints it, then what to do when the proof did not verify. */
 function printReport(io: CliIo, report: VerifyProofReturnType, policy: string): void {
-  io.stdout(report.ok ? "VALID proof\n" : `INVALID proof: ${report.reason}: ${report.message}\n`);
-  if (!report.ok) for (const hint of verificationHints(report, policy)) io.stdout(`  ${hint}\n`);
-  const skipped = report.checks.filter((c) => c.status === "skipped");
-  if (skipped.length)
-    io.stdout(
-      `  not checked (${skipped.length}): ${skipped.map((c) => `${c.name} (${c.skipReason})`).join(", ")}\n`,
-    );
-  for (const c of report.checks) {
-    const mark = { pass: "ok  ", skipped: "skip", fail: "FAIL" }[c.status];
-    const why = c.reason ?? c.skipReason;
-    io.stdout(`  ${mark} ${c.name}${why ? ` [${why}]` : ""}: ${c.message}\n`);
-  }
+  io.stdout(formatReport(report, "proof"));
+  if (!report.ok) for (const hint of verificationHints(report, policy)) io.stdout(`  hint: ${hint}\n`);
 }
 
 function jsonText(value: unknown): string {

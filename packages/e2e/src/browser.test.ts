@@ -147,7 +147,7 @@ async function jobInPage({ bridge }: { bridge: string }) {
       state: (await zerog.status(jobId)).state,
       output: result.output,
       verified: report.ok,
-      failed: report.checks.filter((c) => !c.ok && !c.skipped).map((c) => c.name),
+      failed: report.checks.filter((c) => c.status === "fail").map((c) => c.name),
       forged: forged.reason,
     });
   }

@@ -26,6 +26,7 @@ it("public API (named exports)", () => {
       "defaultPolicy",
       "expectedReportData",
       "fetchPcsCollateral",
+      "formatReport",
       "fromQuoteCollateral",
       "gpuNonceFor",
       "normalizeCollateral",

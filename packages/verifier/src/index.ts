@@ -65,6 +65,7 @@ export {
   INTEL_ROOT_CA_CRL_URL,
   type PcsOptions,
 } from "./fetch-pcs-collateral.js";
+export { type FormattableReport, formatReport } from "./format-report.js";
 export {
   gpuNonceFor,
   type VerifyGpuEvidenceParameters,

@@ -2,6 +2,7 @@ import { CHECK_NAMES, type Check, type CheckName, fail } from "./check.js";
 import type { Collateral } from "./collateral.js";
 import { createPcsCollateralSource } from "./create-pcs-collateral-source.js";
 import { BaseError } from "./errors/base.js";
+import { type FormattableReport, formatReport } from "./format-report.js";
 import { bytesToUtf8, hexToBytesStrict } from "./internal/bytes.js";
 import { LIMITS } from "./limits.js";
 import type { PolicyInput } from "./policy.js";
@@ -156,15 +157,6 @@ function jsonReplacer(_k: string, v: unknown): unknown {
   return v;
 }
 
-const MARK = { pass: "ok  ", fail: "FAIL", skipped: "skip" } as const;
-
-function printChecks(io: CliIo, checks: Check[]): void {
-  for (const c of checks) {
-    const why = c.reason ?? c.skipReason;
-    io.stdout(`  ${MARK[c.status]} ${c.name}${why ? ` [${why}]` : ""}: ${c.message}\n`);
-  }
-}
-
 /** The policy file with the command line's --strict and --require over it. */
 function withFlags(policy: PolicyInput | undefined, args: Args): PolicyInput | undefined {
   if (!args.strict && args.require.length === 0) return policy;
@@ -198,16 +190,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       : args.collateral
         ? ((await readJson(io, args.collateral, "collateral")) as Collateral)
         : undefined;
-    let report: {
-      ok: boolean;
-      reason?: string;
-      message?: string;
-      checks: Check[];
-      skipped: CheckName[];
-      warnings?: Array<{ message: string }>;
-      tcbStatus?: string;
-      advisoryIds?: string[];
-    };
+    let report: FormattableReport;
     if (args.command === "quote") {
       const quote = decodeQuoteFile(await read(io, args.file, "quote"));
       report = await verifyQuote(quote, collateral as Collateral, { now: args.now ?? io.now(), policy });
@@ -219,25 +202,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           ? invalidProof(input.invalid)
           : await verifyProof(input.value as never, { now, policy, collateral });
     }
-    if (args.json) io.stdout(`${JSON.stringify(report, jsonReplacer, 2)}\n`);
-    else {
-      io.stdout(
-        report.ok
-          ? `VALID ${args.command}\n`
-          : `INVALID ${args.command}: ${report.reason}: ${report.message}\n`,
-      );
-      if (report.tcbStatus)
-        io.stdout(
-          `  TCB status: ${report.tcbStatus}${report.advisoryIds?.length ? ` (${report.advisoryIds.join(", ")})` : ""}\n`,
-        );
-      const skipped = report.checks.filter((c) => c.status === "skipped");
-      if (skipped.length > 0)
-        io.stdout(
-          `  not checked (${skipped.length}): ${skipped.map((c) => `${c.name} (${c.skipReason})`).join(", ")}\n`,
-        );
-      for (const w of report.warnings ?? []) io.stdout(`  warning: ${w.message}\n`);
-      printChecks(io, report.checks);
-    }
+    io.stdout(
+      args.json ? `${JSON.stringify(report, jsonReplacer, 2)}\n` : formatReport(report, args.command),
+    );
     return report.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof InputError) io.stderr(`zerog-verify: ${e.message}\n`);
