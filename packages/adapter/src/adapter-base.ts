@@ -333,11 +333,15 @@ export class ZeroGComputeAdapterBase {
     const input = result.raw ?? result;
     const { proof } = input as { proof?: unknown };
     if (typeof proof !== "object" || proof === null) {
-      return Promise.reject(
-        badArgument("result.proof", "REQUIRED", "the result carries no proof (a rejected result has none)"),
-      );
+      return Promise.reject(badArgument("result.proof", "REQUIRED", "the result carries no proof"));
     }
-    return this.#verify(input as never, { ...(this.config.verify || {}), ...options });
+    // Only the ComputeResult part: the SDK-facing fields next to it (execution_hash, …) would make
+    // the input ambiguous to the verifier.
+    const { output } = input as { output?: unknown };
+    return this.#verify(typeof output === "string" ? { output, proof } : { proof }, {
+      ...(this.config.verify || {}),
+      ...options,
+    });
   }
 
   /** Closes the connection to the bridge. */
