@@ -1,17 +1,17 @@
 import { setMaxListeners } from "node:events";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { type ComputeBackend, ComputeService, Health } from "@chaoschain/zerog-core";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { createHealthService, HealthState } from "./health.js";
+import type { CorsOrigins } from "./http/gate.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createLoggingInterceptor } from "./interceptors/logging.js";
 import { JobEvents } from "./jobs/job-events.js";
 import { JobStore } from "./jobs/job-store.js";
+import type { StorageError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
-import { createHttpServer } from "./server.js";
+import { createHttpServer, type ServerLimits } from "./server.js";
 import { createComputeService } from "./service.js";
 
 export interface BridgeOptions {
@@ -29,25 +29,80 @@ export interface BridgeOptions {
   defaultWaitSeconds?: number;
   /** Longest GetResult wait. Default 3600 s. */
   maxWaitSeconds?: number;
+  /** Connection and request limits and timeouts; defaults in `defaultServerLimits`. */
+  limits?: Partial<ServerLimits> | undefined;
+  /**
+   * Browser origins allowed to call. Default: any origin when an API key is required (pages cannot
+   * call without it), none without one (any page could submit jobs).
+   */
+  corsOrigins?: CorsOrigins | undefined;
+  /** Host names accepted, besides loopback ones, when listening on loopback. */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 export interface Bridge {
   /** Starts serving; resolves with the bound address. */
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
-  /** Graceful stop: NOT_SERVING, no new calls, running jobs finish or are requeued, sessions closed. */
+  /**
+   * Graceful stop within `graceMs` (default 10 s): NOT_SERVING, every new call UNAVAILABLE, GOAWAY on
+   * HTTP/2; running jobs finish, or are requeued a second before the end, when WatchJob and waiting
+   * GetResult calls end UNAVAILABLE; then every connection is closed.
+   */
   close(options?: { graceMs?: number }): Promise<void>;
+  /** Starts running queued jobs without serving (`listen` does this too): for other transports. */
+  start(): void;
   readonly store: JobStore;
+  /**
+   * The services, and the router options they need (interceptors, the shutdown signal), to serve them
+   * on another transport, e.g. `createRouterTransport(bridge.routes, { router: bridge.routerOptions })`.
+   */
   readonly routes: (router: ConnectRouter) => void;
+  readonly routerOptions: { interceptors: Interceptor[]; shutdownSignal: AbortSignal };
+}
+
+/**
+ * While the job store cannot be written: NOT_SERVING with the reason, and a small write tried every
+ * second; once one succeeds (that or any other), SERVING again and the worker resumes.
+ */
+function watchStorage(health: HealthState, logger: Logger, resume: () => void) {
+  let store: JobStore | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const stopProbing = () => {
+    clearInterval(timer);
+    timer = undefined;
+  };
+  return {
+    attach(opened: JobStore) {
+      store = opened;
+      if (opened.problem) this.changed(opened.problem);
+    },
+    changed(problem: StorageError | undefined) {
+      health.setStorageProblem(problem?.message);
+      if (problem) {
+        logger.error({ code: problem.code }, `${problem.message}; NOT_SERVING until a write succeeds`);
+        timer ??= setInterval(() => store?.probe(), 1000).unref();
+        return;
+      }
+      logger.warn("the job store can be written again; SERVING");
+      stopProbing();
+      // Not from inside the store's write that ended the problem.
+      setImmediate(resume);
+    },
+    stop: stopProbing,
+  };
 }
 
 /** Wires store, worker, services, interceptors and the HTTP server; nothing listens until `listen`. */
 export function createBridge(options: BridgeOptions): Bridge {
   const { backend, logger } = options;
-  if (options.dbPath !== ":memory:") mkdirSync(dirname(options.dbPath), { recursive: true });
   const events = new JobEvents();
+  const health = new HealthState();
+  const storage = watchStorage(health, logger, () => worker.resume());
   const store = new JobStore(options.dbPath, {
     onChange: (job, result) => events.publish(result ? { job, result } : { job }),
+    onStorage: (problem) => storage.changed(problem),
   });
+  storage.attach(store);
   const worker = new Worker({
     store,
     events,
@@ -56,7 +111,6 @@ export function createBridge(options: BridgeOptions): Bridge {
     concurrency: options.concurrency ?? 16,
     maxAttempts: options.maxAttempts ?? 3,
   });
-  const health = new HealthState();
   const shutdown = new AbortController();
   // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.
   setMaxListeners(0, shutdown.signal);
@@ -80,26 +134,45 @@ export function createBridge(options: BridgeOptions): Bridge {
     createErrorInterceptor(logger),
     ...(options.apiKey ? [createAuthInterceptor(options.apiKey)] : []),
   ];
-  const server = createHttpServer({ routes, interceptors, shutdownSignal: shutdown.signal });
+  const server = createHttpServer({
+    routes,
+    interceptors,
+    shutdownSignal: shutdown.signal,
+    logger,
+    limits: options.limits,
+    apiKey: options.apiKey,
+    corsOrigins: options.corsOrigins ?? (options.apiKey ? "*" : []),
+    allowedHosts: options.allowedHosts,
+  });
   let closing: Promise<void> | undefined;
 
+  let started = false;
+  const start = () => {
+    if (!started) worker.start();
+    started = true;
+  };
   return {
     store,
     routes,
+    routerOptions: { interceptors, shutdownSignal: shutdown.signal },
+    start,
     async listen(host, port) {
-      worker.start();
+      start();
       const address = await server.listen(host, port);
       logger.info({ ...address, backend: backend.name, auth: Boolean(options.apiKey) }, "bridge listening");
       return address;
     },
     close({ graceMs = 10_000 } = {}) {
       closing ??= (async () => {
-        logger.info("bridge stopping");
+        const deadline = Date.now() + graceMs;
+        logger.info({ graceMs }, "bridge stopping");
         health.setNotServing();
-        const serverClosed = server.close(graceMs);
-        await worker.stop(graceMs);
+        server.drain();
+        // Jobs get the grace period but a second (half of it, if shorter) to requeue and close the rest.
+        await worker.stop(Math.max(graceMs - 1000, graceMs / 2));
         shutdown.abort();
-        await serverClosed;
+        await server.close(deadline);
+        storage.stop();
         await backend.close();
         store.close();
         logger.info("bridge stopped");

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Collateral, PolicyInput } from "@chaoschain/zerog-verifier";
+import { defaultServerLimits } from "./server.js";
 import type { ZeroGContracts } from "./zerog/sdk.js";
 
 export type NetworkName = "devnet" | "testnet" | "mainnet" | "custom";
@@ -28,6 +29,22 @@ export interface BridgeConfig {
   verification: { policy: PolicyInput; collateral: Collateral } | undefined;
   demo: boolean;
   logLevel: string;
+  /** A connection must send a complete request head within this, seconds. */
+  headerTimeoutSeconds: number;
+  /** A request body must arrive within this after its head, seconds. */
+  requestTimeoutSeconds: number;
+  /** An idle HTTP/1.1 connection is closed after this, seconds. */
+  keepAliveTimeoutSeconds: number;
+  /** An HTTP/2 session with no open stream is closed after this, seconds. */
+  idleTimeoutSeconds: number;
+  /** Connections served at once. */
+  maxConnections: number;
+  /** How long a stop (SIGTERM, SIGINT) may take, seconds. */
+  shutdownGraceSeconds: number;
+  /** Browser origins allowed to call ("*" for any); undefined: any with an API key, none without. */
+  corsOrigins: "*" | string[] | undefined;
+  /** Host names accepted besides loopback ones when listening on loopback (DNS rebinding protection). */
+  allowedHosts: string[];
 }
 
 export const usage = `Usage: zerog-bridge start [options]
@@ -51,6 +68,25 @@ Options (environment variable in brackets):
   --collateral <file>     Intel DCAP collateral (dcap-qvl JSON) for --policy [ZEROG_COLLATERAL]
   --no-demo               do not run the demo job at start [ZEROG_NO_DEMO=1]
   --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
+
+Limits (seconds unless noted):
+  --header-timeout <s>    a connection must send a complete request head within this; default 30
+                          [ZEROG_HEADER_TIMEOUT_SECONDS]
+  --request-timeout <s>   a request body must arrive within this; default 60 [ZEROG_REQUEST_TIMEOUT_SECONDS]
+  --keep-alive-timeout <s> idle HTTP/1.1 connections are closed after this; default 5
+                          [ZEROG_KEEP_ALIVE_TIMEOUT_SECONDS]
+  --idle-timeout <s>      HTTP/2 sessions with no open stream are closed after this; default 300
+                          [ZEROG_IDLE_TIMEOUT_SECONDS]
+  --max-connections <n>   connections served at once, more are refused; default 4096, lowered to fit
+                          ulimit -n [ZEROG_MAX_CONNECTIONS]
+  --shutdown-grace <s>    how long a stop may take; running jobs get all but the last second; default 10
+                          [ZEROG_SHUTDOWN_GRACE_SECONDS]
+
+Browsers and names:
+  --cors-origin <list>    origins allowed to call from a browser, comma-separated, or *; default: any
+                          origin with ZEROG_API_KEY, none without [ZEROG_CORS_ORIGIN]
+  --allowed-hosts <list>  host names accepted besides localhost/127.0.0.1/::1 when listening on
+                          loopback (DNS rebinding protection), comma-separated [ZEROG_ALLOWED_HOSTS]
   -h, --help              this text
 
 The bridge requires 'authorization: Bearer <key>' when ZEROG_API_KEY is set.`;
@@ -78,6 +114,14 @@ function address(name: string, value: string | undefined): string | undefined {
   if (!/^0x[0-9a-fA-F]{40}$/.test(value))
     throw new ConfigError(`${name} must be a 0x address, got ${JSON.stringify(value)}`);
   return value;
+}
+
+/** "a, b" → ["a", "b"]. */
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 function readJson(name: string, file: string): unknown {
@@ -112,6 +156,14 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         collateral: { type: "string" },
         "no-demo": { type: "boolean" },
         "log-level": { type: "string" },
+        "header-timeout": { type: "string" },
+        "request-timeout": { type: "string" },
+        "keep-alive-timeout": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "max-connections": { type: "string" },
+        "shutdown-grace": { type: "string" },
+        "cors-origin": { type: "string" },
+        "allowed-hosts": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -159,6 +211,24 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   if (Boolean(policyFile) !== Boolean(collateralFile))
     throw new ConfigError("--policy and --collateral go together");
   const baseDir = env.INIT_CWD ?? process.cwd();
+  const d = defaultServerLimits;
+  const seconds = (name: string, envName: string, fallback: number, max: number) =>
+    integer(`--${name}`, flag(name) ?? env[envName], fallback, 1, max);
+  const corsOrigin = flag("cors-origin") ?? env.ZEROG_CORS_ORIGIN;
+  const corsOrigins =
+    corsOrigin === undefined || corsOrigin === ""
+      ? undefined
+      : corsOrigin.trim() === "*"
+        ? "*"
+        : list(corsOrigin);
+  if (Array.isArray(corsOrigins)) {
+    for (const origin of corsOrigins) {
+      if (!/^https?:\/\/[^/\s]+$/.test(origin))
+        throw new ConfigError(
+          `--cors-origin takes origins such as https://app.example (no path), got ${JSON.stringify(origin)}`,
+        );
+    }
+  }
   return {
     host: flag("host") ?? env.ZEROG_BRIDGE_HOST ?? "127.0.0.1",
     port: integer("--port", flag("port") ?? env.ZEROG_BRIDGE_PORT, 50051, 0, 65535),
@@ -186,5 +256,34 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         : undefined,
     demo: !(f["no-demo"] || env.ZEROG_NO_DEMO === "1" || env.ZEROG_NO_DEMO === "true"),
     logLevel: flag("log-level") ?? env.ZEROG_LOG_LEVEL ?? "info",
+    headerTimeoutSeconds: seconds(
+      "header-timeout",
+      "ZEROG_HEADER_TIMEOUT_SECONDS",
+      d.headerTimeoutMs / 1000,
+      3600,
+    ),
+    requestTimeoutSeconds: seconds(
+      "request-timeout",
+      "ZEROG_REQUEST_TIMEOUT_SECONDS",
+      d.requestTimeoutMs / 1000,
+      3600,
+    ),
+    keepAliveTimeoutSeconds: seconds(
+      "keep-alive-timeout",
+      "ZEROG_KEEP_ALIVE_TIMEOUT_SECONDS",
+      d.keepAliveTimeoutMs / 1000,
+      3600,
+    ),
+    idleTimeoutSeconds: seconds("idle-timeout", "ZEROG_IDLE_TIMEOUT_SECONDS", d.idleTimeoutMs / 1000, 86_400),
+    maxConnections: integer(
+      "--max-connections",
+      flag("max-connections") ?? env.ZEROG_MAX_CONNECTIONS,
+      d.maxConnections,
+      1,
+      1_000_000,
+    ),
+    shutdownGraceSeconds: seconds("shutdown-grace", "ZEROG_SHUTDOWN_GRACE_SECONDS", 10, 3600),
+    corsOrigins,
+    allowedHosts: list(flag("allowed-hosts") ?? env.ZEROG_ALLOWED_HOSTS ?? ""),
   };
 }

@@ -6,20 +6,35 @@ import {
   HealthCheckResponseSchema,
 } from "@chaoschain/zerog-core";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { quoteBounded } from "./wire/violations.js";
 
 const known = new Set(["", ComputeService.typeName]);
 
-/** grpc.health.v1: SERVING while the bridge takes jobs, NOT_SERVING once it is stopping. */
+/**
+ * grpc.health.v1: SERVING while the bridge takes jobs; NOT_SERVING once it is stopping, and while its
+ * job store cannot be written (until a write succeeds again).
+ */
 export class HealthState {
-  #serving = true;
+  #stopping = false;
+  #storageProblem: string | undefined;
   readonly #waiters = new Set<() => void>();
 
   get serving(): boolean {
-    return this.#serving;
+    return !this.#stopping && this.#storageProblem === undefined;
   }
 
   setNotServing(): void {
-    this.#serving = false;
+    this.#stopping = true;
+    this.#changed();
+  }
+
+  /** The job store cannot be written (the reason), or can again (undefined). */
+  setStorageProblem(reason: string | undefined): void {
+    this.#storageProblem = reason;
+    this.#changed();
+  }
+
+  #changed(): void {
     for (const wake of this.#waiters) wake();
   }
 
@@ -47,14 +62,19 @@ export function createHealthService(state: HealthState): ServiceImpl<typeof Heal
     });
   return {
     async check(req) {
-      if (!known.has(req.service)) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+      if (!known.has(req.service))
+        throw new ConnectError(`unknown service ${quoteBounded(req.service)}`, Code.NotFound);
       return status(req.service);
     },
     async *watch(req, ctx) {
-      yield status(req.service);
-      while (state.serving && !ctx.signal.aborted) {
+      let last = status(req.service);
+      yield last;
+      while (!ctx.signal.aborted) {
         await state.changed(ctx.signal);
-        if (!ctx.signal.aborted) yield status(req.service);
+        const now = status(req.service);
+        if (ctx.signal.aborted || now.status === last.status) continue;
+        last = now;
+        yield now;
       }
     },
   };

@@ -74,6 +74,15 @@ export async function launch(
       dbPath: config.dbPath,
       apiKey: config.apiKey,
       concurrency: config.concurrency,
+      limits: {
+        headerTimeoutMs: config.headerTimeoutSeconds * 1000,
+        requestTimeoutMs: config.requestTimeoutSeconds * 1000,
+        keepAliveTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
+        idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+        maxConnections: config.maxConnections,
+      },
+      corsOrigins: config.corsOrigins,
+      allowedHosts: config.allowedHosts,
     });
     const address = await bridge.listen(config.host, config.port);
     return {
@@ -81,7 +90,7 @@ export async function launch(
       address,
       devnet,
       async stop() {
-        await bridge.close();
+        await bridge.close({ graceMs: config.shutdownGraceSeconds * 1000 });
         if (ownsDevnet) await devnet?.close();
       },
     };

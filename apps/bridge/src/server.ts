@@ -1,104 +1,111 @@
 import http from "node:http";
 import http2 from "node:http2";
-import net from "node:net";
-import { type ConnectRouter, cors as connectCors, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  type ConnectionLimits,
+  createConnectionFront,
+  defaultConnectionLimits,
+  fileDescriptorLimit,
+  reservedFileDescriptors,
+} from "./http/connections.js";
+import { type CorsOrigins, createHostCheck } from "./http/gate.js";
+import { createRpcHandler } from "./http/rpc-handler.js";
+import { createApiKeyCheck } from "./interceptors/auth.js";
+
+/** Every limit of the HTTP server; see the README's "Limits and timeouts". */
+export interface ServerLimits extends ConnectionLimits {
+  /** A request body must arrive within this after its head, ms. */
+  requestTimeoutMs: number;
+  /** Largest request message, bytes. */
+  readMaxBytes: number;
+  /** Streams one HTTP/2 session may have open at once. */
+  maxStreamsPerSession: number;
+}
+
+export const defaultServerLimits: ServerLimits = {
+  ...defaultConnectionLimits,
+  requestTimeoutMs: 60_000,
+  readMaxBytes: 8 * 1024 * 1024,
+  maxStreamsPerSession: 1000,
+};
 
 export interface HttpServerOptions {
   routes: (router: ConnectRouter) => void;
   interceptors: Interceptor[];
   /** Aborted at shutdown: streaming handlers see it through `ctx.signal`. */
   shutdownSignal: AbortSignal;
-  /** Largest request message, bytes. */
-  readMaxBytes?: number;
+  logger: Logger;
+  limits?: Partial<ServerLimits> | undefined;
+  /** Required bearer key for every service but health, checked before a body is read. */
+  apiKey?: string | undefined;
+  /** Browser origins allowed to call. */
+  corsOrigins: CorsOrigins;
+  /** Host names accepted besides loopback ones when listening on loopback. */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 export interface HttpServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
-  /** Stops accepting, lets open calls finish for `graceMs`, then drops the remaining connections. */
-  close(graceMs: number): Promise<void>;
+  /**
+   * Stops taking calls: no new connection, idle ones closed, GOAWAY on HTTP/2, and every new call
+   * answered UNAVAILABLE with `Connection: close`. Calls in progress go on.
+   */
+  drain(): void;
+  /** Drains, then resolves once every connection is closed; what is still open at `deadline` is dropped. */
+  close(deadline: number): Promise<void>;
+  /** The limits in force (max connections lowered to fit the file descriptor limit). */
+  readonly limits: ServerLimits;
 }
 
-const http2Preface = "PRI";
+/** Lowers `maxConnections` so that connections can never use up the process's file descriptors. */
+function fitToFileDescriptors(limits: ServerLimits, logger: Logger): ServerLimits {
+  const fds = fileDescriptorLimit();
+  if (fds === undefined || limits.maxConnections + reservedFileDescriptors <= fds) return limits;
+  const maxConnections = Math.max(1, fds - reservedFileDescriptors);
+  logger.warn(
+    { requested: limits.maxConnections, maxConnections, fileDescriptorLimit: fds },
+    "--max-connections lowered to fit the file descriptor limit (ulimit -n)",
+  );
+  return { ...limits, maxConnections };
+}
 
 /**
  * One port for every protocol: gRPC and Connect over HTTP/2 cleartext (h2c with prior knowledge),
- * and Connect and gRPC-web over HTTP/1.1 (curl without --http2-prior-knowledge, browsers).
- * Each connection's first bytes tell them apart: HTTP/2 starts with the "PRI * HTTP/2.0" preface.
+ * and Connect and gRPC-web over HTTP/1.1 (curl without --http2-prior-knowledge, browsers), with a
+ * timeout on every stage of a connection and a bound on how many are served at once.
  */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
-  const connect = connectNodeAdapter({
+  const limits = fitToFileDescriptors({ ...defaultServerLimits, ...options.limits }, options.logger);
+  let checkHost: ReturnType<typeof createHostCheck> = () => undefined;
+  const h1 = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 0 });
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxStreamsPerSession } });
+  const front = createConnectionFront(h1, h2, limits, (err) =>
+    options.logger.error({ err }, "accepting a connection failed"),
+  );
+  const handler = createRpcHandler({
     routes: options.routes,
     interceptors: options.interceptors,
     shutdownSignal: options.shutdownSignal,
-    readMaxBytes: options.readMaxBytes ?? 8 * 1024 * 1024,
+    front,
+    readMaxBytes: limits.readMaxBytes,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    corsOrigins: options.corsOrigins,
+    checkApiKey: options.apiKey ? createApiKeyCheck(options.apiKey) : undefined,
+    checkHost: (authority) => checkHost(authority),
+    onError: (err, procedure) => options.logger.error({ err, procedure }, "answering a call failed"),
   });
-  const handler = (
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
-  ) => {
-    // Bearer keys are never sent automatically by browsers, so any origin may call.
-    res.setHeader("access-control-allow-origin", "*");
-    res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
-    if (req.method === "OPTIONS") {
-      res.setHeader("access-control-allow-methods", connectCors.allowedMethods.join(", "));
-      res.setHeader(
-        "access-control-allow-headers",
-        [...connectCors.allowedHeaders, "Authorization"].join(", "),
-      );
-      res.setHeader("access-control-max-age", "7200");
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    connect(req as never, res as never);
-  };
-  const h1 = http.createServer(handler);
-  const h2 = http2.createServer({}, handler);
-  const sessions = new Set<http2.ServerHttp2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  const sockets = new Set<net.Socket>();
-  const front = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
-    const route = () => {
-      const head = socket.read() as Buffer | null;
-      if (head === null) return socket.once("readable", route);
-      socket.unshift(head);
-      if (head.length < http2Preface.length && http2Preface.startsWith(head.toString("latin1"))) {
-        return socket.once("readable", route);
-      }
-      (head.toString("latin1", 0, 3) === http2Preface ? h2 : h1).emit("connection", socket);
-    };
-    socket.once("readable", route);
-  });
+  h1.on("request", handler);
+  h2.on("request", handler);
 
   return {
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        front.once("error", reject);
-        front.listen(port, host, () => {
-          front.off("error", reject);
-          const addr = front.address() as net.AddressInfo;
-          resolve({ host: addr.address, port: addr.port });
-        });
-      });
+    limits,
+    async listen(host, port) {
+      const address = await front.listen(host, port);
+      checkHost = createHostCheck(host, options.allowedHosts ?? []);
+      return { host: address.address, port: address.port };
     },
-    async close(graceMs) {
-      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      for (const session of sessions) session.close();
-      h1.closeIdleConnections();
-      const timer = setTimeout(() => {
-        for (const session of sessions) session.destroy();
-        h1.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-      }, graceMs);
-      await closed;
-      clearTimeout(timer);
-    },
+    drain: () => front.drain(),
+    close: (deadline) => front.closed(deadline),
   };
 }

@@ -13,8 +13,10 @@ import {
   type Job,
   JobEventSchema,
   JobState,
+  JobStateSchema,
   ListJobsResponseSchema,
   ListServicesResponseSchema,
+  limits,
   SubmitResponseSchema,
   VerificationMethod,
   validateIdempotencyKey,
@@ -26,6 +28,8 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { JobEvents } from "./jobs/job-events.js";
 import type { JobRecord, JobStore } from "./jobs/job-store.js";
 import type { Worker } from "./jobs/worker.js";
+import { acceptedEnumValues } from "./wire/enums.js";
+import { quoteBounded } from "./wire/violations.js";
 
 export interface ComputeServiceDeps {
   store: JobStore;
@@ -40,6 +44,10 @@ export interface ComputeServiceDeps {
 
 const defaultPageSize = 50;
 const maxPageSize = 1000;
+/** Longest job id accepted (ours are 31 bytes); a longer one is refused, never looked up or echoed. */
+const maxJobIdBytes = 128;
+/** Entries of ListJobs `states` (there are five states; repeats are dropped). */
+const maxStates = 64;
 
 function requireJobId(jobId: string): void {
   if (jobId.trim() === "") {
@@ -47,10 +55,20 @@ function requireJobId(jobId: string): void {
       { field: "job_id", reason: "REQUIRED", description: "required: the id returned by Submit" },
     ]);
   }
+  const bytes = Buffer.byteLength(jobId);
+  if (bytes > maxJobIdBytes) {
+    throw invalidArgument([
+      {
+        field: "job_id",
+        reason: "OUT_OF_RANGE",
+        description: `at most ${maxJobIdBytes} bytes, got ${bytes}: use the id returned by Submit`,
+      },
+    ]);
+  }
 }
 
 function notFound(jobId: string): ZeroGError {
-  return new ZeroGError("job_not_found", `job ${JSON.stringify(jobId)} not found`);
+  return new ZeroGError("job_not_found", `job ${quoteBounded(jobId)} not found`);
 }
 
 function pageToken(seq: number): string {
@@ -76,6 +94,14 @@ function parsePageToken(token: string): number | undefined {
 function normalizeTask(task: ComputeTask): ComputeTask {
   if (task.verification !== VerificationMethod.UNSPECIFIED) return task;
   return create(ComputeTaskSchema, { ...task, verification: VerificationMethod.TEE_ML });
+}
+
+/** The error for a GetResult or WatchJob cut short by a stop of the bridge. */
+function stoppedWaiting(jobId: string): ZeroGError {
+  return new ZeroGError(
+    "shutting_down",
+    `the bridge is stopping before job ${jobId} ended; the job resumes when the bridge starts again: ask again then`,
+  );
 }
 
 /** The error for GetResult on a job that has ended without a result. */
@@ -146,7 +172,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           .waitForEnd(job.jobId, () => store.get(job.jobId)?.job, seconds * 1000, ctx.signal)
           .catch(() => {
             // The client went away (nobody reads this) or the bridge is stopping.
-            throw new ZeroGError("shutting_down", `stopped waiting for job ${job.jobId}`);
+            throw stoppedWaiting(job.jobId);
           });
         if (!ended) {
           throw new ZeroGError("wait_timeout", `job ${job.jobId} did not finish within ${seconds} s`);
@@ -162,10 +188,15 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
 
     async *watchJob(req, ctx: HandlerContext) {
       const current = record(req.jobId).job;
+      let ended = false;
       for await (const event of events.watch(current, ctx.signal)) {
-        if (isTerminalState(event.job.state)) await store.durable();
+        ended = isTerminalState(event.job.state);
+        if (ended) await store.durable();
         yield create(JobEventSchema, { job: event.job, outputDelta: event.outputDelta ?? "" });
       }
+      // The stream stopped before the job ended (the bridge is stopping): an error, never a normal end
+      // that a client would take for the job's.
+      if (!ended) throw stoppedWaiting(current.jobId);
     },
 
     async cancelJob(req) {
@@ -181,15 +212,28 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           { field: "page_size", reason: "OUT_OF_RANGE", description: `at most ${maxPageSize}` },
         ]);
       }
+      if (req.states.length > maxStates) {
+        throw invalidArgument([
+          {
+            field: "states",
+            reason: "OUT_OF_RANGE",
+            description: `at most ${maxStates} entries, got ${req.states.length} (there are five states)`,
+          },
+        ]);
+      }
       req.states.forEach((state, i) => {
         if (state === JobState.UNSPECIFIED || !Object.values(JobState).includes(state)) {
           throw invalidArgument([
-            { field: `states[${i}]`, reason: "INVALID_VALUE", description: "not a job state" },
+            {
+              field: `states[${i}]`,
+              reason: "INVALID_VALUE",
+              description: `not a job state; accepted: ${acceptedEnumValues(JobStateSchema)}`,
+            },
           ]);
         }
       });
       const page = store.list({
-        states: req.states,
+        states: [...new Set(req.states)],
         pageSize: req.pageSize || defaultPageSize,
         before: parsePageToken(req.pageToken),
       });
@@ -201,6 +245,11 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
     },
 
     async listServices(req) {
+      if (req.model.length > limits.modelLength) {
+        throw invalidArgument([
+          { field: "model", reason: "OUT_OF_RANGE", description: `at most ${limits.modelLength} characters` },
+        ]);
+      }
       const verification = req.verification === VerificationMethod.UNSPECIFIED ? undefined : req.verification;
       if (verification !== undefined && !verificationName(verification)) {
         throw invalidArgument([

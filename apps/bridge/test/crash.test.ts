@@ -1,21 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { ComputeService, Health, JobState, parseTask } from "@chaoschain/zerog-core";
+import { JobState, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTask, tempDbPath } from "./harness.js";
+import { demoTask, tempDbPath, waitFor } from "./harness.js";
+import { type BridgeProcess, spawnBridge } from "./process.js";
 
-const bin = fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url));
-const port = 50_000 + Math.floor(Math.random() * 5000);
-const baseUrl = `http://127.0.0.1:${port}`;
 const dbPath = tempDbPath();
-
 let devnet: Devnet;
-const children: ChildProcess[] = [];
-const sessions: Http2SessionManager[] = [];
+const bridges: BridgeProcess[] = [];
 
 beforeAll(async () => {
   devnet = await startDevnet();
@@ -23,71 +15,17 @@ beforeAll(async () => {
   for (const p of devnet.providers) await p.setFaults({ latencyMs: 1500 });
 });
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
-  for (const s of sessions) s.abort();
+  for (const b of bridges) await b.dispose();
   await devnet?.close();
 });
 
-/** The bridge as a separate process, on the devnet as a "custom" 0G network, like testnet by config. */
-function startBridgeProcess(): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      "start",
-      "--network=custom",
-      `--rpc-url=${devnet.rpcUrl}`,
-      `--ledger=${devnet.contracts.ledger}`,
-      `--inference=${devnet.contracts.inference}`,
-      `--fine-tuning=${devnet.contracts.fineTuning}`,
-      `--port=${port}`,
-      `--db=${dbPath}`,
-      "--gas-price=1000000000",
-      "--no-demo",
-      "--log-level=warn",
-    ],
-    {
-      env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  children.push(child);
-  return child;
-}
-
-function clients() {
-  const sessionManager = new Http2SessionManager(baseUrl);
-  sessions.push(sessionManager);
-  const transport = createGrpcTransport({ baseUrl, sessionManager });
-  return { compute: createClient(ComputeService, transport), health: createClient(Health, transport) };
-}
-
-async function waitServing(): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const { health } = clients();
-    try {
-      if ((await health.check({ service: "" }, { timeoutMs: 1000 })).status === 1) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("bridge did not start");
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-    child.once("exit", (code) => resolve(code));
-  });
-}
-
 describe("durability", () => {
   it("a bridge killed with SIGKILL mid-load restarts with every acknowledged job, and finishes them", async () => {
-    const first = startBridgeProcess();
-    await waitServing();
+    const first = await spawnBridge(devnet, { dbPath });
+    bridges.push(first);
     const parsed = parseTask(demoTask);
     if (!parsed.ok) throw new Error("bad task");
-    const { compute } = clients();
+    const compute = first.compute();
     const acknowledged: string[] = [];
     const submits = Array.from({ length: 40 }, (_, i) =>
       compute
@@ -96,15 +34,20 @@ describe("durability", () => {
         .catch(() => {}),
     );
     // Kill while submits are still arriving and the first jobs are running.
-    await new Promise((r) => setTimeout(r, 600));
-    first.kill("SIGKILL");
+    await waitFor(
+      async () =>
+        acknowledged.length >= 5 &&
+        (await compute.getJob({ jobId: acknowledged[0]! })).state === JobState.RUNNING,
+      { what: "running jobs" },
+    );
+    first.child.kill("SIGKILL");
     await Promise.all(submits);
-    await exited(first);
+    await first.exited;
     expect(acknowledged.length).toBeGreaterThan(5);
 
-    const second = startBridgeProcess();
-    await waitServing();
-    const after = clients().compute;
+    const second = await spawnBridge(devnet, { dbPath });
+    bridges.push(second);
+    const after = second.compute();
     for (const jobId of acknowledged) {
       const job = await after.getJob({ jobId });
       expect(job.jobId).toBe(jobId);
@@ -126,7 +69,7 @@ describe("durability", () => {
     }
 
     // SIGTERM: graceful stop, exit 0.
-    second.kill("SIGTERM");
-    expect(await exited(second)).toBe(0);
+    second.child.kill("SIGTERM");
+    expect((await second.exited).code).toBe(0);
   });
 });

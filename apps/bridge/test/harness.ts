@@ -5,10 +5,11 @@ import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { ComputeService, type ComputeTask, Health, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
 import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import pino, { type Logger } from "pino";
 import type { BridgeConfig } from "../src/config.js";
 import { launch, type RunningBridge } from "../src/launcher.js";
+import { grpcTransport } from "./clients.js";
 
 export const demoTask = {
   task_type: "inference",
@@ -44,6 +45,14 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     verification: undefined,
     demo: false,
     logLevel: "silent",
+    headerTimeoutSeconds: 30,
+    requestTimeoutSeconds: 60,
+    keepAliveTimeoutSeconds: 5,
+    idleTimeoutSeconds: 300,
+    maxConnections: 4096,
+    shutdownGraceSeconds: 10,
+    corsOrigins: undefined,
+    allowedHosts: [],
     ...overrides,
   };
 }
@@ -71,22 +80,7 @@ export async function startTestBridge(
   const baseUrl = `http://127.0.0.1:${running.address.port}`;
   const sessions: Http2SessionManager[] = [];
   const adapters: ZeroGComputeAdapter[] = [];
-  const transport = (apiKey?: string) => {
-    const sessionManager = new Http2SessionManager(baseUrl);
-    sessions.push(sessionManager);
-    return createGrpcTransport({
-      baseUrl,
-      sessionManager,
-      interceptors: apiKey
-        ? [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${apiKey}`);
-              return next(req);
-            },
-          ]
-        : [],
-    });
-  };
+  const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey);
   return {
     devnet,
     running,
@@ -110,4 +104,21 @@ export async function startTestBridge(
       await devnet.close();
     },
   };
+}
+
+/**
+ * Polls `condition` every `intervalMs` until it returns a truthy value (returned), or throws after
+ * `timeoutMs`. A condition that throws ends the wait with its error.
+ */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 20, what = "a condition" } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }

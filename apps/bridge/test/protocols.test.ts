@@ -178,12 +178,12 @@ describe("one task, every protocol, one port", () => {
     expect((await zerog.status(jobId)).state).toBe("completed");
   });
 
-  it("answers CORS preflights for browser clients", async () => {
+  it("refuses CORS preflights when no origin is configured and no API key is required", async () => {
     const res = await fetch(`${t.baseUrl}/chaoschain.zerog.v1.ComputeService/Submit`, {
       method: "OPTIONS",
       headers: { origin: "http://example.test", "access-control-request-method": "POST" },
     });
-    expect(res.status).toBe(204);
-    expect(res.headers.get("access-control-allow-headers")).toMatch(/authorization/i);
+    expect(res.status).toBe(403);
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
   });
 });

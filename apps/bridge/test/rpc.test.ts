@@ -10,9 +10,10 @@ import {
   VerificationMethod,
   verificationFromName,
 } from "@chaoschain/zerog-core";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestBridge, type TestBridge, task } from "./harness.js";
+import { rejection } from "./clients.js";
+import { startTestBridge, type TestBridge, task, waitFor } from "./harness.js";
 
 let t: TestBridge;
 beforeAll(async () => {
@@ -21,15 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectError);
-  return err as ConnectError;
-}
 
 /** The slowest provider setting: only gpt-oss-120b has one provider, so its latency is the job's. */
 async function slowJob(ms: number): Promise<string> {
@@ -139,10 +131,12 @@ describe("ComputeService over gRPC (HTTP/2, real socket)", () => {
     const jobId = await slowJob(2000);
     try {
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 200);
-      const err = await rejection(
+      const waiting = rejection(
         client.getResult({ jobId, wait: true, timeoutSeconds: 30 }, { signal: controller.signal }),
       );
+      await waitFor(async () => (await client.getJob({ jobId })).state === JobState.RUNNING);
+      controller.abort();
+      const err = await waiting;
       expect(err.code).toBe(Code.Canceled);
       expect((await client.getJob({ jobId })).jobId).toBe(jobId);
       await client.getResult({ jobId, wait: true, timeoutSeconds: 30 });
@@ -156,7 +150,7 @@ describe("ComputeService over gRPC (HTTP/2, real socket)", () => {
     const jobId = await slowJob(3000);
     try {
       const waiting = rejection(client.getResult({ jobId, wait: true, timeoutSeconds: 30 }));
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(async () => (await client.getJob({ jobId })).state === JobState.RUNNING);
       const { job } = await client.cancelJob({ jobId });
       expect(job?.state).toBe(JobState.CANCELLED);
       expect((await waiting).code).toBe(Code.FailedPrecondition);

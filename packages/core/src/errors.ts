@@ -41,6 +41,30 @@ export const errorCatalogue = {
     hint: "Call ListServices to see the models and modes on offer.",
   },
   shutting_down: { code: Code.Unavailable, hint: "The bridge is stopping; retry against a running bridge." },
+  too_many_connections: {
+    code: Code.Unavailable,
+    hint: "The bridge serves a limited number of connections at once (--max-connections): reuse one connection for many calls, and retry with backoff.",
+  },
+  storage_full: {
+    code: Code.ResourceExhausted,
+    hint: "The disk holding the bridge's job store is full. Free space on it: the bridge takes jobs again by itself; retry then.",
+  },
+  storage_unavailable: {
+    code: Code.Unavailable,
+    hint: "The bridge cannot write its job store (see its log); it takes jobs again by itself once it can. Retry later.",
+  },
+  request_too_large: {
+    code: Code.ResourceExhausted,
+    hint: "Send a smaller request: large inputs (datasets) go by reference, a 0G Storage root hash or a URL.",
+  },
+  request_timeout: {
+    code: Code.DeadlineExceeded,
+    hint: "The request body arrived too slowly; send it at once (the bridge's --request-timeout).",
+  },
+  permission_denied: {
+    code: Code.PermissionDenied,
+    hint: "Browsers: start the bridge with --cors-origin <origin>. Other clients: address the bridge by the name it listens on (localhost, 127.0.0.1) or add yours with --allowed-hosts.",
+  },
   chain_unavailable: {
     code: Code.Unavailable,
     hint: "The bridge could not reach the 0G chain: check its RPC URL (ZEROG_RPC_URL) and retry.",
@@ -178,6 +202,10 @@ function codeFromStatus(code: Code): ErrorCode {
       return "wait_timeout";
     case Code.Unavailable:
       return "unavailable";
+    case Code.ResourceExhausted:
+      return "request_too_large";
+    case Code.PermissionDenied:
+      return "permission_denied";
     default:
       return "internal";
   }

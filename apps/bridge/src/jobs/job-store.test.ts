@@ -1,4 +1,5 @@
-import { mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -13,6 +14,7 @@ import {
 } from "@chaoschain/zerog-core";
 import { describe, expect, it } from "vitest";
 import { JobStore } from "./job-store.js";
+import { StorageError } from "./storage-error.js";
 
 const task = (prompt = "What is blockchain?") =>
   create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
@@ -133,5 +135,54 @@ describe("JobStore", () => {
       ids[0],
     ]);
     expect(store.counts().get(JobState.QUEUED)).toBe(4);
+  });
+
+  it("on a full volume: writes throw StorageError (reported once), reads work, probe() waits for room", (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), "zerog-store-full-"));
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir], { stdio: "pipe" });
+    } catch (err) {
+      console.warn(`skipped: cannot mount a tmpfs (${(err as Error).message.split("\n")[0]})`);
+      return ctx.skip();
+    }
+    const reports: Array<string | undefined> = [];
+    const store = new JobStore(join(dir, "jobs.db"), { onStorage: (p) => reports.push(p?.code) });
+    try {
+      const first = store.insert(task(), "").record.job.jobId;
+      const filler = join(dir, "filler");
+      writeFileSync(filler, Buffer.alloc(statfsSync(dir).bavail * statfsSync(dir).bsize - 64 * 1024));
+      let refused: unknown;
+      for (let i = 0; i < 100 && !refused; i++) {
+        try {
+          store.insert(task(`${i} ${"x".repeat(50_000)}`), "");
+        } catch (err) {
+          refused = err;
+        }
+      }
+      expect(refused).toBeInstanceOf(StorageError);
+      expect((refused as StorageError).problem).toBe("full");
+      expect((refused as StorageError).message).toContain(join(dir, "jobs.db"));
+      expect(() => store.insert(task("x".repeat(100_000)), "")).toThrow(StorageError);
+      expect(reports).toEqual(["SQLITE_FULL"]);
+      expect(store.problem?.code).toBe("SQLITE_FULL");
+      expect(store.get(first)?.job.state).toBe(JobState.QUEUED);
+      expect(store.probe()).toBe(false);
+      rmSync(filler);
+      expect(store.probe()).toBe(true);
+      expect(store.problem).toBeUndefined();
+      expect(reports).toEqual(["SQLITE_FULL", undefined]);
+    } finally {
+      store.close();
+      execFileSync("umount", [dir]);
+    }
+  });
+
+  it("refuses, naming the file, a file that is not a database; creates a new one readable by its owner only", () => {
+    const path = tempDb();
+    writeFileSync(path, "not a database ".repeat(100));
+    expect(() => new JobStore(path)).toThrow(`the job store ${path}: it is not a SQLite database`);
+    const fresh = tempDb();
+    new JobStore(fresh).close();
+    expect(statSync(fresh).mode & 0o777).toBe(0o600);
   });
 });

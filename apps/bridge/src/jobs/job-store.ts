@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fdatasync, openSync } from "node:fs";
+import { closeSync, fdatasync, openSync, statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -14,7 +15,9 @@ import {
   JobState,
   ZeroGError,
 } from "@chaoschain/zerog-core";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openDatabase, probeSql } from "./open-database.js";
+import { StorageError, toStorageError } from "./storage-error.js";
 
 /** A job as stored: the wire `Job` plus what only the bridge needs. */
 export interface JobRecord {
@@ -51,6 +54,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   ended_at        INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+CREATE TABLE IF NOT EXISTS bridge_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 `;
 
 interface Row {
@@ -112,6 +119,18 @@ function toRecord(row: Row): JobRecord {
 }
 
 const fdatasyncAsync = promisify(fdatasync);
+/** Free space a volume needs before the store counts as writable again after a failure. */
+const minFreeBytes = 1024 * 1024;
+
+export interface JobStoreOptions {
+  /** Each committed change of a job (with the result, for a job that succeeded). */
+  onChange?: (job: Job, result?: ComputeResult) => void;
+  /**
+   * The storage became unusable (a write or read failed: disk full, read-only, I/O error), or usable
+   * again (`undefined`, after a write succeeded).
+   */
+  onStorage?: (problem: StorageError | undefined) => void;
+}
 
 /**
  * Jobs on disk in SQLite (WAL). Each write commits before its method returns, so it survives a crash of
@@ -119,10 +138,17 @@ const fdatasyncAsync = promisify(fdatasync);
  * off the event loop, for every write made since the previous one). Answer a client only after
  * `durable()`. State changes go through guarded transitions (a terminal job never changes again), and
  * each change is reported to `onChange` (with the result, for a job that succeeded).
+ *
+ * Opening checks the file (see `openDatabase`) and throws a {@link StorageError} naming it when it cannot
+ * be used. Afterwards a failing read or write throws a StorageError (the change is not made) and
+ * `problem` holds it until `probe()` finds the store writable again.
  */
 export class JobStore {
   readonly #db: Database.Database;
+  readonly #path: string;
   readonly #onChange: (job: Job, result?: ComputeResult) => void;
+  readonly #onStorage: (problem: StorageError | undefined) => void;
+  #problem: StorageError | undefined;
   readonly #statements;
   readonly #walPath: string | undefined;
   #walFd: number | undefined;
@@ -132,15 +158,14 @@ export class JobStore {
   #flushing: Promise<void> | undefined;
   #fsyncs = 0;
 
-  constructor(path: string, options: { onChange?: (job: Job, result?: ComputeResult) => void } = {}) {
-    this.#db = new Database(path);
-    this.#db.pragma("journal_mode = WAL");
-    // Commits write the WAL without fsync; `durable()` fsyncs it (see the class comment).
-    this.#db.pragma("synchronous = NORMAL");
+  constructor(path: string, options: JobStoreOptions = {}) {
+    const opened = openDatabase(path, schema);
+    this.#db = opened.db;
+    this.#path = path;
+    this.#problem = opened.full;
     this.#walPath = this.#db.memory ? undefined : `${this.#db.name}-wal`;
-    this.#db.pragma("busy_timeout = 5000");
-    this.#db.exec(schema);
     this.#onChange = options.onChange ?? (() => {});
+    this.#onStorage = options.onStorage ?? (() => {});
     const db = this.#db;
     this.#statements = {
       byId: db.prepare<[string], Row>(`SELECT ${jobColumns} FROM jobs WHERE id = ?`),
@@ -179,7 +204,57 @@ export class JobStore {
       counts: db.prepare<[], { state: number; n: number }>(
         "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
       ),
+      probe: db.prepare<[number]>(probeSql),
     };
+  }
+
+  /** Why the store cannot be used now (since a read or write failed); undefined when it can. */
+  get problem(): StorageError | undefined {
+    return this.#problem;
+  }
+
+  /**
+   * Whether the store can be written now: its volume has at least 1 MiB free (not just the few bytes
+   * a tiny write needs, which would make health flap) and a small write succeeds, which ends the problem.
+   */
+  probe(): boolean {
+    if (this.#walPath !== undefined) {
+      try {
+        const { bavail, bsize } = statfsSync(dirname(this.#path));
+        if (bavail * bsize < minFreeBytes) return false;
+      } catch {
+        // No statfs here: the write decides.
+      }
+    }
+    try {
+      this.#guard("write", () => this.#statements.probe.run(Date.now()));
+    } catch (err) {
+      if (err instanceof StorageError) return false;
+      throw err;
+    }
+    if (this.#problem) {
+      this.#problem = undefined;
+      this.#onStorage(undefined);
+    }
+    return true;
+  }
+
+  /**
+   * Runs one operation on the database: a storage failure becomes a {@link StorageError} and the
+   * store's problem, which only a successful `probe()` ends (a lucky small write on a full disk does not).
+   */
+  #guard<T>(doing: "read" | "write", operation: () => T): T {
+    try {
+      return operation();
+    } catch (err) {
+      const storage = toStorageError(err, this.#path, doing);
+      if (!storage) throw err;
+      if (this.#problem?.code !== storage.code) {
+        this.#problem = storage;
+        this.#onStorage(storage);
+      }
+      throw storage;
+    }
   }
 
   /**
@@ -221,7 +296,7 @@ export class JobStore {
       });
       return { record: this.#get(id)!, created: true };
     });
-    const out = tx.immediate();
+    const out = this.#guard("write", () => tx.immediate());
     if (out.created) this.#changed(out.record);
     return out;
   }
@@ -231,7 +306,7 @@ export class JobStore {
   }
 
   #get(id: string): JobRecord | undefined {
-    const row = this.#statements.byId.get(id);
+    const row = this.#guard("read", () => this.#statements.byId.get(id));
     return row ? toRecord(row) : undefined;
   }
 
@@ -243,7 +318,7 @@ export class JobStore {
       this.#statements.start.run({ id: row.id, now: Date.now() });
       return this.#get(row.id);
     });
-    return this.#changed(tx.immediate());
+    return this.#changed(this.#guard("write", () => tx.immediate()));
   }
 
   /**
@@ -252,12 +327,14 @@ export class JobStore {
    */
   update(job: Job, patch: { progress?: number; provider?: string }): Job | undefined {
     const now = Date.now();
-    const info = this.#statements.update.run({
-      id: job.jobId,
-      progress: patch.progress ?? null,
-      provider: patch.provider ?? null,
-      now,
-    });
+    const info = this.#guard("write", () =>
+      this.#statements.update.run({
+        id: job.jobId,
+        progress: patch.progress ?? null,
+        provider: patch.provider ?? null,
+        now,
+      }),
+    );
     if (!info.changes) return undefined;
     const updated: Job = {
       ...job,
@@ -287,9 +364,16 @@ export class JobStore {
   #flush(): Promise<void> {
     this.#flushing ??= (async () => {
       const upTo = this.#writes;
-      this.#walFd ??= openSync(this.#walPath!, "r+");
-      this.#fsyncs++;
-      await fdatasyncAsync(this.#walFd);
+      try {
+        this.#walFd ??= openSync(this.#walPath!, "r+");
+        this.#fsyncs++;
+        await fdatasyncAsync(this.#walFd);
+      } catch (err) {
+        // Through #guard: the failure becomes the store's problem, the same as a failed write.
+        this.#guard("write", () => {
+          throw err;
+        });
+      }
       this.#durableWrites = Math.max(this.#durableWrites, upTo);
     })().finally(() => {
       this.#flushing = undefined;
@@ -299,12 +383,14 @@ export class JobStore {
 
   /** Running → succeeded with its result. Returns false when the job was no longer running. */
   succeed(id: string, result: ComputeResult, provider: string): boolean {
-    const info = this.#statements.succeed.run({
-      id,
-      result: Buffer.from(toBinary(ComputeResultSchema, result)),
-      provider,
-      now: Date.now(),
-    });
+    const info = this.#guard("write", () =>
+      this.#statements.succeed.run({
+        id,
+        result: Buffer.from(toBinary(ComputeResultSchema, result)),
+        provider,
+        now: Date.now(),
+      }),
+    );
     if (info.changes) this.#changed(this.#get(id), result);
     return info.changes > 0;
   }
@@ -320,26 +406,28 @@ export class JobStore {
   }
 
   #end(id: string, state: JobState, reason: FailureReason, message: string): boolean {
-    const info = this.#statements.end.run({ id, state, reason, message, now: Date.now() });
+    const info = this.#guard("write", () =>
+      this.#statements.end.run({ id, state, reason, message, now: Date.now() }),
+    );
     if (info.changes) this.#changed(this.#get(id));
     return info.changes > 0;
   }
 
   /** Running → queued, to run again (after a shutdown or a restart). */
   requeue(id: string): boolean {
-    const info = this.#statements.requeue.run({ id, now: Date.now() });
+    const info = this.#guard("write", () => this.#statements.requeue.run({ id, now: Date.now() }));
     if (info.changes) this.#changed(this.#get(id));
     return info.changes > 0;
   }
 
   result(id: string): ComputeResult | undefined {
-    const row = this.#statements.result.get(id);
+    const row = this.#guard("read", () => this.#statements.result.get(id));
     return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
   }
 
   /** Jobs that were running when the bridge last stopped. */
   running(): JobRecord[] {
-    return this.#statements.running.all().map(toRecord);
+    return this.#guard("read", () => this.#statements.running.all()).map(toRecord);
   }
 
   /** Newest first; returns the position to pass as `before` for the next page. */
@@ -355,7 +443,9 @@ export class JobStore {
       params.push(query.before);
     }
     const sql = `SELECT ${jobColumns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
-    const rows = this.#db.prepare<number[], Row>(sql).all(...params, query.pageSize + 1);
+    const rows = this.#guard("read", () =>
+      this.#db.prepare<number[], Row>(sql).all(...params, query.pageSize + 1),
+    );
     const page = rows.slice(0, query.pageSize);
     return {
       records: page.map(toRecord),
@@ -365,7 +455,9 @@ export class JobStore {
 
   /** Number of jobs in each state. */
   counts(): Map<JobState, number> {
-    return new Map(this.#statements.counts.all().map((r) => [r.state as JobState, r.n]));
+    return new Map(
+      this.#guard("read", () => this.#statements.counts.all()).map((r) => [r.state as JobState, r.n]),
+    );
   }
 
   close(): void {

@@ -1,58 +1,14 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  BackendError,
-  type BackendJobResult,
-  type ComputeBackend,
-  ComputeProofSchema,
-  ComputeTaskSchema,
-  FailureReason,
-  JobState,
-  TaskType,
-  UsageSchema,
-} from "@chaoschain/zerog-core";
+import { BackendError, ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { controllableBackend } from "../../test/fake-backend.js";
 import { JobEvents } from "./job-events.js";
 import { JobStore } from "./job-store.js";
+import { StorageError } from "./storage-error.js";
 import { Worker } from "./worker.js";
 
-/**
- * A backend whose jobs end when the test says so: the worker's scheduling, cancellation and
- * shutdown are tested here; the real 0G backend is tested end to end in test/.
- */
-function controllableBackend() {
-  const pending = new Map<string, { resolve: (r: BackendJobResult) => void; reject: (e: Error) => void }>();
-  const started: string[] = [];
-  const backend: ComputeBackend = {
-    name: "controllable",
-    listServices: async () => [],
-    check: async () => undefined,
-    submit: async (_task, options) => {
-      started.push(options.jobId);
-      return options.jobId;
-    },
-    status: async () => ({ state: "unknown" }),
-    result: (ref, { signal }) =>
-      new Promise((resolve, reject) => {
-        pending.set(ref, { resolve, reject });
-        signal.addEventListener("abort", () => reject(new Error("aborted")));
-      }),
-    cancel: async () => {},
-    close: async () => {},
-  };
-  const finish = (id: string) =>
-    pending.get(id)?.resolve({
-      output: `done ${id}`,
-      proof: create(ComputeProofSchema, { method: "tee-ml" }),
-      usage: create(UsageSchema),
-      providerAddress: "0x1111111111111111111111111111111111111111",
-    });
-  const failWith = (id: string, err: Error) => pending.get(id)?.reject(err);
-  return { backend, started, finish, failWith };
-}
-
 const task = create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "m", inputs: { prompt: "p" } });
-const tick = () => new Promise((r) => setTimeout(r, 10));
 
 function setup(concurrency = 2, store = new JobStore(":memory:")) {
   const events = new JobEvents();
@@ -73,11 +29,9 @@ describe("Worker", () => {
     const { store, worker, started, finish } = setup(2);
     const ids = [1, 2, 3].map(() => store.insert(task, "").record.job.jobId);
     worker.start();
-    await tick();
-    expect(started).toEqual([ids[0], ids[1]]);
+    await vi.waitFor(() => expect(started).toEqual([ids[0], ids[1]]));
     finish(ids[0]!);
-    await tick();
-    expect(started).toEqual(ids);
+    await vi.waitFor(() => expect(started).toEqual(ids));
     expect(store.get(ids[0]!)?.job.state).toBe(JobState.SUCCEEDED);
     expect(store.result(ids[0]!)?.output).toBe(`done ${ids[0]}`);
   });
@@ -86,10 +40,10 @@ describe("Worker", () => {
     const { store, worker, failWith } = setup(2);
     const [a, b] = [1, 2].map(() => store.insert(task, "").record.job.jobId) as [string, string];
     worker.start();
-    await tick();
+    await vi.waitFor(() => expect(worker.runningCount).toBe(2));
     failWith(a, new BackendError(FailureReason.PROOF_INVALID, "bad signature"));
     failWith(b, new Error("secret internal detail"));
-    await tick();
+    await vi.waitFor(() => expect(worker.runningCount).toBe(0));
     expect(store.get(a)?.job.error).toMatchObject({
       reason: FailureReason.PROOF_INVALID,
       message: "bad signature",
@@ -102,9 +56,9 @@ describe("Worker", () => {
     const { store, worker } = setup(1);
     const id = store.insert(task, "").record.job.jobId;
     worker.start();
-    await tick();
+    await vi.waitFor(() => expect(worker.runningCount).toBe(1));
     expect(worker.cancel(id)).toBe(true);
-    await tick();
+    await vi.waitFor(() => expect(worker.runningCount).toBe(0));
     expect(store.get(id)?.job.state).toBe(JobState.CANCELLED);
     expect(worker.cancel(id)).toBe(false);
   });
@@ -114,13 +68,12 @@ describe("Worker", () => {
     const first = setup(1, store);
     const id = store.insert(task, "").record.job.jobId;
     first.worker.start();
-    await tick();
+    await vi.waitFor(() => expect(first.started).toEqual([id]));
     await first.worker.stop(20);
     expect(store.get(id)?.job.state).toBe(JobState.QUEUED);
     const second = setup(1, store);
     second.worker.start();
-    await tick();
-    expect(second.started).toEqual([id]);
+    await vi.waitFor(() => expect(second.started).toEqual([id]));
     expect(store.get(id)?.job.attempts).toBe(2);
   });
 
@@ -132,8 +85,39 @@ describe("Worker", () => {
     store.startNext(); // attempt 2, then the bridge "crashes"
     const { worker, started } = setup(1, store);
     worker.start();
-    await tick();
     expect(started).toEqual([]);
     expect(store.get(id)?.job.error?.reason).toBe(FailureReason.INTERRUPTED);
+  });
+
+  it("keeps the outcome of a job the store cannot record, and records it at resume()", async () => {
+    const { store, worker, finish } = setup(1);
+    const id = store.insert(task, "").record.job.jobId;
+    const full = new StorageError("full", "SQLITE_FULL", "jobs.db", "cannot write the job store jobs.db");
+    const succeed = vi.spyOn(store, "succeed").mockImplementationOnce(() => {
+      throw full;
+    });
+    worker.start();
+    await vi.waitFor(() => expect(worker.runningCount).toBe(1));
+    finish(id);
+    await vi.waitFor(() => expect(worker.runningCount).toBe(0));
+    expect(succeed).toHaveBeenCalledTimes(1);
+    expect(store.get(id)?.job.state).toBe(JobState.RUNNING);
+    worker.resume();
+    expect(store.get(id)?.job.state).toBe(JobState.SUCCEEDED);
+    expect(store.result(id)?.output).toBe(`done ${id}`);
+  });
+
+  it("leaves jobs queued while none can be started, and starts them at resume()", async () => {
+    const { store, worker, started } = setup(2);
+    const ids = [1, 2].map(() => store.insert(task, "").record.job.jobId);
+    const startNext = vi.spyOn(store, "startNext").mockImplementation(() => {
+      throw new StorageError("full", "SQLITE_FULL", "jobs.db", "full");
+    });
+    worker.start();
+    expect(started).toEqual([]);
+    expect(ids.map((id) => store.get(id)?.job.state)).toEqual([JobState.QUEUED, JobState.QUEUED]);
+    startNext.mockRestore();
+    worker.resume();
+    await vi.waitFor(() => expect(started).toEqual(ids));
   });
 });

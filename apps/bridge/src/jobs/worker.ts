@@ -9,6 +9,7 @@ import {
 import type { Logger } from "pino";
 import type { JobEvents } from "./job-events.js";
 import type { JobRecord, JobStore } from "./job-store.js";
+import { StorageError } from "./storage-error.js";
 
 export interface WorkerOptions {
   store: JobStore;
@@ -27,11 +28,18 @@ type StopCause = "cancelled" | "shutdown";
  * Runs queued jobs through the backend, at most `concurrency` at a time, oldest first.
  * A job stopped by a shutdown goes back to the queue (to resume at the next start); a cancelled
  * job stays cancelled; a backend failure fails the job with its reason.
+ *
+ * Storage failures never stop it for good: a job that cannot be started stays queued, and the outcome
+ * of a job that ended but could not be stored is kept in memory (the store still says running) until
+ * `resume()`, which the bridge calls once the store can be written again.
  */
 export class Worker {
   readonly #o: WorkerOptions;
   readonly #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Outcomes of ended jobs not stored yet, by job id. */
+  readonly #unstored = new Map<string, () => void>();
   #accepting = false;
+  #recovered = false;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
@@ -39,7 +47,32 @@ export class Worker {
 
   /** Resumes or fails the jobs a previous run left running, then starts taking jobs. */
   start(): void {
+    this.#accepting = true;
+    this.resume();
+  }
+
+  /**
+   * Stores the outcomes kept in memory, recovers what a previous run left running (once), and starts
+   * queued jobs. Stops quietly at the first storage failure, to be called again when it is over.
+   */
+  resume(): void {
+    try {
+      for (const [jobId, store] of this.#unstored) {
+        store();
+        this.#unstored.delete(jobId);
+      }
+      if (!this.#recovered) this.#recover();
+      this.#recovered = true;
+    } catch (err) {
+      if (err instanceof StorageError) return;
+      throw err;
+    }
+    this.pump();
+  }
+
+  #recover(): void {
     for (const record of this.#o.store.running()) {
+      if (this.#running.has(record.job.jobId) || this.#unstored.has(record.job.jobId)) continue;
       if (record.job.attempts >= this.#o.maxAttempts) {
         this.#o.store.fail(
           record.job.jobId,
@@ -50,21 +83,45 @@ export class Worker {
         this.#o.store.requeue(record.job.jobId);
       }
     }
-    this.#accepting = true;
-    this.pump();
   }
 
-  /** Starts queued jobs while there is room. Call after a job is queued. */
+  /**
+   * Starts queued jobs while there is room. Call after a job is queued. Never throws: a storage
+   * failure leaves the jobs queued until `resume()`.
+   */
   pump(): void {
     while (this.#accepting && this.#running.size < this.#o.concurrency) {
-      const record = this.#o.store.startNext();
+      let record: JobRecord | undefined;
+      try {
+        record = this.#o.store.startNext();
+      } catch (err) {
+        if (!(err instanceof StorageError)) this.#o.logger.error({ err }, "starting a job failed");
+        return;
+      }
       if (!record) return;
+      const jobId = record.job.jobId;
       const controller = new AbortController();
-      const done = this.#run(record, controller.signal).finally(() => {
-        this.#running.delete(record.job.jobId);
-        this.pump();
-      });
-      this.#running.set(record.job.jobId, { controller, done });
+      const done = this.#run(record, controller.signal)
+        .catch((err: unknown) => this.#o.logger.error({ err, jobId }, "job runner failed"))
+        .finally(() => {
+          this.#running.delete(jobId);
+          this.pump();
+        });
+      this.#running.set(jobId, { controller, done });
+    }
+  }
+
+  /** Stores a job's outcome now, or keeps it for `resume()` when the store cannot be written. */
+  #store(jobId: string, store: () => void, log: Logger): void {
+    try {
+      store();
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      this.#unstored.set(jobId, store);
+      log.warn(
+        { code: err.code },
+        "job ended, but its outcome not stored yet: the job store cannot be written; kept until it can",
+      );
     }
   }
 
@@ -98,6 +155,13 @@ export class Worker {
       for (const { controller } of this.#running.values()) controller.abort("shutdown" satisfies StopCause);
       await all;
     }
+    this.resume();
+    if (this.#unstored.size) {
+      this.#o.logger.warn(
+        { jobs: [...this.#unstored.keys()] },
+        "outcomes of ended jobs could not be stored; those jobs run again at the next start",
+      );
+    }
   }
 
   async #run(record: JobRecord, signal: AbortSignal): Promise<void> {
@@ -108,7 +172,12 @@ export class Worker {
     // The job as last written: streamed deltas are published with it, without a read per token.
     let current = record.job;
     const update = (patch: Parameters<JobStore["update"]>[1]) => {
-      current = store.update(current, patch) ?? current;
+      try {
+        current = store.update(current, patch) ?? current;
+      } catch (err) {
+        // Progress and provider are hints: a storage failure costs only the hint.
+        if (!(err instanceof StorageError)) throw err;
+      }
     };
     try {
       const ref = await backend.submit(record.task, {
@@ -125,22 +194,31 @@ export class Worker {
         proof: result.proof,
         usage: result.usage,
       });
-      if (store.succeed(jobId, stored, result.providerAddress)) {
-        log.info({ provider: result.providerAddress }, "job succeeded");
-      }
+      this.#store(
+        jobId,
+        () => {
+          if (store.succeed(jobId, stored, result.providerAddress))
+            log.info({ provider: result.providerAddress }, "job succeeded");
+        },
+        log,
+      );
     } catch (err) {
       if (signal.aborted) {
-        if (signal.reason === "shutdown" && store.requeue(jobId))
-          log.info("job interrupted by shutdown; requeued");
-        else log.info("job cancelled");
-        return;
+        if (signal.reason !== "shutdown") return log.info("job cancelled");
+        // Not requeued (storage failure)? It is still running in the store: the next start resumes it.
+        this.#store(jobId, () => store.requeue(jobId), log);
+        return log.info("job interrupted by shutdown; requeued");
       }
       if (err instanceof BackendError) {
         log.warn({ reason: failureReasonName(err.reason), err: err.message }, "job failed");
-        store.fail(jobId, err.reason, err.message);
+        this.#store(jobId, () => store.fail(jobId, err.reason, err.message), log);
       } else {
         log.error({ err }, "job failed on an unexpected error");
-        store.fail(jobId, FailureReason.INTERNAL, "the bridge hit an unexpected error; see its log");
+        this.#store(
+          jobId,
+          () => store.fail(jobId, FailureReason.INTERNAL, "the bridge hit an unexpected error; see its log"),
+          log,
+        );
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { ComputeTask } from "@chaoschain/zerog-core";
+import { createSseParser, isEventStream, parseSse } from "./sse.js";
 
 /** OpenAI `usage` of a chat completion. */
 export interface ChatUsage {
@@ -39,14 +40,11 @@ export function chatRequestBody(task: ComputeTask, servedModel: string): Uint8Ar
 
 /** Usage of a JSON completion or of an SSE stream (its last chunk that carries usage). */
 export function usageFromResponseBody(body: Uint8Array): ChatUsage | undefined {
-  const text = decoder.decode(body);
-  const docs = text.trimStart().startsWith("data:")
-    ? text
-        .split("\n")
-        .filter((l) => l.startsWith("data:"))
-        .map((l) => l.slice(5).trim())
-        .filter((l) => l !== "[DONE]")
-    : [text];
+  const docs = isEventStream(body)
+    ? parseSse(body)
+        .map((e) => e.data)
+        .filter((d) => d !== "[DONE]")
+    : [decoder.decode(body)];
   let usage: ChatUsage | undefined;
   for (const doc of docs) {
     try {
@@ -62,23 +60,13 @@ export function usageFromResponseBody(body: Uint8Array): ChatUsage | undefined {
  * calls `onDelta` with each piece of assistant text.
  */
 export function createSseDeltaReader(onDelta: (text: string) => void): (chunk: Uint8Array) => void {
-  const streamDecoder = new TextDecoder();
-  let pending = "";
-  return (chunk) => {
-    pending += streamDecoder.decode(chunk, { stream: true });
-    let newline = pending.indexOf("\n");
-    while (newline >= 0) {
-      const line = pending.slice(0, newline).trim();
-      pending = pending.slice(newline + 1);
-      newline = pending.indexOf("\n");
-      if (!line.startsWith("data:")) continue;
-      const data = line.slice(5).trim();
-      if (data === "[DONE]") continue;
-      try {
-        const delta = (JSON.parse(data) as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0]
-          ?.delta?.content;
-        if (delta) onDelta(delta);
-      } catch {}
-    }
-  };
+  const parser = createSseParser(({ data }) => {
+    if (data === "[DONE]") return;
+    try {
+      const delta = (JSON.parse(data) as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0]
+        ?.delta?.content;
+      if (delta) onDelta(delta);
+    } catch {}
+  });
+  return (chunk) => parser.push(chunk);
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { PromiseCache } from "./promise-cache.js";
 
 describe("PromiseCache", () => {
@@ -14,17 +14,22 @@ describe("PromiseCache", () => {
   it("forgets a rejection so the next call tries again", async () => {
     const cache = new PromiseCache<string, number>();
     await expect(cache.get("a", () => Promise.reject(new Error("down")))).rejects.toThrow("down");
-    await new Promise((r) => setTimeout(r, 0));
     expect(await cache.get("a", async () => 7)).toBe(7);
   });
 
   it("keeps a value only for ttlMs", async () => {
-    const cache = new PromiseCache<string, number>(20);
-    let calls = 0;
-    const make = async () => ++calls;
-    await cache.get("a", make);
-    await cache.get("a", make);
-    await new Promise((r) => setTimeout(r, 30));
-    expect(await cache.get("a", make)).toBe(2);
+    vi.useFakeTimers();
+    try {
+      const cache = new PromiseCache<string, number>(20);
+      let calls = 0;
+      const make = async () => ++calls;
+      await cache.get("a", make);
+      vi.advanceTimersByTime(19);
+      expect(await cache.get("a", make)).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(await cache.get("a", make)).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

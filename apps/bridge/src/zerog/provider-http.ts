@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { isEventStream, parseSse } from "./sse.js";
 
 /** What a 0G provider returned for one chat completion, byte for byte. */
 export interface ChatExchange {
@@ -186,8 +187,7 @@ export async function postChatCompletion(
 
 /** The `id` of a JSON completion, or of the first SSE chunk. */
 function completionId(body: Uint8Array): string {
-  const text = decoder.decode(body);
-  const first = text.startsWith("data:") ? text.slice(5, text.indexOf("\n") >>> 0).trim() : text;
+  const first = isEventStream(body) ? (parseSse(body)[0]?.data ?? "") : decoder.decode(body);
   try {
     const id = (JSON.parse(first) as { id?: unknown }).id;
     return typeof id === "string" ? id : "";

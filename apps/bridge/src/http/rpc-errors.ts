@@ -1,0 +1,89 @@
+import type http from "node:http";
+import http2 from "node:http2";
+import type { ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import {
+  codeToHttpStatus,
+  createEndStreamSerialization,
+  endStreamFlag,
+  errorToJsonBytes,
+} from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+
+export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** The RPC protocol a request speaks, from its Content-Type (as connect-es negotiates it). */
+export type RpcProtocol = "grpc" | "grpc-web" | "connect-stream" | "connect-unary";
+
+export function rpcProtocol(contentType: string): RpcProtocol {
+  if (/^application\/grpc-web/i.test(contentType)) return "grpc-web";
+  if (/^application\/grpc/i.test(contentType)) return "grpc";
+  if (/^application\/connect\+/i.test(contentType)) return "connect-stream";
+  return "connect-unary";
+}
+
+const endStream = createEndStreamSerialization(undefined);
+
+/**
+ * Answers a call with `error` in the call's own protocol, without reading its body: a gRPC
+ * trailers-only response, a gRPC-web trailer frame, a Connect end-stream message, or a Connect unary
+ * error (HTTP status and JSON). With `close`, the connection closes after it (HTTP/1.1
+ * `Connection: close`, HTTP/2 GOAWAY); a request body not read is never read.
+ */
+export function writeRpcError(
+  req: NodeRequest,
+  res: NodeResponse,
+  error: ConnectError,
+  options: { close?: boolean; bodyRead?: boolean } = {},
+): void {
+  const contentType = String(req.headers["content-type"] ?? "");
+  const protocol = rpcProtocol(contentType);
+  const isH2 = "stream" in req;
+  const headers: Record<string, string> = {};
+  // An unread body would be parsed as the next request: close the connection after the answer.
+  if (!isH2 && (options.close || !options.bodyRead)) headers.connection = "close";
+  let status = 200;
+  let body: Uint8Array | undefined;
+  switch (protocol) {
+    case "grpc": {
+      const trailer = setTrailerStatus(new Headers(), error);
+      Object.assign(headers, Object.fromEntries(trailer), { "content-type": contentType });
+      break;
+    }
+    case "grpc-web": {
+      const trailer = setTrailerStatus(new Headers(), error);
+      headers["content-type"] = contentType;
+      body = encodeEnvelope(trailerFlag, trailerSerialize(trailer));
+      break;
+    }
+    case "connect-stream":
+      headers["content-type"] = contentType;
+      body = encodeEnvelope(endStreamFlag, endStream.serialize({ metadata: new Headers(), error }));
+      break;
+    case "connect-unary":
+      status = codeToHttpStatus(error.code);
+      headers["content-type"] = "application/json";
+      body = errorToJsonBytes(error, undefined);
+      break;
+  }
+  if (body) headers["content-length"] = String(body.byteLength);
+  if (isH2) {
+    const stream = (req as http2.Http2ServerRequest).stream;
+    if (stream.destroyed || stream.headersSent) return;
+    // The answer ends the stream; then tell the client to stop sending a body nobody reads.
+    stream.respond({ ":status": status, ...headers }, { endStream: body === undefined });
+    const done = () => {
+      if (!options.bodyRead && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      if (options.close) stream.session?.close();
+    };
+    if (body) stream.end(body, done);
+    else done();
+    return;
+  }
+  const h1 = res as http.ServerResponse;
+  if (h1.headersSent) return void h1.destroy();
+  h1.writeHead(status, headers);
+  h1.end(body);
+}

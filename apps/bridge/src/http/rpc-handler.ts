@@ -1,0 +1,163 @@
+import type http from "node:http";
+import { Health, toConnectError, ZeroGError } from "@chaoschain/zerog-core";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  cors,
+  createConnectRouter,
+  type Interceptor,
+} from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import type { ConnectionFront } from "./connections.js";
+import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
+import { type CheckedBody, readCheckedBody } from "./request-body.js";
+import { type NodeRequest, type NodeResponse, rpcProtocol, writeRpcError } from "./rpc-errors.js";
+
+export interface RpcHandlerOptions {
+  routes: (router: ConnectRouter) => void;
+  interceptors: Interceptor[];
+  /** Aborted at shutdown: streaming handlers see it through `ctx.signal`. */
+  shutdownSignal: AbortSignal;
+  front: ConnectionFront;
+  /** Largest request message, bytes. */
+  readMaxBytes: number;
+  /** A request body must arrive within this after its head, ms. */
+  requestTimeoutMs: number;
+  /** Browser origins allowed to call. */
+  corsOrigins: CorsOrigins;
+  /** Checks the `authorization` header of calls to every service but health, before the body is read. */
+  checkApiKey: ((authorization: string | undefined) => ZeroGError | undefined) | undefined;
+  /** Checks the Host header (DNS rebinding); set once the address is known. */
+  checkHost: (authority: string | undefined) => ZeroGError | undefined;
+  /** An error no caller can be told about (a failed response write). */
+  onError: (err: unknown, procedure: string) => void;
+}
+
+const wire = (err: ZeroGError | ConnectError) => (err instanceof ZeroGError ? toConnectError(err) : err);
+
+/**
+ * The node request handler for every RPC (in place of connect-node's adapter). Before a body is read,
+ * a call is refused when its connection is over the limit, the bridge is stopping, its origin or Host
+ * is not allowed, or it lacks the API key: refusing costs nothing, whatever the body. Then the body is
+ * read within its size and time limits and checked strictly (unknown fields, unknown enum values,
+ * malformed bytes are INVALID_ARGUMENT naming the field), and the call goes to connect's handler for
+ * its protocol (gRPC, gRPC-web or Connect).
+ */
+export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
+  const router = createConnectRouter({
+    interceptors: o.interceptors,
+    shutdownSignal: o.shutdownSignal,
+    readMaxBytes: o.readMaxBytes,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    // Checked before connect sees the body; this only backs that check up.
+    jsonOptions: { ignoreUnknownFields: false },
+  });
+  o.routes(router);
+  const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+
+  async function handle(req: NodeRequest, res: NodeResponse, handler: UniversalHandler | undefined) {
+    const isH2 = "stream" in req;
+    const conn = o.front.connectionOf(req);
+    if (conn?.refused) {
+      const error = new ZeroGError(
+        "too_many_connections",
+        "too many connections: the bridge is serving as many as it may (--max-connections); retry later",
+      );
+      return writeRpcError(req, res, toConnectError(error), { close: true });
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const allowed = allowedOrigin(o.corsOrigins, origin);
+      if (allowed === undefined) {
+        if (req.method === "OPTIONS")
+          return plain(res, 403, "cross-origin calls from this origin are not allowed");
+        return writeRpcError(req, res, toConnectError(crossOriginRefused(origin)));
+      }
+      res.setHeader("access-control-allow-origin", allowed);
+      res.setHeader("vary", "origin");
+      res.setHeader("access-control-expose-headers", cors.exposedHeaders.join(", "));
+    }
+    if (req.method === "OPTIONS") {
+      res.setHeader("access-control-allow-methods", cors.allowedMethods.join(", "));
+      res.setHeader("access-control-allow-headers", [...cors.allowedHeaders, "Authorization"].join(", "));
+      res.setHeader("access-control-max-age", "7200");
+      return plain(res, 204);
+    }
+    const hostError = o.checkHost(isH2 ? (req as { authority: string }).authority : req.headers.host);
+    if (hostError) return writeRpcError(req, res, toConnectError(hostError));
+    if (!handler) return plain(res, 404, undefined, !isH2);
+    const isHealth = handler.service.typeName === Health.typeName;
+    if (o.front.draining && !isHealth) {
+      const error = new ZeroGError("shutting_down", "the bridge is shutting down and takes no new calls");
+      return writeRpcError(req, res, toConnectError(error), { close: true });
+    }
+    if (o.checkApiKey && !isHealth) {
+      const error = o.checkApiKey(req.headers.authorization);
+      if (error) return writeRpcError(req, res, toConnectError(error));
+    }
+
+    // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
+    const oneMessage =
+      handler.method.methodKind === "unary" || handler.method.methodKind === "server_streaming";
+    const checked: CheckedBody = oneMessage
+      ? await readCheckedBody(
+          req,
+          rpcProtocol(String(req.headers["content-type"] ?? "")),
+          handler.method.input,
+          {
+            readMaxBytes: o.readMaxBytes,
+            timeoutMs: o.requestTimeoutMs,
+          },
+        )
+      : { kind: "unread" };
+    if (checked.kind === "gone") return;
+    if (checked.kind === "error") {
+      return writeRpcError(req, res, wire(checked.error), {
+        bodyRead: checked.bodyRead,
+        close: !checked.bodyRead,
+      });
+    }
+    if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
+    let uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    if (checked.kind === "body") {
+      for (const name of checked.dropHeaders) uReq.header.delete(name);
+      uReq = { ...uReq, body: checked.body };
+    }
+    let uRes = await handler(uReq);
+    // Stopping: the answer to a call in progress closes its HTTP/1.1 connection.
+    if (o.front.draining && !isH2) uRes = { ...uRes, header: withHeader(uRes.header, "connection", "close") };
+    await universalResponseToNodeResponse(uRes, res);
+  }
+
+  return (req, res) => {
+    const handler = handlers.get((req.url ?? "").split("?", 1)[0]!);
+    handle(req, res, handler).catch((err: unknown) => {
+      const code = ConnectError.from(err).code;
+      if (code !== Code.Canceled && code !== Code.Aborted)
+        o.onError(err, handler?.method.name ?? String(req.url));
+      if (!res.headersSent) plain(res, 500);
+      else res.destroy();
+    });
+  };
+}
+
+function withHeader(header: HeadersInit | undefined, name: string, value: string): Headers {
+  const out = new Headers(header);
+  out.set(name, value);
+  return out;
+}
+
+function plain(res: NodeResponse, status: number, text?: string, close = false): void {
+  const h1 = res as http.ServerResponse;
+  if (close) h1.setHeader("connection", "close");
+  if (text) h1.setHeader("content-type", "text/plain; charset=utf-8");
+  h1.writeHead(status);
+  h1.end(text);
+}
