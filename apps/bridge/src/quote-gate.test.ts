@@ -32,8 +32,8 @@ const gate = (o: { policy?: object; skipQuote?: boolean } = {}) =>
     source: createPcsCollateralSource({ url: pccs.url }),
     policy: o.policy ?? policy,
     skipQuote: o.skipQuote ?? false,
-    cache: createVerificationCache(),
   });
+const cache = createVerificationCache();
 
 /** The BackendError `p` rejects with. */
 const backendError = (p: Promise<unknown>) =>
@@ -51,8 +51,8 @@ describe("createQuoteGate", () => {
   it("admits a genuine quote with the exact collateral to embed, fetched once", async () => {
     const g = gate();
     const before = pccs.stats.tcb;
-    const collateral = await g.admit(quote, "0xprovider");
-    await g.admit(quote, "0xprovider");
+    const collateral = await g.admit(quote, "0xprovider", cache);
+    await g.admit(quote, "0xprovider", cache);
     expect(pccs.stats.tcb - before).toBe(1);
     expect(collateral).toMatchObject({
       source_url: pccs.url,
@@ -67,20 +67,20 @@ describe("createQuoteGate", () => {
   });
 
   it("refuses a forged quote: proof_invalid, retryable (another provider may do)", async () => {
-    const e = await backendError(gate().admit(forged, "0xforger"));
+    const e = await backendError(gate().admit(forged, "0xforger", cache));
     expect(e.reason).toBe(FailureReason.PROOF_INVALID);
     expect(e.retryable).toBe(true);
     expect(e.message).toMatch(/^the TEE quote of provider 0xforger does not verify: quote_signature_invalid/);
   });
 
   it("under Intel's root (no policy), refuses the devnet's quote as chaining to an untrusted root", async () => {
-    const e = await backendError(gate({ policy: {} }).admit(quote, "0xdevnet"));
+    const e = await backendError(gate({ policy: {} }).admit(quote, "0xdevnet", cache));
     expect(e.message).toContain("does not verify: untrusted_root: the quote chains to an untrusted root CA");
   });
 
   it("fails closed with collateral_unavailable when the PCCS cannot answer, naming the URL and status", async () => {
     pccs.setFaults({ status: 503, endpoints: ["pckCrl"] });
-    const e = await backendError(gate().admit(quote, "0xprovider"));
+    const e = await backendError(gate().admit(quote, "0xprovider", cache));
     expect(e.reason).toBe(FailureReason.COLLATERAL_UNAVAILABLE);
     expect(e.retryable).toBe(false);
     expect(e.message).toContain(
@@ -89,13 +89,13 @@ describe("createQuoteGate", () => {
   });
 
   it("refuses a quote it cannot read", async () => {
-    const e = await backendError(gate().admit(quote.subarray(0, 100), "0xprovider"));
+    const e = await backendError(gate().admit(quote.subarray(0, 100), "0xprovider", cache));
     expect(e.message).toMatch(/quote of provider 0xprovider is unusable: Invalid quote/);
   });
 
   it("--unsafe-skip-quote-verification: admits without collateral, recorded as skipped", async () => {
     const g = gate({ skipQuote: true });
-    expect(await g.admit(forged, "0xforger")).toBeUndefined();
+    expect(await g.admit(forged, "0xforger", cache)).toBeUndefined();
     expect(g.checks).toMatchObject({ quoteVerified: false, skipped: ["quote"] });
   });
 });

@@ -34,7 +34,11 @@ export interface QuoteGate {
    * when the collateral cannot be fetched, `proof_invalid` (retryable: another provider may do) when
    * the quote does not verify.
    */
-  admit(quote: Uint8Array, provider: string): Promise<FetchPcsCollateralReturnType | undefined>;
+  admit(
+    quote: Uint8Array,
+    provider: string,
+    cache: VerificationCache,
+  ): Promise<FetchPcsCollateralReturnType | undefined>;
   /**
    * The per-job check of a whole proof with the collateral it embeds, under the policy: ok, or why not.
    * With quote checks skipped, only what does not need the quote is required.
@@ -52,7 +56,6 @@ export interface CreateQuoteGateParameters {
   policy: PolicyInput;
   /** --unsafe-skip-quote-verification: no collateral, no quote check, recorded in `skipped`. */
   skipQuote: boolean;
-  cache: VerificationCache;
   /** Unix seconds. Default: the clock. */
   now?: () => number;
 }
@@ -66,8 +69,8 @@ const WITHOUT_QUOTE = /^(proof|response|result)\.|^freshness$/;
  * The bridge's gate on TEE evidence: one code path for Intel's PCS, a PCCS and the devnet's simulator.
  *
  * @example
- * const gate = createQuoteGate({ source: createPcsCollateralSource({ url }), policy, skipQuote: false, cache });
- * const collateral = await gate.admit(quote, provider); // throws BackendError when it must not be trusted
+ * const gate = createQuoteGate({ source: createPcsCollateralSource({ url }), policy, skipQuote: false });
+ * const collateral = await gate.admit(quote, provider, cache); // throws BackendError when it must not be trusted
  */
 export function createQuoteGate(p: CreateQuoteGateParameters): QuoteGate {
   const now = p.now ?? clock;
@@ -79,7 +82,7 @@ export function createQuoteGate(p: CreateQuoteGateParameters): QuoteGate {
   };
   return {
     checks,
-    async admit(quote, provider) {
+    async admit(quote, provider, cache) {
       if (p.skipQuote) return undefined;
       const t = now();
       let request: ReturnType<typeof readCollateralRequest>;
@@ -104,7 +107,7 @@ export function createQuoteGate(p: CreateQuoteGateParameters): QuoteGate {
           { cause: err },
         );
       }
-      const report = await verifyQuote(quote, collateral, { now: t, policy: p.policy, cache: p.cache });
+      const report = await verifyQuote(quote, collateral, { now: t, policy: p.policy, cache });
       if (!report.ok)
         throw new BackendError(
           FailureReason.PROOF_INVALID,

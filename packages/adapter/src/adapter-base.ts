@@ -329,8 +329,7 @@ export class ZeroGComputeAdapterBase {
         badArgument("result", "REQUIRED", "a result as result() returns it, or { output, proof }"),
       );
     }
-    // A result() value: its wire result (output + proof); else { output, proof } as given.
-    const input = result.raw ?? result;
+    const input = result.proof === undefined && result.raw !== undefined ? result.raw : result;
     const { proof } = input as { proof?: unknown };
     if (typeof proof !== "object" || proof === null) {
       return Promise.reject(badArgument("result.proof", "REQUIRED", "the result carries no proof"));

@@ -1,4 +1,11 @@
-import type { ComputeProof, ComputeTask, Service, Usage } from "./gen/chaoschain/zerog/v1/compute_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  BridgeChecksSchema,
+  ComputeProof,
+  ComputeTask,
+  Service,
+  Usage,
+} from "./gen/chaoschain/zerog/v1/compute_pb.js";
 
 /** Which services a caller wants; empty fields match everything. */
 export interface ServiceFilter {
@@ -42,6 +49,8 @@ export interface BackendJobResult {
   proof: ComputeProof;
   usage: Usage;
   providerAddress: string;
+  /** What the backend checked before keeping the result (`ComputeResult.bridge_checks`). */
+  bridgeChecks?: MessageInitShape<typeof BridgeChecksSchema> | undefined;
 }
 
 /**

@@ -21,6 +21,7 @@ export {
   ZeroGError,
 } from "./errors.js";
 export type {
+  BridgeChecks,
   CancelJobRequest,
   CancelJobResponse,
   ChatMessage,
@@ -39,6 +40,7 @@ export type {
   ListJobsResponse,
   ListServicesRequest,
   ListServicesResponse,
+  QuoteCollateral,
   Resources,
   Service,
   SubmitRequest,
@@ -49,6 +51,7 @@ export type {
   WatchJobRequest,
 } from "./gen/chaoschain/zerog/v1/compute_pb.js";
 export {
+  BridgeChecksSchema,
   CancelJobRequestSchema,
   CancelJobResponseSchema,
   ChatMessageSchema,
@@ -73,6 +76,7 @@ export {
   ListJobsResponseSchema,
   ListServicesRequestSchema,
   ListServicesResponseSchema,
+  QuoteCollateralSchema,
   ReportDataBinding,
   ReportDataBindingSchema,
   ResourcesSchema,

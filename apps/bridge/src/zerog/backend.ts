@@ -7,7 +7,6 @@ import {
   type BackendJobStatus,
   type BackendSubmitOptions,
   type ComputeBackend,
-  type ComputeProof,
   type ComputeTask,
   FailureReason,
   type Service,
@@ -19,16 +18,17 @@ import {
 } from "@chaoschain/zerog-core";
 import {
   createVerificationCache,
+  type FetchPcsCollateralReturnType,
   InvalidInputError,
   outputFromResponseBody,
-  type VerificationCache,
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
+import { QUOTE_CHECK, type QuoteGate } from "../quote-gate.js";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
-import { buildProof } from "./proof.js";
+import { buildProof, teeEvidence } from "./proof.js";
 import {
   type ChatExchange,
   fetchAttestation,
@@ -42,14 +42,11 @@ import { connectBroker, forgetSdkSession, type ZeroGBroker, type ZeroGNetwork } 
 import { expectedSigner, ServiceDirectory, type ServiceRecord } from "./services.js";
 import { TxQueue } from "./tx-queue.js";
 
-/**
- * A full offline check of a proof (the verifier with the bridge's policy); ok or why not. `cache` is the
- * backend's verification cache, already holding this proof's signer recovery.
- */
-export type ProofCheck = (
-  proof: ComputeProof,
-  cache: VerificationCache,
-) => Promise<{ ok: true } | { ok: false; reason: string }>;
+/** A provider's attestation, admitted by the quote gate, with the collateral its quote was checked against. */
+interface Admitted {
+  attestation: ProviderAttestation;
+  collateral: FetchPcsCollateralReturnType | undefined;
+}
 
 export interface ZeroGBackendOptions {
   network: ZeroGNetwork;
@@ -73,8 +70,12 @@ export interface ZeroGBackendOptions {
    * rejects (revoked) is dropped at once and the request retried with a fresh one.
    */
   sessionReuseMs?: number;
-  /** Extra check of each proof before its result is accepted (quote, workload, GPU). */
-  checkProof?: ProofCheck | undefined;
+  /**
+   * Checks each provider's TEE quote (with collateral fetched from a PCS / PCCS) before the provider is
+   * trusted, and each whole proof before its result is kept. Without it, only the enclave's signature is
+   * checked, and results say the quote was skipped.
+   */
+  gate?: QuoteGate | undefined;
 }
 
 interface RunningJob {
@@ -108,7 +109,7 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #logger: Logger;
   readonly #options: ZeroGBackendOptions;
   readonly #jobs = new Map<BackendJobRef, RunningJob>();
-  readonly #attestations: PromiseCache<string, ProviderAttestation>;
+  readonly #attestations: PromiseCache<string, Admitted>;
   readonly #sessions: PromiseCache<string, Record<string, string>>;
   readonly #closing = new AbortController();
   /** Parsed collateral, verified quotes, event-log replays and signer recoveries, shared by all jobs. */
@@ -238,23 +239,25 @@ export class ZeroGBackend implements ComputeBackend {
         (await this.#directory.refusal(task)) ?? "no provider",
       );
     }
-    const failures: string[] = [];
+    const failures: BackendError[] = [];
     for (const service of candidates) {
       events.onProvider?.(service.provider);
       try {
         return await this.#runOn(service, task, events, signal);
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
-        failures.push(err.message);
+        failures.push(err);
         this.#logger.warn(
           { jobId: events.jobId, provider: service.provider, err: err.message },
           "provider failed; failing over",
         );
       }
     }
+    // Every provider refused for its TEE evidence: the job fails for that, not for availability.
+    const refused = failures.every((f) => f.reason === FailureReason.PROOF_INVALID);
     throw new BackendError(
-      FailureReason.PROVIDER_UNAVAILABLE,
-      `all ${candidates.length} provider(s) of ${task.model} failed: ${failures.join("; ")}`,
+      refused ? FailureReason.PROOF_INVALID : FailureReason.PROVIDER_UNAVAILABLE,
+      `all ${candidates.length} provider(s) of ${task.model} failed: ${failures.map((f) => f.message).join("; ")}`,
     );
   }
 
@@ -272,6 +275,9 @@ export class ZeroGBackend implements ComputeBackend {
       });
     });
     const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
+    const signer = expectedSigner(service);
+    // Before any request is sent: the provider's quote checked against current Intel collateral.
+    const admitted = await this.#admitted(service, signer, signal, timeoutMs);
     const requestBody = chatRequestBody(task, service.model);
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
@@ -293,12 +299,11 @@ export class ZeroGBackend implements ComputeBackend {
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
     events.onProgress?.(0.8);
-    const [signature, attestation] = await Promise.all([
-      fetchSignature(service.url, exchange.chatId, service.model, { signal, timeoutMs }),
-      this.#attestation(service, signal, timeoutMs),
-    ]);
+    const signature = await fetchSignature(service.url, exchange.chatId, service.model, {
+      signal,
+      timeoutMs,
+    });
     const timestamp = Math.floor(Date.now() / 1000);
-    const signer = expectedSigner(service);
     const check = this.#checkSignature(exchange, signature, signer);
     if (!check.ok) {
       throw new BackendError(
@@ -309,15 +314,17 @@ export class ZeroGBackend implements ComputeBackend {
     const proof = buildProof({
       exchange,
       signature,
-      attestation,
+      attestation: admitted.attestation,
+      collateral: admitted.collateral,
       service,
       signer,
       pubkey: check.pubkey,
       chainId: this.#chainId,
       timestamp,
     });
-    if (this.#options.checkProof) {
-      const verdict = await this.#options.checkProof(proof, this.#verificationCache);
+    const gate = this.#options.gate;
+    if (gate) {
+      const verdict = await gate.checkProof(proof, this.#verificationCache);
       if (!verdict.ok) {
         throw new BackendError(
           FailureReason.PROOF_INVALID,
@@ -330,6 +337,12 @@ export class ZeroGBackend implements ComputeBackend {
       proof,
       usage: this.#usage(exchange, service),
       providerAddress: service.provider,
+      bridgeChecks: {
+        signatureVerified: true,
+        quoteVerified: gate?.checks.quoteVerified ?? false,
+        skipped: gate?.checks.skipped ?? [QUOTE_CHECK],
+        rootCaSha256: gate?.checks.rootCaSha256 ?? "",
+      },
     };
   }
 
@@ -388,11 +401,22 @@ export class ZeroGBackend implements ComputeBackend {
     });
   }
 
-  /** The provider's attestation, fetched once per TTL and shared by concurrent jobs. */
-  #attestation(service: ServiceRecord, signal: AbortSignal, timeoutMs: number): Promise<ProviderAttestation> {
-    const value = this.#attestations.get(service.url, () =>
-      fetchAttestation(service.url, { signal: this.#closing.signal, timeoutMs }),
-    );
+  /**
+   * The provider's attestation, fetched and admitted by the quote gate once per TTL (a refusal is not
+   * kept) and shared by concurrent jobs.
+   */
+  #admitted(
+    service: ServiceRecord,
+    signer: string,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<Admitted> {
+    const value = this.#attestations.get(service.url, async () => {
+      const attestation = await fetchAttestation(service.url, { signal: this.#closing.signal, timeoutMs });
+      const { quote } = teeEvidence(attestation, signer);
+      const collateral = await this.#options.gate?.admit(quote, service.provider, this.#verificationCache);
+      return { attestation, collateral };
+    });
     return Promise.race([
       value,
       new Promise<never>((_, reject) =>

@@ -4,11 +4,17 @@ import {
   type ComputeProof,
   ComputeProofSchema,
   GpuEvidenceSchema,
+  QuoteCollateralSchema,
   ReportDataBinding,
   type TeeEvidence,
   TeeEvidenceSchema,
 } from "@chaoschain/zerog-core";
-import { expectedReportData, type ReportDataBindingName } from "@chaoschain/zerog-verifier";
+import {
+  expectedReportData,
+  type FetchPcsCollateralReturnType,
+  type ReportDataBindingName,
+  toQuoteCollateral,
+} from "@chaoschain/zerog-verifier";
 import { getAddress } from "ethers";
 import type { ChatExchange, ProviderAttestation, ProviderSignature } from "./provider-http.js";
 import type { ServiceRecord } from "./services.js";
@@ -90,6 +96,8 @@ export function buildProof(input: {
   exchange: ChatExchange;
   signature: ProviderSignature;
   attestation: ProviderAttestation;
+  /** The Intel collateral the quote was checked against, embedded byte for byte (`tee.collateral`). */
+  collateral: FetchPcsCollateralReturnType | undefined;
   service: ServiceRecord;
   signer: string;
   /** The enclave key recovered from the signature (0x04…). */
@@ -99,6 +107,7 @@ export function buildProof(input: {
 }): ComputeProof {
   const { exchange, signature, attestation, service, signer } = input;
   const { tee, quote } = teeEvidence(attestation, signer);
+  if (input.collateral) tee.collateral = create(QuoteCollateralSchema, toQuoteCollateral(input.collateral));
   const requestHash = sha256Hex(exchange.requestBody);
   const responseHash = sha256Hex(exchange.responseBody);
   const proof = create(ComputeProofSchema, {
