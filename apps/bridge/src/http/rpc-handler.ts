@@ -119,10 +119,9 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       : { kind: "unread" };
     if (checked.kind === "gone") return;
     if (checked.kind === "error") {
-      return writeRpcError(req, res, wire(checked.error), {
-        bodyRead: checked.bodyRead,
-        close: !checked.bodyRead,
-      });
+      // An unread body closes an HTTP/1.1 connection (writeRpcError); on HTTP/2 only its stream ends,
+      // so the client's other calls on the session go on.
+      return writeRpcError(req, res, wire(checked.error), { bodyRead: checked.bodyRead });
     }
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
     let uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
