@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -17,6 +17,7 @@ import { task, testConfig } from "./harness.js";
 import { spawnBridge } from "./process.js";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
+const here = fileURLToPath(new URL(".", import.meta.url));
 const verifyBin = fileURLToPath(
   new URL("../node_modules/@chaoschain/zerog-verifier/bin/zerog-verify.js", import.meta.url),
 );
@@ -103,11 +104,19 @@ describe("the devnet's bridge (npm start's)", () => {
     }
   });
 
-  it("the demo says the root is the devnet's test root, writes the result, and prints a command that re-verifies it as printed", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "zerog-demo-"));
-    const running = await launch(testConfig({ dbPath: join(dir, "jobs.db") }), pino({ level: "silent" }), {
-      devnet,
-    });
+  it("the demo says the root is the devnet's test root, writes the result, and prints the README's command, which re-verifies it as printed", async () => {
+    // A working directory inside the repository (test-results/ is ignored), as npm start's: the job
+    // database and what the demo writes go to its .zerog/.
+    const cwd = join(here, "../test-results");
+    mkdirSync(cwd, { recursive: true });
+    const dir = mkdtempSync(join(cwd, "demo-"));
+    const running = await launch(
+      testConfig({ dbPath: join(dir, ".zerog/jobs.db") }),
+      pino({ level: "silent" }),
+      {
+        devnet,
+      },
+    );
     let printed = "";
     const out = new Writable({
       write(chunk, _enc, done) {
@@ -122,8 +131,8 @@ describe("the devnet's bridge (npm start's)", () => {
         policy: running.verification.policy,
         policyPath: running.devnetPolicyPath,
         devnetRootSha256: running.verification.gate.checks.rootCaSha256,
-        resultPath: join(dir, "demo-result.json"),
-        cwd: repo,
+        resultPath: join(dir, ".zerog/demo-result.json"),
+        cwd: dir,
         out,
       });
       expect(ok).toBe(true);
@@ -135,16 +144,16 @@ describe("the devnet's bridge (npm start's)", () => {
     expect(printed).toContain(
       `trust anchor: the devnet's synthetic TEST root CA (sha256 ${rootSha256().slice(0, 16)}…), NOT Intel's SGX Root CA`,
     );
-    const command = /^ {2}(npx zerog-verify proof .*)$/m.exec(printed)?.[1];
-    expect(command).toBe(
-      `npx zerog-verify proof ${join(dir, "demo-result.json")} --policy ${join(dir, "devnet-policy.json")}`,
-    );
-    const verified = await run("/bin/sh", ["-c", command as string]);
+    const command = /^ {2}(npx zerog-verify proof .*)$/m.exec(printed)?.[1] as string;
+    const readme = readFileSync(join(here, "../README.md"), "utf8");
+    expect(readme).toContain(`\n${command}\n`);
+    const verified = await run("/bin/sh", ["-c", command], dir);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/^VALID proof\n/);
-    const intel = await run("/bin/sh", ["-c", (command as string).replace(/ --policy .*$/, "")]);
+    const intel = await run("/bin/sh", ["-c", command.replace(/ --policy .*$/, "")], dir);
     expect(intel.code).toBe(1);
     expect(intel.stdout).toMatch(/^INVALID proof: untrusted_root: the quote chains to an untrusted root CA/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
