@@ -17,9 +17,11 @@ import {
   verificationName,
 } from "@chaoschain/zerog-core";
 import {
+  collateralNextUpdate,
   createVerificationCache,
   type FetchPcsCollateralReturnType,
   InvalidInputError,
+  normalizeCollateral,
   outputFromResponseBody,
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
@@ -46,6 +48,8 @@ import { TxQueue } from "./tx-queue.js";
 interface Admitted {
   attestation: ProviderAttestation;
   collateral: FetchPcsCollateralReturnType | undefined;
+  /** Unix seconds when the collateral stops being current (the admission must be renewed). */
+  currentUntil: number;
 }
 
 export interface ZeroGBackendOptions {
@@ -411,11 +415,20 @@ export class ZeroGBackend implements ComputeBackend {
     signal: AbortSignal,
     timeoutMs: number,
   ): Promise<Admitted> {
-    const value = this.#attestations.get(service.url, async () => {
+    const make = async (): Promise<Admitted> => {
       const attestation = await fetchAttestation(service.url, { signal: this.#closing.signal, timeoutMs });
       const { quote } = teeEvidence(attestation, signer);
       const collateral = await this.#options.gate?.admit(quote, service.provider, this.#verificationCache);
-      return { attestation, collateral };
+      const currentUntil = collateral
+        ? collateralNextUpdate(normalizeCollateral(collateral))
+        : Number.POSITIVE_INFINITY;
+      return { attestation, collateral, currentUntil };
+    };
+    const value = this.#attestations.get(service.url, make).then((admitted) => {
+      // Collateral that passed its nextUpdate while cached would fail every proof: admit afresh.
+      if (admitted.currentUntil > Date.now() / 1000) return admitted;
+      this.#attestations.delete(service.url);
+      return this.#attestations.get(service.url, make);
     });
     return Promise.race([
       value,
