@@ -1,10 +1,11 @@
-import { spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { ProofVerificationError, ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { FailureReason, JobState } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
@@ -22,24 +23,16 @@ const verifyBin = fileURLToPath(
   new URL("../node_modules/@chaoschain/zerog-verifier/bin/zerog-verify.js", import.meta.url),
 );
 
+const execFileAsync = promisify(execFile);
+
 /** Runs a command to its end without blocking this process's event loop (it serves the devnet). */
-function run(
-  cmd: string,
-  args: string[],
-  cwd = repo,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+async function run(cmd: string, args: string[], cwd = repo) {
+  try {
+    return { code: 0, ...(await execFileAsync(cmd, args, { cwd })) };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
 
 let devnet: Devnet;
