@@ -1,7 +1,8 @@
 import { setMaxListeners } from "node:events";
-import { type ComputeBackend, ComputeService, Health } from "@chaoschain/zerog-core";
+import { ComputeService, Health } from "@chaoschain/zerog-core";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { ComputeBackend } from "./backend.js";
 import { createHealthService, HealthState } from "./health.js";
 import type { CorsOrigins } from "./http/gate.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";

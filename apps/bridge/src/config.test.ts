@@ -112,3 +112,30 @@ describe("loadConfig: TEE verification", () => {
     );
   });
 });
+
+describe("loadConfig: fine-tuning", () => {
+  it("defaults: artifacts and datasets under .zerog, no https datasets, a 5 s poll", () => {
+    const c = load([], { INIT_CWD: "/srv/bridge" });
+    expect(c.fineTuning).toEqual({
+      artifactsDir: "/srv/bridge/.zerog/artifacts",
+      datasetDir: "/srv/bridge/.zerog/datasets",
+      httpsHosts: [],
+      pollIntervalMs: 5000,
+    });
+  });
+
+  it("flags before the environment; a poll out of range is refused", () => {
+    const c = load(["--artifacts-dir=/models", "--dataset-https-hosts", "data.example, cdn.example"], {
+      ZEROG_ARTIFACTS_DIR: "/elsewhere",
+      ZEROG_DATASET_DIR: "/datasets",
+      ZEROG_FINE_TUNING_POLL_MS: "250",
+    });
+    expect(c.fineTuning).toEqual({
+      artifactsDir: "/models",
+      datasetDir: "/datasets",
+      httpsHosts: ["data.example", "cdn.example"],
+      pollIntervalMs: 250,
+    });
+    expect(() => load(["--fine-tuning-poll=1"])).toThrow(ConfigError);
+  });
+});

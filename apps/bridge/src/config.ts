@@ -57,6 +57,17 @@ export interface BridgeConfig {
   corsOrigins: "*" | string[] | undefined;
   /** Host names accepted besides loopback ones when listening on loopback (DNS rebinding protection). */
   allowedHosts: string[];
+  /** Fine-tuning jobs. */
+  fineTuning: {
+    /** Where decrypted models are written (`<dir>/<job id>/`, 0700 folders, 0600 files). */
+    artifactsDir: string;
+    /** `file://` datasets must lie inside this directory. */
+    datasetDir: string;
+    /** Hosts `https://` datasets may come from ("*": any); empty refuses https datasets. */
+    httpsHosts: string[];
+    /** How often a running task's state is read from its provider, ms. */
+    pollIntervalMs: number;
+  };
 }
 
 export const usage = `Usage: zerog-bridge start [options]
@@ -77,6 +88,15 @@ Options (environment variable in brackets):
   --fine-tuning <addr>    FineTuningServing address (custom) [ZEROG_FINE_TUNING_ADDRESS]
   --gas-price <neuron>    fixed gas price [ZEROG_GAS_PRICE]
   --no-demo               do not run the demo job at start [ZEROG_NO_DEMO=1]
+
+Fine-tuning:
+  --artifacts-dir <dir>   where fine-tuned models are written, default .zerog/artifacts [ZEROG_ARTIFACTS_DIR]
+  --dataset-dir <dir>     file:// datasets must lie inside it, default .zerog/datasets [ZEROG_DATASET_DIR]
+  --dataset-https-hosts <list>
+                          hosts https:// datasets may be fetched from, comma-separated, or *; default
+                          none (https datasets refused) [ZEROG_DATASET_HTTPS_HOSTS]
+  --fine-tuning-poll <ms> how often a running task's state is read from its provider; default 5000
+                          [ZEROG_FINE_TUNING_POLL_MS]
   --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
 
 TEE verification (every provider's quote is checked before it is trusted, every proof before its result is kept):
@@ -207,6 +227,10 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         "shutdown-grace": { type: "string" },
         "cors-origin": { type: "string" },
         "allowed-hosts": { type: "string" },
+        "artifacts-dir": { type: "string" },
+        "dataset-dir": { type: "string" },
+        "dataset-https-hosts": { type: "string" },
+        "fine-tuning-poll": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -328,5 +352,17 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     shutdownGraceSeconds: seconds("shutdown-grace", "ZEROG_SHUTDOWN_GRACE_SECONDS", 10, 3600),
     corsOrigins,
     allowedHosts: list(flag("allowed-hosts") ?? env.ZEROG_ALLOWED_HOSTS ?? ""),
+    fineTuning: {
+      artifactsDir: resolve(baseDir, flag("artifacts-dir") ?? env.ZEROG_ARTIFACTS_DIR ?? ".zerog/artifacts"),
+      datasetDir: resolve(baseDir, flag("dataset-dir") ?? env.ZEROG_DATASET_DIR ?? ".zerog/datasets"),
+      httpsHosts: list(flag("dataset-https-hosts") ?? env.ZEROG_DATASET_HTTPS_HOSTS ?? ""),
+      pollIntervalMs: integer(
+        "--fine-tuning-poll",
+        flag("fine-tuning-poll") ?? env.ZEROG_FINE_TUNING_POLL_MS,
+        5000,
+        10,
+        600_000,
+      ),
+    },
   };
 }

@@ -4,6 +4,7 @@ import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
 import { type BridgeVerification, bridgeVerification, writeDevnetPolicy } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
+import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
 import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
 
 /** A running bridge, with the embedded devnet when it runs on one. */
@@ -78,6 +79,15 @@ export async function launch(
       logger,
       gate: verification.gate,
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
+      fineTuning: {
+        artifactsDir: config.fineTuning.artifactsDir,
+        pollIntervalMs: config.fineTuning.pollIntervalMs,
+        dataset: {
+          ...defaultDatasetPolicy,
+          datasetDir: config.fineTuning.datasetDir,
+          httpsHosts: config.fineTuning.httpsHosts,
+        },
+      },
     });
     const bridge = createBridge({
       backend,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason } from "@chaoschain/zerog-core";
 import {
   createTeeSimAttestation,
   type PccsSimulatorHandle,
@@ -7,18 +7,23 @@ import {
 } from "@chaoschain/zerog-devnet";
 import { createPcsCollateralSource, createVerificationCache } from "@chaoschain/zerog-verifier";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BackendError } from "./backend.js";
 import { createQuoteGate } from "./quote-gate.js";
+import type { ProviderAttestation } from "./zerog/provider-http.js";
 
 const sim = createTeeSimAttestation({ seed: "quote-gate" });
-const policy = { tee: { rootCaPem: sim.trust.rootCaPem } };
+const policy = { tee: { rootCaPem: sim.trust.rootCaPem }, gpu: { required: true, jwks: sim.trust.jwks } };
 const signer = "0x1111111111111111111111111111111111111111";
-const quote = Buffer.from(
-  (sim.source(signer, { models: ["m"], appCompose: "{}" }) as { quote: string }).quote,
-  "hex",
-);
+const body = sim.source(signer, { models: ["m"], appCompose: "{}" }) as { quote: string };
+const attestation = (json: Record<string, unknown>): ProviderAttestation => ({
+  json,
+  raw: new TextEncoder().encode(JSON.stringify(json)),
+});
+const genuine = attestation(body);
 /** The same quote with one bit of its signature flipped (what the devnet's forgeQuote fault serves). */
-const forged = Buffer.from(quote);
-forged[636] = (forged[636] as number) ^ 1;
+const forgedQuote = Buffer.from(body.quote, "hex");
+forgedQuote[636] = (forgedQuote[636] as number) ^ 1;
+const forged = attestation({ ...body, quote: forgedQuote.toString("hex") });
 
 let pccs: PccsSimulatorHandle;
 beforeAll(async () => {
@@ -51,8 +56,8 @@ describe("createQuoteGate", () => {
   it("admits a genuine quote with the exact collateral to embed, fetched once", async () => {
     const g = gate();
     const before = pccs.stats.tcb;
-    const collateral = await g.admit(quote, "0xprovider", cache);
-    await g.admit(quote, "0xprovider", cache);
+    const collateral = await g.admit(genuine, signer, "0xprovider", cache);
+    await g.admit(genuine, signer, "0xprovider", cache);
     expect(pccs.stats.tcb - before).toBe(1);
     expect(collateral).toMatchObject({
       source_url: pccs.url,
@@ -67,20 +72,24 @@ describe("createQuoteGate", () => {
   });
 
   it("refuses a forged quote: proof_invalid, retryable (another provider may do)", async () => {
-    const e = await backendError(gate().admit(forged, "0xforger", cache));
+    const e = await backendError(gate().admit(forged, signer, "0xforger", cache));
     expect(e.reason).toBe(FailureReason.PROOF_INVALID);
     expect(e.retryable).toBe(true);
-    expect(e.message).toMatch(/^the TEE quote of provider 0xforger does not verify: quote_signature_invalid/);
+    expect(e.message).toMatch(
+      /^the TEE attestation of provider 0xforger does not verify: quote.signature_chain: quote_signature_invalid/,
+    );
   });
 
   it("under Intel's root (no policy), refuses the devnet's quote as chaining to an untrusted root", async () => {
-    const e = await backendError(gate({ policy: {} }).admit(quote, "0xdevnet", cache));
-    expect(e.message).toContain("does not verify: untrusted_root: the quote chains to an untrusted root CA");
+    const e = await backendError(gate({ policy: {} }).admit(genuine, signer, "0xdevnet", cache));
+    expect(e.message).toContain(
+      "does not verify: quote.signature_chain: untrusted_root: the quote chains to an untrusted root CA",
+    );
   });
 
   it("fails closed with collateral_unavailable when the PCCS cannot answer, naming the URL and status", async () => {
     pccs.setFaults({ status: 503, endpoints: ["pckCrl"] });
-    const e = await backendError(gate().admit(quote, "0xprovider", cache));
+    const e = await backendError(gate().admit(genuine, signer, "0xprovider", cache));
     expect(e.reason).toBe(FailureReason.COLLATERAL_UNAVAILABLE);
     expect(e.retryable).toBe(false);
     expect(e.message).toContain(
@@ -89,13 +98,15 @@ describe("createQuoteGate", () => {
   });
 
   it("refuses a quote it cannot read", async () => {
-    const e = await backendError(gate().admit(quote.subarray(0, 100), "0xprovider", cache));
+    const e = await backendError(
+      gate().admit(attestation({ ...body, quote: body.quote.slice(0, 200) }), signer, "0xprovider", cache),
+    );
     expect(e.message).toMatch(/quote of provider 0xprovider is unusable: Invalid quote/);
   });
 
   it("--unsafe-skip-quote-verification: admits without collateral, recorded as skipped", async () => {
     const g = gate({ skipQuote: true });
-    expect(await g.admit(forged, "0xforger", cache)).toBeUndefined();
+    expect(await g.admit(forged, signer, "0xforger", cache)).toBeUndefined();
     expect(g.checks).toMatchObject({ quoteVerified: false, skipped: ["quote"] });
   });
 });

@@ -1,23 +1,25 @@
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { create } from "@bufbuild/protobuf";
+import { type ComputeProof, ComputeProofSchema, FailureReason } from "@chaoschain/zerog-core";
 import {
   type CollateralSource,
   CollateralUnavailableError,
-  type FetchPcsCollateralReturnType,
   InvalidInputError,
   type PolicyInput,
   readCollateralRequest,
   resolvePolicy,
   type VerificationCache,
   verifyProof,
-  verifyQuote,
 } from "@chaoschain/zerog-verifier";
+import { BackendError } from "./backend.js";
+import { providerEvidence, type QuoteCollateralBytes } from "./zerog/proof.js";
+import type { ProviderAttestation } from "./zerog/provider-http.js";
 
 /** The name recorded in `bridge_checks.skipped` when quote verification is switched off. */
 export const QUOTE_CHECK = "quote";
 
 /** What the bridge checked, for `ComputeResult.bridge_checks`. */
 export interface GateChecks {
-  /** True when the quote was checked against collateral and the policy (false when skipped). */
+  /** True when quotes are checked against collateral and the policy (false when skipped). */
   quoteVerified: boolean;
   /** Checks the operator switched off (`["quote"]` with --unsafe-skip-quote-verification). */
   skipped: string[];
@@ -25,28 +27,29 @@ export interface GateChecks {
   rootCaSha256: string;
 }
 
+export type Verdict = { ok: true } | { ok: false; reason: string };
+
 export interface QuoteGate {
   readonly checks: GateChecks;
   /**
-   * Checks a provider's quote before the provider is trusted: its collateral fetched (cached by the
-   * source), the quote verified against it under the policy. Returns the exact collateral to embed in
-   * proofs (undefined when quote checks are skipped). Throws BackendError: `collateral_unavailable`
-   * when the collateral cannot be fetched, `proof_invalid` (retryable: another provider may do) when
-   * the quote does not verify.
+   * Admits a provider before it is trusted with anything: the Intel collateral of its quote fetched (cached
+   * by the source), then every attestation step of the verifier under the policy (the quote and its
+   * collateral, the report data binding `signer`, measurements, event log and workload, GPU evidence).
+   * Returns the exact collateral to embed in its proofs (undefined when quote checks are skipped). Throws
+   * BackendError: `collateral_unavailable` when the collateral cannot be fetched, `proof_invalid`
+   * (retryable: another provider may do) when the attestation does not verify.
    */
   admit(
-    quote: Uint8Array,
+    attestation: ProviderAttestation,
+    signer: string,
     provider: string,
     cache: VerificationCache,
-  ): Promise<FetchPcsCollateralReturnType | undefined>;
+  ): Promise<QuoteCollateralBytes | undefined>;
   /**
-   * The per-job check of a whole proof with the collateral it embeds, under the policy: ok, or why not.
-   * With quote checks skipped, only what does not need the quote is required.
+   * The check of a whole proof with the collateral it embeds, under the policy. With quote checks
+   * skipped, only what needs no quote (format, signatures, output, freshness) is required.
    */
-  checkProof(
-    proof: Parameters<typeof verifyProof>[0],
-    cache: VerificationCache,
-  ): Promise<{ ok: true } | { ok: false; reason: string }>;
+  checkProof(proof: ComputeProof, cache: VerificationCache): Promise<Verdict>;
 }
 
 export interface CreateQuoteGateParameters {
@@ -62,29 +65,31 @@ export interface CreateQuoteGateParameters {
 
 const clock = () => Math.floor(Date.now() / 1000);
 
-/** Checks that need no quote: what a proof must pass even when quote checks are skipped. */
-const WITHOUT_QUOTE = /^(proof|response|result)\.|^freshness$/;
+/** The verifier's steps that concern the attestation alone (not a response or a delivery). */
+const ATTESTATION_STEP = /^(quote|collateral|tee|gpu)\./;
+/** Steps that need no quote: what a proof must pass even when quote checks are skipped. */
+const WITHOUT_QUOTE = /^(proof|response|result|fine_tuning)\.|^freshness$/;
 
 /**
  * The bridge's gate on TEE evidence: one code path for Intel's PCS, a PCCS and the devnet's simulator.
  *
  * @example
  * const gate = createQuoteGate({ source: createPcsCollateralSource({ url }), policy, skipQuote: false });
- * const collateral = await gate.admit(quote, provider, cache); // throws BackendError when it must not be trusted
+ * const collateral = await gate.admit(attestation, signer, provider, cache); // throws when it must not be trusted
  */
 export function createQuoteGate(p: CreateQuoteGateParameters): QuoteGate {
   const now = p.now ?? clock;
-  const resolved = resolvePolicy(p.policy);
   const checks: GateChecks = {
     quoteVerified: !p.skipQuote,
     skipped: p.skipQuote ? [QUOTE_CHECK] : [],
-    rootCaSha256: resolved.rootKey,
+    rootCaSha256: resolvePolicy(p.policy).rootKey,
   };
   return {
     checks,
-    async admit(quote, provider, cache) {
+    async admit(attestation, signer, provider, cache) {
       if (p.skipQuote) return undefined;
       const t = now();
+      const { quote } = providerEvidence(attestation, signer);
       let request: ReturnType<typeof readCollateralRequest>;
       try {
         request = readCollateralRequest(quote, t);
@@ -96,9 +101,9 @@ export function createQuoteGate(p: CreateQuoteGateParameters): QuoteGate {
           { cause: err, retryable: true },
         );
       }
-      let collateral: FetchPcsCollateralReturnType;
+      let collateral: QuoteCollateralBytes;
       try {
-        collateral = (await p.source.getCollateral(request)) as FetchPcsCollateralReturnType;
+        collateral = (await p.source.getCollateral(request)) as QuoteCollateralBytes;
       } catch (err) {
         if (!(err instanceof CollateralUnavailableError)) throw err;
         throw new BackendError(
@@ -107,11 +112,23 @@ export function createQuoteGate(p: CreateQuoteGateParameters): QuoteGate {
           { cause: err },
         );
       }
-      const report = await verifyQuote(quote, collateral, { now: t, policy: p.policy, cache });
-      if (!report.ok)
+      const evidence = providerEvidence(attestation, signer, "", collateral);
+      const report = await verifyProof(
+        create(ComputeProofSchema, {
+          method: "tee-ml",
+          enclaveAddress: signer,
+          attestation: evidence.quote,
+          dockerDigest: evidence.dockerDigest,
+          tee: evidence.tee,
+          ...(evidence.gpu ? { gpu: evidence.gpu } : {}),
+        }),
+        { now: t, policy: p.policy, cache },
+      );
+      const failed = report.checks.find((c) => ATTESTATION_STEP.test(c.name) && c.status === "fail");
+      if (failed)
         throw new BackendError(
           FailureReason.PROOF_INVALID,
-          `the TEE quote of provider ${provider} does not verify: ${report.reason}: ${report.message}`,
+          `the TEE attestation of provider ${provider} does not verify: ${failed.name}: ${failed.reason}: ${failed.message}`,
           { retryable: true },
         );
       return collateral;

@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
   CancelJobResponseSchema,
-  type ComputeBackend,
   type ComputeResult,
   type ComputeService,
   type ComputeTask,
@@ -25,6 +24,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ComputeBackend } from "./backend.js";
 import type { JobEvents } from "./jobs/job-events.js";
 import type { JobRecord, JobStore } from "./jobs/job-store.js";
 import type { Worker } from "./jobs/worker.js";
@@ -256,7 +256,16 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           { field: "verification", reason: "INVALID_VALUE", description: "unknown method" },
         ]);
       }
-      const services = await backend.listServices({ model: req.model || undefined, verification });
+      if (req.serviceType.length > 64) {
+        throw invalidArgument([
+          { field: "service_type", reason: "OUT_OF_RANGE", description: "at most 64 characters" },
+        ]);
+      }
+      const services = await backend.listServices({
+        model: req.model || undefined,
+        verification,
+        serviceType: req.serviceType || undefined,
+      });
       return create(ListServicesResponseSchema, { services });
     },
   };

@@ -54,6 +54,12 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     shutdownGraceSeconds: 10,
     corsOrigins: undefined,
     allowedHosts: [],
+    fineTuning: {
+      artifactsDir: join(mkdtempSync(join(tmpdir(), "zerog-artifacts-")), "artifacts"),
+      datasetDir: mkdtempSync(join(tmpdir(), "zerog-datasets-")),
+      httpsHosts: [],
+      pollIntervalMs: 25,
+    },
     ...overrides,
   };
 }

@@ -211,7 +211,7 @@ describe("a bridge configured as for 0G testnet (--network custom, --pccs-url, -
       expect(job.state).toBe(JobState.FAILED);
       expect(job.error?.reason).toBe(FailureReason.PROOF_INVALID);
       expect(job.error?.message).toContain(
-        `the TEE quote of provider ${forger.address} does not verify: quote_signature_invalid`,
+        `the TEE attestation of provider ${forger.address} does not verify: quote.signature_chain: quote_signature_invalid`,
       );
       expect((err as ConnectError).rawMessage).toContain("proof_invalid");
       expect(forger.stats.chatRequests).toBe(chats); // no request, no payment, no user data
@@ -252,7 +252,7 @@ describe("a bridge configured as for 0G testnet (--network custom, --pccs-url, -
       const job = await client.getJob({ jobId });
       expect(job.error?.reason).toBe(FailureReason.PROOF_INVALID);
       expect(job.error?.message).toContain(
-        "does not verify: untrusted_root: the quote chains to an untrusted root CA",
+        "does not verify: quote.signature_chain: untrusted_root: the quote chains to an untrusted root CA",
       );
     } finally {
       await bridge.dispose();

@@ -82,6 +82,19 @@ export interface InferenceOptions {
   timeoutS?: number | undefined;
 }
 
+/** Options of {@link ZeroGComputeAdapterBase.fineTune}: the rest of the task. */
+export interface FineTuneOptions {
+  /**
+   * Training parameters (`inputs.extras`): `num_train_epochs` (default 1), `learning_rate`, `lora_r`,
+   * `lora_alpha`, … as the bridge documents them; unknown keys are refused.
+   */
+  trainingParams?: Record<string, number | boolean> | undefined;
+  resources?: TaskInput["resources"];
+  providerAddress?: string | undefined;
+  /** Longest wait for the result, seconds. Default: the adapter's timeoutSeconds. Training takes minutes. */
+  timeoutS?: number | undefined;
+}
+
 /** How a concrete adapter talks to the bridge (Node: gRPC over HTTP/2; browsers: Connect / gRPC-web). */
 export interface AdapterConnection {
   transport: Transport;
@@ -250,7 +263,9 @@ export class ZeroGComputeAdapterBase {
   }
 
   /** Provider services on offer: models, verifiability, GPU types, prices. */
-  async listServices(filter: { model?: string; verification?: VerificationName } = {}): Promise<Service[]> {
+  async listServices(
+    filter: { model?: string; verification?: VerificationName; serviceType?: string } = {},
+  ): Promise<Service[]> {
     let verification = 0;
     if (filter?.verification !== undefined) {
       const v = verificationFromName(filter.verification);
@@ -260,7 +275,10 @@ export class ZeroGComputeAdapterBase {
       verification = v;
     }
     const res = await this.#call("ListServices", (o) =>
-      this.#client.listServices({ model: filter?.model ?? "", verification }, o),
+      this.#client.listServices(
+        { model: filter?.model ?? "", verification, serviceType: filter?.serviceType ?? "" },
+        o,
+      ),
     );
     return res.services;
   }
@@ -293,6 +311,40 @@ export class ZeroGComputeAdapterBase {
       model,
       inputs: inferenceInputs(input),
       verification: options?.verification ?? "tee-ml",
+      ...(options?.resources ? { resources: options.resources } : {}),
+      ...(options?.providerAddress ? { provider_address: options.providerAddress } : {}),
+    });
+    return this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
+  }
+
+  /**
+   * Fine-tunes a base model on a dataset through 0G's TEE fine-tuning providers and waits for the
+   * result. `dataset` is inline JSONL (starting with `{`), a `file://` path on the bridge host, an
+   * `https://` URL the bridge is allowed to fetch, or a 0G Storage root hash (`0x…`). The result's
+   * `artifact` names the decrypted model the bridge wrote (`{ path, sha256, size }`); its proof binds it
+   * to the provider's TEE. Watch progress with `watch(jobId)` on a job from `submit()`.
+   *
+   * @example
+   * const result = await zerog.fineTune("Qwen2.5-0.5B-Instruct", '{"instruction":"Say hi","output":"hi"}\n', {
+   *   trainingParams: { num_train_epochs: 2 },
+   *   timeoutS: 3600,
+   * });
+   * if (result.success) console.log(result.artifact?.path, result.artifact?.sha256);
+   */
+  async fineTune(model: string, dataset: string, options: FineTuneOptions = {}): Promise<JobResult> {
+    if (typeof model !== "string") throw badArgument("model", "INVALID_TYPE", "must be a base model name");
+    if (typeof dataset !== "string") {
+      throw badArgument(
+        "dataset",
+        "INVALID_TYPE",
+        "must be JSONL text, a file:// or https:// URL, or a 0x root hash",
+      );
+    }
+    const jobId = await this.submit({
+      task_type: "fine-tuning",
+      model,
+      inputs: { dataset, ...(options?.trainingParams ? { extras: options.trainingParams } : {}) },
+      verification: "tee-ml",
       ...(options?.resources ? { resources: options.resources } : {}),
       ...(options?.providerAddress ? { provider_address: options.providerAddress } : {}),
     });

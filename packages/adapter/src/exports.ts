@@ -3,6 +3,7 @@ export type { ErrorCode, FieldViolation, TaskInput } from "@chaoschain/zerog-cor
 export { ZeroGError } from "@chaoschain/zerog-core";
 export type {
   AdapterConnection,
+  FineTuneOptions,
   InferenceOptions,
   JobUpdate,
   ListJobsOptions,
@@ -27,4 +28,5 @@ export type {
   JobStatus,
   JobStatusName,
   JobUsage,
+  ModelArtifact,
 } from "./views.js";

@@ -21,6 +21,15 @@ beforeAll(async () => {
             );
           },
           async *watchJob(req) {
+            if (req.jobId === "job_ft") {
+              const at = (progress: number, stage: string, message: string) => ({
+                job: { jobId: req.jobId, state: JobState.RUNNING, progress, stage, message },
+              });
+              yield at(0.05, "Init", "queued at the provider");
+              yield at(0.45, "Training", "training, step 2 of 4");
+              yield { job: { jobId: req.jobId, state: JobState.SUCCEEDED, progress: 1, stage: "Finished" } };
+              return;
+            }
             yield { job: { jobId: req.jobId, state: JobState.RUNNING, progress: 0.5, message: "thinking" } };
             yield { job: { jobId: req.jobId, state: JobState.RUNNING, progress: 0.5 }, outputDelta: "4" };
             const final = req.jobId === "job_failed" ? JobState.FAILED : JobState.SUCCEEDED;
@@ -63,8 +72,30 @@ describe("zerog watch", () => {
     const { io: tty, out } = io(true);
     expect(await runCli(["watch", "job_1", "--url", url], tty, "0.0.0")).toBe(exitCodes.ok);
     expect(out.stdout).toBe(
-      "\r\x1b[2Kjob_1 running 50% thinking\r\x1b[2Kjob_1 running 50% 4\r\x1b[2Kjob_1 completed 100% 2\n",
+      "\r\x1b[2Kjob_1 running ##########---------- 50% thinking" +
+        "\r\x1b[2Kjob_1 running ##########---------- 50% 4" +
+        "\r\x1b[2Kjob_1 completed #################### 100% 2\n",
     );
+  });
+
+  it("shows a fine-tuning job's stage and progress, live on a terminal and as lines otherwise", async () => {
+    const { io: tty, out } = io(true);
+    tty.columns = 60;
+    expect(await runCli(["watch", "job_ft", "--url", url], tty, "0.0.0")).toBe(exitCodes.ok);
+    expect(out.stdout.split("\r\x1b[2K")).toEqual([
+      "",
+      "job_ft running #------------------- 5% [Init] queued at th…",
+      "job_ft running #########----------- 45% [Training] trainin…",
+      "job_ft completed #################### 100% [Finished]\n",
+    ]);
+    const { io: pipe, out: lines } = io(false);
+    expect(await runCli(["watch", "job_ft", "--url", url], pipe, "0.0.0")).toBe(exitCodes.ok);
+    expect(lines.stdout.split("\n")).toEqual([
+      "2023-11-14T22:13:20.000Z job_ft running 5% [Init] queued at the provider",
+      "2023-11-14T22:13:20.000Z job_ft running 45% [Training] training, step 2 of 4",
+      "2023-11-14T22:13:20.000Z job_ft completed 100% [Finished]",
+      "",
+    ]);
   });
 
   it("prints plain lines otherwise, and exits 1 when the job fails", async () => {
@@ -94,6 +125,46 @@ describe("zerog usage", () => {
       "--timeout goes with --wait",
     ],
     [["result", "job_1", "--timeout", "soon"], exitCodes.usage, "", "--timeout must be a positive number"],
+    [
+      ["submit", "--model", "m", "--task-type", "fine-tuning"],
+      exitCodes.usage,
+      "",
+      "fine-tuning needs one of --dataset or --dataset-file",
+    ],
+    [
+      [
+        "submit",
+        "--model",
+        "m",
+        "--task-type",
+        "fine-tuning",
+        "--dataset",
+        "{}",
+        "--dataset-file",
+        "d.jsonl",
+      ],
+      exitCodes.usage,
+      "",
+      "fine-tuning needs one of --dataset or --dataset-file",
+    ],
+    [
+      ["submit", "--model", "m", "--task-type", "fine-tuning", "--dataset-file", "d.jsonl"],
+      exitCodes.usage,
+      "",
+      "cannot read dataset d.jsonl: ENOENT",
+    ],
+    [
+      ["submit", "--model", "m", "--task-type", "fine-tuning", "--dataset", "{}", "--params", "[1]"],
+      exitCodes.usage,
+      "",
+      "--params must be a JSON object",
+    ],
+    [
+      ["submit", "--model", "m", "--prompt", "p", "--dataset", "{}"],
+      exitCodes.usage,
+      "",
+      "--dataset is for fine-tuning (--task-type fine-tuning)",
+    ],
     [["verify", "missing.json"], exitCodes.usage, "", "cannot read result missing.json: ENOENT"],
     [["--frobnicate"], exitCodes.usage, "", "Unknown option '--frobnicate'"],
   ])("zerog %j → exit %i", async (argv, code, stdout, stderr) => {

@@ -20,6 +20,8 @@ export interface CliIo {
   stderr(text: string): void;
   /** Whether stdout is a terminal (watch then redraws one progress line). */
   isTTY: boolean;
+  /** The terminal's width, when stdout is one (the live line is cut to it). */
+  columns?: number | undefined;
   env: Record<string, string | undefined>;
   readFile(path: string): Promise<Uint8Array>;
   writeFile(path: string, text: string): Promise<void>;
@@ -45,13 +47,21 @@ export const USAGE = `Usage: zerog <command> [options]
 Commands:
   submit --model <m> --prompt <text> [--verification tee-ml] [--wait] [--timeout <s>] [--json]
                               submit an inference; prints the job id (with --wait, the output)
+  submit --task-type fine-tuning --model <base model> (--dataset <d> | --dataset-file <f>)
+         [--params <json>] [--wait] [--timeout <s>] [--json]
+                              fine-tune a base model; --dataset: inline JSONL, file:// (bridge host),
+                              https:// or a 0G Storage root hash; --dataset-file sends a local file inline;
+                              --params: training parameters, e.g. '{"num_train_epochs":2}'
+                              (with --wait, the model's artifact reference {"path","sha256","size"})
   status <job-id> [--json]    the job's state (pending, running, completed, failed, cancelled)
   result <job-id> [--wait] [--timeout <s>] [--out <file>] [--json]
                               the output, once its proof verified here; --out writes the whole
                               result (output + proof) as JSON
-  watch <job-id>              follow the job: a live line on a terminal, one line per change otherwise
-  services [--model <m>] [--json]
-                              provider services on offer (model, verification, GPU, price)
+  watch <job-id>              follow the job (progress, stage, message): a live line on a terminal,
+                              one line per change otherwise
+  services [--model <m>] [--type fine-tuning] [--json]
+                              provider services on offer (model, verification, GPU, price); --type
+                              fine-tuning: the base models that can be fine-tuned
   cancel <job-id>             cancel a queued or running job
   verify <result.json> [--policy <file>] [--collateral <file>] [--now <unix-s>] [--json]
                               verify a result written by 'result --out', offline (default: the
@@ -84,6 +94,11 @@ const options = {
   url: { type: "string" },
   model: { type: "string" },
   prompt: { type: "string" },
+  "task-type": { type: "string" },
+  dataset: { type: "string" },
+  "dataset-file": { type: "string" },
+  params: { type: "string" },
+  type: { type: "string" },
   verification: { type: "string" },
   wait: { type: "boolean" },
   timeout: { type: "string" },
@@ -99,11 +114,24 @@ const options = {
 
 /** Which options each command takes (besides --url). */
 const allowed: Record<Command, string[]> = {
-  submit: ["model", "prompt", "verification", "wait", "timeout", "json", "policy", "no-verify"],
+  submit: [
+    "model",
+    "prompt",
+    "task-type",
+    "dataset",
+    "dataset-file",
+    "params",
+    "verification",
+    "wait",
+    "timeout",
+    "json",
+    "policy",
+    "no-verify",
+  ],
   status: ["json"],
   result: ["wait", "timeout", "out", "json", "policy", "no-verify"],
   watch: [],
-  services: ["model", "json"],
+  services: ["model", "type", "json"],
   cancel: ["json"],
   verify: ["policy", "collateral", "now", "json"],
 };
@@ -134,9 +162,12 @@ function percent(p: number): string {
   return `${Math.round(p * 100)}%`;
 }
 
-function statusLine(s: JobStatus): string {
+/** `job_… running 45% [Training] training, step 2 of 4`: state, progress, the provider's stage, message. */
+function statusLine(s: JobStatus, bar = false): string {
   const extra = s.error ? `${s.error.reason}: ${s.error.message}` : s.message;
-  return `${s.jobId} ${s.state} ${percent(s.progress)}${extra ? ` ${extra}` : ""}`;
+  const filled = Math.round(Math.min(1, Math.max(0, s.progress)) * 20);
+  const meter = bar ? ` ${"#".repeat(filled)}${"-".repeat(20 - filled)}` : "";
+  return `${s.jobId} ${s.state}${meter} ${percent(s.progress)}${s.stage ? ` [${s.stage}]` : ""}${extra ? ` ${extra}` : ""}`;
 }
 
 function positiveSeconds(value: string | undefined, flag: string): number | undefined {
@@ -276,14 +307,19 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
       case "watch":
         return await watch(io, zerog, args[0] as string);
       case "services": {
-        const services = await zerog.listServices(flags.model ? { model: flags.model } : {});
+        const services = await zerog.listServices({
+          ...(flags.model ? { model: flags.model } : {}),
+          ...(flags.type ? { serviceType: flags.type } : {}),
+        });
         if (flags.json) {
           io.stdout(jsonText(services.map(({ $typeName: _, ...s }) => s)));
         } else {
           for (const s of services) {
             io.stdout(
               `${s.model}\t${verificationName(s.verifiability) ?? "-"}\t${s.gpuType || "-"}\t${s.providerAddress}\t` +
-                `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`,
+                (s.serviceType === "fine-tuning"
+                  ? `fine-tuning: ${s.inputPriceNeuron} neuron per token per epoch\n`
+                  : `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`),
             );
           }
         }
@@ -321,19 +357,67 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
 
 async function submit(io: CliIo, zerog: ZeroGComputeAdapter, flags: Flags, timeoutS: number | undefined) {
   if (!flags.model) throw new UsageError("submit needs --model");
-  if (flags.prompt === undefined) throw new UsageError("submit needs --prompt");
   if (timeoutS !== undefined && !flags.wait) throw new UsageError("--timeout goes with --wait");
-  const jobId = await zerog.submit({
-    task_type: "inference",
-    model: flags.model,
-    inputs: { prompt: flags.prompt },
-    verification: flags.verification ?? "tee-ml",
-  });
+  const taskType = flags["task-type"] ?? "inference";
+  const jobId = await zerog.submit(
+    taskType === "inference"
+      ? inferenceTask(flags)
+      : {
+          task_type: taskType,
+          model: flags.model,
+          inputs: {
+            dataset: await datasetOf(io, flags),
+            ...(flags.params ? { extras: paramsOf(flags.params) } : {}),
+          },
+          verification: flags.verification ?? "tee-ml",
+        },
+  );
   if (!flags.wait) {
     io.stdout(flags.json ? jsonText({ job_id: jobId }) : `${jobId}\n`);
     return exitCodes.ok;
   }
   return result(io, zerog, jobId, { ...flags, wait: true }, timeoutS, policySource(flags, io));
+}
+
+function inferenceTask(flags: Flags) {
+  if (flags.prompt === undefined) throw new UsageError("submit needs --prompt");
+  for (const f of ["dataset", "dataset-file", "params"] as const)
+    if (flags[f] !== undefined) throw new UsageError(`--${f} is for fine-tuning (--task-type fine-tuning)`);
+  return {
+    task_type: "inference",
+    model: flags.model as string,
+    inputs: { prompt: flags.prompt },
+    verification: flags.verification ?? "tee-ml",
+  };
+}
+
+/** `--dataset` as given, or the local `--dataset-file` read and sent inline. */
+async function datasetOf(io: CliIo, flags: Flags): Promise<string> {
+  if (flags.prompt !== undefined)
+    throw new UsageError("--prompt is for inference; fine-tuning takes --dataset");
+  if ((flags.dataset === undefined) === (flags["dataset-file"] === undefined))
+    throw new UsageError("fine-tuning needs one of --dataset or --dataset-file");
+  if (flags.dataset !== undefined) return flags.dataset;
+  const path = flags["dataset-file"] as string;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(await io.readFile(path));
+  } catch (e) {
+    throw new UsageError(
+      `cannot read dataset ${path}: ${(e as NodeJS.ErrnoException).code ?? "not UTF-8 text"}`,
+    );
+  }
+}
+
+function paramsOf(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--params must be a JSON object, e.g. '{"num_train_epochs":2}'`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new UsageError(`--params must be a JSON object, e.g. '{"num_train_epochs":2}'`);
+  return value as Record<string, unknown>;
 }
 
 async function result(
@@ -392,7 +476,9 @@ async function watch(io: CliIo, zerog: ZeroGComputeAdapter, jobId: string) {
     last = update.status;
     if (io.isTTY) {
       // One line, redrawn in place; output deltas of streamed inference follow the line.
-      io.stdout(`\r\x1b[2K${statusLine(last)}${update.outputDelta ? ` ${update.outputDelta}` : ""}`);
+      io.stdout(
+        `\r\x1b[2K${fit(statusLine(last, true), io.columns)}${update.outputDelta ? ` ${update.outputDelta}` : ""}`,
+      );
     } else {
       io.stdout(`${new Date(io.now() * 1000).toISOString()} ${statusLine(last)}\n`);
       if (update.outputDelta) io.stdout(`${update.outputDelta}\n`);
@@ -401,6 +487,11 @@ async function watch(io: CliIo, zerog: ZeroGComputeAdapter, jobId: string) {
   if (io.isTTY) io.stdout("\n");
   if (!last) return exitCodes.failed;
   return last.state === "completed" ? exitCodes.ok : exitCodes.failed;
+}
+
+/** A live line longer than the terminal would wrap, and `\r` would then redraw only its last row. */
+function fit(line: string, columns: number | undefined): string {
+  return columns && line.length >= columns ? `${line.slice(0, Math.max(0, columns - 2))}…` : line;
 }
 
 async function verify(

@@ -133,8 +133,20 @@ export interface JobResult extends JobResultBase {
    */
   proof: ComputeProof;
   usage: JobUsage;
-  /** The proof's execution hash: hex sha256 of the text the enclave signed. */
+  /** The proof's execution hash: hex sha256 of the text the enclave signed (fine-tuning: of the model). */
   execution_hash: string;
+  /** Fine-tuning: the decrypted model the bridge wrote on its host (the output, parsed). */
+  artifact?: ModelArtifact | undefined;
+}
+
+/** A fine-tuned model on the bridge host, as a fine-tuning job's output names it. */
+export interface ModelArtifact {
+  /** Absolute path on the bridge host. */
+  path: string;
+  /** hex sha256 of the model file (the proof's `fine_tuning.artifact_sha256`). */
+  sha256: string;
+  /** Bytes. */
+  size: number;
 }
 
 export function jobStatus(job: Job): JobStatus {
@@ -219,6 +231,7 @@ function metadataOf(result: ComputeResult, verification: JobResultMetadata["clie
 export function jobResult(result: ComputeResult, verification?: VerifyProofReturnType): JobResult {
   const u = result.usage;
   const proof = withEncoding(result.proof!);
+  const artifact = proof.fineTuning ? artifactOf(result.output) : undefined;
   return {
     jobId: result.jobId,
     job_id: result.jobId,
@@ -226,6 +239,7 @@ export function jobResult(result: ComputeResult, verification?: VerifyProofRetur
     verification_method: { value: result.proof?.method || "tee-ml" },
     verification,
     success: true,
+    ...(artifact ? { artifact } : {}),
     output: result.output,
     proof,
     usage: {
@@ -237,6 +251,18 @@ export function jobResult(result: ComputeResult, verification?: VerifyProofRetur
     execution_hash: proof.executionHash,
     metadata: metadataOf(result, verification ? "verified" : "not_checked"),
   };
+}
+
+/** The artifact reference of a fine-tuning output, when it is one. */
+function artifactOf(output: string): ModelArtifact | undefined {
+  try {
+    const r = JSON.parse(output) as Partial<ModelArtifact>;
+    return typeof r.path === "string" && typeof r.sha256 === "string" && typeof r.size === "number"
+      ? { path: r.path, sha256: r.sha256, size: r.size }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,7 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { BackendError, fromConnectError, invalidArgument, toConnectError, ZeroGError } from "./errors.js";
-import { FailureReason } from "./gen/chaoschain/zerog/v1/compute_pb.js";
+import { fromConnectError, invalidArgument, toConnectError, ZeroGError } from "./errors.js";
 
 describe("error catalogue", () => {
   it("round-trips an invalid argument with its field violations through the wire error", () => {
@@ -36,11 +35,5 @@ describe("error catalogue", () => {
     expect(err.message).toContain("A bug in the bridge");
     expect(err.walk()).toBe(root);
     expect(err.walk((e) => e instanceof Error && e.message === "wrapped")).toBeInstanceOf(Error);
-  });
-
-  it("BackendError keeps reason and retryability", () => {
-    const err = new BackendError(FailureReason.PROVIDER_UNAVAILABLE, "down", { retryable: true });
-    expect(err.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
-    expect(err.retryable).toBe(true);
   });
 });

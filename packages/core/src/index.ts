@@ -1,17 +1,7 @@
 // Generated code (src/gen) is re-exported by name so that the public API is explicit.
 
-export type {
-  BackendEvents,
-  BackendJobRef,
-  BackendJobResult,
-  BackendJobStatus,
-  BackendSubmitOptions,
-  ComputeBackend,
-  ServiceFilter,
-} from "./backend.js";
 export type { ErrorCode } from "./errors.js";
 export {
-  BackendError,
   errorCatalogue,
   errorDomain,
   formatViolations,
@@ -28,6 +18,7 @@ export type {
   ComputeProof,
   ComputeResult,
   ComputeTask,
+  FineTuningDelivery,
   GenerationParameters,
   GetJobRequest,
   GetResultRequest,
@@ -61,6 +52,7 @@ export {
   ComputeTaskSchema,
   FailureReason,
   FailureReasonSchema,
+  FineTuningDeliverySchema,
   file_chaoschain_zerog_v1_compute,
   GenerationParametersSchema,
   GetJobRequestSchema,

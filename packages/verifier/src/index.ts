@@ -65,6 +65,10 @@ export {
   INTEL_ROOT_CA_CRL_URL,
   type PcsOptions,
 } from "./fetch-pcs-collateral.js";
+export {
+  type FineTuningSettlementMessage,
+  fineTuningSettlementDigest,
+} from "./fine-tuning-settlement-digest.js";
 export { type FormattableReport, formatReport } from "./format-report.js";
 export {
   gpuNonceFor,
@@ -77,9 +81,11 @@ export {
   type BytesInput,
   type ComputeProofInput,
   type ComputeResultInput,
+  type FineTuningDeliveryInput,
   type GpuDeviceEvidenceInput,
   type GpuEvidenceInput,
   type Int64Input,
+  type NormalizedFineTuningDelivery,
   type NormalizedProof,
   normalizeProof,
   type ReportDataBindingInput,
@@ -138,6 +144,7 @@ export {
 export {
   addressOfPublicKey,
   personalMessageDigest,
+  recoverDigestSigner,
   recoverPersonalSigner,
   type VerifyResponseSignatureErrorType,
   type VerifyResponseSignatureParameters,

@@ -57,6 +57,45 @@ export interface TeeEvidenceInput {
   raw_report?: O<BytesInput>;
 }
 
+/** `FineTuningDelivery`: protobuf-es object or proto3 JSON (camelCase or snake_case). */
+export interface FineTuningDeliveryInput {
+  taskId?: O<string>;
+  task_id?: O<string>;
+  baseModelHash?: O<string>;
+  base_model_hash?: O<string>;
+  datasetHash?: O<string>;
+  dataset_hash?: O<string>;
+  datasetSha256?: O<string>;
+  dataset_sha256?: O<string>;
+  trainingParams?: O<string>;
+  training_params?: O<string>;
+  modelRootHash?: O<BytesInput>;
+  model_root_hash?: O<BytesInput>;
+  encryptedSize?: O<Int64Input>;
+  encrypted_size?: O<Int64Input>;
+  tags?: O<BytesInput>;
+  tagSignature?: O<BytesInput>;
+  tag_signature?: O<BytesInput>;
+  encryptedSecret?: O<BytesInput>;
+  encrypted_secret?: O<BytesInput>;
+  settlementSignature?: O<BytesInput>;
+  settlement_signature?: O<BytesInput>;
+  settlementNonce?: O<string>;
+  settlement_nonce?: O<string>;
+  taskFeeNeuron?: O<string>;
+  task_fee_neuron?: O<string>;
+  userAddress?: O<string>;
+  user_address?: O<string>;
+  fineTuningContract?: O<string>;
+  fine_tuning_contract?: O<string>;
+  settlementTxHash?: O<string>;
+  settlement_tx_hash?: O<string>;
+  artifactSha256?: O<string>;
+  artifact_sha256?: O<string>;
+  artifactSize?: O<Int64Input>;
+  artifact_size?: O<Int64Input>;
+}
+
 /**
  * `ComputeProof` as the protobuf-es message (camelCase, Uint8Array, bigint) or its proto3 JSON form
  * (camelCase or original snake_case names, base64 bytes, int64 as string/number, enum names).
@@ -97,6 +136,8 @@ export interface ComputeProofInput {
   chain_id?: O<Int64Input>;
   tee?: O<TeeEvidenceInput>;
   gpu?: O<GpuEvidenceInput>;
+  fineTuning?: O<FineTuningDeliveryInput>;
+  fine_tuning?: O<FineTuningDeliveryInput>;
 }
 
 /** `ComputeResult` (GetResult's response): output plus proof. */
@@ -147,6 +188,30 @@ export interface NormalizedProof {
     evidenceList: Array<{ certificate: string; evidence: string; arch: string }>;
     nrasToken: string;
   };
+  /** A fine-tuning proof's delivery (see `FineTuningDelivery` in the contract). */
+  fineTuning?: NormalizedFineTuningDelivery;
+}
+
+/** `FineTuningDelivery` normalised: bytes as Uint8Array, sizes as bigint. */
+export interface NormalizedFineTuningDelivery {
+  taskId: string;
+  baseModelHash: string;
+  datasetHash: string;
+  datasetSha256: string;
+  trainingParams: string;
+  modelRootHash: Uint8Array;
+  encryptedSize: bigint;
+  tags: Uint8Array;
+  tagSignature: Uint8Array;
+  encryptedSecret: Uint8Array;
+  settlementSignature: Uint8Array;
+  settlementNonce: string;
+  taskFeeNeuron: string;
+  userAddress: string;
+  fineTuningContract: string;
+  settlementTxHash: string;
+  artifactSha256: string;
+  artifactSize: bigint;
 }
 
 const BINDINGS: Record<string, ReportDataBindingName | "unspecified"> = {
@@ -233,7 +298,36 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
       nrasToken: str(g, "nrasToken", "nras_token", "proof.gpu.nras_token", LIMITS.nrasTokenBytes),
     };
   }
+  const f = object(pick(o, "fineTuning", "fine_tuning"), "proof.fine_tuning");
+  if (f) out.fineTuning = fineTuningOf(f);
   return out;
+}
+
+function fineTuningOf(f: Record<string, unknown>): NormalizedFineTuningDelivery {
+  const field = (k: string) => `proof.fine_tuning.${k}`;
+  const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, x: string) => x.toUpperCase());
+  const text = (k: string) => str(f, camel(k), k, field(k));
+  const raw = (k: string) => bytes(f, camel(k), k, field(k));
+  return {
+    taskId: text("task_id"),
+    baseModelHash: text("base_model_hash"),
+    datasetHash: text("dataset_hash"),
+    datasetSha256: text("dataset_sha256"),
+    trainingParams: text("training_params"),
+    modelRootHash: raw("model_root_hash"),
+    encryptedSize: int64(f, "encryptedSize", "encrypted_size", field("encrypted_size")),
+    tags: raw("tags"),
+    tagSignature: raw("tag_signature"),
+    encryptedSecret: raw("encrypted_secret"),
+    settlementSignature: raw("settlement_signature"),
+    settlementNonce: text("settlement_nonce"),
+    taskFeeNeuron: text("task_fee_neuron"),
+    userAddress: text("user_address"),
+    fineTuningContract: text("fine_tuning_contract"),
+    settlementTxHash: text("settlement_tx_hash"),
+    artifactSha256: text("artifact_sha256"),
+    artifactSize: int64(f, "artifactSize", "artifact_size", field("artifact_size")),
+  };
 }
 
 /** Fields of `ComputeProof` (both spellings), to tell a result from a bare proof. */
@@ -260,6 +354,7 @@ const PROOF_FIELDS = new Set(
     "chainId",
     "tee",
     "gpu",
+    "fineTuning",
   ].flatMap((k) => [k, k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]),
 );
 

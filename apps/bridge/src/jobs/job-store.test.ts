@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -16,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import { JobStore } from "./job-store.js";
 import { StorageError } from "./storage-error.js";
 
+const require = createRequire(import.meta.url);
 const task = (prompt = "What is blockchain?") =>
   create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
 const tempDb = () => join(mkdtempSync(join(tmpdir(), "zerog-store-")), "jobs.db");
@@ -184,5 +186,65 @@ describe("JobStore", () => {
     const fresh = tempDb();
     new JobStore(fresh).close();
     expect(statSync(fresh).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("JobStore: progress, stage and checkpoints of long jobs", () => {
+  it("keeps a running job's stage, message and checkpoint across a reopen; an ended job's message clears", () => {
+    const path = tempDb();
+    const store = new JobStore(path);
+    const id = store.insert(task(), "").record.job.jobId;
+    const started = store.startNext()!;
+    expect(started.checkpoint).toBeUndefined();
+    store.update(started.job, { progress: 0.45, stage: "Training", message: "training, step 2 of 4" });
+    expect(store.checkpoint(id, { kind: "fine-tuning", taskId: "t-1", status: "Training" })).toBe(true);
+    store.close();
+    const reopened = new JobStore(path);
+    const [running] = reopened.running();
+    expect(running?.job).toMatchObject({
+      progress: 0.45,
+      stage: "Training",
+      message: "training, step 2 of 4",
+    });
+    expect(running?.checkpoint).toEqual({ kind: "fine-tuning", taskId: "t-1", status: "Training" });
+    // Requeued after a restart: the checkpoint stays for the next run; the message is stale.
+    reopened.requeue(id);
+    expect(reopened.startNext()).toMatchObject({
+      checkpoint: { taskId: "t-1" },
+      job: { stage: "Training", message: "" },
+    });
+    reopened.fail(id, FailureReason.PROVIDER_ERROR, "failed");
+    expect(reopened.get(id)?.job).toMatchObject({ stage: "Training", message: "" });
+    expect(reopened.checkpoint(id, { kind: "x" })).toBe(false);
+    reopened.close();
+  });
+
+  it("a checkpoint that is not a JSON object reads back as none", () => {
+    const path = tempDb();
+    const store = new JobStore(path);
+    const id = store.insert(task(), "").record.job.jobId;
+    store.startNext();
+    store.close();
+    execFileSync("node", [
+      "-e",
+      `const D=require(${JSON.stringify(require.resolve("better-sqlite3"))});const d=new D(${JSON.stringify(path)});d.prepare("UPDATE jobs SET checkpoint='[1' WHERE id=?").run(${JSON.stringify(id)});d.close()`,
+    ]);
+    const reopened = new JobStore(path);
+    expect(reopened.running()[0]?.checkpoint).toBeUndefined();
+    reopened.close();
+  });
+
+  it("opens a store written before stages and checkpoints existed, adding their columns", () => {
+    const path = tempDb();
+    execFileSync("node", [
+      "-e",
+      `const D=require(${JSON.stringify(require.resolve("better-sqlite3"))});const d=new D(${JSON.stringify(path)});` +
+        "d.exec(`CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, idempotency_key TEXT UNIQUE, state INTEGER NOT NULL, task BLOB NOT NULL, task_type INTEGER NOT NULL, model TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, provider TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, error_reason INTEGER NOT NULL DEFAULT 0, error_message TEXT NOT NULL DEFAULT '', result BLOB, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER)`);" +
+        "d.prepare(\"INSERT INTO jobs (id, state, task, task_type, model, created_at, updated_at) VALUES ('job_old', 1, x'', 1, 'm', 1, 1)\").run();d.close()",
+    ]);
+    const store = new JobStore(path);
+    expect(store.get("job_old")?.job).toMatchObject({ jobId: "job_old", stage: "", message: "" });
+    expect(store.get("job_old")?.checkpoint).toBeUndefined();
+    store.close();
   });
 });

@@ -16,6 +16,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type Database from "better-sqlite3";
+import type { JobCheckpoint } from "../backend.js";
 import { openDatabase, probeSql } from "./open-database.js";
 import { StorageError, toStorageError } from "./storage-error.js";
 
@@ -24,6 +25,16 @@ export interface JobRecord {
   job: Job;
   task: ComputeTask;
   idempotencyKey: string;
+  /** The backend's last checkpoint of the job (JSON), for resuming it after a restart. */
+  checkpoint: JobCheckpoint | undefined;
+}
+
+/** What a running job's `update` may change. */
+export interface JobPatch {
+  progress?: number | undefined;
+  provider?: string | undefined;
+  stage?: string | undefined;
+  message?: string | undefined;
 }
 
 export interface ListJobsQuery {
@@ -51,7 +62,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   created_at      INTEGER NOT NULL,
   updated_at      INTEGER NOT NULL,
   started_at      INTEGER,
-  ended_at        INTEGER
+  ended_at        INTEGER,
+  stage           TEXT NOT NULL DEFAULT '',
+  message         TEXT NOT NULL DEFAULT '',
+  checkpoint      TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 CREATE TABLE IF NOT EXISTS bridge_meta (
@@ -77,12 +91,42 @@ interface Row {
   updated_at: number;
   started_at: number | null;
   ended_at: number | null;
+  stage: string;
+  message: string;
+  checkpoint: string | null;
 }
 
 /** Every column but the result: job reads never need the (large) result blob. */
 const jobColumns =
   "seq, id, idempotency_key, state, task, task_type, model, progress, provider, attempts, " +
-  "error_reason, error_message, created_at, updated_at, started_at, ended_at";
+  "error_reason, error_message, created_at, updated_at, started_at, ended_at, stage, message, checkpoint";
+
+/** Columns added after the first release, added to an older store when it is opened. */
+const addedColumns = {
+  stage: "TEXT NOT NULL DEFAULT ''",
+  message: "TEXT NOT NULL DEFAULT ''",
+  checkpoint: "TEXT",
+} as const;
+
+function migrate(db: Database.Database): void {
+  const have = new Set((db.pragma("table_info(jobs)") as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, type] of Object.entries(addedColumns)) {
+    if (!have.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+  }
+}
+
+/** A stored checkpoint, or undefined when there is none or it is not a JSON object (never throws). */
+function parseCheckpoint(text: string | null): JobCheckpoint | undefined {
+  if (text === null) return undefined;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as JobCheckpoint)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const live = `state IN (${JobState.QUEUED}, ${JobState.RUNNING})`;
 
@@ -101,6 +145,8 @@ function toRecord(row: Row): JobRecord {
     attempts: row.attempts,
     createTime: timestampFromMs(row.created_at),
     updateTime: timestampFromMs(row.updated_at),
+    stage: row.stage,
+    message: row.message,
   });
   if (row.started_at !== null) job.startTime = timestampFromMs(row.started_at);
   if (row.ended_at !== null) job.endTime = timestampFromMs(row.ended_at);
@@ -115,6 +161,7 @@ function toRecord(row: Row): JobRecord {
     job,
     task: fromBinary(ComputeTaskSchema, row.task),
     idempotencyKey: row.idempotency_key ?? "",
+    checkpoint: parseCheckpoint(row.checkpoint),
   };
 }
 
@@ -161,6 +208,12 @@ export class JobStore {
   constructor(path: string, options: JobStoreOptions = {}) {
     const opened = openDatabase(path, schema);
     this.#db = opened.db;
+    try {
+      migrate(this.#db);
+    } catch (err) {
+      this.#db.close();
+      throw toStorageError(err, path, "open") ?? err;
+    }
     this.#path = path;
     this.#problem = opened.full;
     this.#walPath = this.#db.memory ? undefined : `${this.#db.name}-wal`;
@@ -183,18 +236,22 @@ export class JobStore {
       ),
       update: db.prepare(
         `UPDATE jobs SET progress = COALESCE(@progress, progress), provider = COALESCE(@provider, provider),
+         stage = COALESCE(@stage, stage), message = COALESCE(@message, message),
          updated_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
+      ),
+      checkpoint: db.prepare(
+        `UPDATE jobs SET checkpoint = @checkpoint WHERE id = @id AND state = ${JobState.RUNNING}`,
       ),
       succeed: db.prepare(
         `UPDATE jobs SET state = ${JobState.SUCCEEDED}, progress = 1, result = @result, provider = @provider,
-         updated_at = @now, ended_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
+         message = '', updated_at = @now, ended_at = @now WHERE id = @id AND state = ${JobState.RUNNING}`,
       ),
       end: db.prepare(
-        `UPDATE jobs SET state = @state, error_reason = @reason, error_message = @message, updated_at = @now,
-         ended_at = @now WHERE id = @id AND ${live}`,
+        `UPDATE jobs SET state = @state, error_reason = @reason, error_message = @message, message = '',
+         updated_at = @now, ended_at = @now WHERE id = @id AND ${live}`,
       ),
       requeue: db.prepare(
-        `UPDATE jobs SET state = ${JobState.QUEUED}, progress = 0, updated_at = @now
+        `UPDATE jobs SET state = ${JobState.QUEUED}, progress = 0, message = '', updated_at = @now
          WHERE id = @id AND state = ${JobState.RUNNING}`,
       ),
       result: db.prepare<[string], { result: Buffer | null }>("SELECT result FROM jobs WHERE id = ?"),
@@ -322,16 +379,18 @@ export class JobStore {
   }
 
   /**
-   * Records progress or provider of a running job, given as last read or updated; returns
+   * Records progress, stage, message or provider of a running job, given as last read or updated; returns
    * it updated (without reading it back) when it changed, undefined when the job was no longer running.
    */
-  update(job: Job, patch: { progress?: number; provider?: string }): Job | undefined {
+  update(job: Job, patch: JobPatch): Job | undefined {
     const now = Date.now();
     const info = this.#guard("write", () =>
       this.#statements.update.run({
         id: job.jobId,
         progress: patch.progress ?? null,
         provider: patch.provider ?? null,
+        stage: patch.stage ?? null,
+        message: patch.message ?? null,
         now,
       }),
     );
@@ -340,10 +399,23 @@ export class JobStore {
       ...job,
       progress: patch.progress ?? job.progress,
       providerAddress: patch.provider ?? job.providerAddress,
+      stage: patch.stage ?? job.stage,
+      message: patch.message ?? job.message,
       updateTime: timestampFromMs(now),
     };
     this.#report(updated);
     return updated;
+  }
+
+  /**
+   * Stores a running job's checkpoint (JSON); returns false when the job was no longer running. Counts as
+   * a write for `durable()`: resolve it before acting on what the checkpoint records.
+   */
+  checkpoint(id: string, state: JobCheckpoint): boolean {
+    const checkpoint = JSON.stringify(state);
+    const info = this.#guard("write", () => this.#statements.checkpoint.run({ id, checkpoint }));
+    if (info.changes) this.#writes++;
+    return info.changes > 0;
   }
 
   /**

@@ -1,8 +1,12 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { BackendError, ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
+import { ComputeTaskSchema, FailureReason, JobState, TaskType } from "@chaoschain/zerog-core";
 import pino from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { controllableBackend } from "../../test/fake-backend.js";
+import { BackendError } from "../backend.js";
 import { JobEvents } from "./job-events.js";
 import { JobStore } from "./job-store.js";
 import { StorageError } from "./storage-error.js";
@@ -119,5 +123,37 @@ describe("Worker", () => {
     startNext.mockRestore();
     worker.resume();
     await vi.waitFor(() => expect(started).toEqual(ids));
+  });
+
+  it("hands the backend a durable checkpoint and, after a restart, the last one as resumeFrom", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "zerog-worker-")), "jobs.db");
+    const first = setup(1, new JobStore(path));
+    const id = first.store.insert(task, "").record.job.jobId;
+    first.worker.start();
+    await vi.waitFor(() => expect(first.context(id)).toBeDefined());
+    const ctx = first.context(id)!;
+    expect(ctx.resumeFrom).toBeUndefined();
+    ctx.progress({ progress: 0.3, stage: "Training", message: "training, step 1 of 4" });
+    await ctx.checkpoint({ kind: "test", step: 1 });
+    await ctx.checkpoint({ kind: "test", step: 2 });
+    expect(first.store.get(id)?.job).toMatchObject({ stage: "Training", message: "training, step 1 of 4" });
+    first.store.close(); // the bridge dies with the job running
+
+    const second = setup(1, new JobStore(path));
+    second.worker.start();
+    await vi.waitFor(() => expect(second.context(id)).toBeDefined());
+    expect(second.context(id)!.resumeFrom).toEqual({ kind: "test", step: 2 });
+    expect(second.store.get(id)?.job.attempts).toBe(2);
+    second.finish(id);
+    await vi.waitFor(() => expect(second.store.get(id)?.job.state).toBe(JobState.SUCCEEDED));
+  });
+
+  it("a checkpoint of a job cancelled meanwhile rejects with the cancellation", async () => {
+    const { store, worker, context } = setup(1);
+    const id = store.insert(task, "").record.job.jobId;
+    worker.start();
+    await vi.waitFor(() => expect(context(id)).toBeDefined());
+    worker.cancel(id);
+    await expect(context(id)!.checkpoint({ kind: "late" })).rejects.toBe("cancelled");
   });
 });

@@ -1,14 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  BackendError,
-  type ComputeBackend,
-  ComputeResultSchema,
-  FailureReason,
-  failureReasonName,
-} from "@chaoschain/zerog-core";
+import { ComputeResultSchema, FailureReason, failureReasonName } from "@chaoschain/zerog-core";
 import type { Logger } from "pino";
+import { BackendError, type ComputeBackend, type JobCheckpoint, type RunContext } from "../backend.js";
+import { delay } from "../delay.js";
 import type { JobEvents } from "./job-events.js";
-import type { JobRecord, JobStore } from "./job-store.js";
+import type { JobPatch, JobRecord, JobStore } from "./job-store.js";
 import { StorageError } from "./storage-error.js";
 
 export interface WorkerOptions {
@@ -168,26 +164,30 @@ export class Worker {
     const { store, events, backend, logger } = this.#o;
     const jobId = record.job.jobId;
     const log = logger.child({ jobId });
-    log.info({ model: record.task.model, attempt: record.job.attempts }, "job started");
+    log.info(
+      { model: record.task.model, attempt: record.job.attempts, resumed: record.checkpoint !== undefined },
+      "job started",
+    );
     // The job as last written: streamed deltas are published with it, without a read per token.
     let current = record.job;
-    const update = (patch: Parameters<JobStore["update"]>[1]) => {
+    const update = (patch: JobPatch) => {
       try {
         current = store.update(current, patch) ?? current;
       } catch (err) {
-        // Progress and provider are hints: a storage failure costs only the hint.
+        // Progress, stage and provider are hints: a storage failure costs only the hint.
         if (!(err instanceof StorageError)) throw err;
       }
     };
+    const ctx: RunContext = {
+      jobId,
+      signal,
+      progress: update,
+      outputDelta: (outputDelta) => events.publish({ job: current, outputDelta }),
+      checkpoint: (state) => this.#checkpoint(jobId, state, signal, log),
+      resumeFrom: record.checkpoint,
+    };
     try {
-      const ref = await backend.submit(record.task, {
-        jobId,
-        signal,
-        onProvider: (provider) => update({ provider }),
-        onProgress: (progress) => update({ progress }),
-        onOutputDelta: (outputDelta) => events.publish({ job: current, outputDelta }),
-      });
-      const result = await backend.result(ref, { signal });
+      const result = await backend.run(record.task, ctx);
       const stored = create(ComputeResultSchema, {
         jobId,
         output: result.output,
@@ -220,6 +220,31 @@ export class Worker {
           () => store.fail(jobId, FailureReason.INTERNAL, "the bridge hit an unexpected error; see its log"),
           log,
         );
+      }
+    }
+  }
+
+  /**
+   * Writes a job's checkpoint and waits until it is on disk. A backend acts on what it checkpointed (a
+   * task id, a payment), so a storage failure does not skip it: the write is retried until it succeeds
+   * or the job stops.
+   */
+  async #checkpoint(jobId: string, state: JobCheckpoint, signal: AbortSignal, log: Logger): Promise<void> {
+    for (let wait = 200; ; wait = Math.min(wait * 2, 5000)) {
+      if (signal.aborted) throw signal.reason;
+      try {
+        if (!this.#o.store.checkpoint(jobId, state)) {
+          throw new BackendError(FailureReason.INTERRUPTED, `job ${jobId} is no longer running`);
+        }
+        await this.#o.store.durable();
+        return;
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err;
+        log.warn(
+          { code: err.code },
+          "cannot store the job's checkpoint yet: the job store cannot be written; retrying",
+        );
+        await delay(wait, signal);
       }
     }
   }

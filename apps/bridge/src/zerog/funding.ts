@@ -1,6 +1,7 @@
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason } from "@chaoschain/zerog-core";
 import { formatEther, type Provider, parseEther } from "ethers";
 import type { Logger } from "pino";
+import { BackendError } from "../backend.js";
 import { PromiseCache } from "./promise-cache.js";
 import type { ZeroGBroker } from "./sdk.js";
 import type { TxQueue } from "./tx-queue.js";
@@ -68,6 +69,11 @@ export class Funding {
     this.#logger = options.logger;
     this.#gasPrice = options.gasPrice;
     this.#balanceCheck = new PromiseCache(options.policy.balanceCheckIntervalMs);
+  }
+
+  /** Ensures the wallet's 0G ledger exists (creating it when missing). Cached once done. */
+  async ledgerReady(): Promise<void> {
+    await this.#ready.get("", () => this.#ensureLedger());
   }
 
   /** Ensures the ledger exists and the provider is acknowledged and auto-funded. Cached once done. */

@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason } from "@chaoschain/zerog-core";
+import { BackendError } from "../backend.js";
 import { isEventStream, parseSse } from "./sse.js";
 
 /** What a 0G provider returned for one chat completion, byte for byte. */

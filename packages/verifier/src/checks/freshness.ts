@@ -15,6 +15,12 @@ const NAME = "freshness";
 export function freshness(ctx: ProofContext): Check {
   const p = proofOf(ctx);
   if (!p) return blockedByFormat(NAME);
+  if (p.fineTuning)
+    return skip(
+      NAME,
+      "not_applicable",
+      "a fine-tuning delivery carries no signed time: the enclave signs its task id, user and nonce instead",
+    );
   const { now, policy } = ctx;
   const ts = p.timestamp === 0n ? undefined : p.timestamp;
   const created = ctx.response?.ok ? ctx.response.value.created : [];
