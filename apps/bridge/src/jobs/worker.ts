@@ -193,6 +193,7 @@ export class Worker {
         output: result.output,
         proof: result.proof,
         usage: result.usage,
+        ...(result.bridgeChecks ? { bridgeChecks: result.bridgeChecks } : {}),
       });
       this.#store(
         jobId,
