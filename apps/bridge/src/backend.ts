@@ -1,4 +1,6 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
+  BridgeChecksSchema,
   ComputeProof,
   ComputeTask,
   FailureReason,
@@ -21,6 +23,8 @@ export interface BackendJobResult {
   proof: ComputeProof;
   usage: Usage;
   providerAddress: string;
+  /** What the backend checked before keeping the result (`ComputeResult.bridge_checks`). */
+  bridgeChecks?: MessageInitShape<typeof BridgeChecksSchema> | undefined;
 }
 
 /** What a running job reports; each field given replaces the job's, the others stay. */

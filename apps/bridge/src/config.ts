@@ -1,11 +1,23 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Collateral, PolicyInput } from "@chaoschain/zerog-verifier";
+import { INTEL_PCS_URL, type PolicyInput, resolvePolicy } from "@chaoschain/zerog-verifier";
 import { defaultServerLimits } from "./server.js";
 import type { ZeroGContracts } from "./zerog/sdk.js";
 
 export type NetworkName = "devnet" | "testnet" | "mainnet" | "custom";
+
+/** How quotes and proofs are checked (`--policy`, `--pccs-url`, `--unsafe-skip-quote-verification`). */
+export interface VerificationConfig {
+  /** `--policy`: the verifier policy over the defaults (Intel root, TDX, UpToDate); on the devnet, its own. */
+  policy: PolicyInput | undefined;
+  /** The file `policy` was read from, for messages. */
+  policyFile: string | undefined;
+  /** `--pccs-url`: Intel's PCS or a PCCS; default Intel's PCS (the devnet: its PCCS simulator). */
+  pccsUrl: string | undefined;
+  /** `--unsafe-skip-quote-verification`: quotes are not checked, and every result says so. */
+  skipQuote: boolean;
+}
 
 /** Everything `zerog-bridge start` needs, from flags, then environment, then defaults. */
 export interface BridgeConfig {
@@ -29,8 +41,8 @@ export interface BridgeConfig {
   contracts: ZeroGContracts | undefined;
   /** Gas price in neuron; unset asks the chain. */
   gasPrice: number | undefined;
-  /** Verifier policy and collateral every proof must pass before its result is kept. */
-  verification: { policy: PolicyInput; collateral: Collateral } | undefined;
+  /** How the bridge checks every provider's TEE quote and every proof before it keeps a result. */
+  verification: VerificationConfig;
   demo: boolean;
   logLevel: string;
   /** A connection must send a complete request head within this, seconds. */
@@ -82,8 +94,6 @@ Options (environment variable in brackets):
   --inference <addr>      InferenceServing address (custom) [ZEROG_INFERENCE_ADDRESS]
   --fine-tuning <addr>    FineTuningServing address (custom) [ZEROG_FINE_TUNING_ADDRESS]
   --gas-price <neuron>    fixed gas price [ZEROG_GAS_PRICE]
-  --policy <file>         verifier policy (JSON) every proof must pass [ZEROG_VERIFY_POLICY]
-  --collateral <file>     Intel DCAP collateral (dcap-qvl JSON) for --policy [ZEROG_COLLATERAL]
   --no-demo               do not run the demo job at start [ZEROG_NO_DEMO=1]
 
 Fine-tuning:
@@ -95,6 +105,16 @@ Fine-tuning:
   --fine-tuning-poll <ms> how often a running task's state is read from its provider; default 5000
                           [ZEROG_FINE_TUNING_POLL_MS]
   --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
+
+TEE verification (every provider's quote is checked before it is trusted, every proof before its result is kept):
+  --policy <file>         verifier policy (JSON) over the default: Intel's root CA, TDX, TCB UpToDate; GPU
+                          evidence is checked when it has a "gpu" section [ZEROG_VERIFY_POLICY]. Default on
+                          the devnet: the devnet's own policy (its synthetic test root)
+  --pccs-url <url>        where Intel collateral is fetched: Intel's PCS (default, ${INTEL_PCS_URL})
+                          or a PCCS with its v4 API; the devnet uses its PCCS simulator [ZEROG_PCCS_URL]
+  --unsafe-skip-quote-verification
+                          do NOT check TEE quotes (only the enclave's signature); every result then lists
+                          "quote" in bridge_checks.skipped [ZEROG_UNSAFE_SKIP_QUOTE_VERIFICATION=1]
 
 Limits (seconds unless noted):
   --header-timeout <s>    a connection must send a complete request head within this; default 30
@@ -159,6 +179,27 @@ function readJson(name: string, file: string): unknown {
   }
 }
 
+function verificationConfig(
+  policyFile: string | undefined,
+  pccsUrl: string | undefined,
+  skipQuote: boolean,
+): VerificationConfig {
+  let policy: PolicyInput | undefined;
+  if (policyFile) {
+    policy = readJson("--policy", policyFile) as PolicyInput;
+    try {
+      resolvePolicy(policy);
+    } catch (err) {
+      throw new ConfigError(
+        `--policy ${policyFile} is not a valid verifier policy: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}`,
+      );
+    }
+  }
+  if (pccsUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(pccsUrl))
+    throw new ConfigError(`--pccs-url must be an http(s) URL, got ${JSON.stringify(pccsUrl)}`);
+  return { policy, policyFile: policyFile || undefined, pccsUrl: pccsUrl || undefined, skipQuote };
+}
+
 /** Parses `argv` (after the command) and `env`. Throws ConfigError with a message for the user. */
 export function loadConfig(argv: string[], env: Record<string, string | undefined>): BridgeConfig | "help" {
   let parsed: ReturnType<typeof parseArgs>;
@@ -182,6 +223,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         "fine-tuning": { type: "string" },
         "gas-price": { type: "string" },
         policy: { type: "string" },
+        "pccs-url": { type: "string" },
+        "unsafe-skip-quote-verification": { type: "boolean" },
         collateral: { type: "string" },
         "no-demo": { type: "boolean" },
         "log-level": { type: "string" },
@@ -239,10 +282,16 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     throw new ConfigError("--network custom needs --rpc-url, --ledger, --inference and --fine-tuning");
   }
   const gasPrice = flag("gas-price") ?? env.ZEROG_GAS_PRICE;
-  const policyFile = flag("policy") ?? env.ZEROG_VERIFY_POLICY;
-  const collateralFile = flag("collateral") ?? env.ZEROG_COLLATERAL;
-  if (Boolean(policyFile) !== Boolean(collateralFile))
-    throw new ConfigError("--policy and --collateral go together");
+  if (flag("collateral") ?? env.ZEROG_COLLATERAL)
+    throw new ConfigError(
+      "--collateral (ZEROG_COLLATERAL) is gone: the bridge fetches current collateral itself, from Intel's PCS or --pccs-url",
+    );
+  const verification = verificationConfig(
+    flag("policy") ?? env.ZEROG_VERIFY_POLICY,
+    flag("pccs-url") ?? env.ZEROG_PCCS_URL,
+    Boolean(f["unsafe-skip-quote-verification"]) ||
+      ["1", "true"].includes(env.ZEROG_UNSAFE_SKIP_QUOTE_VERIFICATION ?? ""),
+  );
   const baseDir = env.INIT_CWD ?? process.cwd();
   const databaseUrl = flag("database-url") ?? (env.ZEROG_DATABASE_URL || undefined);
   if (databaseUrl !== undefined) {
@@ -289,13 +338,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     walletKey,
     contracts: ledger && inference && fineTuning ? { ledger, inference, fineTuning } : undefined,
     gasPrice: gasPrice ? integer("--gas-price", gasPrice, 0, 0, Number.MAX_SAFE_INTEGER) : undefined,
-    verification:
-      policyFile && collateralFile
-        ? {
-            policy: readJson("--policy", policyFile) as PolicyInput,
-            collateral: readJson("--collateral", collateralFile) as Collateral,
-          }
-        : undefined,
+    verification,
     demo: !(f["no-demo"] || env.ZEROG_NO_DEMO === "1" || env.ZEROG_NO_DEMO === "true"),
     logLevel: flag("log-level") ?? env.ZEROG_LOG_LEVEL ?? "info",
     headerTimeoutSeconds: seconds(

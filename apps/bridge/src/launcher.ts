@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
 import { PostgresJobStore } from "./jobs/postgres-store.js";
-import { devnetPolicy, policyAttestationCheck, policyProofCheck } from "./verification.js";
+import { type BridgeVerification, bridgeVerification, writeDevnetPolicy } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
 import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
 import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
@@ -12,16 +12,13 @@ import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
 export interface RunningBridge {
   bridge: Bridge;
   address: { host: string; port: number };
-  /** Trust anchors of the embedded devnet (for verifying its proofs); undefined on 0G networks. */
+  /** The embedded devnet (its trust anchors, PCCS, policy); undefined on 0G networks. */
   devnet: Devnet | undefined;
+  /** How quotes and proofs are checked. */
+  verification: BridgeVerification;
+  /** Where the devnet's policy was written (next to the job database); undefined on 0G networks. */
+  devnetPolicyPath: string | undefined;
   stop(): Promise<void>;
-}
-
-/** The bridge's verification policy: the configured one, else the devnet's trust anchors, else none. */
-function verificationPolicy(config: BridgeConfig, devnet: RunningBridge["devnet"]) {
-  if (config.verification) return config.verification;
-  if (devnet?.trust) return { policy: devnetPolicy(devnet.trust), collateral: devnet.trust.collateral };
-  return undefined;
 }
 
 /**
@@ -69,13 +66,26 @@ export async function launch(
         onWaiting: (problem) => logger.warn({ code: problem.code }, `${problem.message}; waiting`),
       });
     }
-    const verification = verificationPolicy(config, devnet);
+    const verification = bridgeVerification(config.verification, devnet);
+    const { checks } = verification.gate;
+    if (config.verification.skipQuote)
+      logger.warn(
+        'UNSAFE: TEE quotes are not verified (--unsafe-skip-quote-verification); every result lists "quote" in bridge_checks.skipped',
+      );
+    else
+      logger.info(
+        {
+          policy: verification.policySource,
+          rootCaSha256: checks.rootCaSha256,
+          pccsUrl: verification.pccsUrl,
+        },
+        "every provider's TEE quote is verified before it is trusted",
+      );
     const backend = await ZeroGBackend.connect({
       network,
       walletKey,
       logger,
-      checkProof: verification && policyProofCheck(verification.policy, verification.collateral),
-      checkAttestation: verification && policyAttestationCheck(verification.policy, verification.collateral),
+      gate: verification.gate,
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
       fineTuning: {
         artifactsDir: config.fineTuning.artifactsDir,
@@ -105,11 +115,22 @@ export async function launch(
       corsOrigins: config.corsOrigins,
       allowedHosts: config.allowedHosts,
     });
-    const address = await bridge.listen(config.host, config.port);
+    let devnetPolicyPath: string | undefined;
+    let address: { host: string; port: number };
+    try {
+      // After the store opened (a database folder it cannot use is refused there, naming it).
+      devnetPolicyPath = devnet ? writeDevnetPolicy(config.dbPath, devnet) : undefined;
+      address = await bridge.listen(config.host, config.port);
+    } catch (err) {
+      await bridge.close({ graceMs: 0 }).catch(() => {});
+      throw err;
+    }
     return {
       bridge,
       address,
       devnet,
+      verification,
+      devnetPolicyPath,
       async stop() {
         await bridge.close({ graceMs: config.shutdownGraceSeconds * 1000 });
         if (ownsDevnet) await devnet?.close();

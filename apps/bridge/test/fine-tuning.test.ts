@@ -14,11 +14,16 @@ import {
   TaskType,
 } from "@chaoschain/zerog-core";
 import { FINE_TUNING_STATUSES } from "@chaoschain/zerog-devnet";
-import { createVerificationCache, verifyProof } from "@chaoschain/zerog-verifier";
+import {
+  createPcsCollateralSource,
+  createVerificationCache,
+  type PolicyInput,
+  verifyProof,
+} from "@chaoschain/zerog-verifier";
 import { Code } from "@connectrpc/connect";
 import { Contract } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { policyAttestationCheck } from "../src/verification.js";
+import { createQuoteGate } from "../src/quote-gate.js";
 import { fetchAttestation } from "../src/zerog/provider-http.js";
 import { rejection } from "./clients.js";
 import { startTestBridge, type TestBridge, waitFor } from "./harness.js";
@@ -121,13 +126,15 @@ describe("fine-tuning jobs through the bridge on the devnet", () => {
     expect(events.at(-1)!.job).toMatchObject({ state: JobState.SUCCEEDED, progress: 1, stage: "Finished" });
     expect((await client.getJob({ jobId })).providerAddress.toLowerCase()).toBe(ft(0).address.toLowerCase());
 
-    // Offline, trusting neither the bridge nor the provider (only the devnet's test PKI).
+    // Offline, trusting neither the bridge nor the provider (only the devnet's test PKI): the proof embeds
+    // the collateral its quote was checked against, fetched from the devnet's PCCS.
+    expect(result.proof?.tee?.collateral?.sourceUrl).toBe(t.devnet.pccs!.url);
+    expect(result.bridgeChecks).toMatchObject({ signatureVerified: true, quoteVerified: true, skipped: [] });
     const report = await verifyProof(
       { output: result.output, proof: result.proof! },
       {
         now: Math.floor(Date.now() / 1000),
         policy: t.devnet.policy!,
-        collateral: t.devnet.trust!.collateral,
       },
     );
     expect(report.ok).toBe(true);
@@ -153,23 +160,36 @@ describe("fine-tuning jobs through the bridge on the devnet", () => {
       timeoutMs: 10_000,
     });
     const cache = createVerificationCache();
+    const gate = (policy: PolicyInput) =>
+      createQuoteGate({
+        source: createPcsCollateralSource({ url: t.devnet.pccs!.url }),
+        policy,
+        skipQuote: false,
+      });
     const policy = t.devnet.policy!;
-    const collateral = t.devnet.trust!.collateral;
-    expect(await policyAttestationCheck(policy, collateral)(attestation, ft(0).teeAddress, cache)).toEqual({
-      ok: true,
-    });
+    const collateral = await gate(policy).admit(attestation, ft(0).teeAddress, "ft0", cache);
+    expect(collateral?.source_url).toBe(t.devnet.pccs!.url);
     // Another workload pinned, or another enclave key claimed: refused, naming the step.
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => "admitted",
+        (e: Error) => e.message,
+      );
     expect(
-      await policyAttestationCheck({ ...policy, dockerDigests: [`sha256:${"00".repeat(32)}`] }, collateral)(
-        attestation,
-        ft(0).teeAddress,
-        cache,
+      await refusal(
+        gate({ ...policy, dockerDigests: [`sha256:${"00".repeat(32)}`] }).admit(
+          attestation,
+          ft(0).teeAddress,
+          "ft0",
+          cache,
+        ),
       ),
-    ).toEqual({ ok: false, reason: "tee.workload: docker_digest_not_allowed" });
-    expect(await policyAttestationCheck(policy, collateral)(attestation, ft(1).teeAddress, cache)).toEqual({
-      ok: false,
-      reason: "tee.report_data: report_data_mismatch",
-    });
+    ).toMatch(
+      /^the TEE attestation of provider ft0 does not verify: tee.workload: docker_digest_not_allowed: /,
+    );
+    expect(await refusal(gate(policy).admit(attestation, ft(1).teeAddress, "ft0", cache))).toMatch(
+      /does not verify: tee.report_data: report_data_mismatch: /,
+    );
   });
 
   it("ListServices names the base models that can be fine-tuned (service_type fine-tuning; inference alone by default)", async () => {

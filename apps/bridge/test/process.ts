@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ComputeService, Health, HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
 import type { Devnet } from "@chaoschain/zerog-devnet";
@@ -44,14 +47,17 @@ export interface SpawnBridgeParameters {
 
 /**
  * Spawns `zerog-bridge start` on the test's devnet as a "custom" 0G network (as against testnet, by
- * configuration), on a port chosen by the system. Rejects with the process's stderr when it exits
- * before listening.
+ * configuration: quotes verified with collateral from a PCCS, here the devnet's, under a policy, here
+ * the devnet's test root, written to a file of its own), on a port chosen by the system.
+ * Rejects with the process's stderr when it exits before listening.
  */
 export async function spawnBridge(
   devnet: Devnet,
   params: SpawnBridgeParameters = {},
 ): Promise<BridgeProcess> {
   const dbPath = params.dbPath ?? tempDbPath();
+  const policyFile = join(mkdtempSync(join(tmpdir(), "zerog-policy-")), "policy.json");
+  writeFileSync(policyFile, JSON.stringify(devnet.policy));
   const limit = params.fileDescriptorLimit;
   const child = spawn(
     limit === undefined ? process.execPath : "/bin/sh",
@@ -67,6 +73,8 @@ export async function spawnBridge(
       "--port=0",
       ...(params.databaseUrl ? [] : [`--db=${dbPath}`]),
       "--gas-price=1000000000",
+      `--pccs-url=${devnet.pccs?.url}`,
+      `--policy=${policyFile}`,
       "--no-demo",
       "--log-level=warn",
       ...(params.args ?? []),

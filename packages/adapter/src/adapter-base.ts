@@ -22,7 +22,13 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import type { ResolvedAdapterConfig, VerifyOptions } from "./config.js";
-import { badArgument, type CallContext, explainAnswer, requireJobId } from "./errors.js";
+import {
+  badArgument,
+  type CallContext,
+  explainAnswer,
+  ProofVerificationError,
+  requireJobId,
+} from "./errors.js";
 import {
   type ChaosChainSdkTask,
   fromChaosChainSdkTask,
@@ -173,15 +179,15 @@ export class ZeroGComputeAdapterBase {
   }
 
   /**
-   * The job's output and proof. With `wait` (the default) it waits up to `timeoutS` for the job to
-   * end, then throws `wait_timeout`; a failed job throws `job_failed` with its `failureReason`.
-   * When the adapter verifies (the `verify` option) and the proof does not, the result has
-   * `success: false`, the report in `verification`, and neither output nor proof.
+   * The job's output and proof, verified here first with `@chaoschain/zerog-verifier` (the `verify`
+   * option; on by default): the report is `result.verification`, and a proof that does not verify
+   * throws {@link ProofVerificationError} (`job_failed`, `proof_invalid`) carrying it. With `wait` (the
+   * default) it waits up to `timeoutS` for the job to end, then throws `wait_timeout`; a failed job
+   * throws `job_failed` with its `failureReason`.
    *
    * @example
    * const result = await zerog.result(jobId, { wait: true, timeoutS: 600 });
-   * if (!result.success) throw new Error(result.error);
-   * console.log(result.output, result.proof.method);
+   * console.log(result.output, result.verification?.ok); // "…" true
    */
   async result(jobId: string, options: ResultOptions = {}): Promise<JobResult> {
     const id = requireJobId(jobId);
@@ -199,7 +205,11 @@ export class ZeroGComputeAdapterBase {
     if (!res.proof) {
       throw new ZeroGError("internal", `the bridge returned job ${id}'s result without a proof`);
     }
-    const verification = this.config.verify ? await this.#verify(res, this.config.verify) : undefined;
+    const settings = this.config.verify;
+    if (settings === false) return jobResult(res, undefined);
+    const verification = await this.#verify(res, settings);
+    if (!verification.ok)
+      throw new ProofVerificationError(res.jobId, verification, res, settings.policySource);
     return jobResult(res, verification);
   }
 
@@ -344,28 +354,22 @@ export class ZeroGComputeAdapterBase {
   /**
    * The TEE evidence of a finished job (quote, report data, enclave key, workload, GPU token) and
    * its whole proof, JSON-safe: what `@chaoschain/sdk` keeps as `attestation_data`. Throws
-   * `job_failed` when the adapter verifies and the proof does not.
+   * {@link ProofVerificationError} when the adapter verifies and the proof does not.
    */
   async attestation(jobId: string): Promise<JobAttestation> {
     const result = await this.result(jobId, { wait: false });
-    if (!result.success) {
-      throw new ZeroGError("job_failed", `the proof of job ${result.jobId} did not verify: ${result.error}`, {
-        failureReason: "proof_invalid",
-        metaMessages: ["Do not rely on this job's output; submit it again."],
-      });
-    }
     return jobAttestation(result.jobId, result.proof);
   }
 
   /**
    * Checks a result offline with `@chaoschain/zerog-verifier`: enclave signature over the exact
-   * request and response, output, TDX quote, report-data binding, workload, GPU evidence,
-   * freshness. Trusts neither the bridge nor the provider. Options default to the adapter's
-   * `verify` option.
+   * request and response, output, TDX quote against the collateral embedded in the proof (or
+   * `collateral`), report-data binding, workload, GPU evidence, freshness. Trusts neither the bridge
+   * nor the provider. Options default to the adapter's `verify` option (its policy included); returns
+   * the report, valid or not.
    *
    * @example
-   * const result = await zerog.result(jobId);
-   * const report = await zerog.verify(result, { collateral });
+   * const report = await zerog.verify(result, { policy: JSON.parse(await readFile(".zerog/devnet-policy.json", "utf8")) });
    * if (!report.ok) throw new Error(`${report.reason}: ${report.message}`);
    */
   verify(
@@ -380,24 +384,15 @@ export class ZeroGComputeAdapterBase {
     const input = result.proof === undefined && result.raw !== undefined ? result.raw : result;
     const { proof } = input as { proof?: unknown };
     if (typeof proof !== "object" || proof === null) {
-      return Promise.reject(
-        badArgument("result.proof", "REQUIRED", "the result carries no proof (a rejected result has none)"),
-      );
-    }
-    const settings = options ?? this.config.verify;
-    if (!settings || (settings.collateral === undefined && !hasEmbeddedCollateral(proof))) {
-      return Promise.reject(
-        badArgument(
-          "options.collateral",
-          "REQUIRED",
-          "verify() needs the Intel DCAP collateral of the proof's quote ({ collateral, policy? }), here or as the adapter's verify option",
-        ),
-      );
+      return Promise.reject(badArgument("result.proof", "REQUIRED", "the result carries no proof"));
     }
     // Only the ComputeResult part: the SDK-facing fields next to it (execution_hash, …) would make
     // the input ambiguous to the verifier.
     const { output } = input as { output?: unknown };
-    return this.#verify(typeof output === "string" ? { output, proof } : { proof }, settings);
+    return this.#verify(typeof output === "string" ? { output, proof } : { proof }, {
+      ...(this.config.verify || {}),
+      ...options,
+    });
   }
 
   /** Closes the connection to the bridge. */
@@ -410,7 +405,7 @@ export class ZeroGComputeAdapterBase {
     options: VerifyOptions,
   ): Promise<VerifyProofReturnType> {
     if (typeof options !== "object" || options === null) {
-      return Promise.reject(badArgument("options", "INVALID_TYPE", "must be { collateral, policy?, now? }"));
+      return Promise.reject(badArgument("options", "INVALID_TYPE", "must be { policy?, collateral?, now? }"));
     }
     return verifyProof(result as never, {
       now: options.now ?? Math.floor(Date.now() / 1000),
@@ -439,9 +434,4 @@ export class ZeroGComputeAdapterBase {
     const ctx: CallContext = { method, baseUrl: this.config.baseUrl, timeoutSeconds: timeoutMs / 1000 };
     return explainAnswer(connectError, ctx) ?? (await this.#connection.explain(connectError, ctx));
   }
-}
-
-function hasEmbeddedCollateral(proof: object): boolean {
-  const tee = (proof as { tee?: { collateral?: unknown } }).tee;
-  return typeof tee?.collateral === "object" && tee.collateral !== null;
 }

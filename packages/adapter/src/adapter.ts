@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type http2 from "node:http2";
 import type { ZeroGError } from "@chaoschain/zerog-core";
 import type { ConnectError } from "@connectrpc/connect";
@@ -90,7 +91,7 @@ function nodeConnection(baseUrl: string, apiKey: string | undefined): AdapterCon
  */
 export class ZeroGComputeAdapter extends ZeroGComputeAdapterBase {
   constructor(options: ZeroGComputeAdapterOptions = {}) {
-    const config = resolveConfig(options);
+    const config = resolveConfig(options, process.env, (path) => readFileSync(path, "utf8"));
     super(config, nodeConnection(config.baseUrl, config.apiKey));
   }
 }

@@ -11,11 +11,17 @@ export type {
   SubmitOptions,
 } from "./adapter-base.js";
 export { ZeroGComputeAdapterBase } from "./adapter-base.js";
-export type { ResolvedAdapterConfig, VerifyOptions, ZeroGComputeAdapterOptions } from "./config.js";
+export type {
+  ResolvedAdapterConfig,
+  ResolvedVerifyOptions,
+  VerifyOptions,
+  ZeroGComputeAdapterOptions,
+} from "./config.js";
 export { baseUrlFromGrpcUrl, defaultMaxRequestBytes, resolveConfig } from "./config.js";
+export type { ProofVerificationErrorType } from "./errors.js";
+export { devnetPolicyPath, ProofVerificationError } from "./errors.js";
 export type { ChaosChainSdkTask, InferenceInput } from "./task-shapes.js";
 export type {
-  AcceptedJobResult,
   JobAttestation,
   JobResult,
   JobResultMetadata,
@@ -23,5 +29,4 @@ export type {
   JobStatusName,
   JobUsage,
   ModelArtifact,
-  RejectedJobResult,
 } from "./views.js";

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { ComputeService, JobState } from "@chaoschain/zerog-core";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signedResult, testPolicy } from "../test/signed-result.js";
 import { type CliIo, exitCodes, runCli } from "./run-cli.js";
 
 /** A bridge stand-in on a real socket, streaming a job that runs, then ends as `final`. */
@@ -13,6 +14,12 @@ beforeAll(async () => {
     connectNodeAdapter({
       routes: (router) =>
         router.service(ComputeService, {
+          async getResult(req) {
+            return signedResult(
+              req.jobId,
+              req.jobId === "job_tampered" ? { output: "The answer is 43." } : {},
+            );
+          },
           async *watchJob(req) {
             if (req.jobId === "job_ft") {
               const at = (progress: number, stage: string, message: string) => ({
@@ -36,7 +43,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-function io(isTTY: boolean) {
+function io(isTTY: boolean, files: Record<string, string> = {}, env: Record<string, string> = {}) {
   const out = { stdout: "", stderr: "" };
   const value: CliIo = {
     stdout: (t) => {
@@ -46,11 +53,15 @@ function io(isTTY: boolean) {
       out.stderr += t;
     },
     isTTY,
-    env: {},
-    readFile: async () => {
-      throw Object.assign(new Error("no such file"), { code: "ENOENT" });
+    env,
+    readFile: async (path) => {
+      const text = files[path];
+      if (text === undefined) throw Object.assign(new Error("no such file"), { code: "ENOENT" });
+      return new TextEncoder().encode(text);
     },
-    writeFile: async () => {},
+    writeFile: async (path, text) => {
+      files[path] = text;
+    },
     now: () => 1_700_000_000,
   };
   return { io: value, out };
@@ -162,5 +173,73 @@ describe("zerog usage", () => {
     expect(out.stdout).toBe(stdout);
     if (stderr) expect(out.stderr).toContain(stderr);
     else expect(out.stderr).toBe("");
+  });
+});
+
+describe("zerog result verifies the proof here", () => {
+  const policy = JSON.stringify(testPolicy);
+
+  it("prints the output once the proof verified under --policy or ZEROG_VERIFY_POLICY", async () => {
+    const flag = io(false, { "p.json": policy });
+    expect(await runCli(["result", "job_real", "--policy", "p.json", "--url", url], flag.io, "0")).toBe(
+      exitCodes.ok,
+    );
+    expect(flag.out.stdout).toBe("The answer is 42.\n");
+    expect(flag.out.stderr).toBe("zerog: proof verified here under the policy in p.json (--policy)\n");
+    const env = io(false, { "p.json": policy }, { ZEROG_VERIFY_POLICY: "p.json" });
+    expect(await runCli(["result", "job_real", "--url", url], env.io, "0")).toBe(exitCodes.ok);
+    expect(env.out.stderr).toContain("under the policy in p.json (ZEROG_VERIFY_POLICY)");
+  });
+
+  it("exits 1 without the output when the proof does not verify, naming the devnet policy for a test root", async () => {
+    const files: Record<string, string> = {};
+    const t = io(false, files);
+    expect(await runCli(["result", "job_real", "--out", "r.json", "--url", url], t.io, "0")).toBe(
+      exitCodes.failed,
+    );
+    expect(t.out.stdout).toBe("");
+    expect(t.out.stderr).toContain("zerog: the proof of job job_real did not verify: untrusted_root:");
+    expect(t.out.stderr).toContain("ZEROG_VERIFY_POLICY=.zerog/devnet-policy.json");
+    expect(t.out.stderr).toContain("the result (NOT verified) was written to r.json");
+    // The saved result verifies offline under the right policy, from its embedded collateral.
+    files["p.json"] = policy;
+    const v = io(false, files);
+    const now = String(Math.floor(Date.now() / 1000));
+    expect(await runCli(["verify", "r.json", "--policy", "p.json", "--now", now], v.io, "0")).toBe(
+      exitCodes.ok,
+    );
+    expect(v.out.stdout).toMatch(/^VALID proof\n/);
+    const intel = io(false, files);
+    expect(await runCli(["verify", "r.json", "--now", now], intel.io, "0")).toBe(exitCodes.failed);
+    expect(intel.out.stdout).toMatch(
+      /^INVALID proof: untrusted_root: the quote chains to an untrusted root CA/,
+    );
+    expect(intel.out.stdout).toContain("ZEROG_VERIFY_POLICY=.zerog/devnet-policy.json");
+  });
+
+  it("a tampered output is refused; --no-verify hands it out, saying it was not verified here", async () => {
+    const t = io(false, { "p.json": policy });
+    expect(await runCli(["result", "job_tampered", "--policy", "p.json", "--url", url], t.io, "0")).toBe(
+      exitCodes.failed,
+    );
+    expect(t.out.stderr).toContain("did not verify: output_mismatch");
+    const off = io(false);
+    expect(await runCli(["result", "job_tampered", "--no-verify", "--url", url], off.io, "0")).toBe(
+      exitCodes.ok,
+    );
+    expect(off.out.stdout).toBe("The answer is 43.\n");
+    expect(off.out.stderr).toBe("zerog: proof NOT verified here (--no-verify)\n");
+  });
+
+  it("refuses a bad policy or contradictory flags as usage errors", async () => {
+    const bad = io(false, { "p.json": '{"tee":{"mrtd":[]}}' });
+    expect(await runCli(["result", "job_real", "--policy", "p.json", "--url", url], bad.io, "0")).toBe(
+      exitCodes.usage,
+    );
+    expect(bad.out.stderr).toContain("policy p.json (--policy): Invalid policy.tee.mrtd");
+    const both = io(false, { "p.json": policy });
+    expect(await runCli(["result", "job_real", "--policy", "p.json", "--no-verify"], both.io, "0")).toBe(
+      exitCodes.usage,
+    );
   });
 });

@@ -1,8 +1,17 @@
 import { parseArgs } from "node:util";
 import { toJson } from "@bufbuild/protobuf";
 import { ComputeResultSchema, type ErrorCode, verificationName, ZeroGError } from "@chaoschain/zerog-core";
-import { type Collateral, formatReport, type PolicyInput, verifyProof } from "@chaoschain/zerog-verifier";
+import {
+  type Collateral,
+  formatReport,
+  type PolicyInput,
+  resolvePolicy,
+  type VerifyProofReturnType,
+  verifyProof,
+} from "@chaoschain/zerog-verifier";
 import { ZeroGComputeAdapter } from "./adapter.js";
+import type { VerifyOptions } from "./config.js";
+import { ProofVerificationError, verificationHints } from "./errors.js";
 import type { JobStatus } from "./views.js";
 
 /** Side effects of the CLI, injected so that it runs as a plain function in tests. */
@@ -46,7 +55,8 @@ Commands:
                               (with --wait, the model's artifact reference {"path","sha256","size"})
   status <job-id> [--json]    the job's state (pending, running, completed, failed, cancelled)
   result <job-id> [--wait] [--timeout <s>] [--out <file>] [--json]
-                              the output; --out writes the whole result (output + proof) as JSON
+                              the output, once its proof verified here; --out writes the whole
+                              result (output + proof) as JSON
   watch <job-id>              follow the job (progress, stage, message): a live line on a terminal,
                               one line per change otherwise
   services [--model <m>] [--type fine-tuning] [--json]
@@ -54,10 +64,14 @@ Commands:
                               fine-tuning: the base models that can be fine-tuned
   cancel <job-id>             cancel a queued or running job
   verify <result.json> [--policy <file>] [--collateral <file>] [--now <unix-s>] [--json]
-                              verify a result written by 'result --out', offline
+                              verify a result written by 'result --out', offline (default: the
+                              collateral embedded in it)
 
 Options:
   --url <address>             bridge address [ZEROG_GRPC_URL], default localhost:50051
+  --policy <file>             verifier policy for result, submit --wait and verify [ZEROG_VERIFY_POLICY];
+                              default: Intel's root, TDX, UpToDate. The devnet's: .zerog/devnet-policy.json
+  --no-verify                 result, submit --wait: do not verify the proof here (the bridge's checks only)
   -h, --help                  this text
   -V, --version               the version
 
@@ -91,6 +105,7 @@ const options = {
   out: { type: "string" },
   json: { type: "boolean" },
   policy: { type: "string" },
+  "no-verify": { type: "boolean" },
   collateral: { type: "string" },
   now: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -110,9 +125,11 @@ const allowed: Record<Command, string[]> = {
     "wait",
     "timeout",
     "json",
+    "policy",
+    "no-verify",
   ],
   status: ["json"],
-  result: ["wait", "timeout", "out", "json"],
+  result: ["wait", "timeout", "out", "json", "policy", "no-verify"],
   watch: [],
   services: ["model", "type", "json"],
   cancel: ["json"],
@@ -177,6 +194,45 @@ async function readJson(io: CliIo, path: string, what: string): Promise<unknown>
   }
 }
 
+/** Which policy file the command uses: --policy, else ZEROG_VERIFY_POLICY; undefined: Intel's default. */
+function policyFile(flags: Flags, io: CliIo): { path: string; from: string } | undefined {
+  if (flags.policy !== undefined) return { path: flags.policy, from: "--policy" };
+  const env = io.env.ZEROG_VERIFY_POLICY;
+  return env ? { path: env, from: "ZEROG_VERIFY_POLICY" } : undefined;
+}
+
+/** How the command's policy is named in messages. */
+function policySource(flags: Flags, io: CliIo): string {
+  const file = policyFile(flags, io);
+  return file
+    ? `the policy in ${file.path} (${file.from})`
+    : "Intel's default policy (no --policy, no ZEROG_VERIFY_POLICY)";
+}
+
+/** The command's verifier policy, read and validated (a bad one is a usage error naming the file). */
+async function readPolicy(
+  io: CliIo,
+  flags: Flags,
+): Promise<{ value: PolicyInput; source: string } | undefined> {
+  const file = policyFile(flags, io);
+  if (!file || flags["no-verify"]) return undefined;
+  const value = (await readJson(io, file.path, `policy (${file.from})`)) as PolicyInput;
+  try {
+    resolvePolicy(value);
+  } catch (e) {
+    throw new UsageError(
+      `policy ${file.path} (${file.from}): ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+    );
+  }
+  return { value, source: policySource(flags, io) };
+}
+
+/** A report as zerog-verify prints it, then what to do when the proof did not verify. */
+function printReport(io: CliIo, report: VerifyProofReturnType, policy: string): void {
+  io.stdout(formatReport(report, "proof"));
+  if (!report.ok) for (const hint of verificationHints(report, policy)) io.stdout(`  hint: ${hint}\n`);
+}
+
 function jsonText(value: unknown): string {
   const replacer = (_k: string, v: unknown) =>
     typeof v === "bigint"
@@ -230,8 +286,14 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
       );
     }
     const timeoutS = positiveSeconds(flags.timeout, "--timeout");
-    if (cmd === "verify") return await verify(io, args[0] as string, flags);
-    zerog = new ZeroGComputeAdapter({ ...(flags.url ? { grpcUrl: flags.url } : {}) });
+    if (flags.policy !== undefined && flags["no-verify"])
+      throw new UsageError("--policy and --no-verify contradict each other");
+    const policy = await readPolicy(io, flags);
+    if (cmd === "verify") return await verify(io, args[0] as string, flags, policy);
+    const verifyOptions: VerifyOptions | false = flags["no-verify"]
+      ? false
+      : { ...(policy ? { policy: policy.value } : {}) };
+    zerog = new ZeroGComputeAdapter({ ...(flags.url ? { grpcUrl: flags.url } : {}), verify: verifyOptions });
     switch (cmd) {
       case "submit":
         return await submit(io, zerog, flags, timeoutS);
@@ -241,7 +303,7 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
         return s.state === "failed" || s.state === "cancelled" ? exitCodes.failed : exitCodes.ok;
       }
       case "result":
-        return await result(io, zerog, args[0] as string, flags, timeoutS);
+        return await result(io, zerog, args[0] as string, flags, timeoutS, policySource(flags, io));
       case "watch":
         return await watch(io, zerog, args[0] as string);
       case "services": {
@@ -285,6 +347,7 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
       io.stderr(`zerog: ${e.message}\n`);
       return exitCodeOf(e.code);
     }
+
     io.stderr(`zerog: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
     return exitCodes.unavailable;
   } finally {
@@ -313,7 +376,7 @@ async function submit(io: CliIo, zerog: ZeroGComputeAdapter, flags: Flags, timeo
     io.stdout(flags.json ? jsonText({ job_id: jobId }) : `${jobId}\n`);
     return exitCodes.ok;
   }
-  return result(io, zerog, jobId, { ...flags, wait: true }, timeoutS);
+  return result(io, zerog, jobId, { ...flags, wait: true }, timeoutS, policySource(flags, io));
 }
 
 function inferenceTask(flags: Flags) {
@@ -363,15 +426,31 @@ async function result(
   jobId: string,
   flags: Flags,
   timeoutS: number | undefined,
+  policy: string,
 ) {
-  const r = await zerog.result(jobId, { wait: flags.wait ?? false, ...(timeoutS ? { timeoutS } : {}) });
-  if (flags.out) {
-    await io.writeFile(flags.out, jsonText(toJson(ComputeResultSchema, r.raw, { useProtoFieldName: true })));
-  }
-  if (!r.success) {
-    io.stderr(`zerog: job ${jobId}: ${r.error}\n`);
+  const writeOut = async (raw: Parameters<typeof toJson<typeof ComputeResultSchema>>[1]) => {
+    if (flags.out)
+      await io.writeFile(flags.out, jsonText(toJson(ComputeResultSchema, raw, { useProtoFieldName: true })));
+  };
+  let r: Awaited<ReturnType<ZeroGComputeAdapter["result"]>>;
+  try {
+    r = await zerog.result(jobId, { wait: flags.wait ?? false, ...(timeoutS ? { timeoutS } : {}) });
+  } catch (e) {
+    if (!(e instanceof ProofVerificationError)) throw e;
+    await writeOut(e.raw);
+    io.stderr(
+      `zerog: ${e.shortMessage}\n${verificationHints(e.report, policy)
+        .map((h) => `  ${h}\n`)
+        .join("")}`,
+    );
+    if (flags.out)
+      io.stderr(
+        `zerog: the result (NOT verified) was written to ${flags.out}; check it with 'zerog verify ${flags.out} --policy <file>'\n`,
+      );
     return exitCodes.failed;
   }
+  await writeOut(r.raw);
+  const verified = r.verification ? "verified here" : "NOT verified here (--no-verify)";
   if (flags.json) {
     io.stdout(
       jsonText({
@@ -380,9 +459,13 @@ async function result(
         execution_hash: r.execution_hash,
         verification_method: r.verification_method.value,
         metadata: r.metadata,
+        verification: r.verification ?? null,
       }),
     );
-  } else io.stdout(r.output.endsWith("\n") ? r.output : `${r.output}\n`);
+  } else {
+    io.stdout(r.output.endsWith("\n") ? r.output : `${r.output}\n`);
+    io.stderr(`zerog: proof ${verified}${r.verification ? ` under ${policy}` : ""}\n`);
+  }
   if (flags.out && !flags.json) io.stderr(`zerog: result with proof written to ${flags.out}\n`);
   return exitCodes.ok;
 }
@@ -411,9 +494,13 @@ function fit(line: string, columns: number | undefined): string {
   return columns && line.length >= columns ? `${line.slice(0, Math.max(0, columns - 2))}…` : line;
 }
 
-async function verify(io: CliIo, file: string, flags: Flags) {
+async function verify(
+  io: CliIo,
+  file: string,
+  flags: Flags,
+  policy: { value: PolicyInput; source: string } | undefined,
+) {
   const input = await readJson(io, file, "result");
-  const policy = flags.policy ? ((await readJson(io, flags.policy, "policy")) as PolicyInput) : undefined;
   const collateral = flags.collateral
     ? ((await readJson(io, flags.collateral, "collateral")) as Collateral)
     : undefined;
@@ -422,12 +509,13 @@ async function verify(io: CliIo, file: string, flags: Flags) {
     if (!/^\d+$/.test(flags.now)) throw new UsageError(`--now must be unix seconds, got ${flags.now}`);
     now = Number(flags.now);
   }
-  let report: Awaited<ReturnType<typeof verifyProof>>;
+  let report: VerifyProofReturnType;
   try {
-    report = await verifyProof(input as never, { now, policy, collateral });
+    report = await verifyProof(input as never, { now, policy: policy?.value, collateral });
   } catch (e) {
     throw new UsageError(`${file}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`);
   }
-  io.stdout(flags.json ? jsonText(report) : formatReport(report, "proof"));
+  if (flags.json) io.stdout(jsonText(report));
+  else printReport(io, report, policy?.source ?? policySource(flags, io));
   return report.ok ? exitCodes.ok : exitCodes.failed;
 }

@@ -11,6 +11,7 @@ export {
   ZeroGError,
 } from "./errors.js";
 export type {
+  BridgeChecks,
   CancelJobRequest,
   CancelJobResponse,
   ChatMessage,
@@ -30,6 +31,7 @@ export type {
   ListJobsResponse,
   ListServicesRequest,
   ListServicesResponse,
+  QuoteCollateral,
   Resources,
   Service,
   SubmitRequest,
@@ -40,6 +42,7 @@ export type {
   WatchJobRequest,
 } from "./gen/chaoschain/zerog/v1/compute_pb.js";
 export {
+  BridgeChecksSchema,
   CancelJobRequestSchema,
   CancelJobResponseSchema,
   ChatMessageSchema,
@@ -65,6 +68,7 @@ export {
   ListJobsResponseSchema,
   ListServicesRequestSchema,
   ListServicesResponseSchema,
+  QuoteCollateralSchema,
   ReportDataBinding,
   ReportDataBindingSchema,
   ResourcesSchema,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createZGComputeNetworkBroker, type ZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
@@ -11,6 +12,8 @@ import { createSessionAuthorization } from "./session-token.js";
 import { DEVNET_GAS_PRICE } from "./start-chain.js";
 import { type Devnet, startDevnet } from "./start-devnet.js";
 import type { ProviderSimulatorHandle } from "./start-provider-simulator.js";
+
+const qvl = createRequire(import.meta.url)("@phala/dcap-qvl") as typeof import("@phala/dcap-qvl");
 
 // The SDK's typings resolve ethers' CommonJS .d.ts and ours the ESM one: the same runtime class but
 // distinct TS types (#private), hence this cast. At runtime both sides load ethers' ESM build.
@@ -368,6 +371,24 @@ describe("(d) faults", () => {
     expect(chatId).toBeNull();
     expect(JSON.parse(bytes.toString())).toMatchObject({ error: { type: "server_error" } });
     expect(faulty.unsettledFee(wallet.address)).toBe(before);
+  });
+
+  test("forgeQuote: a quote one bit off its signature, same PCK chain, that dcap-qvl refuses", async () => {
+    const honest = await (await fetch(`${faulty.url}/v1/quote`)).json();
+    await faulty.setFaults({ forgeQuote: true });
+    const forged = await (await fetch(`${faulty.url}/v1/quote`)).json();
+    const report = await (await fetch(`${faulty.url}/v1/proxy/attestation/report`)).json();
+    expect(report.quote).toBe(forged.quote);
+    const a = Buffer.from(honest.quote, "hex");
+    const b = Buffer.from(forged.quote, "hex");
+    const differing = [...a.keys()].filter((i) => a[i] !== b[i]);
+    expect(differing).toEqual([636]); // the first byte of the quote's ECDSA signature
+    expect({ ...forged, quote: honest.quote }).toEqual(honest);
+    const collateral = await qvl.getCollateral(devnet.pccs!.url, b);
+    const verifier = qvl.QuoteVerifier.newWithRootCa(Buffer.from(devnet.trust!.rootCaDer));
+    const now = Math.floor(Date.now() / 1000);
+    expect(verifier.verify(a, collateral, now).status).toBe("UpToDate");
+    expect(() => verifier.verify(b, collateral, now)).toThrow(/signature is invalid/i);
   });
 
   test("latencyMs delays the answer", async () => {

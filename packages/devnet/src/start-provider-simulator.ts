@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { TDX_QUOTE_OFFSETS } from "@chaoschain/zerog-tee-sim";
 import { Contract, getAddress, isCallException, type Provider, Wallet } from "ethers";
 import { DevnetError, errorMessage } from "./errors.js";
 import {
@@ -51,6 +52,12 @@ export type ProviderFaults = {
    * that pass authentication, evenly spread (0.25: every fourth). Default 1: all of them.
    */
   faultRate?: number | undefined;
+  /**
+   * Serve a forged TDX quote at `/v1/quote` and `/v1/proxy/attestation/report`: one bit of the quote's
+   * ECDSA signature flipped, everything else (PCK chain, FMSPC, report data, event log) as before, so
+   * collateral is found and the quote fails verification (`quote_signature_invalid`).
+   */
+  forgeQuote?: boolean | undefined;
 };
 
 /** A chat completion the provider billed: what `settle()` will charge, and what it was for. */
@@ -222,7 +229,10 @@ export async function startProviderSimulator(
   const appCompose = devnetAppCompose(defaultModel);
   const attestationSource: AttestationSource =
     params.attestation ?? ((tee: string) => placeholderAttestation(tee, appCompose));
-  const attestation = async (tee: string) => attestationSource(tee, { models, appCompose });
+  const attestation = async (tee: string) => {
+    const body = await attestationSource(tee, { models, appCompose });
+    return faults.forgeQuote ? forgedQuote(body) : body;
+  };
   const signatures = new SignatureStore(params.signatureTtlMs ?? 5 * 60 * 1000);
   const unsettled: UnsettledRequest[] = [];
   const streams = new AbortController();
@@ -732,4 +742,16 @@ export async function startProviderSimulator(
       await settleChain;
     },
   };
+}
+
+/** Offset of the quote's own ECDSA signature (after the signed header + TD report and its u32 length). */
+const QUOTE_SIGNATURE_OFFSET = TDX_QUOTE_OFFSETS.signedEnd + 4;
+
+/** The attestation body with one bit of its quote's signature flipped (a quote no TDX produced). */
+function forgedQuote(body: object): object {
+  const quote = (body as { quote?: unknown }).quote;
+  if (typeof quote !== "string" || quote.length < 2 * (QUOTE_SIGNATURE_OFFSET + 1)) return body;
+  const at = 2 * QUOTE_SIGNATURE_OFFSET;
+  const flipped = (Number.parseInt(quote.slice(at, at + 2), 16) ^ 1).toString(16).padStart(2, "0");
+  return { ...body, quote: `${quote.slice(0, at)}${flipped}${quote.slice(at + 2)}` };
 }

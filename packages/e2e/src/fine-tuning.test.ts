@@ -85,7 +85,10 @@ describe("fine-tuning, end to end", () => {
       lines.some((l) => new RegExp(`${jobId} running \\d+% \\[Training\\] training, step \\d of 4$`).test(l)),
     ).toBe(true);
     const result = await zerog("result", jobId);
-    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result).toMatchObject({
+      code: 0,
+      stderr: `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY)\n`,
+    });
     checkArtifact(JSON.parse(result.stdout));
   });
 

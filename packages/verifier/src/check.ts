@@ -25,6 +25,7 @@ export type Reason =
   | "collateral_expired"
   | "collateral_not_yet_valid"
   | "certificate_chain_invalid"
+  | "untrusted_root"
   | "certificate_expired"
   | "certificate_not_yet_valid"
   | "certificate_revoked"

@@ -1,8 +1,9 @@
 import type { Collateral } from "./collateral.js";
-import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
-import { base64ToBytes, bytesToHex, isBytes } from "./internal/bytes.js";
+import { InvalidInputError } from "./errors/input.js";
+import { bytes, int64, object, pick, str } from "./internal/proto-fields.js";
 import { LIMITS } from "./limits.js";
 import type { ReportDataBindingName } from "./policy.js";
+import { fromQuoteCollateral, type QuoteCollateralInput } from "./quote-collateral.js";
 import { toChecksumAddress } from "./report-data.js";
 
 /** Bytes as protobuf-es gives them (Uint8Array) or as proto3 JSON does (base64, standard or URL-safe). */
@@ -33,29 +34,6 @@ export interface GpuEvidenceInput {
   evidence_list?: O<GpuDeviceEvidenceInput[]>;
   nrasToken?: O<string>;
   nras_token?: O<string>;
-}
-
-/** `QuoteCollateral` embedded in a proof: protobuf-es object or proto3 JSON (camelCase or snake_case). */
-export interface QuoteCollateralInput {
-  pckCrlIssuerChain?: O<string>;
-  pck_crl_issuer_chain?: O<string>;
-  rootCaCrl?: O<BytesInput>;
-  root_ca_crl?: O<BytesInput>;
-  pckCrl?: O<BytesInput>;
-  pck_crl?: O<BytesInput>;
-  tcbInfoIssuerChain?: O<string>;
-  tcb_info_issuer_chain?: O<string>;
-  tcbInfo?: O<string>;
-  tcb_info?: O<string>;
-  tcbInfoSignature?: O<BytesInput>;
-  tcb_info_signature?: O<BytesInput>;
-  qeIdentityIssuerChain?: O<string>;
-  qe_identity_issuer_chain?: O<string>;
-  qeIdentity?: O<string>;
-  qe_identity?: O<string>;
-  qeIdentitySignature?: O<BytesInput>;
-  qe_identity_signature?: O<BytesInput>;
-  [other: string]: unknown;
 }
 
 /** `TeeEvidence`: protobuf-es object or proto3 JSON (camelCase or snake_case). */
@@ -236,78 +214,6 @@ export interface NormalizedFineTuningDelivery {
   artifactSize: bigint;
 }
 
-function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
-  return o[camel] !== undefined ? o[camel] : o[snake];
-}
-
-function str(
-  o: Record<string, unknown>,
-  camel: string,
-  snake: string,
-  field: string,
-  limit: number = LIMITS.fieldBytes,
-): string {
-  const v = pick(o, camel, snake);
-  if (v === undefined || v === null) return "";
-  if (typeof v !== "string") throw new InvalidInputError(field, `expected a string, got ${typeof v}`);
-  if (v.length > limit) throw new InputTooLargeError(field, v.length, limit);
-  return v;
-}
-
-function bytes(
-  o: Record<string, unknown>,
-  camel: string,
-  snake: string,
-  field: string,
-  limit: number = LIMITS.fieldBytes,
-): Uint8Array {
-  const v = pick(o, camel, snake);
-  if (v === undefined || v === null) return new Uint8Array(0);
-  const size = isBytes(v) ? v.length : typeof v === "string" ? Math.floor((v.length * 3) / 4) : 0;
-  if (size > limit) throw new InputTooLargeError(field, size, limit);
-  if (isBytes(v)) return v;
-  if (typeof v === "string") return base64ToBytes(v, field);
-  throw new InvalidInputError(field, "expected bytes or base64");
-}
-
-function object(v: unknown, field: string): Record<string, unknown> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "object" || Array.isArray(v) || isBytes(v))
-    throw new InvalidInputError(field, "expected an object");
-  return v as Record<string, unknown>;
-}
-
-/** Embedded `QuoteCollateral` → dcap-qvl shape (bytes as hex); undefined when absent or empty. */
-function collateralOf(v: unknown): Collateral | undefined {
-  const c = object(v, "proof.tee.collateral");
-  if (!c) return undefined;
-  const f = (k: string) => `proof.tee.collateral.${k}`;
-  const camel = (k: string) => k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
-  const text = (k: string) => str(c, camel(k), k, f(k), LIMITS.collateralFieldBytes);
-  const hex = (k: string) => bytesToHex(bytes(c, camel(k), k, f(k), LIMITS.collateralFieldBytes));
-  const out: Collateral = {
-    pck_crl_issuer_chain: text("pck_crl_issuer_chain"),
-    root_ca_crl: hex("root_ca_crl"),
-    pck_crl: hex("pck_crl"),
-    tcb_info_issuer_chain: text("tcb_info_issuer_chain"),
-    tcb_info: text("tcb_info"),
-    tcb_info_signature: hex("tcb_info_signature"),
-    qe_identity_issuer_chain: text("qe_identity_issuer_chain"),
-    qe_identity: text("qe_identity"),
-    qe_identity_signature: hex("qe_identity_signature"),
-  };
-  return Object.values(out).every((x) => x === "") ? undefined : out;
-}
-
-function int64(o: Record<string, unknown>, camel: string, snake: string, field: string): bigint {
-  const v = pick(o, camel, snake);
-  if (v === undefined || v === null || v === "") return 0n;
-  if (typeof v === "bigint") return v;
-  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
-  if (typeof v === "string" && /^-?\d+$/.test(v.trim())) return BigInt(v.trim());
-  throw new InvalidInputError(field, "expected an integer (bigint, number or decimal string)");
-}
-
 const BINDINGS: Record<string, ReportDataBindingName | "unspecified"> = {
   "0": "unspecified",
   "1": "address-ascii",
@@ -365,7 +271,7 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
       teeVerifier: str(t, "teeVerifier", "tee_verifier", "proof.tee.tee_verifier"),
       rawReport: bytes(t, "rawReport", "raw_report", "proof.tee.raw_report", LIMITS.bodyBytes),
     };
-    const collateral = collateralOf(t.collateral);
+    const collateral = fromQuoteCollateral(t.collateral, "proof.tee.collateral");
     if (collateral) out.tee.collateral = collateral;
   }
   const g = object(o.gpu, "proof.gpu");

@@ -334,6 +334,7 @@ export class Worker {
         output: result.output,
         proof: result.proof,
         usage: result.usage,
+        ...(result.bridgeChecks ? { bridgeChecks: result.bridgeChecks } : {}),
       });
       await this.#store(
         jobId,

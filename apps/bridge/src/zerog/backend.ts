@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  type ComputeProof,
   type ComputeTask,
   FailureReason,
   type Service,
@@ -10,10 +9,11 @@ import {
   verificationName,
 } from "@chaoschain/zerog-core";
 import {
+  collateralNextUpdate,
   createVerificationCache,
   InvalidInputError,
+  normalizeCollateral,
   outputFromResponseBody,
-  type VerificationCache,
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
@@ -25,6 +25,7 @@ import {
   type ServiceFilter,
 } from "../backend.js";
 import { delay } from "../delay.js";
+import { QUOTE_CHECK, type QuoteGate, type Verdict } from "../quote-gate.js";
 import { inferenceSent, resendRefusal } from "./attempt-policy.js";
 import { defaultDatasetPolicy } from "./fine-tuning/dataset-source.js";
 import { FineTuningServing } from "./fine-tuning/fine-tuning-contract.js";
@@ -33,13 +34,12 @@ import {
   type FineTuningOptions,
   FineTuningRunner,
   fineTuningCheckpointOf,
-  type Verdict,
 } from "./fine-tuning/fine-tuning-runner.js";
 import { fineTuningServiceList, fineTuningServiceType } from "./fine-tuning/select-service.js";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
-import { buildProof } from "./proof.js";
+import { buildProof, type QuoteCollateralBytes } from "./proof.js";
 import {
   type ChatExchange,
   fetchAttestation,
@@ -53,14 +53,13 @@ import { connectBroker, forgetSdkSession, type ZeroGBroker, type ZeroGNetwork } 
 import { expectedSigner, ServiceDirectory, type ServiceRecord } from "./services.js";
 import { TxQueue } from "./tx-queue.js";
 
-/**
- * A full offline check of a proof (the verifier with the bridge's policy); ok or why not. `cache` is the
- * backend's verification cache, already holding this proof's signer recovery.
- */
-export type ProofCheck = (
-  proof: ComputeProof,
-  cache: VerificationCache,
-) => Promise<{ ok: true } | { ok: false; reason: string }>;
+/** A provider's attestation, admitted by the quote gate, with the collateral its quote was checked against. */
+interface Admitted {
+  attestation: ProviderAttestation;
+  collateral: QuoteCollateralBytes | undefined;
+  /** Unix seconds when the collateral stops being current (the admission must be renewed). */
+  currentUntil: number;
+}
 
 export interface ZeroGBackendOptions {
   network: ZeroGNetwork;
@@ -84,23 +83,15 @@ export interface ZeroGBackendOptions {
    * rejects (revoked) is dropped at once and the request retried with a fresh one.
    */
   sessionReuseMs?: number;
-  /** Extra check of each proof before its result is accepted (quote, workload, GPU). */
-  checkProof?: ProofCheck | undefined;
   /**
-   * Check of a provider's attestation alone (quote, workload, GPU under the operator's policy), run before
-   * a fine-tuning job pays or uploads anything.
+   * Admits each provider (its TEE attestation checked with Intel collateral fetched from a PCS / PCCS, under
+   * the operator's policy) before it is sent or paid anything, and checks each whole proof before its result
+   * is kept. Without it, only the enclave's signatures are checked, and results say the quote was skipped.
    */
-  checkAttestation?: AttestationCheck | undefined;
+  gate?: QuoteGate | undefined;
   /** Fine-tuning: where models go, which datasets are accepted, how tasks are followed. */
   fineTuning?: Partial<FineTuningOptions> | undefined;
 }
-
-/** A check of a provider's attestation for the enclave key `signer`; ok or why not. */
-export type AttestationCheck = (
-  attestation: ProviderAttestation,
-  signer: string,
-  cache: VerificationCache,
-) => Promise<Verdict>;
 
 /** Where fine-tuned models go when the options name no directory. */
 export const defaultArtifactsDir = ".zerog/artifacts";
@@ -125,6 +116,7 @@ export class ZeroGBackend implements ComputeBackend {
   /** Runs in flight, so that `close()` waits for them. */
   readonly #running = new Set<Promise<unknown>>();
   readonly #attestations: PromiseCache<string, ProviderAttestation>;
+  readonly #admissions: PromiseCache<string, Admitted>;
   readonly #sessions: PromiseCache<string, Record<string, string>>;
   readonly #closing = new AbortController();
   /** Parsed collateral, verified quotes, event-log replays and signer recoveries, shared by all jobs. */
@@ -147,6 +139,7 @@ export class ZeroGBackend implements ComputeBackend {
     this.#logger = options.logger.child({ backend: this.name });
     this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000);
     this.#attestations = new PromiseCache(options.attestationTtlMs ?? 600_000);
+    this.#admissions = new PromiseCache(options.attestationTtlMs ?? 600_000);
     this.#sessions = new PromiseCache(options.sessionReuseMs ?? 300_000);
     this.#fineTuning = makeFineTuning((url, signal) => this.attestation(url, signal));
   }
@@ -177,7 +170,7 @@ export class ZeroGBackend implements ComputeBackend {
     });
     const ft = options.fineTuning ?? {};
     const verificationCache = createVerificationCache();
-    const { checkProof, checkAttestation } = options;
+    const { gate } = options;
     const makeFineTuning = (attestation: ZeroGBackend["attestation"]) =>
       new FineTuningRunner({
         serving,
@@ -187,8 +180,9 @@ export class ZeroGBackend implements ComputeBackend {
         ensureLedger: () => funding.ledgerReady(),
         attestation,
         checkAttestation:
-          checkAttestation && ((att, signer) => checkAttestation(att, signer, verificationCache)),
-        checkProof: checkProof && ((proof) => checkProof(proof, verificationCache)),
+          gate && ((att, signer) => verdictOf(gate.admit(att, signer, signer, verificationCache))),
+        collateral: gate && ((att, signer) => gate.admit(att, signer, signer, verificationCache)),
+        checkProof: gate && ((proof) => gate.checkProof(proof, verificationCache)),
         logger: options.logger.child({ backend: `0g-${options.network.name}`, task: "fine-tuning" }),
         options: {
           ...defaultFineTuningOptions,
@@ -229,7 +223,18 @@ export class ZeroGBackend implements ComputeBackend {
 
   run(task: ComputeTask, ctx: RunContext): Promise<BackendJobResult> {
     const signal = AbortSignal.any([ctx.signal, this.#closing.signal]);
-    const running =
+    const checks = this.#options.gate?.checks;
+    // Every result has had its enclave signatures checked; its quote, unless the gate skips (or is absent).
+    const withChecks = (result: BackendJobResult): BackendJobResult => ({
+      ...result,
+      bridgeChecks: {
+        signatureVerified: true,
+        quoteVerified: checks?.quoteVerified ?? false,
+        skipped: checks?.skipped ?? [QUOTE_CHECK],
+        rootCaSha256: checks?.rootCaSha256 ?? "",
+      },
+    });
+    const running = (
       task.taskType === TaskType.INFERENCE
         ? this.#run(task, ctx, signal)
         : this.#fineTuning.run(task, {
@@ -238,7 +243,8 @@ export class ZeroGBackend implements ComputeBackend {
             progress: (update) => ctx.progress(update),
             checkpoint: (state) => ctx.checkpoint({ ...state }),
             resumeFrom: fineTuningCheckpointOf(ctx.resumeFrom),
-          });
+          })
+    ).then(withChecks);
     this.#running.add(running);
     const forget = () => this.#running.delete(running);
     running.then(forget, forget);
@@ -283,23 +289,25 @@ export class ZeroGBackend implements ComputeBackend {
         (await this.#directory.refusal(task)) ?? "no provider",
       );
     }
-    const failures: string[] = [];
+    const failures: BackendError[] = [];
     for (const service of candidates) {
       ctx.progress({ provider: service.provider });
       try {
         return await this.#runOn(service, task, ctx, signal);
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
-        failures.push(err.message);
+        failures.push(err);
         this.#logger.warn(
           { jobId: ctx.jobId, provider: service.provider, err: err.message },
           "provider failed; failing over",
         );
       }
     }
+    // Every provider refused for its TEE evidence: the job fails for that, not for availability.
+    const refused = failures.every((f) => f.reason === FailureReason.PROOF_INVALID);
     throw new BackendError(
-      FailureReason.PROVIDER_UNAVAILABLE,
-      `all ${candidates.length} provider(s) of ${task.model} failed: ${failures.join("; ")}`,
+      refused ? FailureReason.PROOF_INVALID : FailureReason.PROVIDER_UNAVAILABLE,
+      `all ${candidates.length} provider(s) of ${task.model} failed: ${failures.map((f) => f.message).join("; ")}`,
     );
   }
 
@@ -317,6 +325,9 @@ export class ZeroGBackend implements ComputeBackend {
       });
     });
     const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
+    const signer = expectedSigner(service);
+    // Before any request is sent: the provider's attestation checked with current Intel collateral.
+    const admitted = await this.#admitted(service, signer, signal);
     const requestBody = chatRequestBody(task, service.model);
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
@@ -341,12 +352,11 @@ export class ZeroGBackend implements ComputeBackend {
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
     ctx.progress({ progress: 0.8 });
-    const [signature, attestation] = await Promise.all([
-      fetchSignature(service.url, exchange.chatId, service.model, { signal, timeoutMs }),
-      this.attestation(service.url, signal),
-    ]);
+    const signature = await fetchSignature(service.url, exchange.chatId, service.model, {
+      signal,
+      timeoutMs,
+    });
     const timestamp = Math.floor(Date.now() / 1000);
-    const signer = expectedSigner(service);
     const check = this.#checkSignature(exchange, signature, signer);
     if (!check.ok) {
       throw new BackendError(
@@ -357,15 +367,16 @@ export class ZeroGBackend implements ComputeBackend {
     const proof = buildProof({
       exchange,
       signature,
-      attestation,
+      attestation: admitted.attestation,
+      collateral: admitted.collateral,
       service,
       signer,
       pubkey: check.pubkey,
       chainId: this.#chainId,
       timestamp,
     });
-    if (this.#options.checkProof) {
-      const verdict = await this.#options.checkProof(proof, this.#verificationCache);
+    if (this.#options.gate) {
+      const verdict = await this.#options.gate.checkProof(proof, this.#verificationCache);
       if (!verdict.ok) {
         throw new BackendError(
           FailureReason.PROOF_INVALID,
@@ -436,6 +447,39 @@ export class ZeroGBackend implements ComputeBackend {
     });
   }
 
+  /**
+   * The provider's attestation admitted by the quote gate (collateral fetched, attestation verified), once
+   * per TTL (a refusal is not kept) and shared by concurrent jobs; renewed once its collateral is no longer
+   * current.
+   */
+  #admitted(service: ServiceRecord, signer: string, signal: AbortSignal): Promise<Admitted> {
+    const make = async (): Promise<Admitted> => {
+      const attestation = await this.attestation(service.url, this.#closing.signal);
+      const collateral = await this.#options.gate?.admit(
+        attestation,
+        signer,
+        service.provider,
+        this.#verificationCache,
+      );
+      const currentUntil = collateral
+        ? collateralNextUpdate(normalizeCollateral(collateral))
+        : Number.POSITIVE_INFINITY;
+      return { attestation, collateral, currentUntil };
+    };
+    const value = this.#admissions.get(service.url, make).then((admitted) => {
+      // Collateral that passed its nextUpdate while cached would fail every proof: admit afresh.
+      if (admitted.currentUntil > Date.now() / 1000) return admitted;
+      this.#admissions.delete(service.url);
+      return this.#admissions.get(service.url, make);
+    });
+    return Promise.race([
+      value,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+      ),
+    ]);
+  }
+
   /** Retries retryable failures on one provider with exponential backoff. */
   async #withRetries<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
     const attempts = this.#options.attemptsPerProvider ?? 2;
@@ -450,5 +494,17 @@ export class ZeroGBackend implements ComputeBackend {
         wait *= 2;
       }
     }
+  }
+}
+
+/** An admission as a verdict: refused (proof_invalid) is a "no"; anything else (collateral_unavailable) throws. */
+async function verdictOf(admission: Promise<unknown>): Promise<Verdict> {
+  try {
+    await admission;
+    return { ok: true };
+  } catch (err) {
+    if (err instanceof BackendError && err.reason === FailureReason.PROOF_INVALID)
+      return { ok: false, reason: err.message };
+    throw err;
   }
 }

@@ -5,11 +5,17 @@ import {
   ComputeProofSchema,
   type GpuEvidence,
   GpuEvidenceSchema,
+  QuoteCollateralSchema,
   ReportDataBinding,
   type TeeEvidence,
   TeeEvidenceSchema,
 } from "@chaoschain/zerog-core";
-import { expectedReportData, type ReportDataBindingName } from "@chaoschain/zerog-verifier";
+import {
+  expectedReportData,
+  type FetchPcsCollateralReturnType,
+  type ReportDataBindingName,
+  toQuoteCollateral,
+} from "@chaoschain/zerog-verifier";
 import { getAddress } from "ethers";
 import type { ChatExchange, ProviderAttestation, ProviderSignature } from "./provider-http.js";
 import type { ServiceRecord } from "./services.js";
@@ -92,13 +98,21 @@ export interface ProviderEvidence {
   dockerDigest: string;
 }
 
-/** The evidence in a provider's `/v1/quote` body for the enclave key `signer`. */
+/** Intel collateral a quote was checked against, embedded byte for byte in proofs (`tee.collateral`). */
+export type QuoteCollateralBytes = FetchPcsCollateralReturnType;
+
+/**
+ * The evidence in a provider's `/v1/quote` body for the enclave key `signer`, with the collateral its
+ * quote was checked against (when it was).
+ */
 export function providerEvidence(
   attestation: ProviderAttestation,
   signer: string,
   fallbackDigest = "",
+  collateral?: QuoteCollateralBytes | undefined,
 ): ProviderEvidence {
   const { tee, quote } = teeEvidence(attestation, signer);
+  if (collateral) tee.collateral = create(QuoteCollateralSchema, toQuoteCollateral(collateral));
   const gpu = asObject(attestation.json.nvidia_payload);
   const list = Array.isArray(gpu.evidence_list) ? (gpu.evidence_list as Record<string, unknown>[]) : [];
   return {
@@ -129,6 +143,8 @@ export function buildProof(input: {
   exchange: ChatExchange;
   signature: ProviderSignature;
   attestation: ProviderAttestation;
+  /** The Intel collateral the quote was checked against, embedded byte for byte (`tee.collateral`). */
+  collateral: QuoteCollateralBytes | undefined;
   service: ServiceRecord;
   signer: string;
   /** The enclave key recovered from the signature (0x04…). */
@@ -137,7 +153,12 @@ export function buildProof(input: {
   timestamp: number;
 }): ComputeProof {
   const { exchange, signature, attestation, service, signer } = input;
-  const evidence = providerEvidence(attestation, signer, asText(service.additionalInfo.ImageDigest));
+  const evidence = providerEvidence(
+    attestation,
+    signer,
+    asText(service.additionalInfo.ImageDigest),
+    input.collateral,
+  );
   const requestHash = sha256Hex(exchange.requestBody);
   const responseHash = sha256Hex(exchange.responseBody);
   return create(ComputeProofSchema, {

@@ -112,9 +112,11 @@ export async function deliverModel(p: DeliverModelParameters): Promise<BackendJo
   const artifact = await decryptArtifact(encrypted, envelope, key, dir, taskId);
   await rm(encrypted, { force: true });
   const attestation = await deps.attestation(service.url, signal);
+  const collateral = await deps.collateral?.(attestation, service.teeSignerAddress);
   const proof = buildFineTuningProof({
     service,
     attestation,
+    collateral,
     chainId: deps.chainId,
     fineTuningContract: serving.address,
     timestamp: Math.floor(Date.now() / 1000),

@@ -1,13 +1,15 @@
 import { create } from "@bufbuild/protobuf";
 import { type ComputeProof, ComputeProofSchema, FineTuningDeliverySchema } from "@chaoschain/zerog-core";
 import { getAddress, getBytes, hexlify } from "ethers";
-import { providerEvidence } from "../proof.js";
+import { providerEvidence, type QuoteCollateralBytes } from "../proof.js";
 import type { ProviderAttestation } from "../provider-http.js";
 import type { FineTuningService, Settlement } from "./fine-tuning-contract.js";
 
 export interface FineTuningProofInput {
   service: FineTuningService;
   attestation: ProviderAttestation;
+  /** The Intel collateral the quote was checked against, embedded byte for byte (`tee.collateral`). */
+  collateral?: QuoteCollateralBytes | undefined;
   chainId: bigint;
   fineTuningContract: string;
   /** Unix seconds at which the bridge checked the delivery. */
@@ -37,7 +39,7 @@ export interface FineTuningProofInput {
  */
 export function buildFineTuningProof(input: FineTuningProofInput): ComputeProof {
   const { service, settlement } = input;
-  const evidence = providerEvidence(input.attestation, service.teeSignerAddress);
+  const evidence = providerEvidence(input.attestation, service.teeSignerAddress, "", input.collateral);
   return create(ComputeProofSchema, {
     method: "tee-ml",
     dockerDigest: evidence.dockerDigest,

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { BackendError, type BackendJobResult } from "../../backend.js";
 import { delay } from "../../delay.js";
 import { PromiseCache } from "../promise-cache.js";
-import { teeEvidence } from "../proof.js";
+import { type QuoteCollateralBytes, teeEvidence } from "../proof.js";
 import type { ProviderAttestation } from "../provider-http.js";
 import type { TxQueue } from "../tx-queue.js";
 import {
@@ -137,6 +137,10 @@ export interface FineTuningRunnerDeps {
    * anything is paid or uploaded; undefined checks only that the report data binds the TEE signer.
    */
   checkAttestation?: ((attestation: ProviderAttestation, teeSigner: string) => Promise<Verdict>) | undefined;
+  /** The Intel collateral a provider's quote was checked against, to embed in its proof (`tee.collateral`). */
+  collateral?:
+    | ((attestation: ProviderAttestation, teeSigner: string) => Promise<QuoteCollateralBytes | undefined>)
+    | undefined;
   /** The operator's check of the finished proof (the offline verifier with its policy). */
   checkProof?: ((proof: ComputeProof) => Promise<Verdict>) | undefined;
   logger: Logger;
