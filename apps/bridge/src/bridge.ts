@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { hostname } from "node:os";
 import { ComputeService, Health } from "@chaoschain/zerog-core";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -9,7 +11,9 @@ import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createLoggingInterceptor } from "./interceptors/logging.js";
 import { JobEvents } from "./jobs/job-events.js";
-import { JobStore } from "./jobs/job-store.js";
+import type { JobStore } from "./jobs/job-store.js";
+import { publishRemoteChanges } from "./jobs/remote-jobs.js";
+import { SqliteJobStore } from "./jobs/sqlite-store.js";
 import type { StorageError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
 import { createHttpServer, type ServerLimits } from "./server.js";
@@ -19,7 +23,19 @@ export interface BridgeOptions {
   backend: ComputeBackend;
   logger: Logger;
   /** SQLite file for jobs (created with its folder); ":memory:" for a throwaway store. */
-  dbPath: string;
+  dbPath?: string | undefined;
+  /**
+   * An opened job store instead of `dbPath`, e.g. `await PostgresJobStore.open({ url })` to share the
+   * jobs with other bridges. The bridge closes it.
+   */
+  store?: JobStore | undefined;
+  /**
+   * How long a running job stays this bridge's without renewal, ms: on a shared store, another bridge
+   * takes a job over this long after its bridge died. Renewed every third of it. Default 30 000.
+   */
+  leaseMs?: number | undefined;
+  /** This bridge's name in the leases it takes. Default `<host>-<pid>-<random>`. */
+  replicaId?: string | undefined;
   /** Required bearer key; undefined serves without authentication. */
   apiKey?: string | undefined;
   /** Jobs run at once. Default 16. */
@@ -65,29 +81,24 @@ export interface Bridge {
  * While the job store cannot be written: NOT_SERVING with the reason, and a small write tried every
  * second; once one succeeds (that or any other), SERVING again and the worker resumes.
  */
-function watchStorage(health: HealthState, logger: Logger, resume: () => void) {
-  let store: JobStore | undefined;
+function watchStorage(health: HealthState, logger: Logger, store: JobStore, resume: () => Promise<void>) {
   let timer: NodeJS.Timeout | undefined;
   const stopProbing = () => {
     clearInterval(timer);
     timer = undefined;
   };
   return {
-    attach(opened: JobStore) {
-      store = opened;
-      if (opened.problem) this.changed(opened.problem);
-    },
     changed(problem: StorageError | undefined) {
       health.setStorageProblem(problem?.message);
       if (problem) {
         logger.error({ code: problem.code }, `${problem.message}; NOT_SERVING until a write succeeds`);
-        timer ??= setInterval(() => store?.probe(), 1000).unref();
+        timer ??= setInterval(() => void store.probe(), 1000).unref();
         return;
       }
       logger.warn("the job store can be written again; SERVING");
       stopProbing();
       // Not from inside the store's write that ended the problem.
-      setImmediate(resume);
+      setImmediate(() => void resume());
     },
     stop: stopProbing,
   };
@@ -98,12 +109,13 @@ export function createBridge(options: BridgeOptions): Bridge {
   const { backend, logger } = options;
   const events = new JobEvents();
   const health = new HealthState();
-  const storage = watchStorage(health, logger, () => worker.resume());
-  const store = new JobStore(options.dbPath, {
-    onChange: (job, result) => events.publish(result ? { job, result } : { job }),
+  const store = options.store ?? new SqliteJobStore(options.dbPath ?? ":memory:");
+  const storage = watchStorage(health, logger, store, () => worker.resume());
+  store.attach({
+    onChange: (change) => events.publish(change),
     onStorage: (problem) => storage.changed(problem),
   });
-  storage.attach(store);
+  const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const worker = new Worker({
     store,
     events,
@@ -111,7 +123,10 @@ export function createBridge(options: BridgeOptions): Bridge {
     logger,
     concurrency: options.concurrency ?? 16,
     maxAttempts: options.maxAttempts ?? 3,
+    owner: replicaId,
+    leaseMs: options.leaseMs ?? 30_000,
   });
+  let remote: { stop(): void } | undefined;
   const shutdown = new AbortController();
   // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.
   setMaxListeners(0, shutdown.signal);
@@ -149,8 +164,16 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   let started = false;
   const start = () => {
-    if (!started) worker.start();
+    if (started) return;
     started = true;
+    worker.start();
+    remote = publishRemoteChanges({
+      store,
+      events,
+      logger,
+      runsHere: (jobId) => worker.runs(jobId),
+      onQueued: () => worker.pump(),
+    });
   };
   return {
     store,
@@ -160,7 +183,16 @@ export function createBridge(options: BridgeOptions): Bridge {
     async listen(host, port) {
       start();
       const address = await server.listen(host, port);
-      logger.info({ ...address, backend: backend.name, auth: Boolean(options.apiKey) }, "bridge listening");
+      logger.info(
+        {
+          ...address,
+          backend: backend.name,
+          auth: Boolean(options.apiKey),
+          store: store.location,
+          replicaId,
+        },
+        "bridge listening",
+      );
       return address;
     },
     close({ graceMs = 10_000 } = {}) {
@@ -174,8 +206,9 @@ export function createBridge(options: BridgeOptions): Bridge {
         shutdown.abort();
         await server.close(deadline);
         storage.stop();
+        remote?.stop();
         await backend.close();
-        store.close();
+        await store.close();
         logger.info("bridge stopped");
       })();
       return closing;

@@ -57,6 +57,27 @@ describe("loadConfig: limits, CORS and host names", () => {
   });
 });
 
+describe("loadConfig: job store", () => {
+  it("uses SQLite by default, Postgres with a database URL, and a 30 s lease", () => {
+    const sqlite = load([]);
+    expect([sqlite.databaseUrl, sqlite.leaseSeconds]).toEqual([undefined, 30]);
+    expect(sqlite.dbPath).toMatch(/\.zerog\/jobs\.db$/);
+    const pg = load(["--lease-seconds=5"], { ZEROG_DATABASE_URL: "postgres://bridge:pw@db:5432/jobs" });
+    expect([pg.databaseUrl, pg.leaseSeconds]).toEqual(["postgres://bridge:pw@db:5432/jobs", 5]);
+    expect(load(["--database-url=postgresql://db/jobs"]).databaseUrl).toBe("postgresql://db/jobs");
+  });
+
+  it("refuses a database URL that is not Postgres, or given with --db", () => {
+    expect(() => load(["--database-url=mysql://db/jobs"])).toThrow(
+      "must be a postgres:// or postgresql:// URL",
+    );
+    expect(() => load(["--db=jobs.db"], { ZEROG_DATABASE_URL: "postgres://db/jobs" })).toThrow(
+      "give either --db (SQLite) or --database-url (Postgres), not both",
+    );
+    expect(() => load(["--lease-seconds=0"])).toThrow("--lease-seconds must be an integer from 1 to 3600");
+  });
+});
+
 describe("loadConfig: TEE verification", () => {
   const dir = mkdtempSync(join(tmpdir(), "zerog-config-"));
   const file = (name: string, text: string) => {

@@ -25,6 +25,10 @@ export interface BridgeConfig {
   port: number;
   apiKey: string | undefined;
   dbPath: string;
+  /** Postgres for the jobs instead of `dbPath`, shared with other bridges; holds a password: never log it. */
+  databaseUrl: string | undefined;
+  /** How long a running job stays a bridge's without renewal before another may take it over, seconds. */
+  leaseSeconds: number;
   concurrency: number;
   /** Longest wait for one provider call before retrying or failing over, seconds. */
   providerTimeoutSeconds: number;
@@ -79,6 +83,9 @@ Options (environment variable in brackets):
   --host <host>           listen address, default 127.0.0.1 [ZEROG_BRIDGE_HOST]
   --port <port>           listen port, default 50051 [ZEROG_BRIDGE_PORT]
   --db <file>             SQLite job store, default .zerog/jobs.db [ZEROG_DB_PATH]
+  --database-url <url>    postgres://… job store instead, shared by several bridges [ZEROG_DATABASE_URL]
+  --lease-seconds <s>     a running job whose bridge stops renewing it for this long is taken over by
+                          another bridge on the same Postgres; default 30 [ZEROG_LEASE_SECONDS]
   --concurrency <n>       jobs run at once, default 16 [ZEROG_CONCURRENCY]
   --provider-timeout <s>  per provider call, then retry or fail over; default 60 [ZEROG_PROVIDER_TIMEOUT_SECONDS]
   --rpc-url <url>         0G chain RPC (testnet, mainnet, custom) [ZEROG_RPC_URL]
@@ -205,6 +212,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         host: { type: "string" },
         port: { type: "string" },
         db: { type: "string" },
+        "database-url": { type: "string" },
+        "lease-seconds": { type: "string" },
         concurrency: { type: "string" },
         "provider-timeout": { type: "string" },
         "rpc-url": { type: "string" },
@@ -284,6 +293,13 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
       ["1", "true"].includes(env.ZEROG_UNSAFE_SKIP_QUOTE_VERIFICATION ?? ""),
   );
   const baseDir = env.INIT_CWD ?? process.cwd();
+  const databaseUrl = flag("database-url") ?? (env.ZEROG_DATABASE_URL || undefined);
+  if (databaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl))
+      throw new ConfigError("--database-url (ZEROG_DATABASE_URL) must be a postgres:// or postgresql:// URL");
+    if (flag("db") ?? env.ZEROG_DB_PATH)
+      throw new ConfigError("give either --db (SQLite) or --database-url (Postgres), not both");
+  }
   const d = defaultServerLimits;
   const seconds = (name: string, envName: string, fallback: number, max: number) =>
     integer(`--${name}`, flag(name) ?? env[envName], fallback, 1, max);
@@ -307,6 +323,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     port: integer("--port", flag("port") ?? env.ZEROG_BRIDGE_PORT, 50051, 0, 65535),
     apiKey: env.ZEROG_API_KEY || undefined,
     dbPath: resolve(baseDir, flag("db") ?? env.ZEROG_DB_PATH ?? ".zerog/jobs.db"),
+    databaseUrl,
+    leaseSeconds: integer("--lease-seconds", flag("lease-seconds") ?? env.ZEROG_LEASE_SECONDS, 30, 1, 3600),
     concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),
     providerTimeoutSeconds: integer(
       "--provider-timeout",

@@ -2,6 +2,7 @@ import type { Devnet } from "@chaoschain/zerog-devnet";
 import type { Logger } from "pino";
 import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
+import { PostgresJobStore } from "./jobs/postgres-store.js";
 import { type BridgeVerification, bridgeVerification, writeDevnetPolicy } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
 import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
@@ -57,7 +58,14 @@ export async function launch(
     };
     walletKey = config.walletKey!;
   }
+  let store: PostgresJobStore | undefined;
   try {
+    if (config.databaseUrl) {
+      store = await PostgresJobStore.open({
+        url: config.databaseUrl,
+        onWaiting: (problem) => logger.warn({ code: problem.code }, `${problem.message}; waiting`),
+      });
+    }
     const verification = bridgeVerification(config.verification, devnet);
     const { checks } = verification.gate;
     if (config.verification.skipQuote)
@@ -93,6 +101,8 @@ export async function launch(
       backend,
       logger,
       dbPath: config.dbPath,
+      store,
+      leaseMs: config.leaseSeconds * 1000,
       apiKey: config.apiKey,
       concurrency: config.concurrency,
       limits: {
@@ -127,6 +137,7 @@ export async function launch(
       },
     };
   } catch (err) {
+    await store?.close().catch(() => {});
     if (ownsDevnet) await devnet?.close();
     throw err;
   }

@@ -126,9 +126,9 @@ function endedWithoutResult(job: Job): ZeroGError {
 export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<typeof ComputeService> {
   const { store, events, worker, backend } = deps;
 
-  function record(jobId: string): JobRecord {
+  async function record(jobId: string): Promise<JobRecord> {
     requireJobId(jobId);
-    const found = store.get(jobId);
+    const found = await store.get(jobId);
     if (!found) throw notFound(jobId);
     return found;
   }
@@ -143,20 +143,20 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       const task = normalizeTask(req.task!);
       const refusal = await backend.check(task);
       if (refusal) throw new ZeroGError("unsupported_task", refusal);
-      const { record: stored, created } = store.insert(task, req.idempotencyKey);
+      const { record: stored, created } = await store.insert(task, req.idempotencyKey);
       if (created) worker.pump();
       await store.durable();
       return create(SubmitResponseSchema, { jobId: stored.job.jobId });
     },
 
     async getJob(req) {
-      const { job } = record(req.jobId);
+      const { job } = await record(req.jobId);
       await store.durable();
       return job;
     },
 
     async getResult(req, ctx) {
-      let job = record(req.jobId).job;
+      let job = (await record(req.jobId)).job;
       let published: ComputeResult | undefined;
       if (isTerminalState(job.state)) await store.durable();
       if (job.state !== JobState.SUCCEEDED) {
@@ -169,7 +169,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         }
         const seconds = Math.min(req.timeoutSeconds || deps.defaultWaitSeconds, deps.maxWaitSeconds);
         const ended = await events
-          .waitForEnd(job.jobId, () => store.get(job.jobId)?.job, seconds * 1000, ctx.signal)
+          .waitForEnd(job.jobId, async () => (await store.get(job.jobId))?.job, seconds * 1000, ctx.signal)
           .catch(() => {
             // The client went away (nobody reads this) or the bridge is stopping.
             throw stoppedWaiting(job.jobId);
@@ -181,13 +181,13 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         await store.durable();
         if (job.state !== JobState.SUCCEEDED) throw endedWithoutResult(job);
       }
-      const result = published ?? store.result(job.jobId);
+      const result = published ?? (await store.result(job.jobId));
       if (!result) throw new ZeroGError("internal", `job ${job.jobId} succeeded but its result is missing`);
       return result;
     },
 
     async *watchJob(req, ctx: HandlerContext) {
-      const current = record(req.jobId).job;
+      const current = await record(req.jobId);
       let ended = false;
       for await (const event of events.watch(current, ctx.signal)) {
         ended = isTerminalState(event.job.state);
@@ -196,14 +196,14 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       }
       // The stream stopped before the job ended (the bridge is stopping): an error, never a normal end
       // that a client would take for the job's.
-      if (!ended) throw stoppedWaiting(current.jobId);
+      if (!ended) throw stoppedWaiting(current.job.jobId);
     },
 
     async cancelJob(req) {
-      const found = record(req.jobId);
-      worker.cancel(found.job.jobId);
+      const found = await record(req.jobId);
+      await worker.cancel(found.job.jobId);
       await store.durable();
-      return create(CancelJobResponseSchema, { job: store.get(found.job.jobId)!.job });
+      return create(CancelJobResponseSchema, { job: (await store.get(found.job.jobId))!.job });
     },
 
     async listJobs(req) {
@@ -232,7 +232,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           ]);
         }
       });
-      const page = store.list({
+      const page = await store.list({
         states: [...new Set(req.states)],
         pageSize: req.pageSize || defaultPageSize,
         before: parsePageToken(req.pageToken),

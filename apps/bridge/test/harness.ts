@@ -36,6 +36,8 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     port: 0,
     apiKey: undefined,
     dbPath: tempDbPath(),
+    databaseUrl: undefined,
+    leaseSeconds: 30,
     concurrency: 8,
     providerTimeoutSeconds: 60,
     network: "devnet",

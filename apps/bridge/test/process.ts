@@ -35,6 +35,10 @@ export interface SpawnBridgeParameters {
   args?: string[];
   env?: Record<string, string>;
   dbPath?: string;
+  /** A Postgres job store (`ZEROG_DATABASE_URL`) instead of the SQLite file. */
+  databaseUrl?: string;
+  /** The chain RPC, if not the devnet's own (e.g. through a proxy a test takes down). */
+  rpcUrl?: string;
   /** Resolve only once health answers SERVING (default); false resolves once the port is known. */
   waitServing?: boolean;
   /** Runs the process under `ulimit -n <n>`: at most this many file descriptors. */
@@ -62,12 +66,12 @@ export async function spawnBridge(
       bin,
       "start",
       "--network=custom",
-      `--rpc-url=${devnet.rpcUrl}`,
+      `--rpc-url=${params.rpcUrl ?? devnet.rpcUrl}`,
       `--ledger=${devnet.contracts.ledger}`,
       `--inference=${devnet.contracts.inference}`,
       `--fine-tuning=${devnet.contracts.fineTuning}`,
       "--port=0",
-      `--db=${dbPath}`,
+      ...(params.databaseUrl ? [] : [`--db=${dbPath}`]),
       "--gas-price=1000000000",
       `--pccs-url=${devnet.pccs?.url}`,
       `--policy=${policyFile}`,
@@ -76,7 +80,13 @@ export async function spawnBridge(
       ...(params.args ?? []),
     ],
     {
-      env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "", ...params.env },
+      env: {
+        ...process.env,
+        ZEROG_WALLET_KEY: devnet.userPrivateKey,
+        ZEROG_API_KEY: "",
+        ...(params.databaseUrl ? { ZEROG_DATABASE_URL: params.databaseUrl } : {}),
+        ...params.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

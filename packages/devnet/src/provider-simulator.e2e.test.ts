@@ -399,6 +399,55 @@ describe("(d) faults", () => {
     expect(performance.now() - t).toBeGreaterThanOrEqual(290);
   });
 
+  test("hang bills the request and never answers; the client's timeout fires", async () => {
+    await faulty.setFaults({ hang: true });
+    const before = faulty.billedRequests().length;
+    const headers = { ...(await broker.inference.getRequestHeaders(faulty.address)) };
+    const body = { ...msg, messages: [{ role: "user", content: "hang test" }] };
+    await expect(
+      fetch(`${faulty.url}/v1/proxy/chat/completions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(300),
+      }),
+    ).rejects.toThrow(/aborted|timeout/i);
+    expect(faulty.stats.hung).toBe(1);
+    expect(faulty.billedRequests().slice(before)).toEqual([
+      expect.objectContaining({ prompt: "hang test", user: wallet.address, fee: expect.any(BigInt) }),
+    ]);
+  });
+
+  test("dropConnection bills the request, sends half the body and drops the connection", async () => {
+    await faulty.setFaults({ dropConnection: true });
+    const before = faulty.billedRequests().length;
+    await expect(chat(faulty, msg)).rejects.toThrow(/terminated|closed|socket/i);
+    expect(faulty.stats.dropped).toBe(1);
+    expect(
+      faulty
+        .billedRequests()
+        .slice(before)
+        .map((r) => r.prompt),
+    ).toEqual(["fault test"]);
+  });
+
+  test("garbage bills the request and answers 200 with bytes that are not JSON, and no signature", async () => {
+    await faulty.setFaults({ garbage: true });
+    const { res, bytes, chatId } = await chat(faulty, msg);
+    expect(res.status).toBe(200);
+    expect(() => JSON.parse(bytes.toString())).toThrow();
+    const sig = await fetch(`${faulty.url}/v1/proxy/signature/${chatId}?model=${faulty.models[0]}`);
+    expect(sig.status).toBe(404);
+    expect(faulty.stats.garbled).toBe(1);
+  });
+
+  test("faultRate applies the chat faults to that fraction of requests only", async () => {
+    await faulty.setFaults({ failStatus: 503, faultRate: 0.5 });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await chat(faulty, msg)).res.status);
+    expect(statuses.sort()).toEqual([200, 200, 503, 503]);
+  });
+
   test("down refuses connections; clearing it brings the provider back on the same URL", async () => {
     const headers = { ...(await broker.inference.getRequestHeaders(faulty.address)) };
     await faulty.setFaults({ down: true });

@@ -26,6 +26,7 @@ import {
 } from "../backend.js";
 import { delay } from "../delay.js";
 import { QUOTE_CHECK, type QuoteGate, type Verdict } from "../quote-gate.js";
+import { inferenceSent, resendRefusal } from "./attempt-policy.js";
 import { defaultDatasetPolicy } from "./fine-tuning/dataset-source.js";
 import { FineTuningServing } from "./fine-tuning/fine-tuning-contract.js";
 import {
@@ -271,6 +272,8 @@ export class ZeroGBackend implements ComputeBackend {
   }
 
   async #run(task: ComputeTask, ctx: RunContext, signal: AbortSignal): Promise<BackendJobResult> {
+    const refusal = resendRefusal(ctx.resumeFrom);
+    if (refusal) throw refusal;
     const candidates = await this.#directory.candidates(task).catch((err: unknown) => {
       throw new BackendError(
         FailureReason.CHAIN_ERROR,
@@ -333,6 +336,8 @@ export class ZeroGBackend implements ComputeBackend {
       const onChunk = task.inputs?.stream
         ? createSseDeltaReader((delta) => ctx.outputDelta(delta))
         : undefined;
+      // On disk before the request leaves: a later attempt must know it may have been charged.
+      await ctx.checkpoint(inferenceSent(service.provider));
       return postChatCompletion(endpoint, requestBody, headers, {
         signal,
         timeoutMs,
