@@ -37,6 +37,10 @@ describe("SIGTERM", () => {
     await waitFor(async () => (await compute.getJob({ jobId })).state === JobState.RUNNING, {
       what: "the job to run",
     });
+    // Running starts with admitting the provider (collateral, quote): wait for the request itself.
+    await waitFor(() => devnet.providers.some((p) => p.stats.chatRequests > 0), {
+      what: "the provider to receive the request",
+    });
     // On that connection, a GetResult waiting for the job.
     const before = h1.received().length;
     h1.socket.write(
