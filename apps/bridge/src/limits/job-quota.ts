@@ -1,0 +1,74 @@
+import { ZeroGError } from "@chaoschain/zerog-core";
+
+/** The retry delay suggested to a caller at its quota: jobs take seconds at least. */
+export const quotaRetryDelayMs = 2000;
+
+/**
+ * Jobs queued or running per caller id, against each caller's maximum. A Submit reserves a place
+ * before the job is stored (so concurrent Submits cannot overshoot) and keeps it as the job's id once
+ * stored; `ended(jobId)` frees it. Counted by this bridge process, for the jobs submitted to it since
+ * it started; at the limit, the jobs held are checked against the store first (`isOpen`), so a job
+ * whose end this process did not see (run by another replica) does not hold its place forever.
+ */
+export class JobQuota {
+  readonly #jobs = new Map<string, Set<string>>();
+  readonly #owner = new Map<string, string>();
+  readonly #pending = new Map<string, number>();
+  readonly #isOpen: (jobId: string) => boolean;
+
+  constructor(isOpen: (jobId: string) => boolean) {
+    this.#isOpen = isOpen;
+  }
+
+  /** Jobs of `id` queued or running (as far as this process knows), plus Submits in progress. */
+  count(id: string): number {
+    return (this.#jobs.get(id)?.size ?? 0) + (this.#pending.get(id) ?? 0);
+  }
+
+  /**
+   * Reserves a place for one Submit of caller `id`, or throws `quota_exceeded`. Call `keep(jobId)`
+   * once the job is stored, and `release()` in any case after.
+   */
+  reserve(id: string, max: number): { keep(jobId: string): void; release(): void } {
+    if (this.count(id) >= max) this.#recheck(id);
+    if (this.count(id) >= max) {
+      throw new ZeroGError(
+        "quota_exceeded",
+        `API key ${id} has ${max} job(s) queued or running, its maximum; submit again once one has ended`,
+        { retryDelayMs: quotaRetryDelayMs },
+      );
+    }
+    this.#pending.set(id, (this.#pending.get(id) ?? 0) + 1);
+    let released = false;
+    return {
+      keep: (jobId) => {
+        if (this.#owner.has(jobId) || !this.#isOpen(jobId)) return;
+        this.#owner.set(jobId, id);
+        let jobs = this.#jobs.get(id);
+        if (!jobs) this.#jobs.set(id, (jobs = new Set()));
+        jobs.add(jobId);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        const n = (this.#pending.get(id) ?? 1) - 1;
+        if (n > 0) this.#pending.set(id, n);
+        else this.#pending.delete(id);
+      },
+    };
+  }
+
+  /** A job ended: its place is free. */
+  ended(jobId: string): void {
+    const id = this.#owner.get(jobId);
+    if (id === undefined) return;
+    this.#owner.delete(jobId);
+    const jobs = this.#jobs.get(id);
+    jobs?.delete(jobId);
+    if (jobs?.size === 0) this.#jobs.delete(id);
+  }
+
+  #recheck(id: string): void {
+    for (const jobId of [...(this.#jobs.get(id) ?? [])]) if (!this.#isOpen(jobId)) this.ended(jobId);
+  }
+}
