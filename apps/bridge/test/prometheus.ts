@@ -20,7 +20,7 @@ export interface ParsedHistogram {
 
 const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
 const labelPair = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-const unescape = (v: string) => v.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+const unescapeLabel = (v: string) => v.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
 
 /**
  * Parses a text exposition with an independent parser (it throws on a malformed line) and checks what
@@ -47,7 +47,7 @@ export function parseExposition(text: string): {
     expect(m, `sample line ${line}`).not.toBeNull();
     const [, name, labelText = "", value] = m!;
     const labels: Record<string, string> = {};
-    for (const [, k, v] of labelText.matchAll(labelPair)) labels[k!] = unescape(v!);
+    for (const [, k, v] of labelText.matchAll(labelPair)) labels[k!] = unescapeLabel(v!);
     const base = name!.replace(/_(bucket|sum|count)$/, "");
     const family = families.get(name!) ?? families.get(base);
     expect(family, `${name} is declared`).toBeDefined();
@@ -56,7 +56,10 @@ export function parseExposition(text: string): {
     const list = histograms.get(base) ?? [];
     histograms.set(base, list);
     let h = list.find((x) => JSON.stringify(x.labels) === JSON.stringify(rest));
-    if (!h) list.push((h = { labels: rest, buckets: [], sum: Number.NaN, count: Number.NaN }));
+    if (!h) {
+      h = { labels: rest, buckets: [], sum: Number.NaN, count: Number.NaN };
+      list.push(h);
+    }
     if (name!.endsWith("_bucket"))
       h.buckets.push([le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le), Number(value)]);
     else if (name!.endsWith("_sum")) h.sum = Number(value);

@@ -44,8 +44,8 @@ export class JobQuota {
       keep: (jobId) => {
         if (this.#owner.has(jobId) || !this.#isOpen(jobId)) return;
         this.#owner.set(jobId, id);
-        let jobs = this.#jobs.get(id);
-        if (!jobs) this.#jobs.set(id, (jobs = new Set()));
+        const jobs = this.#jobs.get(id) ?? new Set<string>();
+        this.#jobs.set(id, jobs);
         jobs.add(jobId);
       },
       release: () => {
