@@ -17,6 +17,7 @@ export const demoTask = {
  */
 export async function runDemo(options: {
   grpcUrl: string;
+  caFile?: string | undefined;
   apiKey: string | undefined;
   trust: Devnet["trust"];
   out: Writable;
@@ -24,6 +25,7 @@ export async function runDemo(options: {
   const print = (line = "") => options.out.write(`${line}\n`);
   const zerog = new ZeroGComputeAdapter({
     grpcUrl: options.grpcUrl,
+    caFile: options.caFile,
     apiKey: options.apiKey,
     timeoutSeconds: 120,
   });

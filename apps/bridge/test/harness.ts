@@ -53,6 +53,15 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     shutdownGraceSeconds: 10,
     corsOrigins: undefined,
     allowedHosts: [],
+    tls: undefined,
+    apiKeysFile: undefined,
+    rateLimit: undefined,
+    rateBurst: undefined,
+    maxJobsInFlight: undefined,
+    maxRequestBytes: 8 * 1024 * 1024,
+    metrics: "auth",
+    chainCheckSeconds: 15,
+    logFormat: "json",
     ...overrides,
   };
 }

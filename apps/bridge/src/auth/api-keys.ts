@@ -33,12 +33,14 @@ export class ApiKeysFileError extends Error {
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
-/** The key of ZEROG_API_KEY, with id "default". */
+/** The key of ZEROG_API_KEY, with id "default" (any length, as before keys files; see `weakKey`). */
 export function singleApiKey(key: string): ApiKey {
-  if (key.length < minKeyLength) {
-    throw new ApiKeysFileError(`ZEROG_API_KEY must be at least ${minKeyLength} characters`);
-  }
   return { id: "default", sha256: sha256(key) };
+}
+
+/** Whether a key is short enough to guess (a keys file refuses those; ZEROG_API_KEY only warns). */
+export function weakKey(key: string): boolean {
+  return key.length < minKeyLength;
 }
 
 function positive(value: unknown, where: string): number | undefined {

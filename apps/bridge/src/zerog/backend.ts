@@ -10,6 +10,7 @@ import {
   type ComputeProof,
   type ComputeTask,
   FailureReason,
+  failureReasonName,
   type Service,
   type ServiceFilter,
   TaskType,
@@ -75,6 +76,10 @@ export interface ZeroGBackendOptions {
   sessionReuseMs?: number;
   /** Extra check of each proof before its result is accepted (quote, workload, GPU). */
   checkProof?: ProofCheck | undefined;
+  /** Metrics: time in each stage of a run, and each failed provider call by failure reason. */
+  observe?: { stage(name: string, seconds: number): void; providerError(reason: string): void } | undefined;
+  /** The W3C `traceparent` to send with a job's provider request, when the job has a trace. */
+  traceparent?: ((jobId: string) => string | undefined) | undefined;
 }
 
 interface RunningJob {
@@ -211,6 +216,12 @@ export class ZeroGBackend implements ComputeBackend {
     this.#jobs.get(ref)?.controller.abort("cancelled");
   }
 
+  /** The wallet's 0G compute ledger (neuron), or undefined when it has none yet. */
+  async ledgerBalance(): Promise<{ available: bigint; total: bigint } | undefined> {
+    const ledger = await this.#broker.ledger.getLedger().catch(() => undefined);
+    return ledger ? { available: ledger.availableBalance, total: ledger.totalBalance } : undefined;
+  }
+
   async close(): Promise<void> {
     this.#closing.abort("shutdown");
     this.#funding.close();
@@ -244,6 +255,8 @@ export class ZeroGBackend implements ComputeBackend {
       try {
         return await this.#runOn(service, task, events, signal);
       } catch (err) {
+        if (!signal.aborted && err instanceof BackendError)
+          this.#options.observe?.providerError(failureReasonName(err.reason) ?? "unspecified");
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
         failures.push(err.message);
         this.#logger.warn(
@@ -275,8 +288,14 @@ export class ZeroGBackend implements ComputeBackend {
     const requestBody = chatRequestBody(task, service.model);
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
+    const traceparent = this.#options.traceparent?.(events.jobId);
+    const stage = (name: string, since: number) =>
+      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
     const exchange = await this.#withRetries(signal, async () => {
-      const headers = await this.#requestHeaders(service.provider);
+      const headers = {
+        ...(await this.#requestHeaders(service.provider)),
+        ...(traceparent ? { traceparent } : {}),
+      };
       const onChunk =
         task.inputs?.stream && events.onOutputDelta ? createSseDeltaReader(events.onOutputDelta) : undefined;
       return postChatCompletion(endpoint, requestBody, headers, {
@@ -292,11 +311,15 @@ export class ZeroGBackend implements ComputeBackend {
       });
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
+    stage("provider_request", started);
     events.onProgress?.(0.8);
+    const fetching = performance.now();
     const [signature, attestation] = await Promise.all([
       fetchSignature(service.url, exchange.chatId, service.model, { signal, timeoutMs }),
       this.#attestation(service, signal, timeoutMs),
     ]);
+    stage("proof_fetch", fetching);
+    const verifying = performance.now();
     const timestamp = Math.floor(Date.now() / 1000);
     const signer = expectedSigner(service);
     const check = this.#checkSignature(exchange, signature, signer);
@@ -325,6 +348,7 @@ export class ZeroGBackend implements ComputeBackend {
         );
       }
     }
+    stage("verification", verifying);
     return {
       output: outputFromResponseBody(exchange.responseBody),
       proof,
@@ -411,6 +435,7 @@ export class ZeroGBackend implements ComputeBackend {
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= attempts)
           throw err;
+        this.#options.observe?.providerError(failureReasonName(err.reason) ?? "unspecified");
         await sleep(delay, signal);
         delay *= 2;
       }
