@@ -14,7 +14,7 @@ export interface BridgeProcess {
   child: ChildProcess;
   dbPath: string;
   port: number;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://localhost:<port>` with TLS) */
   baseUrl: string;
   /** Everything the process wrote to stderr so far (JSON log lines, startup errors). */
   stderr(): string;
@@ -36,6 +36,10 @@ export interface SpawnBridgeParameters {
   waitServing?: boolean;
   /** Runs the process under `ulimit -n <n>`: at most this many file descriptors. */
   fileDescriptorLimit?: number;
+  /** The bridge serves TLS (pass --tls-cert/--tls-key in `args`): clients trust `ca`, call `localhost`. */
+  tls?: { ca: string | Buffer };
+  /** The chain RPC the bridge uses, instead of the devnet's (a proxy in front of it). */
+  rpcUrl?: string;
 }
 
 /**
@@ -56,7 +60,7 @@ export async function spawnBridge(
       bin,
       "start",
       "--network=custom",
-      `--rpc-url=${devnet.rpcUrl}`,
+      `--rpc-url=${params.rpcUrl ?? devnet.rpcUrl}`,
       `--ledger=${devnet.contracts.ledger}`,
       `--inference=${devnet.contracts.inference}`,
       `--fine-tuning=${devnet.contracts.fineTuning}`,
@@ -95,9 +99,9 @@ export async function spawnBridge(
     { timeoutMs: 60_000, what: "the bridge to listen" },
   );
   const port = Number(/serving ComputeService on [^\s]+:(\d+)/.exec(stdout)![1]);
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = params.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   const sessions: Http2SessionManager[] = [];
-  const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey);
+  const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey, params.tls);
   const bridge: BridgeProcess = {
     child,
     dbPath,
