@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { setMaxListeners } from "node:events";
 import { unwatchFile, watchFile } from "node:fs";
 import {
@@ -199,7 +200,17 @@ export function createBridge(options: BridgeOptions): Bridge {
   const events = new JobEvents();
   const health = new HealthState();
   const storage = watchStorage(health, logger, () => worker.resume());
+  // The trace of each job submitted with one, for its provider calls: a Submit runs in its call's
+  // trace, and the store reports the job it creates from within the call.
   const traces = new Map<string, TraceContext>();
+  const callTrace = new AsyncLocalStorage<TraceContext>();
+  const keepTrace = (job: Job) => {
+    if (job.state !== JobState.QUEUED || job.attempts !== 0 || traces.has(job.jobId)) return;
+    const trace = callTrace.getStore();
+    if (!trace) return;
+    if (traces.size >= maxTracedJobs) traces.delete(traces.keys().next().value!);
+    traces.set(job.jobId, trace);
+  };
   const quota = new JobQuota((jobId) => {
     const found = store.get(jobId);
     return found !== undefined && !isTerminalState(found.job.state);
@@ -210,6 +221,7 @@ export function createBridge(options: BridgeOptions): Bridge {
   });
   const rawStore = new JobStore(options.dbPath, {
     onChange: (job, result) => {
+      keepTrace(job);
       follow(job);
       events.publish(result ? { job, result } : { job });
     },
@@ -273,20 +285,11 @@ export function createBridge(options: BridgeOptions): Bridge {
     createErrorInterceptor(logger),
     createAuthInterceptor(gate),
     createQuotaInterceptor(quota, keyLimits, (key) => metrics.quotaExceeded.inc({ key })),
-    // Keeps the trace of each job submitted, for its provider calls.
-    (next) => async (req) => {
-      const res = await next(req);
+    // A Submit runs within its trace (see keepTrace).
+    (next) => (req) => {
       const trace = req.contextValues.get(traceKey);
-      if (
-        trace &&
-        req.method.name === "Submit" &&
-        req.service.typeName === ComputeService.typeName &&
-        !res.stream
-      ) {
-        if (traces.size >= maxTracedJobs) traces.delete(traces.keys().next().value!);
-        traces.set((res.message as unknown as { jobId: string }).jobId, trace);
-      }
-      return res;
+      const isSubmit = req.method.name === "Submit" && req.service.typeName === ComputeService.typeName;
+      return trace && isSubmit ? callTrace.run(trace, () => next(req)) : next(req);
     },
   ];
   const server = createHttpServer({
