@@ -26,8 +26,9 @@ function index(services: readonly DescService[]) {
     for (const x of m.nestedExtensions) symbols.set(x.typeName, m.file);
   };
   const addFile = (file: DescFile) => {
-    if (files.has(file.name)) return;
-    files.set(file.name, file);
+    // Keyed by the .proto path (DescFile.name has no ".proto").
+    if (files.has(file.proto.name)) return;
+    files.set(file.proto.name, file);
     for (const m of file.messages) addMessage(m);
     for (const e of file.enums) symbols.set(e.typeName, file);
     for (const x of file.extensions) symbols.set(x.typeName, file);
