@@ -40,6 +40,8 @@ export interface SpawnBridgeParameters {
   tls?: { ca: string | Buffer };
   /** The chain RPC the bridge uses, instead of the devnet's (a proxy in front of it). */
   rpcUrl?: string;
+  /** Another build of the bridge's bin (an assembled production folder). */
+  bin?: string;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function spawnBridge(
     limit === undefined ? process.execPath : "/bin/sh",
     [
       ...(limit === undefined ? [] : ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath]),
-      bin,
+      params.bin ?? bin,
       "start",
       "--network=custom",
       `--rpc-url=${params.rpcUrl ?? devnet.rpcUrl}`,
