@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,18 +9,26 @@ import { afterAll, describe, expect, it } from "vitest";
 import { waitFor } from "./harness.js";
 
 /**
- * The README's marked examples, run as printed: each `server` block in a folder of its own (the
- * repository's apps/, packages/ and node_modules/ linked in, as from the repository root), then
- * its `client` blocks against it. Only the port differs: the bridge takes a free one
+ * The marked examples of the bridge's and the adapter's READMEs, run as printed: each `server`
+ * block in a folder of its own (the repository's apps/ and packages/ linked in, as from the
+ * repository root, and the adapter installed), then the `client` blocks of its name against it (sh
+ * with bash, js as a module with node). Only the port differs: the bridge takes a free one
  * (ZEROG_BRIDGE_PORT) and the clients' 50051 is replaced by it.
  */
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../..", import.meta.url));
-const readme = readFileSync(fileURLToPath(new URL("../README.md", import.meta.url)), "utf8");
+const readmes = ["apps/bridge/README.md", "packages/adapter/README.md"].map((f) =>
+  readFileSync(join(root, f), "utf8"),
+);
 
-function blocks(kind: "server" | "client", name: string): string[] {
-  const pattern = new RegExp(`<!-- readme-test: ${kind} ${name} -->\\n\`\`\`sh\\n([\\s\\S]*?)\`\`\``, "g");
-  return [...readme.matchAll(pattern)].map((m) => m[1]!);
+function blocks(kind: "server" | "client", name: string): Array<{ lang: "sh" | "js"; code: string }> {
+  const pattern = new RegExp(
+    `<!-- readme-test: ${kind} ${name} -->\\n\`\`\`(sh|js)\\n([\\s\\S]*?)\`\`\``,
+    "g",
+  );
+  return readmes.flatMap((readme) =>
+    [...readme.matchAll(pattern)].map((m) => ({ lang: m[1] as "sh" | "js", code: m[2]! })),
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -43,10 +51,16 @@ afterAll(async () => {
 
 /** Starts a server block in a folder of its own; resolves with its folder and port once it serves. */
 async function startServer(name: string): Promise<{ dir: string; port: number }> {
-  const [script] = blocks("server", name);
+  const script = blocks("server", name)[0]?.code;
   if (!script) throw new Error(`no server block ${name}`);
   const dir = mkdtempSync(join(tmpdir(), `zerog-readme-${name}-`));
-  for (const link of ["apps", "packages", "node_modules"]) symlinkSync(join(root, link), join(dir, link));
+  for (const link of ["apps", "packages"]) symlinkSync(join(root, link), join(dir, link));
+  // The repository's tools (npx buf), and the adapter as a user installs it.
+  mkdirSync(join(dir, "node_modules", "@chaoschain"), { recursive: true });
+  for (const entry of readdirSync(join(root, "node_modules")))
+    if (entry !== "@chaoschain")
+      symlinkSync(join(root, "node_modules", entry), join(dir, "node_modules", entry));
+  symlinkSync(join(root, "packages", "adapter"), join(dir, "node_modules", "@chaoschain", "zerog-adapter"));
   const port = await freePort();
   const server = spawn("bash", ["-euo", "pipefail", "-c", script], {
     cwd: dir,
@@ -82,36 +96,39 @@ async function startServer(name: string): Promise<{ dir: string; port: number }>
 
 async function runClients(name: string, at: { dir: string; port: number }): Promise<string> {
   let out = "";
-  for (const script of blocks("client", name)) {
-    const { stdout } = await run(
-      "bash",
-      ["-euo", "pipefail", "-c", script.replaceAll("50051", String(at.port))],
-      {
-        cwd: at.dir,
-        env: { ...process.env, ZEROG_API_KEY: "" },
-      },
-    );
+  for (const [i, { lang, code }] of blocks("client", name).entries()) {
+    const script = code.replaceAll("50051", String(at.port));
+    const env = { ...process.env, ZEROG_API_KEY: "" };
+    if (lang === "js") writeFileSync(join(at.dir, `example-${i}.mjs`), script);
+    const { stdout } =
+      lang === "sh"
+        ? await run("bash", ["-euo", "pipefail", "-c", script], { cwd: at.dir, env })
+        : await run(process.execPath, [`example-${i}.mjs`], { cwd: at.dir, env });
     out += stdout;
   }
   return out;
 }
 
-describe("apps/bridge/README.md examples", () => {
-  it("TLS: a self-signed certificate, the health check, curl and the zerog CLI over https", async () => {
-    expect(blocks("client", "tls")).toHaveLength(1);
+describe("README examples (apps/bridge, packages/adapter)", () => {
+  it("TLS: a self-signed certificate, the health check, curl, the zerog CLI and the adapter over TLS", async () => {
+    expect(blocks("client", "tls")).toHaveLength(2);
     const out = await runClients("tls", await startServer("tls"));
     expect(out).toContain("SERVING\n");
     expect(out).toContain('{"status":"SERVING"}');
     expect(out).toContain("llama-3-8b");
+    // The adapter README's: an inference over grpcs:// with the certificate as caFile.
+    expect(out).toContain("llama-3-8b (0G devnet) heard: What is blockchain?\n");
   });
 
-  it("API keys: a keys file (a key, a SHA-256), calls with and without a key, metrics, reflection", async () => {
-    expect(blocks("client", "keys")).toHaveLength(3);
+  it("API keys: a keys file (a key, a SHA-256), calls with and without a key, metrics, reflection, retries", async () => {
+    expect(blocks("client", "keys")).toHaveLength(4);
     const out = await runClients("keys", await startServer("keys"));
     // (curl prints the JSON bodies without a newline.)
     expect(out).toMatch(/^\{\}\{\}401\n/);
     expect(out).toContain('zerog_jobs{state="queued"} 0');
     expect(out).toContain("chaoschain.zerog.v1.ComputeService/CancelJob\n");
     expect(out).toMatch(/"model": "llama-3-8b"/);
+    // The adapter README's: 15 calls at once through the key's limit, waiting as told.
+    expect(out).toMatch(/\n15\n$/);
   });
 });
