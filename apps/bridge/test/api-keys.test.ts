@@ -34,6 +34,16 @@ afterAll(async () => {
   await devnet?.close();
 });
 
+/** Waits until calls with `key` are refused UNAUTHENTICATED (after a rotation). */
+function refused(key: string, what: string) {
+  return waitFor(
+    async () =>
+      (await rejection(bridge.compute(key).listJobs({})).catch(() => undefined))?.code ===
+      Code.Unauthenticated,
+    { what, timeoutMs: 15_000 },
+  );
+}
+
 async function metrics() {
   const res = await fetch(`${bridge.baseUrl}/metrics`);
   return parseExposition(await res.text());
@@ -127,16 +137,7 @@ describe("API keys from a file, per-key limits (a bridge process)", () => {
   it("rotates keys without a restart: on SIGHUP, and when the file changes; a broken file keeps the keys", async () => {
     writeKeys([{ id: "agent-c", key: keyC }]);
     bridge.child.kill("SIGHUP");
-    await waitFor(
-      async () =>
-        (
-          await bridge
-            .compute(keyA)
-            .listJobs({})
-            .catch((e) => e)
-        ).code === Code.Unauthenticated,
-      { what: "agent-a's key refused" },
-    );
+    await refused(keyA, "agent-a's key refused");
     expect((await bridge.compute(keyC).listJobs({})).jobs).toBeDefined();
     // A broken file (mid-write, a typo): the keys in force stay, the log says why.
     writeFileSync(keysFile, '{"keys": [{"id": "agent-d", "key": "short"}]}');
@@ -145,16 +146,7 @@ describe("API keys from a file, per-key limits (a bridge process)", () => {
     expect((await bridge.compute(keyC).listJobs({})).jobs).toBeDefined();
     // Without a signal: the file is watched.
     writeKeys([{ id: "agent-a", key: keyA }]);
-    await waitFor(
-      async () =>
-        (
-          await bridge
-            .compute(keyC)
-            .listJobs({})
-            .catch((e) => e)
-        ).code === Code.Unauthenticated,
-      { what: "agent-c's key refused after the file changed", timeoutMs: 15_000 },
-    );
+    await refused(keyC, "agent-c's key refused after the file changed");
     expect((await bridge.compute(keyA).submit({ task: task() })).jobId).toMatch(/^job_/);
     const m = await metrics();
     expect(sample(m, "zerog_api_key_reloads_total", { result: "failed" })).toBeGreaterThanOrEqual(1);

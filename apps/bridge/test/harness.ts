@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { ComputeService, type ComputeTask, Health, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
@@ -113,6 +114,18 @@ export async function startTestBridge(
       await devnet.close();
     },
   };
+}
+
+/** A pino logger at `level` whose lines (JSON) are kept in `lines`, to look for what was logged. */
+export function capturedLogger(level = "trace"): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), lines };
 }
 
 /**

@@ -1,23 +1,15 @@
 import { execFile } from "node:child_process";
 import diagnostics from "node:diagnostics_channel";
 import type http from "node:http";
-import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTask, startTestBridge, type TestBridge, waitFor } from "./harness.js";
+import { capturedLogger, demoTask, startTestBridge, type TestBridge, waitFor } from "./harness.js";
 import { histogram, parseExposition, sample } from "./prometheus.js";
 
 const run = promisify(execFile);
 const apiKey = "zk_metrics_0123456789abcdef0123";
-const logLines: string[] = [];
-const logSink = new Writable({
-  write(chunk, _enc, done) {
-    logLines.push(String(chunk));
-    done();
-  },
-});
+const { logger, lines: logLines } = capturedLogger("debug");
 
 // Every HTTP request the bridge makes to providers, as sent (node's own diagnostics channel).
 const providerRequests: Array<{ path: string; traceparent: string | undefined }> = [];
@@ -35,7 +27,7 @@ beforeAll(async () => {
   diagnostics.subscribe("http.client.request.start", onRequest);
   t = await startTestBridge({
     bridge: { apiKey, chainCheckSeconds: 1 },
-    logger: pino({ level: "debug" }, logSink),
+    logger,
   });
 });
 afterAll(async () => {
