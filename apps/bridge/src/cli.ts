@@ -56,12 +56,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
       process.stderr.write(`${step}… `);
     }
   };
+  // SIGHUP: read the API keys file and the TLS files again (and never die of it, not even while starting).
+  let reload: (() => void) | undefined;
+  process.on("SIGHUP", () => reload?.());
   const running = await launch(config, logger, { onProgress });
-  // SIGHUP: read the API keys file and the TLS files again.
-  process.on("SIGHUP", () => {
+  reload = () => {
     const outcome = running.bridge.reload();
     if (!outcome.messages.length) logger.info("SIGHUP: nothing to reload (no --api-keys-file, no TLS)");
-  });
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
