@@ -37,7 +37,7 @@ import { createMetricsInterceptor } from "./interceptors/metrics.js";
 import { createQuotaInterceptor } from "./interceptors/quota.js";
 import { JobEvents } from "./jobs/job-events.js";
 import { JobStore } from "./jobs/job-store.js";
-import type { StorageError } from "./jobs/storage-error.js";
+import { type StorageError, storageZeroGError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
 import { JobQuota } from "./limits/job-quota.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
@@ -142,7 +142,8 @@ function watchStorage(health: HealthState, logger: Logger, resume: () => void) {
       if (opened.problem) this.changed(opened.problem);
     },
     changed(problem: StorageError | undefined) {
-      health.setStorageProblem(problem?.message);
+      // Health answers anyone: the cause, without the file's path (the log has it).
+      health.setStorageProblem(problem ? storageZeroGError(problem).shortMessage : undefined);
       if (problem) {
         logger.error({ code: problem.code }, `${problem.message}; NOT_SERVING until a write succeeds`);
         timer ??= setInterval(() => store?.probe(), 1000).unref();

@@ -51,6 +51,16 @@ export function createReflectionService(services: readonly DescService[]) {
   const all = [...services, ServerReflection, ServerReflectionV1Alpha];
   const { files, symbols } = index(all);
   const serviceNames = all.map((s) => ({ name: s.typeName }));
+  // Each file serialized once: a stream may ask again and again.
+  const bytes = new Map<DescFile, Uint8Array>();
+  const serialized = (f: DescFile) => {
+    let b = bytes.get(f);
+    if (!b) {
+      b = toBinary(FileDescriptorProtoSchema, f.proto);
+      bytes.set(f, b);
+    }
+    return b;
+  };
 
   const fileAnswer = (file: DescFile | undefined, what: string, sent: Set<string>): Answer => {
     if (!file) {
@@ -63,7 +73,7 @@ export function createReflectionService(services: readonly DescService[]) {
     const add = (f: DescFile) => {
       if (sent.has(f.name)) return;
       sent.add(f.name);
-      out.push(toBinary(FileDescriptorProtoSchema, f.proto));
+      out.push(serialized(f));
       for (const dep of f.dependencies) add(dep);
     };
     // The file asked for is sent even if sent before: the client asked again.
