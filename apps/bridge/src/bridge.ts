@@ -266,6 +266,10 @@ export function createBridge(options: BridgeOptions): Bridge {
     logger.warn("no API key configured (ZEROG_API_KEY, --api-keys-file): the bridge accepts every caller");
   else if (options.apiKey && weakKey(options.apiKey))
     logger.warn("ZEROG_API_KEY is shorter than 16 characters: use a random one (openssl rand -hex 24)");
+  const warnIfNone = () => {
+    if (keys?.size === 0) logger.warn("the API keys file holds no key: every call but health is refused");
+  };
+  warnIfNone();
   if (options.apiKeysFile && readableByOthers(options.apiKeysFile))
     logger.warn({ file: options.apiKeysFile }, "the API keys file can be read by other users: chmod 600 it");
   const limiter = new RateLimiter();
@@ -341,6 +345,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         limiter.retain(keys.ids);
         metrics.apiKeyReloads.inc({ result: "ok" });
         logger.info({ keys: keys.ids }, "API keys reloaded");
+        warnIfNone();
         messages.push(`API keys reloaded: ${keys.size}`);
       } catch (err) {
         ok = false;
