@@ -130,8 +130,10 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       callerId = caller.id;
       contextValues.set(callerKey, caller);
     }
-    const traceparent = req.headers.traceparent;
-    contextValues.set(traceKey, traceFromHeader(Array.isArray(traceparent) ? traceparent[0] : traceparent));
+    if (!isHealth) {
+      const traceparent = req.headers.traceparent;
+      contextValues.set(traceKey, traceFromHeader(Array.isArray(traceparent) ? traceparent[0] : traceparent));
+    }
 
     // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
     const oneMessage =

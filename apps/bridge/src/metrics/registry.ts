@@ -85,14 +85,18 @@ export class Histogram<L extends string = never> {
       entry = { labels, counts: this.#buckets.map(() => 0), sum: 0, count: 0 };
       this.#values.set(k, entry);
     }
-    for (let i = 0; i < this.#buckets.length; i++) if (value <= this.#buckets[i]!) entry.counts[i]!++;
+    // Counted in its own bucket only; `write` makes them cumulative.
+    const i = this.#buckets.findIndex((le) => value <= le);
+    if (i >= 0) entry.counts[i]!++;
     entry.sum += value;
     entry.count++;
   }
   write(name: string, out: string[]): void {
     for (const { labels, counts, sum, count } of this.#values.values()) {
+      let cumulative = 0;
       this.#buckets.forEach((le, i) => {
-        out.push(`${name}_bucket${formatLabels(labels, ["le", formatValue(le)])} ${counts[i]}`);
+        cumulative += counts[i]!;
+        out.push(`${name}_bucket${formatLabels(labels, ["le", formatValue(le)])} ${cumulative}`);
       });
       out.push(`${name}_bucket${formatLabels(labels, ["le", "+Inf"])} ${count}`);
       out.push(`${name}_sum${formatLabels(labels)} ${formatValue(sum)}`);
