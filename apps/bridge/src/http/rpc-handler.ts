@@ -129,8 +129,6 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       if (caller instanceof ZeroGError) return refuse(caller);
       callerId = caller.id;
       contextValues.set(callerKey, caller);
-    }
-    if (!isHealth) {
       const traceparent = req.headers.traceparent;
       contextValues.set(traceKey, traceFromHeader(Array.isArray(traceparent) ? traceparent[0] : traceparent));
     }
