@@ -105,19 +105,23 @@ async function slowClients(port, count) {
 }
 
 /**
- * Measures a bridge listening on `port` (its providers must not answer during the run, so that jobs
- * stay queued: this measures intake, not job execution). Returns the rows of the results table.
+ * Durable Submits (Connect JSON, `inFlight` at once) to the bridge on `port` (process `pid`), after a
+ * warm-up: one results row. Each answer means the job is stored durably.
  */
-export async function measureIntake({
-  port,
-  pid,
-  submits = 10_000,
-  inFlight = 64,
-  slow = 1000,
-  healthChecks = 1000,
-}) {
+export async function measureSubmits({ port, pid, submits = 10_000, inFlight = 64, warmUp = 2000 }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: inFlight });
-  const submit = (i) =>
+  try {
+    const submit = submitter(agent, port);
+    if (warmUp) await load(warmUp, inFlight, submit, pid);
+    return { load: "Submit", ...(await load(submits, inFlight, submit, pid)) };
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** A Submit of intake job `i` over `agent`. */
+function submitter(agent, port) {
+  return (i) =>
     post(
       agent,
       port,
@@ -131,6 +135,22 @@ export async function measureIntake({
         },
       }),
     );
+}
+
+/**
+ * Measures a bridge listening on `port` (its providers must not answer during the run, so that jobs
+ * stay queued: this measures intake, not job execution). Returns the rows of the results table.
+ */
+export async function measureIntake({
+  port,
+  pid,
+  submits = 10_000,
+  inFlight = 64,
+  slow = 1000,
+  healthChecks = 1000,
+}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: inFlight });
+  const submit = submitter(agent, port);
   const health = () => post(agent, port, "/grpc.health.v1.Health/Check", "{}");
   await load(2000, inFlight, submit, pid); // warm-up: JIT, connections
   const rows = [];

@@ -1,8 +1,8 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { unwatchFile, watchFile } from "node:fs";
+import { hostname } from "node:os";
 import {
-  type ComputeBackend,
   ComputeService,
   failureReasonName,
   Health,
@@ -24,6 +24,7 @@ import {
   weakKey,
 } from "./auth/api-keys.js";
 import { createCallGate, traceKey } from "./auth/call-gate.js";
+import type { ComputeBackend } from "./backend.js";
 import { startChainMonitor } from "./chain-monitor.js";
 import { createHealthService, HealthState } from "./health.js";
 import type { CorsOrigins } from "./http/gate.js";
@@ -36,7 +37,9 @@ import { createLoggingInterceptor } from "./interceptors/logging.js";
 import { createMetricsInterceptor } from "./interceptors/metrics.js";
 import { createQuotaInterceptor } from "./interceptors/quota.js";
 import { JobEvents } from "./jobs/job-events.js";
-import { JobStore } from "./jobs/job-store.js";
+import type { JobStore } from "./jobs/job-store.js";
+import { publishRemoteChanges } from "./jobs/remote-jobs.js";
+import { SqliteJobStore } from "./jobs/sqlite-store.js";
 import { type StorageError, storageZeroGError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
 import { JobQuota } from "./limits/job-quota.js";
@@ -51,7 +54,19 @@ export interface BridgeOptions {
   backend: ComputeBackend;
   logger: Logger;
   /** SQLite file for jobs (created with its folder); ":memory:" for a throwaway store. */
-  dbPath: string;
+  dbPath?: string | undefined;
+  /**
+   * An opened job store instead of `dbPath`, e.g. `await PostgresJobStore.open({ url })` to share the
+   * jobs with other bridges. The bridge closes it.
+   */
+  store?: JobStore | undefined;
+  /**
+   * How long a running job stays this bridge's without renewal, ms: on a shared store, another bridge
+   * takes a job over this long after its bridge died. Renewed every third of it. Default 30 000.
+   */
+  leaseMs?: number | undefined;
+  /** This bridge's name in the leases it takes. Default `<host>-<pid>-<random>`. */
+  replicaId?: string | undefined;
   /** A required bearer key (id "default"); with neither this nor `apiKeysFile`, no authentication. */
   apiKey?: string | undefined;
   /**
@@ -129,30 +144,25 @@ export interface Bridge {
  * While the job store cannot be written: NOT_SERVING with the reason, and a small write tried every
  * second; once one succeeds (that or any other), SERVING again and the worker resumes.
  */
-function watchStorage(health: HealthState, logger: Logger, resume: () => void) {
-  let store: JobStore | undefined;
+function watchStorage(health: HealthState, logger: Logger, store: JobStore, resume: () => Promise<void>) {
   let timer: NodeJS.Timeout | undefined;
   const stopProbing = () => {
     clearInterval(timer);
     timer = undefined;
   };
   return {
-    attach(opened: JobStore) {
-      store = opened;
-      if (opened.problem) this.changed(opened.problem);
-    },
     changed(problem: StorageError | undefined) {
       // Health answers anyone: the cause, without the file's path (the log has it).
       health.setStorageProblem(problem ? storageZeroGError(problem).shortMessage : undefined);
       if (problem) {
         logger.error({ code: problem.code }, `${problem.message}; NOT_SERVING until a write succeeds`);
-        timer ??= setInterval(() => store?.probe(), 1000).unref();
+        timer ??= setInterval(() => void store.probe(), 1000).unref();
         return;
       }
       logger.warn("the job store can be written again; SERVING");
       stopProbing();
       // Not from inside the store's write that ended the problem.
-      setImmediate(resume);
+      setImmediate(() => void resume());
     },
     stop: stopProbing,
   };
@@ -200,38 +210,29 @@ export function createBridge(options: BridgeOptions): Bridge {
   const metrics = options.metrics ?? createBridgeMetrics();
   const events = new JobEvents();
   const health = new HealthState();
-  const storage = watchStorage(health, logger, () => worker.resume());
-  // The trace of each job submitted with one, for its provider calls: a Submit runs in its call's
-  // trace, and the store reports the job it creates from within the call.
+  const rawStore = options.store ?? new SqliteJobStore(options.dbPath ?? ":memory:");
+  const store = timeStore(rawStore, (operation, seconds) =>
+    metrics.storeSeconds.observe({ operation }, seconds),
+  );
+  const storage = watchStorage(health, logger, store, () => worker.resume());
+  // The trace of each job submitted with one, for its provider calls (see onSubmitted).
   const traces = new Map<string, TraceContext>();
-  const callTrace = new AsyncLocalStorage<TraceContext>();
-  const keepTrace = (job: Job) => {
-    if (job.state !== JobState.QUEUED || job.attempts !== 0 || traces.has(job.jobId)) return;
-    const trace = callTrace.getStore();
-    if (!trace) return;
-    if (traces.size >= maxTracedJobs) traces.delete(traces.keys().next().value!);
-    traces.set(job.jobId, trace);
-  };
-  const quota = new JobQuota((jobId) => {
-    const found = store.get(jobId);
+  const quota = new JobQuota(async (jobId) => {
+    const found = await store.get(jobId);
     return found !== undefined && !isTerminalState(found.job.state);
   });
   const follow = followJobs(metrics, (jobId) => {
     quota.ended(jobId);
     traces.delete(jobId);
   });
-  const rawStore = new JobStore(options.dbPath, {
-    onChange: (job, result) => {
-      keepTrace(job);
-      follow(job);
-      events.publish(result ? { job, result } : { job });
+  rawStore.attach({
+    onChange: (change) => {
+      follow(change.job);
+      events.publish(change);
     },
     onStorage: (problem) => storage.changed(problem),
   });
-  storage.attach(rawStore);
-  const store = timeStore(rawStore, (operation, seconds) =>
-    metrics.storeSeconds.observe({ operation }, seconds),
-  );
+  const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const worker = new Worker({
     store,
     events,
@@ -239,7 +240,10 @@ export function createBridge(options: BridgeOptions): Bridge {
     logger,
     concurrency: options.concurrency ?? 16,
     maxAttempts: options.maxAttempts ?? 3,
+    owner: replicaId,
+    leaseMs: options.leaseMs ?? 30_000,
   });
+  let remote: { stop(): void } | undefined;
   const shutdown = new AbortController();
   // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.
   setMaxListeners(0, shutdown.signal);
@@ -254,6 +258,12 @@ export function createBridge(options: BridgeOptions): Bridge {
         backend,
         defaultWaitSeconds: options.defaultWaitSeconds ?? 60,
         maxWaitSeconds: options.maxWaitSeconds ?? 3600,
+        onSubmitted: (job, ctx) => {
+          const trace = ctx.values.get(traceKey);
+          if (!trace) return;
+          if (traces.size >= maxTracedJobs) traces.delete(traces.keys().next().value!);
+          traces.set(job.jobId, trace);
+        },
       }),
     );
     router.service(Health, createHealthService(health));
@@ -290,12 +300,6 @@ export function createBridge(options: BridgeOptions): Bridge {
     createErrorInterceptor(logger),
     createAuthInterceptor(gate),
     createQuotaInterceptor(quota, keyLimits, (key) => metrics.quotaExceeded.inc({ key })),
-    // A Submit runs within its trace (see keepTrace).
-    (next) => (req) => {
-      const trace = req.contextValues.get(traceKey);
-      const isSubmit = req.method.name === "Submit" && req.service.typeName === ComputeService.typeName;
-      return trace && isSubmit ? callTrace.run(trace, () => next(req)) : next(req);
-    },
   ];
   const server = createHttpServer({
     routes,
@@ -311,18 +315,20 @@ export function createBridge(options: BridgeOptions): Bridge {
     allowedHosts: options.allowedHosts,
   });
 
-  metrics.registry.collect(() => {
-    metrics.jobs.reset();
-    for (const state of [
-      JobState.QUEUED,
-      JobState.RUNNING,
-      JobState.SUCCEEDED,
-      JobState.FAILED,
-      JobState.CANCELLED,
-    ])
-      metrics.jobs.set({ state: jobStateName(state) ?? String(state) }, 0);
-    for (const [state, n] of store.counts())
-      metrics.jobs.set({ state: jobStateName(state) ?? String(state) }, n);
+  metrics.registry.collect(async () => {
+    // On Postgres, every bridge's jobs; a store that cannot be read leaves the last counts.
+    const counts = await store.counts().catch(() => undefined);
+    if (counts) {
+      metrics.jobs.reset();
+      for (const state of [
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.SUCCEEDED,
+        JobState.FAILED,
+        JobState.CANCELLED,
+      ])
+        metrics.jobs.set({ state: jobStateName(state) ?? String(state) }, counts.get(state) ?? 0);
+    }
     const stats = server.connectionStats();
     for (const [protocol, n] of Object.entries(stats.open)) metrics.connections.set({ protocol }, n);
     metrics.connectionsAccepted.setTotal({}, stats.accepted);
@@ -413,8 +419,16 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   let started = false;
   const start = () => {
-    if (!started) worker.start();
+    if (started) return;
     started = true;
+    worker.start();
+    remote = publishRemoteChanges({
+      store,
+      events,
+      logger,
+      runsHere: (jobId) => worker.runs(jobId),
+      onQueued: () => worker.pump(),
+    });
   };
   return {
     store,
@@ -440,6 +454,8 @@ export function createBridge(options: BridgeOptions): Bridge {
           auth: Boolean(keys),
           keys: keys?.ids,
           tls: Boolean(options.tls),
+          store: store.location,
+          replicaId,
         },
         "bridge listening",
       );
@@ -458,8 +474,9 @@ export function createBridge(options: BridgeOptions): Bridge {
         shutdown.abort();
         await server.close(deadline);
         storage.stop();
+        remote?.stop();
         await backend.close();
-        rawStore.close();
+        await store.close();
         logger.info("bridge stopped");
       })();
       return closing;

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { format } from "node:util";
 import { ConfigError, loadConfig, usage } from "./config.js";
 import { runDemo } from "./demo.js";
@@ -91,7 +92,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
       grpcUrl: config.tls ? `https://localhost:${running.address.port}` : url,
       caFile: config.tls?.certFile,
       apiKey: config.apiKey,
-      trust: running.devnet?.trust,
+      policy: running.verification.policy,
+      policyPath: running.devnetPolicyPath ?? config.verification.policyFile,
+      devnetRootSha256: running.devnet ? running.verification.gate.checks.rootCaSha256 : undefined,
+      resultPath: join(dirname(config.dbPath), "demo-result.json"),
+      cwd: env.INIT_CWD ?? process.cwd(),
       out: process.stdout,
     });
     if (!ok) process.exitCode = 1;

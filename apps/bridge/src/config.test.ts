@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "./config.js";
 
@@ -103,5 +106,109 @@ describe("loadConfig: security and observability", () => {
     [["--chain-check-interval=0"], "--chain-check-interval must be an integer"],
   ])("refuses %j", (argv, message) => {
     expect(() => load(argv)).toThrow(message);
+  });
+});
+
+describe("loadConfig: job store", () => {
+  it("uses SQLite by default, Postgres with a database URL, and a 30 s lease", () => {
+    const sqlite = load([]);
+    expect([sqlite.databaseUrl, sqlite.leaseSeconds]).toEqual([undefined, 30]);
+    expect(sqlite.dbPath).toMatch(/\.zerog\/jobs\.db$/);
+    const pg = load(["--lease-seconds=5"], { ZEROG_DATABASE_URL: "postgres://bridge:pw@db:5432/jobs" });
+    expect([pg.databaseUrl, pg.leaseSeconds]).toEqual(["postgres://bridge:pw@db:5432/jobs", 5]);
+    expect(load(["--database-url=postgresql://db/jobs"]).databaseUrl).toBe("postgresql://db/jobs");
+  });
+
+  it("refuses a database URL that is not Postgres, or given with --db", () => {
+    expect(() => load(["--database-url=mysql://db/jobs"])).toThrow(
+      "must be a postgres:// or postgresql:// URL",
+    );
+    expect(() => load(["--db=jobs.db"], { ZEROG_DATABASE_URL: "postgres://db/jobs" })).toThrow(
+      "give either --db (SQLite) or --database-url (Postgres), not both",
+    );
+    expect(() => load(["--lease-seconds=0"])).toThrow("--lease-seconds must be an integer from 1 to 3600");
+  });
+});
+
+describe("loadConfig: TEE verification", () => {
+  const dir = mkdtempSync(join(tmpdir(), "zerog-config-"));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  it("checks quotes by default: no policy file (Intel's defaults), Intel's PCS, nothing skipped", () => {
+    expect(load([]).verification).toEqual({
+      policy: undefined,
+      policyFile: undefined,
+      pccsUrl: undefined,
+      skipQuote: false,
+    });
+  });
+
+  it("reads --policy and --pccs-url (or their variables) and the unsafe switch", () => {
+    const policy = file("p.json", '{"tee":{"allowedTcbStatuses":["UpToDate","SWHardeningNeeded"]}}');
+    const c = load([
+      "--policy",
+      policy,
+      "--pccs-url",
+      "https://pccs.internal:8081",
+      "--unsafe-skip-quote-verification",
+    ]);
+    expect(c.verification).toEqual({
+      policy: { tee: { allowedTcbStatuses: ["UpToDate", "SWHardeningNeeded"] } },
+      policyFile: policy,
+      pccsUrl: "https://pccs.internal:8081",
+      skipQuote: true,
+    });
+    const e = load([], {
+      ZEROG_VERIFY_POLICY: policy,
+      ZEROG_PCCS_URL: "http://127.0.0.1:8081",
+      ZEROG_UNSAFE_SKIP_QUOTE_VERIFICATION: "1",
+    });
+    expect(e.verification).toMatchObject({
+      policyFile: policy,
+      pccsUrl: "http://127.0.0.1:8081",
+      skipQuote: true,
+    });
+    expect(load([], { ZEROG_UNSAFE_SKIP_QUOTE_VERIFICATION: "0" }).verification.skipQuote).toBe(false);
+  });
+
+  it("refuses a policy the verifier would refuse, a PCCS URL that is not http(s), and the old --collateral", () => {
+    expect(() => load(["--policy", file("bad.json", '{"tee":{"mrtd":[]}}')])).toThrow(
+      /--policy .*bad.json is not a valid verifier policy: Invalid policy.tee.mrtd: empty allow-list/,
+    );
+    expect(() => load(["--policy", join(dir, "missing.json")])).toThrow(/--policy .*missing.json: ENOENT/);
+    expect(() => load(["--pccs-url", "ftp://pccs"])).toThrow("--pccs-url must be an http(s) URL");
+    expect(() => load(["--collateral", "c.json"])).toThrow(
+      /--collateral .* is gone: the bridge fetches current collateral itself/,
+    );
+  });
+});
+
+describe("loadConfig: fine-tuning", () => {
+  it("defaults: artifacts and datasets under .zerog, no https datasets, a 5 s poll", () => {
+    const c = load([], { INIT_CWD: "/srv/bridge" });
+    expect(c.fineTuning).toEqual({
+      artifactsDir: "/srv/bridge/.zerog/artifacts",
+      datasetDir: "/srv/bridge/.zerog/datasets",
+      httpsHosts: [],
+      pollIntervalMs: 5000,
+    });
+  });
+
+  it("flags before the environment; a poll out of range is refused", () => {
+    const c = load(["--artifacts-dir=/models", "--dataset-https-hosts", "data.example, cdn.example"], {
+      ZEROG_ARTIFACTS_DIR: "/elsewhere",
+      ZEROG_DATASET_DIR: "/datasets",
+      ZEROG_FINE_TUNING_POLL_MS: "250",
+    });
+    expect(c.fineTuning).toEqual({
+      artifactsDir: "/models",
+      datasetDir: "/datasets",
+      httpsHosts: ["data.example", "cdn.example"],
+      pollIntervalMs: 250,
+    });
+    expect(() => load(["--fine-tuning-poll=1"])).toThrow(ConfigError);
   });
 });

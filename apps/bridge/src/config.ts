@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Collateral, PolicyInput } from "@chaoschain/zerog-verifier";
+import { INTEL_PCS_URL, type PolicyInput, resolvePolicy } from "@chaoschain/zerog-verifier";
 import type { MetricsAccess } from "./http/rpc-handler.js";
 import type { TlsFiles } from "./http/tls.js";
 import type { LogFormat } from "./logger.js";
@@ -10,12 +10,28 @@ import type { ZeroGContracts } from "./zerog/sdk.js";
 
 export type NetworkName = "devnet" | "testnet" | "mainnet" | "custom";
 
+/** How quotes and proofs are checked (`--policy`, `--pccs-url`, `--unsafe-skip-quote-verification`). */
+export interface VerificationConfig {
+  /** `--policy`: the verifier policy over the defaults (Intel root, TDX, UpToDate); on the devnet, its own. */
+  policy: PolicyInput | undefined;
+  /** The file `policy` was read from, for messages. */
+  policyFile: string | undefined;
+  /** `--pccs-url`: Intel's PCS or a PCCS; default Intel's PCS (the devnet: its PCCS simulator). */
+  pccsUrl: string | undefined;
+  /** `--unsafe-skip-quote-verification`: quotes are not checked, and every result says so. */
+  skipQuote: boolean;
+}
+
 /** Everything `zerog-bridge start` needs, from flags, then environment, then defaults. */
 export interface BridgeConfig {
   host: string;
   port: number;
   apiKey: string | undefined;
   dbPath: string;
+  /** Postgres for the jobs instead of `dbPath`, shared with other bridges; holds a password: never log it. */
+  databaseUrl: string | undefined;
+  /** How long a running job stays a bridge's without renewal before another may take it over, seconds. */
+  leaseSeconds: number;
   concurrency: number;
   /** Longest wait for one provider call before retrying or failing over, seconds. */
   providerTimeoutSeconds: number;
@@ -28,8 +44,8 @@ export interface BridgeConfig {
   contracts: ZeroGContracts | undefined;
   /** Gas price in neuron; unset asks the chain. */
   gasPrice: number | undefined;
-  /** Verifier policy and collateral every proof must pass before its result is kept. */
-  verification: { policy: PolicyInput; collateral: Collateral } | undefined;
+  /** How the bridge checks every provider's TEE quote and every proof before it keeps a result. */
+  verification: VerificationConfig;
   demo: boolean;
   logLevel: string;
   /** A connection must send a complete request head within this, seconds. */
@@ -70,6 +86,18 @@ export interface BridgeConfig {
   chainCheckSeconds: number;
   /** Log lines: json, pretty (for people), auto (pretty when stderr is a terminal). */
   logFormat: LogFormat;
+
+  /** Fine-tuning jobs. */
+  fineTuning: {
+    /** Where decrypted models are written (`<dir>/<job id>/`, 0700 folders, 0600 files). */
+    artifactsDir: string;
+    /** `file://` datasets must lie inside this directory. */
+    datasetDir: string;
+    /** Hosts `https://` datasets may come from ("*": any); empty refuses https datasets. */
+    httpsHosts: string[];
+    /** How often a running task's state is read from its provider, ms. */
+    pollIntervalMs: number;
+  };
 }
 
 export const usage = `Usage: zerog-bridge start [options]
@@ -81,6 +109,9 @@ Options (environment variable in brackets):
   --host <host>           listen address, default 127.0.0.1 [ZEROG_BRIDGE_HOST]
   --port <port>           listen port, default 50051 [ZEROG_BRIDGE_PORT]
   --db <file>             SQLite job store, default .zerog/jobs.db [ZEROG_DB_PATH]
+  --database-url <url>    postgres://… job store instead, shared by several bridges [ZEROG_DATABASE_URL]
+  --lease-seconds <s>     a running job whose bridge stops renewing it for this long is taken over by
+                          another bridge on the same Postgres; default 30 [ZEROG_LEASE_SECONDS]
   --concurrency <n>       jobs run at once, default 16 [ZEROG_CONCURRENCY]
   --provider-timeout <s>  per provider call, then retry or fail over; default 60 [ZEROG_PROVIDER_TIMEOUT_SECONDS]
   --rpc-url <url>         0G chain RPC (testnet, mainnet, custom) [ZEROG_RPC_URL]
@@ -89,11 +120,26 @@ Options (environment variable in brackets):
   --inference <addr>      InferenceServing address (custom) [ZEROG_INFERENCE_ADDRESS]
   --fine-tuning <addr>    FineTuningServing address (custom) [ZEROG_FINE_TUNING_ADDRESS]
   --gas-price <neuron>    fixed gas price [ZEROG_GAS_PRICE]
-  --policy <file>         verifier policy (JSON) every proof must pass [ZEROG_VERIFY_POLICY]
-  --collateral <file>     Intel DCAP collateral (dcap-qvl JSON) for --policy [ZEROG_COLLATERAL]
   --no-demo               do not run the demo job at start [ZEROG_NO_DEMO=1]
-  --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
-  --log-format <f>        json, pretty, auto (default: pretty when stderr is a terminal) [ZEROG_LOG_FORMAT]
+
+Fine-tuning:
+  --artifacts-dir <dir>   where fine-tuned models are written, default .zerog/artifacts [ZEROG_ARTIFACTS_DIR]
+  --dataset-dir <dir>     file:// datasets must lie inside it, default .zerog/datasets [ZEROG_DATASET_DIR]
+  --dataset-https-hosts <list>
+                          hosts https:// datasets may be fetched from, comma-separated, or *; default
+                          none (https datasets refused) [ZEROG_DATASET_HTTPS_HOSTS]
+  --fine-tuning-poll <ms> how often a running task's state is read from its provider; default 5000
+                          [ZEROG_FINE_TUNING_POLL_MS]
+
+TEE verification (every provider's quote is checked before it is trusted, every proof before its result is kept):
+  --policy <file>         verifier policy (JSON) over the default: Intel's root CA, TDX, TCB UpToDate; GPU
+                          evidence is checked when it has a "gpu" section [ZEROG_VERIFY_POLICY]. Default on
+                          the devnet: the devnet's own policy (its synthetic test root)
+  --pccs-url <url>        where Intel collateral is fetched: Intel's PCS (default, ${INTEL_PCS_URL})
+                          or a PCCS with its v4 API; the devnet uses its PCCS simulator [ZEROG_PCCS_URL]
+  --unsafe-skip-quote-verification
+                          do NOT check TEE quotes (only the enclave's signature); every result then lists
+                          "quote" in bridge_checks.skipped [ZEROG_UNSAFE_SKIP_QUOTE_VERIFICATION=1]
 
 Limits (seconds unless noted):
   --header-timeout <s>    a connection must send a complete request head within this; default 30
@@ -131,6 +177,8 @@ Observability:
                           bridge has keys), public, off [ZEROG_METRICS]
   --chain-check-interval <s> seconds between chain RPC checks (health NOT_SERVING while it does not
                           answer); default 15 [ZEROG_CHAIN_CHECK_SECONDS]
+  --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
+  --log-format <f>        json, pretty, auto (default: pretty when stderr is a terminal) [ZEROG_LOG_FORMAT]
   -h, --help              this text
 
 Other commands:
@@ -182,6 +230,27 @@ function readJson(name: string, file: string): unknown {
   }
 }
 
+function verificationConfig(
+  policyFile: string | undefined,
+  pccsUrl: string | undefined,
+  skipQuote: boolean,
+): VerificationConfig {
+  let policy: PolicyInput | undefined;
+  if (policyFile) {
+    policy = readJson("--policy", policyFile) as PolicyInput;
+    try {
+      resolvePolicy(policy);
+    } catch (err) {
+      throw new ConfigError(
+        `--policy ${policyFile} is not a valid verifier policy: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}`,
+      );
+    }
+  }
+  if (pccsUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(pccsUrl))
+    throw new ConfigError(`--pccs-url must be an http(s) URL, got ${JSON.stringify(pccsUrl)}`);
+  return { policy, policyFile: policyFile || undefined, pccsUrl: pccsUrl || undefined, skipQuote };
+}
+
 /** Parses `argv` (after the command) and `env`. Throws ConfigError with a message for the user. */
 export function loadConfig(argv: string[], env: Record<string, string | undefined>): BridgeConfig | "help" {
   let parsed: ReturnType<typeof parseArgs>;
@@ -194,6 +263,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         host: { type: "string" },
         port: { type: "string" },
         db: { type: "string" },
+        "database-url": { type: "string" },
+        "lease-seconds": { type: "string" },
         concurrency: { type: "string" },
         "provider-timeout": { type: "string" },
         "rpc-url": { type: "string" },
@@ -203,6 +274,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         "fine-tuning": { type: "string" },
         "gas-price": { type: "string" },
         policy: { type: "string" },
+        "pccs-url": { type: "string" },
+        "unsafe-skip-quote-verification": { type: "boolean" },
         collateral: { type: "string" },
         "no-demo": { type: "boolean" },
         "log-level": { type: "string" },
@@ -224,6 +297,10 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         metrics: { type: "string" },
         "chain-check-interval": { type: "string" },
         "log-format": { type: "string" },
+        "artifacts-dir": { type: "string" },
+        "dataset-dir": { type: "string" },
+        "dataset-https-hosts": { type: "string" },
+        "fine-tuning-poll": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -266,11 +343,24 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     throw new ConfigError("--network custom needs --rpc-url, --ledger, --inference and --fine-tuning");
   }
   const gasPrice = flag("gas-price") ?? env.ZEROG_GAS_PRICE;
-  const policyFile = flag("policy") ?? env.ZEROG_VERIFY_POLICY;
-  const collateralFile = flag("collateral") ?? env.ZEROG_COLLATERAL;
-  if (Boolean(policyFile) !== Boolean(collateralFile))
-    throw new ConfigError("--policy and --collateral go together");
+  if (flag("collateral") ?? env.ZEROG_COLLATERAL)
+    throw new ConfigError(
+      "--collateral (ZEROG_COLLATERAL) is gone: the bridge fetches current collateral itself, from Intel's PCS or --pccs-url",
+    );
+  const verification = verificationConfig(
+    flag("policy") ?? env.ZEROG_VERIFY_POLICY,
+    flag("pccs-url") ?? env.ZEROG_PCCS_URL,
+    Boolean(f["unsafe-skip-quote-verification"]) ||
+      ["1", "true"].includes(env.ZEROG_UNSAFE_SKIP_QUOTE_VERIFICATION ?? ""),
+  );
   const baseDir = env.INIT_CWD ?? process.cwd();
+  const databaseUrl = flag("database-url") ?? (env.ZEROG_DATABASE_URL || undefined);
+  if (databaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl))
+      throw new ConfigError("--database-url (ZEROG_DATABASE_URL) must be a postgres:// or postgresql:// URL");
+    if (flag("db") ?? (env.ZEROG_DB_PATH || undefined))
+      throw new ConfigError("give either --db (SQLite) or --database-url (Postgres), not both");
+  }
   const d = defaultServerLimits;
   const seconds = (name: string, envName: string, fallback: number, max: number) =>
     integer(`--${name}`, flag(name) ?? env[envName], fallback, 1, max);
@@ -312,7 +402,9 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     host: flag("host") ?? env.ZEROG_BRIDGE_HOST ?? "127.0.0.1",
     port: integer("--port", flag("port") ?? env.ZEROG_BRIDGE_PORT, 50051, 0, 65535),
     apiKey: env.ZEROG_API_KEY || undefined,
-    dbPath: resolve(baseDir, flag("db") ?? env.ZEROG_DB_PATH ?? ".zerog/jobs.db"),
+    dbPath: resolve(baseDir, flag("db") ?? (env.ZEROG_DB_PATH || ".zerog/jobs.db")),
+    databaseUrl,
+    leaseSeconds: integer("--lease-seconds", flag("lease-seconds") ?? env.ZEROG_LEASE_SECONDS, 30, 1, 3600),
     concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),
     providerTimeoutSeconds: integer(
       "--provider-timeout",
@@ -326,13 +418,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     walletKey,
     contracts: ledger && inference && fineTuning ? { ledger, inference, fineTuning } : undefined,
     gasPrice: gasPrice ? integer("--gas-price", gasPrice, 0, 0, Number.MAX_SAFE_INTEGER) : undefined,
-    verification:
-      policyFile && collateralFile
-        ? {
-            policy: readJson("--policy", policyFile) as PolicyInput,
-            collateral: readJson("--collateral", collateralFile) as Collateral,
-          }
-        : undefined,
+    verification,
     demo: !(f["no-demo"] || env.ZEROG_NO_DEMO === "1" || env.ZEROG_NO_DEMO === "true"),
     logLevel: flag("log-level") ?? env.ZEROG_LOG_LEVEL ?? "info",
     headerTimeoutSeconds: seconds(
@@ -379,5 +465,17 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     metrics,
     chainCheckSeconds: seconds("chain-check-interval", "ZEROG_CHAIN_CHECK_SECONDS", 15, 3600),
     logFormat,
+    fineTuning: {
+      artifactsDir: resolve(baseDir, flag("artifacts-dir") ?? env.ZEROG_ARTIFACTS_DIR ?? ".zerog/artifacts"),
+      datasetDir: resolve(baseDir, flag("dataset-dir") ?? env.ZEROG_DATASET_DIR ?? ".zerog/datasets"),
+      httpsHosts: list(flag("dataset-https-hosts") ?? env.ZEROG_DATASET_HTTPS_HOSTS ?? ""),
+      pollIntervalMs: integer(
+        "--fine-tuning-poll",
+        flag("fine-tuning-poll") ?? env.ZEROG_FINE_TUNING_POLL_MS,
+        5000,
+        10,
+        600_000,
+      ),
+    },
   };
 }

@@ -2,26 +2,24 @@ import type { Devnet } from "@chaoschain/zerog-devnet";
 import type { Logger } from "pino";
 import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
+import { PostgresJobStore } from "./jobs/postgres-store.js";
 import { createBridgeMetrics } from "./metrics/bridge-metrics.js";
-import { devnetPolicy, policyProofCheck } from "./verification.js";
+import { type BridgeVerification, bridgeVerification, writeDevnetPolicy } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
+import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
 import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
 
 /** A running bridge, with the embedded devnet when it runs on one. */
 export interface RunningBridge {
   bridge: Bridge;
   address: { host: string; port: number };
-  /** Trust anchors of the embedded devnet (for verifying its proofs); undefined on 0G networks. */
+  /** The embedded devnet (its trust anchors, PCCS, policy); undefined on 0G networks. */
   devnet: Devnet | undefined;
+  /** How quotes and proofs are checked. */
+  verification: BridgeVerification;
+  /** Where the devnet's policy was written (next to the job database); undefined on 0G networks. */
+  devnetPolicyPath: string | undefined;
   stop(): Promise<void>;
-}
-
-/** The bridge-side proof check: the configured policy, else the devnet's trust anchors, else none. */
-function proofCheck(config: BridgeConfig, devnet: RunningBridge["devnet"]) {
-  if (config.verification)
-    return policyProofCheck(config.verification.policy, config.verification.collateral);
-  if (devnet?.trust) return policyProofCheck(devnetPolicy(devnet.trust), devnet.trust.collateral);
-  return undefined;
 }
 
 /**
@@ -70,7 +68,29 @@ export async function launch(
     };
     walletKey = config.walletKey!;
   }
+  let store: PostgresJobStore | undefined;
   try {
+    if (config.databaseUrl) {
+      store = await PostgresJobStore.open({
+        url: config.databaseUrl,
+        onWaiting: (problem) => logger.warn({ code: problem.code }, `${problem.message}; waiting`),
+      });
+    }
+    const verification = bridgeVerification(config.verification, devnet);
+    const { checks } = verification.gate;
+    if (config.verification.skipQuote)
+      logger.warn(
+        'UNSAFE: TEE quotes are not verified (--unsafe-skip-quote-verification); every result lists "quote" in bridge_checks.skipped',
+      );
+    else
+      logger.info(
+        {
+          policy: verification.policySource,
+          rootCaSha256: checks.rootCaSha256,
+          pccsUrl: verification.pccsUrl,
+        },
+        "every provider's TEE quote is verified before it is trusted",
+      );
     const metrics = createBridgeMetrics();
     // The bridge is made after the backend, which asks it for each job's trace.
     let bridge: Bridge | undefined;
@@ -78,18 +98,29 @@ export async function launch(
       network,
       walletKey,
       logger,
-      checkProof: proofCheck(config, devnet),
+      gate: verification.gate,
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
       observe: {
         stage: (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds),
         providerError: (reason) => metrics.providerErrors.inc({ reason }),
       },
       traceparent: (jobId) => bridge?.traceparentOf(jobId),
+      fineTuning: {
+        artifactsDir: config.fineTuning.artifactsDir,
+        pollIntervalMs: config.fineTuning.pollIntervalMs,
+        dataset: {
+          ...defaultDatasetPolicy,
+          datasetDir: config.fineTuning.datasetDir,
+          httpsHosts: config.fineTuning.httpsHosts,
+        },
+      },
     });
     bridge = createBridge({
       backend,
       logger,
       dbPath: config.dbPath,
+      store,
+      leaseMs: config.leaseSeconds * 1000,
       apiKey: config.apiKey,
       apiKeysFile: config.apiKeysFile,
       keyLimits: {
@@ -117,18 +148,30 @@ export async function launch(
       corsOrigins: config.corsOrigins,
       allowedHosts: config.allowedHosts,
     });
-    const address = await bridge.listen(config.host, config.port);
     const running = bridge;
+    let devnetPolicyPath: string | undefined;
+    let address: { host: string; port: number };
+    try {
+      // After the store opened (a database folder it cannot use is refused there, naming it).
+      devnetPolicyPath = devnet ? writeDevnetPolicy(config.dbPath, devnet) : undefined;
+      address = await running.listen(config.host, config.port);
+    } catch (err) {
+      await running.close({ graceMs: 0 }).catch(() => {});
+      throw err;
+    }
     return {
       bridge: running,
       address,
       devnet,
+      verification,
+      devnetPolicyPath,
       async stop() {
         await running.close({ graceMs: config.shutdownGraceSeconds * 1000 });
         if (ownsDevnet) await devnet?.close();
       },
     };
   } catch (err) {
+    await store?.close().catch(() => {});
     if (ownsDevnet) await devnet?.close();
     throw err;
   }

@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  BackendError,
   BadRequestSchema,
   ComputeService,
   ComputeTaskSchema,
@@ -18,6 +17,7 @@ import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { rejection } from "../test/clients.js";
 import { controllableBackend } from "../test/fake-backend.js";
+import { BackendError } from "./backend.js";
 import { type Bridge, createBridge } from "./bridge.js";
 import { StorageError } from "./jobs/storage-error.js";
 

@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
   CancelJobResponseSchema,
-  type ComputeBackend,
   type ComputeResult,
   type ComputeService,
   type ComputeTask,
@@ -25,6 +24,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ComputeBackend } from "./backend.js";
 import type { JobEvents } from "./jobs/job-events.js";
 import type { JobRecord, JobStore } from "./jobs/job-store.js";
 import type { Worker } from "./jobs/worker.js";
@@ -40,6 +40,8 @@ export interface ComputeServiceDeps {
   defaultWaitSeconds: number;
   /** Longest GetResult wait allowed. */
   maxWaitSeconds: number;
+  /** A Submit created `job` (before it may start): for what follows the job from its call, e.g. its trace. */
+  onSubmitted?: ((job: Job, ctx: HandlerContext) => void) | undefined;
 }
 
 const defaultPageSize = 50;
@@ -126,15 +128,15 @@ function endedWithoutResult(job: Job): ZeroGError {
 export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<typeof ComputeService> {
   const { store, events, worker, backend } = deps;
 
-  function record(jobId: string): JobRecord {
+  async function record(jobId: string): Promise<JobRecord> {
     requireJobId(jobId);
-    const found = store.get(jobId);
+    const found = await store.get(jobId);
     if (!found) throw notFound(jobId);
     return found;
   }
 
   return {
-    async submit(req) {
+    async submit(req, ctx) {
       const violations: FieldViolation[] = [
         ...validateTask(req.task),
         ...validateIdempotencyKey(req.idempotencyKey),
@@ -143,20 +145,23 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       const task = normalizeTask(req.task!);
       const refusal = await backend.check(task);
       if (refusal) throw new ZeroGError("unsupported_task", refusal);
-      const { record: stored, created } = store.insert(task, req.idempotencyKey);
-      if (created) worker.pump();
+      const { record: stored, created } = await store.insert(task, req.idempotencyKey);
+      if (created) {
+        deps.onSubmitted?.(stored.job, ctx);
+        worker.pump();
+      }
       await store.durable();
       return create(SubmitResponseSchema, { jobId: stored.job.jobId });
     },
 
     async getJob(req) {
-      const { job } = record(req.jobId);
+      const { job } = await record(req.jobId);
       await store.durable();
       return job;
     },
 
     async getResult(req, ctx) {
-      let job = record(req.jobId).job;
+      let job = (await record(req.jobId)).job;
       let published: ComputeResult | undefined;
       if (isTerminalState(job.state)) await store.durable();
       if (job.state !== JobState.SUCCEEDED) {
@@ -169,7 +174,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         }
         const seconds = Math.min(req.timeoutSeconds || deps.defaultWaitSeconds, deps.maxWaitSeconds);
         const ended = await events
-          .waitForEnd(job.jobId, () => store.get(job.jobId)?.job, seconds * 1000, ctx.signal)
+          .waitForEnd(job.jobId, async () => (await store.get(job.jobId))?.job, seconds * 1000, ctx.signal)
           .catch(() => {
             // The client went away (nobody reads this) or the bridge is stopping.
             throw stoppedWaiting(job.jobId);
@@ -181,13 +186,13 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         await store.durable();
         if (job.state !== JobState.SUCCEEDED) throw endedWithoutResult(job);
       }
-      const result = published ?? store.result(job.jobId);
+      const result = published ?? (await store.result(job.jobId));
       if (!result) throw new ZeroGError("internal", `job ${job.jobId} succeeded but its result is missing`);
       return result;
     },
 
     async *watchJob(req, ctx: HandlerContext) {
-      const current = record(req.jobId).job;
+      const current = await record(req.jobId);
       let ended = false;
       for await (const event of events.watch(current, ctx.signal)) {
         ended = isTerminalState(event.job.state);
@@ -196,14 +201,14 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       }
       // The stream stopped before the job ended (the bridge is stopping): an error, never a normal end
       // that a client would take for the job's.
-      if (!ended) throw stoppedWaiting(current.jobId);
+      if (!ended) throw stoppedWaiting(current.job.jobId);
     },
 
     async cancelJob(req) {
-      const found = record(req.jobId);
-      worker.cancel(found.job.jobId);
+      const found = await record(req.jobId);
+      await worker.cancel(found.job.jobId);
       await store.durable();
-      return create(CancelJobResponseSchema, { job: store.get(found.job.jobId)!.job });
+      return create(CancelJobResponseSchema, { job: (await store.get(found.job.jobId))!.job });
     },
 
     async listJobs(req) {
@@ -232,7 +237,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           ]);
         }
       });
-      const page = store.list({
+      const page = await store.list({
         states: [...new Set(req.states)],
         pageSize: req.pageSize || defaultPageSize,
         before: parsePageToken(req.pageToken),
@@ -256,7 +261,16 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
           { field: "verification", reason: "INVALID_VALUE", description: "unknown method" },
         ]);
       }
-      const services = await backend.listServices({ model: req.model || undefined, verification });
+      if (req.serviceType.length > 64) {
+        throw invalidArgument([
+          { field: "service_type", reason: "OUT_OF_RANGE", description: "at most 64 characters" },
+        ]);
+      }
+      const services = await backend.listServices({
+        model: req.model || undefined,
+        verification,
+        serviceType: req.serviceType || undefined,
+      });
       return create(ListServicesResponseSchema, { services });
     },
   };

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,7 @@ import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { validate } from "dockerfile-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { loadConfig } from "../src/config.js";
 import { demoTask } from "./harness.js";
 import { type BridgeProcess, spawnBridge, spawnBridgeExpectingFailure } from "./process.js";
 
@@ -54,6 +55,33 @@ describe("Dockerfile and compose file", () => {
     }
     expect(compose.services.postgres?.healthcheck).toBeDefined();
     expect(Object.keys(compose.secrets).sort()).toEqual(["api_keys", "wallet_key"]);
+  });
+
+  it("compose: a replica's configuration (the image's ENV, then compose's) loads with the Postgres store", () => {
+    const compose = parse(readFileSync(join(root, "compose.yaml"), "utf8"), { merge: true }) as {
+      services: Record<string, { environment?: Record<string, string> }>;
+    };
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+    const imageEnv = Object.fromEntries(
+      [...runtime.matchAll(/(ZEROG_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    expect(imageEnv.ZEROG_DB_PATH).toBe("/data/jobs.db");
+    const secrets = mkdtempSync(join(tmpdir(), "zerog-secrets-"));
+    writeFileSync(join(secrets, "wallet_key"), `0x${"11".repeat(32)}`);
+    const env = {
+      ...imageEnv,
+      ...compose.services["bridge-1"]!.environment,
+      // What compose substitutes and mounts.
+      ZEROG_DATABASE_URL: "postgres://zerog:pw@postgres:5432/zerog",
+      ZEROG_WALLET_KEY_FILE: join(secrets, "wallet_key"),
+    };
+    const config = loadConfig([], env);
+    if (config === "help") throw new Error("help");
+    expect([config.network, config.databaseUrl, config.host]).toEqual([
+      "testnet",
+      "postgres://zerog:pw@postgres:5432/zerog",
+      "0.0.0.0",
+    ]);
   });
 });
 

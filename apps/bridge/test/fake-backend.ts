@@ -1,13 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  type BackendJobResult,
-  type BackendSubmitOptions,
-  type ComputeBackend,
-  ComputeProofSchema,
-  ServiceSchema,
-  UsageSchema,
-  VerificationMethod,
-} from "@chaoschain/zerog-core";
+import { ComputeProofSchema, ServiceSchema, UsageSchema, VerificationMethod } from "@chaoschain/zerog-core";
+import type { BackendJobResult, ComputeBackend, RunContext } from "../src/backend.js";
 
 /**
  * A backend whose jobs end when the test says so, for fast tests of the worker and the services in
@@ -15,7 +8,7 @@ import {
  */
 export function controllableBackend() {
   const pending = new Map<string, { resolve: (r: BackendJobResult) => void; reject: (e: Error) => void }>();
-  const events = new Map<string, BackendSubmitOptions>();
+  const contexts = new Map<string, RunContext>();
   const started: string[] = [];
   let refusal: string | undefined;
   const backend: ComputeBackend = {
@@ -33,19 +26,14 @@ export function controllableBackend() {
           (!filter?.verification || s.verifiability === filter.verification),
       ),
     check: async () => refusal,
-    submit: async (_task, options) => {
-      started.push(options.jobId);
-      events.set(options.jobId, options);
-      options.onProvider?.("0x1111111111111111111111111111111111111111");
-      return options.jobId;
-    },
-    status: async () => ({ state: "unknown" }),
-    result: (ref, { signal }) =>
+    run: (_task, ctx) =>
       new Promise((resolve, reject) => {
-        pending.set(ref, { resolve, reject });
-        signal.addEventListener("abort", () => reject(new Error("aborted")));
+        started.push(ctx.jobId);
+        contexts.set(ctx.jobId, ctx);
+        ctx.progress({ provider: "0x1111111111111111111111111111111111111111" });
+        pending.set(ctx.jobId, { resolve, reject });
+        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
       }),
-    cancel: async () => {},
     close: async () => {},
   };
   return {
@@ -66,7 +54,11 @@ export function controllableBackend() {
     },
     /** Streams output text of a started job. */
     stream(id: string, delta: string) {
-      events.get(id)?.onOutputDelta?.(delta);
+      contexts.get(id)?.outputDelta(delta);
+    },
+    /** The run context of a started job (progress, checkpoints, what it resumes from). */
+    context(id: string): RunContext | undefined {
+      return contexts.get(id);
     },
     /** Makes `check` refuse every task with `reason` (undefined: accept). */
     refuse(reason: string | undefined) {

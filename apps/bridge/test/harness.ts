@@ -6,7 +6,8 @@ import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { ComputeService, type ComputeTask, Health, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
 import { type Client, createClient } from "@connectrpc/connect";
-import type { Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport, type Http2SessionManager } from "@connectrpc/connect-node";
+import { parseEther, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
 import type { BridgeConfig } from "../src/config.js";
 import { launch, type RunningBridge } from "../src/launcher.js";
@@ -36,6 +37,8 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     port: 0,
     apiKey: undefined,
     dbPath: tempDbPath(),
+    databaseUrl: undefined,
+    leaseSeconds: 30,
     concurrency: 8,
     providerTimeoutSeconds: 60,
     network: "devnet",
@@ -43,7 +46,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     walletKey: undefined,
     contracts: undefined,
     gasPrice: undefined,
-    verification: undefined,
+    verification: { policy: undefined, policyFile: undefined, pccsUrl: undefined, skipQuote: false },
     demo: false,
     logLevel: "silent",
     headerTimeoutSeconds: 30,
@@ -63,6 +66,12 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     metrics: "auth",
     chainCheckSeconds: 15,
     logFormat: "json",
+    fineTuning: {
+      artifactsDir: join(mkdtempSync(join(tmpdir(), "zerog-artifacts-")), "artifacts"),
+      datasetDir: mkdtempSync(join(tmpdir(), "zerog-datasets-")),
+      httpsHosts: [],
+      pollIntervalMs: 25,
+    },
     ...overrides,
   };
 }
@@ -103,6 +112,7 @@ export async function startTestBridge(
         grpcUrl: `127.0.0.1:${running.address.port}`,
         apiKey,
         timeoutSeconds: 60,
+        verify: { policy: running.verification.policy },
       });
       adapters.push(adapter);
       return adapter;
@@ -126,6 +136,45 @@ export function capturedLogger(level = "trace"): { logger: Logger; lines: string
     },
   });
   return { logger: pino({ level }, sink), lines };
+}
+
+/**
+ * A bridge of its own wallet (funded by the devnet's deployer) on a running devnet, configured as for
+ * 0G testnet (`--network custom`): the devnet's PCCS stands in for Intel's PCS and its policy (test root)
+ * for the default Intel one. `overrides` replace any of it.
+ */
+export async function startCustomBridge(
+  devnet: Devnet,
+  overrides: Partial<BridgeConfig> = {},
+  fundEther = "100",
+): Promise<{ running: RunningBridge; client: Client<typeof ComputeService>; wallet: Wallet }> {
+  const wallet = new Wallet(Wallet.createRandom().privateKey);
+  if (fundEther !== "0") {
+    const deployer = new Wallet(devnet.chain.accounts.deployer.privateKey, devnet.chain.provider);
+    await (await deployer.sendTransaction({ to: wallet.address, value: parseEther(fundEther) })).wait();
+  }
+  const running = await launch(
+    testConfig({
+      network: "custom",
+      rpcUrl: devnet.rpcUrl,
+      contracts: devnet.contracts,
+      walletKey: wallet.privateKey,
+      gasPrice: 1_000_000_000,
+      verification: {
+        policy: devnet.policy,
+        policyFile: undefined,
+        pccsUrl: devnet.pccs?.url,
+        skipQuote: false,
+      },
+      ...overrides,
+    }),
+    pino({ level: "silent" }),
+  );
+  const client = createClient(
+    ComputeService,
+    createGrpcTransport({ baseUrl: `http://127.0.0.1:${running.address.port}` }),
+  );
+  return { running, client, wallet };
 }
 
 /**

@@ -76,9 +76,9 @@ describe("GET /metrics", () => {
     expect(sample(m, "zerog_jobs", { state: "succeeded" })).toBeGreaterThanOrEqual(1);
     expect(sample(m, "zerog_jobs", { state: "failed" })).toBe(0);
     expect(sample(m, "zerog_jobs_ended_total", { state: "succeeded", reason: "" })).toBeGreaterThanOrEqual(1);
-    for (const stage of ["queued", "running", "provider_request", "proof_fetch", "verification"])
+    for (const stage of ["queued", "running", "admission", "provider_request", "proof_fetch", "verification"])
       expect(histogram(m, "zerog_job_stage_seconds", { stage })?.count, stage).toBeGreaterThanOrEqual(1);
-    for (const operation of ["insert", "durable", "startNext", "succeed"])
+    for (const operation of ["insert", "durable", "claim", "succeed"])
       expect(
         histogram(m, "zerog_store_operation_seconds", { operation })?.count,
         operation,

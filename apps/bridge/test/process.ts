@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ComputeService, Health, HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
 import type { Devnet } from "@chaoschain/zerog-devnet";
@@ -32,6 +35,8 @@ export interface SpawnBridgeParameters {
   args?: string[];
   env?: Record<string, string>;
   dbPath?: string;
+  /** A Postgres job store (`ZEROG_DATABASE_URL`) instead of the SQLite file. */
+  databaseUrl?: string;
   /** Resolve only once health answers SERVING (default); false resolves once the port is known. */
   waitServing?: boolean;
   /** Runs the process under `ulimit -n <n>`: at most this many file descriptors. */
@@ -46,14 +51,17 @@ export interface SpawnBridgeParameters {
 
 /**
  * Spawns `zerog-bridge start` on the test's devnet as a "custom" 0G network (as against testnet, by
- * configuration), on a port chosen by the system. Rejects with the process's stderr when it exits
- * before listening.
+ * configuration: quotes verified with collateral from a PCCS, here the devnet's, under a policy, here
+ * the devnet's test root, written to a file of its own), on a port chosen by the system.
+ * Rejects with the process's stderr when it exits before listening.
  */
 export async function spawnBridge(
   devnet: Devnet,
   params: SpawnBridgeParameters = {},
 ): Promise<BridgeProcess> {
   const dbPath = params.dbPath ?? tempDbPath();
+  const policyFile = join(mkdtempSync(join(tmpdir(), "zerog-policy-")), "policy.json");
+  writeFileSync(policyFile, JSON.stringify(devnet.policy));
   const limit = params.fileDescriptorLimit;
   const child = spawn(
     limit === undefined ? process.execPath : "/bin/sh",
@@ -67,14 +75,22 @@ export async function spawnBridge(
       `--inference=${devnet.contracts.inference}`,
       `--fine-tuning=${devnet.contracts.fineTuning}`,
       "--port=0",
-      `--db=${dbPath}`,
+      ...(params.databaseUrl ? [] : [`--db=${dbPath}`]),
       "--gas-price=1000000000",
+      `--pccs-url=${devnet.pccs?.url}`,
+      `--policy=${policyFile}`,
       "--no-demo",
       "--log-level=warn",
       ...(params.args ?? []),
     ],
     {
-      env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "", ...params.env },
+      env: {
+        ...process.env,
+        ZEROG_WALLET_KEY: devnet.userPrivateKey,
+        ZEROG_API_KEY: "",
+        ...(params.databaseUrl ? { ZEROG_DATABASE_URL: params.databaseUrl } : {}),
+        ...params.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

@@ -3,7 +3,7 @@ import { JobState } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rawConnection, rawPost } from "./clients.js";
+import { rawConnection, rawPost, rejection } from "./clients.js";
 import { waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 
@@ -92,15 +92,20 @@ describe("SIGTERM", () => {
     expect(performance.now() - signalled).toBeLessThan(graceSeconds * 1000 + 1000);
     session.destroy();
 
-    // The running job was requeued: the next bridge on the same store runs it; nothing else was taken.
+    // The running job was requeued; its request had reached the provider, which may charge for it (the
+    // attempt policy): the next bridge on the same store does not send it again but fails it, saying so.
+    // Nothing else was taken.
     for (const p of devnet.providers) await p.setFaults({});
     const next = await spawnBridge(devnet, { dbPath: bridge.dbPath });
     bridges.push(next);
-    const result = await next.compute().getResult({ jobId, wait: true, timeoutSeconds: 60 });
-    expect(result.output).not.toBe("");
+    const failed = await rejection(next.compute().getResult({ jobId, wait: true, timeoutSeconds: 60 }));
+    expect(failed.code).toBe(Code.FailedPrecondition);
+    expect(failed.rawMessage).toMatch(/interrupted.*not sent again: the provider may have charged for it/);
     const jobs = (await next.compute().listJobs({})).jobs;
     expect(jobs.map((j) => j.jobId)).toEqual([jobId]);
     expect(jobs[0]!.attempts).toBe(2);
+    // The providers received its request once.
+    expect(devnet.providers.reduce((n, p) => n + p.stats.chatRequests, 0)).toBe(1);
     next.child.kill("SIGTERM");
     expect((await next.exited).code).toBe(0);
   });

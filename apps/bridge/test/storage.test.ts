@@ -15,7 +15,7 @@ import { HealthCheckResponse_ServingStatus, JobState } from "@chaoschain/zerog-c
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
-import { JobStore } from "../src/jobs/job-store.js";
+import { SqliteJobStore } from "../src/jobs/sqlite-store.js";
 import { rejection } from "./clients.js";
 import { task, waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge, spawnBridgeExpectingFailure } from "./process.js";
@@ -79,7 +79,11 @@ describe("a full disk", () => {
     const running = (
       await compute.submit({ task: task({ inputs: { prompt: `job A ${"a".repeat(400_000)}` } }) })
     ).jobId;
+    // Its request sent (the checkpoint before it is on disk): the provider has it.
+    const requests = () => devnet.providers.reduce((n, p) => n + p.stats.chatRequests, 0);
+    const before = requests();
     await waitFor(async () => (await compute.getJob({ jobId: running })).state === JobState.RUNNING);
+    await waitFor(() => requests() > before, { what: "job A's request at the provider" });
     const filler = join(dir, "filler");
     fillUp(filler, 300 * 1024);
     const queued: string[] = [];
@@ -144,9 +148,9 @@ describe("a store that cannot be used is refused at start, naming the file", () 
   it("a read-only file system", async (ctx) => {
     const dir = tmpfs("4m", ctx);
     const dbPath = join(dir, "jobs.db");
-    const store = new JobStore(dbPath);
-    store.insert(task(), "");
-    store.close();
+    const store = new SqliteJobStore(dbPath);
+    await store.insert(task(), "");
+    await store.close();
     execFileSync("mount", ["-o", "remount,ro", dir]);
     try {
       const refused = await spawnBridgeExpectingFailure(devnet, { dbPath });
@@ -160,10 +164,13 @@ describe("a store that cannot be used is refused at start, naming the file", () 
 
   it("a damaged file (PRAGMA quick_check), and a file that is not a database", async () => {
     const dbPath = join(mkdtempSync(join(tmpdir(), "zerog-corrupt-")), "jobs.db");
-    const store = new JobStore(dbPath);
-    for (let i = 0; i < 200; i++)
-      store.insert(task({ inputs: { prompt: `job ${i} ${"y".repeat(2000)}` } }), "");
-    store.close();
+    const store = new SqliteJobStore(dbPath);
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        store.insert(task({ inputs: { prompt: `job ${i} ${"y".repeat(2000)}` } }), ""),
+      ),
+    );
+    await store.close();
     // Scribble over the middle of the file: b-tree pages, not the header.
     const fd = openSync(dbPath, "r+");
     writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, Math.floor(statSync(dbPath).size / 2 / 4096) * 4096);

@@ -1,13 +1,12 @@
-import { ComputeService, FailureReason, JobState } from "@chaoschain/zerog-core";
+import { FailureReason, JobState } from "@chaoschain/zerog-core";
 import { DEFAULT_DEVNET_PROVIDERS } from "@chaoschain/zerog-devnet";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Contract, parseEther, Wallet } from "ethers";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Contract, Wallet } from "ethers";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BridgeConfig } from "../src/config.js";
 import { launch } from "../src/launcher.js";
-import { startTestBridge, type TestBridge, task, testConfig } from "./harness.js";
+import { startCustomBridge, startTestBridge, type TestBridge, task, testConfig, waitFor } from "./harness.js";
 
 let t: TestBridge;
 beforeAll(async () => {
@@ -40,30 +39,9 @@ const ledgerAbi = [
   "function getLedger(address user) view returns (tuple(address user, uint256 availableBalance, uint256 totalBalance, string additionalInfo))",
 ];
 
-/** A bridge of its own wallet (funded by the devnet's deployer) on the shared devnet. */
-async function ownBridge(overrides: Partial<BridgeConfig> = {}, fundEther = "100") {
-  const wallet = Wallet.createRandom();
-  if (fundEther !== "0") {
-    const deployer = new Wallet(t.devnet.chain.accounts.deployer.privateKey, t.devnet.chain.provider);
-    await (await deployer.sendTransaction({ to: wallet.address, value: parseEther(fundEther) })).wait();
-  }
-  const running = await launch(
-    testConfig({
-      network: "custom",
-      rpcUrl: t.devnet.rpcUrl,
-      contracts: t.devnet.contracts,
-      walletKey: wallet.privateKey,
-      gasPrice: 1_000_000_000,
-      ...overrides,
-    }),
-    pino({ level: "silent" }),
-  );
-  const client = createClient(
-    ComputeService,
-    createGrpcTransport({ baseUrl: `http://127.0.0.1:${running.address.port}` }),
-  );
-  return { running, client, wallet };
-}
+/** A bridge of its own wallet on the shared devnet, configured as for 0G testnet. */
+const ownBridge = (overrides: Partial<BridgeConfig> = {}, fundEther = "100") =>
+  startCustomBridge(t.devnet, overrides, fundEther);
 
 describe("0G inference through the real protocol on the devnet", () => {
   it("first use of every provider at once: ledger, acknowledgements and top-ups go one transaction at a time", async () => {
@@ -209,20 +187,28 @@ describe("0G inference through the real protocol on the devnet", () => {
     expect(job.providerAddress.toLowerCase()).toBe(pinned.address.toLowerCase());
   });
 
-  it("fails over when a provider is too slow, and fails provider_unavailable when all are", async () => {
+  it("does not send again a request a provider received but did not answer in time: it may have charged for it", async () => {
     const { running, client } = await ownBridge({ providerTimeoutSeconds: 1 });
     const [slow, fast] = llama() as [(typeof t.devnet.providers)[0], (typeof t.devnet.providers)[0]];
     try {
       await slow.setFaults({ latencyMs: 4000 });
-      const { jobId } = await client.submit({ task: task() });
-      await client.getResult({ jobId, wait: true, timeoutSeconds: 60 });
-      expect((await client.getJob({ jobId })).providerAddress.toLowerCase()).toBe(fast.address.toLowerCase());
       await fast.setFaults({ latencyMs: 4000 });
-      const second = await client.submit({ task: task() });
-      await client.getResult({ jobId: second.jobId, wait: true, timeoutSeconds: 60 }).catch(() => {});
-      const job = await client.getJob({ jobId: second.jobId });
+      const prompt = "too slow: sent once";
+      const { jobId } = await client.submit({ task: task({ inputs: { prompt } }) });
+      await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch(() => {});
+      const job = await client.getJob({ jobId });
       expect(job.error?.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
-      expect(job.error?.message).toContain("did not answer in time");
+      expect(job.error?.message).toMatch(
+        /did not answer within 1000 ms after receiving the request; the request is not sent again: the provider may have charged for it/,
+      );
+      // The provider finishes the request (and bills it) after the bridge gave up: billed once, not failed over.
+      await waitFor(
+        () => [slow, fast].flatMap((p) => p.billedRequests()).filter((r) => r.prompt === prompt).length > 0,
+        { what: "the provider to bill the late request" },
+      );
+      expect([slow, fast].flatMap((p) => p.billedRequests()).filter((r) => r.prompt === prompt)).toHaveLength(
+        1,
+      );
     } finally {
       await resetFaults();
       await running.stop();

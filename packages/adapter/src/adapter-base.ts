@@ -22,7 +22,13 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import type { ResolvedAdapterConfig, VerifyOptions } from "./config.js";
-import { badArgument, type CallContext, explainAnswer, requireJobId } from "./errors.js";
+import {
+  badArgument,
+  type CallContext,
+  explainAnswer,
+  ProofVerificationError,
+  requireJobId,
+} from "./errors.js";
 import {
   type ChaosChainSdkTask,
   fromChaosChainSdkTask,
@@ -73,6 +79,19 @@ export interface InferenceOptions {
   resources?: TaskInput["resources"];
   providerAddress?: string | undefined;
   /** Longest wait for the result, seconds. Default: the adapter's timeoutSeconds. */
+  timeoutS?: number | undefined;
+}
+
+/** Options of {@link ZeroGComputeAdapterBase.fineTune}: the rest of the task. */
+export interface FineTuneOptions {
+  /**
+   * Training parameters (`inputs.extras`): `num_train_epochs` (default 1), `learning_rate`, `lora_r`,
+   * `lora_alpha`, … as the bridge documents them; unknown keys are refused.
+   */
+  trainingParams?: Record<string, number | boolean> | undefined;
+  resources?: TaskInput["resources"];
+  providerAddress?: string | undefined;
+  /** Longest wait for the result, seconds. Default: the adapter's timeoutSeconds. Training takes minutes. */
   timeoutS?: number | undefined;
 }
 
@@ -160,15 +179,15 @@ export class ZeroGComputeAdapterBase {
   }
 
   /**
-   * The job's output and proof. With `wait` (the default) it waits up to `timeoutS` for the job to
-   * end, then throws `wait_timeout`; a failed job throws `job_failed` with its `failureReason`.
-   * When the adapter verifies (the `verify` option) and the proof does not, the result has
-   * `success: false`, the report in `verification`, and neither output nor proof.
+   * The job's output and proof, verified here first with `@chaoschain/zerog-verifier` (the `verify`
+   * option; on by default): the report is `result.verification`, and a proof that does not verify
+   * throws {@link ProofVerificationError} (`job_failed`, `proof_invalid`) carrying it. With `wait` (the
+   * default) it waits up to `timeoutS` for the job to end, then throws `wait_timeout`; a failed job
+   * throws `job_failed` with its `failureReason`.
    *
    * @example
    * const result = await zerog.result(jobId, { wait: true, timeoutS: 600 });
-   * if (!result.success) throw new Error(result.error);
-   * console.log(result.output, result.proof.method);
+   * console.log(result.output, result.verification?.ok); // "…" true
    */
   async result(jobId: string, options: ResultOptions = {}): Promise<JobResult> {
     const id = requireJobId(jobId);
@@ -186,7 +205,11 @@ export class ZeroGComputeAdapterBase {
     if (!res.proof) {
       throw new ZeroGError("internal", `the bridge returned job ${id}'s result without a proof`);
     }
-    const verification = this.config.verify ? await this.#verify(res, this.config.verify) : undefined;
+    const settings = this.config.verify;
+    if (settings === false) return jobResult(res, undefined);
+    const verification = await this.#verify(res, settings);
+    if (!verification.ok)
+      throw new ProofVerificationError(res.jobId, verification, res, settings.policySource);
     return jobResult(res, verification);
   }
 
@@ -240,7 +263,9 @@ export class ZeroGComputeAdapterBase {
   }
 
   /** Provider services on offer: models, verifiability, GPU types, prices. */
-  async listServices(filter: { model?: string; verification?: VerificationName } = {}): Promise<Service[]> {
+  async listServices(
+    filter: { model?: string; verification?: VerificationName; serviceType?: string } = {},
+  ): Promise<Service[]> {
     let verification = 0;
     if (filter?.verification !== undefined) {
       const v = verificationFromName(filter.verification);
@@ -250,7 +275,10 @@ export class ZeroGComputeAdapterBase {
       verification = v;
     }
     const res = await this.#call("ListServices", (o) =>
-      this.#client.listServices({ model: filter?.model ?? "", verification }, o),
+      this.#client.listServices(
+        { model: filter?.model ?? "", verification, serviceType: filter?.serviceType ?? "" },
+        o,
+      ),
     );
     return res.services;
   }
@@ -290,30 +318,58 @@ export class ZeroGComputeAdapterBase {
   }
 
   /**
+   * Fine-tunes a base model on a dataset through 0G's TEE fine-tuning providers and waits for the
+   * result. `dataset` is inline JSONL (starting with `{`), a `file://` path on the bridge host, an
+   * `https://` URL the bridge is allowed to fetch, or a 0G Storage root hash (`0x…`). The result's
+   * `artifact` names the decrypted model the bridge wrote (`{ path, sha256, size }`); its proof binds it
+   * to the provider's TEE. Watch progress with `watch(jobId)` on a job from `submit()`.
+   *
+   * @example
+   * const result = await zerog.fineTune("Qwen2.5-0.5B-Instruct", '{"instruction":"Say hi","output":"hi"}\n', {
+   *   trainingParams: { num_train_epochs: 2 },
+   *   timeoutS: 3600,
+   * });
+   * if (result.success) console.log(result.artifact?.path, result.artifact?.sha256);
+   */
+  async fineTune(model: string, dataset: string, options: FineTuneOptions = {}): Promise<JobResult> {
+    if (typeof model !== "string") throw badArgument("model", "INVALID_TYPE", "must be a base model name");
+    if (typeof dataset !== "string") {
+      throw badArgument(
+        "dataset",
+        "INVALID_TYPE",
+        "must be JSONL text, a file:// or https:// URL, or a 0x root hash",
+      );
+    }
+    const jobId = await this.submit({
+      task_type: "fine-tuning",
+      model,
+      inputs: { dataset, ...(options?.trainingParams ? { extras: options.trainingParams } : {}) },
+      verification: "tee-ml",
+      ...(options?.resources ? { resources: options.resources } : {}),
+      ...(options?.providerAddress ? { provider_address: options.providerAddress } : {}),
+    });
+    return this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
+  }
+
+  /**
    * The TEE evidence of a finished job (quote, report data, enclave key, workload, GPU token) and
    * its whole proof, JSON-safe: what `@chaoschain/sdk` keeps as `attestation_data`. Throws
-   * `job_failed` when the adapter verifies and the proof does not.
+   * {@link ProofVerificationError} when the adapter verifies and the proof does not.
    */
   async attestation(jobId: string): Promise<JobAttestation> {
     const result = await this.result(jobId, { wait: false });
-    if (!result.success) {
-      throw new ZeroGError("job_failed", `the proof of job ${result.jobId} did not verify: ${result.error}`, {
-        failureReason: "proof_invalid",
-        metaMessages: ["Do not rely on this job's output; submit it again."],
-      });
-    }
     return jobAttestation(result.jobId, result.proof);
   }
 
   /**
    * Checks a result offline with `@chaoschain/zerog-verifier`: enclave signature over the exact
-   * request and response, output, TDX quote, report-data binding, workload, GPU evidence,
-   * freshness. Trusts neither the bridge nor the provider. Options default to the adapter's
-   * `verify` option.
+   * request and response, output, TDX quote against the collateral embedded in the proof (or
+   * `collateral`), report-data binding, workload, GPU evidence, freshness. Trusts neither the bridge
+   * nor the provider. Options default to the adapter's `verify` option (its policy included); returns
+   * the report, valid or not.
    *
    * @example
-   * const result = await zerog.result(jobId);
-   * const report = await zerog.verify(result, { collateral });
+   * const report = await zerog.verify(result, { policy: JSON.parse(await readFile(".zerog/devnet-policy.json", "utf8")) });
    * if (!report.ok) throw new Error(`${report.reason}: ${report.message}`);
    */
   verify(
@@ -328,24 +384,15 @@ export class ZeroGComputeAdapterBase {
     const input = result.proof === undefined && result.raw !== undefined ? result.raw : result;
     const { proof } = input as { proof?: unknown };
     if (typeof proof !== "object" || proof === null) {
-      return Promise.reject(
-        badArgument("result.proof", "REQUIRED", "the result carries no proof (a rejected result has none)"),
-      );
-    }
-    const settings = options ?? this.config.verify;
-    if (!settings || (settings.collateral === undefined && !hasEmbeddedCollateral(proof))) {
-      return Promise.reject(
-        badArgument(
-          "options.collateral",
-          "REQUIRED",
-          "verify() needs the Intel DCAP collateral of the proof's quote ({ collateral, policy? }), here or as the adapter's verify option",
-        ),
-      );
+      return Promise.reject(badArgument("result.proof", "REQUIRED", "the result carries no proof"));
     }
     // Only the ComputeResult part: the SDK-facing fields next to it (execution_hash, …) would make
     // the input ambiguous to the verifier.
     const { output } = input as { output?: unknown };
-    return this.#verify(typeof output === "string" ? { output, proof } : { proof }, settings);
+    return this.#verify(typeof output === "string" ? { output, proof } : { proof }, {
+      ...(this.config.verify || {}),
+      ...options,
+    });
   }
 
   /** Closes the connection to the bridge. */
@@ -358,7 +405,7 @@ export class ZeroGComputeAdapterBase {
     options: VerifyOptions,
   ): Promise<VerifyProofReturnType> {
     if (typeof options !== "object" || options === null) {
-      return Promise.reject(badArgument("options", "INVALID_TYPE", "must be { collateral, policy?, now? }"));
+      return Promise.reject(badArgument("options", "INVALID_TYPE", "must be { policy?, collateral?, now? }"));
     }
     return verifyProof(result as never, {
       now: options.now ?? Math.floor(Date.now() / 1000),
@@ -387,9 +434,4 @@ export class ZeroGComputeAdapterBase {
     const ctx: CallContext = { method, baseUrl: this.config.baseUrl, timeoutSeconds: timeoutMs / 1000 };
     return explainAnswer(connectError, ctx) ?? (await this.#connection.explain(connectError, ctx));
   }
-}
-
-function hasEmbeddedCollateral(proof: object): boolean {
-  const tee = (proof as { tee?: { collateral?: unknown } }).tee;
-  return typeof tee?.collateral === "object" && tee.collateral !== null;
 }

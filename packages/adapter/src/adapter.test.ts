@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
@@ -18,7 +21,9 @@ import {
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signedResult, testPolicy } from "../test/signed-result.js";
 import { ZeroGComputeAdapter } from "./adapter.js";
+import { ProofVerificationError } from "./errors.js";
 
 /**
  * A scripted ComputeService on a real HTTP/2 socket: it checks what the adapter sends and how it
@@ -61,6 +66,8 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     throw toConnectError(new ZeroGError("job_not_found", `job "${req.jobId}" not found`));
   },
   async getResult(req) {
+    if (req.jobId === "job_real") return signedResult(req.jobId);
+    if (req.jobId === "job_tampered") return signedResult(req.jobId, { output: "The answer is 43." });
     if (req.jobId === "job_slow")
       throw toConnectError(new ZeroGError("wait_timeout", "job job_slow did not finish"));
     if (req.jobId === "job_failed") {
@@ -144,7 +151,7 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("rejects a malformed task before any call, naming every field", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     const before = seen.submitted.length;
     const err = await zerog.submit({ task_type: "inference", model: "" }).catch((e: unknown) => e);
     zerog.close();
@@ -155,10 +162,10 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("returns output, proof and usage as plain values, with what the SDK and the Python adapter read", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     const result = await zerog.result("job_1", { wait: true, timeoutS: 5 });
     zerog.close();
-    if (!result.success) throw new Error(result.error);
+    expect(result.success).toBe(true);
     expect(result.output).toBe("42");
     expect(result.proof.method).toBe("tee-ml");
     expect(result.usage).toEqual({
@@ -189,7 +196,7 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("gives the TEE evidence of a job, JSON-safe, as the SDK's attestation(jobId)", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     const att = await zerog.attestation("job_1");
     zerog.close();
     expect(att).toMatchObject({
@@ -205,7 +212,7 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("lists the models on offer, and runs inference(model, input) to its result", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     expect(await zerog.getModels()).toEqual(["gpt-oss-120b", "llama-3-8b"]);
     const result = await zerog.inference("llama-3-8b", "What is 0G?");
     expect(result.success && result.output).toBe("42");
@@ -216,7 +223,7 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("accepts the task @chaoschain/sdk's process integrity submits", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     // As ProcessIntegrity.getTeeAttestation builds it in @chaoschain/sdk 0.1.3.
     await zerog.submit({
       function: "analyze",
@@ -244,14 +251,14 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("cancel() answers whether the job is cancelled, as the Python adapter's", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     expect(await zerog.cancel("job_1")).toBe(true);
     expect(await zerog.cancel("job_done")).toBe(false);
     zerog.close();
   });
 
   it("takes ChaosChain state names (and the contract's) in listJobs", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     await zerog.listJobs({ states: ["pending", "completed", "succeeded"] }).catch(() => {});
     expect(seen.listedStates).toEqual([JobState.QUEUED, JobState.SUCCEEDED, JobState.SUCCEEDED]);
     const bad = await zerog.listJobs({ states: ["done" as never] }).catch((e: ZeroGError) => e);
@@ -260,14 +267,12 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("gives typed errors, not TypeErrors, for missing or malformed arguments", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     const field = (p: Promise<unknown>) =>
       p.then(
         () => "resolved",
         (e: unknown) => (e instanceof ZeroGError ? `${e.code} ${e.violations[0]?.field}` : String(e)),
       );
-    const result = await zerog.result("job_1");
-    expect(await field(zerog.verify(result))).toBe("invalid_argument options.collateral");
     expect(await field(zerog.verify(undefined as never))).toBe("invalid_argument result");
     expect(await field(zerog.verify({ output: "x" }, {}))).toBe("invalid_argument result.proof");
     expect(await field(zerog.result(undefined as never))).toBe("invalid_argument jobId");
@@ -299,7 +304,7 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("turns wire errors into ZeroGError codes, with the failure reason of a failed job", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     const codeOf = (p: Promise<unknown>) =>
       p.then(
         () => "ok",
@@ -316,7 +321,7 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("reports a job's status in ChaosChain's vocabulary, also as the Python adapter's dictionary", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     const status = await zerog.status("job_failed");
     zerog.close();
     expect(status).toMatchObject({
@@ -335,7 +340,7 @@ describe("ZeroGComputeAdapter", () => {
   });
 
   it("follows a job with watch() until it ends", async () => {
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
     const updates = [];
     for await (const u of zerog.watch("job_1")) updates.push(u);
     zerog.close();
@@ -349,5 +354,98 @@ describe("ZeroGComputeAdapter", () => {
     zerog.close();
     expect((err as ZeroGError).code).toBe("unavailable");
     expect((err as ZeroGError).message).toContain("ZEROG_GRPC_URL");
+  });
+});
+
+describe("ZeroGComputeAdapter verifies every result by default", () => {
+  /** The rejection of `p`, which must be a ProofVerificationError. */
+  const rejection = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error("resolved");
+      },
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(ProofVerificationError);
+        return e as ProofVerificationError;
+      },
+    );
+
+  it("returns the verified report with the result, under the given policy and the embedded collateral", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    const result = await zerog.result("job_real");
+    expect(result.verification).toMatchObject({ ok: true, collateral: "embedded", tcbStatus: "UpToDate" });
+    expect(result.metadata.client_verification).toBe("verified");
+    expect(result.output).toBe("The answer is 42.");
+    expect((await zerog.attestation("job_real")).tee_type).toBe("tdx");
+    zerog.close();
+  });
+
+  it("throws a typed error carrying the report for a tampered output", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    const e = await rejection(zerog.result("job_tampered"));
+    const attestation = await zerog.attestation("job_tampered").catch((x: unknown) => x);
+    zerog.close();
+    expect(e).toBeInstanceOf(ZeroGError);
+    expect(e).toMatchObject({ code: "job_failed", failureReason: "proof_invalid", jobId: "job_tampered" });
+    expect(e.report).toMatchObject({ ok: false, reason: "output_mismatch" });
+    expect(e.raw.output).toBe("The answer is 43.");
+    expect(e.shortMessage).toContain("the proof of job job_tampered did not verify: output_mismatch");
+    expect(attestation).toBeInstanceOf(ProofVerificationError); // the SDK then keeps no TEE attestation
+  });
+
+  it("under Intel's default policy, a test-PKI (devnet) result fails with a hint naming the devnet policy file", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+    const e = await rejection(zerog.result("job_real"));
+    zerog.close();
+    expect(e.report.reason).toBe("untrusted_root");
+    expect(e.message).toContain("ZEROG_VERIFY_POLICY=.zerog/devnet-policy.json");
+    expect(e.message).toContain("another root than Intel's default policy trusts");
+  });
+
+  it("takes the policy from the file ZEROG_VERIFY_POLICY names, and says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zerog-adapter-"));
+    const file = join(dir, "devnet-policy.json");
+    writeFileSync(file, JSON.stringify(testPolicy));
+    process.env.ZEROG_VERIFY_POLICY = file;
+    try {
+      const zerog = new ZeroGComputeAdapter({ grpcUrl: url });
+      expect((await zerog.result("job_real")).verification?.ok).toBe(true);
+      const e = await rejection(zerog.result("job_tampered"));
+      zerog.close();
+      expect(e.message).toContain(`Checked under the policy in ${file} (ZEROG_VERIFY_POLICY)`);
+      writeFileSync(file, JSON.stringify({ tee: { mrtd: [] } }));
+      expect(() => new ZeroGComputeAdapter({ grpcUrl: url })).toThrow(
+        `the policy in ${file} (ZEROG_VERIFY_POLICY) is not a valid verifier policy: Invalid policy.tee.mrtd`,
+      );
+      process.env.ZEROG_VERIFY_POLICY = join(dir, "missing.json");
+      expect(() => new ZeroGComputeAdapter({ grpcUrl: url })).toThrow(/cannot be read: ENOENT/);
+      // an explicit policy wins over the variable
+      expect(() => new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } })).not.toThrow();
+    } finally {
+      delete process.env.ZEROG_VERIFY_POLICY;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("verify: false turns it off explicitly: the result says it was not checked here", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+    const result = await zerog.result("job_tampered");
+    zerog.close();
+    expect(result.verification).toBeUndefined();
+    expect(result.metadata.client_verification).toBe("not_checked");
+    expect(result.output).toBe("The answer is 43.");
+  });
+
+  it("verify() checks a result on demand and returns the report, valid or not", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+    const result = await zerog.result("job_tampered");
+    expect(await zerog.verify(result, { policy: testPolicy })).toMatchObject({
+      ok: false,
+      reason: "output_mismatch",
+    });
+    const genuine = await zerog.result("job_real");
+    zerog.close();
+    expect((await zerog.verify(genuine, { policy: testPolicy })).ok).toBe(true);
+    expect((await zerog.verify(genuine)).reason).toBe("untrusted_root"); // Intel's default policy
   });
 });

@@ -91,7 +91,7 @@ function nodeConnection(config: ResolvedAdapterConfig): AdapterConnection {
  */
 export class ZeroGComputeAdapter extends ZeroGComputeAdapterBase {
   constructor(options: ZeroGComputeAdapterOptions = {}) {
-    const config = resolveConfig(options);
+    const config = resolveConfig(options, process.env, (path) => readFileSync(path, "utf8"));
     super(config, nodeConnection(config));
   }
 }

@@ -12,6 +12,7 @@ process.exitCode = await runCli(
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     isTTY: process.stdout.isTTY === true,
+    columns: process.stdout.columns,
     env: process.env,
     readFile: async (path) => new Uint8Array(await readFile(path)),
     writeFile: (path, text) => writeFile(path, text),

@@ -8,7 +8,7 @@ describe("resolveConfig", () => {
       apiKey: undefined,
       timeoutSeconds: 300,
       maxRequestBytes: 8 * 1024 * 1024,
-      verify: undefined,
+      verify: { policySource: "Intel's default policy" },
     });
     const env = {
       ZEROG_GRPC_URL: "bridge:6000",
@@ -21,7 +21,7 @@ describe("resolveConfig", () => {
       apiKey: "k1",
       timeoutSeconds: 60,
       maxRequestBytes: 1000,
-      verify: undefined,
+      verify: { policySource: "Intel's default policy" },
     });
     expect(resolveConfig({ grpcUrl: "https://zerog.example", apiKey: "k2", timeoutSeconds: 5 }, env)).toEqual(
       {
@@ -29,9 +29,41 @@ describe("resolveConfig", () => {
         apiKey: "k2",
         timeoutSeconds: 5,
         maxRequestBytes: 1000,
-        verify: undefined,
+        verify: { policySource: "Intel's default policy" },
       },
     );
+  });
+
+  it("verifies by default; the policy comes from verify.policy, else the file ZEROG_VERIFY_POLICY names", () => {
+    const files: Record<string, string> = {
+      "p.json": '{"tee":{"allowedTcbStatuses":["UpToDate","SWHardeningNeeded"]}}',
+    };
+    const read = (path: string) => {
+      const text = files[path];
+      if (text === undefined) throw Object.assign(new Error("no such file"), { code: "ENOENT" });
+      return text;
+    };
+    const env = { ZEROG_VERIFY_POLICY: "p.json" };
+    expect(resolveConfig({}, env, read).verify).toEqual({
+      policy: { tee: { allowedTcbStatuses: ["UpToDate", "SWHardeningNeeded"] } },
+      policySource: "the policy in p.json (ZEROG_VERIFY_POLICY)",
+    });
+    expect(resolveConfig({ verify: { policy: { strict: true } } }, env, read).verify).toEqual({
+      policy: { strict: true },
+      policySource: "verify.policy",
+    });
+    expect(resolveConfig({ verify: false }, env, read).verify).toBe(false);
+    // Browsers have no file to read: the variable is not theirs.
+    expect(resolveConfig({}, env).verify).toEqual({ policySource: "Intel's default policy" });
+    expect(() => resolveConfig({}, { ZEROG_VERIFY_POLICY: "nope.json" }, read)).toThrow(
+      "ZEROG_VERIFY_POLICY names nope.json, which cannot be read: ENOENT",
+    );
+    files["bad.json"] = "{";
+    expect(() => resolveConfig({}, { ZEROG_VERIFY_POLICY: "bad.json" }, read)).toThrow(/is not JSON/);
+    expect(() => resolveConfig({ verify: { policy: { tee: { root: 1 } } as never } }, {})).toThrow(
+      /verify.policy is not a valid verifier policy: Invalid policy.tee.root: unknown field/,
+    );
+    expect(() => resolveConfig({ verify: "yes" as never }, {})).toThrow(/verify must be false or/);
   });
 
   it("treats an empty API key as none", () => {

@@ -1,14 +1,34 @@
-import type { Collateral, CollateralSource, PolicyInput } from "@chaoschain/zerog-verifier";
+import {
+  type Collateral,
+  type CollateralSource,
+  type PolicyInput,
+  resolvePolicy,
+} from "@chaoschain/zerog-verifier";
 
-/** How the adapter checks proofs itself (`verify()`, and `result()` when given as the `verify` option). */
+/** How the adapter checks proofs itself (`result()` by default, and `verify()`). */
 export interface VerifyOptions {
-  /** What to trust and require; default: the verifier's `defaultPolicy` (Intel root, UpToDate TCB). */
+  /**
+   * What to trust and require. Default: the policy in the file `ZEROG_VERIFY_POLICY` names (Node), else
+   * the verifier's `defaultPolicy` (Intel's root, TDX, UpToDate TCB). A devnet's results need the devnet's
+   * policy (`npm start` writes it to `.zerog/devnet-policy.json`).
+   */
   policy?: PolicyInput | undefined;
-  /** Intel DCAP collateral for the proof's quote: an object, JSON text, or a fetcher with a cache. */
+  /**
+   * Intel DCAP collateral for the proof's quote: an object, JSON text, or a source such as
+   * `createPcsCollateralSource()`. Default: the collateral the bridge embedded in the proof.
+   */
   collateral?: Collateral | string | CollateralSource | undefined;
   /** Verification time, unix seconds. Default: now. */
   now?: number | undefined;
 }
+
+/** The verification settings in force: `false` when turned off, else the options and where the policy came from. */
+export type ResolvedVerifyOptions =
+  | false
+  | (VerifyOptions & {
+      /** Where the policy came from, for messages: "verify.policy", "the policy in <file> (ZEROG_VERIFY_POLICY)", … */
+      policySource: string;
+    });
 
 /** Adapter settings; each falls back to its environment variable, then to the default. */
 export interface ZeroGComputeAdapterOptions {
@@ -34,11 +54,13 @@ export interface ZeroGComputeAdapterOptions {
    */
   maxRequestBytes?: number | undefined;
   /**
-   * Verify every result here before handing it out: `result()` then reports `success: false`, with
-   * neither output nor proof, when the proof does not verify. Default: off (the bridge's own checks
-   * are in `result.raw.bridgeChecks`).
+   * How `result()` verifies every proof with `@chaoschain/zerog-verifier` before handing it out (on by
+   * default: policy from here, else the file `ZEROG_VERIFY_POLICY` names, else Intel's default policy;
+   * the collateral the bridge embedded in the proof). A proof that does not verify makes `result()`
+   * throw `ProofVerificationError`. `false` turns it off: results then carry only the bridge's own
+   * checks (`result.raw.bridgeChecks`).
    */
-  verify?: VerifyOptions | undefined;
+  verify?: VerifyOptions | false | undefined;
 }
 
 export interface ResolvedAdapterConfig {
@@ -48,7 +70,7 @@ export interface ResolvedAdapterConfig {
   ca: { pem: string | Uint8Array } | { file: string } | undefined;
   timeoutSeconds: number;
   maxRequestBytes: number;
-  verify: VerifyOptions | undefined;
+  verify: ResolvedVerifyOptions;
 }
 
 /** The bridge's default `readMaxBytes`. */
@@ -74,10 +96,59 @@ function processEnv(): Record<string, string | undefined> {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 }
 
-/** Merges options, environment and defaults; throws on a malformed value, naming it. */
+/**
+ * The verification settings: off with `verify: false`; else the given options, the policy taken from
+ * the file `ZEROG_VERIFY_POLICY` names when none is given (read with `readFile`: Node only), and
+ * validated here so a bad policy fails at construction, naming the field.
+ */
+function resolveVerify(
+  verify: ZeroGComputeAdapterOptions["verify"],
+  env: Record<string, string | undefined>,
+  readFile: ((path: string) => string) | undefined,
+): ResolvedVerifyOptions {
+  if (verify === false) return false;
+  if (verify !== undefined && (typeof verify !== "object" || verify === null)) {
+    throw new TypeError("verify must be false or { policy?, collateral?, now? }");
+  }
+  const out: Exclude<ResolvedVerifyOptions, false> = {
+    ...verify,
+    policySource: verify?.policy === undefined ? "Intel's default policy" : "verify.policy",
+  };
+  const file = env.ZEROG_VERIFY_POLICY;
+  if (out.policy === undefined && file && readFile) {
+    let text: string;
+    try {
+      text = readFile(file);
+    } catch (e) {
+      throw new TypeError(
+        `ZEROG_VERIFY_POLICY names ${file}, which cannot be read: ${(e as { code?: string }).code ?? (e as Error).message}`,
+      );
+    }
+    try {
+      out.policy = JSON.parse(text) as PolicyInput;
+    } catch (e) {
+      throw new TypeError(`ZEROG_VERIFY_POLICY file ${file} is not JSON: ${(e as Error).message}`);
+    }
+    out.policySource = `the policy in ${file} (ZEROG_VERIFY_POLICY)`;
+  }
+  try {
+    resolvePolicy(out.policy);
+  } catch (e) {
+    throw new TypeError(
+      `${out.policySource} is not a valid verifier policy: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Merges options, environment and defaults; throws on a malformed value, naming it. `readFile` (Node)
+ * reads the policy file `ZEROG_VERIFY_POLICY` names.
+ */
 export function resolveConfig(
   options: ZeroGComputeAdapterOptions = {},
   env: Record<string, string | undefined> = processEnv(),
+  readFile?: (path: string) => string,
 ): ResolvedAdapterConfig {
   if (typeof options !== "object" || options === null) {
     throw new TypeError('ZeroGComputeAdapter options must be an object, e.g. { grpcUrl: "localhost:50051" }');
@@ -108,6 +179,6 @@ export function resolveConfig(
     ca: options.ca !== undefined ? { pem: options.ca } : caFile ? { file: caFile } : undefined,
     timeoutSeconds,
     maxRequestBytes,
-    verify: options.verify,
+    verify: resolveVerify(options.verify, env, readFile),
   };
 }

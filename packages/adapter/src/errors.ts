@@ -1,3 +1,4 @@
+import type { ComputeResult } from "@chaoschain/zerog-core";
 import {
   type ErrorCode,
   ErrorInfoSchema,
@@ -7,6 +8,7 @@ import {
   invalidArgument,
   ZeroGError,
 } from "@chaoschain/zerog-core";
+import type { VerifyProofReturnType } from "@chaoschain/zerog-verifier";
 import { Code, type ConnectError } from "@connectrpc/connect";
 
 /** Where and what a failed call was: for messages that name the real cause. */
@@ -204,4 +206,57 @@ export function nodeErrorCodes(err: unknown): string[] {
     if (typeof code === "string") codes.push(code);
   }
   return codes;
+}
+
+export type ProofVerificationErrorType = ProofVerificationError & { name: "ProofVerificationError" };
+
+/** The verifier policy file the devnet writes every time it starts (`npm start`). */
+export const devnetPolicyPath = ".zerog/devnet-policy.json";
+
+/**
+ * What to do about a proof that did not verify, by the first failing check's reason. `policy` says
+ * which policy it was checked under ("Intel's default policy", "the policy in <file> (…)").
+ */
+export function verificationHints(report: VerifyProofReturnType, policy: string): string[] {
+  switch (report.reason) {
+    case "untrusted_root":
+      return [
+        `The quote chains to another root than ${policy} trusts.`,
+        `A result of the embedded devnet (npm start) is signed under the devnet's synthetic test root: verify it with the devnet's policy, ZEROG_VERIFY_POLICY=${devnetPolicyPath} (or verify: { policy }).`,
+      ];
+    case "collateral_missing":
+      return [
+        "The proof carries no Intel collateral (its bridge predates embedded collateral, or skipped quote verification):",
+        "pass verify: { collateral } (e.g. createPcsCollateralSource() of @chaoschain/zerog-verifier).",
+      ];
+    default:
+      return [
+        "Do not rely on this job's output. Every check is in the error's report.",
+        `Checked under ${policy}; verify: false turns client verification off.`,
+      ];
+  }
+}
+
+/**
+ * A result whose proof did not verify here (`@chaoschain/zerog-verifier`): `result()` throws it instead
+ * of handing out the output. `code` is `job_failed` with `failureReason` `proof_invalid`, as when the
+ * bridge itself rejects a proof; `report` has every check, `raw` the result as the bridge sent it.
+ */
+export class ProofVerificationError extends ZeroGError {
+  override name = "ProofVerificationError";
+  readonly jobId: string;
+  /** The verifier's report: `reason`, `message`, every check. */
+  readonly report: VerifyProofReturnType;
+  /** The result as the bridge sent it (do not use its output). */
+  readonly raw: ComputeResult;
+  constructor(jobId: string, report: VerifyProofReturnType, raw: ComputeResult, policy: string) {
+    super(
+      "job_failed",
+      `the proof of job ${jobId} did not verify: ${report.reason ?? "invalid"}${report.message ? `: ${report.message}` : ""}`,
+      { failureReason: "proof_invalid", metaMessages: verificationHints(report, policy) },
+    );
+    this.jobId = jobId;
+    this.report = report;
+    this.raw = raw;
+  }
 }

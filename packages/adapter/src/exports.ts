@@ -3,6 +3,7 @@ export type { ErrorCode, FieldViolation, TaskInput } from "@chaoschain/zerog-cor
 export { ZeroGError } from "@chaoschain/zerog-core";
 export type {
   AdapterConnection,
+  FineTuneOptions,
   InferenceOptions,
   JobUpdate,
   ListJobsOptions,
@@ -10,16 +11,22 @@ export type {
   SubmitOptions,
 } from "./adapter-base.js";
 export { ZeroGComputeAdapterBase } from "./adapter-base.js";
-export type { ResolvedAdapterConfig, VerifyOptions, ZeroGComputeAdapterOptions } from "./config.js";
+export type {
+  ResolvedAdapterConfig,
+  ResolvedVerifyOptions,
+  VerifyOptions,
+  ZeroGComputeAdapterOptions,
+} from "./config.js";
 export { baseUrlFromGrpcUrl, defaultMaxRequestBytes, resolveConfig } from "./config.js";
+export type { ProofVerificationErrorType } from "./errors.js";
+export { devnetPolicyPath, ProofVerificationError } from "./errors.js";
 export type { ChaosChainSdkTask, InferenceInput } from "./task-shapes.js";
 export type {
-  AcceptedJobResult,
   JobAttestation,
   JobResult,
   JobResultMetadata,
   JobStatus,
   JobStatusName,
   JobUsage,
-  RejectedJobResult,
+  ModelArtifact,
 } from "./views.js";

@@ -1,8 +1,17 @@
 import { parseArgs } from "node:util";
 import { toJson } from "@bufbuild/protobuf";
 import { ComputeResultSchema, type ErrorCode, verificationName, ZeroGError } from "@chaoschain/zerog-core";
-import { type Collateral, formatReport, type PolicyInput, verifyProof } from "@chaoschain/zerog-verifier";
+import {
+  type Collateral,
+  formatReport,
+  type PolicyInput,
+  resolvePolicy,
+  type VerifyProofReturnType,
+  verifyProof,
+} from "@chaoschain/zerog-verifier";
 import { ZeroGComputeAdapter } from "./adapter.js";
+import type { VerifyOptions } from "./config.js";
+import { ProofVerificationError, verificationHints } from "./errors.js";
 import type { JobStatus } from "./views.js";
 
 /** Side effects of the CLI, injected so that it runs as a plain function in tests. */
@@ -11,6 +20,8 @@ export interface CliIo {
   stderr(text: string): void;
   /** Whether stdout is a terminal (watch then redraws one progress line). */
   isTTY: boolean;
+  /** The terminal's width, when stdout is one (the live line is cut to it). */
+  columns?: number | undefined;
   env: Record<string, string | undefined>;
   readFile(path: string): Promise<Uint8Array>;
   writeFile(path: string, text: string): Promise<void>;
@@ -36,18 +47,31 @@ export const USAGE = `Usage: zerog <command> [options]
 Commands:
   submit --model <m> --prompt <text> [--verification tee-ml] [--wait] [--timeout <s>] [--json]
                               submit an inference; prints the job id (with --wait, the output)
+  submit --task-type fine-tuning --model <base model> (--dataset <d> | --dataset-file <f>)
+         [--params <json>] [--wait] [--timeout <s>] [--json]
+                              fine-tune a base model; --dataset: inline JSONL, file:// (bridge host),
+                              https:// or a 0G Storage root hash; --dataset-file sends a local file inline;
+                              --params: training parameters, e.g. '{"num_train_epochs":2}'
+                              (with --wait, the model's artifact reference {"path","sha256","size"})
   status <job-id> [--json]    the job's state (pending, running, completed, failed, cancelled)
   result <job-id> [--wait] [--timeout <s>] [--out <file>] [--json]
-                              the output; --out writes the whole result (output + proof) as JSON
-  watch <job-id>              follow the job: a live line on a terminal, one line per change otherwise
-  services [--model <m>] [--json]
-                              provider services on offer (model, verification, GPU, price)
+                              the output, once its proof verified here; --out writes the whole
+                              result (output + proof) as JSON
+  watch <job-id>              follow the job (progress, stage, message): a live line on a terminal,
+                              one line per change otherwise
+  services [--model <m>] [--type fine-tuning] [--json]
+                              provider services on offer (model, verification, GPU, price); --type
+                              fine-tuning: the base models that can be fine-tuned
   cancel <job-id>             cancel a queued or running job
   verify <result.json> [--policy <file>] [--collateral <file>] [--now <unix-s>] [--json]
-                              verify a result written by 'result --out', offline
+                              verify a result written by 'result --out', offline (default: the
+                              collateral embedded in it)
 
 Options:
   --url <address>             bridge address [ZEROG_GRPC_URL], default localhost:50051
+  --policy <file>             verifier policy for result, submit --wait and verify [ZEROG_VERIFY_POLICY];
+                              default: Intel's root, TDX, UpToDate. The devnet's: .zerog/devnet-policy.json
+  --no-verify                 result, submit --wait: do not verify the proof here (the bridge's checks only)
   -h, --help                  this text
   -V, --version               the version
 
@@ -70,12 +94,18 @@ const options = {
   url: { type: "string" },
   model: { type: "string" },
   prompt: { type: "string" },
+  "task-type": { type: "string" },
+  dataset: { type: "string" },
+  "dataset-file": { type: "string" },
+  params: { type: "string" },
+  type: { type: "string" },
   verification: { type: "string" },
   wait: { type: "boolean" },
   timeout: { type: "string" },
   out: { type: "string" },
   json: { type: "boolean" },
   policy: { type: "string" },
+  "no-verify": { type: "boolean" },
   collateral: { type: "string" },
   now: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -84,11 +114,24 @@ const options = {
 
 /** Which options each command takes (besides --url). */
 const allowed: Record<Command, string[]> = {
-  submit: ["model", "prompt", "verification", "wait", "timeout", "json"],
+  submit: [
+    "model",
+    "prompt",
+    "task-type",
+    "dataset",
+    "dataset-file",
+    "params",
+    "verification",
+    "wait",
+    "timeout",
+    "json",
+    "policy",
+    "no-verify",
+  ],
   status: ["json"],
-  result: ["wait", "timeout", "out", "json"],
+  result: ["wait", "timeout", "out", "json", "policy", "no-verify"],
   watch: [],
-  services: ["model", "json"],
+  services: ["model", "type", "json"],
   cancel: ["json"],
   verify: ["policy", "collateral", "now", "json"],
 };
@@ -119,9 +162,12 @@ function percent(p: number): string {
   return `${Math.round(p * 100)}%`;
 }
 
-function statusLine(s: JobStatus): string {
+/** `job_… running 45% [Training] training, step 2 of 4`: state, progress, the provider's stage, message. */
+function statusLine(s: JobStatus, bar = false): string {
   const extra = s.error ? `${s.error.reason}: ${s.error.message}` : s.message;
-  return `${s.jobId} ${s.state} ${percent(s.progress)}${extra ? ` ${extra}` : ""}`;
+  const filled = Math.round(Math.min(1, Math.max(0, s.progress)) * 20);
+  const meter = bar ? ` ${"#".repeat(filled)}${"-".repeat(20 - filled)}` : "";
+  return `${s.jobId} ${s.state}${meter} ${percent(s.progress)}${s.stage ? ` [${s.stage}]` : ""}${extra ? ` ${extra}` : ""}`;
 }
 
 function positiveSeconds(value: string | undefined, flag: string): number | undefined {
@@ -146,6 +192,45 @@ async function readJson(io: CliIo, path: string, what: string): Promise<unknown>
   } catch (e) {
     throw new UsageError(`${what} ${path} is not JSON: ${(e as Error).message}`);
   }
+}
+
+/** Which policy file the command uses: --policy, else ZEROG_VERIFY_POLICY; undefined: Intel's default. */
+function policyFile(flags: Flags, io: CliIo): { path: string; from: string } | undefined {
+  if (flags.policy !== undefined) return { path: flags.policy, from: "--policy" };
+  const env = io.env.ZEROG_VERIFY_POLICY;
+  return env ? { path: env, from: "ZEROG_VERIFY_POLICY" } : undefined;
+}
+
+/** How the command's policy is named in messages. */
+function policySource(flags: Flags, io: CliIo): string {
+  const file = policyFile(flags, io);
+  return file
+    ? `the policy in ${file.path} (${file.from})`
+    : "Intel's default policy (no --policy, no ZEROG_VERIFY_POLICY)";
+}
+
+/** The command's verifier policy, read and validated (a bad one is a usage error naming the file). */
+async function readPolicy(
+  io: CliIo,
+  flags: Flags,
+): Promise<{ value: PolicyInput; source: string } | undefined> {
+  const file = policyFile(flags, io);
+  if (!file || flags["no-verify"]) return undefined;
+  const value = (await readJson(io, file.path, `policy (${file.from})`)) as PolicyInput;
+  try {
+    resolvePolicy(value);
+  } catch (e) {
+    throw new UsageError(
+      `policy ${file.path} (${file.from}): ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+    );
+  }
+  return { value, source: policySource(flags, io) };
+}
+
+/** A report as zerog-verify prints it, then what to do when the proof did not verify. */
+function printReport(io: CliIo, report: VerifyProofReturnType, policy: string): void {
+  io.stdout(formatReport(report, "proof"));
+  if (!report.ok) for (const hint of verificationHints(report, policy)) io.stdout(`  hint: ${hint}\n`);
 }
 
 function jsonText(value: unknown): string {
@@ -201,8 +286,14 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
       );
     }
     const timeoutS = positiveSeconds(flags.timeout, "--timeout");
-    if (cmd === "verify") return await verify(io, args[0] as string, flags);
-    zerog = new ZeroGComputeAdapter({ ...(flags.url ? { grpcUrl: flags.url } : {}) });
+    if (flags.policy !== undefined && flags["no-verify"])
+      throw new UsageError("--policy and --no-verify contradict each other");
+    const policy = await readPolicy(io, flags);
+    if (cmd === "verify") return await verify(io, args[0] as string, flags, policy);
+    const verifyOptions: VerifyOptions | false = flags["no-verify"]
+      ? false
+      : { ...(policy ? { policy: policy.value } : {}) };
+    zerog = new ZeroGComputeAdapter({ ...(flags.url ? { grpcUrl: flags.url } : {}), verify: verifyOptions });
     switch (cmd) {
       case "submit":
         return await submit(io, zerog, flags, timeoutS);
@@ -212,18 +303,23 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
         return s.state === "failed" || s.state === "cancelled" ? exitCodes.failed : exitCodes.ok;
       }
       case "result":
-        return await result(io, zerog, args[0] as string, flags, timeoutS);
+        return await result(io, zerog, args[0] as string, flags, timeoutS, policySource(flags, io));
       case "watch":
         return await watch(io, zerog, args[0] as string);
       case "services": {
-        const services = await zerog.listServices(flags.model ? { model: flags.model } : {});
+        const services = await zerog.listServices({
+          ...(flags.model ? { model: flags.model } : {}),
+          ...(flags.type ? { serviceType: flags.type } : {}),
+        });
         if (flags.json) {
           io.stdout(jsonText(services.map(({ $typeName: _, ...s }) => s)));
         } else {
           for (const s of services) {
             io.stdout(
               `${s.model}\t${verificationName(s.verifiability) ?? "-"}\t${s.gpuType || "-"}\t${s.providerAddress}\t` +
-                `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`,
+                (s.serviceType === "fine-tuning"
+                  ? `fine-tuning: ${s.inputPriceNeuron} neuron per token per epoch\n`
+                  : `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`),
             );
           }
         }
@@ -251,6 +347,7 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
       io.stderr(`zerog: ${e.message}\n`);
       return exitCodeOf(e.code);
     }
+
     io.stderr(`zerog: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
     return exitCodes.unavailable;
   } finally {
@@ -260,19 +357,67 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
 
 async function submit(io: CliIo, zerog: ZeroGComputeAdapter, flags: Flags, timeoutS: number | undefined) {
   if (!flags.model) throw new UsageError("submit needs --model");
-  if (flags.prompt === undefined) throw new UsageError("submit needs --prompt");
   if (timeoutS !== undefined && !flags.wait) throw new UsageError("--timeout goes with --wait");
-  const jobId = await zerog.submit({
-    task_type: "inference",
-    model: flags.model,
-    inputs: { prompt: flags.prompt },
-    verification: flags.verification ?? "tee-ml",
-  });
+  const taskType = flags["task-type"] ?? "inference";
+  const jobId = await zerog.submit(
+    taskType === "inference"
+      ? inferenceTask(flags)
+      : {
+          task_type: taskType,
+          model: flags.model,
+          inputs: {
+            dataset: await datasetOf(io, flags),
+            ...(flags.params ? { extras: paramsOf(flags.params) } : {}),
+          },
+          verification: flags.verification ?? "tee-ml",
+        },
+  );
   if (!flags.wait) {
     io.stdout(flags.json ? jsonText({ job_id: jobId }) : `${jobId}\n`);
     return exitCodes.ok;
   }
-  return result(io, zerog, jobId, { ...flags, wait: true }, timeoutS);
+  return result(io, zerog, jobId, { ...flags, wait: true }, timeoutS, policySource(flags, io));
+}
+
+function inferenceTask(flags: Flags) {
+  if (flags.prompt === undefined) throw new UsageError("submit needs --prompt");
+  for (const f of ["dataset", "dataset-file", "params"] as const)
+    if (flags[f] !== undefined) throw new UsageError(`--${f} is for fine-tuning (--task-type fine-tuning)`);
+  return {
+    task_type: "inference",
+    model: flags.model as string,
+    inputs: { prompt: flags.prompt },
+    verification: flags.verification ?? "tee-ml",
+  };
+}
+
+/** `--dataset` as given, or the local `--dataset-file` read and sent inline. */
+async function datasetOf(io: CliIo, flags: Flags): Promise<string> {
+  if (flags.prompt !== undefined)
+    throw new UsageError("--prompt is for inference; fine-tuning takes --dataset");
+  if ((flags.dataset === undefined) === (flags["dataset-file"] === undefined))
+    throw new UsageError("fine-tuning needs one of --dataset or --dataset-file");
+  if (flags.dataset !== undefined) return flags.dataset;
+  const path = flags["dataset-file"] as string;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(await io.readFile(path));
+  } catch (e) {
+    throw new UsageError(
+      `cannot read dataset ${path}: ${(e as NodeJS.ErrnoException).code ?? "not UTF-8 text"}`,
+    );
+  }
+}
+
+function paramsOf(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--params must be a JSON object, e.g. '{"num_train_epochs":2}'`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new UsageError(`--params must be a JSON object, e.g. '{"num_train_epochs":2}'`);
+  return value as Record<string, unknown>;
 }
 
 async function result(
@@ -281,15 +426,31 @@ async function result(
   jobId: string,
   flags: Flags,
   timeoutS: number | undefined,
+  policy: string,
 ) {
-  const r = await zerog.result(jobId, { wait: flags.wait ?? false, ...(timeoutS ? { timeoutS } : {}) });
-  if (flags.out) {
-    await io.writeFile(flags.out, jsonText(toJson(ComputeResultSchema, r.raw, { useProtoFieldName: true })));
-  }
-  if (!r.success) {
-    io.stderr(`zerog: job ${jobId}: ${r.error}\n`);
+  const writeOut = async (raw: Parameters<typeof toJson<typeof ComputeResultSchema>>[1]) => {
+    if (flags.out)
+      await io.writeFile(flags.out, jsonText(toJson(ComputeResultSchema, raw, { useProtoFieldName: true })));
+  };
+  let r: Awaited<ReturnType<ZeroGComputeAdapter["result"]>>;
+  try {
+    r = await zerog.result(jobId, { wait: flags.wait ?? false, ...(timeoutS ? { timeoutS } : {}) });
+  } catch (e) {
+    if (!(e instanceof ProofVerificationError)) throw e;
+    await writeOut(e.raw);
+    io.stderr(
+      `zerog: ${e.shortMessage}\n${verificationHints(e.report, policy)
+        .map((h) => `  ${h}\n`)
+        .join("")}`,
+    );
+    if (flags.out)
+      io.stderr(
+        `zerog: the result (NOT verified) was written to ${flags.out}; check it with 'zerog verify ${flags.out} --policy <file>'\n`,
+      );
     return exitCodes.failed;
   }
+  await writeOut(r.raw);
+  const verified = r.verification ? "verified here" : "NOT verified here (--no-verify)";
   if (flags.json) {
     io.stdout(
       jsonText({
@@ -298,9 +459,13 @@ async function result(
         execution_hash: r.execution_hash,
         verification_method: r.verification_method.value,
         metadata: r.metadata,
+        verification: r.verification ?? null,
       }),
     );
-  } else io.stdout(r.output.endsWith("\n") ? r.output : `${r.output}\n`);
+  } else {
+    io.stdout(r.output.endsWith("\n") ? r.output : `${r.output}\n`);
+    io.stderr(`zerog: proof ${verified}${r.verification ? ` under ${policy}` : ""}\n`);
+  }
   if (flags.out && !flags.json) io.stderr(`zerog: result with proof written to ${flags.out}\n`);
   return exitCodes.ok;
 }
@@ -311,7 +476,9 @@ async function watch(io: CliIo, zerog: ZeroGComputeAdapter, jobId: string) {
     last = update.status;
     if (io.isTTY) {
       // One line, redrawn in place; output deltas of streamed inference follow the line.
-      io.stdout(`\r\x1b[2K${statusLine(last)}${update.outputDelta ? ` ${update.outputDelta}` : ""}`);
+      io.stdout(
+        `\r\x1b[2K${fit(statusLine(last, true), io.columns)}${update.outputDelta ? ` ${update.outputDelta}` : ""}`,
+      );
     } else {
       io.stdout(`${new Date(io.now() * 1000).toISOString()} ${statusLine(last)}\n`);
       if (update.outputDelta) io.stdout(`${update.outputDelta}\n`);
@@ -322,9 +489,18 @@ async function watch(io: CliIo, zerog: ZeroGComputeAdapter, jobId: string) {
   return last.state === "completed" ? exitCodes.ok : exitCodes.failed;
 }
 
-async function verify(io: CliIo, file: string, flags: Flags) {
+/** A live line longer than the terminal would wrap, and `\r` would then redraw only its last row. */
+function fit(line: string, columns: number | undefined): string {
+  return columns && line.length >= columns ? `${line.slice(0, Math.max(0, columns - 2))}…` : line;
+}
+
+async function verify(
+  io: CliIo,
+  file: string,
+  flags: Flags,
+  policy: { value: PolicyInput; source: string } | undefined,
+) {
   const input = await readJson(io, file, "result");
-  const policy = flags.policy ? ((await readJson(io, flags.policy, "policy")) as PolicyInput) : undefined;
   const collateral = flags.collateral
     ? ((await readJson(io, flags.collateral, "collateral")) as Collateral)
     : undefined;
@@ -333,12 +509,13 @@ async function verify(io: CliIo, file: string, flags: Flags) {
     if (!/^\d+$/.test(flags.now)) throw new UsageError(`--now must be unix seconds, got ${flags.now}`);
     now = Number(flags.now);
   }
-  let report: Awaited<ReturnType<typeof verifyProof>>;
+  let report: VerifyProofReturnType;
   try {
-    report = await verifyProof(input as never, { now, policy, collateral });
+    report = await verifyProof(input as never, { now, policy: policy?.value, collateral });
   } catch (e) {
     throw new UsageError(`${file}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`);
   }
-  io.stdout(flags.json ? jsonText(report) : formatReport(report, "proof"));
+  if (flags.json) io.stdout(jsonText(report));
+  else printReport(io, report, policy?.source ?? policySource(flags, io));
   return report.ok ? exitCodes.ok : exitCodes.failed;
 }

@@ -94,7 +94,7 @@ export interface JobResultMetadata {
   model: string;
   provider_address: string;
   enclave_address: string;
-  /** The model's output (empty when the result was rejected). */
+  /** The model's output. */
   output: string;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number; fee_neuron: string };
   /** What the bridge checked before it kept the result, and what its operator switched off. */
@@ -103,8 +103,8 @@ export interface JobResultMetadata {
     quote_verified: boolean;
     skipped: string[];
   } | null;
-  /** This adapter's own check of the proof: `not_checked` unless it was asked to verify. */
-  client_verification: "verified" | "failed" | "not_checked";
+  /** This adapter's own check of the proof: `verified`, or `not_checked` with `verify: false`. */
+  client_verification: "verified" | "not_checked";
 }
 
 interface JobResultBase {
@@ -117,14 +117,14 @@ interface JobResultBase {
   verification_method: { value: string };
   metadata: JobResultMetadata;
   /**
-   * The adapter's own verification report (`@chaoschain/zerog-verifier`), when it was asked to
-   * verify (the `verify` option); `undefined` means not checked here.
+   * The adapter's own verification report (`@chaoschain/zerog-verifier`, `ok: true`: a proof that
+   * does not verify throws instead); `undefined` only with `verify: false` (not checked here).
    */
   verification: VerifyProofReturnType | undefined;
 }
 
 /** A job's output and its proof. */
-export interface AcceptedJobResult extends JobResultBase {
+export interface JobResult extends JobResultBase {
   success: true;
   output: string;
   /**
@@ -133,27 +133,21 @@ export interface AcceptedJobResult extends JobResultBase {
    */
   proof: ComputeProof;
   usage: JobUsage;
-  /** The proof's execution hash: hex sha256 of the text the enclave signed. */
+  /** The proof's execution hash: hex sha256 of the text the enclave signed (fine-tuning: of the model). */
   execution_hash: string;
+  /** Fine-tuning: the decrypted model the bridge wrote on its host (the output, parsed). */
+  artifact?: ModelArtifact | undefined;
 }
 
-/** A result whose proof did not verify: no output and no proof are handed out. */
-export interface RejectedJobResult extends JobResultBase {
-  success: false;
-  output?: never;
-  proof?: never;
-  usage?: never;
-  execution_hash: "";
-  /** Why the proof was rejected: the first failing check. */
-  error: string;
-  verification: VerifyProofReturnType;
+/** A fine-tuned model on the bridge host, as a fine-tuning job's output names it. */
+export interface ModelArtifact {
+  /** Absolute path on the bridge host. */
+  path: string;
+  /** hex sha256 of the model file (the proof's `fine_tuning.artifact_sha256`). */
+  sha256: string;
+  /** Bytes. */
+  size: number;
 }
-
-/**
- * What `result()` returns. `success` is true when the job succeeded and, if the adapter was asked
- * to verify, its proof verified; narrow on it before reading `output` and `proof`.
- */
-export type JobResult = AcceptedJobResult | RejectedJobResult;
 
 export function jobStatus(job: Job): JobStatus {
   const state = statusNames[job.state] ?? "pending";
@@ -207,11 +201,7 @@ function withEncoding(proof: ComputeProof): ComputeProof {
   return proof;
 }
 
-function metadataOf(
-  result: ComputeResult,
-  output: string,
-  verification: JobResultMetadata["client_verification"],
-) {
+function metadataOf(result: ComputeResult, verification: JobResultMetadata["client_verification"]) {
   const u = result.usage;
   const checks = result.bridgeChecks;
   return {
@@ -219,7 +209,7 @@ function metadataOf(
     model: result.proof?.model ?? "",
     provider_address: result.proof?.providerAddress ?? "",
     enclave_address: result.proof?.enclaveAddress ?? "",
-    output,
+    output: result.output,
     usage: {
       prompt_tokens: Number(u?.promptTokens ?? 0),
       completion_tokens: Number(u?.completionTokens ?? 0),
@@ -237,33 +227,19 @@ function metadataOf(
   } satisfies JobResultMetadata;
 }
 
-/**
- * The result as handed out: accepted unless `verification` (the adapter's own check, when it was
- * asked for one) failed, in which case the output and the proof are withheld.
- */
+/** The result as handed out, with the adapter's verification report (undefined: not checked here). */
 export function jobResult(result: ComputeResult, verification?: VerifyProofReturnType): JobResult {
-  const base = {
+  const u = result.usage;
+  const proof = withEncoding(result.proof!);
+  const artifact = proof.fineTuning ? artifactOf(result.output) : undefined;
+  return {
     jobId: result.jobId,
     job_id: result.jobId,
     raw: result,
     verification_method: { value: result.proof?.method || "tee-ml" },
     verification,
-  };
-  if (verification && !verification.ok) {
-    return {
-      ...base,
-      success: false,
-      execution_hash: "",
-      error: `proof rejected: ${verification.reason ?? "invalid"}${verification.message ? `: ${verification.message}` : ""}`,
-      metadata: metadataOf(result, "", "failed"),
-      verification,
-    };
-  }
-  const u = result.usage;
-  const proof = withEncoding(result.proof!);
-  return {
-    ...base,
     success: true,
+    ...(artifact ? { artifact } : {}),
     output: result.output,
     proof,
     usage: {
@@ -273,8 +249,20 @@ export function jobResult(result: ComputeResult, verification?: VerifyProofRetur
       feeNeuron: BigInt(u?.feeNeuron || "0"),
     },
     execution_hash: proof.executionHash,
-    metadata: metadataOf(result, result.output, verification ? "verified" : "not_checked"),
+    metadata: metadataOf(result, verification ? "verified" : "not_checked"),
   };
+}
+
+/** The artifact reference of a fine-tuning output, when it is one. */
+function artifactOf(output: string): ModelArtifact | undefined {
+  try {
+    const r = JSON.parse(output) as Partial<ModelArtifact>;
+    return typeof r.path === "string" && typeof r.sha256 === "string" && typeof r.size === "number"
+      ? { path: r.path, sha256: r.sha256, size: r.size }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

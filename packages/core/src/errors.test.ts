@@ -1,8 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { BackendError, fromConnectError, invalidArgument, toConnectError, ZeroGError } from "./errors.js";
-import { FailureReason } from "./gen/chaoschain/zerog/v1/compute_pb.js";
+import { fromConnectError, invalidArgument, toConnectError, ZeroGError } from "./errors.js";
 import { RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 
 describe("error catalogue", () => {
@@ -71,11 +70,5 @@ describe("error catalogue", () => {
       { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 10n ** 15n } }) },
     ]);
     expect(fromConnectError(huge).retryDelayMs).toBe(3_600_000);
-  });
-
-  it("BackendError keeps reason and retryability", () => {
-    const err = new BackendError(FailureReason.PROVIDER_UNAVAILABLE, "down", { retryable: true });
-    expect(err.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
-    expect(err.retryable).toBe(true);
   });
 });

@@ -251,23 +251,3 @@ function codeFromStatus(code: Code): ErrorCode {
       return "internal";
   }
 }
-
-/**
- * Thrown by a {@link ComputeBackend} when a job cannot complete; the job fails with `reason`.
- * `message` is shown to the caller, so it must say what to do and must not contain secrets.
- */
-export class BackendError extends Error {
-  override name = "BackendError";
-  readonly reason: FailureReason;
-  /** Whether another attempt (on another provider, or later) may succeed. */
-  readonly retryable: boolean;
-  constructor(
-    reason: FailureReason,
-    message: string,
-    options: { cause?: unknown; retryable?: boolean } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.reason = reason;
-    this.retryable = options.retryable ?? false;
-  }
-}

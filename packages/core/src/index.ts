@@ -1,17 +1,7 @@
 // Generated code (src/gen) is re-exported by name so that the public API is explicit.
 
-export type {
-  BackendEvents,
-  BackendJobRef,
-  BackendJobResult,
-  BackendJobStatus,
-  BackendSubmitOptions,
-  ComputeBackend,
-  ServiceFilter,
-} from "./backend.js";
 export type { ErrorCode } from "./errors.js";
 export {
-  BackendError,
   errorCatalogue,
   errorDomain,
   formatViolations,
@@ -21,12 +11,14 @@ export {
   ZeroGError,
 } from "./errors.js";
 export type {
+  BridgeChecks,
   CancelJobRequest,
   CancelJobResponse,
   ChatMessage,
   ComputeProof,
   ComputeResult,
   ComputeTask,
+  FineTuningDelivery,
   GenerationParameters,
   GetJobRequest,
   GetResultRequest,
@@ -39,6 +31,7 @@ export type {
   ListJobsResponse,
   ListServicesRequest,
   ListServicesResponse,
+  QuoteCollateral,
   Resources,
   Service,
   SubmitRequest,
@@ -49,6 +42,7 @@ export type {
   WatchJobRequest,
 } from "./gen/chaoschain/zerog/v1/compute_pb.js";
 export {
+  BridgeChecksSchema,
   CancelJobRequestSchema,
   CancelJobResponseSchema,
   ChatMessageSchema,
@@ -58,6 +52,7 @@ export {
   ComputeTaskSchema,
   FailureReason,
   FailureReasonSchema,
+  FineTuningDeliverySchema,
   file_chaoschain_zerog_v1_compute,
   GenerationParametersSchema,
   GetJobRequestSchema,
@@ -73,6 +68,7 @@ export {
   ListJobsResponseSchema,
   ListServicesRequestSchema,
   ListServicesResponseSchema,
+  QuoteCollateralSchema,
   ReportDataBinding,
   ReportDataBindingSchema,
   ResourcesSchema,

@@ -22,7 +22,8 @@ export type FailureReasonName =
   | "interrupted"
   | "chain_error"
   | "internal"
-  | "collateral_unavailable";
+  | "collateral_unavailable"
+  | "invalid_input";
 
 const taskTypes: Record<TaskTypeName, TaskType> = {
   inference: TaskType.INFERENCE,
@@ -55,6 +56,7 @@ const failureReasons: Record<FailureReasonName, FailureReason> = {
   chain_error: FailureReason.CHAIN_ERROR,
   internal: FailureReason.INTERNAL,
   collateral_unavailable: FailureReason.COLLATERAL_UNAVAILABLE,
+  invalid_input: FailureReason.INVALID_INPUT,
 };
 
 /** 0G's on-chain spelling of each verification method (`InferenceServing` service records). */

@@ -465,7 +465,7 @@ function validateInputs(task: ComputeTask, path: string, c: Collector): void {
       c.add(
         `${path}.dataset`,
         "REQUIRED",
-        "required for fine-tuning and training: a 0G Storage root hash or URL",
+        'required for fine-tuning and training: inline JSONL (starting with "{"), a file:// path on the bridge host, an https:// URL or a 0G Storage root hash (0x…)',
       );
     }
     return;

@@ -157,6 +157,7 @@ export {
   startPccsSimulator,
 } from "./start-pccs-simulator.js";
 export {
+  type BilledRequest,
   type ProviderFaults,
   type ProviderSimulatorChain,
   type ProviderSimulatorHandle,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createZGComputeNetworkBroker, type ZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
@@ -11,6 +12,8 @@ import { createSessionAuthorization } from "./session-token.js";
 import { DEVNET_GAS_PRICE } from "./start-chain.js";
 import { type Devnet, startDevnet } from "./start-devnet.js";
 import type { ProviderSimulatorHandle } from "./start-provider-simulator.js";
+
+const qvl = createRequire(import.meta.url)("@phala/dcap-qvl") as typeof import("@phala/dcap-qvl");
 
 // The SDK's typings resolve ethers' CommonJS .d.ts and ours the ESM one: the same runtime class but
 // distinct TS types (#private), hence this cast. At runtime both sides load ethers' ESM build.
@@ -370,12 +373,79 @@ describe("(d) faults", () => {
     expect(faulty.unsettledFee(wallet.address)).toBe(before);
   });
 
+  test("forgeQuote: a quote one bit off its signature, same PCK chain, that dcap-qvl refuses", async () => {
+    const honest = await (await fetch(`${faulty.url}/v1/quote`)).json();
+    await faulty.setFaults({ forgeQuote: true });
+    const forged = await (await fetch(`${faulty.url}/v1/quote`)).json();
+    const report = await (await fetch(`${faulty.url}/v1/proxy/attestation/report`)).json();
+    expect(report.quote).toBe(forged.quote);
+    const a = Buffer.from(honest.quote, "hex");
+    const b = Buffer.from(forged.quote, "hex");
+    const differing = [...a.keys()].filter((i) => a[i] !== b[i]);
+    expect(differing).toEqual([636]); // the first byte of the quote's ECDSA signature
+    expect({ ...forged, quote: honest.quote }).toEqual(honest);
+    const collateral = await qvl.getCollateral(devnet.pccs!.url, b);
+    const verifier = qvl.QuoteVerifier.newWithRootCa(Buffer.from(devnet.trust!.rootCaDer));
+    const now = Math.floor(Date.now() / 1000);
+    expect(verifier.verify(a, collateral, now).status).toBe("UpToDate");
+    expect(() => verifier.verify(b, collateral, now)).toThrow(/signature is invalid/i);
+  });
+
   test("latencyMs delays the answer", async () => {
     await faulty.setFaults({ latencyMs: 300 });
     const t = performance.now();
     const { res } = await chat(faulty, msg);
     expect(res.status).toBe(200);
     expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+  });
+
+  test("hang bills the request and never answers; the client's timeout fires", async () => {
+    await faulty.setFaults({ hang: true });
+    const before = faulty.billedRequests().length;
+    const headers = { ...(await broker.inference.getRequestHeaders(faulty.address)) };
+    const body = { ...msg, messages: [{ role: "user", content: "hang test" }] };
+    await expect(
+      fetch(`${faulty.url}/v1/proxy/chat/completions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(300),
+      }),
+    ).rejects.toThrow(/aborted|timeout/i);
+    expect(faulty.stats.hung).toBe(1);
+    expect(faulty.billedRequests().slice(before)).toEqual([
+      expect.objectContaining({ prompt: "hang test", user: wallet.address, fee: expect.any(BigInt) }),
+    ]);
+  });
+
+  test("dropConnection bills the request, sends half the body and drops the connection", async () => {
+    await faulty.setFaults({ dropConnection: true });
+    const before = faulty.billedRequests().length;
+    await expect(chat(faulty, msg)).rejects.toThrow(/terminated|closed|socket/i);
+    expect(faulty.stats.dropped).toBe(1);
+    expect(
+      faulty
+        .billedRequests()
+        .slice(before)
+        .map((r) => r.prompt),
+    ).toEqual(["fault test"]);
+  });
+
+  test("garbage bills the request and answers 200 with bytes that are not JSON, and no signature", async () => {
+    await faulty.setFaults({ garbage: true });
+    const { res, bytes, chatId } = await chat(faulty, msg);
+    expect(res.status).toBe(200);
+    expect(() => JSON.parse(bytes.toString())).toThrow();
+    const sig = await fetch(`${faulty.url}/v1/proxy/signature/${chatId}?model=${faulty.models[0]}`);
+    expect(sig.status).toBe(404);
+    expect(faulty.stats.garbled).toBe(1);
+  });
+
+  test("faultRate applies the chat faults to that fraction of requests only", async () => {
+    await faulty.setFaults({ failStatus: 503, faultRate: 0.5 });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await chat(faulty, msg)).res.status);
+    expect(statuses.sort()).toEqual([200, 200, 503, 503]);
   });
 
   test("down refuses connections; clearing it brings the provider back on the same URL", async () => {

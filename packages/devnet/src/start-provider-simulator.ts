@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { TDX_QUOTE_OFFSETS } from "@chaoschain/zerog-tee-sim";
 import { Contract, getAddress, isCallException, type Provider, Wallet } from "ethers";
 import { DevnetError, errorMessage } from "./errors.js";
 import {
@@ -40,6 +41,34 @@ export type ProviderFaults = {
   wrongSigner?: boolean | undefined;
   /** `GET /v1/proxy/signature/:chatId` answers 404. */
   dropSignature?: boolean | undefined;
+  /** Bill a chat completion (the model ran) and never answer; the client's timeout must fire. */
+  hang?: boolean | undefined;
+  /** Bill a chat completion, send its status line and half its body, then drop the connection. */
+  dropConnection?: boolean | undefined;
+  /** Bill a chat completion and answer 200 with bytes that are not JSON (and store no signature). */
+  garbage?: boolean | undefined;
+  /**
+   * Apply `failStatus`, `hang`, `dropConnection` and `garbage` to this fraction of the chat completions
+   * that pass authentication, evenly spread (0.25: every fourth). Default 1: all of them.
+   */
+  faultRate?: number | undefined;
+  /**
+   * Serve a forged TDX quote at `/v1/quote` and `/v1/proxy/attestation/report`: one bit of the quote's
+   * ECDSA signature flipped, everything else (PCK chain, FMSPC, report data, event log) as before, so
+   * collateral is found and the quote fails verification (`quote_signature_invalid`).
+   */
+  forgeQuote?: boolean | undefined;
+};
+
+/** A chat completion the provider billed: what `settle()` will charge, and what it was for. */
+export type BilledRequest = {
+  chatId: string;
+  user: string;
+  /** The content of the request's last user message. */
+  prompt: string;
+  fee: bigint;
+  /** ms since the epoch. */
+  at: number;
 };
 
 /** On-chain context: enables account/acknowledgement/revocation/balance checks and settlement. */
@@ -87,6 +116,10 @@ export type ProviderSimulatorStats = {
   signaturesServed: number;
   settlementTxs: number;
   settledFee: bigint;
+  /** Chat completions billed and left unanswered (`hang`), cut off (`dropConnection`), answered with garbage. */
+  hung: number;
+  dropped: number;
+  garbled: number;
 };
 
 export type ProviderSimulatorHandle = {
@@ -109,6 +142,8 @@ export type ProviderSimulatorHandle = {
   /** Sum of the user's billed, not yet settled fees (neuron). */
   unsettledFee(user: string): bigint;
   unsettledRequests(): readonly UnsettledRequest[];
+  /** Every chat completion billed so far (settled or not), in order: a request billed twice shows twice. */
+  billedRequests(): readonly BilledRequest[];
   /** Settles all unsettled fees on chain via `settleFeesWithTEE` (needs `chain`). */
   settle(): Promise<SettleFeesReturnType>;
   close(): Promise<void>;
@@ -137,6 +172,14 @@ const ONE_0G = 10n ** 18n;
 
 function sha256Hex(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
+}
+
+/** The content of the last user message (text, or its parts as JSON). */
+function lastUserPrompt(messages: unknown): string {
+  const list = Array.isArray(messages) ? (messages as Array<{ role?: unknown; content?: unknown }>) : [];
+  const last = [...list].reverse().find((m) => m?.role === "user") ?? list.at(-1);
+  const content = last?.content;
+  return typeof content === "string" ? content : JSON.stringify(content ?? "");
 }
 
 /** Changes the first letter or digit of `s` (keeps JSON valid, changes the bytes). */
@@ -186,7 +229,10 @@ export async function startProviderSimulator(
   const appCompose = devnetAppCompose(defaultModel);
   const attestationSource: AttestationSource =
     params.attestation ?? ((tee: string) => placeholderAttestation(tee, appCompose));
-  const attestation = async (tee: string) => attestationSource(tee, { models, appCompose });
+  const attestation = async (tee: string) => {
+    const body = await attestationSource(tee, { models, appCompose });
+    return faults.forgeQuote ? forgedQuote(body) : body;
+  };
   const signatures = new SignatureStore(params.signatureTtlMs ?? 5 * 60 * 1000);
   const unsettled: UnsettledRequest[] = [];
   const streams = new AbortController();
@@ -203,6 +249,17 @@ export async function startProviderSimulator(
     signaturesServed: 0,
     settlementTxs: 0,
     settledFee: 0n,
+    hung: 0,
+    dropped: 0,
+    garbled: 0,
+  };
+  const billed: BilledRequest[] = [];
+  let faultable = 0;
+  /** Whether the chat faults apply to the next request (every 1/faultRate-th one). */
+  const faultHits = (): boolean => {
+    const rate = faults.faultRate ?? 1;
+    faultable++;
+    return Math.floor(faultable * rate) > Math.floor((faultable - 1) * rate);
   };
   const inferenceRead = chain
     ? new Contract(chain.inference, loadZeroGArtifacts().inference.abi, chain.provider)
@@ -276,8 +333,10 @@ export async function startProviderSimulator(
 
   const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     stats.chatRequests++;
-    if (faults.latencyMs) await delay(faults.latencyMs, streams.signal);
+    // The whole request first, as a proxy in front of a model does: a client that goes away while the
+    // model runs (the latency) is still billed for it.
     const raw = await readBody(req);
+    if (faults.latencyMs) await delay(faults.latencyMs, streams.signal);
     const auth = await authenticate(req, res);
     if (!auth) return;
     if (chain) {
@@ -296,7 +355,8 @@ export async function startProviderSimulator(
         return;
       }
     }
-    if (faults.failStatus) {
+    const faulty = faultHits();
+    if (faulty && faults.failStatus) {
       stats.injectedFailures++;
       const status = faults.failStatus;
       sendOpenAiError(
@@ -361,7 +421,43 @@ export async function startProviderSimulator(
     const created = Math.floor(Date.now() / 1000);
     const bill = () => {
       unsettled.push({ chatId, user: auth.user, inputFee, outputFee, fee, createdAt: Date.now() });
+      billed.push({ chatId, user: auth.user, prompt: lastUserPrompt(body.messages), fee, at: Date.now() });
     };
+    if (faulty && (faults.hang || faults.dropConnection || faults.garbage)) {
+      bill();
+      if (faults.hang) {
+        stats.hung++;
+        await new Promise<void>((resolve) => {
+          if (streams.signal.aborted || req.socket.destroyed) return resolve();
+          streams.signal.addEventListener("abort", () => resolve(), { once: true });
+          req.socket.once("close", () => resolve());
+        });
+        res.destroy();
+      } else if (faults.dropConnection) {
+        stats.dropped++;
+        const full = Buffer.from(
+          JSON.stringify({ id: chatId, object: "chat.completion", model, choices: [] }),
+        );
+        res.writeHead(200, {
+          ...CORS_HEADERS,
+          "Content-Type": "application/json; charset=utf-8",
+          "Content-Length": String(full.length),
+          "ZG-Res-Key": chatId,
+        });
+        res.write(full.subarray(0, full.length >> 1), () => res.destroy());
+      } else {
+        stats.garbled++;
+        const junk = Buffer.concat([Buffer.from("\u0000<html>upstream "), randomBytes(48)]);
+        res.writeHead(200, {
+          ...CORS_HEADERS,
+          "Content-Type": "application/json",
+          "Content-Length": String(junk.length),
+          "ZG-Res-Key": chatId,
+        });
+        res.end(junk);
+      }
+      return;
+    }
     if (body.stream === true) {
       const includeUsage = body.stream_options?.include_usage === true;
       await streamCompletion(res, raw, { chatId, created, model, completion, includeUsage, bill });
@@ -635,6 +731,7 @@ export async function startProviderSimulator(
     stats,
     unsettledFee,
     unsettledRequests: () => [...unsettled],
+    billedRequests: () => [...billed],
     settle,
     async close() {
       if (closed) return;
@@ -645,4 +742,16 @@ export async function startProviderSimulator(
       await settleChain;
     },
   };
+}
+
+/** Offset of the quote's own ECDSA signature (after the signed header + TD report and its u32 length). */
+const QUOTE_SIGNATURE_OFFSET = TDX_QUOTE_OFFSETS.signedEnd + 4;
+
+/** The attestation body with one bit of its quote's signature flipped (a quote no TDX produced). */
+function forgedQuote(body: object): object {
+  const quote = (body as { quote?: unknown }).quote;
+  if (typeof quote !== "string" || quote.length < 2 * (QUOTE_SIGNATURE_OFFSET + 1)) return body;
+  const at = 2 * QUOTE_SIGNATURE_OFFSET;
+  const flipped = (Number.parseInt(quote.slice(at, at + 2), 16) ^ 1).toString(16).padStart(2, "0");
+  return { ...body, quote: `${quote.slice(0, at)}${flipped}${quote.slice(at + 2)}` };
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,6 +29,9 @@ let page: http.Server;
 let origin = "";
 let stack: Stack;
 let bundle: Uint8Array;
+/** The adapter README's browser example, bundled as printed but for the bridge's address. */
+let readmeBundle: Uint8Array;
+const readmeAddress = "http://127.0.0.1:50051";
 
 beforeAll(async () => {
   if (!hasChromium) return;
@@ -46,16 +49,42 @@ beforeAll(async () => {
   bundle = out.outputFiles[0]?.contents as Uint8Array;
   // platform "browser" fails the build on any node: import; make sure no Node transport slipped in.
   expect(Object.keys(out.metafile.inputs).filter((f) => /connect-node|node:/.test(f))).toEqual([]);
+  const readme = readFileSync(fileURLToPath(new URL("../../adapter/README.md", import.meta.url)), "utf8");
+  const example = /## Browser\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1] as string;
+  expect(example).toContain(readmeAddress);
+  const readmeOut = await build({
+    stdin: {
+      contents: example.replace(`"${readmeAddress}"`, "location.origin"),
+      resolveDir: fileURLToPath(new URL(".", import.meta.url)),
+      loader: "js",
+    },
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+    define: { global: "globalThis", "process.env.NODE_ENV": '"production"' },
+  });
+  readmeBundle = readmeOut.outputFiles[0]?.contents as Uint8Array;
   page = http.createServer((req, res) => {
     if (req.url === "/") {
       res.writeHead(200, { "content-type": "text/html" });
       res.end('<!doctype html><meta charset="utf-8"><title>zerog</title><script src="/bundle.js"></script>');
     } else if (req.url === "/bundle.js") {
       res.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
+    } else if (req.url === "/readme.html") {
+      // The example is a module with top-level await: its import settles once it has run to its end.
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end('<!doctype html><script type="module">globalThis.readmeDone = import("/readme.js");</script>');
+    } else if (req.url === "/readme.js") {
+      res.writeHead(200, { "content-type": "text/javascript" }).end(readmeBundle);
+    } else if (req.url === "/devnet-policy.json") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(stack.policy));
     } else if (req.url === "/trust.json") {
       res
         .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ policy: stack.policy, collateral: stack.trust.collateral }));
+        .end(JSON.stringify({ policy: stack.policy }));
     } else if (req.url?.startsWith("/chaoschain.zerog.v1.ComputeService/")) {
       // Same-origin: forward the call to the bridge as is (Connect and gRPC-web over HTTP/1.1).
       const upstream = http.request(
@@ -79,7 +108,12 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function inChromium<T>(fn: (arg: { bridge: string }) => Promise<T>, bridge: string): Promise<T> {
+async function inChromium<T>(
+  fn: (arg: { bridge: string }) => Promise<T>,
+  bridge: string,
+  path = "/",
+  logged: string[] = [],
+): Promise<T> {
   const userDataDir = mkdtempSync(join(tmpdir(), "zerog-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -106,7 +140,8 @@ async function inChromium<T>(fn: (arg: { bridge: string }) => Promise<T>, bridge
     const tab = await context.newPage();
     const errors: string[] = [];
     tab.on("pageerror", (e) => errors.push(String(e)));
-    await tab.goto(`${origin}/`);
+    tab.on("console", (m) => logged.push(m.text()));
+    await tab.goto(`${origin}${path}`);
     const result = await tab.evaluate(fn, { bridge });
     expect(errors).toEqual([]);
     expect(outside).toEqual([]);
@@ -117,15 +152,20 @@ async function inChromium<T>(fn: (arg: { bridge: string }) => Promise<T>, bridge
   }
 }
 
-/** Runs in the page: a job through the browser adapter, its result verified there. */
+/** Runs in the page: a job through the browser adapter, its result verified there (embedded collateral). */
 async function jobInPage({ bridge }: { bridge: string }) {
   type Z = typeof import("@chaoschain/zerog-adapter/browser");
   type V = typeof import("@chaoschain/zerog-verifier");
   const z = (globalThis as unknown as { zerog: Z & { verifyProof: V["verifyProof"] } }).zerog;
-  const { policy, collateral } = await (await fetch("/trust.json")).json();
+  const { policy } = await (await fetch("/trust.json")).json();
   const runs = [];
   for (const protocol of ["connect", "grpc-web"] as const) {
-    const zerog = new z.ZeroGComputeAdapter({ grpcUrl: bridge, protocol, timeoutSeconds: 60 });
+    const zerog = new z.ZeroGComputeAdapter({
+      grpcUrl: bridge,
+      protocol,
+      timeoutSeconds: 60,
+      verify: { policy },
+    });
     const models = await zerog.getModels();
     const jobId = await zerog.submit({
       task_type: "inference",
@@ -133,14 +173,11 @@ async function jobInPage({ bridge }: { bridge: string }) {
       inputs: { prompt: `Hello from ${protocol}` },
       verification: "tee-ml",
     });
-    const result = await zerog.result(jobId, { wait: true, timeoutS: 60 });
-    if (!result.success) throw new Error(result.error);
+    const result = await zerog.result(jobId, { wait: true, timeoutS: 60 }); // verified in the page
+    const report = result.verification;
+    if (!report) throw new Error("not verified");
     const now = Math.floor(Date.now() / 1000);
-    const report = await zerog.verify(result, { policy, collateral, now });
-    const forged = await z.verifyProof(
-      { output: `${result.output}!`, proof: result.proof },
-      { policy, collateral, now },
-    );
+    const forged = await z.verifyProof({ output: `${result.output}!`, proof: result.proof }, { policy, now });
     runs.push({
       protocol,
       models,
@@ -169,6 +206,15 @@ describe.skipIf(!hasChromium)("the adapter's browser entry in headless Chromium"
     const { runs, hasBuffer } = await inChromium(jobInPage, origin);
     expect(hasBuffer).toBe(false);
     expect(runs).toEqual([expected("connect"), expected("grpc-web")]);
+  }, 120_000);
+
+  it("the README's browser example runs as printed (but for the bridge's address), verifying in the page", async () => {
+    const logged: string[] = [];
+    const ranToItsEnd = async () => {
+      await (globalThis as { readmeDone?: Promise<unknown> }).readmeDone;
+    };
+    await inChromium(ranToItsEnd, origin, "/readme.html", logged);
+    expect(logged).toContain("llama-3-8b (0G devnet) heard: What is blockchain?");
   }, 120_000);
 
   it.runIf(crossOrigin)(

@@ -11,7 +11,7 @@ import { type Stack, startStack } from "./stack.js";
 // (require(esm), Node >= 20.19).
 const require = createRequire(import.meta.url);
 const { ChaosChainSDK } = require("@chaoschain/sdk") as { ChaosChainSDK: new (config: object) => Sdk };
-const { ZeroGComputeAdapter } =
+const { ProofVerificationError, ZeroGComputeAdapter } =
   require("@chaoschain/zerog-adapter") as typeof import("@chaoschain/zerog-adapter");
 
 /** The parts of the SDK (no .d.ts shipped) this test touches. */
@@ -107,12 +107,10 @@ describe("@chaoschain/sdk 0.1.3 with ZeroGComputeAdapter as its compute provider
     expect(tee.attestation_data.quote.length).toBeGreaterThan(1000);
     expect(tee.metadata.output).toContain('Execute function: analyze with inputs: {"ticker":"0G"}');
 
-    // What the SDK keeps verifies with our verifier, trusting neither bridge nor provider.
-    const options = {
-      now: Math.floor(Date.now() / 1000),
-      policy: stack.policy,
-      collateral: stack.trust.collateral,
-    };
+    expect(tee.metadata.client_verification).toBe("verified");
+    // What the SDK keeps verifies with our verifier, trusting neither bridge nor provider: nothing but
+    // the proof (its embedded collateral) and the devnet's policy.
+    const options = { now: Math.floor(Date.now() / 1000), policy: stack.policy };
     const kept = fromBinary(ComputeProofSchema, Buffer.from(tee.proof, "hex"));
     expect(kept.executionHash).toBe(tee.execution_hash);
     const report = await verifyProof({ output: tee.metadata.output, proof: kept }, options);
@@ -127,25 +125,19 @@ describe("@chaoschain/sdk 0.1.3 with ZeroGComputeAdapter as its compute provider
     expect(forged.ok).toBe(false);
   });
 
-  it("the SDK gets success: false and no proof when our verification fails", async () => {
+  it("when our verification fails, result() throws and the SDK keeps no TEE attestation", async () => {
     // Verify against another root than the devnet's: every quote fails its chain check.
     const stranger = createTeeSimAttestation({ seed: "not-the-devnet" }).trust;
     const zerog = new ZeroGComputeAdapter({
       grpcUrl: stack.grpcUrl,
       timeoutSeconds: 60,
-      verify: {
-        policy: { ...stack.policy, tee: { rootCaPem: stranger.rootCaPem } },
-        collateral: stack.trust.collateral,
-      },
+      verify: { policy: { ...stack.policy, tee: { rootCaPem: stranger.rootCaPem } } },
     });
     const jobId = await zerog.submit({ function: "analyze", inputs: {}, model: "gpt-oss-120b" });
-    const rejected = await zerog.result(jobId);
-    expect(rejected).toMatchObject({ success: false, execution_hash: "" });
-    expect(rejected.output).toBeUndefined();
-    expect(rejected.proof).toBeUndefined();
-    if (rejected.success) throw new Error("accepted a proof under a foreign root");
-    expect(rejected.error).toMatch(/^proof rejected: /);
-    expect(rejected.verification?.ok).toBe(false);
+    const rejected = await zerog.result(jobId).catch((e: unknown) => e);
+    expect(rejected).toBeInstanceOf(ProofVerificationError);
+    expect(rejected).toMatchObject({ code: "job_failed", failureReason: "proof_invalid", jobId });
+    expect((rejected as InstanceType<typeof ProofVerificationError>).report.reason).toBe("untrusted_root");
     await expect(zerog.attestation(jobId)).rejects.toMatchObject({
       code: "job_failed",
       failureReason: "proof_invalid",

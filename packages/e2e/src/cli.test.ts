@@ -54,14 +54,14 @@ describe("zerog against a running bridge", () => {
     expect(waited).toEqual({
       code: 0,
       stdout: "llama-3-8b (0G devnet) heard: What is blockchain?\n",
-      stderr: "",
+      stderr: `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY)\n`,
     });
     const submitted = await zerog("submit", "--model", "llama-3-8b", "--prompt", "hi", "--json");
     expect(submitted.code).toBe(0);
     const { job_id: jobId } = JSON.parse(submitted.stdout) as { job_id: string };
     expect(jobId).toMatch(/^job_/);
     const result = await zerog("result", jobId, "--wait", "--timeout", "60");
-    expect(result).toEqual({ code: 0, stdout: "llama-3-8b (0G devnet) heard: hi\n", stderr: "" });
+    expect(result).toMatchObject({ code: 0, stdout: "llama-3-8b (0G devnet) heard: hi\n" });
     const status = await zerog("status", jobId);
     expect(status.stdout).toBe(`${jobId} completed 100%\n`);
     const json = JSON.parse((await zerog("status", jobId, "--json")).stdout);
@@ -73,10 +73,11 @@ describe("zerog against a running bridge", () => {
     const file = join(stack.files.dir, "result.json");
     const out = await zerog("result", jobId, "--wait", "--out", file);
     expect(out.code).toBe(0);
-    expect(out.stderr).toBe(`zerog: result with proof written to ${file}\n`);
+    expect(out.stderr).toContain(`zerog: result with proof written to ${file}\n`);
     const saved = JSON.parse(readFileSync(file, "utf8"));
     expect(saved).toMatchObject({ job_id: jobId, output: "gpt-oss-120b (0G devnet) heard: Prove it" });
-    const args = ["--policy", stack.files.policy, "--collateral", stack.files.collateral];
+    expect(saved.proof.tee.collateral.source_url).toBe(stack.pccsUrl);
+    const args = ["--policy", stack.files.policy];
     const valid = await zerog("verify", file, ...args);
     expect(valid.code).toBe(0);
     expect(valid.stdout).toMatch(/^VALID proof\n/);
@@ -86,8 +87,16 @@ describe("zerog against a running bridge", () => {
     const forged = await zerog("verify", file, ...args);
     expect(forged.code).toBe(1);
     expect(forged.stdout).toMatch(/^INVALID proof: output_mismatch/);
-    const noCollateral = await zerog("verify", file);
-    expect(noCollateral.code).toBe(1);
+    // Under Intel's root (no devnet policy): refused, with the hint that names the devnet's policy file.
+    const intel = await runBin(bins.zerog, ["verify", file], { ZEROG_VERIFY_POLICY: "" });
+    expect(intel.code).toBe(1);
+    expect(intel.stdout).toMatch(/^INVALID proof: output_mismatch/);
+    writeFileSync(file, JSON.stringify(saved));
+    const untrusted = await runBin(bins.zerog, ["verify", file], { ZEROG_VERIFY_POLICY: "" });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stdout).toMatch(/^INVALID proof: untrusted_root: /);
+    expect(untrusted.stdout).toContain("ZEROG_VERIFY_POLICY=.zerog/devnet-policy.json");
+    expect((await runBin(bins.verify, ["proof", file])).code).toBe(1);
   });
 
   it("services lists the models, verification and GPU type on offer", async () => {

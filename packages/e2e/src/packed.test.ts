@@ -130,7 +130,12 @@ describe("pnpm pack", () => {
 });
 
 describe("installed from the tarballs in a fresh directory", () => {
-  const env = () => ({ ZEROG_GRPC_URL: stack.grpcUrl, ZEROG_API_KEY: "" });
+  // As a user of the devnet sets them: its address, and its policy (npm start's .zerog/devnet-policy.json).
+  const env = () => ({
+    ZEROG_GRPC_URL: stack.grpcUrl,
+    ZEROG_API_KEY: "",
+    ZEROG_VERIFY_POLICY: stack.files.policy,
+  });
 
   it("the README quick start runs as printed", async () => {
     writeFileSync(join(fresh, "quickstart.mjs"), readmeExample("## Quick start"));
@@ -141,7 +146,22 @@ describe("installed from the tarballs in a fresh directory", () => {
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toMatch(
-      /^Job submitted: job_\S+\nStatus: (pending|running|completed)\nOutput: llama-3-8b \(0G devnet\) heard: What is blockchain\?\nProof method: tee-ml\nEnclave pubkey: 0x04[0-9a-f]{128}\nAttestation: \d{4,} bytes\n$/,
+      /^Job submitted: job_\S+\nStatus: (pending|running|completed)\nOutput: llama-3-8b \(0G devnet\) heard: What is blockchain\?\nVerified: true\nProof method: tee-ml\nEnclave pubkey: 0x04[0-9a-f]{128}\nAttestation: \d{4,} bytes\n$/,
+    );
+  });
+
+  it("the README's verification example runs as printed: verified under the devnet's policy, refused under Intel's", async () => {
+    writeFileSync(join(fresh, "verification.mjs"), readmeExample("### Verification"));
+    const devnet = await run(process.execPath, ["verification.mjs"], { cwd: fresh, env: env() });
+    expect(devnet).toEqual({ code: 0, stdout: "llama-3-8b (0G devnet) heard: Hi UpToDate\n", stderr: "" });
+    const intel = await run(process.execPath, ["verification.mjs"], {
+      cwd: fresh,
+      env: { ...env(), ZEROG_VERIFY_POLICY: "" },
+    });
+    expect(intel.code).toBe(0);
+    expect(intel.stdout).toBe("");
+    expect(intel.stderr).toMatch(
+      /^untrusted_root the quote chains to an untrusted root CA "ChaosChain TEST SGX Root CA"/,
     );
   });
 
@@ -188,8 +208,8 @@ describe("installed from the tarballs in a fresh directory", () => {
         const result = await zerog.result("job_1");
         const task: TaskInput = { task_type: "inference", model: "m", inputs: { prompt: "p" } };
         const parsed = parseTask(task);
-        const report = result.success ? await verifyProof(result, { now: 0 }) : undefined;
-        return result.success ? result.output + String(parsed.ok) + String(report?.ok) + typeof Browser : result.error;
+        const report = await verifyProof({ output: result.output, proof: result.proof }, { now: 0 });
+        return result.output + String(parsed.ok) + String(report.ok) + String(result.verification?.ok) + typeof Browser;
       }`;
     const esm = `import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
       import { ZeroGComputeAdapter as Browser } from "@chaoschain/zerog-adapter/browser";

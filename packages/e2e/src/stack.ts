@@ -44,20 +44,18 @@ export function run(
   });
 }
 
-/** The verifier policy for the devnet's synthetic TEE: its test root stands in for Intel's. TEST ONLY. */
-export function devnetPolicy(trust: DevnetTrust): PolicyInput {
-  return { tee: { rootCaPem: trust.rootCaPem }, gpu: { required: true, jwks: trust.jwks } };
-}
-
 export interface Stack {
   /** `127.0.0.1:<port>`, as ZEROG_GRPC_URL takes it. */
   grpcUrl: string;
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
   trust: DevnetTrust;
+  /** The devnet's verifier policy (its synthetic test root, measurements, workloads, NRAS key). */
   policy: PolicyInput;
-  /** Files holding `policy` and the devnet's collateral (JSON), for CLIs. */
-  files: { dir: string; policy: string; collateral: string };
+  /** The file holding `policy` (as `npm start` writes `.zerog/devnet-policy.json`), for CLIs. */
+  files: { dir: string; policy: string };
+  /** The devnet's PCCS simulator (Intel's PCS stand-in) the bridge fetches collateral from. */
+  pccsUrl: string;
   /** Everything the bridge printed on stderr (JSON log lines). */
   log(): string;
   close(): Promise<void>;
@@ -66,8 +64,9 @@ export interface Stack {
 /**
  * A devnet (ganache with the real 0G contracts and provider simulators) in this process, and a
  * real `zerog-bridge` process on it, configured as for a real 0G network (`--network custom`
- * with the devnet's addresses, wallet, and its test root as the quote policy): the code path a
- * user runs, over real sockets.
+ * with the devnet's addresses, wallet, its PCCS for Intel's PCS and its policy for Intel's root):
+ * the code path a user runs, over real sockets. Like a user of the devnet, this process then has
+ * `ZEROG_VERIFY_POLICY` set to the devnet's policy file, so adapters and CLIs verify under it.
  */
 export async function startStack(
   options: { providers?: DevnetProviderSpec[]; bridgeArgs?: string[]; env?: Record<string, string> } = {},
@@ -75,10 +74,10 @@ export async function startStack(
   const devnet = await startDevnet(options.providers ? { providers: options.providers } : {});
   const trust = devnet.trust!;
   const dir = mkdtempSync(join(tmpdir(), "zerog-e2e-"));
-  const files = { dir, policy: join(dir, "policy.json"), collateral: join(dir, "collateral.json") };
-  const policy = devnetPolicy(trust);
+  const files = { dir, policy: join(dir, "devnet-policy.json") };
+  const policy = devnet.policy as PolicyInput;
   writeFileSync(files.policy, JSON.stringify(policy));
-  writeFileSync(files.collateral, JSON.stringify(trust.collateral));
+  process.env.ZEROG_VERIFY_POLICY = files.policy;
   writeFileSync(join(dir, "wallet.key"), devnet.userPrivateKey, { mode: 0o600 });
   let child: ChildProcess | undefined;
   let stderr = "";
@@ -91,6 +90,7 @@ export async function startStack(
       clearTimeout(timer);
     }
     await devnet.close();
+    if (process.env.ZEROG_VERIFY_POLICY === files.policy) delete process.env.ZEROG_VERIFY_POLICY;
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -115,8 +115,8 @@ export async function startStack(
         "1000000000",
         "--policy",
         files.policy,
-        "--collateral",
-        files.collateral,
+        "--pccs-url",
+        devnet.pccs!.url,
         "--host",
         "127.0.0.1",
         "--port",
@@ -158,6 +158,7 @@ export async function startStack(
       trust,
       policy,
       files,
+      pccsUrl: devnet.pccs!.url,
       log: () => stderr,
       close,
     };

@@ -3,6 +3,7 @@ import { type Check, fail, pass, type Reason } from "./check.js";
 import type { NormalizedCollateral } from "./collateral.js";
 import { equalBytes } from "./internal/bytes.js";
 import { parsePemChain } from "./internal/pem.js";
+import { untrustedRootMessage } from "./internal/untrusted-root.js";
 import { isSignedBy, type ParsedCert, type ParsedCrl, parseCertificate, parseCrl } from "./internal/x509.js";
 
 /** A validity window of one collateral item or certificate. */
@@ -72,7 +73,10 @@ function issuerChain(pem: string, root: ParsedCert, what: string): ParsedCert {
   if (ders.length !== 2)
     throw new IntegrityError("certificate_chain_invalid", `${what} has ${ders.length} certificates, not 2`);
   if (!equalBytes(ders[1] as Uint8Array, root.der))
-    throw new IntegrityError("certificate_chain_invalid", `${what} does not end in the trusted root`);
+    throw new IntegrityError(
+      "untrusted_root",
+      untrustedRootMessage(`the collateral's ${what}`, ders[1] as Uint8Array, root),
+    );
   return parseCertificate(ders[0] as Uint8Array);
 }
 

@@ -25,6 +25,7 @@ export type Reason =
   | "collateral_expired"
   | "collateral_not_yet_valid"
   | "certificate_chain_invalid"
+  | "untrusted_root"
   | "certificate_expired"
   | "certificate_not_yet_valid"
   | "certificate_revoked"
@@ -51,6 +52,10 @@ export type Reason =
   | "execution_hash_mismatch"
   | "output_mismatch"
   | "body_missing"
+  // fine-tuning delivery
+  | "delivery_inconsistent"
+  | "tag_signature_invalid"
+  | "settlement_signature_invalid"
   // report data and workload identity
   | "report_data_mismatch"
   | "pin_tee_type_mismatch"
@@ -96,7 +101,12 @@ export type SkipReason =
   /** The policy explicitly opts out (`gpu.ignore`). */
   | "ignored_by_policy"
   /** An earlier step this one needs failed or was skipped. */
-  | "dependency_failed";
+  | "dependency_failed"
+  /**
+   * The step needs what no proof carries and an offline verifier cannot have (e.g. the wallet key that
+   * decrypts a fine-tuned model): whoever holds it checks it (the bridge does before it returns a result).
+   */
+  | "not_checkable_offline";
 
 /** The named steps of {@link verifyProof} and {@link verifyQuote}, in order. */
 export const CHECK_NAMES = [
@@ -107,6 +117,10 @@ export const CHECK_NAMES = [
   "response.signature",
   "response.enclave_pubkey",
   "response.execution_hash",
+  "fine_tuning.delivery",
+  "fine_tuning.tag_signature",
+  "fine_tuning.settlement_signature",
+  "fine_tuning.artifact",
   "result.output",
   "quote.present",
   "quote.format",

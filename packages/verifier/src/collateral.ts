@@ -1,6 +1,8 @@
 import { sha256 } from "@noble/hashes/sha2.js";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, isBytes, utf8ToBytes } from "./internal/bytes.js";
+import { parseCrl } from "./internal/x509.js";
 import { LIMITS } from "./limits.js";
 
 /**
@@ -17,6 +19,14 @@ export interface Collateral {
   qe_identity_issuer_chain: string;
   qe_identity: string;
   qe_identity_signature: string | number[] | Uint8Array;
+  /** Informational, never verified: the FMSPC (hex) the TCB info was asked for. */
+  fmspc?: string | undefined;
+  /** Informational: the PCK CA whose CRL this is, "platform" or "processor". */
+  pck_ca?: string | undefined;
+  /** Informational: the PCS / PCCS base URL it was fetched from. */
+  source_url?: string | undefined;
+  /** Informational: when it was fetched (unix seconds). */
+  fetch_time?: number | undefined;
 }
 
 /** What a {@link CollateralSource} is asked for. */
@@ -110,60 +120,93 @@ export function collateralKey(c: NormalizedCollateral): string {
   return bytesToHex(h.digest());
 }
 
+/**
+ * When collateral stops being current: the earliest `nextUpdate` of its TCB info, QE identity and both CRLs
+ * (unix seconds; -Infinity when one cannot be read, so nothing unreadable is ever cached).
+ */
+export function collateralNextUpdate(c: NormalizedCollateral): number {
+  try {
+    const doc = (text: string) => Date.parse((JSON.parse(text) as { nextUpdate: string }).nextUpdate) / 1000;
+    const crl = (hex: string) => parseCrl(hexToBytes(hex)).nextUpdate ?? Number.POSITIVE_INFINITY;
+    const t = Math.min(doc(c.tcb_info), doc(c.qe_identity), crl(c.pck_crl), crl(c.root_ca_crl));
+    return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
+  } catch {
+    return Number.NEGATIVE_INFINITY;
+  }
+}
+
 export interface CreateCollateralSourceParameters {
   /** Caller-supplied fetcher (the verifier itself never touches the network). */
   fetch: (request: CollateralRequest) => Promise<Collateral> | Collateral;
   /** Keep an entry at most this long after it was fetched (seconds of `now`). Default 3600. */
   ttlSeconds?: number | undefined;
+  /** Most entries kept (least recently used dropped first). Default 64. */
+  maxEntries?: number | undefined;
+}
+
+/** A {@link CollateralSource} with a bounded cache. */
+export interface CachedCollateralSource extends CollateralSource {
+  /** Entries in the cache. */
+  size(): number;
+  /** Forgets every entry. */
+  clear(): void;
+}
+
+export type CreateCollateralSourceReturnType = CachedCollateralSource;
+
+function positiveInt(v: number | undefined, dflt: number, max: number, field: string): number {
+  const n = v ?? dflt;
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new InvalidInputError(field, `expected an integer in [1, ${max}], got ${String(v)}`);
+  return n;
 }
 
 /**
- * A {@link CollateralSource} over a caller-supplied fetcher, with a cache keyed by TEE type, FMSPC and CA.
- * An entry is refetched when its TCB info or QE identity `nextUpdate` has passed at the request's `now`, or
- * after `ttlSeconds`.
+ * A {@link CollateralSource} over a caller-supplied fetcher, with a cache keyed by what was asked (TEE type,
+ * FMSPC, CA). An entry is used while the request's `now` is before the earliest `nextUpdate` of its TCB
+ * info, QE identity and CRLs, and within `ttlSeconds` of when it was fetched; at most `maxEntries` are kept.
+ * Concurrent requests for the same key share one fetch; failures and already-expired collateral are not
+ * cached.
  *
  * @example
  * const source = createCollateralSource({ fetch: async ({ fmspc, ca }) => myPccs.get(fmspc, ca) });
  * await verifyQuote(quote, source, { now });
  */
-export function createCollateralSource(
-  p: CreateCollateralSourceParameters,
-): CollateralSource & { size(): number } {
-  const ttl = p.ttlSeconds ?? 3600;
+export function createCollateralSource(p: CreateCollateralSourceParameters): CachedCollateralSource {
+  if (typeof p?.fetch !== "function") throw new InvalidInputError("fetch", "expected a function");
+  const ttl = positiveInt(p.ttlSeconds, 3600, 10 * 365 * 86400, "ttlSeconds");
+  const maxEntries = positiveInt(p.maxEntries, 64, 1_000_000, "maxEntries");
   const cache = new Map<string, { collateral: Collateral; fetchedAt: number; expires: number }>();
   const inflight = new Map<string, Promise<Collateral>>();
   return {
     size: () => cache.size,
+    clear: () => cache.clear(),
     async getCollateral(req) {
-      const key = `${req.teeType}:${req.fmspc.toUpperCase()}:${req.ca}`;
+      const key = `${req.teeType}:${String(req.fmspc).toUpperCase()}:${req.ca}`;
       const hit = cache.get(key);
-      if (hit && req.now >= hit.fetchedAt - 300 && req.now < hit.expires && req.now < hit.fetchedAt + ttl) {
+      if (hit && req.now >= hit.fetchedAt - 300 && req.now < hit.expires) {
+        cache.delete(key); // most recently used last
+        cache.set(key, hit);
         return hit.collateral;
       }
+      if (hit) cache.delete(key);
       let pending = inflight.get(key);
       if (!pending) {
-        pending = Promise.resolve(p.fetch(req));
+        pending = Promise.resolve().then(() => p.fetch(req));
         inflight.set(key, pending);
+        pending.then(
+          () => inflight.delete(key),
+          () => inflight.delete(key),
+        );
       }
-      try {
-        const collateral = await pending;
-        const n = normalizeCollateral(collateral);
-        const next = (text: string) => {
-          try {
-            return Date.parse((JSON.parse(text) as { nextUpdate: string }).nextUpdate) / 1000;
-          } catch {
-            return req.now;
-          }
-        };
-        cache.set(key, {
-          collateral,
-          fetchedAt: req.now,
-          expires: Math.min(next(n.tcb_info), next(n.qe_identity)),
-        });
-        return collateral;
-      } finally {
-        inflight.delete(key);
+      const collateral = await pending;
+      const expires = Math.min(collateralNextUpdate(normalizeCollateral(collateral)), req.now + ttl);
+      if (req.now < expires) {
+        cache.delete(key);
+        cache.set(key, { collateral, fetchedAt: req.now, expires });
+        while (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
       }
+      return collateral;
     },
   };
 }

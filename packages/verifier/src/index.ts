@@ -10,13 +10,23 @@ export {
   type SkipReason,
 } from "./check.js";
 export {
+  type CachedCollateralSource,
   type Collateral,
   type CollateralRequest,
   type CollateralSource,
   type CreateCollateralSourceParameters,
+  type CreateCollateralSourceReturnType,
+  collateralNextUpdate,
   createCollateralSource,
   normalizeCollateral,
 } from "./collateral.js";
+export {
+  type CreatePcsCollateralSourceErrorType,
+  type CreatePcsCollateralSourceParameters,
+  type CreatePcsCollateralSourceReturnType,
+  createPcsCollateralSource,
+  type PcsCollateralSource,
+} from "./create-pcs-collateral-source.js";
 // Errors
 export {
   BaseError,
@@ -24,6 +34,11 @@ export {
   type BaseErrorType,
   type VerifierErrorCode,
 } from "./errors/base.js";
+export {
+  CollateralFetchError,
+  type CollateralFetchErrorKind,
+  type CollateralFetchErrorType,
+} from "./errors/collateral.js";
 export {
   CollateralUnavailableError,
   type CollateralUnavailableErrorType,
@@ -41,6 +56,19 @@ export {
   replayEventLog,
   runtimeEventDigest,
 } from "./event-log.js";
+export {
+  type FetchPcsCollateralErrorType,
+  type FetchPcsCollateralParameters,
+  type FetchPcsCollateralReturnType,
+  fetchPcsCollateral,
+  INTEL_PCS_URL,
+  INTEL_ROOT_CA_CRL_URL,
+  type PcsOptions,
+} from "./fetch-pcs-collateral.js";
+export {
+  type FineTuningSettlementMessage,
+  fineTuningSettlementDigest,
+} from "./fine-tuning-settlement-digest.js";
 export { type FormattableReport, formatReport } from "./format-report.js";
 export {
   gpuNonceFor,
@@ -53,12 +81,13 @@ export {
   type BytesInput,
   type ComputeProofInput,
   type ComputeResultInput,
+  type FineTuningDeliveryInput,
   type GpuDeviceEvidenceInput,
   type GpuEvidenceInput,
   type Int64Input,
+  type NormalizedFineTuningDelivery,
   type NormalizedProof,
   normalizeProof,
-  type QuoteCollateralInput,
   type ReportDataBindingInput,
   type TeeEvidenceInput,
 } from "./normalize-proof.js";
@@ -75,6 +104,14 @@ export {
   type ReportDataBindingName,
   type TcbStatus,
 } from "./policy.js";
+export {
+  fromQuoteCollateral,
+  type QuoteCollateralFields,
+  type QuoteCollateralInput,
+  type TimestampInput,
+  toQuoteCollateral,
+} from "./quote-collateral.js";
+export { type ReadCollateralRequestErrorType, readCollateralRequest } from "./read-collateral-request.js";
 export { readResponseBody, type SignedResponse } from "./read-response-body.js";
 export {
   type ExpectedReportDataErrorType,
@@ -107,6 +144,7 @@ export {
 export {
   addressOfPublicKey,
   personalMessageDigest,
+  recoverDigestSigner,
   recoverPersonalSigner,
   type VerifyResponseSignatureErrorType,
   type VerifyResponseSignatureParameters,

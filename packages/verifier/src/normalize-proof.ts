@@ -1,8 +1,9 @@
 import type { Collateral } from "./collateral.js";
-import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
-import { base64ToBytes, bytesToHex, isBytes } from "./internal/bytes.js";
+import { InvalidInputError } from "./errors/input.js";
+import { bytes, int64, object, pick, str } from "./internal/proto-fields.js";
 import { LIMITS } from "./limits.js";
 import type { ReportDataBindingName } from "./policy.js";
+import { fromQuoteCollateral, type QuoteCollateralInput } from "./quote-collateral.js";
 import { toChecksumAddress } from "./report-data.js";
 
 /** Bytes as protobuf-es gives them (Uint8Array) or as proto3 JSON does (base64, standard or URL-safe). */
@@ -35,29 +36,6 @@ export interface GpuEvidenceInput {
   nras_token?: O<string>;
 }
 
-/** `QuoteCollateral` embedded in a proof: protobuf-es object or proto3 JSON (camelCase or snake_case). */
-export interface QuoteCollateralInput {
-  pckCrlIssuerChain?: O<string>;
-  pck_crl_issuer_chain?: O<string>;
-  rootCaCrl?: O<BytesInput>;
-  root_ca_crl?: O<BytesInput>;
-  pckCrl?: O<BytesInput>;
-  pck_crl?: O<BytesInput>;
-  tcbInfoIssuerChain?: O<string>;
-  tcb_info_issuer_chain?: O<string>;
-  tcbInfo?: O<string>;
-  tcb_info?: O<string>;
-  tcbInfoSignature?: O<BytesInput>;
-  tcb_info_signature?: O<BytesInput>;
-  qeIdentityIssuerChain?: O<string>;
-  qe_identity_issuer_chain?: O<string>;
-  qeIdentity?: O<string>;
-  qe_identity?: O<string>;
-  qeIdentitySignature?: O<BytesInput>;
-  qe_identity_signature?: O<BytesInput>;
-  [other: string]: unknown;
-}
-
 /** `TeeEvidence`: protobuf-es object or proto3 JSON (camelCase or snake_case). */
 export interface TeeEvidenceInput {
   collateral?: O<QuoteCollateralInput>;
@@ -77,6 +55,45 @@ export interface TeeEvidenceInput {
   tee_verifier?: O<string>;
   rawReport?: O<BytesInput>;
   raw_report?: O<BytesInput>;
+}
+
+/** `FineTuningDelivery`: protobuf-es object or proto3 JSON (camelCase or snake_case). */
+export interface FineTuningDeliveryInput {
+  taskId?: O<string>;
+  task_id?: O<string>;
+  baseModelHash?: O<string>;
+  base_model_hash?: O<string>;
+  datasetHash?: O<string>;
+  dataset_hash?: O<string>;
+  datasetSha256?: O<string>;
+  dataset_sha256?: O<string>;
+  trainingParams?: O<string>;
+  training_params?: O<string>;
+  modelRootHash?: O<BytesInput>;
+  model_root_hash?: O<BytesInput>;
+  encryptedSize?: O<Int64Input>;
+  encrypted_size?: O<Int64Input>;
+  tags?: O<BytesInput>;
+  tagSignature?: O<BytesInput>;
+  tag_signature?: O<BytesInput>;
+  encryptedSecret?: O<BytesInput>;
+  encrypted_secret?: O<BytesInput>;
+  settlementSignature?: O<BytesInput>;
+  settlement_signature?: O<BytesInput>;
+  settlementNonce?: O<string>;
+  settlement_nonce?: O<string>;
+  taskFeeNeuron?: O<string>;
+  task_fee_neuron?: O<string>;
+  userAddress?: O<string>;
+  user_address?: O<string>;
+  fineTuningContract?: O<string>;
+  fine_tuning_contract?: O<string>;
+  settlementTxHash?: O<string>;
+  settlement_tx_hash?: O<string>;
+  artifactSha256?: O<string>;
+  artifact_sha256?: O<string>;
+  artifactSize?: O<Int64Input>;
+  artifact_size?: O<Int64Input>;
 }
 
 /**
@@ -119,6 +136,8 @@ export interface ComputeProofInput {
   chain_id?: O<Int64Input>;
   tee?: O<TeeEvidenceInput>;
   gpu?: O<GpuEvidenceInput>;
+  fineTuning?: O<FineTuningDeliveryInput>;
+  fine_tuning?: O<FineTuningDeliveryInput>;
 }
 
 /** `ComputeResult` (GetResult's response): output plus proof. */
@@ -169,78 +188,30 @@ export interface NormalizedProof {
     evidenceList: Array<{ certificate: string; evidence: string; arch: string }>;
     nrasToken: string;
   };
+  /** A fine-tuning proof's delivery (see `FineTuningDelivery` in the contract). */
+  fineTuning?: NormalizedFineTuningDelivery;
 }
 
-function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
-  return o[camel] !== undefined ? o[camel] : o[snake];
-}
-
-function str(
-  o: Record<string, unknown>,
-  camel: string,
-  snake: string,
-  field: string,
-  limit: number = LIMITS.fieldBytes,
-): string {
-  const v = pick(o, camel, snake);
-  if (v === undefined || v === null) return "";
-  if (typeof v !== "string") throw new InvalidInputError(field, `expected a string, got ${typeof v}`);
-  if (v.length > limit) throw new InputTooLargeError(field, v.length, limit);
-  return v;
-}
-
-function bytes(
-  o: Record<string, unknown>,
-  camel: string,
-  snake: string,
-  field: string,
-  limit: number = LIMITS.fieldBytes,
-): Uint8Array {
-  const v = pick(o, camel, snake);
-  if (v === undefined || v === null) return new Uint8Array(0);
-  const size = isBytes(v) ? v.length : typeof v === "string" ? Math.floor((v.length * 3) / 4) : 0;
-  if (size > limit) throw new InputTooLargeError(field, size, limit);
-  if (isBytes(v)) return v;
-  if (typeof v === "string") return base64ToBytes(v, field);
-  throw new InvalidInputError(field, "expected bytes or base64");
-}
-
-function object(v: unknown, field: string): Record<string, unknown> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "object" || Array.isArray(v) || isBytes(v))
-    throw new InvalidInputError(field, "expected an object");
-  return v as Record<string, unknown>;
-}
-
-/** Embedded `QuoteCollateral` → dcap-qvl shape (bytes as hex); undefined when absent or empty. */
-function collateralOf(v: unknown): Collateral | undefined {
-  const c = object(v, "proof.tee.collateral");
-  if (!c) return undefined;
-  const f = (k: string) => `proof.tee.collateral.${k}`;
-  const camel = (k: string) => k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
-  const text = (k: string) => str(c, camel(k), k, f(k), LIMITS.collateralFieldBytes);
-  const hex = (k: string) => bytesToHex(bytes(c, camel(k), k, f(k), LIMITS.collateralFieldBytes));
-  const out: Collateral = {
-    pck_crl_issuer_chain: text("pck_crl_issuer_chain"),
-    root_ca_crl: hex("root_ca_crl"),
-    pck_crl: hex("pck_crl"),
-    tcb_info_issuer_chain: text("tcb_info_issuer_chain"),
-    tcb_info: text("tcb_info"),
-    tcb_info_signature: hex("tcb_info_signature"),
-    qe_identity_issuer_chain: text("qe_identity_issuer_chain"),
-    qe_identity: text("qe_identity"),
-    qe_identity_signature: hex("qe_identity_signature"),
-  };
-  return Object.values(out).every((x) => x === "") ? undefined : out;
-}
-
-function int64(o: Record<string, unknown>, camel: string, snake: string, field: string): bigint {
-  const v = pick(o, camel, snake);
-  if (v === undefined || v === null || v === "") return 0n;
-  if (typeof v === "bigint") return v;
-  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
-  if (typeof v === "string" && /^-?\d+$/.test(v.trim())) return BigInt(v.trim());
-  throw new InvalidInputError(field, "expected an integer (bigint, number or decimal string)");
+/** `FineTuningDelivery` normalised: bytes as Uint8Array, sizes as bigint. */
+export interface NormalizedFineTuningDelivery {
+  taskId: string;
+  baseModelHash: string;
+  datasetHash: string;
+  datasetSha256: string;
+  trainingParams: string;
+  modelRootHash: Uint8Array;
+  encryptedSize: bigint;
+  tags: Uint8Array;
+  tagSignature: Uint8Array;
+  encryptedSecret: Uint8Array;
+  settlementSignature: Uint8Array;
+  settlementNonce: string;
+  taskFeeNeuron: string;
+  userAddress: string;
+  fineTuningContract: string;
+  settlementTxHash: string;
+  artifactSha256: string;
+  artifactSize: bigint;
 }
 
 const BINDINGS: Record<string, ReportDataBindingName | "unspecified"> = {
@@ -300,7 +271,7 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
       teeVerifier: str(t, "teeVerifier", "tee_verifier", "proof.tee.tee_verifier"),
       rawReport: bytes(t, "rawReport", "raw_report", "proof.tee.raw_report", LIMITS.bodyBytes),
     };
-    const collateral = collateralOf(t.collateral);
+    const collateral = fromQuoteCollateral(t.collateral, "proof.tee.collateral");
     if (collateral) out.tee.collateral = collateral;
   }
   const g = object(o.gpu, "proof.gpu");
@@ -327,7 +298,36 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
       nrasToken: str(g, "nrasToken", "nras_token", "proof.gpu.nras_token", LIMITS.nrasTokenBytes),
     };
   }
+  const f = object(pick(o, "fineTuning", "fine_tuning"), "proof.fine_tuning");
+  if (f) out.fineTuning = fineTuningOf(f);
   return out;
+}
+
+function fineTuningOf(f: Record<string, unknown>): NormalizedFineTuningDelivery {
+  const field = (k: string) => `proof.fine_tuning.${k}`;
+  const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, x: string) => x.toUpperCase());
+  const text = (k: string) => str(f, camel(k), k, field(k));
+  const raw = (k: string) => bytes(f, camel(k), k, field(k));
+  return {
+    taskId: text("task_id"),
+    baseModelHash: text("base_model_hash"),
+    datasetHash: text("dataset_hash"),
+    datasetSha256: text("dataset_sha256"),
+    trainingParams: text("training_params"),
+    modelRootHash: raw("model_root_hash"),
+    encryptedSize: int64(f, "encryptedSize", "encrypted_size", field("encrypted_size")),
+    tags: raw("tags"),
+    tagSignature: raw("tag_signature"),
+    encryptedSecret: raw("encrypted_secret"),
+    settlementSignature: raw("settlement_signature"),
+    settlementNonce: text("settlement_nonce"),
+    taskFeeNeuron: text("task_fee_neuron"),
+    userAddress: text("user_address"),
+    fineTuningContract: text("fine_tuning_contract"),
+    settlementTxHash: text("settlement_tx_hash"),
+    artifactSha256: text("artifact_sha256"),
+    artifactSize: int64(f, "artifactSize", "artifact_size", field("artifact_size")),
+  };
 }
 
 /** Fields of `ComputeProof` (both spellings), to tell a result from a bare proof. */
@@ -354,6 +354,7 @@ const PROOF_FIELDS = new Set(
     "chainId",
     "tee",
     "gpu",
+    "fineTuning",
   ].flatMap((k) => [k, k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]),
 );
 

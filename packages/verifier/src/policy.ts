@@ -72,6 +72,12 @@ export interface Policy {
   maxAgeSeconds: number;
   /** Tolerated clock skew (signed time after `now`, proof `timestamp` vs signed time), seconds (default 300). */
   maxFutureSkewSeconds: number;
+  /**
+   * Longest generation, seconds (default 3600): the proof's `timestamp` (when the bridge received the
+   * signature, after the generation) may follow the signed `created` (when the generation began) by this
+   * much, plus `maxFutureSkewSeconds`.
+   */
+  maxGenerationSeconds: number;
   /** A proof without a signed time fails `freshness_unsigned` (default true). */
   requireFreshness: boolean;
   gpu: {
@@ -114,6 +120,7 @@ export const defaultPolicy: Policy = Object.freeze({
   }),
   maxAgeSeconds: 86400,
   maxFutureSkewSeconds: 300,
+  maxGenerationSeconds: 3600,
   requireFreshness: true,
   gpu: Object.freeze({
     required: false,

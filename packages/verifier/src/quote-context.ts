@@ -3,6 +3,7 @@ import { analyzeCollateral, type CollateralAnalysis, type ValidityWindow } from 
 import { type Check, fail, type Reason } from "./check.js";
 import {
   type Collateral,
+  type CollateralRequest,
   type CollateralSource,
   collateralKey,
   isCollateralSource,
@@ -13,6 +14,7 @@ import { BaseError } from "./errors/base.js";
 import { CollateralUnavailableError, InputTooLargeError, InvalidInputError } from "./errors/input.js";
 import { bytesToHex, equalBytes } from "./internal/bytes.js";
 import { runDcap } from "./internal/dcap.js";
+import { untrustedRootMessage } from "./internal/untrusted-root.js";
 import { type ParsedCert, parseCertificate, sgxExtension } from "./internal/x509.js";
 import { LIMITS } from "./limits.js";
 import { type ParsedQuote, parseQuote, toQuoteBytes } from "./parse-quote.js";
@@ -74,7 +76,8 @@ export interface QuoteContextParameters {
   origin: CollateralOrigin;
 }
 
-function parseFacts(bytes: Uint8Array): QuoteFacts {
+/** Strict parse of a quote and its PCK leaf (FMSPC, PCE id): the quote's facts, or why it is unusable. */
+export function parseFacts(bytes: Uint8Array): QuoteFacts {
   let quote: ParsedQuote;
   try {
     quote = parseQuote(bytes);
@@ -110,6 +113,16 @@ function parseFacts(bytes: Uint8Array): QuoteFacts {
   }
 }
 
+/**
+ * What to ask a PCS for, for this quote: its TEE type, its PCK leaf's FMSPC, and the CA that issued the
+ * leaf ("processor" when the issuer's name says so, as Intel names it, else "platform").
+ */
+export function collateralRequestOf(q: Extract<QuoteFacts, { ok: true }>, now: number): CollateralRequest {
+  const issuer = new TextDecoder().decode((q.pckChain[0] as ParsedCert).issuer);
+  const ca = /Processor/.test(issuer) ? "processor" : "platform";
+  return { teeType: q.quote.teeType, fmspc: q.fmspc, ca, now };
+}
+
 async function collateralFacts(
   p: QuoteContextParameters,
   q: Extract<QuoteFacts, { ok: true }>,
@@ -117,12 +130,10 @@ async function collateralFacts(
   let input: Collateral | string;
   const c = p.collateral;
   if (isCollateralSource(c)) {
-    const ca = /Processor/.test(new TextDecoder().decode((q.pckChain[0] as ParsedCert).issuer))
-      ? "processor"
-      : "platform";
     try {
-      input = await c.getCollateral({ teeType: q.quote.teeType, fmspc: q.fmspc, ca, now: p.now });
+      input = await c.getCollateral(collateralRequestOf(q, p.now));
     } catch (e) {
+      if (e instanceof CollateralUnavailableError) throw e;
       throw new CollateralUnavailableError(`fetcher failed for FMSPC ${q.fmspc}`, { cause: e });
     }
   } else input = c;
@@ -157,12 +168,21 @@ function span(windows: ValidityWindow[]): { lo: number; hi: number } {
 }
 
 /** Names along the quote's chain, and its root, which dcap-qvl does not compare. */
-function chainProblem(q: Extract<QuoteFacts, { ok: true }>, root: ParsedCert): string | undefined {
+function chainProblem(
+  q: Extract<QuoteFacts, { ok: true }>,
+  root: ParsedCert,
+): { reason: Reason; message: string } | undefined {
   const [leaf, ca, top] = q.pckChain as [ParsedCert, ParsedCert, ParsedCert];
   if (!equalBytes(top.der, root.der))
-    return "the quote's PCK chain ends in a root other than the trusted one";
+    return {
+      reason: "untrusted_root",
+      message: untrustedRootMessage("the quote", top.der, root),
+    };
   if (!equalBytes(leaf.issuer, ca.subject) || !equalBytes(ca.issuer, root.subject) || !ca.isCa)
-    return "the quote's PCK chain is not leaf → CA → trusted root by name";
+    return {
+      reason: "certificate_chain_invalid",
+      message: "the quote's PCK chain is not leaf → CA → trusted root by name",
+    };
   return undefined;
 }
 
@@ -175,7 +195,7 @@ function dcapFacts(
   windows: ValidityWindow[],
 ): DcapFacts {
   const problem = chainProblem(q, p.policy.root);
-  if (problem) return { cached: false, error: problem, reason: "certificate_chain_invalid" };
+  if (problem) return { cached: false, error: problem.message, reason: problem.reason };
   const key = `${quoteKey}:${coll.key}:${p.policy.rootKey}`;
   const hit = p.cache?.get("dcap", key);
   if (hit && p.now >= hit.notBefore && p.now <= hit.notAfter) return { result: hit, cached: true };

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
-import { makeFixture, NOW, toProtoJson } from "../test/fixtures.js";
+import { type PccsSimulatorHandle, startPccsSimulator } from "@chaoschain/zerog-devnet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hex, makeFixture, NOW, pki, toProtoJson } from "../test/fixtures.js";
 import { type CliIo, runCli } from "./run-cli.js";
 
 const dir = new URL("../test/vectors/dcap/", import.meta.url);
@@ -81,7 +82,7 @@ describe("zerog-verify quote", () => {
   it.each([
     [[], /missing command/],
     [["frobnicate", "x"], /unknown command/],
-    [["quote", "tdx.bin", "--now", "1"], /--collateral is required/],
+    [["quote", "tdx.bin", "--now", "1"], /--collateral or --pccs-url is required/],
     [["quote", "tdx.bin", "--collateral", "tdx.json"], /--now is required/],
     [["quote", "tdx.bin", "--collateral", "tdx.json", "--now", "yesterday"], /unix seconds/],
     [["quote", "tdx.bin", "--bogus"], /unknown option/],
@@ -194,5 +195,54 @@ describe("zerog-verify proof", () => {
     expect(required.out()).toContain("FAIL tee.workload [check_skipped]");
     const unknown = io(files);
     expect(await runCli([...base, "--require", "tee.all"], unknown.cli)).toBe(2);
+  });
+});
+
+describe("zerog-verify --pccs-url", () => {
+  const fx = makeFixture();
+  let pccs: PccsSimulatorHandle;
+  beforeAll(async () => {
+    pccs = await startPccsSimulator({ pki, now: NOW });
+  });
+  afterAll(() => pccs.close());
+  const files = {
+    "quote.bin": fx.result.proof.attestation as Uint8Array,
+    "result.json": JSON.stringify(toProtoJson(fx.result)),
+    "policy.json": JSON.stringify({ ...fx.policy, tee: { ...fx.policy.tee, rootCaDer: hex(pki.rootCaDer) } }),
+  };
+
+  it("fetches the collateral of a quote or a proof from a PCCS (no --now: the clock)", async () => {
+    const quote = io(files);
+    expect(
+      await runCli(["quote", "quote.bin", "--pccs-url", pccs.url, "--policy", "policy.json"], quote.cli),
+    ).toBe(0);
+    expect(quote.out()).toMatch(/^VALID quote\n/);
+    const proof = io(files);
+    expect(
+      await runCli(["proof", "result.json", "--pccs-url", pccs.url, "--policy", "policy.json"], proof.cli),
+    ).toBe(0);
+  });
+
+  it("an unavailable collateral is exit 2 naming the URL, the status and what to do", async () => {
+    pccs.setFaults({ status: 503, endpoints: ["tcb"] });
+    const t = io(files);
+    try {
+      expect(await runCli(["quote", "quote.bin", "--pccs-url", pccs.url], t.cli)).toBe(2);
+    } finally {
+      pccs.setFaults({});
+    }
+    expect(t.err()).toContain(
+      `zerog-verify: Collateral unavailable: GET ${pccs.url}/tdx/certification/v4/tcb?fmspc=`,
+    );
+    expect(t.err()).toContain("answered 503 Service Unavailable");
+    expect(t.err()).toContain("worth retrying later");
+  });
+
+  it("--collateral and --pccs-url together are a usage error", async () => {
+    const t = io(files);
+    expect(
+      await runCli(["quote", "quote.bin", "--pccs-url", pccs.url, "--collateral", "c.json"], t.cli),
+    ).toBe(2);
+    expect(t.err()).toContain("give one of --collateral and --pccs-url");
   });
 });

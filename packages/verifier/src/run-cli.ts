@@ -1,5 +1,6 @@
 import { CHECK_NAMES, type Check, type CheckName, fail } from "./check.js";
 import type { Collateral } from "./collateral.js";
+import { createPcsCollateralSource } from "./create-pcs-collateral-source.js";
 import { BaseError } from "./errors/base.js";
 import { type FormattableReport, formatReport } from "./format-report.js";
 import { bytesToUtf8, hexToBytesStrict } from "./internal/bytes.js";
@@ -18,13 +19,15 @@ export interface CliIo {
 }
 
 export const USAGE = `Usage:
-  zerog-verify quote <quote-file> --collateral <json-file> --now <unix-seconds> [options]
-  zerog-verify proof <file> [--collateral <file>] [--now <unix-seconds>] [options]
+  zerog-verify quote <quote-file> (--collateral <json-file> | --pccs-url <url>) [--now <unix-seconds>] [options]
+  zerog-verify proof <file> [--collateral <file> | --pccs-url <url>] [--now <unix-seconds>] [options]
 
   <quote-file>  raw quote bytes, or hex text (0x optional)
   <file>        a ComputeResult as GetResult returns it in proto3 JSON (output + proof), or a bare ComputeProof
   --collateral  collateral JSON in the @phala/dcap-qvl shape (proof: default, the collateral embedded in it)
-  --now         verification time; required for quote, defaults to the current time for proof
+  --pccs-url    fetch the collateral from Intel's PCS (https://api.trustedservices.intel.com) or a PCCS
+                with its v4 API, instead of --collateral or the embedded collateral (a network call)
+  --now         verification time; required for quote with --collateral, else defaults to the current time
 
 Options:
   --policy <file>    policy JSON (see the README's policy reference); default: Intel root, TDX, UpToDate only
@@ -41,6 +44,7 @@ interface Args {
   command: string;
   file: string;
   collateral?: string;
+  pccsUrl?: string;
   policy?: string;
   now?: number;
   json: boolean;
@@ -71,6 +75,7 @@ function parseArgs(argv: string[]): Args | "help" {
         throw new UsageError(`--require: unknown check ${v} (checks: ${CHECK_NAMES.join(", ")})`);
       a.require.push(v as CheckName);
     } else if (arg === "--collateral") a.collateral = value();
+    else if (arg === "--pccs-url") a.pccsUrl = value();
     else if (arg === "--policy") a.policy = value();
     else if (arg === "--now") {
       const v = value();
@@ -84,9 +89,12 @@ function parseArgs(argv: string[]): Args | "help" {
   if (command !== "quote" && command !== "proof") throw new UsageError(`unknown command ${command}`);
   if (!file) throw new UsageError(`${command}: missing input file`);
   if (extra.length) throw new UsageError(`unexpected argument ${extra[0]}`);
-  if (command === "quote" && a.collateral === undefined)
-    throw new UsageError("quote: --collateral is required");
-  if (command === "quote" && a.now === undefined) throw new UsageError("quote: --now is required");
+  if (a.collateral !== undefined && a.pccsUrl !== undefined)
+    throw new UsageError("give one of --collateral and --pccs-url");
+  if (command === "quote" && a.collateral === undefined && a.pccsUrl === undefined)
+    throw new UsageError("quote: --collateral or --pccs-url is required");
+  if (command === "quote" && a.collateral !== undefined && a.now === undefined)
+    throw new UsageError("quote: --now is required with --collateral");
   return { ...a, command, file } as Args;
 }
 
@@ -177,13 +185,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const policyFile = args.policy ? ((await readJson(io, args.policy, "policy")) as PolicyInput) : undefined;
     const policy = withFlags(policyFile, args);
-    const collateral = args.collateral
-      ? ((await readJson(io, args.collateral, "collateral")) as Collateral)
-      : undefined;
+    const collateral = args.pccsUrl
+      ? createPcsCollateralSource({ url: args.pccsUrl })
+      : args.collateral
+        ? ((await readJson(io, args.collateral, "collateral")) as Collateral)
+        : undefined;
     let report: FormattableReport;
     if (args.command === "quote") {
       const quote = decodeQuoteFile(await read(io, args.file, "quote"));
-      report = await verifyQuote(quote, collateral as Collateral, { now: args.now as number, policy });
+      report = await verifyQuote(quote, collateral as Collateral, { now: args.now ?? io.now(), policy });
     } else {
       const now = args.now ?? io.now();
       const input = parseProofFile(await read(io, args.file, "proof"));
@@ -198,7 +208,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return report.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof InputError) io.stderr(`zerog-verify: ${e.message}\n`);
-    else if (e instanceof BaseError) io.stderr(`zerog-verify: ${e.shortMessage}\n`);
+    else if (e instanceof BaseError)
+      io.stderr(`zerog-verify: ${[e.shortMessage, ...(e.metaMessages ?? [])].join("\n  ")}\n`);
     else io.stderr(`zerog-verify: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
     return 2;
   }

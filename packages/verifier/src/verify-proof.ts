@@ -1,4 +1,8 @@
 import { type Check, type CheckName, fail, firstFailure, type Reason, skip } from "./check.js";
+import { fineTuningArtifact } from "./checks/fine-tuning-artifact.js";
+import { fineTuningDelivery } from "./checks/fine-tuning-delivery.js";
+import { fineTuningSettlementSignature } from "./checks/fine-tuning-settlement-signature.js";
+import { fineTuningTagSignature } from "./checks/fine-tuning-tag-signature.js";
 import { freshness } from "./checks/freshness.js";
 import { proofFormat } from "./checks/proof-format.js";
 import { proofMethod } from "./checks/proof-method.js";
@@ -87,6 +91,15 @@ const BEFORE_QUOTE: Step[] = [
   ["response.enclave_pubkey", responseEnclavePubkey],
   ["response.execution_hash", responseExecutionHash],
 ];
+/** A fine-tuning proof has no signed exchange: its delivery's steps stand in for the response's. */
+const FINE_TUNING: Step[] = [
+  ["proof.format", proofFormat],
+  ["proof.method", proofMethod],
+  ["fine_tuning.delivery", fineTuningDelivery],
+  ["fine_tuning.tag_signature", fineTuningTagSignature],
+  ["fine_tuning.settlement_signature", fineTuningSettlementSignature],
+  ["fine_tuning.artifact", fineTuningArtifact],
+];
 const OUTPUT: Step = ["result.output", resultOutput];
 const PRESENT: Step = ["quote.present", quotePresent];
 const AFTER_QUOTE: Step[] = [
@@ -149,6 +162,8 @@ function extras(
     const c = checks.find((x) => x.name === name && x.status === "pass");
     return c?.details?.[key];
   };
+  const tagSigner = detail("fine_tuning.tag_signature", "signer");
+  if (tagSigner) out.signer = tagSigner as string;
   const binding = detail("tee.report_data", "binding");
   if (binding) out.reportDataBinding = binding as ReportDataBindingName;
   const composeHash = detail("tee.compose_hash", "composeHash");
@@ -184,7 +199,7 @@ export async function verifyProof(
   const run = ([name, step]: Step) => guarded(name, () => step(ctx));
   const q = ctx.quote ? quoteReport(ctx.quote) : undefined;
   const raw: Check[] = [
-    ...BEFORE_QUOTE.map(run),
+    ...(proofOf(ctx)?.fineTuning ? FINE_TUNING : BEFORE_QUOTE).map(run),
     ...(ctx.output !== undefined ? [run(OUTPUT)] : []),
     run(PRESENT),
     ...quoteChecks(ctx, q),

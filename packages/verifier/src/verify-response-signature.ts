@@ -67,6 +67,17 @@ export function addressOfPublicKey(pub: Uint8Array): string {
 }
 
 /** r, s and the recovery id of a 65-byte r‖s‖v signature; undefined when they cannot be valid (low-S only). */
+function parseSignatureBytes(bytes: Uint8Array): { r: bigint; s: bigint; recid: 0 | 1 } | undefined {
+  if (bytes.length !== 65) return undefined;
+  const v = bytes[64] as number;
+  const recid = v >= 27 ? v - 27 : v;
+  if (recid !== 0 && recid !== 1) return undefined;
+  const r = BigInt(`0x${bytesToHex(bytes.subarray(0, 32))}`);
+  const s = BigInt(`0x${bytesToHex(bytes.subarray(32, 64))}`);
+  if (r === 0n || r >= N || s === 0n || s > HALF_N) return undefined;
+  return { r, s, recid };
+}
+
 function parseSignature(
   signature: string,
   field: string,
@@ -74,13 +85,31 @@ function parseSignature(
   if (typeof signature !== "string") throw new InvalidInputError(field, "expected 0x-hex");
   const bytes = hexToBytesStrict(signature, field);
   if (bytes.length !== 65) throw new InvalidInputError(field, `expected 65 bytes r‖s‖v, got ${bytes.length}`);
-  const v = bytes[64] as number;
-  const recid = v >= 27 ? v - 27 : v;
-  if (recid !== 0 && recid !== 1) return undefined;
-  const r = BigInt(`0x${bytesToHex(bytes.subarray(0, 32))}`);
-  const s = BigInt(`0x${bytesToHex(bytes.subarray(32, 64))}`);
-  if (r === 0n || r >= N || s === 0n || s > HALF_N) return undefined;
-  return { bytes, r, s, recid };
+  const parsed = parseSignatureBytes(bytes);
+  return parsed && { bytes, ...parsed };
+}
+
+/**
+ * Recovers the signer of a 32-byte digest from a 65-byte r‖s‖v signature (v = 0/1 or 27/28, low-S only):
+ * its EIP-55 address and 0x04-prefixed public key, or undefined when it does not recover. No EIP-191
+ * prefix is added: pass the digest that was signed (e.g. an EIP-712 digest, or keccak256 of data).
+ */
+export function recoverDigestSigner(
+  digest: Uint8Array,
+  signature: Uint8Array,
+): { address: string; pubkey: string } | undefined {
+  const sig = parseSignatureBytes(signature);
+  if (!sig || digest.length !== 32) return undefined;
+  try {
+    const point = secp256k1.Signature.fromBytes(
+      concatBytes(Uint8Array.of(sig.recid), signature.subarray(0, 64)),
+      "recovered",
+    ).recoverPublicKey(digest);
+    const uncompressed = point.toBytes(false);
+    return { address: addressOfPublicKey(uncompressed), pubkey: `0x${bytesToHex(uncompressed)}` };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -93,17 +122,7 @@ export function recoverPersonalSigner(
   field = "signature",
 ): { address: string; pubkey: string } | undefined {
   const sig = parseSignature(signature, field);
-  if (!sig) return undefined;
-  try {
-    const point = secp256k1.Signature.fromBytes(
-      concatBytes(Uint8Array.of(sig.recid), sig.bytes.subarray(0, 64)),
-      "recovered",
-    ).recoverPublicKey(personalMessageDigest(text));
-    const uncompressed = point.toBytes(false);
-    return { address: addressOfPublicKey(uncompressed), pubkey: `0x${bytesToHex(uncompressed)}` };
-  } catch {
-    return undefined;
-  }
+  return sig && recoverDigestSigner(personalMessageDigest(text), sig.bytes);
 }
 
 /**

@@ -4,10 +4,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type PccsSimulatorHandle, startPccsSimulator } from "@chaoschain/zerog-devnet";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeFixture, NOW, toProtoJson } from "./fixtures.js";
+import { makeFixture, NOW, pki, toProtoJson } from "./fixtures.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -17,6 +18,7 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 
 describe.skipIf(!hasChromium)("in headless Chromium", () => {
   let server: Server;
+  let pccs: PccsSimulatorHandle;
   let origin = "";
   let bundleBytes = 0;
   const fx = makeFixture();
@@ -60,7 +62,15 @@ describe.skipIf(!hasChromium)("in headless Chromium", () => {
         }),
       ],
     };
-    server = createServer((req, res) => {
+    pccs = await startPccsSimulator({ pki, now: NOW });
+    server = createServer(async (req, res) => {
+      if (req.url?.startsWith("/pccs/")) {
+        // The PCCS on the page's own origin (a cross-origin one would have to allow it with CORS).
+        const answer = await fetch(`${pccs.url}${req.url.slice("/pccs".length)}`);
+        res.writeHead(answer.status, Object.fromEntries(answer.headers));
+        res.end(Buffer.from(await answer.arrayBuffer()));
+        return;
+      }
       const f = files[req.url ?? ""];
       if (!f) {
         res.writeHead(404).end();
@@ -73,6 +83,7 @@ describe.skipIf(!hasChromium)("in headless Chromium", () => {
   });
   afterAll(async () => {
     await new Promise((r) => server?.close(r));
+    await pccs?.close();
   });
 
   it("verifies the shared Intel TDX vector and a full synthetic proof, with no outside requests", async () => {
@@ -113,6 +124,8 @@ describe.skipIf(!hasChromium)("in headless Chromium", () => {
         const late = await z.verifyQuote(quote, collateral, { now: 1752920164 });
         const { result, collateral: c2, policy } = await (await fetch("/proof.json")).json();
         const p = await z.verifyProof(result, { now, collateral: c2, policy });
+        const pcs = z.createPcsCollateralSource({ url: `${location.origin}/pccs` });
+        const fetched = await z.verifyProof(result, { now, collateral: pcs, policy });
         result.output = `${result.output}.`;
         const tampered = await z.verifyProof(result, { now, collateral: c2, policy });
         return {
@@ -132,6 +145,7 @@ describe.skipIf(!hasChromium)("in headless Chromium", () => {
             failed: p.checks.filter((c) => c.status !== "pass").map((c) => c.name),
           },
           tampered: tampered.reason,
+          fetched: { ok: fetched.ok, reason: fetched.reason, cached: pcs.size() },
         };
       }, NOW);
       expect(errors).toEqual([]);
@@ -146,6 +160,8 @@ describe.skipIf(!hasChromium)("in headless Chromium", () => {
       expect(result.late).toBe("collateral_expired");
       expect(result.proof).toEqual({ ok: true, failed: [] });
       expect(result.tampered).toBe("output_mismatch");
+      expect(result.fetched).toEqual({ ok: true, cached: 1 });
+      expect(pccs.stats).toEqual({ tcb: 1, qeIdentity: 1, pckCrl: 1, rootCaCrl: 1 });
       expect(outside).toEqual([]);
       expect(bundleBytes).toBeGreaterThan(0);
     } finally {

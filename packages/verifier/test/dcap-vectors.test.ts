@@ -130,7 +130,10 @@ describe("real Intel TDX vector (Intel SGX Root CA)", () => {
       now: TDX_NOW,
       policy: { tee: { rootCaPem: createTestPki({ seed: "x" }).rootCaPem } },
     });
-    expect(r.reason).toBe("certificate_chain_invalid");
+    expect(r.reason).toBe("untrusted_root");
+    expect(r.message).toMatch(
+      /^the quote chains to an untrusted root CA "Intel SGX Root CA" \(sha256 44a0196b2b99f889…\), not the policy's trust anchor "ChaosChain TEST SGX Root CA"/,
+    );
   });
 });
 

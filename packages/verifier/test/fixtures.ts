@@ -11,9 +11,16 @@ import {
   reportDataFor,
   type TestPki,
 } from "@chaoschain/zerog-tee-sim";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import type { ComputeProofInput, ComputeResultInput, PolicyInput } from "../src/index.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex, concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import {
+  type ComputeProofInput,
+  type ComputeResultInput,
+  fineTuningSettlementDigest,
+  type PolicyInput,
+} from "../src/index.js";
 
 export const NOW = 1751624191;
 export const APP_COMPOSE = JSON.stringify({
@@ -232,4 +239,75 @@ export function toProtoJson(result: Fixture["result"], style: "snake" | "camel" 
     return v;
   };
   return conv(result);
+}
+
+/** A raw secp256k1 signature of a 32-byte digest by `key` (no EIP-191 prefix): r ‖ s ‖ v, v = 0/1 + `vBase`. */
+export function signDigest(key: EnclaveKey, digest: Uint8Array, vBase: 0 | 27): Uint8Array {
+  const rec = secp256k1.sign(digest, key.privateKey, { prehash: false, format: "recovered" });
+  return concatBytes(rec.subarray(1), Uint8Array.of((rec[0] as number) + vBase));
+}
+
+/**
+ * A valid fine-tuning ComputeResult: the attestation of {@link makeFixture}, a delivery of a 1000-byte model
+ * in one chunk whose tags and settlement the enclave signed, and the artifact reference as output.
+ */
+export function makeFineTuningFixture(o: { key?: EnclaveKey; settlement?: boolean } = {}): Fixture {
+  const fx = makeFixture();
+  const key = o.key ?? enclave;
+  const model = utf8ToBytes("PK".padEnd(1000, "m"));
+  const tags = sha256(utf8ToBytes("tags")).subarray(0, 16);
+  const tagSignature = signDigest(key, keccak_256(tags), 0);
+  const delivery = {
+    taskId: "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+    baseModelHash: `0x${"b4".repeat(32)}`,
+    datasetHash: `0x${"da".repeat(32)}`,
+    datasetSha256: sha256hex(utf8ToBytes('{"text":"a"}\n')),
+    trainingParams: '{"num_train_epochs":1}',
+    modelRootHash: sha256(utf8ToBytes("encrypted model")),
+    encryptedSize: BigInt(77 + model.length + 16),
+    tags,
+    tagSignature,
+    encryptedSecret: new Uint8Array(129).fill(3),
+    settlementSignature: new Uint8Array(0) as Uint8Array,
+    settlementNonce: "17000000000000040",
+    taskFeeNeuron: "123456789",
+    userAddress: "0x2222222222222222222222222222222222222222",
+    fineTuningContract: "0xC6C075D8039763C8f1EbE580be5ADdf2fd6941bA",
+    settlementTxHash: `0x${"5e".repeat(32)}`,
+    artifactSha256: sha256hex(model),
+    artifactSize: BigInt(model.length),
+  };
+  if (o.settlement !== false) {
+    delivery.settlementSignature = signDigest(
+      key,
+      fineTuningSettlementDigest({
+        chainId: 16602n,
+        fineTuningContract: delivery.fineTuningContract,
+        id: delivery.taskId,
+        encryptedSecret: delivery.encryptedSecret,
+        modelRootHash: delivery.modelRootHash,
+        nonce: BigInt(delivery.settlementNonce),
+        taskFee: BigInt(delivery.taskFeeNeuron),
+        user: delivery.userAddress,
+      }),
+      27,
+    );
+  }
+  const p = fx.result.proof;
+  for (const k of ["signedText", "requestHash", "responseHash", "requestBody", "responseBody"] as const)
+    delete p[k];
+  Object.assign(p, {
+    enclavePubkey: key.publicKey,
+    executionHash: delivery.artifactSha256,
+    signature: `0x${hex(tagSignature)}`,
+    chatId: delivery.taskId,
+    model: "Qwen2.5-0.5B-Instruct",
+    fineTuning: delivery,
+  });
+  fx.result.output = JSON.stringify({
+    path: "/srv/zerog/artifacts/job_1/model.zip",
+    sha256: delivery.artifactSha256,
+    size: model.length,
+  });
+  return fx;
 }

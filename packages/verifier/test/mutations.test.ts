@@ -224,7 +224,7 @@ const cases: Case[] = [
       b.options.policy = { ...b.options.policy, tee: {} };
       return b;
     },
-    "certificate_chain_invalid",
+    "untrusted_root",
   ],
   // collateral (2, 6)
   [

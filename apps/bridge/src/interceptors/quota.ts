@@ -18,9 +18,9 @@ export function createQuotaInterceptor(
     const caller = req.contextValues.get(callerKey) ?? anonymous;
     const max = caller.maxJobsInFlight ?? defaults.maxJobsInFlight;
     if (max === undefined) return next(req);
-    let ticket: ReturnType<JobQuota["reserve"]>;
+    let ticket: Awaited<ReturnType<JobQuota["reserve"]>>;
     try {
-      ticket = quota.reserve(caller.id, max);
+      ticket = await quota.reserve(caller.id, max);
     } catch (err) {
       onRefused?.(caller.id);
       throw err;

@@ -2,51 +2,99 @@ import { type ComputeResult, isTerminalState, type Job } from "@chaoschain/zerog
 
 export interface JobEvent {
   job: Job;
+  /**
+   * The job's version in the store (absent on streamed output). An event of a version already
+   * published is dropped: the same change may arrive from this bridge, a notification and a poll.
+   */
+  version?: number | undefined;
   /** Streamed output text since the previous event. */
   outputDelta?: string;
   /** The result, on the event of a job that succeeded (saves waiting callers a read of the store). */
-  result?: ComputeResult;
+  result?: ComputeResult | undefined;
+}
+
+/** A job as read from the store, to start watching from. */
+export interface WatchedJob {
+  job: Job;
+  version: number;
 }
 
 type Listener = (event: JobEvent) => void;
 
-/** In-process fan-out of job changes to waiting GetResult and WatchJob calls. */
+/** In-process fan-out of job changes to waiting GetResult and WatchJob calls (and the worker). */
 export class JobEvents {
   readonly #listeners = new Map<string, Set<Listener>>();
+  /** The last version published of each job someone listens to. */
+  readonly #versions = new Map<string, number>();
 
   publish(event: JobEvent): void {
-    for (const listener of this.#listeners.get(event.job.jobId) ?? []) listener(event);
+    const id = event.job.jobId;
+    const listeners = this.#listeners.get(id);
+    if (!listeners) return;
+    if (event.version !== undefined) {
+      if (event.version <= (this.#versions.get(id) ?? -1)) return;
+      this.#versions.set(id, event.version);
+    }
+    for (const listener of listeners) listener(event);
   }
 
-  subscribe(jobId: string, listener: Listener): () => void {
+  /**
+   * Calls `listener` with each later event of the job. `seen`: the version the caller has already seen
+   * (events up to it are stale for it, and for every listener: versions only grow).
+   */
+  subscribe(jobId: string, listener: Listener, seen?: number): () => void {
     let set = this.#listeners.get(jobId);
     if (!set) {
       set = new Set();
       this.#listeners.set(jobId, set);
     }
     set.add(listener);
+    if (seen !== undefined && seen > this.version(jobId)) this.#versions.set(jobId, seen);
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.#listeners.delete(jobId);
+      if (set.size === 0 && this.#listeners.get(jobId) === set) {
+        this.#listeners.delete(jobId);
+        this.#versions.delete(jobId);
+      }
     };
   }
 
+  /** Ids of the jobs someone listens to. */
+  watched(): string[] {
+    return [...this.#listeners.keys()];
+  }
+
+  /** Whether someone listens to `jobId`. */
+  has(jobId: string): boolean {
+    return this.#listeners.has(jobId);
+  }
+
+  /** The last version published of `jobId` while someone listened; -1 when none. */
+  version(jobId: string): number {
+    return this.#versions.get(jobId) ?? -1;
+  }
+
   /**
-   * Yields `current` and then every event of the job until it reaches a terminal state or
+   * Yields `current` and then every later change of the job until it reaches a terminal state or
    * `signal` aborts. Events are buffered, so a slow reader misses none.
    */
-  async *watch(current: Job, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  async *watch(current: WatchedJob, signal: AbortSignal): AsyncGenerator<JobEvent> {
     const queue: JobEvent[] = [];
     let wake: (() => void) | undefined;
-    const unsubscribe = this.subscribe(current.jobId, (event) => {
-      queue.push(event);
-      wake?.();
-    });
+    const unsubscribe = this.subscribe(
+      current.job.jobId,
+      (event) => {
+        queue.push(event);
+        wake?.();
+      },
+      current.version,
+    );
     const onAbort = () => wake?.();
     signal.addEventListener("abort", onAbort);
+    let seen = current.version;
     try {
-      yield { job: current };
-      if (isTerminalState(current.state)) return;
+      yield { job: current.job, version: current.version };
+      if (isTerminalState(current.job.state)) return;
       while (!signal.aborted) {
         const event = queue.shift();
         if (!event) {
@@ -55,6 +103,10 @@ export class JobEvents {
           });
           wake = undefined;
           continue;
+        }
+        if (event.version !== undefined) {
+          if (event.version <= seen) continue;
+          seen = event.version;
         }
         yield event;
         if (isTerminalState(event.job.state)) return;
@@ -67,18 +119,21 @@ export class JobEvents {
 
   /**
    * Resolves with the job's terminal event (the result included when it was published); with
-   * `undefined` when `timeoutMs` passes first. Rejects when `signal` aborts. `read` gives the current
-   * state (checked after subscribing, so no change is missed).
+   * `undefined` when `timeoutMs` passes first. Rejects when `signal` aborts or `read` fails. `read`
+   * gives the current state (read after subscribing, so no change is missed).
    */
   async waitForEnd(
     jobId: string,
-    read: () => Job | undefined,
+    read: () => Promise<Job | undefined>,
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<JobEvent | undefined> {
     return new Promise<JobEvent | undefined>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let done = false;
       const finish = (event: JobEvent | undefined, error?: unknown) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
         unsubscribe();
         signal.removeEventListener("abort", onAbort);
@@ -91,9 +146,13 @@ export class JobEvents {
       });
       signal.addEventListener("abort", onAbort);
       if (signal.aborted) return onAbort();
-      const now = read();
-      if (!now || isTerminalState(now.state)) return finish(now && { job: now });
       timer = setTimeout(() => finish(undefined), timeoutMs);
+      read().then(
+        (now) => {
+          if (!now || isTerminalState(now.state)) finish(now && { job: now });
+        },
+        (err: unknown) => finish(undefined, err),
+      );
     });
   }
 }

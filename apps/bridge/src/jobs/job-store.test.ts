@@ -1,188 +1,311 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
+import { ComputeResultSchema, FailureReason, JobState, ZeroGError } from "@chaoschain/zerog-core";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
-  ComputeResultSchema,
-  ComputeTaskSchema,
-  FailureReason,
-  type Job,
-  JobState,
-  TaskType,
-  ZeroGError,
-} from "@chaoschain/zerog-core";
-import { describe, expect, it } from "vitest";
-import { JobStore } from "./job-store.js";
-import { StorageError } from "./storage-error.js";
+  inferenceTask,
+  minute,
+  postgresKind,
+  type StoreKind,
+  sqliteKind,
+  usePostgres,
+} from "../../test/stores.js";
+import type { JobChange, JobStore, JobStoreHooks, Lease } from "./job-store.js";
 
-const task = (prompt = "What is blockchain?") =>
-  create(ComputeTaskSchema, { taskType: TaskType.INFERENCE, model: "llama-3-8b", inputs: { prompt } });
-const tempDb = () => join(mkdtempSync(join(tmpdir(), "zerog-store-")), "jobs.db");
+// One suite, run against each store: what the bridge relies on, whichever database holds the jobs.
 
-describe("JobStore", () => {
-  it("stores a queued job and reads it back after reopening the file", () => {
-    const path = tempDb();
-    const store = new JobStore(path);
-    const { record, created } = store.insert(task(), "");
+const task = inferenceTask;
+const postgres = usePostgres();
+const kinds: StoreKind[] = [sqliteKind(), postgresKind(postgres)];
+
+describe.each(kinds)("$name job store", (kind) => {
+  const opened: JobStore[] = [];
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close().catch(() => {});
+  });
+  async function open(hooks?: JobStoreHooks, at?: string) {
+    const out = await kind.open(hooks, at);
+    opened.push(out.store);
+    return out;
+  }
+  const insert = async (store: JobStore, prompt?: string, key = "") =>
+    (await store.insert(task(prompt), key)).record.job.jobId;
+  const claimOne = async (store: JobStore, owner = "bridge-a", leaseMs = minute) => {
+    const [claimed] = await store.claim(owner, 1, leaseMs);
+    if (!claimed) throw new Error("nothing to claim");
+    return claimed;
+  };
+
+  it("keeps a queued job across a reopen", async () => {
+    const { store, at } = await open();
+    const { record, created } = await store.insert(task(), "");
     expect(created).toBe(true);
     expect(record.job.state).toBe(JobState.QUEUED);
     expect(record.job.jobId).toMatch(/^job_[0-9a-z]+$/);
-    store.close();
-    const reopened = new JobStore(path);
-    const again = reopened.get(record.job.jobId);
+    await store.durable();
+    await store.close();
+    const { store: reopened } = await open(undefined, at);
+    const again = await reopened.get(record.job.jobId);
     expect(again?.task.inputs?.prompt).toBe("What is blockchain?");
     expect(again?.job.model).toBe("llama-3-8b");
-    reopened.close();
+    expect(await reopened.get("job_missing")).toBeUndefined();
   });
 
-  it("makes writes durable with one fsync of the WAL for all the writes made before it (group commit)", async () => {
-    const store = new JobStore(tempDb());
-    const ids = Array.from({ length: 10 }, (_, i) => store.insert(task(`q${i}`), "").record.job.jobId);
-    await Promise.all(ids.map(() => store.durable()));
-    expect(store.fsyncCount).toBe(1);
-    await store.durable(); // nothing new to sync
-    expect(store.fsyncCount).toBe(1);
-    // Writes made while an fsync runs share the next one.
-    store.startNext();
-    const first = store.durable();
-    store.startNext();
-    const second = store.durable();
-    store.startNext();
-    await Promise.all([first, second, store.durable()]);
-    expect(store.fsyncCount).toBe(3);
-    // Reads and writes that change nothing need no fsync.
-    store.update(store.get(ids[9]!)!.job, { progress: 0.5 }); // queued, not running: no change
+  it("gives a repeated idempotency key the first job, also within one batch, and refuses it for another task", async () => {
+    const { store } = await open();
+    const together = await Promise.all([
+      store.insert(task(), "key-1"),
+      store.insert(task(), "key-1"),
+      store.insert(task(), ""),
+      store.insert(task(), ""),
+    ]);
+    expect(together.map((r) => r.created)).toEqual([true, false, true, true]);
+    expect(together[1]!.record.job.jobId).toBe(together[0]!.record.job.jobId);
+    expect(together[2]!.record.job.jobId).not.toBe(together[3]!.record.job.jobId);
+    expect((await store.insert(task(), "key-1")).record.job.jobId).toBe(together[0]!.record.job.jobId);
+    const conflicts = await Promise.allSettled([
+      store.insert(task("other"), "key-1"),
+      store.insert(task(), "key-2"),
+    ]);
+    expect(conflicts[0]).toMatchObject({ status: "rejected", reason: expect.any(ZeroGError) });
+    expect(((conflicts[0] as PromiseRejectedResult).reason as ZeroGError).code).toBe("invalid_argument");
+    expect(conflicts[1]).toMatchObject({ status: "fulfilled", value: { created: true } });
+    expect((await store.list({ states: [], pageSize: 10 })).records).toHaveLength(4);
+  });
+
+  it("stores many inserts made at once, in order, each once", async () => {
+    const { store } = await open();
+    const ids = await Promise.all(Array.from({ length: 300 }, (_, i) => insert(store, `p${i}`)));
+    expect(new Set(ids).size).toBe(300);
     await store.durable();
-    expect(store.fsyncCount).toBe(3);
-    store.close();
-    const memory = new JobStore(":memory:");
-    memory.insert(task(), "");
-    await memory.durable();
-    expect(memory.fsyncCount).toBe(0);
-    memory.close();
+    const listed = (await store.list({ states: [JobState.QUEUED], pageSize: 1000 })).records.map(
+      (r) => r.job.jobId,
+    );
+    expect(listed.reverse()).toEqual(ids);
   });
 
-  it("returns the same job for a repeated idempotency key and refuses the key for another task", () => {
-    const store = new JobStore(":memory:");
-    const first = store.insert(task(), "key-1");
-    const second = store.insert(task(), "key-1");
-    expect(second.created).toBe(false);
-    expect(second.record.job.jobId).toBe(first.record.job.jobId);
-    expect(() => store.insert(task("other"), "key-1")).toThrow(ZeroGError);
-    expect(store.list({ states: [], pageSize: 10 }).records).toHaveLength(1);
-  });
-
-  it("moves jobs through guarded transitions and reports each change", () => {
-    const changes: Job[] = [];
-    const store = new JobStore(":memory:", { onChange: (job) => changes.push(job) });
-    const id = store.insert(task(), "").record.job.jobId;
-    const running = store.startNext()!.job;
-    expect(running.state).toBe(JobState.RUNNING);
-    // The job update returns is the job as stored.
-    expect(store.update(running, { progress: 0.5, provider: "0xabc" })).toEqual(store.get(id)?.job);
+  it("moves a job through guarded transitions, reporting each change with a growing version", async () => {
+    const changes: JobChange[] = [];
+    const { store } = await open({ onChange: (c) => changes.push(c) });
+    const id = await insert(store);
+    const claimed = await claimOne(store);
+    expect(claimed.job).toMatchObject({ jobId: id, state: JobState.RUNNING, attempts: 1 });
+    expect(claimed.lease).toEqual({ owner: "bridge-a", attempt: 1 });
+    const updated = await store.update(claimed.job, claimed.lease, {
+      progress: 0.5,
+      provider: "0xabc",
+      stage: "Training",
+      message: "step 1 of 2",
+    });
+    expect(updated).toEqual((await store.get(id))?.job);
     const result = create(ComputeResultSchema, { jobId: id, output: "42" });
-    expect(store.succeed(id, result, "0xabc")).toBe(true);
-    expect(store.fail(id, FailureReason.INTERNAL, "late")).toBe(false);
-    expect(store.cancel(id)).toBe(false);
-    expect(store.get(id)?.job.state).toBe(JobState.SUCCEEDED);
-    expect(store.result(id)?.output).toBe("42");
-    expect(changes.map((j) => j.state)).toEqual([
+    expect(await store.succeed(id, claimed.lease, result, "0xabc")).toBe(true);
+    expect(await store.fail(id, claimed.lease, FailureReason.INTERNAL, "late")).toBe(false);
+    expect(await store.cancel(id)).toBe(false);
+    expect(await store.requeue(id, claimed.lease)).toBe(false);
+    const done = await store.get(id);
+    expect(done?.job).toMatchObject({
+      state: JobState.SUCCEEDED,
+      progress: 1,
+      message: "",
+      stage: "Training",
+    });
+    expect(done?.job.endTime).toBeDefined();
+    expect((await store.result(id))?.output).toBe("42");
+    expect(changes.map((c) => c.job.state)).toEqual([
       JobState.QUEUED,
       JobState.RUNNING,
       JobState.RUNNING,
       JobState.SUCCEEDED,
     ]);
-    expect(store.get(id)?.job.endTime).toBeDefined();
+    expect(changes.at(-1)?.result?.output).toBe("42");
+    const versions = changes.map((c) => c.version);
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect(new Set(versions).size).toBe(versions.length);
+    expect(done?.version).toBe(versions.at(-1));
   });
 
-  it("starts jobs oldest first and counts attempts across requeues", () => {
-    const store = new JobStore(":memory:");
-    const a = store.insert(task("a"), "").record.job.jobId;
-    const b = store.insert(task("b"), "").record.job.jobId;
-    expect(store.startNext()?.job.jobId).toBe(a);
-    expect(store.requeue(a)).toBe(true);
-    expect(store.startNext()?.job.jobId).toBe(a);
-    expect(store.get(a)?.job.attempts).toBe(2);
-    expect(store.startNext()?.job.jobId).toBe(b);
-    expect(store.startNext()).toBeUndefined();
-    expect(store.running().map((r) => r.job.jobId)).toEqual([a, b]);
+  it("claims the oldest queued jobs first, up to the limit, and counts attempts across requeues", async () => {
+    const { store } = await open();
+    const [a, b, c] = [await insert(store, "a"), await insert(store, "b"), await insert(store, "c")];
+    const first = await store.claim("bridge-a", 2, minute);
+    expect(first.map((j) => j.job.jobId)).toEqual([a, b]);
+    expect(await store.requeue(a!, first[0]!.lease)).toBe(true);
+    const again = await store.claim("bridge-b", 5, minute);
+    expect(again.map((j) => j.job.jobId)).toEqual([a, c]);
+    expect(again[0]!.lease).toEqual({ owner: "bridge-b", attempt: 2 });
+    expect(await store.claim("bridge-a", 5, minute)).toEqual([]);
   });
 
-  it("records the failure reason and message", () => {
-    const store = new JobStore(":memory:");
-    const id = store.insert(task(), "").record.job.jobId;
-    store.startNext();
-    expect(store.fail(id, FailureReason.PROOF_INVALID, "signature mismatch")).toBe(true);
-    expect(store.get(id)?.job.error).toMatchObject({
+  it("refuses every write of an attempt that no longer holds the job", async () => {
+    const { store } = await open();
+    const id = await insert(store);
+    const first = await claimOne(store, "bridge-a");
+    expect(await store.requeue(id, first.lease)).toBe(true);
+    const second = await claimOne(store, "bridge-b");
+    const stale: Lease[] = [
+      first.lease,
+      { owner: "bridge-b", attempt: 1 },
+      { owner: "bridge-a", attempt: 2 },
+    ];
+    for (const lease of stale) {
+      expect(await store.update(second.job, lease, { progress: 0.9 })).toBeUndefined();
+      expect(await store.checkpoint(id, lease, { step: 9 })).toBe(false);
+      expect(await store.succeed(id, lease, create(ComputeResultSchema, { output: "x" }), "0x")).toBe(false);
+      expect(await store.fail(id, lease, FailureReason.INTERNAL, "x")).toBe(false);
+      expect(await store.requeue(id, lease)).toBe(false);
+    }
+    const job = (await store.get(id))!;
+    expect(job.job).toMatchObject({ state: JobState.RUNNING, progress: 0, attempts: 2 });
+    expect(job.checkpoint).toBeUndefined();
+    expect(await store.checkpoint(id, second.lease, { step: 1 })).toBe(true);
+  });
+
+  it("keeps stage, message and checkpoint across a reopen; a requeue keeps the checkpoint, clears the message", async () => {
+    const { store, at } = await open();
+    const id = await insert(store);
+    const claimed = await claimOne(store);
+    expect(claimed.checkpoint).toBeUndefined();
+    await store.update(claimed.job, claimed.lease, {
+      progress: 0.45,
+      stage: "Training",
+      message: "step 2 of 4",
+    });
+    expect(await store.checkpoint(id, claimed.lease, { kind: "fine-tuning", taskId: "t-1" })).toBe(true);
+    await store.durable();
+    await store.close();
+    const { store: reopened } = await open(undefined, at);
+    const running = (await reopened.get(id))!;
+    expect(running.job).toMatchObject({ progress: 0.45, stage: "Training", message: "step 2 of 4" });
+    expect(running.checkpoint).toEqual({ kind: "fine-tuning", taskId: "t-1" });
+    expect(await reopened.requeue(id, claimed.lease)).toBe(true);
+    const next = await claimOne(reopened, "bridge-b");
+    expect(next).toMatchObject({ checkpoint: { taskId: "t-1" }, job: { stage: "Training", message: "" } });
+  });
+
+  it("reads a checkpoint that is not a JSON object as none", async () => {
+    const { store, at } = await open();
+    const id = await insert(store);
+    await claimOne(store);
+    await kind.exec(at, "UPDATE jobs SET checkpoint = '[1' WHERE id = ?", [id]);
+    expect((await store.get(id))?.checkpoint).toBeUndefined();
+    await kind.exec(at, "UPDATE jobs SET checkpoint = '[1, 2]' WHERE id = ?", [id]);
+    expect((await store.get(id))?.checkpoint).toBeUndefined();
+  });
+
+  it("renews the leases an owner holds, and not those of jobs it lost", async () => {
+    const { store } = await open();
+    const [a, b, c] = [await insert(store), await insert(store), await insert(store)];
+    await store.claim("bridge-a", 2, 1);
+    await store.claim("bridge-b", 1, minute);
+    expect(await store.cancel(b!)).toBe(true);
+    expect(await store.renew("bridge-a", minute)).toEqual(new Set([a]));
+    expect(await store.renew("bridge-b", minute)).toEqual(new Set([c]));
+    // Renewed for a minute: not expired.
+    expect(await store.releaseExpired(3)).toEqual({ requeued: [], failed: [] });
+  });
+
+  it("puts jobs whose lease expired back in the queue with their checkpoint, and fails them once their attempts are used", async () => {
+    const { store } = await open();
+    const [a, b] = [await insert(store, "a"), await insert(store, "b")];
+    const held = await store.claim("bridge-a", 2, 1);
+    await store.checkpoint(a!, held[0]!.lease, { sent: true });
+    await store.renew("bridge-a", minute);
+    // Not expired: nothing released, unless everything is (a store no other bridge uses).
+    expect(await store.releaseExpired(3)).toEqual({ requeued: [], failed: [] });
+    expect(await store.releaseExpired(3, { all: true })).toEqual({ requeued: [a, b], failed: [] });
+    const second = await store.claim("bridge-b", 2, 1);
+    expect(second.map((j) => [j.job.jobId, j.lease.attempt, j.checkpoint])).toEqual([
+      [a, 2, { sent: true }],
+      [b, 2, undefined],
+    ]);
+    // Their leases of 1 ms expire.
+    let released = { requeued: [] as string[], failed: [] as string[] };
+    await vi.waitFor(async () => {
+      released = await store.releaseExpired(2);
+      expect(released.failed).toEqual([a, b]);
+    });
+    const failed = (await store.get(a!))!.job;
+    expect(failed.state).toBe(JobState.FAILED);
+    expect(failed.error).toMatchObject({
+      reason: FailureReason.INTERRUPTED,
+      message: "the bridge stopped 2 times while this job ran; submit it again",
+    });
+    expect(await store.succeed(a!, second[0]!.lease, create(ComputeResultSchema, {}), "0x")).toBe(false);
+  });
+
+  it("cancels a queued or running job whoever runs it, and then refuses the runner's writes", async () => {
+    const { store } = await open();
+    const [a, b] = [await insert(store), await insert(store)];
+    const claimed = await claimOne(store);
+    expect(claimed.job.jobId).toBe(a);
+    expect(await store.cancel(a!)).toBe(true);
+    expect(await store.cancel(b!, "not needed")).toBe(true);
+    expect((await store.get(b!))?.job.error?.message).toBe("not needed");
+    expect((await store.get(a!))?.job.state).toBe(JobState.CANCELLED);
+    expect(await store.update(claimed.job, claimed.lease, { progress: 0.3 })).toBeUndefined();
+    expect(await store.succeed(a!, claimed.lease, create(ComputeResultSchema, {}), "0x")).toBe(false);
+    expect(await store.claim("bridge-a", 5, minute)).toEqual([]);
+  });
+
+  it("records the failure reason and message", async () => {
+    const { store } = await open();
+    const id = await insert(store);
+    const claimed = await claimOne(store);
+    expect(await store.fail(id, claimed.lease, FailureReason.PROOF_INVALID, "signature mismatch")).toBe(true);
+    expect((await store.get(id))?.job.error).toMatchObject({
       reason: FailureReason.PROOF_INVALID,
       message: "signature mismatch",
     });
   });
 
-  it("pages newest first and filters by state", () => {
-    const store = new JobStore(":memory:");
-    const ids = Array.from({ length: 5 }, (_, i) => store.insert(task(`p${i}`), "").record.job.jobId);
-    store.startNext();
-    const page1 = store.list({ states: [], pageSize: 2 });
+  it("pages newest first, filters by state, counts states and reads several jobs at once", async () => {
+    const { store } = await open();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await insert(store, `p${i}`));
+    await claimOne(store);
+    const page1 = await store.list({ states: [], pageSize: 2 });
     expect(page1.records.map((r) => r.job.jobId)).toEqual([ids[4], ids[3]]);
-    const page2 = store.list({ states: [], pageSize: 2, before: page1.next });
+    const page2 = await store.list({ states: [], pageSize: 2, before: page1.next });
     expect(page2.records.map((r) => r.job.jobId)).toEqual([ids[2], ids[1]]);
-    const page3 = store.list({ states: [], pageSize: 2, before: page2.next });
+    const page3 = await store.list({ states: [], pageSize: 2, before: page2.next });
     expect(page3.records.map((r) => r.job.jobId)).toEqual([ids[0]]);
     expect(page3.next).toBeUndefined();
-    expect(store.list({ states: [JobState.RUNNING], pageSize: 10 }).records.map((r) => r.job.jobId)).toEqual([
-      ids[0],
-    ]);
-    expect(store.counts().get(JobState.QUEUED)).toBe(4);
+    const running = await store.list({ states: [JobState.RUNNING, JobState.FAILED], pageSize: 10 });
+    expect(running.records.map((r) => r.job.jobId)).toEqual([ids[0]]);
+    expect(await store.counts()).toEqual(
+      new Map([
+        [JobState.QUEUED, 4],
+        [JobState.RUNNING, 1],
+      ]),
+    );
+    const many = await store.getMany([ids[1]!, "job_missing", ids[3]!]);
+    expect(many.map((r) => r.job.jobId).sort()).toEqual([ids[1], ids[3]].sort());
+    expect(await store.getMany([])).toEqual([]);
   });
 
-  it("on a full volume: writes throw StorageError (reported once), reads work, probe() waits for room", (ctx) => {
-    const dir = mkdtempSync(join(tmpdir(), "zerog-store-full-"));
-    try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir], { stdio: "pipe" });
-    } catch (err) {
-      console.warn(`skipped: cannot mount a tmpfs (${(err as Error).message.split("\n")[0]})`);
-      return ctx.skip();
-    }
-    const reports: Array<string | undefined> = [];
-    const store = new JobStore(join(dir, "jobs.db"), { onStorage: (p) => reports.push(p?.code) });
-    try {
-      const first = store.insert(task(), "").record.job.jobId;
-      const filler = join(dir, "filler");
-      writeFileSync(filler, Buffer.alloc(statfsSync(dir).bavail * statfsSync(dir).bsize - 64 * 1024));
-      let refused: unknown;
-      for (let i = 0; i < 100 && !refused; i++) {
-        try {
-          store.insert(task(`${i} ${"x".repeat(50_000)}`), "");
-        } catch (err) {
-          refused = err;
+  it("never gives one job to two claimers claiming at once", async () => {
+    const { store, at } = await open();
+    // Two bridges on one database; SQLite has one bridge, claiming concurrently.
+    const other = kind.name === "postgres" ? (await open(undefined, at)).store : store;
+    const claimers = [store, other];
+    await Promise.all(Array.from({ length: 60 }, (_, i) => store.insert(task(`c${i}`), "")));
+    const claimed: string[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        for (;;) {
+          const batch = await claimers[i % 2]!.claim(`bridge-${i}`, 3, minute);
+          if (batch.length === 0) return;
+          claimed.push(...batch.map((j) => j.job.jobId));
         }
-      }
-      expect(refused).toBeInstanceOf(StorageError);
-      expect((refused as StorageError).problem).toBe("full");
-      expect((refused as StorageError).message).toContain(join(dir, "jobs.db"));
-      expect(() => store.insert(task("x".repeat(100_000)), "")).toThrow(StorageError);
-      expect(reports).toEqual(["SQLITE_FULL"]);
-      expect(store.problem?.code).toBe("SQLITE_FULL");
-      expect(store.get(first)?.job.state).toBe(JobState.QUEUED);
-      expect(store.probe()).toBe(false);
-      rmSync(filler);
-      expect(store.probe()).toBe(true);
-      expect(store.problem).toBeUndefined();
-      expect(reports).toEqual(["SQLITE_FULL", undefined]);
-    } finally {
-      store.close();
-      execFileSync("umount", [dir]);
-    }
+      }),
+    );
+    expect(claimed).toHaveLength(60);
+    expect(new Set(claimed).size).toBe(60);
   });
 
-  it("refuses, naming the file, a file that is not a database; creates a new one readable by its owner only", () => {
-    const path = tempDb();
-    writeFileSync(path, "not a database ".repeat(100));
-    expect(() => new JobStore(path)).toThrow(`the job store ${path}: it is not a SQLite database`);
-    const fresh = tempDb();
-    new JobStore(fresh).close();
-    expect(statSync(fresh).mode & 0o777).toBe(0o600);
+  it("finds the store writable with probe()", async () => {
+    const { store } = await open();
+    expect(store.problem).toBeUndefined();
+    expect(await store.probe()).toBe(true);
   });
 });

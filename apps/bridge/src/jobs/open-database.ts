@@ -6,14 +6,15 @@ import { StorageError, toStorageError } from "./storage-error.js";
 /**
  * Opens (creating it if need be) the SQLite file at `path` for the job store, and checks it before
  * anything is served: a new file and its folder are made readable by this user only (0600 / 0700; the
- * -wal and -shm files SQLite adds take the file's mode), the file must pass `PRAGMA quick_check`, and
- * a write must succeed. Throws a {@link StorageError} naming the file when it cannot be used; a disk
- * that is full only for now is not a reason to refuse: `full` is then returned, and the store serves
- * NOT_SERVING until writes succeed.
+ * -wal and -shm files SQLite adds take the file's mode), the file must pass `PRAGMA quick_check`, its
+ * schema is brought up to date (`migrate`), and a write (`probeSql`) must succeed. Throws a
+ * {@link StorageError} naming the file when it cannot be used; a disk that is full only for now is not
+ * a reason to refuse: `full` is then returned, and the store serves NOT_SERVING until writes succeed.
  */
 export function openDatabase(
   path: string,
-  schema: string,
+  migrate: (db: Database.Database) => void,
+  probeSql: string,
 ): { db: Database.Database; full: StorageError | undefined } {
   if (path !== ":memory:") prepareFile(path);
   let db: Database.Database;
@@ -37,13 +38,13 @@ export function openDatabase(
     // Commits write the WAL without fsync; the store's durable() fsyncs it (group commit).
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
-    db.exec(schema);
+    migrate(db);
   } catch (err) {
     db.close();
     throw refusal(err, path, "open");
   }
   try {
-    db.prepare(probeSql).run(Date.now());
+    db.prepare(probeSql).run({ value: String(Date.now()) });
     return { db, full: undefined };
   } catch (err) {
     const storage = toStorageError(err, path, "write");
@@ -52,10 +53,6 @@ export function openDatabase(
     throw refusal(err, path, "write");
   }
 }
-
-/** A small committed write: whether the store can be written to now. */
-export const probeSql =
-  "INSERT INTO bridge_meta (key, value) VALUES ('last_write', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 function prepareFile(path: string): void {
   const folder = dirname(path);

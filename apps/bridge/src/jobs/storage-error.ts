@@ -1,7 +1,7 @@
 import { ZeroGError } from "@chaoschain/zerog-core";
 
 /** What is wrong with the job store's storage. */
-export type StorageProblem = "full" | "read-only" | "damaged" | "unavailable";
+export type StorageProblem = "full" | "read-only" | "damaged" | "unavailable" | "incompatible";
 
 /**
  * The job store could not read or write its file. `message` is for the operator (it names the file);
@@ -42,6 +42,7 @@ const fixes: Record<StorageProblem, string> = {
   "read-only": "give the bridge's user write access to it, its folder and its -wal and -shm files",
   damaged: "restore it from a backup, or move it aside to start with an empty store",
   unavailable: "check the volume (see the system log); the bridge retries by itself",
+  incompatible: "run the bridge version that wrote it, or a later one",
 };
 
 /**
@@ -59,6 +60,7 @@ export function toStorageError(err: unknown, path: string, doing: string): Stora
     "read-only": "it is read-only",
     damaged: code === "SQLITE_NOTADB" ? "it is not a SQLite database" : "it is damaged",
     unavailable: "the disk reports an error",
+    incompatible: "its schema is not one this bridge knows",
   }[problem];
   return new StorageError(
     problem,
@@ -72,9 +74,13 @@ export function toStorageError(err: unknown, path: string, doing: string): Stora
 /** What a caller is told about a storage error: the cause, not the file's path. */
 export function storageZeroGError(err: StorageError): ZeroGError {
   return err.problem === "full"
-    ? new ZeroGError("storage_full", `the bridge's disk is full: it cannot store jobs now (${err.code})`, {
-        cause: err,
-      })
+    ? new ZeroGError(
+        "storage_full",
+        `the bridge's ${/^postgres/.test(err.path) ? "database" : "disk"} is full: it cannot store jobs now (${err.code})`,
+        {
+          cause: err,
+        },
+      )
     : new ZeroGError(
         "storage_unavailable",
         `the bridge cannot use its job store now: ${describeProblem(err)}`,
@@ -85,5 +91,5 @@ export function storageZeroGError(err: StorageError): ZeroGError {
 }
 
 function describeProblem(err: StorageError): string {
-  return `${{ "read-only": "it is read-only", damaged: "it is damaged", unavailable: "its disk reports an error", full: "" }[err.problem]} (${err.code})`;
+  return `${{ "read-only": "it is read-only", damaged: "it is damaged", unavailable: "it cannot be reached or reports an error", incompatible: "its schema is newer than this bridge", full: "" }[err.problem]} (${err.code})`;
 }

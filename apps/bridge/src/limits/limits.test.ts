@@ -32,52 +32,70 @@ describe("RateLimiter", () => {
 });
 
 describe("JobQuota", () => {
-  it("refuses a Submit over the maximum with quota_exceeded and a retry delay, until a job ends", () => {
+  const openIn = (open: Set<string>) => async (id: string) => open.has(id);
+
+  it("refuses a Submit over the maximum with quota_exceeded and a retry delay, until a job ends", async () => {
     const open = new Set<string>();
-    const quota = new JobQuota((id) => open.has(id));
+    const quota = new JobQuota(openIn(open));
     for (const id of ["j1", "j2"]) {
-      const ticket = quota.reserve("a", 2);
+      const ticket = await quota.reserve("a", 2);
       open.add(id);
       ticket.keep(id);
       ticket.release();
     }
-    let err: unknown;
-    try {
-      quota.reserve("a", 2);
-    } catch (e) {
-      err = e;
-    }
+    const err = await quota.reserve("a", 2).catch((e: unknown) => e);
     expect((err as ZeroGError).code).toBe("quota_exceeded");
     expect((err as ZeroGError).retryDelayMs).toBe(quotaRetryDelayMs);
-    expect(quota.reserve("b", 2)).toBeDefined();
+    expect(await quota.reserve("b", 2)).toBeDefined();
     quota.ended("j1");
-    expect(quota.reserve("a", 2)).toBeDefined();
+    expect(await quota.reserve("a", 2)).toBeDefined();
   });
 
-  it("counts Submits in progress, so concurrent ones cannot overshoot", () => {
-    const quota = new JobQuota(() => true);
-    const first = quota.reserve("a", 1);
-    expect(() => quota.reserve("a", 1)).toThrow(ZeroGError);
-    first.release();
-    first.release(); // twice is once
+  it("counts Submits in progress, so concurrent ones cannot overshoot", async () => {
+    const quota = new JobQuota(async () => true);
+    const [first, second] = await Promise.allSettled([quota.reserve("a", 1), quota.reserve("a", 1)]);
+    expect(first.status).toBe("fulfilled");
+    expect(second.status === "rejected" && (second.reason as ZeroGError).code).toBe("quota_exceeded");
+    if (first.status === "fulfilled") {
+      first.value.release();
+      first.value.release(); // twice is once
+    }
     expect(quota.count("a")).toBe(0);
   });
 
-  it("at the limit, frees the places of jobs the store says have ended (seen by another replica)", () => {
+  it("at the limit, frees the places of jobs the store says have ended (seen by another replica)", async () => {
     const open = new Set(["j1"]);
-    const quota = new JobQuota((id) => open.has(id));
-    const t = quota.reserve("a", 1);
+    const quota = new JobQuota(openIn(open));
+    const t = await quota.reserve("a", 1);
     t.keep("j1");
     t.release();
-    expect(() => quota.reserve("a", 1)).toThrow(ZeroGError);
+    await expect(quota.reserve("a", 1)).rejects.toThrow(ZeroGError);
     open.delete("j1");
-    expect(quota.reserve("a", 1)).toBeDefined();
+    expect(await quota.reserve("a", 1)).toBeDefined();
   });
 
-  it("an idempotent Submit returning an existing job holds one place, not two", () => {
-    const quota = new JobQuota(() => true);
+  it("a job that ended before its Submit answered holds no place; at the limit, a store that cannot be read is the answer", async () => {
+    const quota = new JobQuota(openIn(new Set()));
+    const t = await quota.reserve("a", 1);
+    t.keep("j1");
+    t.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(quota.count("a")).toBe(0);
+    const down = new JobQuota(async () => {
+      throw new Error("database down");
+    });
+    const u = await down.reserve("a", 1);
+    u.keep("j1");
+    u.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(down.count("a")).toBe(1);
+    await expect(down.reserve("a", 1)).rejects.toThrow("database down");
+  });
+
+  it("an idempotent Submit returning an existing job holds one place, not two", async () => {
+    const quota = new JobQuota(async () => true);
     for (let i = 0; i < 2; i++) {
-      const t = quota.reserve("a", 5);
+      const t = await quota.reserve("a", 5);
       t.keep("j1");
       t.release();
     }

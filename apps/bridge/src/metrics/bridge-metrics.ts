@@ -22,7 +22,7 @@ export function createBridgeMetrics() {
     ),
     stageSeconds: registry.histogram<"stage">(
       "zerog_job_stage_seconds",
-      "Time jobs spent in each stage: queued, running, and within a run provider_request, proof_fetch, verification (and the provider's own stages for fine-tuning), seconds.",
+      "Time jobs spent in each stage: queued, running, and within a run admission (the provider's quote checked), provider_request, proof_fetch, verification (and the provider's own stages for fine-tuning), seconds.",
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200],
     ),
     providerErrors: registry.counter<"reason">(

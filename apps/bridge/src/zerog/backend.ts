@@ -1,35 +1,46 @@
-import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import {
-  BackendError,
-  type BackendJobRef,
-  type BackendJobResult,
-  type BackendJobStatus,
-  type BackendSubmitOptions,
-  type ComputeBackend,
-  type ComputeProof,
   type ComputeTask,
   FailureReason,
   failureReasonName,
   type Service,
-  type ServiceFilter,
   TaskType,
   UsageSchema,
   VerificationMethod,
   verificationName,
 } from "@chaoschain/zerog-core";
 import {
+  collateralNextUpdate,
   createVerificationCache,
   InvalidInputError,
+  normalizeCollateral,
   outputFromResponseBody,
-  type VerificationCache,
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
+import {
+  BackendError,
+  type BackendJobResult,
+  type ComputeBackend,
+  type RunContext,
+  type ServiceFilter,
+} from "../backend.js";
+import { delay } from "../delay.js";
+import { QUOTE_CHECK, type QuoteGate, type Verdict } from "../quote-gate.js";
+import { inferenceSent, resendRefusal } from "./attempt-policy.js";
+import { defaultDatasetPolicy } from "./fine-tuning/dataset-source.js";
+import { FineTuningServing } from "./fine-tuning/fine-tuning-contract.js";
+import {
+  defaultFineTuningOptions,
+  type FineTuningOptions,
+  FineTuningRunner,
+  fineTuningCheckpointOf,
+} from "./fine-tuning/fine-tuning-runner.js";
+import { fineTuningServiceList, fineTuningServiceType } from "./fine-tuning/select-service.js";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
-import { buildProof } from "./proof.js";
+import { buildProof, type QuoteCollateralBytes } from "./proof.js";
 import {
   type ChatExchange,
   fetchAttestation,
@@ -43,14 +54,13 @@ import { connectBroker, forgetSdkSession, type ZeroGBroker, type ZeroGNetwork } 
 import { expectedSigner, ServiceDirectory, type ServiceRecord } from "./services.js";
 import { TxQueue } from "./tx-queue.js";
 
-/**
- * A full offline check of a proof (the verifier with the bridge's policy); ok or why not. `cache` is the
- * backend's verification cache, already holding this proof's signer recovery.
- */
-export type ProofCheck = (
-  proof: ComputeProof,
-  cache: VerificationCache,
-) => Promise<{ ok: true } | { ok: false; reason: string }>;
+/** A provider's attestation, admitted by the quote gate, with the collateral its quote was checked against. */
+interface Admitted {
+  attestation: ProviderAttestation;
+  collateral: QuoteCollateralBytes | undefined;
+  /** Unix seconds when the collateral stops being current (the admission must be renewed). */
+  currentUntil: number;
+}
 
 export interface ZeroGBackendOptions {
   network: ZeroGNetwork;
@@ -74,34 +84,29 @@ export interface ZeroGBackendOptions {
    * rejects (revoked) is dropped at once and the request retried with a fresh one.
    */
   sessionReuseMs?: number;
-  /** Extra check of each proof before its result is accepted (quote, workload, GPU). */
-  checkProof?: ProofCheck | undefined;
   /** Metrics: time in each stage of a run, and each failed provider call by failure reason. */
   observe?: { stage(name: string, seconds: number): void; providerError(reason: string): void } | undefined;
   /** The W3C `traceparent` to send with a job's provider request, when the job has a trace. */
   traceparent?: ((jobId: string) => string | undefined) | undefined;
+  /**
+   * Admits each provider (its TEE attestation checked with Intel collateral fetched from a PCS / PCCS, under
+   * the operator's policy) before it is sent or paid anything, and checks each whole proof before its result
+   * is kept. Without it, only the enclave's signatures are checked, and results say the quote was skipped.
+   */
+  gate?: QuoteGate | undefined;
+  /** Fine-tuning: where models go, which datasets are accepted, how tasks are followed. */
+  fineTuning?: Partial<FineTuningOptions> | undefined;
 }
 
-interface RunningJob {
-  controller: AbortController;
-  promise: Promise<BackendJobResult>;
-  settled: { ok: true } | { ok: false; error: Error } | undefined;
-}
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
-  });
+/** Where fine-tuned models go when the options name no directory. */
+export const defaultArtifactsDir = ".zerog/artifacts";
 
 /**
- * Runs inference on the 0G Compute Network through the 0G SDK: services discovered on chain,
- * ledger and provider sub-accounts funded, requests signed with the wallet, every response's
- * enclave signature checked against the exact bytes sent and received, and a self-contained
- * proof captured at call time. Fails over to another provider of the same model when one is down.
+ * Runs tasks on the 0G Compute Network. Inference goes through the 0G SDK: services discovered on chain,
+ * ledger and provider sub-accounts funded, requests signed with the wallet, every response's enclave
+ * signature checked against the exact bytes sent and received, and a self-contained proof captured at
+ * call time; it fails over to another provider of the same model when one is down. Fine-tuning runs on
+ * FineTuningServing providers ({@link FineTuningRunner}), checkpointed so that a restarted bridge resumes it.
  */
 export class ZeroGBackend implements ComputeBackend {
   readonly name: string;
@@ -112,8 +117,11 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #wallet: string;
   readonly #logger: Logger;
   readonly #options: ZeroGBackendOptions;
-  readonly #jobs = new Map<BackendJobRef, RunningJob>();
+  readonly #fineTuning: FineTuningRunner;
+  /** Runs in flight, so that `close()` waits for them. */
+  readonly #running = new Set<Promise<unknown>>();
   readonly #attestations: PromiseCache<string, ProviderAttestation>;
+  readonly #admissions: PromiseCache<string, Admitted>;
   readonly #sessions: PromiseCache<string, Record<string, string>>;
   readonly #closing = new AbortController();
   /** Parsed collateral, verified quotes, event-log replays and signer recoveries, shared by all jobs. */
@@ -125,6 +133,7 @@ export class ZeroGBackend implements ComputeBackend {
     funding: Funding,
     chainId: bigint,
     wallet: string,
+    makeFineTuning: (attestation: ZeroGBackend["attestation"]) => FineTuningRunner,
   ) {
     this.name = `0g-${options.network.name}`;
     this.#options = options;
@@ -135,35 +144,78 @@ export class ZeroGBackend implements ComputeBackend {
     this.#logger = options.logger.child({ backend: this.name });
     this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000);
     this.#attestations = new PromiseCache(options.attestationTtlMs ?? 600_000);
+    this.#admissions = new PromiseCache(options.attestationTtlMs ?? 600_000);
     this.#sessions = new PromiseCache(options.sessionReuseMs ?? 300_000);
+    this.#fineTuning = makeFineTuning((url, signal) => this.attestation(url, signal));
   }
 
   /** Connects the wallet to the network and returns a ready backend (no transaction is sent yet). */
   static async connect(options: ZeroGBackendOptions): Promise<ZeroGBackend> {
-    const { broker, wallet, chain, chainId } = await connectBroker(options.network, options.walletKey);
+    const { broker, wallet, chain, chainId, contracts } = await connectBroker(
+      options.network,
+      options.walletKey,
+    );
+    // One queue for every transaction of the wallet: the SDK has no nonce management.
+    const txs = new TxQueue();
     const funding = new Funding({
       broker,
       chain,
       wallet: wallet.address,
-      txs: new TxQueue(),
+      txs,
       policy: { ...defaultFundingPolicy, ...options.funding },
       logger: options.logger,
       gasPrice: options.network.gasPrice,
     });
+    const serving = new FineTuningServing({
+      fineTuning: contracts.fineTuning,
+      ledger: contracts.ledger,
+      chain,
+      signer: wallet,
+      gasPrice: options.network.gasPrice,
+    });
+    const ft = options.fineTuning ?? {};
+    const verificationCache = createVerificationCache();
+    const { gate } = options;
+    const makeFineTuning = (attestation: ZeroGBackend["attestation"]) =>
+      new FineTuningRunner({
+        serving,
+        wallet,
+        chainId,
+        txs,
+        ensureLedger: () => funding.ledgerReady(),
+        attestation,
+        checkAttestation:
+          gate && ((att, signer) => verdictOf(gate.admit(att, signer, signer, verificationCache))),
+        collateral: gate && ((att, signer) => gate.admit(att, signer, signer, verificationCache)),
+        checkProof: gate && ((proof) => gate.checkProof(proof, verificationCache)),
+        logger: options.logger.child({ backend: `0g-${options.network.name}`, task: "fine-tuning" }),
+        options: {
+          ...defaultFineTuningOptions,
+          requestTimeoutMs: options.requestTimeoutMs ?? defaultFineTuningOptions.requestTimeoutMs,
+          ...ft,
+          artifactsDir: ft.artifactsDir ?? defaultArtifactsDir,
+          dataset: { ...defaultDatasetPolicy, ...ft.dataset },
+        },
+      });
     options.logger.info(
       { network: options.network.name, chainId: Number(chainId), wallet: wallet.address },
       "connected to 0G",
     );
-    return new ZeroGBackend(options, broker, funding, chainId, wallet.address);
+    return new ZeroGBackend(options, broker, funding, chainId, wallet.address, makeFineTuning);
   }
 
-  listServices(filter?: ServiceFilter): Promise<Service[]> {
-    return this.#directory.list(filter);
+  /**
+   * Services on offer: the inference services, or with `serviceType` "fine-tuning" the base models of the
+   * fine-tuning providers (one service each).
+   */
+  async listServices(filter: ServiceFilter = {}): Promise<Service[]> {
+    if (filter.serviceType !== fineTuningServiceType) return this.#directory.list(filter);
+    return fineTuningServiceList(await this.#fineTuning.services(), filter);
   }
 
   async check(task: ComputeTask): Promise<string | undefined> {
-    if (task.taskType !== TaskType.INFERENCE) {
-      return "only inference tasks run on this bridge for now; fine-tuning and training are not supported yet";
+    if (task.taskType === TaskType.FINE_TUNING || task.taskType === TaskType.TRAINING) {
+      return this.#fineTuning.check(task);
     }
     const refusal = await this.#directory.refusal(task);
     if (refusal || task.verification === VerificationMethod.TEE_ML) return refusal;
@@ -174,46 +226,34 @@ export class ZeroGBackend implements ComputeBackend {
     );
   }
 
-  async submit(task: ComputeTask, options: BackendSubmitOptions): Promise<BackendJobRef> {
-    const ref = `${options.jobId}:${randomUUID()}`;
-    const controller = new AbortController();
-    const signal = AbortSignal.any([controller.signal, options.signal, this.#closing.signal]);
-    const job: RunningJob = { controller, promise: this.#run(task, options, signal), settled: undefined };
-    job.promise.then(
-      () => {
-        job.settled = { ok: true };
+  run(task: ComputeTask, ctx: RunContext): Promise<BackendJobResult> {
+    const signal = AbortSignal.any([ctx.signal, this.#closing.signal]);
+    const checks = this.#options.gate?.checks;
+    // Every result has had its enclave signatures checked; its quote, unless the gate skips (or is absent).
+    const withChecks = (result: BackendJobResult): BackendJobResult => ({
+      ...result,
+      bridgeChecks: {
+        signatureVerified: true,
+        quoteVerified: checks?.quoteVerified ?? false,
+        skipped: checks?.skipped ?? [QUOTE_CHECK],
+        rootCaSha256: checks?.rootCaSha256 ?? "",
       },
-      (error: Error) => {
-        job.settled = { ok: false, error };
-      },
-    );
-    this.#jobs.set(ref, job);
-    return ref;
-  }
-
-  async status(ref: BackendJobRef): Promise<BackendJobStatus> {
-    const job = this.#jobs.get(ref);
-    if (!job) return { state: "unknown" };
-    if (!job.settled) return { state: "running", progress: 0 };
-    return job.settled.ok ? { state: "succeeded" } : { state: "failed", error: job.settled.error };
-  }
-
-  async result(ref: BackendJobRef, options: { signal: AbortSignal }): Promise<BackendJobResult> {
-    const job = this.#jobs.get(ref);
-    if (!job)
-      throw new BackendError(FailureReason.INTERRUPTED, "this job's request was lost in a bridge restart");
-    try {
-      return await new Promise<BackendJobResult>((resolve, reject) => {
-        job.promise.then(resolve, reject);
-        options.signal.addEventListener("abort", () => reject(options.signal.reason), { once: true });
-      });
-    } finally {
-      if (job.settled || options.signal.aborted) this.#jobs.delete(ref);
-    }
-  }
-
-  async cancel(ref: BackendJobRef): Promise<void> {
-    this.#jobs.get(ref)?.controller.abort("cancelled");
+    });
+    const running = (
+      task.taskType === TaskType.INFERENCE
+        ? this.#run(task, ctx, signal)
+        : this.#fineTuning.run(task, {
+            jobId: ctx.jobId,
+            signal,
+            progress: (update) => ctx.progress(update),
+            checkpoint: (state) => ctx.checkpoint({ ...state }),
+            resumeFrom: fineTuningCheckpointOf(ctx.resumeFrom),
+          })
+    ).then(withChecks);
+    this.#running.add(running);
+    const forget = () => this.#running.delete(running);
+    running.then(forget, forget);
+    return running;
   }
 
   /** The wallet's 0G compute ledger (neuron), or undefined when it has none yet. */
@@ -225,15 +265,26 @@ export class ZeroGBackend implements ComputeBackend {
   async close(): Promise<void> {
     this.#closing.abort("shutdown");
     this.#funding.close();
-    await Promise.allSettled([...this.#jobs.values()].map((j) => j.promise));
-    this.#jobs.clear();
+    await Promise.allSettled(this.#running);
   }
 
-  async #run(
-    task: ComputeTask,
-    events: BackendSubmitOptions,
-    signal: AbortSignal,
-  ): Promise<BackendJobResult> {
+  /** A provider's attestation (`GET /v1/quote`), fetched once per TTL and shared by concurrent jobs. */
+  attestation(url: string, signal: AbortSignal): Promise<ProviderAttestation> {
+    const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
+    const value = this.#attestations.get(url, () =>
+      fetchAttestation(url, { signal: this.#closing.signal, timeoutMs }),
+    );
+    return Promise.race([
+      value,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+      ),
+    ]);
+  }
+
+  async #run(task: ComputeTask, ctx: RunContext, signal: AbortSignal): Promise<BackendJobResult> {
+    const refusal = resendRefusal(ctx.resumeFrom);
+    if (refusal) throw refusal;
     const candidates = await this.#directory.candidates(task).catch((err: unknown) => {
       throw new BackendError(
         FailureReason.CHAIN_ERROR,
@@ -249,32 +300,34 @@ export class ZeroGBackend implements ComputeBackend {
         (await this.#directory.refusal(task)) ?? "no provider",
       );
     }
-    const failures: string[] = [];
+    const failures: BackendError[] = [];
     for (const service of candidates) {
-      events.onProvider?.(service.provider);
+      ctx.progress({ provider: service.provider });
       try {
-        return await this.#runOn(service, task, events, signal);
+        return await this.#runOn(service, task, ctx, signal);
       } catch (err) {
         if (!signal.aborted && err instanceof BackendError)
           this.#options.observe?.providerError(failureReasonName(err.reason) ?? "unspecified");
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
-        failures.push(err.message);
+        failures.push(err);
         this.#logger.warn(
-          { jobId: events.jobId, provider: service.provider, err: err.message },
+          { jobId: ctx.jobId, provider: service.provider, err: err.message },
           "provider failed; failing over",
         );
       }
     }
+    // Every provider refused for its TEE evidence: the job fails for that, not for availability.
+    const refused = failures.every((f) => f.reason === FailureReason.PROOF_INVALID);
     throw new BackendError(
-      FailureReason.PROVIDER_UNAVAILABLE,
-      `all ${candidates.length} provider(s) of ${task.model} failed: ${failures.join("; ")}`,
+      refused ? FailureReason.PROOF_INVALID : FailureReason.PROVIDER_UNAVAILABLE,
+      `all ${candidates.length} provider(s) of ${task.model} failed: ${failures.map((f) => f.message).join("; ")}`,
     );
   }
 
   async #runOn(
     service: ServiceRecord,
     task: ComputeTask,
-    events: BackendSubmitOptions,
+    ctx: RunContext,
     signal: AbortSignal,
   ): Promise<BackendJobResult> {
     await this.#funding.ready(service.provider).catch((err: unknown) => {
@@ -285,19 +338,27 @@ export class ZeroGBackend implements ComputeBackend {
       });
     });
     const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
+    const signer = expectedSigner(service);
+    const stage = (name: string, since: number) =>
+      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
+    // Before any request is sent: the provider's attestation checked with current Intel collateral.
+    const admitting = performance.now();
+    const admitted = await this.#admitted(service, signer, signal);
+    stage("admission", admitting);
     const requestBody = chatRequestBody(task, service.model);
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
-    const traceparent = this.#options.traceparent?.(events.jobId);
-    const stage = (name: string, since: number) =>
-      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
+    const traceparent = this.#options.traceparent?.(ctx.jobId);
     const exchange = await this.#withRetries(signal, async () => {
       const headers = {
         ...(await this.#requestHeaders(service.provider)),
         ...(traceparent ? { traceparent } : {}),
       };
-      const onChunk =
-        task.inputs?.stream && events.onOutputDelta ? createSseDeltaReader(events.onOutputDelta) : undefined;
+      const onChunk = task.inputs?.stream
+        ? createSseDeltaReader((delta) => ctx.outputDelta(delta))
+        : undefined;
+      // On disk before the request leaves: a later attempt must know it may have been charged.
+      await ctx.checkpoint(inferenceSent(service.provider));
       return postChatCompletion(endpoint, requestBody, headers, {
         signal,
         timeoutMs,
@@ -312,16 +373,15 @@ export class ZeroGBackend implements ComputeBackend {
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
     stage("provider_request", started);
-    events.onProgress?.(0.8);
+    ctx.progress({ progress: 0.8 });
     const fetching = performance.now();
-    const [signature, attestation] = await Promise.all([
-      fetchSignature(service.url, exchange.chatId, service.model, { signal, timeoutMs }),
-      this.#attestation(service, signal, timeoutMs),
-    ]);
+    const signature = await fetchSignature(service.url, exchange.chatId, service.model, {
+      signal,
+      timeoutMs,
+    });
     stage("proof_fetch", fetching);
     const verifying = performance.now();
     const timestamp = Math.floor(Date.now() / 1000);
-    const signer = expectedSigner(service);
     const check = this.#checkSignature(exchange, signature, signer);
     if (!check.ok) {
       throw new BackendError(
@@ -332,15 +392,16 @@ export class ZeroGBackend implements ComputeBackend {
     const proof = buildProof({
       exchange,
       signature,
-      attestation,
+      attestation: admitted.attestation,
+      collateral: admitted.collateral,
       service,
       signer,
       pubkey: check.pubkey,
       chainId: this.#chainId,
       timestamp,
     });
-    if (this.#options.checkProof) {
-      const verdict = await this.#options.checkProof(proof, this.#verificationCache);
+    if (this.#options.gate) {
+      const verdict = await this.#options.gate.checkProof(proof, this.#verificationCache);
       if (!verdict.ok) {
         throw new BackendError(
           FailureReason.PROOF_INVALID,
@@ -412,11 +473,31 @@ export class ZeroGBackend implements ComputeBackend {
     });
   }
 
-  /** The provider's attestation, fetched once per TTL and shared by concurrent jobs. */
-  #attestation(service: ServiceRecord, signal: AbortSignal, timeoutMs: number): Promise<ProviderAttestation> {
-    const value = this.#attestations.get(service.url, () =>
-      fetchAttestation(service.url, { signal: this.#closing.signal, timeoutMs }),
-    );
+  /**
+   * The provider's attestation admitted by the quote gate (collateral fetched, attestation verified), once
+   * per TTL (a refusal is not kept) and shared by concurrent jobs; renewed once its collateral is no longer
+   * current.
+   */
+  #admitted(service: ServiceRecord, signer: string, signal: AbortSignal): Promise<Admitted> {
+    const make = async (): Promise<Admitted> => {
+      const attestation = await this.attestation(service.url, this.#closing.signal);
+      const collateral = await this.#options.gate?.admit(
+        attestation,
+        signer,
+        service.provider,
+        this.#verificationCache,
+      );
+      const currentUntil = collateral
+        ? collateralNextUpdate(normalizeCollateral(collateral))
+        : Number.POSITIVE_INFINITY;
+      return { attestation, collateral, currentUntil };
+    };
+    const value = this.#admissions.get(service.url, make).then((admitted) => {
+      // Collateral that passed its nextUpdate while cached would fail every proof: admit afresh.
+      if (admitted.currentUntil > Date.now() / 1000) return admitted;
+      this.#admissions.delete(service.url);
+      return this.#admissions.get(service.url, make);
+    });
     return Promise.race([
       value,
       new Promise<never>((_, reject) =>
@@ -428,7 +509,7 @@ export class ZeroGBackend implements ComputeBackend {
   /** Retries retryable failures on one provider with exponential backoff. */
   async #withRetries<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
     const attempts = this.#options.attemptsPerProvider ?? 2;
-    let delay = this.#options.retryBackoffMs ?? 200;
+    let wait = this.#options.retryBackoffMs ?? 200;
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
@@ -436,9 +517,21 @@ export class ZeroGBackend implements ComputeBackend {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= attempts)
           throw err;
         this.#options.observe?.providerError(failureReasonName(err.reason) ?? "unspecified");
-        await sleep(delay, signal);
-        delay *= 2;
+        await delay(wait, signal);
+        wait *= 2;
       }
     }
+  }
+}
+
+/** An admission as a verdict: refused (proof_invalid) is a "no"; anything else (collateral_unavailable) throws. */
+async function verdictOf(admission: Promise<unknown>): Promise<Verdict> {
+  try {
+    await admission;
+    return { ok: true };
+  } catch (err) {
+    if (err instanceof BackendError && err.reason === FailureReason.PROOF_INVALID)
+      return { ok: false, reason: err.message };
+    throw err;
   }
 }

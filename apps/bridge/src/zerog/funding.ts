@@ -1,6 +1,7 @@
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason } from "@chaoschain/zerog-core";
 import { formatEther, type Provider, parseEther } from "ethers";
 import type { Logger } from "pino";
+import { BackendError } from "../backend.js";
 import { PromiseCache } from "./promise-cache.js";
 import type { ZeroGBroker } from "./sdk.js";
 import type { TxQueue } from "./tx-queue.js";
@@ -14,6 +15,8 @@ export interface FundingPolicy {
   topUpIntervalMs: number;
   /** How long a ledger balance reading is trusted, ms. */
   balanceCheckIntervalMs: number;
+  /** How long a sufficient balance reading still stands while the chain cannot be read, ms. */
+  balanceStandsMs: number;
 }
 
 export const defaultFundingPolicy: FundingPolicy = {
@@ -21,6 +24,7 @@ export const defaultFundingPolicy: FundingPolicy = {
   minLedgerBalance: 1,
   topUpIntervalMs: 30_000,
   balanceCheckIntervalMs: 10_000,
+  balanceStandsMs: 300_000,
 };
 
 /** What the contract needs to open a sub-account with a provider (MIN_TRANSFER_AMOUNT). */
@@ -50,6 +54,8 @@ export class Funding {
   /** The last ledger balance check, shared by concurrent jobs and trusted for `balanceCheckIntervalMs`. */
   readonly #balanceCheck: PromiseCache<"ledger", void>;
   readonly #topUpTimers = new Set<NodeJS.Timeout>();
+  /** When the ledger balance was last read and found sufficient (0: never). */
+  #balanceOkAt = 0;
 
   constructor(options: {
     broker: ZeroGBroker;
@@ -70,10 +76,22 @@ export class Funding {
     this.#balanceCheck = new PromiseCache(options.policy.balanceCheckIntervalMs);
   }
 
+  /** Ensures the wallet's 0G ledger exists (creating it when missing). Cached once done. */
+  async ledgerReady(): Promise<void> {
+    await this.#ready.get("", () => this.#ensureLedger());
+  }
+
   /** Ensures the ledger exists and the provider is acknowledged and auto-funded. Cached once done. */
   async ready(provider: string): Promise<void> {
     await this.#ready.get("", () => this.#ensureLedger());
-    await this.#balanceCheck.get("ledger", () => this.#checkLedgerBalance());
+    await this.#balanceCheck
+      .get("ledger", () => this.#checkLedgerBalance())
+      .catch((err: unknown) => {
+        // The chain cannot be read just now: a balance found sufficient lately still stands (the provider
+        // checks the account itself before it serves), so a short RPC outage does not fail every job.
+        if (err instanceof BackendError || Date.now() - this.#balanceOkAt > this.#policy.balanceStandsMs)
+          throw err;
+      });
     await this.#ready.get(provider, () => this.#ensureProvider(provider));
   }
 
@@ -103,19 +121,43 @@ export class Funding {
       );
     }
     this.#logger.info({ deposit: this.#policy.initialDeposit }, "creating the 0G compute ledger");
-    await this.#txs.run(() => this.#broker.ledger.addLedger(this.#policy.initialDeposit, this.#gasPrice));
+    await this.#transact(
+      () => this.#broker.ledger.addLedger(this.#policy.initialDeposit, this.#gasPrice),
+      () => this.#ledgerExists(),
+    );
+  }
+
+  /**
+   * Sends a funding transaction unless `done()` already holds. Other bridges may share the wallet (replicas
+   * on one Postgres): the same transaction from one of them makes ours revert ("ledger exists"), or takes
+   * our nonce. After a failure, `done()` is asked again, and the transaction tried once more if still needed.
+   */
+  async #transact(send: () => Promise<unknown>, done: () => Promise<boolean>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#txs.run(send);
+        return;
+      } catch (err) {
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        if (await done()) return;
+        if (attempt >= 2) throw err;
+        this.#logger.warn({ err: (err as Error).message }, "a funding transaction failed; trying it again");
+      }
+    }
   }
 
   async #checkLedgerBalance(): Promise<void> {
     const ledger = await this.#broker.ledger.getLedger();
     const min = parseEther(String(this.#policy.minLedgerBalance));
     if (ledger.availableBalance < min) {
+      this.#balanceOkAt = 0;
       throw insufficient(
         `the 0G ledger of ${this.#wallet} has ${formatEther(ledger.availableBalance)} 0G available, ` +
           `below the minimum of ${this.#policy.minLedgerBalance} 0G: deposit at least ` +
           `${formatEther(min - ledger.availableBalance)} 0G (broker.ledger.depositFund, or the 0G compute CLI)`,
       );
     }
+    this.#balanceOkAt = Date.now();
   }
 
   async #ensureProvider(provider: string): Promise<void> {
@@ -129,7 +171,10 @@ export class Funding {
         );
       }
       this.#logger.info({ provider }, "acknowledging provider TEE signer");
-      await this.#txs.run(() => this.#broker.inference.acknowledgeProviderSigner(provider, this.#gasPrice));
+      await this.#transact(
+        () => this.#broker.inference.acknowledgeProviderSigner(provider, this.#gasPrice),
+        () => this.#acknowledged(provider),
+      );
     }
     const topUp = () =>
       this.#txs.run(() => this.#broker.inference.requestProcessor.checkAndFund(provider, 2, this.#gasPrice));

@@ -3,12 +3,19 @@ import { create } from "@bufbuild/protobuf";
 import {
   type ComputeProof,
   ComputeProofSchema,
+  type GpuEvidence,
   GpuEvidenceSchema,
+  QuoteCollateralSchema,
   ReportDataBinding,
   type TeeEvidence,
   TeeEvidenceSchema,
 } from "@chaoschain/zerog-core";
-import { expectedReportData, type ReportDataBindingName } from "@chaoschain/zerog-verifier";
+import {
+  expectedReportData,
+  type FetchPcsCollateralReturnType,
+  type ReportDataBindingName,
+  toQuoteCollateral,
+} from "@chaoschain/zerog-verifier";
 import { getAddress } from "ethers";
 import type { ChatExchange, ProviderAttestation, ProviderSignature } from "./provider-http.js";
 import type { ServiceRecord } from "./services.js";
@@ -82,6 +89,52 @@ export function teeEvidence(
   };
 }
 
+/** What a provider's attestation contributes to a proof: quote, TEE and GPU evidence, workload digest. */
+export interface ProviderEvidence {
+  quote: Uint8Array;
+  tee: TeeEvidence;
+  gpu: GpuEvidence | undefined;
+  /** `sha256:<hex>` of the app compose; `fallbackDigest` when the attestation has none. */
+  dockerDigest: string;
+}
+
+/** Intel collateral a quote was checked against, embedded byte for byte in proofs (`tee.collateral`). */
+export type QuoteCollateralBytes = FetchPcsCollateralReturnType;
+
+/**
+ * The evidence in a provider's `/v1/quote` body for the enclave key `signer`, with the collateral its
+ * quote was checked against (when it was).
+ */
+export function providerEvidence(
+  attestation: ProviderAttestation,
+  signer: string,
+  fallbackDigest = "",
+  collateral?: QuoteCollateralBytes | undefined,
+): ProviderEvidence {
+  const { tee, quote } = teeEvidence(attestation, signer);
+  if (collateral) tee.collateral = create(QuoteCollateralSchema, toQuoteCollateral(collateral));
+  const gpu = asObject(attestation.json.nvidia_payload);
+  const list = Array.isArray(gpu.evidence_list) ? (gpu.evidence_list as Record<string, unknown>[]) : [];
+  return {
+    quote,
+    tee,
+    dockerDigest: tee.appCompose ? `sha256:${sha256Hex(tee.appCompose)}` : fallbackDigest,
+    gpu:
+      Object.keys(gpu).length === 0
+        ? undefined
+        : create(GpuEvidenceSchema, {
+            nonce: asText(gpu.nonce),
+            arch: asText(gpu.arch),
+            evidenceList: list.map((e) => ({
+              certificate: asText(e.certificate),
+              evidence: asText(e.evidence),
+              arch: asText(e.arch),
+            })),
+            nrasToken: asText(attestation.json.nras_token),
+          }),
+  };
+}
+
 /**
  * Assembles the proof of one chat exchange from evidence captured at call time: the exact bytes,
  * the enclave's signature, the attestation, the service record.
@@ -90,6 +143,8 @@ export function buildProof(input: {
   exchange: ChatExchange;
   signature: ProviderSignature;
   attestation: ProviderAttestation;
+  /** The Intel collateral the quote was checked against, embedded byte for byte (`tee.collateral`). */
+  collateral: QuoteCollateralBytes | undefined;
   service: ServiceRecord;
   signer: string;
   /** The enclave key recovered from the signature (0x04…). */
@@ -98,16 +153,19 @@ export function buildProof(input: {
   timestamp: number;
 }): ComputeProof {
   const { exchange, signature, attestation, service, signer } = input;
-  const { tee, quote } = teeEvidence(attestation, signer);
+  const evidence = providerEvidence(
+    attestation,
+    signer,
+    asText(service.additionalInfo.ImageDigest),
+    input.collateral,
+  );
   const requestHash = sha256Hex(exchange.requestBody);
   const responseHash = sha256Hex(exchange.responseBody);
-  const proof = create(ComputeProofSchema, {
+  return create(ComputeProofSchema, {
     method: "tee-ml",
-    dockerDigest: tee.appCompose
-      ? `sha256:${sha256Hex(tee.appCompose)}`
-      : asText(service.additionalInfo.ImageDigest),
+    dockerDigest: evidence.dockerDigest,
     enclavePubkey: input.pubkey,
-    attestation: quote,
+    attestation: evidence.quote,
     executionHash: sha256Hex(signature.text),
     signature: signature.signature,
     timestamp: BigInt(input.timestamp),
@@ -123,21 +181,7 @@ export function buildProof(input: {
     model: service.model,
     serviceUrl: service.url,
     chainId: input.chainId,
-    tee,
+    tee: evidence.tee,
+    ...(evidence.gpu ? { gpu: evidence.gpu } : {}),
   });
-  const gpu = asObject(attestation.json.nvidia_payload);
-  if (Object.keys(gpu).length > 0) {
-    const list = Array.isArray(gpu.evidence_list) ? (gpu.evidence_list as Record<string, unknown>[]) : [];
-    proof.gpu = create(GpuEvidenceSchema, {
-      nonce: asText(gpu.nonce),
-      arch: asText(gpu.arch),
-      evidenceList: list.map((e) => ({
-        certificate: asText(e.certificate),
-        evidence: asText(e.evidence),
-        arch: asText(e.arch),
-      })),
-      nrasToken: asText(attestation.json.nras_token),
-    });
-  }
-  return proof;
 }

@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
-import { BackendError, FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason } from "@chaoschain/zerog-core";
+import { BackendError } from "../backend.js";
 import { isEventStream, parseSse } from "./sse.js";
 
 /** What a 0G provider returned for one chat completion, byte for byte. */
@@ -40,13 +41,47 @@ const agents = {
   "https:": new https.Agent({ keepAlive: true, scheduling: "lifo" }),
 };
 
-/** Network failures and timeouts: worth retrying, then failing over. */
-function unavailable(url: string, err: unknown): BackendError {
-  const timedOut = err instanceof DOMException && err.name === "TimeoutError";
+/** How far an exchange got before it failed: whether the provider can have acted on the request. */
+type Reached = "not sent" | "sent" | "answering";
+
+/**
+ * Network failures and timeouts. Before the request was sent, worth retrying and failing over. After,
+ * the provider may have received it, and for a chat completion, charged for it: `postChatCompletion`
+ * then refuses to let it be sent again (see {@link unknownOutcome}).
+ */
+class Unavailable extends BackendError {
+  override name = "Unavailable";
+  constructor(
+    readonly url: string,
+    readonly reached: Reached,
+    readonly timeoutMs: number | undefined,
+    cause: unknown,
+  ) {
+    super(
+      FailureReason.PROVIDER_UNAVAILABLE,
+      reached === "answering"
+        ? `provider ${url} closed the connection mid-response`
+        : timeoutMs !== undefined
+          ? `provider ${url} did not answer in time (${timeoutMs} ms)`
+          : `provider ${url} is unreachable`,
+      { cause, retryable: true },
+    );
+  }
+}
+
+/**
+ * A chat completion that failed after the provider may have received it: never retried or failed
+ * over, since sending it again could have it charged twice.
+ */
+function unknownOutcome(err: Unavailable): BackendError {
+  const what =
+    err.reached === "answering"
+      ? `closed the connection mid-response`
+      : `did not answer within ${err.timeoutMs} ms after receiving the request`;
   return new BackendError(
     FailureReason.PROVIDER_UNAVAILABLE,
-    timedOut ? `provider ${url} did not answer in time` : `provider ${url} is unreachable`,
-    { cause: err, retryable: true },
+    `provider ${err.url} ${what}; the request is not sent again: the provider may have charged for it. Submit the task again to run it anew`,
+    { cause: err },
   );
 }
 
@@ -104,6 +139,7 @@ function exchange(
     const target = new URL(url);
     const client = target.protocol === "https:" ? https : http;
     let settled = false;
+    let reached: Reached = "not sent";
     const finish = (error: unknown, answer?: HttpAnswer) => {
       if (settled) return;
       settled = true;
@@ -111,7 +147,10 @@ function exchange(
       options.signal.removeEventListener("abort", onAbort);
       if (answer) resolve(answer);
       else if (options.signal.aborted) reject(options.signal.reason);
-      else reject(unavailable(url, error));
+      else {
+        const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+        reject(new Unavailable(url, reached, timedOut ? options.timeoutMs : undefined, error));
+      }
       if (error) req.destroy();
     };
     const onAbort = () => finish(options.signal.reason);
@@ -123,6 +162,7 @@ function exchange(
         agent: agents[target.protocol as keyof typeof agents],
       },
       (res) => {
+        reached = "answering";
         const status = res.statusCode ?? 0;
         const ok = status >= 200 && status < 300;
         const chunks: Buffer[] = [];
@@ -151,6 +191,10 @@ function exchange(
       options.timeoutMs,
     );
     req.on("error", (err) => finish(err));
+    // Handed to the connection whole: from here on the provider may have it.
+    req.on("finish", () => {
+      if (reached === "not sent") reached = "sent";
+    });
     if (options.signal.aborted) return onAbort();
     options.signal.addEventListener("abort", onAbort, { once: true });
     req.end(init.body);
@@ -174,7 +218,9 @@ export async function postChatCompletion(
     { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: requestBody },
     options,
     options.onChunk,
-  );
+  ).catch((err: unknown) => {
+    throw err instanceof Unavailable && err.reached !== "not sent" ? unknownOutcome(err) : err;
+  });
   const responseBody = res.body;
   if (!res.ok) throw providerHttpError(url, res.status, responseBody);
   let chatId = res.header("zg-res-key") ?? "";

@@ -1,4 +1,9 @@
-import { createZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
+import {
+  CONTRACT_ADDRESSES,
+  createZGComputeNetworkBroker,
+  getNetworkType,
+  isDevMode,
+} from "@0gfoundation/0g-compute-ts-sdk";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
 
 export type ZeroGBroker = Awaited<ReturnType<typeof createZGComputeNetworkBroker>>;
@@ -33,7 +38,14 @@ export const knownNetworks = {
 export async function connectBroker(
   network: ZeroGNetwork,
   walletKey: string,
-): Promise<{ broker: ZeroGBroker; wallet: Wallet; chain: JsonRpcProvider; chainId: bigint }> {
+): Promise<{
+  broker: ZeroGBroker;
+  wallet: Wallet;
+  chain: JsonRpcProvider;
+  chainId: bigint;
+  /** The contracts in use: the network's, else the SDK's for the chain id. */
+  contracts: ZeroGContracts;
+}> {
   const chainId = await readChainId(network.rpcUrl);
   // cacheTimeout -1: ethers would otherwise reuse a cached pending nonce for a second transaction
   // sent within 250 ms, and the chain would drop one of them.
@@ -53,7 +65,19 @@ export async function connectBroker(
     undefined,
     11,
   );
-  return { broker, wallet, chain, chainId };
+  return { broker, wallet, chain, chainId, contracts: c ?? sdkContracts(chainId) };
+}
+
+/** The SDK's default contracts for a chain id (testnet, mainnet, hardhat), as its broker picks them. */
+function sdkContracts(chainId: bigint): ZeroGContracts {
+  const type = getNetworkType(chainId);
+  const set =
+    type === "testnet" && isDevMode()
+      ? CONTRACT_ADDRESSES.testnetDev
+      : type === "unknown"
+        ? CONTRACT_ADDRESSES.testnet
+        : CONTRACT_ADDRESSES[type];
+  return { ledger: set.ledger, inference: set.inference, fineTuning: set.fineTuning };
 }
 
 /**

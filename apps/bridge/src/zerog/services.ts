@@ -2,13 +2,13 @@ import { create } from "@bufbuild/protobuf";
 import {
   type ComputeTask,
   type Service,
-  type ServiceFilter,
   ServiceSchema,
   VerificationMethod,
   verificationFromName,
   verificationName,
   ZeroGError,
 } from "@chaoschain/zerog-core";
+import type { ServiceFilter } from "../backend.js";
 import { PromiseCache } from "./promise-cache.js";
 import type { ZeroGBroker } from "./sdk.js";
 
@@ -120,7 +120,8 @@ export class ServiceDirectory {
       .filter(
         (r) =>
           (!filter.model || r.model === filter.model) &&
-          (!filter.verification || r.verifiability === filter.verification),
+          (!filter.verification || r.verifiability === filter.verification) &&
+          (!filter.serviceType || r.serviceType === filter.serviceType),
       )
       .map((r) =>
         create(ServiceSchema, {

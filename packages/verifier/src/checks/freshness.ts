@@ -5,13 +5,22 @@ const NAME = "freshness";
 
 /**
  * `freshness`: how old the answer is, from signed data only: the signed response's `created` (every chunk's
- * in a stream). It must be at most `maxAgeSeconds` old and at most `maxFutureSkewSeconds` ahead of `now`,
- * and the proof's unsigned `timestamp`, when set, within `maxFutureSkewSeconds` of it. Without a signed
- * time the check fails `freshness_unsigned`, or is skipped when the policy does not require freshness.
+ * in a stream; when the generation began). It must be at most `maxAgeSeconds` old and at most
+ * `maxFutureSkewSeconds` ahead of `now`. The proof's unsigned `timestamp`, when set, is when the bridge
+ * received the signature, after the generation: it may precede `created` by at most `maxFutureSkewSeconds`
+ * and follow it by at most `maxGenerationSeconds + maxFutureSkewSeconds` (a 10-minute stream is legitimate).
+ * Without a signed time the check fails `freshness_unsigned`, or is skipped when the policy does not
+ * require freshness.
  */
 export function freshness(ctx: ProofContext): Check {
   const p = proofOf(ctx);
   if (!p) return blockedByFormat(NAME);
+  if (p.fineTuning)
+    return skip(
+      NAME,
+      "not_applicable",
+      "a fine-tuning delivery carries no signed time: the enclave signs its task id, user and nonce instead",
+    );
   const { now, policy } = ctx;
   const ts = p.timestamp === 0n ? undefined : p.timestamp;
   const created = ctx.response?.ok ? ctx.response.value.created : [];
@@ -51,11 +60,19 @@ export function freshness(ctx: ProofContext): Check {
     );
   const drift = ts === undefined ? 0n : ts - BigInt(signed);
   const skew = BigInt(policy.maxFutureSkewSeconds);
-  if (drift > skew || drift < -skew)
+  const generation = BigInt(policy.maxGenerationSeconds);
+  if (drift < -skew)
     return fail(
       NAME,
       "timestamp_mismatch",
-      `the proof's timestamp is ${drift} s from the signed created time (max ±${skew})`,
+      `the proof's timestamp is ${-drift} s before the signed created time (max ${skew} s of clock skew)`,
+      details,
+    );
+  if (drift > generation + skew)
+    return fail(
+      NAME,
+      "timestamp_mismatch",
+      `the proof's timestamp is ${drift} s after the signed created time (max ${generation + skew}: maxGenerationSeconds ${generation} + ${skew} s of clock skew)`,
       details,
     );
   return pass(

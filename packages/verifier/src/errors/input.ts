@@ -37,11 +37,13 @@ export type CollateralUnavailableErrorType = CollateralUnavailableError & {
 /** No collateral was given for a quote and no `CollateralSource` could provide it. */
 export class CollateralUnavailableError extends BaseError {
   override name = "CollateralUnavailableError";
-  constructor(problem: string, opts: { cause?: unknown } = {}) {
+  constructor(problem: string, opts: { cause?: unknown; metaMessages?: string[] | undefined } = {}) {
     super(`Collateral unavailable: ${problem}`, {
       code: "collateral_unavailable",
       cause: opts.cause,
-      metaMessages: ["Pass `collateral` as an object, or a CollateralSource whose fetcher can provide it."],
+      metaMessages: opts.metaMessages ?? [
+        "Pass `collateral` as an object, or a CollateralSource whose fetcher can provide it.",
+      ],
       docsPath: "collateral-and-caching",
     });
   }

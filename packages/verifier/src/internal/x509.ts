@@ -155,7 +155,17 @@ export async function verifyP256(
 ): Promise<boolean> {
   if (sigAlg !== OID_ECDSA_SHA256) return false;
   const raw = derSigToRaw(derSignature);
-  if (!raw) return false;
+  return raw ? verifyP256Raw(spki, publicKey, data, raw) : false;
+}
+
+/** {@link verifyP256} for a raw 64-byte r ‖ s signature (Intel's TCB info and QE identity signatures). */
+export async function verifyP256Raw(
+  spki: Uint8Array,
+  publicKey: Uint8Array,
+  data: Uint8Array,
+  raw: Uint8Array,
+): Promise<boolean> {
+  if (raw.length !== 64) return false;
   if (subtle) {
     try {
       const id = bytesToHex(spki);
@@ -192,6 +202,22 @@ export async function verifyP256(
 export async function isSignedBy(cert: ParsedCert | ParsedCrl, issuer: ParsedCert): Promise<boolean> {
   if (!equalBytes(cert.issuer, issuer.subject)) return false;
   return verifyP256(issuer.spki, issuer.publicKey, cert.tbs, cert.signature, cert.sigAlg);
+}
+
+/** The first common name (2.5.4.3) of a DER X.501 Name, as text; undefined when it has none. */
+export function commonName(name: Uint8Array): string | undefined {
+  try {
+    for (const rdn of children(readNode(name))) {
+      for (const atv of children(rdn)) {
+        const [type, value] = children(atv);
+        if (type && value && decodeOid(expectTag(type, 0x06, "type").content) === "2.5.4.3")
+          return new TextDecoder().decode(value.content);
+      }
+    }
+  } catch {
+    // no readable name
+  }
+  return undefined;
 }
 
 export interface SgxExtension {

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file chaoschain/zerog/v1/compute.proto.
  */
 export const file_chaoschain_zerog_v1_compute: GenFile = /*@__PURE__*/
-  fileDesc("CiFjaGFvc2NoYWluL3plcm9nL3YxL2NvbXB1dGUucHJvdG8SE2NoYW9zY2hhaW4uemVyb2cudjEioQIKC0NvbXB1dGVUYXNrEjAKCXRhc2tfdHlwZRgBIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYAiABKAkSLwoGaW5wdXRzGAMgASgLMh8uY2hhb3NjaGFpbi56ZXJvZy52MS5UYXNrSW5wdXRzEj0KDHZlcmlmaWNhdGlvbhgEIAEoDjInLmNoYW9zY2hhaW4uemVyb2cudjEuVmVyaWZpY2F0aW9uTWV0aG9kEhQKDGRvY2tlcl9pbWFnZRgFIAEoCRIxCglyZXNvdXJjZXMYBiABKAsyHi5jaGFvc2NoYWluLnplcm9nLnYxLlJlc291cmNlcxIYChBwcm92aWRlcl9hZGRyZXNzGAcgASgJItkBCgpUYXNrSW5wdXRzEg4KBnByb21wdBgBIAEoCRIyCghtZXNzYWdlcxgCIAMoCzIgLmNoYW9zY2hhaW4uemVyb2cudjEuQ2hhdE1lc3NhZ2USPQoKcGFyYW1ldGVycxgDIAEoCzIpLmNoYW9zY2hhaW4uemVyb2cudjEuR2VuZXJhdGlvblBhcmFtZXRlcnMSJwoGZXh0cmFzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJlYW0YBSABKAgSDwoHZGF0YXNldBgGIAEoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkisAEKFEdlbmVyYXRpb25QYXJhbWV0ZXJzEhcKCm1heF90b2tlbnMYASABKA1IAIgBARIYCgt0ZW1wZXJhdHVyZRgCIAEoAUgBiAEBEhIKBXRvcF9wGAMgASgBSAKIAQESDAoEc3RvcBgEIAMoCRIRCgRzZWVkGAUgASgESAOIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCI6CglSZXNvdXJjZXMSCwoDZ3B1GAEgASgNEg4KBm1lbW9yeRgCIAEoCRIQCghncHVfdHlwZRgDIAEoCSJYCg1TdWJtaXRSZXF1ZXN0Ei4KBHRhc2sYASABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVUYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5TdWJtaXRSZXNwb25zZRIOCgZqb2JfaWQYASABKAkiTwoISm9iRXJyb3ISMgoGcmVhc29uGAEgASgOMiIuY2hhb3NjaGFpbi56ZXJvZy52MS5GYWlsdXJlUmVhc29uEg8KB21lc3NhZ2UYAiABKAki0AMKA0pvYhIOCgZqb2JfaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5jaGFvc2NoYWluLnplcm9nLnYxLkpvYlN0YXRlEhAKCHByb2dyZXNzGAMgASgBEiwKBWVycm9yGAQgASgLMh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JFcnJvchIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBwcm92aWRlcl9hZGRyZXNzGAkgASgJEjAKCXRhc2tfdHlwZRgKIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYCyABKAkSEAoIYXR0ZW1wdHMYDCABKA0SDwoHbWVzc2FnZRgNIAEoCRINCgVzdGFnZRgOIAEoCSIfCg1HZXRKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSJJChBHZXRSZXN1bHRSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIMCgR3YWl0GAIgASgIEhcKD3RpbWVvdXRfc2Vjb25kcxgDIAEoDSJjCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgEEhQKDHRvdGFsX3Rva2VucxgDIAEoBBISCgpmZWVfbmV1cm9uGAQgASgJIsYBCg1Db21wdXRlUmVzdWx0Eg4KBmpvYl9pZBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSMAoFcHJvb2YYAyABKAsyIS5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVQcm9vZhIpCgV1c2FnZRgEIAEoCzIaLmNoYW9zY2hhaW4uemVyb2cudjEuVXNhZ2USOAoNYnJpZGdlX2NoZWNrcxgFIAEoCzIhLmNoYW9zY2hhaW4uemVyb2cudjEuQnJpZGdlQ2hlY2tzImsKDEJyaWRnZUNoZWNrcxIaChJzaWduYXR1cmVfdmVyaWZpZWQYASABKAgSFgoOcXVvdGVfdmVyaWZpZWQYAiABKAgSDwoHc2tpcHBlZBgDIAMoCRIWCg5yb290X2NhX3NoYTI1NhgEIAEoCSL9AwoMQ29tcHV0ZVByb29mEg4KBm1ldGhvZBgBIAEoCRIVCg1kb2NrZXJfZGlnZXN0GAIgASgJEhYKDmVuY2xhdmVfcHVia2V5GAMgASgJEhMKC2F0dGVzdGF0aW9uGAQgASgMEhYKDmV4ZWN1dGlvbl9oYXNoGAUgASgJEhEKCXNpZ25hdHVyZRgGIAEoCRIRCgl0aW1lc3RhbXAYByABKAMSEwoLc2lnbmVkX3RleHQYCCABKAkSFAoMcmVxdWVzdF9oYXNoGAkgASgJEhUKDXJlc3BvbnNlX2hhc2gYCiABKAkSFAoMcmVxdWVzdF9ib2R5GAsgASgMEhUKDXJlc3BvbnNlX2JvZHkYDCABKAwSFwoPZW5jbGF2ZV9hZGRyZXNzGA0gASgJEhQKDHNpZ25pbmdfYWxnbxgOIAEoCRIYChBwcm92aWRlcl9hZGRyZXNzGA8gASgJEg8KB2NoYXRfaWQYECABKAkSDQoFbW9kZWwYESABKAkSEwoLc2VydmljZV91cmwYEiABKAkSEAoIY2hhaW5faWQYEyABKAQSLQoDdGVlGBQgASgLMiAuY2hhb3NjaGFpbi56ZXJvZy52MS5UZWVFdmlkZW5jZRItCgNncHUYFSABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLkdwdUV2aWRlbmNlIpkCCgtUZWVFdmlkZW5jZRIQCgh0ZWVfdHlwZRgBIAEoCRJDChNyZXBvcnRfZGF0YV9iaW5kaW5nGAIgASgOMiYuY2hhb3NjaGFpbi56ZXJvZy52MS5SZXBvcnREYXRhQmluZGluZxITCgtyZXBvcnRfZGF0YRgDIAEoDBISCgplbmNfcHVia2V5GAQgASgMEhEKCWV2ZW50X2xvZxgFIAEoCRITCgthcHBfY29tcG9zZRgGIAEoCRIUCgx0ZWVfdmVyaWZpZXIYByABKAkSEgoKcmF3X3JlcG9ydBgIIAEoDBI4Cgpjb2xsYXRlcmFsGAkgASgLMiQuY2hhb3NjaGFpbi56ZXJvZy52MS5RdW90ZUNvbGxhdGVyYWwi2wIKD1F1b3RlQ29sbGF0ZXJhbBIcChRwY2tfY3JsX2lzc3Vlcl9jaGFpbhgBIAEoCRITCgtyb290X2NhX2NybBgCIAEoDBIPCgdwY2tfY3JsGAMgASgMEh0KFXRjYl9pbmZvX2lzc3Vlcl9jaGFpbhgEIAEoCRIQCgh0Y2JfaW5mbxgFIAEoCRIaChJ0Y2JfaW5mb19zaWduYXR1cmUYBiABKAwSIAoYcWVfaWRlbnRpdHlfaXNzdWVyX2NoYWluGAcgASgJEhMKC3FlX2lkZW50aXR5GAggASgJEh0KFXFlX2lkZW50aXR5X3NpZ25hdHVyZRgJIAEoDBINCgVmbXNwYxgKIAEoCRIOCgZwY2tfY2EYCyABKAkSEgoKc291cmNlX3VybBgMIAEoCRIuCgpmZXRjaF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ9CgtHcHVFdmlkZW5jZRINCgVub25jZRgBIAEoCRIMCgRhcmNoGAIgASgJEj0KDWV2aWRlbmNlX2xpc3QYAyADKAsyJi5jaGFvc2NoYWluLnplcm9nLnYxLkdwdURldmljZUV2aWRlbmNlEhIKCm5yYXNfdG9rZW4YBCABKAkiSAoRR3B1RGV2aWNlRXZpZGVuY2USEwoLY2VydGlmaWNhdGUYASABKAkSEAoIZXZpZGVuY2UYAiABKAkSDAoEYXJjaBgDIAEoCSIhCg9XYXRjaEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIkcKCEpvYkV2ZW50EiUKA2pvYhgBIAEoCzIYLmNoYW9zY2hhaW4uemVyb2cudjEuSm9iEhQKDG91dHB1dF9kZWx0YRgCIAEoCSIiChBDYW5jZWxKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSI6ChFDYW5jZWxKb2JSZXNwb25zZRIlCgNqb2IYASABKAsyGC5jaGFvc2NoYWluLnplcm9nLnYxLkpvYiJnCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSLQoGc3RhdGVzGAMgAygOMh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JTdGF0ZSJTChBMaXN0Sm9ic1Jlc3BvbnNlEiYKBGpvYnMYASADKAsyGC5jaGFvc2NoYWluLnplcm9nLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYwoTTGlzdFNlcnZpY2VzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRI9Cgx2ZXJpZmljYXRpb24YAiABKA4yJy5jaGFvc2NoYWluLnplcm9nLnYxLlZlcmlmaWNhdGlvbk1ldGhvZCKxAgoHU2VydmljZRIYChBwcm92aWRlcl9hZGRyZXNzGAEgASgJEg0KBW1vZGVsGAIgASgJEgsKA3VybBgDIAEoCRI+Cg12ZXJpZmlhYmlsaXR5GAQgASgOMicuY2hhb3NjaGFpbi56ZXJvZy52MS5WZXJpZmljYXRpb25NZXRob2QSFAoMc2VydmljZV90eXBlGAUgASgJEhoKEmlucHV0X3ByaWNlX25ldXJvbhgGIAEoCRIbChNvdXRwdXRfcHJpY2VfbmV1cm9uGAcgASgJEhoKEnRlZV9zaWduZXJfYWRkcmVzcxgIIAEoCRIfChd0ZWVfc2lnbmVyX2Fja25vd2xlZGdlZBgJIAEoCBISCgpsYXRlbmN5X21zGAogASgNEhAKCGdwdV90eXBlGAsgASgJIkYKFExpc3RTZXJ2aWNlc1Jlc3BvbnNlEi4KCHNlcnZpY2VzGAEgAygLMhwuY2hhb3NjaGFpbi56ZXJvZy52MS5TZXJ2aWNlKnEKCFRhc2tUeXBlEhkKFVRBU0tfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1RBU0tfVFlQRV9JTkZFUkVOQ0UQARIZChVUQVNLX1RZUEVfRklORV9UVU5JTkcQAhIWChJUQVNLX1RZUEVfVFJBSU5JTkcQAyqXAQoSVmVyaWZpY2F0aW9uTWV0aG9kEiMKH1ZFUklGSUNBVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIeChpWRVJJRklDQVRJT05fTUVUSE9EX1RFRV9NTBABEh0KGVZFUklGSUNBVElPTl9NRVRIT0RfWktfTUwQAhIdChlWRVJJRklDQVRJT05fTUVUSE9EX09QX01MEAMqmgEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFKo4DCg1GYWlsdXJlUmVhc29uEh4KGkZBSUxVUkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHgoaRkFJTFVSRV9SRUFTT05fTk9fUFJPVklERVIQARInCiNGQUlMVVJFX1JFQVNPTl9QUk9WSURFUl9VTkFWQUlMQUJMRRACEiEKHUZBSUxVUkVfUkVBU09OX1BST1ZJREVSX0VSUk9SEAMSIAocRkFJTFVSRV9SRUFTT05fUFJPT0ZfSU5WQUxJRBAEEicKI0ZBSUxVUkVfUkVBU09OX0lOU1VGRklDSUVOVF9CQUxBTkNFEAUSHgoaRkFJTFVSRV9SRUFTT05fVU5TVVBQT1JURUQQBhIeChpGQUlMVVJFX1JFQVNPTl9JTlRFUlJVUFRFRBAHEh4KGkZBSUxVUkVfUkVBU09OX0NIQUlOX0VSUk9SEAgSGwoXRkFJTFVSRV9SRUFTT05fSU5URVJOQUwQCRIpCiVGQUlMVVJFX1JFQVNPTl9DT0xMQVRFUkFMX1VOQVZBSUxBQkxFEAoqqAEKEVJlcG9ydERhdGFCaW5kaW5nEiMKH1JFUE9SVF9EQVRBX0JJTkRJTkdfVU5TUEVDSUZJRUQQABIlCiFSRVBPUlRfREFUQV9CSU5ESU5HX0FERFJFU1NfQVNDSUkQARIiCh5SRVBPUlRfREFUQV9CSU5ESU5HX0VOQ19QVUJfVjEQAhIjCh9SRVBPUlRfREFUQV9CSU5ESU5HX0FERFJFU1NfUkFXEAMy8AQKDkNvbXB1dGVTZXJ2aWNlElEKBlN1Ym1pdBIiLmNoYW9zY2hhaW4uemVyb2cudjEuU3VibWl0UmVxdWVzdBojLmNoYW9zY2hhaW4uemVyb2cudjEuU3VibWl0UmVzcG9uc2USRgoGR2V0Sm9iEiIuY2hhb3NjaGFpbi56ZXJvZy52MS5HZXRKb2JSZXF1ZXN0GhguY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2ISVgoJR2V0UmVzdWx0EiUuY2hhb3NjaGFpbi56ZXJvZy52MS5HZXRSZXN1bHRSZXF1ZXN0GiIuY2hhb3NjaGFpbi56ZXJvZy52MS5Db21wdXRlUmVzdWx0ElEKCFdhdGNoSm9iEiQuY2hhb3NjaGFpbi56ZXJvZy52MS5XYXRjaEpvYlJlcXVlc3QaHS5jaGFvc2NoYWluLnplcm9nLnYxLkpvYkV2ZW50MAESWgoJQ2FuY2VsSm9iEiUuY2hhb3NjaGFpbi56ZXJvZy52MS5DYW5jZWxKb2JSZXF1ZXN0GiYuY2hhb3NjaGFpbi56ZXJvZy52MS5DYW5jZWxKb2JSZXNwb25zZRJXCghMaXN0Sm9icxIkLmNoYW9zY2hhaW4uemVyb2cudjEuTGlzdEpvYnNSZXF1ZXN0GiUuY2hhb3NjaGFpbi56ZXJvZy52MS5MaXN0Sm9ic1Jlc3BvbnNlEmMKDExpc3RTZXJ2aWNlcxIoLmNoYW9zY2hhaW4uemVyb2cudjEuTGlzdFNlcnZpY2VzUmVxdWVzdBopLmNoYW9zY2hhaW4uemVyb2cudjEuTGlzdFNlcnZpY2VzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiFjaGFvc2NoYWluL3plcm9nL3YxL2NvbXB1dGUucHJvdG8SE2NoYW9zY2hhaW4uemVyb2cudjEioQIKC0NvbXB1dGVUYXNrEjAKCXRhc2tfdHlwZRgBIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYAiABKAkSLwoGaW5wdXRzGAMgASgLMh8uY2hhb3NjaGFpbi56ZXJvZy52MS5UYXNrSW5wdXRzEj0KDHZlcmlmaWNhdGlvbhgEIAEoDjInLmNoYW9zY2hhaW4uemVyb2cudjEuVmVyaWZpY2F0aW9uTWV0aG9kEhQKDGRvY2tlcl9pbWFnZRgFIAEoCRIxCglyZXNvdXJjZXMYBiABKAsyHi5jaGFvc2NoYWluLnplcm9nLnYxLlJlc291cmNlcxIYChBwcm92aWRlcl9hZGRyZXNzGAcgASgJItkBCgpUYXNrSW5wdXRzEg4KBnByb21wdBgBIAEoCRIyCghtZXNzYWdlcxgCIAMoCzIgLmNoYW9zY2hhaW4uemVyb2cudjEuQ2hhdE1lc3NhZ2USPQoKcGFyYW1ldGVycxgDIAEoCzIpLmNoYW9zY2hhaW4uemVyb2cudjEuR2VuZXJhdGlvblBhcmFtZXRlcnMSJwoGZXh0cmFzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJlYW0YBSABKAgSDwoHZGF0YXNldBgGIAEoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkisAEKFEdlbmVyYXRpb25QYXJhbWV0ZXJzEhcKCm1heF90b2tlbnMYASABKA1IAIgBARIYCgt0ZW1wZXJhdHVyZRgCIAEoAUgBiAEBEhIKBXRvcF9wGAMgASgBSAKIAQESDAoEc3RvcBgEIAMoCRIRCgRzZWVkGAUgASgESAOIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCI6CglSZXNvdXJjZXMSCwoDZ3B1GAEgASgNEg4KBm1lbW9yeRgCIAEoCRIQCghncHVfdHlwZRgDIAEoCSJYCg1TdWJtaXRSZXF1ZXN0Ei4KBHRhc2sYASABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVUYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5TdWJtaXRSZXNwb25zZRIOCgZqb2JfaWQYASABKAkiTwoISm9iRXJyb3ISMgoGcmVhc29uGAEgASgOMiIuY2hhb3NjaGFpbi56ZXJvZy52MS5GYWlsdXJlUmVhc29uEg8KB21lc3NhZ2UYAiABKAki0AMKA0pvYhIOCgZqb2JfaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5jaGFvc2NoYWluLnplcm9nLnYxLkpvYlN0YXRlEhAKCHByb2dyZXNzGAMgASgBEiwKBWVycm9yGAQgASgLMh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JFcnJvchIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBwcm92aWRlcl9hZGRyZXNzGAkgASgJEjAKCXRhc2tfdHlwZRgKIAEoDjIdLmNoYW9zY2hhaW4uemVyb2cudjEuVGFza1R5cGUSDQoFbW9kZWwYCyABKAkSEAoIYXR0ZW1wdHMYDCABKA0SDwoHbWVzc2FnZRgNIAEoCRINCgVzdGFnZRgOIAEoCSIfCg1HZXRKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSJJChBHZXRSZXN1bHRSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIMCgR3YWl0GAIgASgIEhcKD3RpbWVvdXRfc2Vjb25kcxgDIAEoDSJjCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgEEhQKDHRvdGFsX3Rva2VucxgDIAEoBBISCgpmZWVfbmV1cm9uGAQgASgJIsYBCg1Db21wdXRlUmVzdWx0Eg4KBmpvYl9pZBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSMAoFcHJvb2YYAyABKAsyIS5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVQcm9vZhIpCgV1c2FnZRgEIAEoCzIaLmNoYW9zY2hhaW4uemVyb2cudjEuVXNhZ2USOAoNYnJpZGdlX2NoZWNrcxgFIAEoCzIhLmNoYW9zY2hhaW4uemVyb2cudjEuQnJpZGdlQ2hlY2tzImsKDEJyaWRnZUNoZWNrcxIaChJzaWduYXR1cmVfdmVyaWZpZWQYASABKAgSFgoOcXVvdGVfdmVyaWZpZWQYAiABKAgSDwoHc2tpcHBlZBgDIAMoCRIWCg5yb290X2NhX3NoYTI1NhgEIAEoCSK7BAoMQ29tcHV0ZVByb29mEg4KBm1ldGhvZBgBIAEoCRIVCg1kb2NrZXJfZGlnZXN0GAIgASgJEhYKDmVuY2xhdmVfcHVia2V5GAMgASgJEhMKC2F0dGVzdGF0aW9uGAQgASgMEhYKDmV4ZWN1dGlvbl9oYXNoGAUgASgJEhEKCXNpZ25hdHVyZRgGIAEoCRIRCgl0aW1lc3RhbXAYByABKAMSEwoLc2lnbmVkX3RleHQYCCABKAkSFAoMcmVxdWVzdF9oYXNoGAkgASgJEhUKDXJlc3BvbnNlX2hhc2gYCiABKAkSFAoMcmVxdWVzdF9ib2R5GAsgASgMEhUKDXJlc3BvbnNlX2JvZHkYDCABKAwSFwoPZW5jbGF2ZV9hZGRyZXNzGA0gASgJEhQKDHNpZ25pbmdfYWxnbxgOIAEoCRIYChBwcm92aWRlcl9hZGRyZXNzGA8gASgJEg8KB2NoYXRfaWQYECABKAkSDQoFbW9kZWwYESABKAkSEwoLc2VydmljZV91cmwYEiABKAkSEAoIY2hhaW5faWQYEyABKAQSLQoDdGVlGBQgASgLMiAuY2hhb3NjaGFpbi56ZXJvZy52MS5UZWVFdmlkZW5jZRItCgNncHUYFSABKAsyIC5jaGFvc2NoYWluLnplcm9nLnYxLkdwdUV2aWRlbmNlEjwKC2ZpbmVfdHVuaW5nGBYgASgLMicuY2hhb3NjaGFpbi56ZXJvZy52MS5GaW5lVHVuaW5nRGVsaXZlcnkixgMKEkZpbmVUdW5pbmdEZWxpdmVyeRIPCgd0YXNrX2lkGAEgASgJEhcKD2Jhc2VfbW9kZWxfaGFzaBgCIAEoCRIUCgxkYXRhc2V0X2hhc2gYAyABKAkSFgoOZGF0YXNldF9zaGEyNTYYBCABKAkSFwoPdHJhaW5pbmdfcGFyYW1zGAUgASgJEhcKD21vZGVsX3Jvb3RfaGFzaBgGIAEoDBIWCg5lbmNyeXB0ZWRfc2l6ZRgHIAEoBBIMCgR0YWdzGAggASgMEhUKDXRhZ19zaWduYXR1cmUYCSABKAwSGAoQZW5jcnlwdGVkX3NlY3JldBgKIAEoDBIcChRzZXR0bGVtZW50X3NpZ25hdHVyZRgLIAEoDBIYChBzZXR0bGVtZW50X25vbmNlGAwgASgJEhcKD3Rhc2tfZmVlX25ldXJvbhgNIAEoCRIUCgx1c2VyX2FkZHJlc3MYDiABKAkSHAoUZmluZV90dW5pbmdfY29udHJhY3QYDyABKAkSGgoSc2V0dGxlbWVudF90eF9oYXNoGBAgASgJEhcKD2FydGlmYWN0X3NoYTI1NhgRIAEoCRIVCg1hcnRpZmFjdF9zaXplGBIgASgEIpkCCgtUZWVFdmlkZW5jZRIQCgh0ZWVfdHlwZRgBIAEoCRJDChNyZXBvcnRfZGF0YV9iaW5kaW5nGAIgASgOMiYuY2hhb3NjaGFpbi56ZXJvZy52MS5SZXBvcnREYXRhQmluZGluZxITCgtyZXBvcnRfZGF0YRgDIAEoDBISCgplbmNfcHVia2V5GAQgASgMEhEKCWV2ZW50X2xvZxgFIAEoCRITCgthcHBfY29tcG9zZRgGIAEoCRIUCgx0ZWVfdmVyaWZpZXIYByABKAkSEgoKcmF3X3JlcG9ydBgIIAEoDBI4Cgpjb2xsYXRlcmFsGAkgASgLMiQuY2hhb3NjaGFpbi56ZXJvZy52MS5RdW90ZUNvbGxhdGVyYWwi2wIKD1F1b3RlQ29sbGF0ZXJhbBIcChRwY2tfY3JsX2lzc3Vlcl9jaGFpbhgBIAEoCRITCgtyb290X2NhX2NybBgCIAEoDBIPCgdwY2tfY3JsGAMgASgMEh0KFXRjYl9pbmZvX2lzc3Vlcl9jaGFpbhgEIAEoCRIQCgh0Y2JfaW5mbxgFIAEoCRIaChJ0Y2JfaW5mb19zaWduYXR1cmUYBiABKAwSIAoYcWVfaWRlbnRpdHlfaXNzdWVyX2NoYWluGAcgASgJEhMKC3FlX2lkZW50aXR5GAggASgJEh0KFXFlX2lkZW50aXR5X3NpZ25hdHVyZRgJIAEoDBINCgVmbXNwYxgKIAEoCRIOCgZwY2tfY2EYCyABKAkSEgoKc291cmNlX3VybBgMIAEoCRIuCgpmZXRjaF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ9CgtHcHVFdmlkZW5jZRINCgVub25jZRgBIAEoCRIMCgRhcmNoGAIgASgJEj0KDWV2aWRlbmNlX2xpc3QYAyADKAsyJi5jaGFvc2NoYWluLnplcm9nLnYxLkdwdURldmljZUV2aWRlbmNlEhIKCm5yYXNfdG9rZW4YBCABKAkiSAoRR3B1RGV2aWNlRXZpZGVuY2USEwoLY2VydGlmaWNhdGUYASABKAkSEAoIZXZpZGVuY2UYAiABKAkSDAoEYXJjaBgDIAEoCSIhCg9XYXRjaEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIkcKCEpvYkV2ZW50EiUKA2pvYhgBIAEoCzIYLmNoYW9zY2hhaW4uemVyb2cudjEuSm9iEhQKDG91dHB1dF9kZWx0YRgCIAEoCSIiChBDYW5jZWxKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSI6ChFDYW5jZWxKb2JSZXNwb25zZRIlCgNqb2IYASABKAsyGC5jaGFvc2NoYWluLnplcm9nLnYxLkpvYiJnCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSLQoGc3RhdGVzGAMgAygOMh0uY2hhb3NjaGFpbi56ZXJvZy52MS5Kb2JTdGF0ZSJTChBMaXN0Sm9ic1Jlc3BvbnNlEiYKBGpvYnMYASADKAsyGC5jaGFvc2NoYWluLnplcm9nLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkieQoTTGlzdFNlcnZpY2VzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRI9Cgx2ZXJpZmljYXRpb24YAiABKA4yJy5jaGFvc2NoYWluLnplcm9nLnYxLlZlcmlmaWNhdGlvbk1ldGhvZBIUCgxzZXJ2aWNlX3R5cGUYAyABKAkisQIKB1NlcnZpY2USGAoQcHJvdmlkZXJfYWRkcmVzcxgBIAEoCRINCgVtb2RlbBgCIAEoCRILCgN1cmwYAyABKAkSPgoNdmVyaWZpYWJpbGl0eRgEIAEoDjInLmNoYW9zY2hhaW4uemVyb2cudjEuVmVyaWZpY2F0aW9uTWV0aG9kEhQKDHNlcnZpY2VfdHlwZRgFIAEoCRIaChJpbnB1dF9wcmljZV9uZXVyb24YBiABKAkSGwoTb3V0cHV0X3ByaWNlX25ldXJvbhgHIAEoCRIaChJ0ZWVfc2lnbmVyX2FkZHJlc3MYCCABKAkSHwoXdGVlX3NpZ25lcl9hY2tub3dsZWRnZWQYCSABKAgSEgoKbGF0ZW5jeV9tcxgKIAEoDRIQCghncHVfdHlwZRgLIAEoCSJGChRMaXN0U2VydmljZXNSZXNwb25zZRIuCghzZXJ2aWNlcxgBIAMoCzIcLmNoYW9zY2hhaW4uemVyb2cudjEuU2VydmljZSpxCghUYXNrVHlwZRIZChVUQVNLX1RZUEVfVU5TUEVDSUZJRUQQABIXChNUQVNLX1RZUEVfSU5GRVJFTkNFEAESGQoVVEFTS19UWVBFX0ZJTkVfVFVOSU5HEAISFgoSVEFTS19UWVBFX1RSQUlOSU5HEAMqlwEKElZlcmlmaWNhdGlvbk1ldGhvZBIjCh9WRVJJRklDQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaVkVSSUZJQ0FUSU9OX01FVEhPRF9URUVfTUwQARIdChlWRVJJRklDQVRJT05fTUVUSE9EX1pLX01MEAISHQoZVkVSSUZJQ0FUSU9OX01FVEhPRF9PUF9NTBADKpoBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBSqwAwoNRmFpbHVyZVJlYXNvbhIeChpGQUlMVVJFX1JFQVNPTl9VTlNQRUNJRklFRBAAEh4KGkZBSUxVUkVfUkVBU09OX05PX1BST1ZJREVSEAESJwojRkFJTFVSRV9SRUFTT05fUFJPVklERVJfVU5BVkFJTEFCTEUQAhIhCh1GQUlMVVJFX1JFQVNPTl9QUk9WSURFUl9FUlJPUhADEiAKHEZBSUxVUkVfUkVBU09OX1BST09GX0lOVkFMSUQQBBInCiNGQUlMVVJFX1JFQVNPTl9JTlNVRkZJQ0lFTlRfQkFMQU5DRRAFEh4KGkZBSUxVUkVfUkVBU09OX1VOU1VQUE9SVEVEEAYSHgoaRkFJTFVSRV9SRUFTT05fSU5URVJSVVBURUQQBxIeChpGQUlMVVJFX1JFQVNPTl9DSEFJTl9FUlJPUhAIEhsKF0ZBSUxVUkVfUkVBU09OX0lOVEVSTkFMEAkSKQolRkFJTFVSRV9SRUFTT05fQ09MTEFURVJBTF9VTkFWQUlMQUJMRRAKEiAKHEZBSUxVUkVfUkVBU09OX0lOVkFMSURfSU5QVVQQCyqoAQoRUmVwb3J0RGF0YUJpbmRpbmcSIwofUkVQT1JUX0RBVEFfQklORElOR19VTlNQRUNJRklFRBAAEiUKIVJFUE9SVF9EQVRBX0JJTkRJTkdfQUREUkVTU19BU0NJSRABEiIKHlJFUE9SVF9EQVRBX0JJTkRJTkdfRU5DX1BVQl9WMRACEiMKH1JFUE9SVF9EQVRBX0JJTkRJTkdfQUREUkVTU19SQVcQAzLwBAoOQ29tcHV0ZVNlcnZpY2USUQoGU3VibWl0EiIuY2hhb3NjaGFpbi56ZXJvZy52MS5TdWJtaXRSZXF1ZXN0GiMuY2hhb3NjaGFpbi56ZXJvZy52MS5TdWJtaXRSZXNwb25zZRJGCgZHZXRKb2ISIi5jaGFvc2NoYWluLnplcm9nLnYxLkdldEpvYlJlcXVlc3QaGC5jaGFvc2NoYWluLnplcm9nLnYxLkpvYhJWCglHZXRSZXN1bHQSJS5jaGFvc2NoYWluLnplcm9nLnYxLkdldFJlc3VsdFJlcXVlc3QaIi5jaGFvc2NoYWluLnplcm9nLnYxLkNvbXB1dGVSZXN1bHQSUQoIV2F0Y2hKb2ISJC5jaGFvc2NoYWluLnplcm9nLnYxLldhdGNoSm9iUmVxdWVzdBodLmNoYW9zY2hhaW4uemVyb2cudjEuSm9iRXZlbnQwARJaCglDYW5jZWxKb2ISJS5jaGFvc2NoYWluLnplcm9nLnYxLkNhbmNlbEpvYlJlcXVlc3QaJi5jaGFvc2NoYWluLnplcm9nLnYxLkNhbmNlbEpvYlJlc3BvbnNlElcKCExpc3RKb2JzEiQuY2hhb3NjaGFpbi56ZXJvZy52MS5MaXN0Sm9ic1JlcXVlc3QaJS5jaGFvc2NoYWluLnplcm9nLnYxLkxpc3RKb2JzUmVzcG9uc2USYwoMTGlzdFNlcnZpY2VzEiguY2hhb3NjaGFpbi56ZXJvZy52MS5MaXN0U2VydmljZXNSZXF1ZXN0GikuY2hhb3NjaGFpbi56ZXJvZy52MS5MaXN0U2VydmljZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A unit of AI work. The snake_case JSON form of this message is the task
@@ -622,6 +622,7 @@ export type ComputeProof = Message<"chaoschain.zerog.v1.ComputeProof"> & {
 
   /**
    * hex(sha256(signed_text)): one hash that commits to request and response.
+   * Fine-tuning: hex(sha256) of the decrypted model (see FineTuningDelivery).
    *
    * @generated from field: string execution_hash = 5;
    */
@@ -629,7 +630,8 @@ export type ComputeProof = Message<"chaoschain.zerog.v1.ComputeProof"> & {
 
   /**
    * Enclave signature over `signed_text`: EIP-191 personal_sign, secp256k1,
-   * 65 bytes r ‖ s ‖ v (v = 27/28), 0x-hex.
+   * 65 bytes r ‖ s ‖ v (v = 27/28), 0x-hex. Fine-tuning: the TEE's tag
+   * signature (FineTuningDelivery.tag_signature) as 0x-hex.
    *
    * @generated from field: string signature = 6;
    */
@@ -700,6 +702,7 @@ export type ComputeProof = Message<"chaoschain.zerog.v1.ComputeProof"> & {
 
   /**
    * The provider's request id (response header ZG-Res-Key, or completion id).
+   * Fine-tuning: the provider's task id.
    *
    * @generated from field: string chat_id = 16;
    */
@@ -739,6 +742,15 @@ export type ComputeProof = Message<"chaoschain.zerog.v1.ComputeProof"> & {
    * @generated from field: chaoschain.zerog.v1.GpuEvidence gpu = 21;
    */
   gpu?: GpuEvidence | undefined;
+
+  /**
+   * Fine-tuning jobs only: the delivery of the fine-tuned model and the TEE
+   * signatures that bind it (see FineTuningDelivery for how the other fields
+   * read in a fine-tuning proof). Unset for inference.
+   *
+   * @generated from field: chaoschain.zerog.v1.FineTuningDelivery fine_tuning = 22;
+   */
+  fineTuning?: FineTuningDelivery | undefined;
 };
 
 /**
@@ -747,6 +759,171 @@ export type ComputeProof = Message<"chaoschain.zerog.v1.ComputeProof"> & {
  */
 export const ComputeProofSchema: GenMessage<ComputeProof> = /*@__PURE__*/
   messageDesc(file_chaoschain_zerog_v1_compute, 14);
+
+/**
+ * Evidence of a 0G fine-tuning delivery: the encrypted model the provider's
+ * TEE delivered, the TEE's signatures over it, the on-chain settlement that
+ * published its key, and the decrypted model the bridge wrote.
+ *
+ * In a proof carrying it, the ComputeProof fields read: `method` "tee-ml";
+ * `model` the base model's name; `enclave_address` the service's registered
+ * TEE signer; `enclave_pubkey` the key recovered from `tag_signature`;
+ * `signature` = `tag_signature` as 0x-hex; `execution_hash` =
+ * `artifact_sha256`; `attestation`, `tee`, `gpu` and `docker_digest` from the
+ * provider's attestation endpoint, as for inference; `chat_id` = `task_id`.
+ * The request/response fields (8 to 12) are empty: a fine-tuning task has no
+ * signed exchange.
+ *
+ * @generated from message chaoschain.zerog.v1.FineTuningDelivery
+ */
+export type FineTuningDelivery = Message<"chaoschain.zerog.v1.FineTuningDelivery"> & {
+  /**
+   * The provider's task id (a UUID); also the on-chain deliverable id.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Root hash of the base model the task trained (its preTrainedModelHash), 0x-hex.
+   *
+   * @generated from field: string base_model_hash = 2;
+   */
+  baseModelHash: string;
+
+  /**
+   * The dataset as the provider knows it: the hash its upload route returned,
+   * or the 0G Storage root hash the task named, 0x-hex.
+   *
+   * @generated from field: string dataset_hash = 3;
+   */
+  datasetHash: string;
+
+  /**
+   * hex(sha256) of the dataset bytes the bridge uploaded; empty when the task
+   * named a 0G Storage root hash (the bridge never saw the bytes).
+   *
+   * @generated from field: string dataset_sha256 = 4;
+   */
+  datasetSha256: string;
+
+  /**
+   * The training parameters sent with the task: JSON text, exactly as sent.
+   *
+   * @generated from field: string training_params = 5;
+   */
+  trainingParams: string;
+
+  /**
+   * modelRootHash the provider recorded on chain with addDeliverable (32
+   * bytes): keccak256 of the encrypted model file for a model kept in the
+   * TEE; the bridge checked it against the file it downloaded.
+   *
+   * @generated from field: bytes model_root_hash = 6;
+   */
+  modelRootHash: Uint8Array;
+
+  /**
+   * Size in bytes of the encrypted model file the bridge downloaded.
+   *
+   * @generated from field: uint64 encrypted_size = 7;
+   */
+  encryptedSize: bigint;
+
+  /**
+   * The AES-256-GCM tags of the encrypted file's chunks (one per 64 MiB of
+   * model), in order, concatenated: 16 bytes each.
+   *
+   * @generated from field: bytes tags = 8;
+   */
+  tags: Uint8Array;
+
+  /**
+   * The TEE's raw secp256k1 signature over keccak256(tags), without an
+   * EIP-191 prefix: r ‖ s ‖ v, 65 bytes, v = 0/1 as delivered (the first 65
+   * bytes of the encrypted file).
+   *
+   * @generated from field: bytes tag_signature = 9;
+   */
+  tagSignature: Uint8Array;
+
+  /**
+   * The model key, ECIES-encrypted (secp256k1, eciesjs layout: ephemeral key
+   * 65 ‖ nonce 16 ‖ tag 16 ‖ ciphertext) to the wallet's public key, as
+   * published on chain by the provider's settleFees.
+   *
+   * @generated from field: bytes encrypted_secret = 10;
+   */
+  encryptedSecret: Uint8Array;
+
+  /**
+   * The TEE's signature (65 bytes r ‖ s ‖ v, v = 27/28) over the EIP-712
+   * digest of VerifierMessage(string id, bytes encryptedSecret, bytes
+   * modelRootHash, uint256 nonce, uint256 taskFee, address user) in the domain
+   * {name "0G Fine-Tuning Serving", version "1", chainId = ComputeProof.chain_id,
+   * verifyingContract = fine_tuning_contract}, with id = task_id, taken from
+   * the provider's settleFees transaction. Empty when the bridge could not
+   * find that transaction.
+   *
+   * @generated from field: bytes settlement_signature = 11;
+   */
+  settlementSignature: Uint8Array;
+
+  /**
+   * VerifierMessage.nonce: the task nonce, decimal.
+   *
+   * @generated from field: string settlement_nonce = 12;
+   */
+  settlementNonce: string;
+
+  /**
+   * VerifierMessage.taskFee: what the provider was paid, neuron, decimal.
+   *
+   * @generated from field: string task_fee_neuron = 13;
+   */
+  taskFeeNeuron: string;
+
+  /**
+   * VerifierMessage.user: the wallet that ordered the task (EIP-55).
+   *
+   * @generated from field: string user_address = 14;
+   */
+  userAddress: string;
+
+  /**
+   * The FineTuningServing contract (EIP-712 verifyingContract), EIP-55.
+   *
+   * @generated from field: string fine_tuning_contract = 15;
+   */
+  fineTuningContract: string;
+
+  /**
+   * Hash of the provider's settleFees transaction, 0x-hex; empty when not found.
+   *
+   * @generated from field: string settlement_tx_hash = 16;
+   */
+  settlementTxHash: string;
+
+  /**
+   * hex(sha256) of the decrypted model the bridge wrote (also the job output's
+   * "sha256"), and its size in bytes.
+   *
+   * @generated from field: string artifact_sha256 = 17;
+   */
+  artifactSha256: string;
+
+  /**
+   * @generated from field: uint64 artifact_size = 18;
+   */
+  artifactSize: bigint;
+};
+
+/**
+ * Describes the message chaoschain.zerog.v1.FineTuningDelivery.
+ * Use `create(FineTuningDeliverySchema)` to create a new message.
+ */
+export const FineTuningDeliverySchema: GenMessage<FineTuningDelivery> = /*@__PURE__*/
+  messageDesc(file_chaoschain_zerog_v1_compute, 15);
 
 /**
  * Attestation of the provider's CPU TEE, as served by its attestation endpoint.
@@ -825,7 +1002,7 @@ export type TeeEvidence = Message<"chaoschain.zerog.v1.TeeEvidence"> & {
  * Use `create(TeeEvidenceSchema)` to create a new message.
  */
 export const TeeEvidenceSchema: GenMessage<TeeEvidence> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 15);
+  messageDesc(file_chaoschain_zerog_v1_compute, 16);
 
 /**
  * Intel DCAP collateral for one quote, in the shape of Intel's PCS v4 API and
@@ -933,7 +1110,7 @@ export type QuoteCollateral = Message<"chaoschain.zerog.v1.QuoteCollateral"> & {
  * Use `create(QuoteCollateralSchema)` to create a new message.
  */
 export const QuoteCollateralSchema: GenMessage<QuoteCollateral> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 16);
+  messageDesc(file_chaoschain_zerog_v1_compute, 17);
 
 /**
  * NVIDIA GPU attestation evidence, bound to the same report by its nonce.
@@ -973,7 +1150,7 @@ export type GpuEvidence = Message<"chaoschain.zerog.v1.GpuEvidence"> & {
  * Use `create(GpuEvidenceSchema)` to create a new message.
  */
 export const GpuEvidenceSchema: GenMessage<GpuEvidence> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 17);
+  messageDesc(file_chaoschain_zerog_v1_compute, 18);
 
 /**
  * @generated from message chaoschain.zerog.v1.GpuDeviceEvidence
@@ -1004,7 +1181,7 @@ export type GpuDeviceEvidence = Message<"chaoschain.zerog.v1.GpuDeviceEvidence">
  * Use `create(GpuDeviceEvidenceSchema)` to create a new message.
  */
 export const GpuDeviceEvidenceSchema: GenMessage<GpuDeviceEvidence> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 18);
+  messageDesc(file_chaoschain_zerog_v1_compute, 19);
 
 /**
  * @generated from message chaoschain.zerog.v1.WatchJobRequest
@@ -1021,7 +1198,7 @@ export type WatchJobRequest = Message<"chaoschain.zerog.v1.WatchJobRequest"> & {
  * Use `create(WatchJobRequestSchema)` to create a new message.
  */
 export const WatchJobRequestSchema: GenMessage<WatchJobRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 19);
+  messageDesc(file_chaoschain_zerog_v1_compute, 20);
 
 /**
  * One event of a job's life.
@@ -1049,7 +1226,7 @@ export type JobEvent = Message<"chaoschain.zerog.v1.JobEvent"> & {
  * Use `create(JobEventSchema)` to create a new message.
  */
 export const JobEventSchema: GenMessage<JobEvent> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 20);
+  messageDesc(file_chaoschain_zerog_v1_compute, 21);
 
 /**
  * @generated from message chaoschain.zerog.v1.CancelJobRequest
@@ -1066,7 +1243,7 @@ export type CancelJobRequest = Message<"chaoschain.zerog.v1.CancelJobRequest"> &
  * Use `create(CancelJobRequestSchema)` to create a new message.
  */
 export const CancelJobRequestSchema: GenMessage<CancelJobRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 21);
+  messageDesc(file_chaoschain_zerog_v1_compute, 22);
 
 /**
  * @generated from message chaoschain.zerog.v1.CancelJobResponse
@@ -1083,7 +1260,7 @@ export type CancelJobResponse = Message<"chaoschain.zerog.v1.CancelJobResponse">
  * Use `create(CancelJobResponseSchema)` to create a new message.
  */
 export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 22);
+  messageDesc(file_chaoschain_zerog_v1_compute, 23);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListJobsRequest
@@ -1116,7 +1293,7 @@ export type ListJobsRequest = Message<"chaoschain.zerog.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 23);
+  messageDesc(file_chaoschain_zerog_v1_compute, 24);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListJobsResponse
@@ -1140,7 +1317,7 @@ export type ListJobsResponse = Message<"chaoschain.zerog.v1.ListJobsResponse"> &
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 24);
+  messageDesc(file_chaoschain_zerog_v1_compute, 25);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListServicesRequest
@@ -1159,6 +1336,15 @@ export type ListServicesRequest = Message<"chaoschain.zerog.v1.ListServicesReque
    * @generated from field: chaoschain.zerog.v1.VerificationMethod verification = 2;
    */
   verification: VerificationMethod;
+
+  /**
+   * Only services of this type ("chatbot", "fine-tuning", ...). Empty lists
+   * the inference services, as before fine-tuning was offered; "fine-tuning"
+   * lists one service per base model of each fine-tuning provider.
+   *
+   * @generated from field: string service_type = 3;
+   */
+  serviceType: string;
 };
 
 /**
@@ -1166,7 +1352,7 @@ export type ListServicesRequest = Message<"chaoschain.zerog.v1.ListServicesReque
  * Use `create(ListServicesRequestSchema)` to create a new message.
  */
 export const ListServicesRequestSchema: GenMessage<ListServicesRequest> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 25);
+  messageDesc(file_chaoschain_zerog_v1_compute, 26);
 
 /**
  * A provider service on offer.
@@ -1197,7 +1383,9 @@ export type Service = Message<"chaoschain.zerog.v1.Service"> & {
   verifiability: VerificationMethod;
 
   /**
-   * "chatbot", "text-to-image", ...
+   * "chatbot", "text-to-image", ..., or "fine-tuning" (then `model` is a base
+   * model, `input_price_neuron` the price per token per epoch and
+   * `output_price_neuron` 0).
    *
    * @generated from field: string service_type = 5;
    */
@@ -1252,7 +1440,7 @@ export type Service = Message<"chaoschain.zerog.v1.Service"> & {
  * Use `create(ServiceSchema)` to create a new message.
  */
 export const ServiceSchema: GenMessage<Service> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 26);
+  messageDesc(file_chaoschain_zerog_v1_compute, 27);
 
 /**
  * @generated from message chaoschain.zerog.v1.ListServicesResponse
@@ -1269,7 +1457,7 @@ export type ListServicesResponse = Message<"chaoschain.zerog.v1.ListServicesResp
  * Use `create(ListServicesResponseSchema)` to create a new message.
  */
 export const ListServicesResponseSchema: GenMessage<ListServicesResponse> = /*@__PURE__*/
-  messageDesc(file_chaoschain_zerog_v1_compute, 27);
+  messageDesc(file_chaoschain_zerog_v1_compute, 28);
 
 /**
  * The kind of work a task asks for.
@@ -1476,6 +1664,14 @@ export enum FailureReason {
    * @generated from enum value: FAILURE_REASON_COLLATERAL_UNAVAILABLE = 10;
    */
   COLLATERAL_UNAVAILABLE = 10,
+
+  /**
+   * The task's input was found invalid when the job ran (e.g. a fine-tuning
+   * dataset fetched from a URL is not valid JSONL); nothing was paid.
+   *
+   * @generated from enum value: FAILURE_REASON_INVALID_INPUT = 11;
+   */
+  INVALID_INPUT = 11,
 }
 
 /**

@@ -1,0 +1,200 @@
+import { randomBytes } from "node:crypto";
+import { create, equals, fromBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  type ComputeTask,
+  ComputeTaskSchema,
+  FailureReason,
+  JobSchema,
+  JobState,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import type { JobCheckpoint } from "../backend.js";
+import type { ClaimedJob, JobRecord } from "./job-store.js";
+
+// The SQL both stores run, written once. Parameters are `@name` (better-sqlite3's syntax; the Postgres
+// store numbers them), and `@now` is the time in ms: the caller's clock for SQLite, the database's for
+// Postgres, so that the leases of bridges on several machines are judged by one clock.
+
+/** A row of `jobs`, without the result. */
+export interface JobRow {
+  seq: number;
+  id: string;
+  idempotency_key: string | null;
+  state: number;
+  task: Uint8Array;
+  task_type: number;
+  model: string;
+  progress: number;
+  provider: string;
+  attempts: number;
+  error_reason: number;
+  error_message: string;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  stage: string;
+  message: string;
+  checkpoint: string | null;
+  lease_owner: string | null;
+  version: number;
+}
+
+/** Every column but the result: job reads never need the (large) result blob. */
+export const jobColumns =
+  "seq, id, idempotency_key, state, task, task_type, model, progress, provider, attempts, error_reason, " +
+  "error_message, created_at, updated_at, started_at, ended_at, stage, message, checkpoint, lease_owner, version";
+
+const { QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED } = JobState;
+const live = `state IN (${QUEUED}, ${RUNNING})`;
+/** The running job still held by the lease `@owner`/`@attempt`. */
+const leased = `id = @id AND state = ${RUNNING} AND lease_owner = @owner AND attempts = @attempt`;
+
+/** What differs between the two databases in the shared statements. */
+export interface SqlDialect {
+  /** Appended to a row-selecting subquery that claims rows: Postgres skips rows another claim holds. */
+  skipLocked: string;
+  /** Appended to RETURNING of a change: Postgres notifies the other bridges. */
+  notify: string;
+  /**
+   * Where a job's task and result are: in its row (Postgres keeps an unchanged large value in place when
+   * the row changes), or in `job_payloads` (SQLite rewrites a row's large values with any change of the
+   * row: a large task once per progress update).
+   */
+  payloads: "row" | "table";
+}
+
+/** The statements both stores run, for `dialect`. */
+export function jobStatements(dialect: SqlDialect) {
+  const inRow = dialect.payloads === "row";
+  const columns = inRow
+    ? jobColumns
+    : jobColumns.replace(" task,", " (SELECT task FROM job_payloads AS p WHERE p.seq = jobs.seq) AS task,");
+  const changed = `RETURNING ${columns}${dialect.notify}`;
+  return {
+    byId: `SELECT ${columns} FROM jobs WHERE id = @id`,
+    byKey: `SELECT ${columns} FROM jobs WHERE idempotency_key = @key`,
+    result: inRow
+      ? "SELECT result FROM jobs WHERE id = @id"
+      : "SELECT p.result FROM job_payloads AS p JOIN jobs ON jobs.seq = p.seq WHERE jobs.id = @id",
+    counts: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
+    claim: `WITH picked AS MATERIALIZED (
+        SELECT seq FROM jobs WHERE state = ${QUEUED} ORDER BY seq LIMIT @limit${dialect.skipLocked})
+      UPDATE jobs SET state = ${RUNNING}, attempts = attempts + 1, started_at = COALESCE(started_at, @now),
+      updated_at = @now, lease_owner = @owner, lease_expires_at = @now + @leaseMs, version = version + 1
+      WHERE seq IN (SELECT seq FROM picked) ${changed}`,
+    renew: `UPDATE jobs SET lease_expires_at = @now + @leaseMs WHERE state = ${RUNNING} AND lease_owner = @owner
+      RETURNING id`,
+    releaseExpired: `WITH picked AS MATERIALIZED (
+        SELECT seq FROM jobs WHERE state = ${RUNNING}
+        AND (@all = 1 OR lease_expires_at IS NULL OR lease_expires_at < @now) ORDER BY seq LIMIT 1000${dialect.skipLocked})
+      UPDATE jobs SET
+      state = CASE WHEN attempts >= @maxAttempts THEN ${FAILED} ELSE ${QUEUED} END,
+      error_reason = CASE WHEN attempts >= @maxAttempts THEN ${FailureReason.INTERRUPTED} ELSE error_reason END,
+      error_message = CASE WHEN attempts >= @maxAttempts
+        THEN 'the bridge stopped ' || attempts || ' times while this job ran; submit it again'
+        ELSE error_message END,
+      ended_at = CASE WHEN attempts >= @maxAttempts THEN @now ELSE ended_at END,
+      progress = CASE WHEN attempts >= @maxAttempts THEN progress ELSE 0 END,
+      message = '', lease_expires_at = NULL, updated_at = @now, version = version + 1
+      WHERE seq IN (SELECT seq FROM picked) ${changed}`,
+    update: `UPDATE jobs SET progress = COALESCE(@progress, progress), provider = COALESCE(@provider, provider),
+      stage = COALESCE(@stage, stage), message = COALESCE(@message, message), updated_at = @now,
+      version = version + 1 WHERE ${leased} RETURNING updated_at, version${dialect.notify}`,
+    checkpoint: `UPDATE jobs SET checkpoint = @checkpoint WHERE ${leased} RETURNING id`,
+    succeed: `UPDATE jobs SET state = ${SUCCEEDED}, progress = 1, ${inRow ? "result = @result, " : ""}provider = @provider,
+      message = '', lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1
+      WHERE ${leased} ${changed}`,
+    /** With payloads in their own table: the result of the job just succeeded (in the same transaction). */
+    storeResult: "UPDATE job_payloads SET result = @result WHERE seq = @seq",
+    fail: `UPDATE jobs SET state = ${FAILED}, error_reason = @reason, error_message = @errorMessage, message = '',
+      lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1 WHERE ${leased} ${changed}`,
+    requeue: `UPDATE jobs SET state = ${QUEUED}, progress = 0, message = '', lease_expires_at = NULL,
+      updated_at = @now, version = version + 1 WHERE ${leased} ${changed}`,
+    cancel: `UPDATE jobs SET state = ${CANCELLED}, error_message = @errorMessage, message = '',
+      lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1
+      WHERE id = @id AND ${live} ${changed}`,
+    /** A small committed write: whether the store can be written to now. */
+    probe:
+      "INSERT INTO bridge_meta (key, value) VALUES ('last_write', @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    /** `SELECT … WHERE state IN (…) AND seq < … ORDER BY seq DESC LIMIT …` with numbered markers. */
+    list(states: number, before: boolean, marker: (i: number) => string): string {
+      const where: string[] = [];
+      let i = 0;
+      if (states) where.push(`state IN (${Array.from({ length: states }, () => marker(++i)).join(", ")})`);
+      if (before) where.push(`seq < ${marker(++i)}`);
+      return `SELECT ${columns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${marker(++i)}`;
+    },
+  };
+}
+
+export function newJobId(): string {
+  return `job_${Date.now().toString(36)}${randomBytes(8).toString("hex")}`;
+}
+
+/** A stored checkpoint, or undefined when there is none or it is not a JSON object (never throws). */
+export function parseCheckpoint(text: string | null): JobCheckpoint | undefined {
+  if (text === null) return undefined;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as JobCheckpoint)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function toRecord(row: JobRow): JobRecord {
+  const job = create(JobSchema, {
+    jobId: row.id,
+    state: row.state,
+    progress: row.progress,
+    providerAddress: row.provider,
+    taskType: row.task_type,
+    model: row.model,
+    attempts: row.attempts,
+    createTime: timestampFromMs(row.created_at),
+    updateTime: timestampFromMs(row.updated_at),
+    stage: row.stage,
+    message: row.message,
+  });
+  if (row.started_at !== null) job.startTime = timestampFromMs(row.started_at);
+  if (row.ended_at !== null) job.endTime = timestampFromMs(row.ended_at);
+  if (row.error_reason !== 0 || row.error_message !== "") {
+    job.error = {
+      $typeName: "chaoschain.zerog.v1.JobError",
+      reason: row.error_reason,
+      message: row.error_message,
+    };
+  }
+  return {
+    job,
+    task: fromBinary(ComputeTaskSchema, row.task),
+    idempotencyKey: row.idempotency_key ?? "",
+    checkpoint: parseCheckpoint(row.checkpoint),
+    version: row.version,
+  };
+}
+
+export function toClaimed(row: JobRow): ClaimedJob {
+  return { ...toRecord(row), lease: { owner: row.lease_owner ?? "", attempt: row.attempts } };
+}
+
+/**
+ * The job already stored under an idempotency key, when `task` is the one it was created for; throws
+ * `invalid_argument` when the key was used for a different task.
+ */
+export function sameTask(existing: JobRecord, task: ComputeTask): JobRecord {
+  if (equals(ComputeTaskSchema, existing.task, task)) return existing;
+  throw new ZeroGError("invalid_argument", "idempotency_key was already used for a different task", {
+    violations: [
+      {
+        field: "idempotency_key",
+        reason: "CONFLICT",
+        description: `already used by job ${existing.job.jobId} with a different task; use a new key`,
+      },
+    ],
+  });
+}

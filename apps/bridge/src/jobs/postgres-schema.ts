@@ -1,0 +1,75 @@
+import type pg from "pg";
+import { type Migration, pendingMigrations } from "./migrations.js";
+
+/** The Postgres job store's schema, version by version. Never edit a released step: add one. */
+export const postgresMigrations: readonly Migration<pg.ClientBase>[] = [
+  {
+    version: 1,
+    name: "jobs with leases",
+    up: async (db) => {
+      await db.query(`
+        CREATE TABLE jobs (
+          seq              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          id               TEXT NOT NULL UNIQUE,
+          idempotency_key  TEXT UNIQUE,
+          state            SMALLINT NOT NULL,
+          task             BYTEA NOT NULL,
+          task_type        SMALLINT NOT NULL,
+          model            TEXT NOT NULL,
+          progress         DOUBLE PRECISION NOT NULL DEFAULT 0,
+          provider         TEXT NOT NULL DEFAULT '',
+          attempts         INTEGER NOT NULL DEFAULT 0,
+          error_reason     SMALLINT NOT NULL DEFAULT 0,
+          error_message    TEXT NOT NULL DEFAULT '',
+          result           BYTEA,
+          created_at       BIGINT NOT NULL,
+          updated_at       BIGINT NOT NULL,
+          started_at       BIGINT,
+          ended_at         BIGINT,
+          stage            TEXT NOT NULL DEFAULT '',
+          message          TEXT NOT NULL DEFAULT '',
+          checkpoint       TEXT,
+          lease_owner      TEXT,
+          lease_expires_at BIGINT,
+          version          INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX jobs_by_state ON jobs (state, seq);
+        CREATE INDEX jobs_queued ON jobs (seq) WHERE state = 1;
+        CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 2;
+        CREATE INDEX jobs_running_owner ON jobs (lease_owner) WHERE state = 2;
+        CREATE TABLE bridge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        -- Times are ms since the epoch, by the database's clock: one clock for every bridge's leases.
+        CREATE FUNCTION zerog_now_ms() RETURNS BIGINT LANGUAGE SQL STABLE
+          AS $$ SELECT (extract(epoch FROM now()) * 1000)::BIGINT $$;`);
+    },
+  },
+];
+
+/** Serializes migrations of bridges starting at once (any constant; "zerog" in ASCII). */
+const migrationLock = 0x7a65726f67;
+
+/**
+ * Brings the schema to the latest version in one transaction, holding an advisory lock so that bridges
+ * starting together migrate one after the other. Throws a StorageError for a database of a newer bridge.
+ */
+export async function migratePostgres(client: pg.ClientBase, location: string): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [migrationLock]);
+    await client.query(
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    );
+    const { rows } = await client.query<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_version");
+    for (const step of pendingMigrations(postgresMigrations, rows[0]?.v ?? 0, location)) {
+      await step.up(client);
+      await client.query("INSERT INTO schema_version (version, name) VALUES ($1, $2)", [
+        step.version,
+        step.name,
+      ]);
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}

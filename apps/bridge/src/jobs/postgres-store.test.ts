@@ -1,0 +1,167 @@
+import { JobState } from "@chaoschain/zerog-core";
+import pg from "pg";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { inferenceTask, minute, usePostgres } from "../../test/stores.js";
+import type { JobStore, JobStoreHooks, RemoteChanges } from "./job-store.js";
+import { PostgresJobStore } from "./postgres-store.js";
+import { StorageError } from "./storage-error.js";
+
+// What only the Postgres store does: migrations, several bridges on one database, notifications, and
+// a database that goes away and comes back. What both stores do is in job-store.test.ts.
+
+const task = inferenceTask;
+const server = usePostgres();
+
+const opened: JobStore[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close().catch(() => {});
+});
+async function open(url: string, hooks?: JobStoreHooks) {
+  const store = await PostgresJobStore.open({ url, hooks, connectTimeoutMs: 2000 });
+  opened.push(store);
+  return store;
+}
+async function query<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+function remoteLog() {
+  const log: string[] = [];
+  const listener: RemoteChanges = {
+    onJob: (id, version) => log.push(`job ${id} ${version}`),
+    onQueued: () => log.push("queued"),
+    onGap: () => log.push("gap"),
+  };
+  return { log, listener };
+}
+
+describe("PostgresJobStore", () => {
+  it("migrates a new database once, even when two bridges open it at the same moment", async () => {
+    const url = await server().createDatabase();
+    await Promise.all([open(url), open(url), open(url)]);
+    expect(await query(url, "SELECT version, name FROM schema_version")).toEqual([
+      { version: 1, name: "jobs with leases" },
+    ]);
+    await open(url);
+    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 1 }]);
+  });
+
+  it("refuses a database written by a newer bridge", async () => {
+    const url = await server().createDatabase();
+    await open(url);
+    await query(url, "INSERT INTO schema_version (version, name) VALUES (99, 'future')");
+    await expect(PostgresJobStore.open({ url })).rejects.toThrow(
+      /has schema version 99, newer than this bridge knows \(1\)/,
+    );
+  });
+
+  it("waits for a database that is not up, then refuses naming it, without its password", async () => {
+    const url = `postgres://zerog:s3cret-pw@127.0.0.1:1/jobs?password=s3cret-pw`;
+    const waits: StorageError[] = [];
+    const refused = await PostgresJobStore.open({
+      url,
+      connectTimeoutMs: 600,
+      onWaiting: (p) => waits.push(p),
+    }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(StorageError);
+    expect((refused as StorageError).problem).toBe("unavailable");
+    expect((refused as StorageError).message).toContain("postgres://zerog@127.0.0.1:1/jobs");
+    expect((refused as StorageError).message).toContain("ECONNREFUSED");
+    expect(waits.length).toBeGreaterThan(0);
+    for (const err of [refused as StorageError, ...waits]) {
+      expect(`${err.message} ${err.path} ${String(err.cause)}`).not.toContain("s3cret-pw");
+    }
+  });
+
+  it("refuses at once a database that refuses the credentials, or does not exist", async () => {
+    const wrong = server()
+      .url("postgres")
+      .replace(/:[0-9a-f]+@/, ":not-the-password@");
+    const started = Date.now();
+    const refused = await PostgresJobStore.open({ url: wrong, connectTimeoutMs: 20_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect((refused as StorageError).code).toBe("28P01");
+    expect((refused as StorageError).message).not.toContain("not-the-password");
+    const missing = await PostgresJobStore.open({
+      url: server().url("no_such_database"),
+      connectTimeoutMs: 20_000,
+    }).catch((e: unknown) => e);
+    expect((missing as StorageError).code).toBe("3D000");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("stores the inserts of one moment in one statement", async () => {
+    const store = (await open(await server().createDatabase())) as PostgresJobStore;
+    await Promise.all(Array.from({ length: 64 }, (_, i) => store.insert(task(`p${i}`), "")));
+    expect(store.insertStatements).toBe(1);
+    await Promise.all(Array.from({ length: 64 }, (_, i) => store.insert(task(`q${i}`), "")));
+    expect(store.insertStatements).toBe(2);
+  });
+
+  it("keeps an idempotency key unique across bridges inserting it at once", async () => {
+    const url = await server().createDatabase();
+    const [a, b] = [await open(url), await open(url)];
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).insert(task(), `shared-${i % 4}`)),
+    );
+    const byKey = new Map<string, Set<string>>();
+    results.forEach((r, i) => {
+      const ids = byKey.get(`shared-${i % 4}`) ?? new Set();
+      ids.add(r.record.job.jobId);
+      byKey.set(`shared-${i % 4}`, ids);
+    });
+    expect([...byKey.values()].map((ids) => ids.size)).toEqual([1, 1, 1, 1]);
+    expect(results.filter((r) => r.created)).toHaveLength(4);
+    expect(await a.counts()).toEqual(new Map([[JobState.QUEUED, 4]]));
+  });
+
+  it("tells each bridge what the others changed, not what it changed itself", async () => {
+    const url = await server().createDatabase();
+    const [a, b] = [await open(url), await open(url)];
+    const seenByA = remoteLog();
+    const seenByB = remoteLog();
+    a.watchRemote!(seenByA.listener);
+    b.watchRemote!(seenByB.listener);
+    await vi.waitFor(() => expect(seenByA.log).toEqual(["gap"]));
+    await vi.waitFor(() => expect(seenByB.log).toEqual(["gap"]));
+    const id = (await a.insert(task(), "")).record.job.jobId;
+    const [claimed] = await a.claim("bridge-a", 1, minute);
+    await b.cancel(id);
+    await vi.waitFor(() => expect(seenByB.log).toEqual(["gap", "queued", `job ${id} 1`]));
+    await vi.waitFor(() => expect(seenByA.log).toEqual(["gap", `job ${id} 2`]));
+    expect(claimed?.version).toBe(1);
+  });
+
+  it("survives a restart of the database: failures while it is down, then it works again, and listeners hear of the gap", async () => {
+    const reports: Array<string | undefined> = [];
+    const url = await server().createDatabase();
+    const store = await open(url, { onStorage: (p) => reports.push(p?.problem) });
+    const seen = remoteLog();
+    store.watchRemote!(seen.listener);
+    await vi.waitFor(() => expect(seen.log).toEqual(["gap"]));
+    const id = (await store.insert(task(), "")).record.job.jobId;
+    await server().stop();
+    try {
+      const refused = await store.insert(task(), "").catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(StorageError);
+      expect((refused as StorageError).problem).toBe("unavailable");
+      await expect(store.get(id)).rejects.toThrow(StorageError);
+      expect(await store.probe()).toBe(false);
+      expect(reports[0]).toBe("unavailable");
+    } finally {
+      await server().start();
+    }
+    await vi.waitFor(async () => expect(await store.probe()).toBe(true), { timeout: 10_000 });
+    expect(store.problem).toBeUndefined();
+    expect(reports.at(-1)).toBeUndefined();
+    expect((await store.get(id))?.job.state).toBe(JobState.QUEUED);
+    expect((await store.insert(task(), "")).created).toBe(true);
+    await vi.waitFor(() => expect(seen.log).toEqual(["gap", "gap"]), { timeout: 15_000 });
+  });
+});

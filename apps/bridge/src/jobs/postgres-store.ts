@@ -1,0 +1,465 @@
+import { randomBytes } from "node:crypto";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type ComputeResult,
+  ComputeResultSchema,
+  type ComputeTask,
+  ComputeTaskSchema,
+  type FailureReason,
+  type Job,
+  JobState,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import pg from "pg";
+import type { JobCheckpoint } from "../backend.js";
+import { type JobRow, jobColumns, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
+import type {
+  ClaimedJob,
+  JobPatch,
+  JobRecord,
+  JobStore,
+  JobStoreHooks,
+  Lease,
+  ListJobsQuery,
+  ReleasedJobs,
+  RemoteChanges,
+} from "./job-store.js";
+import { isTransient, redactDatabaseUrl, toPostgresStorageError } from "./postgres-errors.js";
+import { migratePostgres } from "./postgres-schema.js";
+import { StorageError } from "./storage-error.js";
+import { type PendingInsert, StoreBase } from "./store-base.js";
+
+export interface PostgresJobStoreOptions {
+  /** `postgres://user:password@host:port/database` (node-postgres connection string). */
+  url: string;
+  hooks?: JobStoreHooks | undefined;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number | undefined;
+  /** How long opening keeps retrying while the database cannot be reached, ms. Default 30 000. */
+  connectTimeoutMs?: number | undefined;
+  /** A statement taking longer than this fails (the database is treated as unavailable), ms. Default 30 000. */
+  queryTimeoutMs?: number | undefined;
+  /** Told each time opening waits for the database. */
+  onWaiting?: ((problem: StorageError) => void) | undefined;
+}
+
+/** Channel of job changes: payload `<job id> <version> <origin>`. */
+const jobChannel = "zerog_job";
+/** Channel of new queued jobs: payload `<origin>`. */
+const queuedChannel = "zerog_queued";
+
+/** int8 (COUNT, BIGINT columns) as numbers: every value here is far below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 20
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** Turns `@name` parameters into `$n` (and `@now` into the database's clock); returns the names in order. */
+function compile(sql: string): { text: string; names: string[] } {
+  const names: string[] = [];
+  const text = sql.replace(/@(\w+)/g, (_, name: string) => {
+    if (name === "now") return "zerog_now_ms()";
+    if (!names.includes(name)) names.push(name);
+    return `$${names.indexOf(name) + 1}`;
+  });
+  return { text, names };
+}
+
+type Statements = ReturnType<typeof jobStatements>;
+type StatementName = Exclude<keyof Statements, "list" | "storeResult">;
+type Compiled = Record<StatementName, { text: string; names: string[] }>;
+
+/**
+ * Jobs in Postgres, shared by any number of bridges. Claims take the oldest queued jobs with `FOR UPDATE
+ * SKIP LOCKED` and lease them to the claiming bridge; every change notifies the others (LISTEN/NOTIFY on
+ * `zerog_job` and `zerog_queued`). Inserts arriving together go in one statement (group commit); a write
+ * has committed, durably, when its promise resolves, so `durable()` has nothing left to wait for.
+ *
+ * Open it with {@link PostgresJobStore.open}: it connects (retrying while the database is down, for
+ * `connectTimeoutMs`) and migrates the schema (`postgres-schema.ts`).
+ */
+export class PostgresJobStore extends StoreBase implements JobStore {
+  readonly kind = "postgres";
+  readonly shared = true;
+  readonly location: string;
+  readonly #url: string;
+  readonly #pool: pg.Pool;
+  readonly #origin = randomBytes(6).toString("hex");
+  readonly #sql: Compiled;
+  readonly #list: Statements["list"];
+  #pendingInserts: PendingInsert[] = [];
+  #inserting = false;
+  #insertStatements = 0;
+  readonly #remote = new Set<RemoteChanges>();
+  #listener: pg.Client | undefined;
+  #listenTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(options: PostgresJobStoreOptions, pool: pg.Pool) {
+    super(options.hooks ?? {}, undefined);
+    this.#url = options.url;
+    this.location = redactDatabaseUrl(options.url);
+    this.#pool = pool;
+    const notify = `, pg_notify('${jobChannel}', id || ' ' || version || ' ' || '${this.#origin}') AS notified`;
+    const {
+      list,
+      storeResult: _,
+      ...statements
+    } = jobStatements({
+      skipLocked: " FOR UPDATE SKIP LOCKED",
+      notify,
+      payloads: "row",
+    });
+    this.#list = list;
+    this.#sql = Object.fromEntries(
+      Object.entries(statements).map(([name, sql]) => [name, compile(sql)]),
+    ) as Compiled;
+  }
+
+  /** Connects to the database at `options.url`, migrating its schema. */
+  static async open(options: PostgresJobStoreOptions): Promise<PostgresJobStore> {
+    const location = redactDatabaseUrl(options.url);
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5000,
+      query_timeout: options.queryTimeoutMs ?? 30_000,
+      keepAlive: true,
+      application_name: "zerog-bridge",
+      types,
+    });
+    // An idle connection's error (the server restarted): the pool drops the connection; queries report it.
+    pool.on("error", () => {});
+    const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000);
+    for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        const client = await pool.connect();
+        try {
+          await migratePostgres(client, location);
+        } finally {
+          client.release();
+        }
+        return new PostgresJobStore(options, pool);
+      } catch (err) {
+        const storage = toPostgresStorageError(err, location, "open");
+        // Waited for: a server not up yet. Refused at once: wrong credentials, no such database.
+        if (!storage || !isTransient(storage) || Date.now() + wait > deadline) {
+          await pool.end().catch(() => {});
+          throw storage ?? err;
+        }
+        options.onWaiting?.(storage);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  async probe(): Promise<boolean> {
+    try {
+      await this.#run("write", "probe", { value: new Date().toISOString() });
+    } catch (err) {
+      if (err instanceof StorageError) return false;
+      throw err;
+    }
+    this.recovered();
+    return true;
+  }
+
+  /** One statement; a storage failure becomes a {@link StorageError} and the store's problem. */
+  async #query<R extends pg.QueryResultRow>(
+    doing: "read" | "write",
+    text: string,
+    values: unknown[],
+  ): Promise<R[]> {
+    try {
+      return (await this.#pool.query<R>(text, values)).rows;
+    } catch (err) {
+      const storage = toPostgresStorageError(err, this.location, doing);
+      throw storage ? this.failed(storage) : err;
+    }
+  }
+
+  #run<R extends pg.QueryResultRow>(
+    doing: "read" | "write",
+    name: StatementName,
+    params: Record<string, unknown>,
+  ): Promise<R[]> {
+    const { text, names } = this.#sql[name];
+    return this.#query<R>(
+      doing,
+      text,
+      names.map((n) => params[n]),
+    );
+  }
+
+  insert(task: ComputeTask, idempotencyKey: string): Promise<{ record: JobRecord; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.#pendingInserts.push({ task, key: idempotencyKey, resolve, reject });
+      // The inserts of this turn of the event loop go together; while a statement runs, the next wait.
+      if (this.#pendingInserts.length === 1 && !this.#inserting)
+        setImmediate(() => void this.#insertPending());
+    });
+  }
+
+  /** INSERT statements run so far (each stores every job waiting for it). */
+  get insertStatements(): number {
+    return this.#insertStatements;
+  }
+
+  /**
+   * Inserts every waiting job in one statement, then those that arrived meanwhile, and so on: one
+   * statement at a time keeps the jobs in the order they were submitted.
+   */
+  async #insertPending(): Promise<void> {
+    if (this.#inserting) return;
+    this.#inserting = true;
+    try {
+      while (this.#pendingInserts.length) {
+        const batch = this.#pendingInserts;
+        this.#pendingInserts = [];
+        this.#insertStatements++;
+        await this.#insertBatch(batch).catch((err: unknown) => {
+          for (const entry of batch) entry.reject(err);
+        });
+      }
+    } finally {
+      this.#inserting = false;
+    }
+  }
+
+  async #insertBatch(batch: PendingInsert[]): Promise<void> {
+    // A row for each job without a key and for the first use of each key in the batch; the repeats of a
+    // key resolve to its job, as do keys some earlier insert (of any bridge) used.
+    const fresh = new Map<PendingInsert, string>();
+    const keys = new Set<string>();
+    for (const entry of batch) {
+      if (entry.key !== "" && keys.has(entry.key)) continue;
+      keys.add(entry.key);
+      fresh.set(entry, newJobId());
+    }
+    const entries = [...fresh];
+    const rows = await this.#query<JobRow>(
+      "write",
+      `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
+       SELECT t.id, t.key, ${JobState.QUEUED}, t.task, t.task_type, t.model, n.now, n.now
+       FROM unnest($1::text[], $2::text[], $3::bytea[], $4::smallint[], $5::text[]) WITH ORDINALITY
+         AS t(id, key, task, task_type, model, ord), (SELECT zerog_now_ms() AS now) n
+       ORDER BY t.ord
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING ${jobColumns}, pg_notify('${queuedChannel}', $6) AS notified`,
+      [
+        entries.map(([, id]) => id),
+        entries.map(([e]) => (e.key === "" ? null : e.key)),
+        entries.map(([e]) => Buffer.from(toBinary(ComputeTaskSchema, e.task))),
+        entries.map(([e]) => e.task.taskType),
+        entries.map(([e]) => e.task.model),
+        this.#origin,
+      ],
+    );
+    const created = new Map<string, JobRecord>();
+    for (const row of rows.sort((a, b) => a.seq - b.seq)) created.set(row.id, this.changedRow(row));
+    const byKey = new Map<string, JobRecord>();
+    for (const record of created.values())
+      if (record.idempotencyKey) byKey.set(record.idempotencyKey, record);
+    const taken = [...keys].filter((k) => k !== "" && !byKey.has(k));
+    if (taken.length) {
+      const found = await this.#query<JobRow>(
+        "read",
+        `SELECT ${jobColumns} FROM jobs WHERE idempotency_key = ANY($1::text[])`,
+        [taken],
+      );
+      for (const row of found) byKey.set(row.idempotency_key!, toRecord(row));
+    }
+    for (const entry of batch) {
+      const own = created.get(fresh.get(entry) ?? "");
+      if (own) {
+        entry.resolve({ record: own, created: true });
+        continue;
+      }
+      const first = byKey.get(entry.key);
+      if (!first) {
+        entry.reject(
+          new ZeroGError("internal", "the job stored with this idempotency key could not be read"),
+        );
+        continue;
+      }
+      try {
+        entry.resolve({ record: sameTask(first, entry.task), created: false });
+      } catch (err) {
+        entry.reject(err);
+      }
+    }
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const [row] = await this.#run<JobRow>("read", "byId", { id });
+    return row ? toRecord(row) : undefined;
+  }
+
+  async getMany(ids: readonly string[]): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#query<JobRow>(
+      "read",
+      `SELECT ${jobColumns} FROM jobs WHERE id = ANY($1::text[])`,
+      [[...ids]],
+    );
+    return rows.map(toRecord);
+  }
+
+  async claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
+    return this.claimed(await this.#run<JobRow>("write", "claim", { owner, limit, leaseMs }));
+  }
+
+  async renew(owner: string, leaseMs: number): Promise<Set<string>> {
+    const rows = await this.#run<{ id: string }>("write", "renew", { owner, leaseMs });
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async releaseExpired(maxAttempts: number, options: { all?: boolean } = {}): Promise<ReleasedJobs> {
+    return this.released(
+      await this.#run<JobRow>("write", "releaseExpired", { maxAttempts, all: options.all ? 1 : 0 }),
+    );
+  }
+
+  async update(job: Job, lease: Lease, patch: JobPatch): Promise<Job | undefined> {
+    const [row] = await this.#run<{ updated_at: number; version: number }>("write", "update", {
+      id: job.jobId,
+      ...lease,
+      progress: patch.progress ?? null,
+      provider: patch.provider ?? null,
+      stage: patch.stage ?? null,
+      message: patch.message ?? null,
+    });
+    return row ? this.updated(job, patch, row) : undefined;
+  }
+
+  async checkpoint(id: string, lease: Lease, state: JobCheckpoint): Promise<boolean> {
+    const rows = await this.#run("write", "checkpoint", { id, ...lease, checkpoint: JSON.stringify(state) });
+    return rows.length > 0;
+  }
+
+  async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
+    const [row] = await this.#run<JobRow>("write", "succeed", {
+      id,
+      ...lease,
+      result: Buffer.from(toBinary(ComputeResultSchema, result)),
+      provider,
+    });
+    if (row) this.changedRow(row, result);
+    return row !== undefined;
+  }
+
+  fail(id: string, lease: Lease, reason: FailureReason, message: string): Promise<boolean> {
+    return this.#end("fail", { id, ...lease, reason, errorMessage: message });
+  }
+
+  requeue(id: string, lease: Lease): Promise<boolean> {
+    return this.#end("requeue", { id, ...lease });
+  }
+
+  cancel(id: string, message = "cancelled by the client"): Promise<boolean> {
+    return this.#end("cancel", { id, errorMessage: message });
+  }
+
+  async #end(name: "fail" | "requeue" | "cancel", params: Record<string, unknown>): Promise<boolean> {
+    const [row] = await this.#run<JobRow>("write", name, params);
+    if (row) this.changedRow(row);
+    return row !== undefined;
+  }
+
+  async result(id: string): Promise<ComputeResult | undefined> {
+    const [row] = await this.#run<{ result: Buffer | null }>("read", "result", { id });
+    return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
+  }
+
+  async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {
+    const sql = this.#list(query.states.length, query.before !== undefined, (i) => `$${i}`);
+    const params = [
+      ...query.states,
+      ...(query.before === undefined ? [] : [query.before]),
+      query.pageSize + 1,
+    ];
+    const rows = await this.#query<JobRow>("read", sql, params);
+    return this.page(rows, query.pageSize);
+  }
+
+  async counts(): Promise<Map<JobState, number>> {
+    const rows = await this.#run<{ state: number; n: number }>("read", "counts", {});
+    return new Map(rows.map((r) => [r.state as JobState, r.n]));
+  }
+
+  /** Nothing to wait for: Postgres has made a write durable when it reports the commit. */
+  durable(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Tells `listener` what other bridges change, from one LISTEN connection. While that connection is
+   * down it reconnects (backing off to 5 s) and then reports `onGap`: notifications in between are lost.
+   */
+  watchRemote(listener: RemoteChanges): () => void {
+    this.#remote.add(listener);
+    if (this.#remote.size === 1) void this.#listen(250);
+    return () => {
+      this.#remote.delete(listener);
+      if (this.#remote.size === 0) this.#stopListening();
+    };
+  }
+
+  async #listen(retryMs: number): Promise<void> {
+    if (this.#closed || this.#remote.size === 0 || this.#listener) return;
+    const client = new pg.Client({
+      connectionString: this.#url,
+      keepAlive: true,
+      connectionTimeoutMillis: 5000,
+      application_name: "zerog-bridge",
+    });
+    this.#listener = client;
+    const retry = () => {
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      client.removeAllListeners("notification");
+      void client.end().catch(() => {});
+      clearTimeout(this.#listenTimer);
+      this.#listenTimer = setTimeout(() => void this.#listen(Math.min(retryMs * 2, 5000)), retryMs);
+      this.#listenTimer.unref();
+    };
+    client.on("error", retry);
+    client.on("end", retry);
+    client.on("notification", (n) => {
+      if (n.channel === queuedChannel) {
+        if (n.payload !== this.#origin) for (const l of this.#remote) l.onQueued();
+        return;
+      }
+      const [jobId, version, origin] = (n.payload ?? "").split(" ");
+      if (!jobId || origin === this.#origin) return;
+      for (const l of this.#remote) l.onJob(jobId, Number(version));
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${jobChannel}; LISTEN ${queuedChannel}`);
+    } catch {
+      return retry();
+    }
+    // Connected: whatever happened before (or while reconnecting) is read again.
+    for (const l of this.#remote) l.onGap();
+  }
+
+  #stopListening(): void {
+    clearTimeout(this.#listenTimer);
+    const client = this.#listener;
+    this.#listener = undefined;
+    if (client) {
+      client.removeAllListeners();
+      client.on("error", () => {});
+      void client.end().catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopListening();
+    await this.#pool.end();
+  }
+}

@@ -1,0 +1,98 @@
+import type Database from "better-sqlite3";
+import { type Migration, pendingMigrations } from "./migrations.js";
+
+/** Adds the columns a table lacks (a store may have some of them already, from before `schema_version`). */
+function addColumns(db: Database.Database, table: string, columns: Record<string, string>): void {
+  const have = new Set((db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, type] of Object.entries(columns)) {
+    if (!have.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+  }
+}
+
+/** The SQLite job store's schema, version by version. Never edit a released step: add one. */
+export const sqliteMigrations: readonly Migration<Database.Database>[] = [
+  {
+    version: 1,
+    name: "jobs",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS jobs (
+          seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+          id              TEXT NOT NULL UNIQUE,
+          idempotency_key TEXT UNIQUE,
+          state           INTEGER NOT NULL,
+          task            BLOB NOT NULL,
+          task_type       INTEGER NOT NULL,
+          model           TEXT NOT NULL,
+          progress        REAL NOT NULL DEFAULT 0,
+          provider        TEXT NOT NULL DEFAULT '',
+          attempts        INTEGER NOT NULL DEFAULT 0,
+          error_reason    INTEGER NOT NULL DEFAULT 0,
+          error_message   TEXT NOT NULL DEFAULT '',
+          result          BLOB,
+          created_at      INTEGER NOT NULL,
+          updated_at      INTEGER NOT NULL,
+          started_at      INTEGER,
+          ended_at        INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+        CREATE TABLE IF NOT EXISTS bridge_meta (
+          key   TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        );`),
+  },
+  {
+    version: 2,
+    name: "stages, messages and checkpoints of long jobs",
+    up: (db) =>
+      addColumns(db, "jobs", {
+        stage: "TEXT NOT NULL DEFAULT ''",
+        message: "TEXT NOT NULL DEFAULT ''",
+        checkpoint: "TEXT",
+      }),
+  },
+  {
+    version: 3,
+    name: "leases and change versions",
+    up: (db) => {
+      addColumns(db, "jobs", {
+        lease_owner: "TEXT",
+        lease_expires_at: "INTEGER",
+        version: "INTEGER NOT NULL DEFAULT 0",
+      });
+      db.exec("CREATE INDEX IF NOT EXISTS jobs_running_lease ON jobs (lease_expires_at) WHERE state = 2");
+    },
+  },
+  {
+    version: 4,
+    name: "tasks and results beside their jobs",
+    // SQLite rewrites every value of a row an UPDATE changes: out of the row, a large task is written once.
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE job_payloads (seq INTEGER PRIMARY KEY, task BLOB NOT NULL, result BLOB);
+        INSERT INTO job_payloads (seq, task, result) SELECT seq, task, result FROM jobs;
+        UPDATE jobs SET task = x'', result = NULL;`),
+  },
+];
+
+/**
+ * Brings the store's schema to the latest version, in one transaction. A store from before
+ * `schema_version` existed (it has a `jobs` table) counts as version 1; the steps after it only add
+ * what is missing. Throws a StorageError for a store of a newer bridge.
+ */
+export function migrateSqlite(db: Database.Database, location: string): void {
+  db.transaction(() => {
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    );
+    const recorded = db.prepare("SELECT MAX(version) AS v FROM schema_version").get() as { v: number | null };
+    const hasJobs = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get();
+    const current = recorded.v ?? (hasJobs ? 1 : 0);
+    const record = db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)");
+    if (recorded.v === null && hasJobs) record.run(1, "jobs (found)", Date.now());
+    for (const step of pendingMigrations(sqliteMigrations, current, location)) {
+      step.up(db);
+      record.run(step.version, step.name, Date.now());
+    }
+  }).immediate();
+}

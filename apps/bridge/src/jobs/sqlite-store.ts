@@ -1,0 +1,350 @@
+import { closeSync, fdatasync, openSync, statfsSync } from "node:fs";
+import { dirname } from "node:path";
+import { promisify } from "node:util";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type ComputeResult,
+  ComputeResultSchema,
+  type ComputeTask,
+  ComputeTaskSchema,
+  type FailureReason,
+  type Job,
+  JobState,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import type Database from "better-sqlite3";
+import type { JobCheckpoint } from "../backend.js";
+import { type JobRow, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
+import type {
+  ClaimedJob,
+  JobChange,
+  JobPatch,
+  JobRecord,
+  JobStore,
+  JobStoreHooks,
+  Lease,
+  ListJobsQuery,
+  ReleasedJobs,
+} from "./job-store.js";
+import { openDatabase } from "./open-database.js";
+import { migrateSqlite } from "./sqlite-schema.js";
+import { StorageError, toStorageError } from "./storage-error.js";
+import { type PendingInsert, StoreBase } from "./store-base.js";
+
+const fdatasyncAsync = promisify(fdatasync);
+/** Free space a volume needs before the store counts as writable again after a failure. */
+const minFreeBytes = 1024 * 1024;
+
+/**
+ * Jobs in one SQLite file (WAL), for one bridge. Inserts arriving together share one transaction (group
+ * commit), each write commits to the WAL before its promise resolves, so it survives a crash of the
+ * process, and `durable()` makes it survive a power cut too: one fsync of the WAL, off the event loop, for
+ * every write made since the previous one.
+ *
+ * Opening checks the file (`openDatabase`: 0600, `PRAGMA quick_check`, a test write) and migrates its
+ * schema (`sqlite-schema.ts`); it throws a {@link StorageError} naming the file when it cannot be used.
+ */
+export class SqliteJobStore extends StoreBase implements JobStore {
+  readonly kind = "sqlite";
+  readonly shared = false;
+  readonly location: string;
+  readonly #db: Database.Database;
+  readonly #statements;
+  readonly #list: ReturnType<typeof jobStatements>["list"];
+  readonly #walPath: string | undefined;
+  #walFd: number | undefined;
+  /** Writes committed so far, and how many of them are known to be on disk. */
+  #writes = 0;
+  #durableWrites = 0;
+  #flushing: Promise<void> | undefined;
+  #fsyncs = 0;
+  #pendingInserts: PendingInsert[] = [];
+
+  /** Opens (creating it) the store at `path`; ":memory:" for a throwaway store. */
+  constructor(path: string, hooks: JobStoreHooks = {}) {
+    const statements = jobStatements({ skipLocked: "", notify: "", payloads: "table" });
+    const opened = openDatabase(path, (db) => migrateSqlite(db, path), statements.probe);
+    super(hooks, opened.full);
+    this.#list = statements.list;
+    const db = opened.db;
+    this.#db = db;
+    this.location = path;
+    this.#walPath = db.memory ? undefined : `${db.name}-wal`;
+    this.#statements = {
+      byId: db.prepare<{ id: string }, JobRow>(statements.byId),
+      byKey: db.prepare<{ key: string }, JobRow>(statements.byKey),
+      insert: db.prepare<Record<string, unknown>, { seq: number }>(
+        `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
+         VALUES (@id, @key, ${JobState.QUEUED}, x'', @taskType, @model, @now, @now) RETURNING seq`,
+      ),
+      insertPayload: db.prepare<{ seq: number; task: Buffer }>(
+        "INSERT INTO job_payloads (seq, task) VALUES (@seq, @task)",
+      ),
+      storeResult: db.prepare<{ seq: number; result: Buffer }>(statements.storeResult),
+      claim: db.prepare<Record<string, unknown>, JobRow>(statements.claim),
+      renew: db.prepare<Record<string, unknown>, { id: string }>(statements.renew),
+      releaseExpired: db.prepare<Record<string, unknown>, JobRow>(statements.releaseExpired),
+      update: db.prepare<Record<string, unknown>, { updated_at: number; version: number }>(statements.update),
+      checkpoint: db.prepare<Record<string, unknown>, { id: string }>(statements.checkpoint),
+      succeed: db.prepare<Record<string, unknown>, JobRow>(statements.succeed),
+      fail: db.prepare<Record<string, unknown>, JobRow>(statements.fail),
+      requeue: db.prepare<Record<string, unknown>, JobRow>(statements.requeue),
+      cancel: db.prepare<Record<string, unknown>, JobRow>(statements.cancel),
+      result: db.prepare<{ id: string }, { result: Buffer | null }>(statements.result),
+      counts: db.prepare<[], { state: number; n: number }>(statements.counts),
+      probe: db.prepare<{ value: string }>(statements.probe),
+    };
+  }
+
+  /**
+   * Whether the store can be written now: its volume has at least 1 MiB free (not just the few bytes
+   * a tiny write needs, which would make health flap) and a small write succeeds, which ends the problem.
+   */
+  async probe(): Promise<boolean> {
+    if (this.#walPath !== undefined) {
+      try {
+        const { bavail, bsize } = statfsSync(dirname(this.location));
+        if (bavail * bsize < minFreeBytes) return false;
+      } catch {
+        // No statfs here: the write decides.
+      }
+    }
+    try {
+      this.#guard("write", () => this.#statements.probe.run({ value: String(Date.now()) }));
+    } catch (err) {
+      if (err instanceof StorageError) return false;
+      throw err;
+    }
+    this.recovered();
+    return true;
+  }
+
+  /**
+   * Runs one operation on the database: a storage failure becomes a {@link StorageError} and the
+   * store's problem, which only a successful `probe()` ends (a lucky small write on a full disk does not).
+   */
+  #guard<T>(doing: "read" | "write", operation: () => T): T {
+    try {
+      return operation();
+    } catch (err) {
+      const storage = toStorageError(err, this.location, doing);
+      throw storage ? this.failed(storage) : err;
+    }
+  }
+
+  insert(task: ComputeTask, idempotencyKey: string): Promise<{ record: JobRecord; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.#pendingInserts.push({ task, key: idempotencyKey, resolve, reject });
+      if (this.#pendingInserts.length === 1) setImmediate(() => this.#insertPending());
+    });
+  }
+
+  /** The inserts of one turn of the event loop, in one transaction (one commit for all). */
+  #insertPending(): void {
+    const batch = this.#pendingInserts;
+    this.#pendingInserts = [];
+    const outcomes: Array<{ record: JobRecord; created: boolean } | ZeroGError> = [];
+    const insertAll = this.#db.transaction(() => {
+      outcomes.length = 0;
+      const now = Date.now();
+      for (const { task, key } of batch) {
+        const existing = key === "" ? undefined : this.#statements.byKey.get({ key });
+        if (existing) {
+          try {
+            outcomes.push({ record: sameTask(toRecord(existing), task), created: false });
+          } catch (err) {
+            if (!(err instanceof ZeroGError)) throw err;
+            outcomes.push(err);
+          }
+          continue;
+        }
+        const id = newJobId();
+        const { seq } = this.#statements.insert.get({
+          id,
+          key: key === "" ? null : key,
+          taskType: task.taskType,
+          model: task.model,
+          now,
+        })!;
+        this.#statements.insertPayload.run({ seq, task: Buffer.from(toBinary(ComputeTaskSchema, task)) });
+        outcomes.push({ record: toRecord(this.#statements.byId.get({ id })!), created: true });
+      }
+    });
+    try {
+      this.#guard("write", () => insertAll.immediate());
+    } catch (err) {
+      for (const entry of batch) entry.reject(err);
+      return;
+    }
+    for (const [i, entry] of batch.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome instanceof ZeroGError) {
+        entry.reject(outcome);
+        continue;
+      }
+      if (outcome.created) this.changed({ job: outcome.record.job, version: outcome.record.version });
+      entry.resolve(outcome);
+    }
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const row = this.#guard("read", () => this.#statements.byId.get({ id }));
+    return row ? toRecord(row) : undefined;
+  }
+
+  async getMany(ids: readonly string[]): Promise<JobRecord[]> {
+    const records: JobRecord[] = [];
+    for (const id of ids) {
+      const row = this.#guard("read", () => this.#statements.byId.get({ id }));
+      if (row) records.push(toRecord(row));
+    }
+    return records;
+  }
+
+  async claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
+    return this.claimed(
+      this.#guard("write", () => this.#statements.claim.all({ owner, limit, leaseMs, now: Date.now() })),
+    );
+  }
+
+  async renew(owner: string, leaseMs: number): Promise<Set<string>> {
+    const rows = this.#guard("write", () => this.#statements.renew.all({ owner, leaseMs, now: Date.now() }));
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async releaseExpired(maxAttempts: number, options: { all?: boolean } = {}): Promise<ReleasedJobs> {
+    return this.released(
+      this.#guard("write", () =>
+        this.#statements.releaseExpired.all({ maxAttempts, all: options.all ? 1 : 0, now: Date.now() }),
+      ),
+    );
+  }
+
+  async update(job: Job, lease: Lease, patch: JobPatch): Promise<Job | undefined> {
+    const row = this.#guard("write", () =>
+      this.#statements.update.get({
+        id: job.jobId,
+        ...lease,
+        progress: patch.progress ?? null,
+        provider: patch.provider ?? null,
+        stage: patch.stage ?? null,
+        message: patch.message ?? null,
+        now: Date.now(),
+      }),
+    );
+    return row ? this.updated(job, patch, row) : undefined;
+  }
+
+  async checkpoint(id: string, lease: Lease, state: JobCheckpoint): Promise<boolean> {
+    const checkpoint = JSON.stringify(state);
+    const row = this.#guard("write", () => this.#statements.checkpoint.get({ id, ...lease, checkpoint }));
+    if (row) this.#writes++;
+    return row !== undefined;
+  }
+
+  async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
+    const succeed = this.#db.transaction(() => {
+      const row = this.#statements.succeed.get({ id, ...lease, provider, now: Date.now() });
+      if (row) {
+        this.#statements.storeResult.run({
+          seq: row.seq,
+          result: Buffer.from(toBinary(ComputeResultSchema, result)),
+        });
+      }
+      return row;
+    });
+    const row = this.#guard("write", () => succeed.immediate());
+    if (row) this.changedRow(row, result);
+    return row !== undefined;
+  }
+
+  async fail(id: string, lease: Lease, reason: FailureReason, message: string): Promise<boolean> {
+    return this.#end(this.#statements.fail, { id, ...lease, reason, errorMessage: message });
+  }
+
+  async requeue(id: string, lease: Lease): Promise<boolean> {
+    return this.#end(this.#statements.requeue, { id, ...lease });
+  }
+
+  async cancel(id: string, message = "cancelled by the client"): Promise<boolean> {
+    return this.#end(this.#statements.cancel, { id, errorMessage: message });
+  }
+
+  #end(
+    statement: Database.Statement<Record<string, unknown>, JobRow>,
+    params: Record<string, unknown>,
+  ): boolean {
+    const row = this.#guard("write", () => statement.get({ ...params, now: Date.now() }));
+    if (row) this.changedRow(row);
+    return row !== undefined;
+  }
+
+  async result(id: string): Promise<ComputeResult | undefined> {
+    const row = this.#guard("read", () => this.#statements.result.get({ id }));
+    return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
+  }
+
+  async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {
+    const sql = this.#list(query.states.length, query.before !== undefined, () => "?");
+    const params = [
+      ...query.states,
+      ...(query.before === undefined ? [] : [query.before]),
+      query.pageSize + 1,
+    ];
+    const rows = this.#guard("read", () => this.#db.prepare<number[], JobRow>(sql).all(...params));
+    return this.page(rows, query.pageSize);
+  }
+
+  async counts(): Promise<Map<JobState, number>> {
+    const rows = this.#guard("read", () => this.#statements.counts.all());
+    return new Map(rows.map((r) => [r.state as JobState, r.n]));
+  }
+
+  /**
+   * Resolves once every write committed before the call is on disk. Concurrent callers share one fsync
+   * of the WAL file, which runs on the libuv thread pool: the event loop never waits for the disk.
+   */
+  durable(): Promise<void> {
+    const target = this.#writes;
+    if (this.#durableWrites >= target || this.#walPath === undefined) return Promise.resolve();
+    return this.#flush().then(() => (this.#durableWrites >= target ? undefined : this.durable()));
+  }
+
+  /** fsyncs done by `durable()` so far. */
+  get fsyncCount(): number {
+    return this.#fsyncs;
+  }
+
+  #flush(): Promise<void> {
+    this.#flushing ??= (async () => {
+      const upTo = this.#writes;
+      try {
+        this.#walFd ??= openSync(this.#walPath!, "r+");
+        this.#fsyncs++;
+        await fdatasyncAsync(this.#walFd);
+      } catch (err) {
+        // Through #guard: the failure becomes the store's problem, the same as a failed write.
+        this.#guard("write", () => {
+          throw err;
+        });
+      }
+      this.#durableWrites = Math.max(this.#durableWrites, upTo);
+    })().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  async close(): Promise<void> {
+    if (this.#pendingInserts.length) this.#insertPending();
+    if (this.#walFd !== undefined) closeSync(this.#walFd);
+    this.#walFd = undefined;
+    this.#db.close();
+  }
+
+  /** Counts a committed write (for `durable()`) and reports the job's new state. */
+  protected override changed(change: JobChange): void {
+    this.#writes++;
+    super.changed(change);
+  }
+}
