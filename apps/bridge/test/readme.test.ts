@@ -98,7 +98,13 @@ async function runClients(name: string, at: { dir: string; port: number }): Prom
   let out = "";
   for (const [i, { lang, code }] of blocks("client", name).entries()) {
     const script = code.replaceAll("50051", String(at.port));
-    const env = { ...process.env, ZEROG_API_KEY: "" };
+    // As the adapter README's quick start says for a devnet bridge: its policy, which the bridge wrote
+    // next to its job database.
+    const env = {
+      ...process.env,
+      ZEROG_API_KEY: "",
+      ZEROG_VERIFY_POLICY: join(at.dir, "devnet-policy.json"),
+    };
     if (lang === "js") writeFileSync(join(at.dir, `example-${i}.mjs`), script);
     const { stdout } =
       lang === "sh"

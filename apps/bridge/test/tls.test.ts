@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 function adapter(options: ConstructorParameters<typeof ZeroGComputeAdapter>[0]) {
-  const a = new ZeroGComputeAdapter({ timeoutSeconds: 60, ...options });
+  const a = new ZeroGComputeAdapter({ timeoutSeconds: 60, verify: { policy: devnet.policy }, ...options });
   adapters.push(a);
   return a;
 }
