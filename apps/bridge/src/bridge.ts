@@ -1,21 +1,52 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { unwatchFile, watchFile } from "node:fs";
 import { hostname } from "node:os";
-import { ComputeService, Health } from "@chaoschain/zerog-core";
+import {
+  ComputeService,
+  failureReasonName,
+  Health,
+  isTerminalState,
+  type Job,
+  JobState,
+  jobStateName,
+} from "@chaoschain/zerog-core";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { formatEther } from "ethers";
 import type { Logger } from "pino";
+import {
+  type ApiKey,
+  type KeyLimits,
+  KeyRing,
+  readApiKeysFile,
+  readableByOthers,
+  singleApiKey,
+  weakKey,
+} from "./auth/api-keys.js";
+import { createCallGate, traceKey } from "./auth/call-gate.js";
 import type { ComputeBackend } from "./backend.js";
+import { startChainMonitor } from "./chain-monitor.js";
 import { createHealthService, HealthState } from "./health.js";
 import type { CorsOrigins } from "./http/gate.js";
+import type { MetricsAccess } from "./http/rpc-handler.js";
+import type { TlsFiles } from "./http/tls.js";
+import { childTraceparent, type TraceContext } from "./http/trace-context.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createLoggingInterceptor } from "./interceptors/logging.js";
+import { createMetricsInterceptor } from "./interceptors/metrics.js";
+import { createQuotaInterceptor } from "./interceptors/quota.js";
 import { JobEvents } from "./jobs/job-events.js";
 import type { JobStore } from "./jobs/job-store.js";
 import { publishRemoteChanges } from "./jobs/remote-jobs.js";
 import { SqliteJobStore } from "./jobs/sqlite-store.js";
-import type { StorageError } from "./jobs/storage-error.js";
+import { type StorageError, storageZeroGError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
+import { JobQuota } from "./limits/job-quota.js";
+import { RateLimiter } from "./limits/rate-limiter.js";
+import { type BridgeMetrics, createBridgeMetrics } from "./metrics/bridge-metrics.js";
+import { timeStore } from "./metrics/timed-store.js";
+import { createReflectionService } from "./reflection.js";
 import { createHttpServer, type ServerLimits } from "./server.js";
 import { createComputeService } from "./service.js";
 
@@ -36,8 +67,32 @@ export interface BridgeOptions {
   leaseMs?: number | undefined;
   /** This bridge's name in the leases it takes. Default `<host>-<pid>-<random>`. */
   replicaId?: string | undefined;
-  /** Required bearer key; undefined serves without authentication. */
+  /** A required bearer key (id "default"); with neither this nor `apiKeysFile`, no authentication. */
   apiKey?: string | undefined;
+  /**
+   * A JSON file of API keys with ids and limits (see the README's "API keys"), read again on
+   * `reload()` and when it changes.
+   */
+  apiKeysFile?: string | undefined;
+  /** Rate and in-flight jobs limits of keys that set none (and of every caller without keys). */
+  keyLimits?: KeyLimits | undefined;
+  /** Serve TLS with these files; `reload()` reads them again. */
+  tls?: TlsFiles | undefined;
+  /** Metrics to record to (created when not given; a launcher passes them to the backend too). */
+  metrics?: BridgeMetrics | undefined;
+  /** Who may read `GET /metrics`. Default "auth": with an API key, when the bridge has keys. */
+  metricsAccess?: MetricsAccess | undefined;
+  /** Health follows the chain: NOT_SERVING while its RPC does not answer a check every `checkIntervalMs`. */
+  chain?:
+    | {
+        rpcUrl: string;
+        checkIntervalMs: number;
+        /** The wallet's ledger, read after each good check for `zerog_ledger_balance_0g`. */
+        ledgerBalance?: (() => Promise<{ available: bigint; total: bigint } | undefined>) | undefined;
+      }
+    | undefined;
+  /** How often the API keys and TLS files are looked at for changes, ms. Default 2000. */
+  fileWatchIntervalMs?: number | undefined;
   /** Jobs run at once. Default 16. */
   concurrency?: number;
   /** Starts allowed per job across restarts. Default 3. */
@@ -75,6 +130,14 @@ export interface Bridge {
    */
   readonly routes: (router: ConnectRouter) => void;
   readonly routerOptions: { interceptors: Interceptor[]; shutdownSignal: AbortSignal };
+  /**
+   * Reads the API keys file and the TLS files again (SIGHUP): new keys and certificate for new calls
+   * and connections. What does not load is reported and leaves the current one in force.
+   */
+  reload(): { ok: boolean; messages: string[] };
+  /** A `traceparent` for a provider call of a job submitted with a trace (W3C Trace Context). */
+  traceparentOf(jobId: string): string | undefined;
+  readonly metrics: BridgeMetrics;
 }
 
 /**
@@ -89,7 +152,8 @@ function watchStorage(health: HealthState, logger: Logger, store: JobStore, resu
   };
   return {
     changed(problem: StorageError | undefined) {
-      health.setStorageProblem(problem?.message);
+      // Health answers anyone: the cause, without the file's path (the log has it).
+      health.setStorageProblem(problem ? storageZeroGError(problem).shortMessage : undefined);
       if (problem) {
         logger.error({ code: problem.code }, `${problem.message}; NOT_SERVING until a write succeeds`);
         timer ??= setInterval(() => void store.probe(), 1000).unref();
@@ -104,15 +168,68 @@ function watchStorage(health: HealthState, logger: Logger, store: JobStore, resu
   };
 }
 
+/** The keys of a bridge: from its keys file and/or ZEROG_API_KEY; undefined when it has neither. */
+function loadKeys(options: BridgeOptions): ApiKey[] | undefined {
+  if (!options.apiKeysFile && !options.apiKey) return undefined;
+  return [
+    ...(options.apiKey ? [singleApiKey(options.apiKey)] : []),
+    ...(options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : []),
+  ];
+}
+
+/** Longest-lived entries of the job trace map (jobs submitted with a trace and not ended yet). */
+const maxTracedJobs = 100_000;
+
+/** Stage names that become metric labels: a provider's (fine-tuning) stage only if it looks like one. */
+const stageLabel = (stage: string) => (/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(stage) ? stage : "other");
+
+/**
+ * Follows every job change for metrics and bookkeeping: time in each stage (queued, running, or the
+ * provider's own stage), jobs ended by state and reason, and `onEnded` once per job.
+ */
+function followJobs(metrics: BridgeMetrics, onEnded: (jobId: string) => void) {
+  const stages = new Map<string, { stage: string; since: number }>();
+  return (job: Job) => {
+    const now = performance.now();
+    const stage = job.state === JobState.QUEUED ? "queued" : job.stage ? stageLabel(job.stage) : "running";
+    const previous = stages.get(job.jobId);
+    if (previous && (previous.stage !== stage || isTerminalState(job.state)))
+      metrics.stageSeconds.observe({ stage: previous.stage }, (now - previous.since) / 1000);
+    if (isTerminalState(job.state)) {
+      stages.delete(job.jobId);
+      const reason = job.error ? (failureReasonName(job.error.reason) ?? "unspecified") : "";
+      metrics.jobsEnded.inc({ state: jobStateName(job.state) ?? "unknown", reason });
+      onEnded(job.jobId);
+    } else if (!previous || previous.stage !== stage) stages.set(job.jobId, { stage, since: now });
+  };
+}
+
 /** Wires store, worker, services, interceptors and the HTTP server; nothing listens until `listen`. */
 export function createBridge(options: BridgeOptions): Bridge {
   const { backend, logger } = options;
+  const metrics = options.metrics ?? createBridgeMetrics();
   const events = new JobEvents();
   const health = new HealthState();
-  const store = options.store ?? new SqliteJobStore(options.dbPath ?? ":memory:");
+  const rawStore = options.store ?? new SqliteJobStore(options.dbPath ?? ":memory:");
+  const store = timeStore(rawStore, (operation, seconds) =>
+    metrics.storeSeconds.observe({ operation }, seconds),
+  );
   const storage = watchStorage(health, logger, store, () => worker.resume());
-  store.attach({
-    onChange: (change) => events.publish(change),
+  // The trace of each job submitted with one, for its provider calls (see onSubmitted).
+  const traces = new Map<string, TraceContext>();
+  const quota = new JobQuota(async (jobId) => {
+    const found = await store.get(jobId);
+    return found !== undefined && !isTerminalState(found.job.state);
+  });
+  const follow = followJobs(metrics, (jobId) => {
+    quota.ended(jobId);
+    traces.delete(jobId);
+  });
+  rawStore.attach({
+    onChange: (change) => {
+      follow(change.job);
+      events.publish(change);
+    },
     onStorage: (problem) => storage.changed(problem),
   });
   const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -130,6 +247,7 @@ export function createBridge(options: BridgeOptions): Bridge {
   const shutdown = new AbortController();
   // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.
   setMaxListeners(0, shutdown.signal);
+  const services = [ComputeService, Health];
   const routes = (router: ConnectRouter) => {
     router.service(
       ComputeService,
@@ -140,15 +258,48 @@ export function createBridge(options: BridgeOptions): Bridge {
         backend,
         defaultWaitSeconds: options.defaultWaitSeconds ?? 60,
         maxWaitSeconds: options.maxWaitSeconds ?? 3600,
+        onSubmitted: (job, ctx) => {
+          const trace = ctx.values.get(traceKey);
+          if (!trace) return;
+          if (traces.size >= maxTracedJobs) traces.delete(traces.keys().next().value!);
+          traces.set(job.jobId, trace);
+        },
       }),
     );
     router.service(Health, createHealthService(health));
+    createReflectionService(services).register(router);
   };
-  if (!options.apiKey) logger.warn("no API key configured (ZEROG_API_KEY): the bridge accepts every caller");
-  const interceptors = [
+
+  const initialKeys = loadKeys(options);
+  const keys = initialKeys ? new KeyRing(initialKeys) : undefined;
+  if (!keys)
+    logger.warn("no API key configured (ZEROG_API_KEY, --api-keys-file): the bridge accepts every caller");
+  else if (options.apiKey && weakKey(options.apiKey))
+    logger.warn("ZEROG_API_KEY is shorter than 16 characters: use a random one (openssl rand -hex 24)");
+  const warnIfNone = () => {
+    if (keys?.size === 0) logger.warn("the API keys file holds no key: every call but health is refused");
+  };
+  warnIfNone();
+  if (options.apiKeysFile && readableByOthers(options.apiKeysFile))
+    logger.warn({ file: options.apiKeysFile }, "the API keys file can be read by other users: chmod 600 it");
+  const limiter = new RateLimiter();
+  const keyLimits = options.keyLimits ?? {};
+  const gate = createCallGate({
+    keys,
+    defaults: keyLimits,
+    limiter,
+    onRateLimited: (caller) => metrics.rateLimited.inc({ key: caller.id }),
+  });
+  const observe = (method: string, code: string, key: string, seconds: number) => {
+    metrics.calls.inc({ method, code, key });
+    metrics.callSeconds.observe({ method }, seconds);
+  };
+  const interceptors: Interceptor[] = [
     createLoggingInterceptor(logger),
+    createMetricsInterceptor(observe),
     createErrorInterceptor(logger),
-    ...(options.apiKey ? [createAuthInterceptor(options.apiKey)] : []),
+    createAuthInterceptor(gate),
+    createQuotaInterceptor(quota, keyLimits, (key) => metrics.quotaExceeded.inc({ key })),
   ];
   const server = createHttpServer({
     routes,
@@ -156,10 +307,114 @@ export function createBridge(options: BridgeOptions): Bridge {
     shutdownSignal: shutdown.signal,
     logger,
     limits: options.limits,
-    apiKey: options.apiKey,
-    corsOrigins: options.corsOrigins ?? (options.apiKey ? "*" : []),
+    gate,
+    tls: options.tls,
+    metrics: { access: options.metricsAccess ?? "auth", expose: () => metrics.registry.expose() },
+    observe,
+    corsOrigins: options.corsOrigins ?? (keys ? "*" : []),
     allowedHosts: options.allowedHosts,
   });
+
+  metrics.registry.collect(async () => {
+    // On Postgres, every bridge's jobs; a store that cannot be read leaves the last counts.
+    const counts = await store.counts().catch(() => undefined);
+    if (counts) {
+      metrics.jobs.reset();
+      for (const state of [
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.SUCCEEDED,
+        JobState.FAILED,
+        JobState.CANCELLED,
+      ])
+        metrics.jobs.set({ state: jobStateName(state) ?? String(state) }, counts.get(state) ?? 0);
+    }
+    const stats = server.connectionStats();
+    for (const [protocol, n] of Object.entries(stats.open)) metrics.connections.set({ protocol }, n);
+    metrics.connectionsAccepted.setTotal({}, stats.accepted);
+    metrics.connectionsRefused.setTotal({}, stats.refused);
+    metrics.jobsInFlight.reset();
+    for (const id of keys?.ids ?? ["anonymous"]) metrics.jobsInFlight.set({ key: id }, quota.count(id));
+    metrics.apiKeys.set({}, keys?.size ?? 0);
+    metrics.serving.set({ component: "store" }, health.ok("store") ? 1 : 0);
+    metrics.serving.set({ component: "chain" }, health.ok("chain") ? 1 : 0);
+    metrics.serving.set({ component: "shutdown" }, health.stopping ? 0 : 1);
+  });
+
+  const reload = (): { ok: boolean; messages: string[] } => {
+    const messages: string[] = [];
+    let ok = true;
+    if (keys && options.apiKeysFile) {
+      try {
+        const loaded = loadKeys(options)!;
+        keys.replace(loaded);
+        limiter.retain(keys.ids);
+        metrics.apiKeyReloads.inc({ result: "ok" });
+        logger.info({ keys: keys.ids }, "API keys reloaded");
+        warnIfNone();
+        messages.push(`API keys reloaded: ${keys.size}`);
+      } catch (err) {
+        ok = false;
+        metrics.apiKeyReloads.inc({ result: "failed" });
+        logger.error(
+          { reason: (err as Error).message },
+          "API keys not reloaded: the previous keys stay in force",
+        );
+        messages.push((err as Error).message);
+      }
+    }
+    if (options.tls) {
+      try {
+        server.reloadTls();
+        logger.info({ cert: options.tls.certFile }, "TLS certificate reloaded");
+        messages.push("TLS certificate reloaded");
+      } catch (err) {
+        ok = false;
+        logger.error(
+          { reason: (err as Error).message },
+          "TLS certificate not reloaded: the previous one stays in force",
+        );
+        messages.push((err as Error).message);
+      }
+    }
+    return { ok, messages };
+  };
+  const watched = [
+    ...(options.apiKeysFile ? [options.apiKeysFile] : []),
+    ...(options.tls ? [options.tls.certFile, options.tls.keyFile] : []),
+  ];
+  const onFileChange = (now: { mtimeMs: number }, before: { mtimeMs: number }) => {
+    if (now.mtimeMs !== before.mtimeMs) reload();
+  };
+
+  let chainMonitor: { stop(): void } | undefined;
+  const startChain = () => {
+    const chain = options.chain;
+    if (!chain) return;
+    chainMonitor = startChainMonitor({
+      rpcUrl: chain.rpcUrl,
+      intervalMs: chain.checkIntervalMs,
+      onCheck: (check) => {
+        metrics.chainCheckSeconds.observe({}, check.seconds);
+        const wasOk = health.ok("chain");
+        health.setProblem("chain", check.ok ? undefined : check.reason);
+        if (!check.ok && wasOk)
+          logger.error({ reason: check.reason }, "chain RPC down: NOT_SERVING until it answers");
+        if (check.ok && !wasOk) logger.warn("chain RPC answering again; SERVING");
+        if (check.ok && chain.ledgerBalance) {
+          chain.ledgerBalance().then(
+            (balance) => {
+              if (!balance) return;
+              metrics.ledgerBalance.set({ balance: "available" }, Number(formatEther(balance.available)));
+              metrics.ledgerBalance.set({ balance: "total" }, Number(formatEther(balance.total)));
+            },
+            () => {},
+          );
+        }
+      },
+    });
+  };
+
   let closing: Promise<void> | undefined;
 
   let started = false;
@@ -180,14 +435,25 @@ export function createBridge(options: BridgeOptions): Bridge {
     routes,
     routerOptions: { interceptors, shutdownSignal: shutdown.signal },
     start,
+    metrics,
+    reload,
+    traceparentOf(jobId) {
+      const trace = traces.get(jobId);
+      return trace ? childTraceparent(trace) : undefined;
+    },
     async listen(host, port) {
       start();
       const address = await server.listen(host, port);
+      for (const file of watched)
+        watchFile(file, { interval: options.fileWatchIntervalMs ?? 2000, persistent: false }, onFileChange);
+      startChain();
       logger.info(
         {
           ...address,
           backend: backend.name,
-          auth: Boolean(options.apiKey),
+          auth: Boolean(keys),
+          keys: keys?.ids,
+          tls: Boolean(options.tls),
           store: store.location,
           replicaId,
         },
@@ -200,6 +466,8 @@ export function createBridge(options: BridgeOptions): Bridge {
         const deadline = Date.now() + graceMs;
         logger.info({ graceMs }, "bridge stopping");
         health.setNotServing();
+        chainMonitor?.stop();
+        for (const file of watched) unwatchFile(file, onFileChange);
         server.drain();
         // Jobs get the grace period but a second (half of it, if shorter) to requeue and close the rest.
         await worker.stop(Math.max(graceMs - 1000, graceMs / 2));

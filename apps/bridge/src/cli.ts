@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { format } from "node:util";
 import { ConfigError, loadConfig, usage } from "./config.js";
 import { runDemo } from "./demo.js";
+import { healthCheck } from "./health-check.js";
 import { launch } from "./launcher.js";
 import { createLogger } from "./logger.js";
 
@@ -17,6 +18,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
     const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
     process.stdout.write(`zerog-bridge ${version}\n`);
     return 0;
+  }
+  if (command === "health") {
+    const outcome = await healthCheck(rest, env);
+    (outcome.code === 0 || outcome.code === 1 ? process.stdout : process.stderr).write(`${outcome.line}\n`);
+    return outcome.code;
   }
   if (command !== "start") {
     process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${usage}\n`);
@@ -34,13 +40,31 @@ export async function main(argv: string[], env: Record<string, string | undefine
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const forPeople = config.logFormat === "pretty" || (config.logFormat === "auto" && process.stderr.isTTY);
   // The 0G SDK prints progress with console.log; keep stdout for our own output.
   const sdkLog = logger.child({ src: "0g-sdk" });
   console.log = (...args: unknown[]) => sdkLog.debug(format(...args));
   console.warn = (...args: unknown[]) => sdkLog.warn(format(...args));
 
-  const running = await launch(config, logger);
+  // Progress of a slow start step, as a line for people (JSON logs say the same as log lines).
+  let stepStarted = 0;
+  const onProgress = (step: string) => {
+    if (!forPeople) return;
+    if (step === "done") process.stderr.write(`done (${((Date.now() - stepStarted) / 1000).toFixed(1)} s)\n`);
+    else {
+      stepStarted = Date.now();
+      process.stderr.write(`${step}… `);
+    }
+  };
+  // SIGHUP: read the API keys file and the TLS files again (and never die of it, not even while starting).
+  let reload: (() => void) | undefined;
+  process.on("SIGHUP", () => reload?.());
+  const running = await launch(config, logger, { onProgress });
+  reload = () => {
+    const outcome = running.bridge.reload();
+    if (!outcome.messages.length) logger.info("SIGHUP: nothing to reload (no --api-keys-file, no TLS)");
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -60,11 +84,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
 
   const url = `${running.address.host}:${running.address.port}`;
   process.stdout.write(
-    `zerog-bridge serving ComputeService on ${url} (gRPC, Connect, gRPC-web; network ${config.network})\n`,
+    `zerog-bridge serving ComputeService on ${url} (gRPC, Connect, gRPC-web${config.tls ? ", TLS" : ""}; network ${config.network})\n`,
   );
   if (config.demo) {
     const ok = await runDemo({
-      grpcUrl: url,
+      // With TLS, the certificate's own name; a self-signed certificate is its own CA.
+      grpcUrl: config.tls ? `https://localhost:${running.address.port}` : url,
+      caFile: config.tls?.certFile,
       apiKey: config.apiKey,
       policy: running.verification.policy,
       policyPath: running.devnetPolicyPath ?? config.verification.policyFile,

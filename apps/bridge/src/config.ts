@@ -2,6 +2,9 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { INTEL_PCS_URL, type PolicyInput, resolvePolicy } from "@chaoschain/zerog-verifier";
+import type { MetricsAccess } from "./http/rpc-handler.js";
+import type { TlsFiles } from "./http/tls.js";
+import type { LogFormat } from "./logger.js";
 import { defaultServerLimits } from "./server.js";
 import type { ZeroGContracts } from "./zerog/sdk.js";
 
@@ -61,6 +64,29 @@ export interface BridgeConfig {
   corsOrigins: "*" | string[] | undefined;
   /** Host names accepted besides loopback ones when listening on loopback (DNS rebinding protection). */
   allowedHosts: string[];
+
+  // Security and limits
+  /** TLS certificate chain and key files (PEM), reloaded on SIGHUP and change; cleartext without. */
+  tls: TlsFiles | undefined;
+  /** JSON file of API keys (ids, keys or their SHA-256, per-key limits), reloaded on SIGHUP and change. */
+  apiKeysFile: string | undefined;
+  /** Calls per second per API key (without keys: for all callers together); undefined: no limit. */
+  rateLimit: number | undefined;
+  /** Calls at once above the rate; default: the rate (one second's worth), at least 1. */
+  rateBurst: number | undefined;
+  /** Jobs queued or running per API key; undefined: no limit. */
+  maxJobsInFlight: number | undefined;
+  /** Largest request message, bytes. */
+  maxRequestBytes: number;
+
+  // Observability
+  /** Who may read GET /metrics: auth (with an API key, when there are keys), public, off. */
+  metrics: MetricsAccess;
+  /** Seconds between chain RPC checks (health NOT_SERVING while it does not answer). */
+  chainCheckSeconds: number;
+  /** Log lines: json, pretty (for people), auto (pretty when stderr is a terminal). */
+  logFormat: LogFormat;
+
   /** Fine-tuning jobs. */
   fineTuning: {
     /** Where decrypted models are written (`<dir>/<job id>/`, 0700 folders, 0600 files). */
@@ -104,7 +130,6 @@ Fine-tuning:
                           none (https datasets refused) [ZEROG_DATASET_HTTPS_HOSTS]
   --fine-tuning-poll <ms> how often a running task's state is read from its provider; default 5000
                           [ZEROG_FINE_TUNING_POLL_MS]
-  --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
 
 TEE verification (every provider's quote is checked before it is trusted, every proof before its result is kept):
   --policy <file>         verifier policy (JSON) over the default: Intel's root CA, TDX, TCB UpToDate; GPU
@@ -134,9 +159,35 @@ Browsers and names:
                           origin with ZEROG_API_KEY, none without [ZEROG_CORS_ORIGIN]
   --allowed-hosts <list>  host names accepted besides localhost/127.0.0.1/::1 when listening on
                           loopback (DNS rebinding protection), comma-separated [ZEROG_ALLOWED_HOSTS]
+
+Security (files are read again on SIGHUP and when they change):
+  --tls-cert <file>       TLS certificate chain (PEM); with --tls-key, the port speaks TLS only
+                          (ALPN h2 and http/1.1) [ZEROG_TLS_CERT]
+  --tls-key <file>        its private key (PEM) [ZEROG_TLS_KEY]
+  --api-keys-file <file>  JSON API keys with ids and per-key limits [ZEROG_API_KEYS_FILE]; or set
+                          ZEROG_API_KEY for one key (id "default")
+  --rate-limit <n>        calls per second per API key (all callers together without keys); default
+                          none [ZEROG_RATE_LIMIT]
+  --rate-burst <n>        calls at once above the rate; default the rate [ZEROG_RATE_BURST]
+  --max-jobs-in-flight <n> jobs queued or running per API key; default none [ZEROG_MAX_JOBS_IN_FLIGHT]
+  --max-request-bytes <n> largest request message; default 8388608 (8 MiB) [ZEROG_MAX_REQUEST_BYTES]
+
+Observability:
+  --metrics <access>      GET /metrics on the bridge's port: auth (default: with an API key when the
+                          bridge has keys), public, off [ZEROG_METRICS]
+  --chain-check-interval <s> seconds between chain RPC checks (health NOT_SERVING while it does not
+                          answer); default 15 [ZEROG_CHAIN_CHECK_SECONDS]
+  --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
+  --log-format <f>        json, pretty, auto (default: pretty when stderr is a terminal) [ZEROG_LOG_FORMAT]
   -h, --help              this text
 
-The bridge requires 'authorization: Bearer <key>' when ZEROG_API_KEY is set.`;
+Other commands:
+  zerog-bridge health [--url <url>] [--ca-file <file>]
+                          asks a bridge's grpc.health.v1 (default http://127.0.0.1:50051, or
+                          ZEROG_BRIDGE_HOST/PORT, https with ZEROG_TLS_CERT); exit 0 SERVING, 1 not
+  zerog-bridge --version
+
+The bridge requires 'authorization: Bearer <key>' when ZEROG_API_KEY or --api-keys-file is set.`;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -236,6 +287,16 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         "shutdown-grace": { type: "string" },
         "cors-origin": { type: "string" },
         "allowed-hosts": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "api-keys-file": { type: "string" },
+        "rate-limit": { type: "string" },
+        "rate-burst": { type: "string" },
+        "max-jobs-in-flight": { type: "string" },
+        "max-request-bytes": { type: "string" },
+        metrics: { type: "string" },
+        "chain-check-interval": { type: "string" },
+        "log-format": { type: "string" },
         "artifacts-dir": { type: "string" },
         "dataset-dir": { type: "string" },
         "dataset-https-hosts": { type: "string" },
@@ -297,7 +358,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   if (databaseUrl !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(databaseUrl))
       throw new ConfigError("--database-url (ZEROG_DATABASE_URL) must be a postgres:// or postgresql:// URL");
-    if (flag("db") ?? env.ZEROG_DB_PATH)
+    if (flag("db") ?? (env.ZEROG_DB_PATH || undefined))
       throw new ConfigError("give either --db (SQLite) or --database-url (Postgres), not both");
   }
   const d = defaultServerLimits;
@@ -318,11 +379,30 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         );
     }
   }
+  const file = (value: string | undefined) => (value ? resolve(baseDir, value) : undefined);
+  const tlsCert = file(flag("tls-cert") ?? env.ZEROG_TLS_CERT);
+  const tlsKey = file(flag("tls-key") ?? env.ZEROG_TLS_KEY);
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError("--tls-cert and --tls-key go together");
+  const rateLimit = flag("rate-limit") ?? env.ZEROG_RATE_LIMIT;
+  if (rateLimit && !(Number(rateLimit) > 0 && Number(rateLimit) <= 1_000_000))
+    throw new ConfigError(
+      `--rate-limit must be a number of calls per second above 0, got ${JSON.stringify(rateLimit)}`,
+    );
+  const optionalInteger = (name: string, envName: string) => {
+    const value = flag(name) ?? env[envName];
+    return value ? integer(`--${name}`, value, 0, 1, 1_000_000) : undefined;
+  };
+  const metrics = (flag("metrics") ?? env.ZEROG_METRICS ?? "auth") as MetricsAccess;
+  if (!["auth", "public", "off"].includes(metrics))
+    throw new ConfigError(`--metrics must be auth, public or off, got ${JSON.stringify(metrics)}`);
+  const logFormat = (flag("log-format") ?? env.ZEROG_LOG_FORMAT ?? "auto") as LogFormat;
+  if (!["auto", "json", "pretty"].includes(logFormat))
+    throw new ConfigError(`--log-format must be auto, json or pretty, got ${JSON.stringify(logFormat)}`);
   return {
     host: flag("host") ?? env.ZEROG_BRIDGE_HOST ?? "127.0.0.1",
     port: integer("--port", flag("port") ?? env.ZEROG_BRIDGE_PORT, 50051, 0, 65535),
     apiKey: env.ZEROG_API_KEY || undefined,
-    dbPath: resolve(baseDir, flag("db") ?? env.ZEROG_DB_PATH ?? ".zerog/jobs.db"),
+    dbPath: resolve(baseDir, flag("db") ?? (env.ZEROG_DB_PATH || ".zerog/jobs.db")),
     databaseUrl,
     leaseSeconds: integer("--lease-seconds", flag("lease-seconds") ?? env.ZEROG_LEASE_SECONDS, 30, 1, 3600),
     concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),
@@ -370,6 +450,21 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     shutdownGraceSeconds: seconds("shutdown-grace", "ZEROG_SHUTDOWN_GRACE_SECONDS", 10, 3600),
     corsOrigins,
     allowedHosts: list(flag("allowed-hosts") ?? env.ZEROG_ALLOWED_HOSTS ?? ""),
+    tls: tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey } : undefined,
+    apiKeysFile: file(flag("api-keys-file") ?? env.ZEROG_API_KEYS_FILE),
+    rateLimit: rateLimit ? Number(rateLimit) : undefined,
+    rateBurst: optionalInteger("rate-burst", "ZEROG_RATE_BURST"),
+    maxJobsInFlight: optionalInteger("max-jobs-in-flight", "ZEROG_MAX_JOBS_IN_FLIGHT"),
+    maxRequestBytes: integer(
+      "--max-request-bytes",
+      flag("max-request-bytes") ?? env.ZEROG_MAX_REQUEST_BYTES,
+      d.readMaxBytes,
+      1024,
+      64 * 1024 * 1024,
+    ),
+    metrics,
+    chainCheckSeconds: seconds("chain-check-interval", "ZEROG_CHAIN_CHECK_SECONDS", 15, 3600),
+    logFormat,
     fineTuning: {
       artifactsDir: resolve(baseDir, flag("artifacts-dir") ?? env.ZEROG_ARTIFACTS_DIR ?? ".zerog/artifacts"),
       datasetDir: resolve(baseDir, flag("dataset-dir") ?? env.ZEROG_DATASET_DIR ?? ".zerog/datasets"),

@@ -16,6 +16,8 @@ export const demoTask = {
 
 export interface RunDemoParameters {
   grpcUrl: string;
+  /** CA certificate file (PEM) for a bridge listening with TLS. */
+  caFile?: string | undefined;
   apiKey: string | undefined;
   /** The policy the result is verified under (the bridge's). */
   policy: PolicyInput;
@@ -44,6 +46,7 @@ export async function runDemo(p: RunDemoParameters): Promise<boolean> {
   const print = (line = "") => p.out.write(`${line}\n`);
   const zerog = new ZeroGComputeAdapter({
     grpcUrl: p.grpcUrl,
+    caFile: p.caFile,
     apiKey: p.apiKey,
     timeoutSeconds: 120,
     verify: { policy: p.policy },

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { type Bridge, createBridge } from "./bridge.js";
 import type { BridgeConfig } from "./config.js";
 import { PostgresJobStore } from "./jobs/postgres-store.js";
+import { createBridgeMetrics } from "./metrics/bridge-metrics.js";
 import { type BridgeVerification, bridgeVerification, writeDevnetPolicy } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
 import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
@@ -28,15 +29,24 @@ export interface RunningBridge {
 export async function launch(
   config: BridgeConfig,
   logger: Logger,
-  options: { devnet?: Devnet } = {},
+  options: { devnet?: Devnet; onProgress?: (step: string) => void } = {},
 ): Promise<RunningBridge> {
   let devnet: RunningBridge["devnet"];
   let network: ZeroGNetwork;
   let walletKey: string;
   const ownsDevnet = config.network === "devnet" && !options.devnet;
   if (config.network === "devnet") {
-    // Loaded here only: the devnet (ganache, simulators) is not needed against a real network.
-    devnet = options.devnet ?? (await (await import("@chaoschain/zerog-devnet")).startDevnet());
+    options.onProgress?.("starting the embedded 0G devnet");
+    // Loaded here only: the devnet (ganache, simulators) is not needed against a real network, and is
+    // not in a production install (the Docker image).
+    const module = await import("@chaoschain/zerog-devnet").catch((err: unknown) => {
+      throw new Error(
+        "the embedded devnet (@chaoschain/zerog-devnet) is not installed here: run the bridge with --network testnet, mainnet or custom",
+        { cause: err },
+      );
+    });
+    devnet = options.devnet ?? (await module.startDevnet());
+    options.onProgress?.("done");
     logger.info(
       { rpcUrl: devnet.rpcUrl, providers: devnet.providers.length, ms: Math.round(devnet.timings.totalMs) },
       "embedded 0G devnet started",
@@ -81,12 +91,20 @@ export async function launch(
         },
         "every provider's TEE quote is verified before it is trusted",
       );
+    const metrics = createBridgeMetrics();
+    // The bridge is made after the backend, which asks it for each job's trace.
+    let bridge: Bridge | undefined;
     const backend = await ZeroGBackend.connect({
       network,
       walletKey,
       logger,
       gate: verification.gate,
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
+      observe: {
+        stage: (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds),
+        providerError: (reason) => metrics.providerErrors.inc({ reason }),
+      },
+      traceparent: (jobId) => bridge?.traceparentOf(jobId),
       fineTuning: {
         artifactsDir: config.fineTuning.artifactsDir,
         pollIntervalMs: config.fineTuning.pollIntervalMs,
@@ -97,13 +115,27 @@ export async function launch(
         },
       },
     });
-    const bridge = createBridge({
+    bridge = createBridge({
       backend,
       logger,
       dbPath: config.dbPath,
       store,
       leaseMs: config.leaseSeconds * 1000,
       apiKey: config.apiKey,
+      apiKeysFile: config.apiKeysFile,
+      keyLimits: {
+        rateLimit: config.rateLimit,
+        rateBurst: config.rateBurst,
+        maxJobsInFlight: config.maxJobsInFlight,
+      },
+      tls: config.tls,
+      metrics,
+      metricsAccess: config.metrics,
+      chain: {
+        rpcUrl: network.rpcUrl,
+        checkIntervalMs: config.chainCheckSeconds * 1000,
+        ledgerBalance: () => backend.ledgerBalance(),
+      },
       concurrency: config.concurrency,
       limits: {
         headerTimeoutMs: config.headerTimeoutSeconds * 1000,
@@ -111,28 +143,30 @@ export async function launch(
         keepAliveTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
         idleTimeoutMs: config.idleTimeoutSeconds * 1000,
         maxConnections: config.maxConnections,
+        readMaxBytes: config.maxRequestBytes,
       },
       corsOrigins: config.corsOrigins,
       allowedHosts: config.allowedHosts,
     });
+    const running = bridge;
     let devnetPolicyPath: string | undefined;
     let address: { host: string; port: number };
     try {
       // After the store opened (a database folder it cannot use is refused there, naming it).
       devnetPolicyPath = devnet ? writeDevnetPolicy(config.dbPath, devnet) : undefined;
-      address = await bridge.listen(config.host, config.port);
+      address = await running.listen(config.host, config.port);
     } catch (err) {
-      await bridge.close({ graceMs: 0 }).catch(() => {});
+      await running.close({ graceMs: 0 }).catch(() => {});
       throw err;
     }
     return {
-      bridge,
+      bridge: running,
       address,
       devnet,
       verification,
       devnetPolicyPath,
       async stop() {
-        await bridge.close({ graceMs: config.shutdownGraceSeconds * 1000 });
+        await running.close({ graceMs: config.shutdownGraceSeconds * 1000 });
         if (ownsDevnet) await devnet?.close();
       },
     };

@@ -2,16 +2,19 @@ import http from "node:http";
 import http2 from "node:http2";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { CallGate } from "./auth/call-gate.js";
 import {
   type ConnectionLimits,
+  type ConnectionStats,
   createConnectionFront,
   defaultConnectionLimits,
   fileDescriptorLimit,
   reservedFileDescriptors,
 } from "./http/connections.js";
 import { type CorsOrigins, createHostCheck } from "./http/gate.js";
-import { createRpcHandler } from "./http/rpc-handler.js";
-import { createApiKeyCheck } from "./interceptors/auth.js";
+import { createRpcHandler, type MetricsAccess } from "./http/rpc-handler.js";
+import { createTlsServer, type TlsFiles } from "./http/tls.js";
+import type { ObserveCall } from "./interceptors/metrics.js";
 
 /** Every limit of the HTTP server; see the README's "Limits and timeouts". */
 export interface ServerLimits extends ConnectionLimits {
@@ -37,8 +40,14 @@ export interface HttpServerOptions {
   shutdownSignal: AbortSignal;
   logger: Logger;
   limits?: Partial<ServerLimits> | undefined;
-  /** Required bearer key for every service but health, checked before a body is read. */
-  apiKey?: string | undefined;
+  /** Admits calls to every service but health (API key, rate limit) before a body is read. */
+  gate: CallGate;
+  /** Serve TLS with these files (ALPN h2 and http/1.1); cleartext without. */
+  tls?: TlsFiles | undefined;
+  /** `GET /metrics` on the same port. */
+  metrics?: { access: MetricsAccess; expose(): Promise<string> } | undefined;
+  /** Counts the calls the HTTP layer refuses itself. */
+  observe?: ObserveCall | undefined;
   /** Browser origins allowed to call. */
   corsOrigins: CorsOrigins;
   /** Host names accepted besides loopback ones when listening on loopback. */
@@ -56,6 +65,10 @@ export interface HttpServer {
   close(deadline: number): Promise<void>;
   /** The limits in force (max connections lowered to fit the file descriptor limit). */
   readonly limits: ServerLimits;
+  /** Connections by protocol, accepted and refused: for metrics. */
+  connectionStats(): ConnectionStats;
+  /** Reads the TLS files again for new connections (certificate rotation); throws when they do not load. */
+  reloadTls(): void;
 }
 
 /** Lowers `maxConnections` so that connections can never use up the process's file descriptors. */
@@ -71,17 +84,26 @@ function fitToFileDescriptors(limits: ServerLimits, logger: Logger): ServerLimit
 }
 
 /**
- * One port for every protocol: gRPC and Connect over HTTP/2 cleartext (h2c with prior knowledge),
- * and Connect and gRPC-web over HTTP/1.1 (curl without --http2-prior-knowledge, browsers), with a
- * timeout on every stage of a connection and a bound on how many are served at once.
+ * One port for every protocol: gRPC and Connect over HTTP/2 (h2c with prior knowledge in cleartext,
+ * ALPN h2 with TLS), and Connect and gRPC-web over HTTP/1.1 (curl without --http2-prior-knowledge,
+ * browsers), with a timeout on every stage of a connection and a bound on how many are served at once.
  */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits = fitToFileDescriptors({ ...defaultServerLimits, ...options.limits }, options.logger);
   let checkHost: ReturnType<typeof createHostCheck> = () => undefined;
   const h1 = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 0 });
-  const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxStreamsPerSession } });
-  const front = createConnectionFront(h1, h2, limits, (err) =>
-    options.logger.error({ err }, "accepting a connection failed"),
+  const h2 = http2.createServer({
+    settings: { maxConcurrentStreams: limits.maxStreamsPerSession },
+    // Room for the largest request allowed (node's default, 10 MB, is too little above 5 MB).
+    maxSessionMemory: Math.max(10, Math.ceil((limits.readMaxBytes * 2) / 2 ** 20)),
+  });
+  const tls = options.tls ? createTlsServer(options.tls, limits.headerTimeoutMs) : undefined;
+  const front = createConnectionFront(
+    h1,
+    h2,
+    limits,
+    (err) => options.logger.error({ err }, "accepting a connection failed"),
+    tls?.server,
   );
   const handler = createRpcHandler({
     routes: options.routes,
@@ -91,7 +113,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     readMaxBytes: limits.readMaxBytes,
     requestTimeoutMs: limits.requestTimeoutMs,
     corsOrigins: options.corsOrigins,
-    checkApiKey: options.apiKey ? createApiKeyCheck(options.apiKey) : undefined,
+    gate: options.gate,
+    metrics: options.metrics,
+    observe: options.observe,
     checkHost: (authority) => checkHost(authority),
     onError: (err, procedure) => options.logger.error({ err, procedure }, "answering a call failed"),
   });
@@ -107,5 +131,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     drain: () => front.drain(),
     close: (deadline) => front.closed(deadline),
+    connectionStats: () => front.stats(),
+    reloadTls() {
+      if (!tls) throw new Error("the bridge serves without TLS: nothing to reload");
+      tls.reload();
+    },
   };
 }

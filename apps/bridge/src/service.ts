@@ -40,6 +40,8 @@ export interface ComputeServiceDeps {
   defaultWaitSeconds: number;
   /** Longest GetResult wait allowed. */
   maxWaitSeconds: number;
+  /** A Submit created `job` (before it may start): for what follows the job from its call, e.g. its trace. */
+  onSubmitted?: ((job: Job, ctx: HandlerContext) => void) | undefined;
 }
 
 const defaultPageSize = 50;
@@ -134,7 +136,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
   }
 
   return {
-    async submit(req) {
+    async submit(req, ctx) {
       const violations: FieldViolation[] = [
         ...validateTask(req.task),
         ...validateIdempotencyKey(req.idempotencyKey),
@@ -144,7 +146,10 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       const refusal = await backend.check(task);
       if (refusal) throw new ZeroGError("unsupported_task", refusal);
       const { record: stored, created } = await store.insert(task, req.idempotencyKey);
-      if (created) worker.pump();
+      if (created) {
+        deps.onSubmitted?.(stored.job, ctx);
+        worker.pump();
+      }
       await store.durable();
       return create(SubmitResponseSchema, { jobId: stored.job.jobId });
     },

@@ -1,22 +1,14 @@
-import { Writable } from "node:stream";
 import { HealthCheckResponse_ServingStatus, ZeroGError } from "@chaoschain/zerog-core";
 import { Code, ConnectError } from "@connectrpc/connect";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTask, startTestBridge, type TestBridge, task } from "./harness.js";
+import { capturedLogger, demoTask, startTestBridge, type TestBridge, task } from "./harness.js";
 
 const apiKey = "zk_test_8f3a1c9e2b7d4f60a5c1e3b9d7f2a4c6";
-const logLines: string[] = [];
-const logSink = new Writable({
-  write(chunk, _enc, done) {
-    logLines.push(String(chunk));
-    done();
-  },
-});
+const { logger, lines: logLines } = capturedLogger("trace");
 
 let t: TestBridge;
 beforeAll(async () => {
-  t = await startTestBridge({ bridge: { apiKey }, logger: pino({ level: "trace" }, logSink) });
+  t = await startTestBridge({ bridge: { apiKey }, logger });
 });
 afterAll(async () => {
   await t?.close();

@@ -14,8 +14,13 @@ export async function rejection(promise: Promise<unknown>): Promise<ConnectError
 }
 
 /** A gRPC transport on its own HTTP/2 session (kept in `sessions`, to abort), sending `apiKey` if given. */
-export function grpcTransport(baseUrl: string, sessions: Http2SessionManager[], apiKey?: string): Transport {
-  const sessionManager = new Http2SessionManager(baseUrl);
+export function grpcTransport(
+  baseUrl: string,
+  sessions: Http2SessionManager[],
+  apiKey?: string,
+  tls?: { ca: string | Buffer },
+): Transport {
+  const sessionManager = new Http2SessionManager(baseUrl, {}, tls ? { ca: tls.ca } : undefined);
   sessions.push(sessionManager);
   return createGrpcTransport({
     baseUrl,

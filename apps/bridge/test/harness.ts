@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { ComputeService, type ComputeTask, Health, parseTask } from "@chaoschain/zerog-core";
 import { type Devnet, type StartDevnetParameters, startDevnet } from "@chaoschain/zerog-devnet";
@@ -56,6 +57,15 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     shutdownGraceSeconds: 10,
     corsOrigins: undefined,
     allowedHosts: [],
+    tls: undefined,
+    apiKeysFile: undefined,
+    rateLimit: undefined,
+    rateBurst: undefined,
+    maxJobsInFlight: undefined,
+    maxRequestBytes: 8 * 1024 * 1024,
+    metrics: "auth",
+    chainCheckSeconds: 15,
+    logFormat: "json",
     fineTuning: {
       artifactsDir: join(mkdtempSync(join(tmpdir(), "zerog-artifacts-")), "artifacts"),
       datasetDir: mkdtempSync(join(tmpdir(), "zerog-datasets-")),
@@ -114,6 +124,18 @@ export async function startTestBridge(
       await devnet.close();
     },
   };
+}
+
+/** A pino logger at `level` whose lines (JSON) are kept in `lines`, to look for what was logged. */
+export function capturedLogger(level = "trace"): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), lines };
 }
 
 /**

@@ -17,7 +17,7 @@ export interface BridgeProcess {
   child: ChildProcess;
   dbPath: string;
   port: number;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://localhost:<port>` with TLS) */
   baseUrl: string;
   /** Everything the process wrote to stderr so far (JSON log lines, startup errors). */
   stderr(): string;
@@ -37,12 +37,16 @@ export interface SpawnBridgeParameters {
   dbPath?: string;
   /** A Postgres job store (`ZEROG_DATABASE_URL`) instead of the SQLite file. */
   databaseUrl?: string;
-  /** The chain RPC, if not the devnet's own (e.g. through a proxy a test takes down). */
-  rpcUrl?: string;
   /** Resolve only once health answers SERVING (default); false resolves once the port is known. */
   waitServing?: boolean;
   /** Runs the process under `ulimit -n <n>`: at most this many file descriptors. */
   fileDescriptorLimit?: number;
+  /** The bridge serves TLS (pass --tls-cert/--tls-key in `args`): clients trust `ca`, call `localhost`. */
+  tls?: { ca: string | Buffer };
+  /** The chain RPC the bridge uses, instead of the devnet's (a proxy in front of it). */
+  rpcUrl?: string;
+  /** Another build of the bridge's bin (an assembled production folder). */
+  bin?: string;
 }
 
 /**
@@ -63,7 +67,7 @@ export async function spawnBridge(
     limit === undefined ? process.execPath : "/bin/sh",
     [
       ...(limit === undefined ? [] : ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath]),
-      bin,
+      params.bin ?? bin,
       "start",
       "--network=custom",
       `--rpc-url=${params.rpcUrl ?? devnet.rpcUrl}`,
@@ -113,9 +117,9 @@ export async function spawnBridge(
     { timeoutMs: 60_000, what: "the bridge to listen" },
   );
   const port = Number(/serving ComputeService on [^\s]+:(\d+)/.exec(stdout)![1]);
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = params.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   const sessions: Http2SessionManager[] = [];
-  const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey);
+  const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey, params.tls);
   const bridge: BridgeProcess = {
     child,
     dbPath,

@@ -107,6 +107,11 @@ describe("a full disk", () => {
         (await health.check({ service: "" })).status === HealthCheckResponse_ServingStatus.NOT_SERVING,
       { what: "NOT_SERVING" },
     );
+    // The reason, for anyone who may ask health (no key needed): the cause, not the file.
+    let reason: string | null = null;
+    await health.check({ service: "" }, { onHeader: (h) => (reason = h.get("zerog-not-serving")) });
+    expect(reason).toMatch(/disk is full/);
+    expect(reason).not.toContain(dir);
     // Job A ends while the disk is full: its outcome waits in memory; the stored state stays RUNNING.
     await waitFor(() => bridge.stderr().includes("outcome not stored yet"), {
       timeoutMs: slow + 10_000,

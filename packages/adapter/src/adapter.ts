@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
-import type http2 from "node:http2";
 import type { ZeroGError } from "@chaoschain/zerog-core";
 import type { ConnectError } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type AdapterConnection, ZeroGComputeAdapterBase } from "./adapter-base.js";
 import { bearer } from "./bearer.js";
-import { resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
+import { type ResolvedAdapterConfig, resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
 import { type CallContext, isSessionFailure, unexplained } from "./errors.js";
 import { describeFinding, probe } from "./probe.js";
+import { retryRefusedStreams } from "./refused-stream.js";
+import { RenewableSessions } from "./renewable-sessions.js";
 
 /** Whether `url` names this host (localhost, 127.0.0.0/8, ::1). */
 function isLoopback(url: string): boolean {
@@ -15,40 +16,39 @@ function isLoopback(url: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/**
- * connect-node's session manager, with every HTTP/2 session it opens kept from crashing the
- * process: after a protocol error, node can emit a second 'error' on a session whose listeners
- * connect-node has already removed (e.g. when `close()` follows the failure).
- */
-class GuardedSessionManager extends Http2SessionManager {
-  readonly #guarded = new WeakSet<http2.Http2Session>();
-
-  override async request(
-    ...args: Parameters<Http2SessionManager["request"]>
-  ): Promise<http2.ClientHttp2Stream> {
-    const stream = await super.request(...args);
-    const session = stream.session;
-    if (session && !this.#guarded.has(session)) {
-      this.#guarded.add(session);
-      // The failure reaches the calls through their streams; this only keeps it from being uncaught.
-      session.on("error", () => {});
-    }
-    return stream;
+/** The PEM text of the configured CA, read now: an unreadable file is refused at construction. */
+function trustedCa(ca: ResolvedAdapterConfig["ca"]): string | Uint8Array | undefined {
+  if (!ca || "pem" in ca) return ca?.pem;
+  try {
+    return readFileSync(ca.file);
+  } catch (err) {
+    throw new TypeError(
+      `caFile / ZEROG_CA_FILE: cannot read ${ca.file} (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
   }
 }
 
-/** gRPC over one HTTP/2 connection, which is replaced after a failure that breaks it. */
-function nodeConnection(baseUrl: string, apiKey: string | undefined): AdapterConnection {
-  const sessions = new GuardedSessionManager(baseUrl, { idleConnectionTimeoutMs: 15_000 });
+/**
+ * gRPC over one HTTP/2 connection, which is replaced after a failure that breaks it; a call whose
+ * stream the bridge refused unprocessed (REFUSED_STREAM) is sent once more on a fresh connection.
+ */
+function nodeConnection(config: ResolvedAdapterConfig): AdapterConnection {
+  const { baseUrl, apiKey } = config;
+  const ca = trustedCa(config.ca);
+  const sessions = new RenewableSessions(baseUrl, {
+    idleTimeoutMs: 15_000,
+    ...(ca === undefined ? {} : { session: { ca: typeof ca === "string" ? ca : Buffer.from(ca) } }),
+  });
   let findings: { at: number; text: Promise<string | undefined> } | undefined;
+  const transport = createGrpcTransport({
+    baseUrl,
+    sessionManager: sessions,
+    interceptors: [bearer(apiKey)],
+    // A bridge on this host (the sidecar case) gains nothing from gzip, which costs both sides CPU.
+    ...(isLoopback(baseUrl) ? { acceptCompression: [] } : {}),
+  });
   return {
-    transport: createGrpcTransport({
-      baseUrl,
-      sessionManager: sessions,
-      interceptors: [bearer(apiKey)],
-      // A bridge on this host (the sidecar case) gains nothing from gzip, which costs both sides CPU.
-      ...(isLoopback(baseUrl) ? { acceptCompression: [] } : {}),
-    }),
+    transport: retryRefusedStreams(transport, () => sessions.renew()),
     async explain(err: ConnectError, ctx: CallContext): Promise<ZeroGError> {
       // A broken session (ENHANCE_YOUR_CALM after a too-large request, a protocol error, a reset)
       // must not be reused by the next call: drop it, the next call connects afresh.
@@ -92,6 +92,6 @@ function nodeConnection(baseUrl: string, apiKey: string | undefined): AdapterCon
 export class ZeroGComputeAdapter extends ZeroGComputeAdapterBase {
   constructor(options: ZeroGComputeAdapterOptions = {}) {
     const config = resolveConfig(options, process.env, (path) => readFileSync(path, "utf8"));
-    super(config, nodeConnection(config.baseUrl, config.apiKey));
+    super(config, nodeConnection(config));
   }
 }

@@ -58,6 +58,9 @@ function fetchConnection(
  */
 export class ZeroGComputeAdapter extends ZeroGComputeAdapterBase {
   constructor(options: BrowserAdapterOptions = {}) {
+    if (options?.caFile !== undefined || options?.ca !== undefined) {
+      throw new TypeError("caFile and ca are for Node: a browser trusts the certificates its system trusts");
+    }
     const config = resolveConfig(options);
     super(config, fetchConnection(options, config.baseUrl, config.apiKey));
   }

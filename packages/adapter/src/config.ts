@@ -39,6 +39,13 @@ export interface ZeroGComputeAdapterOptions {
   grpcUrl?: string | undefined;
   /** Bearer key the bridge expects. Default: `ZEROG_API_KEY`, else none. */
   apiKey?: string | undefined;
+  /**
+   * Node only: a PEM file of the CA certificate(s) to trust for a `https://` / `grpcs://` bridge,
+   * besides Node's own (a private CA, a self-signed bridge). Default: `ZEROG_CA_FILE`, else none.
+   */
+  caFile?: string | undefined;
+  /** Node only: the CA certificate(s) as PEM text, instead of `caFile`. */
+  ca?: string | Uint8Array | undefined;
   /** Deadline of each call and default wait of `result()`, seconds. Default: `ZEROG_TIMEOUT_SECONDS`, else 300. */
   timeoutSeconds?: number | undefined;
   /**
@@ -59,6 +66,8 @@ export interface ZeroGComputeAdapterOptions {
 export interface ResolvedAdapterConfig {
   baseUrl: string;
   apiKey: string | undefined;
+  /** CA certificates to trust: PEM text, or the file to read it from. */
+  ca: { pem: string | Uint8Array } | { file: string } | undefined;
   timeoutSeconds: number;
   maxRequestBytes: number;
   verify: ResolvedVerifyOptions;
@@ -162,9 +171,12 @@ export function resolveConfig(
     "maxRequestBytes / ZEROG_MAX_REQUEST_BYTES",
   );
   const apiKey = options.apiKey ?? env.ZEROG_API_KEY;
+  const caFile = options.caFile ?? (options.ca === undefined ? env.ZEROG_CA_FILE : undefined);
+  if (caFile !== undefined && typeof caFile !== "string") throw new TypeError("caFile must be a file path");
   return {
     baseUrl,
     apiKey: apiKey === "" ? undefined : apiKey,
+    ca: options.ca !== undefined ? { pem: options.ca } : caFile ? { file: caFile } : undefined,
     timeoutSeconds,
     maxRequestBytes,
     verify: resolveVerify(options.verify, env, readFile),

@@ -79,12 +79,14 @@ export function explainAnswer(err: ConnectError, ctx: CallContext): ZeroGError |
       );
     }
     if (err.code === Code.ResourceExhausted) {
-      return transportError(
-        "unavailable",
-        `the bridge is over capacity for ${at}: ${err.rawMessage}`,
-        ctx,
-        err,
-        ["Retry later, or with fewer calls in flight."],
+      const { retryDelayMs } = fromConnectError(err);
+      return new ZeroGError(
+        "resource_exhausted",
+        `the server is over capacity for ${at}: ${err.rawMessage}`,
+        {
+          cause: err,
+          ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
+        },
       );
     }
     if (err.code === Code.Unimplemented) {
@@ -154,7 +156,9 @@ export function explainAnswer(err: ConnectError, ctx: CallContext): ZeroGError |
       `the TLS certificate of ${ctx.baseUrl} is not trusted (${codes.find((c) => /CERT|SIGN|UNABLE|LEAF/.test(c))})`,
       ctx,
       err,
-      ["Check the host name in ZEROG_GRPC_URL, or trust the bridge's CA (NODE_EXTRA_CA_CERTS)."],
+      [
+        "Check the host name in ZEROG_GRPC_URL, or trust the bridge's CA: caFile / ZEROG_CA_FILE (a PEM file), or NODE_EXTRA_CA_CERTS.",
+      ],
     );
   }
   return undefined;

@@ -2,8 +2,10 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import { ComputeService, ZeroGError } from "@chaoschain/zerog-core";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { fileURLToPath } from "node:url";
+import { create } from "@bufbuild/protobuf";
+import { ComputeService, RetryInfoSchema, ZeroGError } from "@chaoschain/zerog-core";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ZeroGComputeAdapter } from "./adapter.js";
@@ -21,6 +23,9 @@ const routes = (router: ConnectRouter) =>
   router.service(ComputeService, {
     async getJob(req) {
       return { jobId: req.jobId, state: 1 };
+    },
+    async *watchJob(req) {
+      yield { job: { jobId: req.jobId, state: 3 } };
     },
     async submit() {
       return { jobId: "job_1" };
@@ -170,5 +175,161 @@ describe("a request too large for the server's HTTP/2 session", () => {
     } finally {
       unguarded.close();
     }
+  });
+});
+
+describe("TLS with a CA of one's own", () => {
+  // The fixture is self-signed: trusting it as the CA is what a private CA's users do.
+  const caFile = fileURLToPath(new URL("../test/fixtures/tls-cert.pem", import.meta.url));
+
+  async function tlsServer() {
+    return listen(http2.createSecureServer({ ...tls, allowHTTP1: true }, connectNodeAdapter({ routes })));
+  }
+
+  it("is trusted with the caFile option, grpcs:// or https://", async () => {
+    const port = await tlsServer();
+    for (const grpcUrl of [`grpcs://localhost:${port}`, `https://127.0.0.1:${port}`]) {
+      const zerog = new ZeroGComputeAdapter({ grpcUrl, caFile });
+      try {
+        expect(await zerog.submit(task)).toBe("job_1");
+        expect((await zerog.status("job_9")).jobId).toBe("job_9");
+      } finally {
+        zerog.close();
+      }
+    }
+  });
+
+  it("is trusted with ZEROG_CA_FILE, and the PEM text as the ca option", async () => {
+    const port = await tlsServer();
+    process.env.ZEROG_CA_FILE = caFile;
+    try {
+      const zerog = new ZeroGComputeAdapter({ grpcUrl: `https://localhost:${port}` });
+      expect(await zerog.submit(task)).toBe("job_1");
+      zerog.close();
+    } finally {
+      delete process.env.ZEROG_CA_FILE;
+    }
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: `https://localhost:${port}`, ca: readFileSync(caFile) });
+    expect(await zerog.submit(task)).toBe("job_1");
+    zerog.close();
+  });
+
+  it("without the CA, the certificate is not trusted, and the error says how to trust it", async () => {
+    const port = await tlsServer();
+    const err = await failure(`https://localhost:${port}`, (z) => z.submit(task));
+    expect(err.code).toBe("unavailable");
+    expect(err.shortMessage).toMatch(/TLS certificate of https:\/\/localhost:\d+ is not trusted/);
+    expect(err.metaMessages.join(" ")).toContain("ZEROG_CA_FILE");
+  });
+
+  it("an unreadable CA file is refused at construction, naming it", () => {
+    expect(
+      () => new ZeroGComputeAdapter({ grpcUrl: "https://localhost:1", caFile: "/nonexistent/ca.pem" }),
+    ).toThrow(/caFile \/ ZEROG_CA_FILE: cannot read \/nonexistent\/ca\.pem/);
+  });
+});
+
+describe("a server over its limits", () => {
+  it("RESOURCE_EXHAUSTED with RetryInfo from any gRPC server is resource_exhausted with its retry delay", async () => {
+    const port = await listen(
+      http2.createServer(
+        connectNodeAdapter({
+          routes: (router) =>
+            router.service(ComputeService, {
+              async submit() {
+                throw new ConnectError("slow down", Code.ResourceExhausted, undefined, [
+                  { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 2n } }) },
+                ]);
+              },
+            }),
+        }),
+      ),
+    );
+    const err = await failure(`127.0.0.1:${port}`, (z) => z.submit(task));
+    expect(err.code).toBe("resource_exhausted");
+    expect(err.retryDelayMs).toBe(2000);
+    expect(err.shortMessage).toContain("slow down");
+  });
+});
+
+describe("HTTP/2 REFUSED_STREAM (RFC 9113 §8.7: not processed, safe to retry)", () => {
+  /**
+   * connect-node behind a gate that refuses streams while `refuse(n)` says so (n: the stream's
+   * number, from 1), with RST_STREAM REFUSED_STREAM, after a GOAWAY when `goaway` is set (the race
+   * at a server's idle timeout or stop).
+   */
+  async function refusingServer(refuse: (n: number) => boolean, goaway = false) {
+    const handler = connectNodeAdapter({ routes });
+    const seen = { streams: 0, servedOn: [] as number[] };
+    let sessionNumber = 0;
+    const sessionIds = new WeakMap<http2.Http2Session, number>();
+    const server = http2.createServer((req, res) => {
+      const n = ++seen.streams;
+      const session = req.stream.session!;
+      if (!sessionIds.has(session)) sessionIds.set(session, ++sessionNumber);
+      if (refuse(n)) {
+        if (goaway) session.goaway(http2.constants.NGHTTP2_NO_ERROR, 0);
+        req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        if (goaway) session.close();
+        return;
+      }
+      seen.servedOn.push(sessionIds.get(session)!);
+      handler(req, res);
+    });
+    const port = await listen(server);
+    return { port, seen };
+  }
+
+  it.each([false, true])(
+    "a refused unary call is retried once on a fresh session (GOAWAY: %s)",
+    async (goaway) => {
+      const { port, seen } = await refusingServer((n) => n === 1, goaway);
+      const zerog = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${port}` });
+      try {
+        expect(await zerog.submit(task)).toBe("job_1");
+        expect(seen.streams).toBe(2);
+        expect(seen.servedOn).toEqual([2]);
+        // Later calls go on, on the fresh session.
+        expect((await zerog.status("job_3")).jobId).toBe("job_3");
+        expect(seen.servedOn).toEqual([2, 2]);
+      } finally {
+        zerog.close();
+      }
+    },
+  );
+
+  it("a refused server-streaming call (WatchJob) is retried once", async () => {
+    const { port, seen } = await refusingServer((n) => n === 1);
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${port}` });
+    try {
+      const updates: string[] = [];
+      for await (const u of zerog.watch("job_1")) updates.push(u.status.state);
+      expect(updates).toEqual(["completed"]);
+      expect(seen.streams).toBe(2);
+    } finally {
+      zerog.close();
+    }
+  });
+
+  it("is retried once only: a server refusing every stream fails the call after two tries", async () => {
+    const { port, seen } = await refusingServer(() => true);
+    const err = await failure(`127.0.0.1:${port}`, (z) => z.submit(task));
+    expect(err.code).toBe("unavailable");
+    expect(err.shortMessage).toContain("REFUSED_STREAM");
+    expect(seen.streams).toBe(2);
+  });
+
+  it("other stream resets are not retried (the call may have been processed)", async () => {
+    const handler = connectNodeAdapter({ routes });
+    let streams = 0;
+    const port = await listen(
+      http2.createServer((req, res) => {
+        streams++;
+        if (streams === 1) return void req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        handler(req, res);
+      }),
+    );
+    await failure(`127.0.0.1:${port}`, (z) => z.submit(task));
+    expect(streams).toBe(1);
   });
 });

@@ -1,6 +1,8 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { fromConnectError, invalidArgument, toConnectError, ZeroGError } from "./errors.js";
+import { RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 
 describe("error catalogue", () => {
   it("round-trips an invalid argument with its field violations through the wire error", () => {
@@ -35,5 +37,38 @@ describe("error catalogue", () => {
     expect(err.message).toContain("A bug in the bridge");
     expect(err.walk()).toBe(root);
     expect(err.walk((e) => e instanceof Error && e.message === "wrapped")).toBeInstanceOf(Error);
+  });
+
+  it("carries a retry delay as google.rpc.RetryInfo, and reads it back", () => {
+    const err = new ZeroGError("rate_limited", "too many calls with API key agent-a", { retryDelayMs: 1500 });
+    const wire = toConnectError(err);
+    expect(wire.code).toBe(Code.ResourceExhausted);
+    const [info] = wire.findDetails(RetryInfoSchema);
+    expect(info?.retryDelay?.seconds).toBe(1n);
+    expect(info?.retryDelay?.nanos).toBe(500_000_000);
+    const back = fromConnectError(wire);
+    expect(back.code).toBe("rate_limited");
+    expect(back.retryDelayMs).toBe(1500);
+    expect(fromConnectError(toConnectError(new ZeroGError("quota_exceeded", "q"))).retryDelayMs).toBe(
+      undefined,
+    );
+  });
+
+  it("reads a retry delay from any server's RetryInfo, and a bare RESOURCE_EXHAUSTED as resource_exhausted", () => {
+    const wire = new ConnectError("slow down", Code.ResourceExhausted, undefined, [
+      { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 3n, nanos: 0 } }) },
+    ]);
+    const back = fromConnectError(wire);
+    expect(back.code).toBe("resource_exhausted");
+    expect(back.retryDelayMs).toBe(3000);
+    // A hostile delay (negative, huge) is clamped, never a negative or unbounded wait.
+    const hostile = new ConnectError("x", Code.ResourceExhausted, undefined, [
+      { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: -5n } }) },
+    ]);
+    expect(fromConnectError(hostile).retryDelayMs).toBe(0);
+    const huge = new ConnectError("x", Code.ResourceExhausted, undefined, [
+      { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 10n ** 15n } }) },
+    ]);
+    expect(fromConnectError(huge).retryDelayMs).toBe(3_600_000);
   });
 });

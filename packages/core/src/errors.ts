@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FailureReason } from "./gen/chaoschain/zerog/v1/compute_pb.js";
-import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { type FailureReasonName, failureReasonFromName, failureReasonName } from "./names.js";
 import type { FieldViolation } from "./task.js";
 
@@ -53,6 +53,18 @@ export const errorCatalogue = {
     code: Code.Unavailable,
     hint: "The bridge cannot write its job store (see its log); it takes jobs again by itself once it can. Retry later.",
   },
+  rate_limited: {
+    code: Code.ResourceExhausted,
+    hint: "Too many calls with this API key: wait the retry delay the error gives (retryDelayMs) and retry, with fewer calls per second; the bridge's operator sets the rate (--rate-limit, or per key in the keys file).",
+  },
+  quota_exceeded: {
+    code: Code.ResourceExhausted,
+    hint: "This API key has as many jobs queued or running as it may: wait for one to end (result(), watch()), then submit again; the bridge's operator sets the quota (--max-jobs-in-flight, or per key in the keys file).",
+  },
+  resource_exhausted: {
+    code: Code.ResourceExhausted,
+    hint: "The server is over one of its limits: retry after the delay it gives (retryDelayMs), with fewer calls in flight.",
+  },
   request_too_large: {
     code: Code.ResourceExhausted,
     hint: "Send a smaller request: large inputs (datasets) go by reference, a 0G Storage root hash or a URL.",
@@ -92,6 +104,11 @@ export class ZeroGError extends Error {
   readonly violations: FieldViolation[];
   /** For `job_failed`: why the job failed. */
   readonly failureReason: FailureReasonName | undefined;
+  /**
+   * How long to wait before retrying, ms, when the server said so (`google.rpc.RetryInfo`), e.g. for
+   * `rate_limited`.
+   */
+  readonly retryDelayMs: number | undefined;
 
   constructor(
     code: ErrorCode,
@@ -102,6 +119,7 @@ export class ZeroGError extends Error {
       metaMessages?: string[];
       violations?: FieldViolation[];
       failureReason?: FailureReasonName;
+      retryDelayMs?: number;
     } = {},
   ) {
     const metaMessages = options.metaMessages ?? [errorCatalogue[code].hint];
@@ -114,6 +132,7 @@ export class ZeroGError extends Error {
     this.details = options.details;
     this.violations = options.violations ?? [];
     this.failureReason = options.failureReason;
+    this.retryDelayMs = options.retryDelayMs;
   }
 
   /** Follows `cause` links and returns the deepest error, or the first for which `fn` is true. */
@@ -132,10 +151,13 @@ export function formatViolations(violations: FieldViolation[]): string {
   return violations.map((v) => `${v.field}: ${v.description}`).join("; ");
 }
 
+/** Longest retry delay taken from a server's `RetryInfo`: a larger one is clamped to it. */
+const maxRetryDelayMs = 3_600_000;
+
 /**
  * Builds the wire error for a catalogue code: a `ConnectError` with the catalogue's gRPC code,
- * a `google.rpc.ErrorInfo` detail (reason = code) and, for invalid arguments, a
- * `google.rpc.BadRequest` with every field violation.
+ * a `google.rpc.ErrorInfo` detail (reason = code), a `google.rpc.RetryInfo` when there is a retry
+ * delay and, for invalid arguments, a `google.rpc.BadRequest` with every field violation.
  */
 export function toConnectError(err: ZeroGError): ConnectError {
   const metadata: Record<string, string> = {};
@@ -146,6 +168,15 @@ export function toConnectError(err: ZeroGError): ConnectError {
       value: create(ErrorInfoSchema, { reason: err.code.toUpperCase(), domain: errorDomain, metadata }),
     },
   ];
+  if (err.retryDelayMs !== undefined) {
+    const ms = Math.max(0, Math.round(err.retryDelayMs));
+    details.push({
+      desc: RetryInfoSchema,
+      value: create(RetryInfoSchema, {
+        retryDelay: { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 },
+      }),
+    } as never);
+  }
   if (err.violations.length) {
     details.push({
       desc: BadRequestSchema,
@@ -183,11 +214,21 @@ export function fromConnectError(err: ConnectError): ZeroGError {
   const failureReason = reason
     ? failureReasonName(failureReasonFromName(reason) ?? FailureReason.UNSPECIFIED)
     : undefined;
+  const retryDelayMs = retryDelayOf(err);
   return new ZeroGError(code, err.rawMessage, {
     cause: err,
     violations,
     ...(failureReason ? { failureReason } : {}),
+    ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
   });
+}
+
+/** The delay of the error's `google.rpc.RetryInfo`, ms, within 0 to an hour; undefined without one. */
+function retryDelayOf(err: ConnectError): number | undefined {
+  const delay = err.findDetails(RetryInfoSchema)[0]?.retryDelay;
+  if (!delay) return undefined;
+  const ms = Number(delay.seconds) * 1000 + Math.floor(delay.nanos / 1_000_000);
+  return Number.isFinite(ms) ? Math.min(maxRetryDelayMs, Math.max(0, ms)) : maxRetryDelayMs;
 }
 
 function codeFromStatus(code: Code): ErrorCode {
@@ -203,7 +244,7 @@ function codeFromStatus(code: Code): ErrorCode {
     case Code.Unavailable:
       return "unavailable";
     case Code.ResourceExhausted:
-      return "request_too_large";
+      return "resource_exhausted";
     case Code.PermissionDenied:
       return "permission_denied";
     default:

@@ -88,12 +88,14 @@ export type {
   BadRequest,
   BadRequest_FieldViolation,
   ErrorInfo,
+  RetryInfo,
 } from "./gen/google/rpc/error_details_pb.js";
 export {
   BadRequest_FieldViolationSchema,
   BadRequestSchema,
   ErrorInfoSchema,
   file_google_rpc_error_details,
+  RetryInfoSchema,
 } from "./gen/google/rpc/error_details_pb.js";
 export type {
   HealthCheckRequest,
@@ -107,6 +109,19 @@ export {
   HealthCheckResponse_ServingStatusSchema,
   HealthCheckResponseSchema,
 } from "./gen/grpc/health/v1/health_pb.js";
+export type {
+  ServerReflectionRequest,
+  ServerReflectionResponse,
+} from "./gen/grpc/reflection/v1/reflection_pb.js";
+export {
+  file_grpc_reflection_v1_reflection,
+  ServerReflection,
+} from "./gen/grpc/reflection/v1/reflection_pb.js";
+// The deprecated v1alpha service (same messages), still asked for by older clients.
+export {
+  file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ServerReflectionV1Alpha,
+} from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 export type { FailureReasonName, JobStateName, TaskTypeName, VerificationName } from "./names.js";
 export {
   failureReasonFromName,

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type http from "node:http";
 import type http2 from "node:http2";
 import net from "node:net";
+import type tls from "node:tls";
 
 /** How long each stage of a connection may take, and how many connections are served at once. */
 export interface ConnectionLimits {
@@ -34,6 +35,8 @@ const http2Preface = "PRI";
 /** One accepted TCP connection, from its first byte to its close. */
 export class Connection {
   readonly socket: net.Socket;
+  /** The socket HTTP is spoken on: `socket`, or the TLS socket over it. */
+  stream: net.Socket;
   /** Over the connection limit: every request on it is answered UNAVAILABLE, then it closes. */
   readonly refused: boolean;
   protocol: "unknown" | "h1" | "h2" = "unknown";
@@ -44,6 +47,7 @@ export class Connection {
 
   constructor(socket: net.Socket, refused: boolean) {
     this.socket = socket;
+    this.stream = socket;
     this.refused = refused;
   }
 
@@ -67,7 +71,7 @@ export class Connection {
       this.session.close();
       return;
     }
-    this.socket.end();
+    this.stream.end();
     this.expireIn(1000, () => this.destroy());
   }
 
@@ -75,6 +79,7 @@ export class Connection {
   destroy(): void {
     this.clearExpiry();
     if (this.session && !this.session.destroyed) this.session.destroy();
+    this.stream.destroy();
     this.socket.destroy();
   }
 }
@@ -88,6 +93,8 @@ export interface ConnectionFront {
   readonly draining: boolean;
   /** Connections open now (served and refused). */
   readonly size: number;
+  /** Connections open by protocol, and accepted and refused since start: for metrics. */
+  stats(): ConnectionStats;
   /**
    * Stops taking requests: stops listening, closes idle connections, sends GOAWAY on HTTP/2 sessions and
    * closes each HTTP/1.1 connection after the response in progress.
@@ -95,6 +102,12 @@ export interface ConnectionFront {
   drain(): void;
   /** Resolves once every connection is closed, destroying those still open at `deadline` (epoch ms). */
   closed(deadline: number): Promise<void>;
+}
+
+export interface ConnectionStats {
+  open: Record<"h1" | "h2" | "unknown" | "refused", number>;
+  accepted: number;
+  refused: number;
 }
 
 /**
@@ -110,21 +123,26 @@ export function fileDescriptorLimit(): number | undefined {
 }
 
 /**
- * Accepts connections for `h1` and `h2` on one port. Each connection's first bytes tell the protocols
- * apart (HTTP/2 starts with the "PRI * HTTP/2.0" preface); bytes are read as they come, with no
- * busy loop, so a client sending "P" and nothing else only waits for its header timeout.
+ * Accepts connections for `h1` and `h2` on one port. In cleartext, each connection's first bytes tell
+ * the protocols apart (HTTP/2 starts with the "PRI * HTTP/2.0" preface); bytes are read as they come,
+ * with no busy loop, so a client sending "P" and nothing else only waits for its header timeout.
+ * With `tls`, every connection is TLS and ALPN picks the protocol (h2, else HTTP/1.1); the handshake
+ * counts against the header timeout.
  */
 export function createConnectionFront(
   h1: http.Server,
   h2: http2.Http2Server,
   limits: ConnectionLimits,
   onError: (err: Error) => void,
+  tlsServer?: tls.Server,
 ): ConnectionFront {
   const connections = new Set<Connection>();
   const bySocket = new WeakMap<net.Socket, Connection>();
   const bySession = new WeakMap<http2.ServerHttp2Session, Connection>();
   let served = 0;
   let refusing = 0;
+  let accepted = 0;
+  let refusedTotal = 0;
   let draining = false;
   let handingOver: Connection | undefined;
   let whenEmpty: (() => void) | undefined;
@@ -163,10 +181,10 @@ export function createConnectionFront(
 
   function handOver(conn: Connection, protocol: "h1" | "h2") {
     conn.protocol = protocol;
-    if (protocol === "h1") return h1.emit("connection", conn.socket);
+    if (protocol === "h1") return h1.emit("connection", conn.stream);
     handingOver = conn;
     try {
-      h2.emit("connection", conn.socket);
+      h2.emit("connection", conn.stream);
     } finally {
       handingOver = undefined;
     }
@@ -189,6 +207,18 @@ export function createConnectionFront(
     socket.on("readable", onReadable);
   }
 
+  tlsServer?.on("secureConnection", (secure: tls.TLSSocket) => {
+    // The TLS server wraps the socket the front accepted (`_parent`: Node's name for it).
+    const conn = bySocket.get((secure as tls.TLSSocket & { _parent?: net.Socket })._parent!);
+    if (!conn || conn.socket.destroyed) return secure.destroy();
+    conn.stream = secure;
+    bySocket.set(secure, conn);
+    secure.on("error", () => conn.destroy());
+    handOver(conn, secure.alpnProtocol === "h2" ? "h2" : "h1");
+  });
+  // A failed handshake (plaintext on a TLS port, an untrusted client): that connection only.
+  tlsServer?.on("tlsClientError", (_err, secure) => secure.destroy());
+
   const front = net.createServer({ noDelay: true }, (socket) => {
     if (draining) return socket.destroy();
     const refused = served >= limits.maxConnections;
@@ -196,8 +226,11 @@ export function createConnectionFront(
     const conn = new Connection(socket, refused);
     connections.add(conn);
     bySocket.set(socket, conn);
-    if (refused) refusing++;
-    else served++;
+    accepted++;
+    if (refused) {
+      refusing++;
+      refusedTotal++;
+    } else served++;
     socket.on("error", () => socket.destroy());
     socket.once("close", () => {
       conn.clearExpiry();
@@ -209,7 +242,8 @@ export function createConnectionFront(
     conn.expireIn(refused ? Math.min(refusalTimeoutMs, limits.headerTimeoutMs) : limits.headerTimeoutMs, () =>
       conn.destroy(),
     );
-    sniff(conn);
+    if (tlsServer) tlsServer.emit("connection", socket);
+    else sniff(conn);
   });
   // EMFILE on accept and the like: report, never crash (a failed listen rejects `listen` instead).
   front.on("error", (err) => {
@@ -236,6 +270,11 @@ export function createConnectionFront(
     },
     get size() {
       return connections.size;
+    },
+    stats() {
+      const open = { h1: 0, h2: 0, unknown: 0, refused: 0 };
+      for (const conn of connections) open[conn.refused ? "refused" : conn.protocol]++;
+      return { open, accepted, refused: refusedTotal };
     },
     drain() {
       if (draining) return;

@@ -1,5 +1,6 @@
 import type http from "node:http";
 import http2 from "node:http2";
+import { RetryInfoSchema } from "@chaoschain/zerog-core";
 import type { ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import {
@@ -62,11 +63,16 @@ export function writeRpcError(
       headers["content-type"] = contentType;
       body = encodeEnvelope(endStreamFlag, endStream.serialize({ metadata: new Headers(), error }));
       break;
-    case "connect-unary":
+    case "connect-unary": {
       status = codeToHttpStatus(error.code);
+      // HTTP clients (curl, browsers) read the retry delay here too.
+      const delay = error.findDetails(RetryInfoSchema)[0]?.retryDelay;
+      if (delay)
+        headers["retry-after"] = String(Math.max(1, Math.ceil(Number(delay.seconds) + delay.nanos / 1e9)));
       headers["content-type"] = "application/json";
       body = errorToJsonBytes(error, undefined);
       break;
+    }
   }
   if (body) headers["content-length"] = String(body.byteLength);
   if (isH2) {

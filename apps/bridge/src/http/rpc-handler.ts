@@ -6,6 +6,7 @@ import {
   type ConnectRouter,
   cors,
   createConnectRouter,
+  createContextValues,
   type Interceptor,
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
@@ -15,10 +16,17 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { type CallGate, callerKey, traceKey } from "../auth/call-gate.js";
+import { codeName, type ObserveCall } from "../interceptors/metrics.js";
+import { exposition } from "../metrics/registry.js";
 import type { ConnectionFront } from "./connections.js";
 import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
 import { type CheckedBody, readCheckedBody } from "./request-body.js";
 import { type NodeRequest, type NodeResponse, rpcProtocol, writeRpcError } from "./rpc-errors.js";
+import { traceFromHeader } from "./trace-context.js";
+
+/** Who may read `GET /metrics`: callers with an API key (when the bridge has keys), anyone, or no one. */
+export type MetricsAccess = "auth" | "public" | "off";
 
 export interface RpcHandlerOptions {
   routes: (router: ConnectRouter) => void;
@@ -32,8 +40,12 @@ export interface RpcHandlerOptions {
   requestTimeoutMs: number;
   /** Browser origins allowed to call. */
   corsOrigins: CorsOrigins;
-  /** Checks the `authorization` header of calls to every service but health, before the body is read. */
-  checkApiKey: ((authorization: string | undefined) => ZeroGError | undefined) | undefined;
+  /** Admits calls to every service but health (API key, rate limit), before the body is read. */
+  gate: CallGate;
+  /** `GET /metrics` on the same port. */
+  metrics?: { access: MetricsAccess; expose(): Promise<string> } | undefined;
+  /** Counts the calls this handler refuses itself (the rest are counted by an interceptor). */
+  observe?: ObserveCall | undefined;
   /** Checks the Host header (DNS rebinding); set once the address is known. */
   checkHost: (authority: string | undefined) => ZeroGError | undefined;
   /** An error no caller can be told about (a failed response write). */
@@ -64,13 +76,22 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
 
   async function handle(req: NodeRequest, res: NodeResponse, handler: UniversalHandler | undefined) {
     const isH2 = "stream" in req;
+    const started = performance.now();
+    // Only known methods are metric labels: a request's path could be anything.
+    const method = handler ? `${handler.service.typeName}/${handler.method.name}` : "unknown";
+    let callerId = "";
+    const refuse = (error: ZeroGError | ConnectError, options?: Parameters<typeof writeRpcError>[3]) => {
+      const wireError = wire(error);
+      o.observe?.(method, codeName(wireError), callerId, (performance.now() - started) / 1000);
+      writeRpcError(req, res, wireError, options);
+    };
     const conn = o.front.connectionOf(req);
     if (conn?.refused) {
       const error = new ZeroGError(
         "too_many_connections",
         "too many connections: the bridge is serving as many as it may (--max-connections); retry later",
       );
-      return writeRpcError(req, res, toConnectError(error), { close: true });
+      return refuse(error, { close: true });
     }
     const origin = req.headers.origin;
     if (origin !== undefined) {
@@ -78,7 +99,7 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       if (allowed === undefined) {
         if (req.method === "OPTIONS")
           return plain(res, 403, "cross-origin calls from this origin are not allowed");
-        return writeRpcError(req, res, toConnectError(crossOriginRefused(origin)));
+        return refuse(crossOriginRefused(origin));
       }
       res.setHeader("access-control-allow-origin", allowed);
       res.setHeader("vary", "origin");
@@ -91,16 +112,25 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       return plain(res, 204);
     }
     const hostError = o.checkHost(isH2 ? (req as { authority: string }).authority : req.headers.host);
-    if (hostError) return writeRpcError(req, res, toConnectError(hostError));
-    if (!handler) return plain(res, 404, undefined, !isH2);
+    if (hostError) return refuse(hostError);
+    if (!handler) {
+      if (o.metrics && o.metrics.access !== "off" && (req.url ?? "").split("?", 1)[0] === "/metrics")
+        return serveMetrics(req, res, o.metrics, (authorization) => o.gate.authorized(authorization));
+      return plain(res, 404, undefined, !isH2);
+    }
     const isHealth = handler.service.typeName === Health.typeName;
     if (o.front.draining && !isHealth) {
       const error = new ZeroGError("shutting_down", "the bridge is shutting down and takes no new calls");
-      return writeRpcError(req, res, toConnectError(error), { close: true });
+      return refuse(error, { close: true });
     }
-    if (o.checkApiKey && !isHealth) {
-      const error = o.checkApiKey(req.headers.authorization);
-      if (error) return writeRpcError(req, res, toConnectError(error));
+    const contextValues = createContextValues();
+    if (!isHealth) {
+      const caller = o.gate.admit(req.headers.authorization);
+      if (caller instanceof ZeroGError) return refuse(caller);
+      callerId = caller.id;
+      contextValues.set(callerKey, caller);
+      const traceparent = req.headers.traceparent;
+      contextValues.set(traceKey, traceFromHeader(Array.isArray(traceparent) ? traceparent[0] : traceparent));
     }
 
     // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
@@ -121,10 +151,10 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
     if (checked.kind === "error") {
       // An unread body closes an HTTP/1.1 connection (writeRpcError); on HTTP/2 only its stream ends,
       // so the client's other calls on the session go on.
-      return writeRpcError(req, res, wire(checked.error), { bodyRead: checked.bodyRead });
+      return refuse(checked.error, { bodyRead: checked.bodyRead });
     }
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
-    let uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    let uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     if (checked.kind === "body") {
       for (const name of checked.dropHeaders) uReq.header.delete(name);
       uReq = { ...uReq, body: checked.body };
@@ -145,6 +175,33 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       else res.destroy();
     });
   };
+}
+
+/** `GET /metrics`: the text exposition, for Prometheus; with `auth`, only with a valid API key. */
+async function serveMetrics(
+  req: NodeRequest,
+  res: NodeResponse,
+  metrics: NonNullable<RpcHandlerOptions["metrics"]>,
+  authorized: (authorization: string | undefined) => boolean,
+): Promise<void> {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    (res as http.ServerResponse).setHeader("allow", "GET, HEAD");
+    return plain(res, 405, "GET /metrics only");
+  }
+  if (metrics.access === "auth" && !authorized(req.headers.authorization)) {
+    (res as http.ServerResponse).setHeader("www-authenticate", "Bearer");
+    return plain(
+      res,
+      401,
+      "metrics need an API key: authorization: Bearer <key> (or start the bridge with --metrics public)",
+    );
+  }
+  const text = await metrics.expose();
+  const h1 = res as http.ServerResponse;
+  h1.setHeader("content-type", exposition);
+  h1.setHeader("cache-control", "no-store");
+  h1.writeHead(200);
+  h1.end(req.method === "HEAD" ? undefined : text);
 }
 
 function withHeader(header: HeadersInit | undefined, name: string, value: string): Headers {

@@ -1,38 +1,17 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-import { Health, ZeroGError } from "@chaoschain/zerog-core";
+import { Health } from "@chaoschain/zerog-core";
 import type { Interceptor } from "@connectrpc/connect";
-
-const digest = (s: string) => createHash("sha256").update(s).digest();
-
-/**
- * Checks an `authorization` header value against `apiKey`: the error to answer, or undefined when it
- * carries the key. Keys are compared as SHA-256 digests with timingSafeEqual: constant time, whatever
- * the lengths.
- */
-export function createApiKeyCheck(
-  apiKey: string,
-): (authorization: string | undefined) => ZeroGError | undefined {
-  const expected = digest(apiKey);
-  return (authorization) => {
-    const match = /^Bearer\s+(.+)$/i.exec((authorization ?? "").trim());
-    if (!match)
-      return new ZeroGError("unauthenticated", "missing API key: send `authorization: Bearer <key>`");
-    if (!timingSafeEqual(digest(match[1]!), expected))
-      return new ZeroGError("unauthenticated", "invalid API key");
-    return undefined;
-  };
-}
+import { type CallGate, callerKey } from "../auth/call-gate.js";
 
 /**
- * Requires `authorization: Bearer <apiKey>` on every call but the health service. The HTTP server
- * checks it before reading a request body; this interceptor covers every other transport (in memory).
+ * Admits every call but health's (API key, rate limit) and records its caller. The HTTP server does
+ * this before reading a request body; this interceptor covers every other transport (in memory).
  */
-export function createAuthInterceptor(apiKey: string): Interceptor {
-  const check = createApiKeyCheck(apiKey);
+export function createAuthInterceptor(gate: CallGate): Interceptor {
   return (next) => async (req) => {
-    if (req.service.typeName === Health.typeName) return next(req);
-    const error = check(req.header.get("authorization") ?? undefined);
-    if (error) throw error;
+    if (req.service.typeName === Health.typeName || req.contextValues.get(callerKey)) return next(req);
+    const caller = gate.admit(req.header.get("authorization") ?? undefined);
+    if (!("id" in caller)) throw caller;
+    req.contextValues.set(callerKey, caller);
     return next(req);
   };
 }

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   type ComputeTask,
   FailureReason,
+  failureReasonName,
   type Service,
   TaskType,
   UsageSchema,
@@ -83,6 +84,10 @@ export interface ZeroGBackendOptions {
    * rejects (revoked) is dropped at once and the request retried with a fresh one.
    */
   sessionReuseMs?: number;
+  /** Metrics: time in each stage of a run, and each failed provider call by failure reason. */
+  observe?: { stage(name: string, seconds: number): void; providerError(reason: string): void } | undefined;
+  /** The W3C `traceparent` to send with a job's provider request, when the job has a trace. */
+  traceparent?: ((jobId: string) => string | undefined) | undefined;
   /**
    * Admits each provider (its TEE attestation checked with Intel collateral fetched from a PCS / PCCS, under
    * the operator's policy) before it is sent or paid anything, and checks each whole proof before its result
@@ -251,6 +256,12 @@ export class ZeroGBackend implements ComputeBackend {
     return running;
   }
 
+  /** The wallet's 0G compute ledger (neuron), or undefined when it has none yet. */
+  async ledgerBalance(): Promise<{ available: bigint; total: bigint } | undefined> {
+    const ledger = await this.#broker.ledger.getLedger().catch(() => undefined);
+    return ledger ? { available: ledger.availableBalance, total: ledger.totalBalance } : undefined;
+  }
+
   async close(): Promise<void> {
     this.#closing.abort("shutdown");
     this.#funding.close();
@@ -295,6 +306,8 @@ export class ZeroGBackend implements ComputeBackend {
       try {
         return await this.#runOn(service, task, ctx, signal);
       } catch (err) {
+        if (!signal.aborted && err instanceof BackendError)
+          this.#options.observe?.providerError(failureReasonName(err.reason) ?? "unspecified");
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
         failures.push(err);
         this.#logger.warn(
@@ -326,13 +339,21 @@ export class ZeroGBackend implements ComputeBackend {
     });
     const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
     const signer = expectedSigner(service);
+    const stage = (name: string, since: number) =>
+      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
     // Before any request is sent: the provider's attestation checked with current Intel collateral.
+    const admitting = performance.now();
     const admitted = await this.#admitted(service, signer, signal);
+    stage("admission", admitting);
     const requestBody = chatRequestBody(task, service.model);
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
+    const traceparent = this.#options.traceparent?.(ctx.jobId);
     const exchange = await this.#withRetries(signal, async () => {
-      const headers = await this.#requestHeaders(service.provider);
+      const headers = {
+        ...(await this.#requestHeaders(service.provider)),
+        ...(traceparent ? { traceparent } : {}),
+      };
       const onChunk = task.inputs?.stream
         ? createSseDeltaReader((delta) => ctx.outputDelta(delta))
         : undefined;
@@ -351,11 +372,15 @@ export class ZeroGBackend implements ComputeBackend {
       });
     });
     this.#directory.recordLatency(service.provider, performance.now() - started);
+    stage("provider_request", started);
     ctx.progress({ progress: 0.8 });
+    const fetching = performance.now();
     const signature = await fetchSignature(service.url, exchange.chatId, service.model, {
       signal,
       timeoutMs,
     });
+    stage("proof_fetch", fetching);
+    const verifying = performance.now();
     const timestamp = Math.floor(Date.now() / 1000);
     const check = this.#checkSignature(exchange, signature, signer);
     if (!check.ok) {
@@ -384,6 +409,7 @@ export class ZeroGBackend implements ComputeBackend {
         );
       }
     }
+    stage("verification", verifying);
     return {
       output: outputFromResponseBody(exchange.responseBody),
       proof,
@@ -490,6 +516,7 @@ export class ZeroGBackend implements ComputeBackend {
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= attempts)
           throw err;
+        this.#options.observe?.providerError(failureReasonName(err.reason) ?? "unspecified");
         await delay(wait, signal);
         wait *= 2;
       }
