@@ -123,14 +123,7 @@ const provider = {
 // The bridge runs as its own process, as deployed (a sidecar), on the devnet as a "custom" network,
 // checking every proof against the devnet's trust anchors like the embedded launcher does.
 const dir = mkdtempSync(join(tmpdir(), "zerog-bench-"));
-writeFileSync(
-  join(dir, "policy.json"),
-  JSON.stringify({
-    tee: { rootCaPem: devnet.trust.rootCaPem },
-    gpu: { required: true, jwks: devnet.trust.jwks },
-  }),
-);
-writeFileSync(join(dir, "collateral.json"), JSON.stringify(devnet.trust.collateral));
+writeFileSync(join(dir, "policy.json"), JSON.stringify(devnet.policy));
 /** A bridge process on the devnet at `port`, its jobs in `store` (`--db=…`, or Postgres through `env`). */
 async function startBridge(port, store, env = {}) {
   const child = spawn(
@@ -153,7 +146,7 @@ async function startBridge(port, store, env = {}) {
       `--concurrency=${inFlight}`,
       `--gas-price=${gasPrice}`,
       `--policy=${join(dir, "policy.json")}`,
-      `--collateral=${join(dir, "collateral.json")}`,
+      `--pccs-url=${devnet.pccsUrl}`,
       "--no-demo",
       "--log-level=warn",
     ],
@@ -162,7 +155,12 @@ async function startBridge(port, store, env = {}) {
       stdio: ["ignore", "ignore", "inherit"],
     },
   );
-  const client = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${port}`, timeoutSeconds: 120 });
+  // Results are verified as users get them: by the adapter, under the devnet's policy (a cached verifier).
+  const client = new ZeroGComputeAdapter({
+    grpcUrl: `127.0.0.1:${port}`,
+    timeoutSeconds: 120,
+    verify: { policy: devnet.policy },
+  });
   for (let i = 0; ; i++) {
     try {
       await client.listJobs({ pageSize: 1 });

@@ -1,4 +1,4 @@
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./internal/sha256.js";
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { type Check, fail, pass, skip } from "./check.js";
 import { bytesToHex, utf8ToBytes } from "./internal/bytes.js";

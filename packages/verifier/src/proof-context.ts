@@ -1,4 +1,4 @@
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./internal/sha256.js";
 import { blocked, type Check, type CheckName } from "./check.js";
 import type { Collateral, CollateralSource } from "./collateral.js";
 import { InputTooLargeError, InvalidInputError } from "./errors/input.js";

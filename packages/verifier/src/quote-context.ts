@@ -1,4 +1,4 @@
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./internal/sha256.js";
 import { analyzeCollateral, type CollateralAnalysis, type ValidityWindow } from "./analyze-collateral.js";
 import { type Check, fail, type Reason } from "./check.js";
 import {

@@ -1,4 +1,4 @@
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./internal/sha256.js";
 import { CHECK_NAMES, type CheckName } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
 import { base64ToBytes, bytesToHex, hexToBytesStrict, isBytes } from "./internal/bytes.js";

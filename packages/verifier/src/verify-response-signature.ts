@@ -1,5 +1,5 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./internal/sha256.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Reason } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";

@@ -1,4 +1,4 @@
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./sha256.js";
 import { bytesToHex } from "./bytes.js";
 import { commonName, type ParsedCert, parseCertificate } from "./x509.js";
 
