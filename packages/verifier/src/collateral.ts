@@ -1,7 +1,7 @@
-import { sha256 } from "./internal/sha256.js";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, isBytes, utf8ToBytes } from "./internal/bytes.js";
+import { sha256 } from "./internal/sha256.js";
 import { parseCrl } from "./internal/x509.js";
 import { LIMITS } from "./limits.js";
 
