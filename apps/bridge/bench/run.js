@@ -72,6 +72,39 @@ function machineTicks() {
   }
 }
 
+/** VmRSS and VmHWM (peak) of a process, in kB, from /proc (Linux); NaN elsewhere. */
+function memoryOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+    return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  } catch {
+    return { rss: Number.NaN, hwm: Number.NaN };
+  }
+}
+
+/** Jobs queued and running on the bridge at `port` (Connect JSON ListJobs, counted by state). */
+async function jobCounts(port) {
+  const counts = { queued: 0, running: 0 };
+  for (const [state, key] of [
+    ["JOB_STATE_QUEUED", "queued"],
+    ["JOB_STATE_RUNNING", "running"],
+  ]) {
+    let pageToken = "";
+    do {
+      const res = await fetch(`http://127.0.0.1:${port}/chaoschain.zerog.v1.ComputeService/ListJobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ states: [state], page_size: 1000, page_token: pageToken }),
+      });
+      const page = await res.json();
+      counts[key] += page.jobs?.length ?? 0;
+      pageToken = page.nextPageToken ?? "";
+    } while (pageToken);
+  }
+  return counts;
+}
+
 /** `load`, plus the CPU each process spent on it, per job. */
 async function measured(count, limit, fn) {
   const pids = { devnet: devnetChild.pid, bridge: bridge.pid, clients: process.pid };
@@ -252,6 +285,7 @@ const selected = process.env.BENCH_PATHS?.split(",");
 if (selected) paths.splice(0, paths.length, ...paths.filter((path) => selected.includes(path.key)));
 const runIntake = !selected || selected.includes("intake");
 const runStores = !selected || selected.includes("stores");
+const runMemory = !selected || selected.includes("memory");
 
 // Warm every path (ledger, acknowledgement, session tokens, attestation cache, JIT).
 for (const path of paths) await load(64, inFlight, path.run);
@@ -334,6 +368,36 @@ if (runIntake) {
     "  second; all stay open through the measurement (closed later at the 30 s head / 60 s body timeouts).",
     "- Each Submit is read whole, checked strictly (JSON, enum names, unknown fields), validated, stored and fsynced",
     "  (group commit) before its answer; health checks are answered from memory.",
+  );
+}
+
+// Memory with many jobs queued: a fresh bridge process (the devnet in its own process), 10,000 Submits
+// while its provider does not answer, so every job but the running ones stays queued.
+if (runMemory) {
+  await provider.setFaults({ latencyMs: 600_000 });
+  const queued = Number(process.env.BENCH_MEMORY_JOBS ?? 10_000);
+  const fresh = await startBridge(port + 2, [`--db=${join(dir, "memory.db")}`]);
+  const before = memoryOf(fresh.pid);
+  const submits = await measureSubmits({ port: fresh.port, pid: fresh.pid, submits: queued, warmUp: 0 });
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = memoryOf(fresh.pid);
+  const counts = await jobCounts(fresh.port);
+  fresh.client.close();
+  await stop(fresh.child);
+  const mb = (kb) => (kb / 1024).toFixed(1);
+  const met = after.hwm <= 150 * 1024;
+  lines.push(
+    "",
+    "### Bridge memory with 10,000 jobs queued",
+    "",
+    `A fresh bridge process (SQLite), the devnet in its own process, its provider not answering: ${queued} Submits over Connect JSON, 64 in flight (${submits.perSec.toFixed(0)}/s, ${submits.failed} not 200); then ${counts.queued} jobs queued and ${counts.running} running (waiting for the provider). From /proc/<bridge pid>/status (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}).`,
+    "",
+    "| when | VmRSS MB | VmHWM (peak RSS) MB |",
+    "|---|---|---|",
+    `| started, idle | ${mb(before.rss)} | ${mb(before.hwm)} |`,
+    `| after ${queued} Submits | ${mb(after.rss)} | ${mb(after.hwm)} |`,
+    "",
+    `Peak RSS with ${queued} jobs queued: ${mb(after.hwm)} MB (target: at most 150 MB) — ${met ? "met" : "NOT met"}.`,
   );
 }
 
