@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { format } from "node:util";
@@ -454,11 +454,15 @@ await new Promise((r) => bridge.once("exit", r));
 devnetChild.stdin.end();
 await new Promise((r) => devnetChild.once("exit", r));
 
+// What is measured so far, in case the long run below fails.
+writeFileSync(new URL("./RESULTS.md", import.meta.url), `${lines.join("\n")}\n`);
+
 // Load and faults across two bridges on Postgres, at full size: the test that CI runs with 500 jobs
 // (test/load-faults.test.ts), alone on the machine now, with BENCH_FAULT_JOBS jobs.
 if (!selected || selected.includes("faults")) {
   const report = join(dir, "load-faults.md");
-  const vitest = createRequire(import.meta.url).resolve("vitest/vitest.mjs");
+  // vitest's bin (its exports name only package.json among the files beside it).
+  const vitest = join(dirname(createRequire(import.meta.url).resolve("vitest/package.json")), "vitest.mjs");
   const run = spawnSync(process.execPath, [vitest, "run", "test/load-faults.test.ts"], {
     cwd: fileURLToPath(new URL("..", import.meta.url)),
     env: {
