@@ -13,11 +13,8 @@ process.stdout.write(
     userPrivateKey: devnet.userPrivateKey,
     deployerPrivateKey: devnet.chain.accounts.deployer.privateKey,
     provider: provider.address,
-    trust: {
-      rootCaPem: devnet.trust.rootCaPem,
-      jwks: devnet.trust.jwks,
-      collateral: devnet.trust.collateral,
-    },
+    policy: devnet.policy,
+    pccsUrl: devnet.pccs?.url,
   })}\n`,
 );
 for await (const line of createInterface({ input: process.stdin })) {

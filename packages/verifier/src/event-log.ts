@@ -1,6 +1,7 @@
-import { sha256, sha384 } from "@noble/hashes/sha2.js";
+import { sha384 } from "@noble/hashes/sha2.js";
 import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, equalBytes, hexToBytesStrict, utf8ToBytes } from "./internal/bytes.js";
+import { sha256 } from "./internal/sha256.js";
 import { LIMITS } from "./limits.js";
 
 /** dstack's event type for runtime (RTMR3) events. */

@@ -1,7 +1,7 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { type Check, fail, pass, skip } from "./check.js";
 import { bytesToHex, utf8ToBytes } from "./internal/bytes.js";
+import { sha256 } from "./internal/sha256.js";
 import type { NormalizedProof } from "./normalize-proof.js";
 import type { Policy } from "./policy.js";
 import type { VerificationCache } from "./verification-cache.js";

@@ -1,9 +1,9 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { blocked, type Check, type CheckName } from "./check.js";
 import type { Collateral, CollateralSource } from "./collateral.js";
 import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
 import { type ReplayEventLogReturnType, replayEventLog } from "./event-log.js";
 import { bytesToHex, utf8ToBytes } from "./internal/bytes.js";
+import { sha256 } from "./internal/sha256.js";
 import {
   type ComputeProofInput,
   type ComputeResultInput,

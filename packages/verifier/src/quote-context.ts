@@ -1,4 +1,3 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { analyzeCollateral, type CollateralAnalysis, type ValidityWindow } from "./analyze-collateral.js";
 import { type Check, fail, type Reason } from "./check.js";
 import {
@@ -14,6 +13,7 @@ import { BaseError } from "./errors/base.js";
 import { CollateralUnavailableError, InputTooLargeError, InvalidInputError } from "./errors/input.js";
 import { bytesToHex, equalBytes } from "./internal/bytes.js";
 import { runDcap } from "./internal/dcap.js";
+import { sha256 } from "./internal/sha256.js";
 import { untrustedRootMessage } from "./internal/untrusted-root.js";
 import { type ParsedCert, parseCertificate, sgxExtension } from "./internal/x509.js";
 import { LIMITS } from "./limits.js";

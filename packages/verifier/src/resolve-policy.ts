@@ -1,8 +1,8 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { CHECK_NAMES, type CheckName } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
 import { base64ToBytes, bytesToHex, hexToBytesStrict, isBytes } from "./internal/bytes.js";
 import { parsePemChain } from "./internal/pem.js";
+import { sha256 } from "./internal/sha256.js";
 import { type ParsedCert, parseCertificate } from "./internal/x509.js";
 import {
   defaultPolicy,

@@ -1,9 +1,9 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Reason } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, hexToBytesStrict, isBytes, utf8ToBytes } from "./internal/bytes.js";
+import { sha256 } from "./internal/sha256.js";
 import { toChecksumAddress } from "./report-data.js";
 import type { VerificationCache } from "./verification-cache.js";
 

@@ -1,5 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { create, equals, fromBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  equals,
+  fromBinary,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type ComputeTask,
@@ -127,6 +134,12 @@ export function jobStatements(dialect: SqlDialect) {
       return `SELECT ${columns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${marker(++i)}`;
     },
   };
+}
+
+/** A message's binary encoding as a Buffer, for the database drivers, without copying it. */
+export function encoded<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Buffer {
+  const bytes = toBinary(schema, message);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function newJobId(): string {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import {
   type ComputeResult,
   ComputeResultSchema,
@@ -12,7 +12,7 @@ import {
 } from "@chaoschain/zerog-core";
 import pg from "pg";
 import type { JobCheckpoint } from "../backend.js";
-import { type JobRow, jobColumns, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
+import { encoded, type JobRow, jobColumns, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
 import type {
   ClaimedJob,
   JobPatch,
@@ -251,7 +251,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       [
         entries.map(([, id]) => id),
         entries.map(([e]) => (e.key === "" ? null : e.key)),
-        entries.map(([e]) => Buffer.from(toBinary(ComputeTaskSchema, e.task))),
+        entries.map(([e]) => encoded(ComputeTaskSchema, e.task)),
         entries.map(([e]) => e.task.taskType),
         entries.map(([e]) => e.task.model),
         this.#origin,
@@ -343,7 +343,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     const [row] = await this.#run<JobRow>("write", "succeed", {
       id,
       ...lease,
-      result: Buffer.from(toBinary(ComputeResultSchema, result)),
+      result: encoded(ComputeResultSchema, result),
       provider,
     });
     if (row) this.changedRow(row, result);

@@ -1,7 +1,7 @@
 import { closeSync, fdatasync, openSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import {
   type ComputeResult,
   ComputeResultSchema,
@@ -14,7 +14,7 @@ import {
 } from "@chaoschain/zerog-core";
 import type Database from "better-sqlite3";
 import type { JobCheckpoint } from "../backend.js";
-import { type JobRow, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
+import { encoded, type JobRow, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
 import type {
   ClaimedJob,
   JobChange,
@@ -166,7 +166,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
           model: task.model,
           now,
         })!;
-        this.#statements.insertPayload.run({ seq, task: Buffer.from(toBinary(ComputeTaskSchema, task)) });
+        this.#statements.insertPayload.run({ seq, task: encoded(ComputeTaskSchema, task) });
         outcomes.push({ record: toRecord(this.#statements.byId.get({ id })!), created: true });
       }
     });
@@ -248,7 +248,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
       if (row) {
         this.#statements.storeResult.run({
           seq: row.seq,
-          result: Buffer.from(toBinary(ComputeResultSchema, result)),
+          result: encoded(ComputeResultSchema, result),
         });
       }
       return row;

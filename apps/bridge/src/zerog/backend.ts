@@ -40,7 +40,13 @@ import { fineTuningServiceList, fineTuningServiceType } from "./fine-tuning/sele
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
 import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
-import { buildProof, type QuoteCollateralBytes } from "./proof.js";
+import {
+  buildProof,
+  type ProviderEvidence,
+  providerEvidence,
+  type QuoteCollateralBytes,
+  serviceImageDigest,
+} from "./proof.js";
 import {
   type ChatExchange,
   fetchAttestation,
@@ -60,6 +66,18 @@ interface Admitted {
   collateral: QuoteCollateralBytes | undefined;
   /** Unix seconds when the collateral stops being current (the admission must be renewed). */
   currentUntil: number;
+  /** The evidence its proofs carry, made once for the signer and workload digest last asked for. */
+  evidence?: { key: string; value: ProviderEvidence };
+}
+
+/** The evidence of an admitted attestation for `signer`, made once and shared by the proofs of its jobs. */
+function evidenceOf(admitted: Admitted, signer: string, fallbackDigest: string): ProviderEvidence {
+  const key = `${signer}\n${fallbackDigest}`;
+  if (admitted.evidence?.key !== key) {
+    const value = providerEvidence(admitted.attestation, signer, fallbackDigest, admitted.collateral);
+    admitted.evidence = { key, value };
+  }
+  return admitted.evidence.value;
 }
 
 export interface ZeroGBackendOptions {
@@ -392,8 +410,7 @@ export class ZeroGBackend implements ComputeBackend {
     const proof = buildProof({
       exchange,
       signature,
-      attestation: admitted.attestation,
-      collateral: admitted.collateral,
+      evidence: evidenceOf(admitted, signer, serviceImageDigest(service)),
       service,
       signer,
       pubkey: check.pubkey,

@@ -135,6 +135,11 @@ export function providerEvidence(
   };
 }
 
+/** The workload digest a proof names when the attestation has no app compose: the service record's. */
+export function serviceImageDigest(service: ServiceRecord): string {
+  return asText(service.additionalInfo.ImageDigest);
+}
+
 /**
  * Assembles the proof of one chat exchange from evidence captured at call time: the exact bytes,
  * the enclave's signature, the attestation, the service record.
@@ -142,9 +147,11 @@ export function providerEvidence(
 export function buildProof(input: {
   exchange: ChatExchange;
   signature: ProviderSignature;
-  attestation: ProviderAttestation;
-  /** The Intel collateral the quote was checked against, embedded byte for byte (`tee.collateral`). */
-  collateral: QuoteCollateralBytes | undefined;
+  /**
+   * The provider's evidence ({@link providerEvidence}), with the collateral its quote was checked against
+   * embedded byte for byte; made once per admitted attestation and shared (read-only) by its proofs.
+   */
+  evidence: ProviderEvidence;
   service: ServiceRecord;
   signer: string;
   /** The enclave key recovered from the signature (0x04…). */
@@ -152,13 +159,7 @@ export function buildProof(input: {
   chainId: bigint;
   timestamp: number;
 }): ComputeProof {
-  const { exchange, signature, attestation, service, signer } = input;
-  const evidence = providerEvidence(
-    attestation,
-    signer,
-    asText(service.additionalInfo.ImageDigest),
-    input.collateral,
-  );
+  const { exchange, signature, evidence, service, signer } = input;
   const requestHash = sha256Hex(exchange.requestBody);
   const responseHash = sha256Hex(exchange.responseBody);
   return create(ComputeProofSchema, {

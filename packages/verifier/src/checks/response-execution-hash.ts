@@ -1,6 +1,6 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { type Check, fail, pass } from "../check.js";
 import { bytesToHex, utf8ToBytes } from "../internal/bytes.js";
+import { sha256 } from "../internal/sha256.js";
 import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
 
 const NAME = "response.execution_hash";

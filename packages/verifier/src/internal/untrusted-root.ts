@@ -1,5 +1,5 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "./bytes.js";
+import { sha256 } from "./sha256.js";
 import { commonName, type ParsedCert, parseCertificate } from "./x509.js";
 
 function describe(der: Uint8Array, subject?: Uint8Array): string {
