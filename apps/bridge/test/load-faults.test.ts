@@ -77,6 +77,19 @@ const task = (prompt: string) => ({ ...parsed.task, inputs: { ...parsed.task.inp
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const terminal = new Set<number>([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
 
+/** The last lines of a bridge's stderr, and its last warnings and errors (pino levels 40 and up). */
+function stderrTail(bridge: BridgeProcess, lines = 15): string {
+  const all = bridge.stderr().trimEnd().split("\n");
+  const problems = all.filter((l) => /"level":(4|5|6)\d/.test(l));
+  const cut = (l: string) => `    ${l.slice(0, 600)}`;
+  return [
+    `  last ${lines} warnings and errors (of ${problems.length}):`,
+    ...problems.slice(-lines).map(cut),
+    `  last ${lines} lines (of ${all.length}):`,
+    ...all.slice(-lines).map(cut),
+  ].join("\n");
+}
+
 interface Replica {
   name: string;
   bridge: BridgeProcess;
@@ -216,12 +229,26 @@ describe("load and faults across two bridges on one Postgres", () => {
       })();
 
       let next = 0;
-      await Promise.all(
-        Array.from({ length: inFlight }, async () => {
-          while (next < jobCount) await runJob(next++);
-        }),
-      );
-      await driver;
+      try {
+        await Promise.all([
+          ...Array.from({ length: inFlight }, async () => {
+            while (next < jobCount) await runJob(next++);
+          }),
+          driver,
+        ]);
+      } catch (err) {
+        // What the clients saw, when the faults came, and what the bridges said last.
+        timeline.push(`${at()}: failed`);
+        const diagnostics = [
+          "client call errors (count, first message):",
+          ...[...errors].sort().map(([what, n]) => `  ${what}: ${n}: ${samples.get(what) ?? ""}`),
+          "faults, in order:",
+          ...timeline.map((t) => `  ${t}`),
+          ...replicas.map((r) => `bridge ${r.name} (pid ${r.bridge.child.pid}) stderr:\n${stderrTail(r.bridge)}`),
+        ];
+        (err as Error).message += `\n${diagnostics.join("\n")}`;
+        throw err;
+      }
       const seconds = (performance.now() - started) / 1000;
       timeline.push(`${at()}: all ended`);
 
