@@ -29,7 +29,12 @@ export interface RunningBridge {
 export async function launch(
   config: BridgeConfig,
   logger: Logger,
-  options: { devnet?: Devnet; onProgress?: (step: string) => void } = {},
+  options: {
+    devnet?: Devnet;
+    onProgress?: (step: string) => void;
+    /** How long the on-chain service registry is used before it is read again, ms (tests). */
+    serviceTtlMs?: number;
+  } = {},
 ): Promise<RunningBridge> {
   let devnet: RunningBridge["devnet"];
   let network: ZeroGNetwork;
@@ -100,6 +105,7 @@ export async function launch(
       logger,
       gate: verification.gate,
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
+      ...(options.serviceTtlMs === undefined ? {} : { serviceTtlMs: options.serviceTtlMs }),
       observe: {
         stage: (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds),
         providerError: (reason) => metrics.providerErrors.inc({ reason }),

@@ -147,6 +147,7 @@ export async function startCustomBridge(
   devnet: Devnet,
   overrides: Partial<BridgeConfig> = {},
   fundEther = "100",
+  launchOptions: Parameters<typeof launch>[2] = {},
 ): Promise<{ running: RunningBridge; client: Client<typeof ComputeService>; wallet: Wallet }> {
   const wallet = new Wallet(Wallet.createRandom().privateKey);
   if (fundEther !== "0") {
@@ -169,6 +170,7 @@ export async function startCustomBridge(
       ...overrides,
     }),
     pino({ level: "silent" }),
+    launchOptions,
   );
   const client = createClient(
     ComputeService,

@@ -244,7 +244,9 @@ describe("load and faults across two bridges on one Postgres", () => {
           ...[...errors].sort().map(([what, n]) => `  ${what}: ${n}: ${samples.get(what) ?? ""}`),
           "faults, in order:",
           ...timeline.map((t) => `  ${t}`),
-          ...replicas.map((r) => `bridge ${r.name} (pid ${r.bridge.child.pid}) stderr:\n${stderrTail(r.bridge)}`),
+          ...replicas.map(
+            (r) => `bridge ${r.name} (pid ${r.bridge.child.pid}) stderr:\n${stderrTail(r.bridge)}`,
+          ),
         ];
         (err as Error).message += `\n${diagnostics.join("\n")}`;
         throw err;

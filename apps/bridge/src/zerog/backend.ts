@@ -160,7 +160,13 @@ export class ZeroGBackend implements ComputeBackend {
     this.#chainId = chainId;
     this.#wallet = wallet;
     this.#logger = options.logger.child({ backend: this.name });
-    this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000);
+    this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000, {
+      onStale: (err, ageMs) =>
+        this.#logger.warn(
+          { err: (err as Error).message, ageSeconds: Math.round(ageMs / 1000) },
+          "could not read the 0G service registry; using the last one read",
+        ),
+    });
     this.#attestations = new PromiseCache(options.attestationTtlMs ?? 600_000);
     this.#admissions = new PromiseCache(options.attestationTtlMs ?? 600_000);
     this.#sessions = new PromiseCache(options.sessionReuseMs ?? 300_000);
