@@ -9,6 +9,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { ServiceFilter } from "../backend.js";
+import { RefreshingValue, type RefreshingValueOptions } from "./refreshing-value.js";
 import type { ZeroGBroker } from "./sdk.js";
 
 /** An on-chain inference service record, with its additionalInfo parsed. */
@@ -64,82 +65,32 @@ function parseInfo(json: string): Record<string, unknown> {
   }
 }
 
-export interface ServiceDirectoryOptions {
-  /**
-   * How long past its TTL the last registry read is still used while the chain cannot be read, ms.
-   * Default 15 minutes. Longer than that, calls fail `chain_unavailable`.
-   */
-  maxStaleMs?: number;
-  /** The least time between two reads of the registry while they fail, ms. Default 1 000. */
-  retryMs?: number;
-  /** Reads of the registry began to fail while an older one is still used (once per outage, to log it). */
-  onStale?: (err: unknown, ageMs: number) => void;
-  /** Milliseconds since the epoch. Default: the clock. */
-  now?: () => number;
-}
-
 /**
  * The services registered in the 0G inference contract (TEE signer acknowledged only), read again
- * every `ttlMs`, with the latency this bridge has seen from each provider. Once read, the registry is
- * refreshed behind callers (stale while revalidating): a chain RPC that is slow, down or hanging
- * never holds up a Submit or a job, which use the last read for up to `maxStaleMs` more.
+ * every `ttlMs` behind the calls that use them ({@link RefreshingValue}): a chain RPC that is slow, down
+ * or hanging holds up no Submit and no job while the last read is recent enough. With the latency this
+ * bridge has seen from each provider.
  */
 export class ServiceDirectory {
   readonly #broker: ZeroGBroker;
-  readonly #ttlMs: number;
-  readonly #maxStaleMs: number;
-  readonly #retryMs: number;
-  readonly #onStale: ServiceDirectoryOptions["onStale"];
-  readonly #now: () => number;
-  #last: { at: number; records: ServiceRecord[] } | undefined;
-  #reading: Promise<ServiceRecord[]> | undefined;
-  #failedAt = Number.NEGATIVE_INFINITY;
-  #failing = false;
+  readonly #records: RefreshingValue<ServiceRecord[]>;
   readonly #latency = new Map<string, number>();
 
-  constructor(broker: ZeroGBroker, ttlMs: number, options: ServiceDirectoryOptions = {}) {
+  constructor(broker: ZeroGBroker, ttlMs: number, options: Omit<RefreshingValueOptions, "ttlMs"> = {}) {
     this.#broker = broker;
-    this.#ttlMs = ttlMs;
-    this.#maxStaleMs = options.maxStaleMs ?? 15 * 60_000;
-    this.#retryMs = options.retryMs ?? 1000;
-    this.#onStale = options.onStale;
-    this.#now = options.now ?? Date.now;
+    this.#records = new RefreshingValue(
+      () =>
+        this.#load().catch((err: unknown) => {
+          throw new ZeroGError("chain_unavailable", "could not read the 0G service registry from the chain", {
+            cause: err,
+          });
+        }),
+      { ...options, ttlMs },
+    );
   }
 
   records(): Promise<ServiceRecord[]> {
-    const now = this.#now();
-    const last = this.#last;
-    const age = last ? now - last.at : Number.POSITIVE_INFINITY;
-    if (last && age < this.#ttlMs) return Promise.resolve(last.records);
-    if (!last || age >= this.#ttlMs + this.#maxStaleMs) return this.#read();
-    // Expired but usable: read again behind the caller (not again so soon after a failed read).
-    if (now - this.#failedAt >= this.#retryMs) {
-      this.#read().catch((err: unknown) => {
-        if (!this.#failing) this.#onStale?.(err, this.#now() - last.at);
-        this.#failing = true;
-      });
-    }
-    return Promise.resolve(last.records);
-  }
-
-  /** One read of the registry at a time, shared by its callers. */
-  #read(): Promise<ServiceRecord[]> {
-    this.#reading ??= this.#load().then(
-      (records) => {
-        this.#last = { at: this.#now(), records };
-        this.#reading = undefined;
-        this.#failing = false;
-        return records;
-      },
-      (err: unknown) => {
-        this.#failedAt = this.#now();
-        this.#reading = undefined;
-        throw new ZeroGError("chain_unavailable", "could not read the 0G service registry from the chain", {
-          cause: err,
-        });
-      },
-    );
-    return this.#reading;
+    return this.#records.get();
   }
 
   async #load(): Promise<ServiceRecord[]> {
