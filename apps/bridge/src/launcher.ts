@@ -29,12 +29,7 @@ export interface RunningBridge {
 export async function launch(
   config: BridgeConfig,
   logger: Logger,
-  options: {
-    devnet?: Devnet;
-    onProgress?: (step: string) => void;
-    /** How long the on-chain service registry is used before it is read again, ms (tests). */
-    serviceTtlMs?: number;
-  } = {},
+  options: { devnet?: Devnet; onProgress?: (step: string) => void } = {},
 ): Promise<RunningBridge> {
   let devnet: RunningBridge["devnet"];
   let network: ZeroGNetwork;
@@ -105,7 +100,7 @@ export async function launch(
       logger,
       gate: verification.gate,
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
-      ...(options.serviceTtlMs === undefined ? {} : { serviceTtlMs: options.serviceTtlMs }),
+      serviceTtlMs: config.registryRefreshSeconds * 1000,
       observe: {
         stage: (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds),
         providerError: (reason) => metrics.providerErrors.inc({ reason }),

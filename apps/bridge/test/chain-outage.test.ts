@@ -8,15 +8,16 @@ import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 // registry is read again behind them. Before, once the registry's TTL had passed during an outage,
 // every Submit on every replica failed UNAVAILABLE until the RPC came back.
 
-const serviceTtlMs = 100;
+const refreshSeconds = 1;
 let devnet: Devnet;
 let rpc: TcpProxy;
 let bridge: Awaited<ReturnType<typeof startCustomBridge>> | undefined;
 beforeAll(async () => {
   devnet = await startDevnet();
   rpc = await startTcpProxy(devnet.rpcUrl);
-  bridge = await startCustomBridge(devnet, { rpcUrl: `http://127.0.0.1:${rpc.port}` }, "100", {
-    serviceTtlMs,
+  bridge = await startCustomBridge(devnet, {
+    rpcUrl: `http://127.0.0.1:${rpc.port}`,
+    registryRefreshSeconds: refreshSeconds,
   });
 }, 120_000);
 afterAll(async () => {
@@ -42,7 +43,7 @@ describe("a chain RPC outage longer than the service registry's TTL", () => {
 
     await rpc.setDown(true);
     const downAt = Date.now();
-    await waitFor(() => Date.now() - downAt > 3 * serviceTtlMs, { what: "the registry's TTL to pass" });
+    await waitFor(() => Date.now() - downAt > 2000 * refreshSeconds, { what: "the registry's TTL to pass" });
     const during = await run("during the outage");
     expect(during.output).toBeTruthy();
     expect(during.proof?.providerAddress).toBeTruthy();

@@ -65,6 +65,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     maxRequestBytes: 8 * 1024 * 1024,
     metrics: "auth",
     chainCheckSeconds: 15,
+    registryRefreshSeconds: 60,
     logFormat: "json",
     fineTuning: {
       artifactsDir: join(mkdtempSync(join(tmpdir(), "zerog-artifacts-")), "artifacts"),
@@ -147,7 +148,6 @@ export async function startCustomBridge(
   devnet: Devnet,
   overrides: Partial<BridgeConfig> = {},
   fundEther = "100",
-  launchOptions: Parameters<typeof launch>[2] = {},
 ): Promise<{ running: RunningBridge; client: Client<typeof ComputeService>; wallet: Wallet }> {
   const wallet = new Wallet(Wallet.createRandom().privateKey);
   if (fundEther !== "0") {
@@ -170,7 +170,6 @@ export async function startCustomBridge(
       ...overrides,
     }),
     pino({ level: "silent" }),
-    launchOptions,
   );
   const client = createClient(
     ComputeService,

@@ -23,12 +23,15 @@ import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 //
 // Clients keep ZEROG_LOAD_CONCURRENCY jobs in flight (submit with an idempotency key, then wait for
 // the end, each on whichever bridge is up, retrying on the other), while, as jobs end: providers hang,
-// drop connections, answer 503 and garbage; the chain RPC goes down and comes back; one bridge is
+// drop connections, answer 503 and garbage; the chain RPC goes down (for longer than the bridges keep
+// the service registry they read: they must take jobs on the last one) and comes back; one bridge is
 // killed with SIGKILL (and later started again); Postgres restarts.
 
 const jobCount = Number(process.env.ZEROG_LOAD_JOBS ?? 500);
 const inFlight = Number(process.env.ZEROG_LOAD_CONCURRENCY ?? 64);
 const reportFile = process.env.ZEROG_LOAD_REPORT ?? "test-results/load-faults.md";
+/** The bridges read the service registry this often: the chain RPC outage lasts longer. */
+const registryRefreshSeconds = 1;
 
 let devnet: Devnet;
 let postgres: TestPostgres;
@@ -105,7 +108,13 @@ describe("load and faults across two bridges on one Postgres", () => {
         const bridge = await spawnBridge(devnet, {
           databaseUrl,
           rpcUrl: `http://127.0.0.1:${rpc.port}`,
-          args: ["--lease-seconds=2", "--provider-timeout=2", "--concurrency=32", "--shutdown-grace=3"],
+          args: [
+            "--lease-seconds=2",
+            "--provider-timeout=2",
+            "--concurrency=32",
+            "--shutdown-grace=3",
+            `--registry-refresh=${registryRefreshSeconds}`,
+          ],
         });
         bridges.push(bridge);
         return { name, bridge, client: bridge.compute(), up: true };
@@ -168,6 +177,7 @@ describe("load and faults across two bridges on one Postgres", () => {
 
       const [p0, p1] = devnet.providers as [Devnet["providers"][0], Devnet["providers"][0]];
       const timeline: string[] = [];
+      let rpcDownAt = 0;
       const faults: Array<[number, string, () => Promise<unknown>]> = [
         [
           0.1,
@@ -185,8 +195,25 @@ describe("load and faults across two bridges on one Postgres", () => {
             await p1.setFaults({ garbage: true, faultRate: 0.15 });
           },
         ],
-        [0.3, "chain RPC down", () => rpc.setDown(true)],
-        [0.38, "chain RPC back", () => rpc.setDown(false)],
+        [
+          0.3,
+          "chain RPC down",
+          async () => {
+            await rpc.setDown(true);
+            rpcDownAt = performance.now();
+          },
+        ],
+        [
+          0.38,
+          `chain RPC back (once down for ${3 * registryRefreshSeconds} s at least: the bridges' registry read fails meanwhile)`,
+          async () => {
+            await waitFor(() => performance.now() - rpcDownAt >= 3000 * registryRefreshSeconds, {
+              timeoutMs: 60_000,
+              what: "the chain RPC to have been down long enough",
+            });
+            await rpc.setDown(false);
+          },
+        ],
         [
           0.45,
           "bridge a killed with SIGKILL",

@@ -92,7 +92,7 @@ export interface ZeroGBackendOptions {
   attemptsPerProvider?: number;
   /** First retry delay, ms; doubles each time. Default 200. */
   retryBackoffMs?: number;
-  /** How long the on-chain service list is cached, ms. Default 60 000. */
+  /** How often the on-chain service lists are read again (behind the calls using them), ms. Default 60 000. */
   serviceTtlMs?: number;
   /** How long a provider's attestation is reused, ms. Default 600 000. */
   attestationTtlMs?: number;
@@ -216,6 +216,7 @@ export class ZeroGBackend implements ComputeBackend {
         options: {
           ...defaultFineTuningOptions,
           requestTimeoutMs: options.requestTimeoutMs ?? defaultFineTuningOptions.requestTimeoutMs,
+          serviceTtlMs: options.serviceTtlMs ?? defaultFineTuningOptions.serviceTtlMs,
           ...ft,
           artifactsDir: ft.artifactsDir ?? defaultArtifactsDir,
           dataset: { ...defaultDatasetPolicy, ...ft.dataset },
