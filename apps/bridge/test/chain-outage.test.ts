@@ -5,7 +5,7 @@ import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 // The chain RPC going down must not stop a bridge taking jobs: Submit checks a task against the
 // service registry it last read, and jobs run on it (their funding was checked lately), while the
-// registry is read again behind them. Before, once the registry's TTL had passed during an outage,
+// registry is read again behind them. Before, once a registry read was due during an outage,
 // every Submit on every replica failed UNAVAILABLE until the RPC came back.
 
 const refreshSeconds = 1;
@@ -26,7 +26,7 @@ afterAll(async () => {
   await devnet?.close();
 });
 
-describe("a chain RPC outage longer than the service registry's TTL", () => {
+describe("a chain RPC outage longer than the registry refresh (--registry-refresh)", () => {
   it("still acknowledges Submits and runs their jobs on the registry last read", async () => {
     const { client } = bridge!;
     // One provider throughout: one this bridge has not funded yet cannot be used without the chain.

@@ -131,6 +131,8 @@ describe("load and faults across two bridges on one Postgres", () => {
         errors.set(key, (errors.get(key) ?? 0) + 1);
         if (!samples.has(key)) samples.set(key, err instanceof ConnectError ? err.rawMessage : String(err));
       };
+      // Submits refused because the chain could not be read: none, the bridges take jobs during an outage.
+      let refusedForChain = 0;
       const acknowledged = new Map<string, string>(); // job id → prompt
       let ended = 0;
       const started = performance.now();
@@ -149,6 +151,7 @@ describe("load and faults across two bridges on one Postgres", () => {
             jobId = submitted.jobId;
           } catch (err) {
             count("Submit", err);
+            if (err instanceof ConnectError && /\bchain\b/.test(err.rawMessage)) refusedForChain++;
             await sleep(Math.min(100 * (attempt + 1), 1000));
           }
         }
@@ -332,6 +335,7 @@ describe("load and faults across two bridges on one Postgres", () => {
       }
       const succeeded = outcomes.get("succeeded") ?? 0;
       expect.soft(succeeded).toBeGreaterThan(jobCount / 2);
+      expect.soft(refusedForChain).toBe(0);
       // The killed bridge's jobs were taken over.
       const takenOver = jobs.filter((j) => j.attempts > 1).length;
       expect.soft(takenOver).toBeGreaterThan(0);
@@ -356,6 +360,7 @@ describe("load and faults across two bridges on one Postgres", () => {
         `| jobs that ended more than once, or changed after ending (audit trigger) | ${audit.filter((a) => a.ends !== 1 || a.after_end !== 0).length} |`,
         `| prompts billed twice by the providers | ${paidTwice.length} (${billed} prompts billed) |`,
         `| jobs taken over by another bridge (attempts > 1) | ${takenOver} |`,
+        `| Submits refused because the chain could not be read | ${refusedForChain} |`,
         "",
         "| outcome | jobs |",
         "|---|---|",
