@@ -52,7 +52,9 @@ export class RefreshingValue<V> {
     const age = last ? now - last.at : Number.POSITIVE_INFINITY;
     if (last && age < this.#ttlMs) return Promise.resolve(last.value);
     if (!last || age >= this.#ttlMs + this.#maxStaleMs) return this.#refresh();
-    if (now - this.#failedAt >= this.#retryMs) {
+    // Read again behind the caller: unless a read runs already (one that hangs gets no handler per call)
+    // or one failed just now.
+    if (!this.#reading && now - this.#failedAt >= this.#retryMs) {
       this.#refresh().catch((err: unknown) => {
         if (!this.#failing) this.#onStale?.(err, this.#now() - last.at);
         this.#failing = true;
