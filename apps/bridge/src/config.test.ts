@@ -67,12 +67,13 @@ describe("loadConfig: security and observability", () => {
       undefined,
       undefined,
     ]);
-    expect([c.maxRequestBytes, c.metrics, c.chainCheckSeconds, c.logFormat]).toEqual([
-      8 * 1024 * 1024,
-      "auth",
-      15,
-      "auto",
-    ]);
+    expect([
+      c.maxRequestBytes,
+      c.metrics,
+      c.chainCheckSeconds,
+      c.registryRefreshSeconds,
+      c.logFormat,
+    ]).toEqual([8 * 1024 * 1024, "auth", 15, 60, "auto"]);
   });
 
   it("reads the files relative to where npm was started, flags before the environment", () => {
@@ -86,13 +87,19 @@ describe("loadConfig: security and observability", () => {
         ZEROG_MAX_JOBS_IN_FLIGHT: "3",
         ZEROG_MAX_REQUEST_BYTES: "65536",
         ZEROG_CHAIN_CHECK_SECONDS: "2",
+        ZEROG_REGISTRY_REFRESH_SECONDS: "300",
         ZEROG_LOG_FORMAT: "json",
       },
     );
     expect(c.tls).toEqual({ certFile: "/srv/bridge/cert.pem", keyFile: "/abs/key.pem" });
     expect(c.apiKeysFile).toBe("/srv/bridge/keys.json");
     expect([c.rateLimit, c.rateBurst, c.maxJobsInFlight, c.maxRequestBytes]).toEqual([2.5, 5, 3, 65536]);
-    expect([c.metrics, c.chainCheckSeconds, c.logFormat]).toEqual(["public", 2, "json"]);
+    expect([c.metrics, c.chainCheckSeconds, c.registryRefreshSeconds, c.logFormat]).toEqual([
+      "public",
+      2,
+      300,
+      "json",
+    ]);
   });
 
   it.each([
@@ -104,6 +111,7 @@ describe("loadConfig: security and observability", () => {
     [["--metrics=yes"], "--metrics must be auth, public or off"],
     [["--log-format=xml"], "--log-format must be auto, json or pretty"],
     [["--chain-check-interval=0"], "--chain-check-interval must be an integer"],
+    [["--registry-refresh=0"], "--registry-refresh must be an integer"],
   ])("refuses %j", (argv, message) => {
     expect(() => load(argv)).toThrow(message);
   });

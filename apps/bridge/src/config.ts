@@ -84,6 +84,11 @@ export interface BridgeConfig {
   metrics: MetricsAccess;
   /** Seconds between chain RPC checks (health NOT_SERVING while it does not answer). */
   chainCheckSeconds: number;
+  /**
+   * Seconds between reads of the on-chain service registry (behind the calls using it; while the chain
+   * cannot be read, the last read is used for up to 15 minutes more).
+   */
+  registryRefreshSeconds: number;
   /** Log lines: json, pretty (for people), auto (pretty when stderr is a terminal). */
   logFormat: LogFormat;
 
@@ -177,6 +182,8 @@ Observability:
                           bridge has keys), public, off [ZEROG_METRICS]
   --chain-check-interval <s> seconds between chain RPC checks (health NOT_SERVING while it does not
                           answer); default 15 [ZEROG_CHAIN_CHECK_SECONDS]
+  --registry-refresh <s>  seconds between reads of the on-chain service registry (the last read is
+                          used while the chain RPC is down); default 60 [ZEROG_REGISTRY_REFRESH_SECONDS]
   --log-level <level>     trace, debug, info (default), warn, error [ZEROG_LOG_LEVEL]
   --log-format <f>        json, pretty, auto (default: pretty when stderr is a terminal) [ZEROG_LOG_FORMAT]
   -h, --help              this text
@@ -296,6 +303,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         "max-request-bytes": { type: "string" },
         metrics: { type: "string" },
         "chain-check-interval": { type: "string" },
+        "registry-refresh": { type: "string" },
         "log-format": { type: "string" },
         "artifacts-dir": { type: "string" },
         "dataset-dir": { type: "string" },
@@ -464,6 +472,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     ),
     metrics,
     chainCheckSeconds: seconds("chain-check-interval", "ZEROG_CHAIN_CHECK_SECONDS", 15, 3600),
+    registryRefreshSeconds: seconds("registry-refresh", "ZEROG_REGISTRY_REFRESH_SECONDS", 60, 86_400),
     logFormat,
     fineTuning: {
       artifactsDir: resolve(baseDir, flag("artifacts-dir") ?? env.ZEROG_ARTIFACTS_DIR ?? ".zerog/artifacts"),

@@ -100,6 +100,7 @@ export async function launch(
       logger,
       gate: verification.gate,
       requestTimeoutMs: config.providerTimeoutSeconds * 1000,
+      serviceTtlMs: config.registryRefreshSeconds * 1000,
       observe: {
         stage: (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds),
         providerError: (reason) => metrics.providerErrors.inc({ reason }),

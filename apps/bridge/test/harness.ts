@@ -65,6 +65,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     maxRequestBytes: 8 * 1024 * 1024,
     metrics: "auth",
     chainCheckSeconds: 15,
+    registryRefreshSeconds: 60,
     logFormat: "json",
     fineTuning: {
       artifactsDir: join(mkdtempSync(join(tmpdir(), "zerog-artifacts-")), "artifacts"),

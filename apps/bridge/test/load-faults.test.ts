@@ -23,12 +23,15 @@ import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 //
 // Clients keep ZEROG_LOAD_CONCURRENCY jobs in flight (submit with an idempotency key, then wait for
 // the end, each on whichever bridge is up, retrying on the other), while, as jobs end: providers hang,
-// drop connections, answer 503 and garbage; the chain RPC goes down and comes back; one bridge is
+// drop connections, answer 503 and garbage; the chain RPC goes down (for longer than the bridges keep
+// the service registry they read: they must take jobs on the last one) and comes back; one bridge is
 // killed with SIGKILL (and later started again); Postgres restarts.
 
 const jobCount = Number(process.env.ZEROG_LOAD_JOBS ?? 500);
 const inFlight = Number(process.env.ZEROG_LOAD_CONCURRENCY ?? 64);
 const reportFile = process.env.ZEROG_LOAD_REPORT ?? "test-results/load-faults.md";
+/** The bridges read the service registry this often: the chain RPC outage lasts longer. */
+const registryRefreshSeconds = 1;
 
 let devnet: Devnet;
 let postgres: TestPostgres;
@@ -77,6 +80,19 @@ const task = (prompt: string) => ({ ...parsed.task, inputs: { ...parsed.task.inp
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const terminal = new Set<number>([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
 
+/** The last lines of a bridge's stderr, and its last warnings and errors (pino levels 40 and up). */
+function stderrTail(bridge: BridgeProcess, lines = 15): string {
+  const all = bridge.stderr().trimEnd().split("\n");
+  const problems = all.filter((l) => /"level":(4|5|6)\d/.test(l));
+  const cut = (l: string) => `    ${l.slice(0, 600)}`;
+  return [
+    `  last ${lines} warnings and errors (of ${problems.length}):`,
+    ...problems.slice(-lines).map(cut),
+    `  last ${lines} lines (of ${all.length}):`,
+    ...all.slice(-lines).map(cut),
+  ].join("\n");
+}
+
 interface Replica {
   name: string;
   bridge: BridgeProcess;
@@ -92,7 +108,13 @@ describe("load and faults across two bridges on one Postgres", () => {
         const bridge = await spawnBridge(devnet, {
           databaseUrl,
           rpcUrl: `http://127.0.0.1:${rpc.port}`,
-          args: ["--lease-seconds=2", "--provider-timeout=2", "--concurrency=32", "--shutdown-grace=3"],
+          args: [
+            "--lease-seconds=2",
+            "--provider-timeout=2",
+            "--concurrency=32",
+            "--shutdown-grace=3",
+            `--registry-refresh=${registryRefreshSeconds}`,
+          ],
         });
         bridges.push(bridge);
         return { name, bridge, client: bridge.compute(), up: true };
@@ -109,6 +131,8 @@ describe("load and faults across two bridges on one Postgres", () => {
         errors.set(key, (errors.get(key) ?? 0) + 1);
         if (!samples.has(key)) samples.set(key, err instanceof ConnectError ? err.rawMessage : String(err));
       };
+      // Submits refused because the chain could not be read: none, the bridges take jobs during an outage.
+      let refusedForChain = 0;
       const acknowledged = new Map<string, string>(); // job id → prompt
       let ended = 0;
       const started = performance.now();
@@ -127,6 +151,7 @@ describe("load and faults across two bridges on one Postgres", () => {
             jobId = submitted.jobId;
           } catch (err) {
             count("Submit", err);
+            if (err instanceof ConnectError && /\bchain\b/.test(err.rawMessage)) refusedForChain++;
             await sleep(Math.min(100 * (attempt + 1), 1000));
           }
         }
@@ -155,6 +180,7 @@ describe("load and faults across two bridges on one Postgres", () => {
 
       const [p0, p1] = devnet.providers as [Devnet["providers"][0], Devnet["providers"][0]];
       const timeline: string[] = [];
+      let rpcDownAt = 0;
       const faults: Array<[number, string, () => Promise<unknown>]> = [
         [
           0.1,
@@ -172,8 +198,25 @@ describe("load and faults across two bridges on one Postgres", () => {
             await p1.setFaults({ garbage: true, faultRate: 0.15 });
           },
         ],
-        [0.3, "chain RPC down", () => rpc.setDown(true)],
-        [0.38, "chain RPC back", () => rpc.setDown(false)],
+        [
+          0.3,
+          "chain RPC down",
+          async () => {
+            await rpc.setDown(true);
+            rpcDownAt = performance.now();
+          },
+        ],
+        [
+          0.38,
+          `chain RPC back (once down for ${3 * registryRefreshSeconds} s at least: the bridges' registry read fails meanwhile)`,
+          async () => {
+            await waitFor(() => performance.now() - rpcDownAt >= 3000 * registryRefreshSeconds, {
+              timeoutMs: 60_000,
+              what: "the chain RPC to have been down long enough",
+            });
+            await rpc.setDown(false);
+          },
+        ],
         [
           0.45,
           "bridge a killed with SIGKILL",
@@ -216,12 +259,28 @@ describe("load and faults across two bridges on one Postgres", () => {
       })();
 
       let next = 0;
-      await Promise.all(
-        Array.from({ length: inFlight }, async () => {
-          while (next < jobCount) await runJob(next++);
-        }),
-      );
-      await driver;
+      try {
+        await Promise.all([
+          ...Array.from({ length: inFlight }, async () => {
+            while (next < jobCount) await runJob(next++);
+          }),
+          driver,
+        ]);
+      } catch (err) {
+        // What the clients saw, when the faults came, and what the bridges said last.
+        timeline.push(`${at()}: failed`);
+        const diagnostics = [
+          "client call errors (count, first message):",
+          ...[...errors].sort().map(([what, n]) => `  ${what}: ${n}: ${samples.get(what) ?? ""}`),
+          "faults, in order:",
+          ...timeline.map((t) => `  ${t}`),
+          ...replicas.map(
+            (r) => `bridge ${r.name} (pid ${r.bridge.child.pid}) stderr:\n${stderrTail(r.bridge)}`,
+          ),
+        ];
+        (err as Error).message += `\n${diagnostics.join("\n")}`;
+        throw err;
+      }
       const seconds = (performance.now() - started) / 1000;
       timeline.push(`${at()}: all ended`);
 
@@ -276,6 +335,7 @@ describe("load and faults across two bridges on one Postgres", () => {
       }
       const succeeded = outcomes.get("succeeded") ?? 0;
       expect.soft(succeeded).toBeGreaterThan(jobCount / 2);
+      expect.soft(refusedForChain).toBe(0);
       // The killed bridge's jobs were taken over.
       const takenOver = jobs.filter((j) => j.attempts > 1).length;
       expect.soft(takenOver).toBeGreaterThan(0);
@@ -300,6 +360,7 @@ describe("load and faults across two bridges on one Postgres", () => {
         `| jobs that ended more than once, or changed after ending (audit trigger) | ${audit.filter((a) => a.ends !== 1 || a.after_end !== 0).length} |`,
         `| prompts billed twice by the providers | ${paidTwice.length} (${billed} prompts billed) |`,
         `| jobs taken over by another bridge (attempts > 1) | ${takenOver} |`,
+        `| Submits refused because the chain could not be read | ${refusedForChain} |`,
         "",
         "| outcome | jobs |",
         "|---|---|",

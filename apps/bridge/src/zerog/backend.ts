@@ -92,7 +92,7 @@ export interface ZeroGBackendOptions {
   attemptsPerProvider?: number;
   /** First retry delay, ms; doubles each time. Default 200. */
   retryBackoffMs?: number;
-  /** How long the on-chain service list is cached, ms. Default 60 000. */
+  /** How often the on-chain service lists are read again (behind the calls using them), ms. Default 60 000. */
   serviceTtlMs?: number;
   /** How long a provider's attestation is reused, ms. Default 600 000. */
   attestationTtlMs?: number;
@@ -160,7 +160,13 @@ export class ZeroGBackend implements ComputeBackend {
     this.#chainId = chainId;
     this.#wallet = wallet;
     this.#logger = options.logger.child({ backend: this.name });
-    this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000);
+    this.#directory = new ServiceDirectory(broker, options.serviceTtlMs ?? 60_000, {
+      onStale: (err, ageMs) =>
+        this.#logger.warn(
+          { err: (err as Error).message, ageSeconds: Math.round(ageMs / 1000) },
+          "could not read the 0G service registry; using the last one read",
+        ),
+    });
     this.#attestations = new PromiseCache(options.attestationTtlMs ?? 600_000);
     this.#admissions = new PromiseCache(options.attestationTtlMs ?? 600_000);
     this.#sessions = new PromiseCache(options.sessionReuseMs ?? 300_000);
@@ -210,6 +216,7 @@ export class ZeroGBackend implements ComputeBackend {
         options: {
           ...defaultFineTuningOptions,
           requestTimeoutMs: options.requestTimeoutMs ?? defaultFineTuningOptions.requestTimeoutMs,
+          serviceTtlMs: options.serviceTtlMs ?? defaultFineTuningOptions.serviceTtlMs,
           ...ft,
           artifactsDir: ft.artifactsDir ?? defaultArtifactsDir,
           dataset: { ...defaultDatasetPolicy, ...ft.dataset },

@@ -1,4 +1,4 @@
-import { parseTask, VerificationMethod } from "@chaoschain/zerog-core";
+import { parseTask, VerificationMethod, ZeroGError } from "@chaoschain/zerog-core";
 import { describe, expect, it } from "vitest";
 import type { ZeroGBroker } from "./sdk.js";
 import { ServiceDirectory, statedGpuType } from "./services.js";
@@ -73,6 +73,86 @@ describe("ServiceDirectory and GPU types", () => {
     // A model nobody offers is still refused for the model, not the GPU.
     expect(await directory.refusal(task({ gpu: "A100" }, "no-such-model"))).toContain(
       'no provider offers model "no-such-model"',
+    );
+  });
+});
+
+describe("ServiceDirectory while the chain RPC is down", () => {
+  /** A registry whose reads can be made to fail or hang, and a clock the test moves. */
+  function setup() {
+    const chain = { mode: "up" as "up" | "down" | "hanging", reads: 0, records };
+    const clock = { now: 0 };
+    const switchable = {
+      inference: {
+        listService: (offset: number) => {
+          chain.reads++;
+          if (chain.mode === "down") return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:8545"));
+          if (chain.mode === "hanging") return new Promise(() => {});
+          return Promise.resolve(offset === 0 ? chain.records : []);
+        },
+      },
+    } as unknown as ZeroGBroker;
+    const stale: number[] = [];
+    const directory = new ServiceDirectory(switchable, 60_000, {
+      maxStaleMs: 600_000,
+      retryMs: 1000,
+      onStale: (_err, ageMs) => stale.push(ageMs),
+      now: () => clock.now,
+    });
+    return { chain, clock, directory, stale };
+  }
+  const providers = async (directory: ServiceDirectory) =>
+    (await directory.candidates(task(undefined))).map((r) => r.provider);
+
+  it("keeps admitting and running tasks on the last registry read, past its TTL, without waiting on the RPC", async () => {
+    const { chain, clock, directory, stale } = setup();
+    expect(await providers(directory)).toEqual(["0xh100", "0xa100", "0xnone"]);
+    chain.mode = "down";
+    clock.now = 61_000; // the TTL has passed: the registry is read again, and that fails
+    expect(await directory.refusal(task(undefined))).toBeUndefined();
+    expect(await providers(directory)).toEqual(["0xh100", "0xa100", "0xnone"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stale).toEqual([61_000]); // reported once per outage
+    // While reads fail, the chain is asked again at most once a second, not once per call.
+    const reads = chain.reads;
+    for (let i = 0; i < 50; i++) await directory.refusal(task(undefined));
+    expect(chain.reads).toBe(reads);
+    clock.now = 62_500;
+    await directory.refusal(task(undefined));
+    expect(chain.reads).toBe(reads + 1);
+    // An RPC that hangs holds up no caller either.
+    chain.mode = "hanging";
+    clock.now = 70_000;
+    expect(await providers(directory)).toEqual(["0xh100", "0xa100", "0xnone"]);
+  });
+
+  it("reads the registry again once the chain answers, and fails chain_unavailable when what it has is too old", async () => {
+    const { chain, clock, directory, stale } = setup();
+    await directory.records();
+    chain.mode = "down";
+    clock.now = 61_000;
+    await directory.records();
+    await new Promise((resolve) => setImmediate(resolve));
+    chain.mode = "up";
+    chain.records = records.slice(0, 1);
+    clock.now = 63_000;
+    await directory.records(); // still the old list: the new one is read behind this call
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await directory.records()).map((r) => r.provider)).toEqual(["0xa100"]);
+    // Down again for longer than the TTL plus maxStaleMs: the caller is told the chain is unavailable.
+    chain.mode = "down";
+    clock.now = 63_000 + 60_000 + 600_000;
+    const err = await directory.records().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ZeroGError);
+    expect((err as ZeroGError).code).toBe("chain_unavailable");
+    expect(stale).toEqual([61_000]);
+  });
+
+  it("fails chain_unavailable at once when it has never read the registry", async () => {
+    const { chain, directory } = setup();
+    chain.mode = "down";
+    await expect(directory.refusal(task(undefined))).rejects.toThrow(
+      /could not read the 0G service registry/,
     );
   });
 });

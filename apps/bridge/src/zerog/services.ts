@@ -9,7 +9,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { ServiceFilter } from "../backend.js";
-import { PromiseCache } from "./promise-cache.js";
+import { RefreshingValue, type RefreshingValueOptions } from "./refreshing-value.js";
 import type { ZeroGBroker } from "./sdk.js";
 
 /** An on-chain inference service record, with its additionalInfo parsed. */
@@ -66,27 +66,31 @@ function parseInfo(json: string): Record<string, unknown> {
 }
 
 /**
- * The services registered in the 0G inference contract (TEE signer acknowledged only), cached for
- * `ttlMs`, with the latency this bridge has seen from each provider.
+ * The services registered in the 0G inference contract (TEE signer acknowledged only), read again
+ * every `ttlMs` behind the calls that use them ({@link RefreshingValue}): a chain RPC that is slow, down
+ * or hanging holds up no Submit and no job while the last read is recent enough. With the latency this
+ * bridge has seen from each provider.
  */
 export class ServiceDirectory {
   readonly #broker: ZeroGBroker;
-  readonly #records: PromiseCache<"all", ServiceRecord[]>;
+  readonly #records: RefreshingValue<ServiceRecord[]>;
   readonly #latency = new Map<string, number>();
 
-  constructor(broker: ZeroGBroker, ttlMs: number) {
+  constructor(broker: ZeroGBroker, ttlMs: number, options: Omit<RefreshingValueOptions, "ttlMs"> = {}) {
     this.#broker = broker;
-    this.#records = new PromiseCache(ttlMs);
+    this.#records = new RefreshingValue(
+      () =>
+        this.#load().catch((err: unknown) => {
+          throw new ZeroGError("chain_unavailable", "could not read the 0G service registry from the chain", {
+            cause: err,
+          });
+        }),
+      { ...options, ttlMs },
+    );
   }
 
   records(): Promise<ServiceRecord[]> {
-    return this.#records.get("all", () =>
-      this.#load().catch((err: unknown) => {
-        throw new ZeroGError("chain_unavailable", "could not read the 0G service registry from the chain", {
-          cause: err,
-        });
-      }),
-    );
+    return this.#records.get();
   }
 
   async #load(): Promise<ServiceRecord[]> {

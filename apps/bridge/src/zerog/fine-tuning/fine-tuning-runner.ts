@@ -11,9 +11,9 @@ import { formatEther, parseEther, type Wallet } from "ethers";
 import type { Logger } from "pino";
 import { BackendError, type BackendJobResult } from "../../backend.js";
 import { delay } from "../../delay.js";
-import { PromiseCache } from "../promise-cache.js";
 import { type QuoteCollateralBytes, teeEvidence } from "../proof.js";
 import type { ProviderAttestation } from "../provider-http.js";
+import { RefreshingValue } from "../refreshing-value.js";
 import type { TxQueue } from "../tx-queue.js";
 import {
   type DatasetPolicy,
@@ -171,27 +171,34 @@ const providerError = (message: string, cause?: unknown) =>
  */
 export class FineTuningRunner {
   readonly #d: FineTuningRunnerDeps;
-  readonly #services: PromiseCache<"all", FineTuningService[]>;
+  readonly #services: RefreshingValue<FineTuningService[]>;
   readonly #locks = new KeyedLock();
 
   constructor(deps: FineTuningRunnerDeps) {
     this.#d = deps;
-    this.#services = new PromiseCache(deps.options.serviceTtlMs);
+    this.#services = new RefreshingValue(
+      () =>
+        deps.serving.services().catch((err: unknown) => {
+          throw new BackendError(
+            FailureReason.CHAIN_ERROR,
+            "could not read the 0G fine-tuning services from the chain",
+            { cause: err },
+          );
+        }),
+      {
+        ttlMs: deps.options.serviceTtlMs,
+        onStale: (err, ageMs) =>
+          deps.logger.warn(
+            { err: (err as Error).message, ageSeconds: Math.round(ageMs / 1000) },
+            "could not read the 0G fine-tuning services; using the last ones read",
+          ),
+      },
+    );
   }
 
-  /** FineTuningServing's services, cached. */
+  /** FineTuningServing's services, read again every `serviceTtlMs` behind the calls that use them. */
   services(): Promise<FineTuningService[]> {
-    return this.#services.get("all", () =>
-      this.#d.serving.services().catch((err: unknown) => {
-        throw new BackendError(
-          FailureReason.CHAIN_ERROR,
-          "could not read the 0G fine-tuning services from the chain",
-          {
-            cause: err,
-          },
-        );
-      }),
-    );
+    return this.#services.get();
   }
 
   /**
