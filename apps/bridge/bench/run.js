@@ -162,6 +162,8 @@ async function startBridge(port, store, env = {}) {
   const child = spawn(
     process.execPath,
     [
+      // BENCH_BRIDGE_NODE_ARGS="<flags>": Node flags for the bridge process (e.g. V8 heap sizes).
+      ...(process.env.BENCH_BRIDGE_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       // BENCH_PROFILE_DIR=<dir> writes a CPU profile of the bridge process there.
       ...(process.env.BENCH_PROFILE_DIR
         ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
