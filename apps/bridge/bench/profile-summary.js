@@ -81,7 +81,9 @@ const perJob = (ms) => (Number.isNaN(jobs) ? "" : ` ${(ms / jobs).toFixed(3).pad
 const table = (title, map, n) => {
   console.log(`\n${title}`);
   for (const [k, ms] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) {
-    console.log(`${ms.toFixed(0).padStart(8)} ms ${((ms / busy) * 100).toFixed(1).padStart(5)}%${perJob(ms)}  ${k}`);
+    console.log(
+      `${ms.toFixed(0).padStart(8)} ms ${((ms / busy) * 100).toFixed(1).padStart(5)}%${perJob(ms)}  ${k}`,
+    );
   }
 };
 if (timeline) console.log(Array.from(perSecond, (ms, s) => `${s}s:${(ms ?? 0).toFixed(0)}`).join(" "));
