@@ -162,6 +162,8 @@ async function startBridge(port, store, env = {}) {
   const child = spawn(
     process.execPath,
     [
+      // BENCH_BRIDGE_NODE_ARGS="<flags>": Node flags for the bridge process (e.g. V8 heap sizes).
+      ...(process.env.BENCH_BRIDGE_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       // BENCH_PROFILE_DIR=<dir> writes a CPU profile of the bridge process there.
       ...(process.env.BENCH_PROFILE_DIR
         ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
@@ -185,7 +187,8 @@ async function startBridge(port, store, env = {}) {
     ],
     {
       env: { ...process.env, ZEROG_WALLET_KEY: devnet.userPrivateKey, ZEROG_API_KEY: "", ...env },
-      stdio: ["ignore", "ignore", "inherit"],
+      // BENCH_BRIDGE_STDOUT=1 shows the bridge's stdout (e.g. V8's --trace-gc lines).
+      stdio: ["ignore", process.env.BENCH_BRIDGE_STDOUT ? "inherit" : "ignore", "inherit"],
     },
   );
   // Results are verified as users get them: by the adapter, under the devnet's policy (a cached verifier).

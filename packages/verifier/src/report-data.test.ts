@@ -44,3 +44,29 @@ describe("expectedReportData", () => {
     );
   });
 });
+
+describe("toChecksumAddress", () => {
+  // EIP-55's own test vectors.
+  const vectors = [
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+    "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+  ];
+  it("gives the same answer for remembered addresses, in any case, and after the memory is full", () => {
+    const check = () => {
+      for (const v of vectors) {
+        expect(toChecksumAddress(v.toLowerCase())).toBe(v);
+        expect(toChecksumAddress(`0x${v.slice(2).toUpperCase()}`)).toBe(v);
+        expect(toChecksumAddress(v)).toBe(v);
+      }
+    };
+    check();
+    for (let i = 0; i < 600; i++) {
+      const a = `0x${i.toString(16).padStart(40, "0")}`;
+      expect(toChecksumAddress(a).toLowerCase()).toBe(a);
+    }
+    check();
+    expect(() => toChecksumAddress(`${vectors[0]}00`)).toThrow(expect.objectContaining({ field: "address" }));
+  });
+});

@@ -3,16 +3,24 @@ import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, hexToBytesStrict, utf8ToBytes } from "./internal/bytes.js";
 import type { ReportDataBindingName } from "./policy.js";
 
+/** Checksum forms computed lately, by lowercase hex (a proof's check asks for the same few addresses). */
+const checksums = new Map<string, string>();
+const maxChecksums = 256;
+
 /** EIP-55 checksum form of a 0x address. Throws InvalidInputError naming `field` if not a 20-byte hex address. */
 export function toChecksumAddress(address: string, field = "address"): string {
   if (typeof address !== "string") throw new InvalidInputError(field, "expected a 0x address string");
   const lower = address.toLowerCase().replace(/^0x/, "");
   if (!/^[0-9a-f]{40}$/.test(lower))
     throw new InvalidInputError(field, `not a 20-byte hex address: ${address}`);
+  const known = checksums.get(lower);
+  if (known !== undefined) return known;
   const hash = bytesToHex(keccak_256(utf8ToBytes(lower)));
   let out = "0x";
   for (let i = 0; i < 40; i++)
     out += Number.parseInt(hash[i] as string, 16) >= 8 ? (lower[i] as string).toUpperCase() : lower[i];
+  if (checksums.size >= maxChecksums) checksums.clear();
+  checksums.set(lower, out);
   return out;
 }
 

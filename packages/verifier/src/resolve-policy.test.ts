@@ -37,6 +37,33 @@ describe("resolvePolicy", () => {
       expect(resolvePolicy({ tee }).rootKey).toBe(bytesToHex(sha256(pki.rootCaDer)));
     }
   });
+  it("re-reads a trust anchor changed in place, and keeps each root's own key and certificate", () => {
+    const a = createTestPki({ seed: "root-a" });
+    const b = createTestPki({ seed: "root-b" });
+    const keyOf = (pki: typeof a) => bytesToHex(sha256(pki.rootCaDer));
+    const policy = { tee: { rootCaPem: a.rootCaPem } as { rootCaPem?: string; rootCaDer?: Uint8Array } };
+    const first = resolvePolicy(policy);
+    expect(first.rootKey).toBe(keyOf(a));
+    expect(first.root.der).toEqual(a.rootCaDer);
+    policy.tee.rootCaPem = b.rootCaPem;
+    const second = resolvePolicy(policy);
+    expect(second.rootKey).toBe(keyOf(b));
+    expect(second.root.der).toEqual(b.rootCaDer);
+    delete policy.tee.rootCaPem;
+    policy.tee.rootCaDer = a.rootCaDer;
+    expect(resolvePolicy(policy).rootKey).toBe(keyOf(a));
+    // Past the number of parsed roots remembered, each still resolves to its own.
+    for (let i = 0; i < 20; i++) {
+      const pki = createTestPki({ seed: `root-${i}` });
+      expect(resolvePolicy({ tee: { rootCaDer: pki.rootCaDer } }).root.der).toEqual(pki.rootCaDer);
+    }
+    expect(resolvePolicy({ tee: { rootCaPem: b.rootCaPem } }).root.der).toEqual(b.rootCaDer);
+    // A root that is not a certificate is refused every time, not remembered.
+    for (let i = 0; i < 2; i++)
+      expect(() => resolvePolicy({ tee: { rootCaDer: "3000" } })).toThrow(
+        expect.objectContaining({ field: "policy.tee.rootCaDer" }),
+      );
+  });
   it("normalises hex lists (case, 0x) and docker digests", () => {
     const p = resolvePolicy({
       tee: { mrtd: [`0x${"AB".repeat(48)}`] },

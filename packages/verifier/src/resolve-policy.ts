@@ -159,6 +159,31 @@ const dockerDigest = (x: unknown, f: string): string => {
 const INTEL_ROOT = base64ToBytes(INTEL_SGX_ROOT_CA_BASE64, "INTEL_SGX_ROOT_CA");
 const INTEL_ROOT_PARSED = { cert: parseCertificate(INTEL_ROOT), key: bytesToHex(sha256(INTEL_ROOT)) };
 
+/** Trust anchors other than Intel's parsed lately, by sha256 of their DER (a policy is resolved per call). */
+const parsedRoots = new Map<string, { cert: ParsedCert; key: string }>();
+const maxParsedRoots = 16;
+
+/** The policy's root certificate, parsed, and the sha256 (hex) of its DER. */
+function trustAnchorOf(tee: Record<string, unknown>): { cert: ParsedCert; key: string } {
+  const root = rootOf(tee);
+  if (root === INTEL_ROOT) return INTEL_ROOT_PARSED;
+  const key = bytesToHex(sha256(root));
+  const known = parsedRoots.get(key);
+  if (known) return known;
+  let cert: ParsedCert;
+  try {
+    cert = parseCertificate(root);
+  } catch (e) {
+    throw new InvalidInputError(
+      tee.rootCaPem !== undefined ? "policy.tee.rootCaPem" : "policy.tee.rootCaDer",
+      `not a certificate: ${(e as Error).message}`,
+    );
+  }
+  if (parsedRoots.size >= maxParsedRoots) parsedRoots.clear();
+  parsedRoots.set(key, { cert, key });
+  return { cert, key };
+}
+
 function rootOf(tee: Record<string, unknown>): Uint8Array {
   const { rootCaPem: pem, rootCaDer: der } = tee;
   if (pem !== undefined && der !== undefined)
@@ -257,16 +282,7 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
   if (jwks) gpu.jwks = jwks;
   if (gpu.required && gpu.ignore)
     throw new InvalidInputError("policy.gpu.ignore", "GPU evidence cannot be both required and ignored");
-  const root = rootOf(t);
-  let parsedRoot: ParsedCert;
-  try {
-    parsedRoot = root === INTEL_ROOT ? INTEL_ROOT_PARSED.cert : parseCertificate(root);
-  } catch (e) {
-    throw new InvalidInputError(
-      t.rootCaPem !== undefined ? "policy.tee.rootCaPem" : "policy.tee.rootCaDer",
-      `not a certificate: ${(e as Error).message}`,
-    );
-  }
+  const anchor = trustAnchorOf(t);
   const out: ResolvedPolicy = {
     tee,
     gpu,
@@ -293,8 +309,8 @@ export function resolvePolicy(input?: PolicyInput | undefined): ResolvedPolicy {
     ) as number,
     requireFreshness: bool(top.requireFreshness, d.requireFreshness, "policy.requireFreshness"),
     strict: bool(top.strict, d.strict, "policy.strict"),
-    root: parsedRoot,
-    rootKey: root === INTEL_ROOT ? INTEL_ROOT_PARSED.key : bytesToHex(sha256(root)),
+    root: anchor.cert,
+    rootKey: anchor.key,
   };
   const digests = list(top.dockerDigests, "policy.dockerDigests", dockerDigest);
   if (digests) {

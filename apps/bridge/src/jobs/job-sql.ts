@@ -182,9 +182,15 @@ export function toRecord(row: JobRow): JobRecord {
       message: row.error_message,
     };
   }
+  // The task is decoded when read: most records (a change reported, a GetResult's lookup) never need it.
+  const bytes = row.task;
+  let task: ComputeTask | undefined;
   return {
     job,
-    task: fromBinary(ComputeTaskSchema, row.task),
+    get task() {
+      task ??= fromBinary(ComputeTaskSchema, bytes);
+      return task;
+    },
     idempotencyKey: row.idempotency_key ?? "",
     checkpoint: parseCheckpoint(row.checkpoint),
     version: row.version,

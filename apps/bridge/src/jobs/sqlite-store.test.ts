@@ -51,6 +51,27 @@ describe("SqliteJobStore", () => {
     await memory.close();
   });
 
+  it("after a claim finds the queue empty, claims again each job queued since: inserted, requeued, released", async () => {
+    const store = new SqliteJobStore(tempDb());
+    const lease = { owner: "bridge", attempt: 1 };
+    const first = (await store.insert(task("a"), "")).record.job.jobId;
+    expect((await store.claim("bridge", 2, minute)).map((c) => c.job.jobId)).toEqual([first]);
+    expect(await store.claim("bridge", 2, minute)).toEqual([]);
+    // Inserted after the empty claim.
+    const second = (await store.insert(task("b"), "")).record.job.jobId;
+    expect((await store.claim("bridge", 1, minute)).map((c) => c.job.jobId)).toEqual([second]);
+    // Requeued (a shutdown) after an empty claim.
+    expect(await store.claim("bridge", 1, minute)).toEqual([]);
+    expect(await store.requeue(first, lease)).toBe(true);
+    const again = await store.claim("bridge", 1, minute);
+    expect(again.map((c) => c.job.jobId)).toEqual([first]);
+    // Released (the lease of a previous run) after an empty claim.
+    expect(await store.claim("bridge", 1, minute)).toEqual([]);
+    expect(await store.releaseExpired(5, { all: true })).toEqual({ requeued: [first, second], failed: [] });
+    expect((await store.claim("bridge", 5, minute)).map((c) => c.job.jobId)).toEqual([first, second]);
+    await store.close();
+  });
+
   it("does not rewrite a large task when it updates its job (SQLite rewrites a blob an UPDATE returns)", async () => {
     const path = tempDb();
     const store = new SqliteJobStore(path);

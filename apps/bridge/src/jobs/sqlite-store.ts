@@ -59,6 +59,12 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   #flushing: Promise<void> | undefined;
   #fsyncs = 0;
   #pendingInserts: PendingInsert[] = [];
+  /**
+   * False once a claim found fewer queued jobs than it asked for, until a job is queued again: only this
+   * bridge writes the file (unshared), so every job queued since is reported to `changed`, and the claim
+   * that follows each job's end need not run a write transaction to find the queue empty.
+   */
+  #mayHaveQueued = true;
 
   /** Opens (creating it) the store at `path`; ":memory:" for a throwaway store. */
   constructor(path: string, hooks: JobStoreHooks = {}) {
@@ -202,9 +208,12 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   }
 
   async claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-    return this.claimed(
-      this.#guard("write", () => this.#statements.claim.all({ owner, limit, leaseMs, now: Date.now() })),
+    if (!this.#mayHaveQueued) return [];
+    const rows = this.#guard("write", () =>
+      this.#statements.claim.all({ owner, limit, leaseMs, now: Date.now() }),
     );
+    if (rows.length < limit) this.#mayHaveQueued = false;
+    return this.claimed(rows);
   }
 
   async renew(owner: string, leaseMs: number): Promise<Set<string>> {
@@ -345,6 +354,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   /** Counts a committed write (for `durable()`) and reports the job's new state. */
   protected override changed(change: JobChange): void {
     this.#writes++;
+    if (change.job.state === JobState.QUEUED) this.#mayHaveQueued = true;
     super.changed(change);
   }
 }

@@ -70,6 +70,22 @@ describe("Worker", () => {
     expect((await store.result(ids[0]!))?.output).toBe(`done ${ids[0]}`);
   });
 
+  it("a run that ended is not aborted by the end it writes; a running one is by a cancellation", async () => {
+    const { store, worker, finish, failWith, context } = setup(3);
+    const [done, failed, cancelled] = [await insert(store), await insert(store), await insert(store)];
+    worker.start();
+    await vi.waitFor(() => expect(worker.runningCount).toBe(3));
+    const signals = [done, failed, cancelled].map((id) => context(id)!.signal);
+    finish(done);
+    failWith(failed, new BackendError(FailureReason.PROVIDER_ERROR, "down"));
+    expect(await worker.cancel(cancelled)).toBe(true);
+    await vi.waitFor(() => expect(worker.runningCount).toBe(0));
+    expect((await store.get(done))?.job.state).toBe(JobState.SUCCEEDED);
+    expect((await store.get(failed))?.job.state).toBe(JobState.FAILED);
+    expect(signals.map((s) => s.aborted)).toEqual([false, false, true]);
+    expect(signals[2]!.reason).toBe("cancelled");
+  });
+
   it("fails a job with the backend's reason, and hides unexpected errors", async () => {
     const { store, worker, failWith } = setup(2);
     const [a, b] = [await insert(store), await insert(store)];

@@ -231,7 +231,7 @@ export class Worker {
       claimed.version,
     );
     if (!this.#accepting) controller.abort("shutdown" satisfies StopReason);
-    const done = this.#run(claimed, controller.signal)
+    const done = this.#run(claimed, controller.signal, unsubscribe)
       .catch((err: unknown) => this.#o.logger.error({ err, jobId }, "job runner failed"))
       .finally(() => {
         unsubscribe();
@@ -304,7 +304,8 @@ export class Worker {
     }
   }
 
-  async #run(claimed: ClaimedJob, signal: AbortSignal): Promise<void> {
+  /** `stopWatching` ends the watch of the job's events that aborts the run (the run is over). */
+  async #run(claimed: ClaimedJob, signal: AbortSignal, stopWatching: () => void): Promise<void> {
     const { store, events, backend, logger } = this.#o;
     const { lease } = claimed;
     const jobId = claimed.job.jobId;
@@ -328,6 +329,8 @@ export class Worker {
     };
     try {
       const result = await backend.run(claimed.task, ctx);
+      // Over: the end this run writes below need not come back to abort it.
+      stopWatching();
       await progress.flush();
       const stored = create(ComputeResultSchema, {
         jobId,
@@ -346,6 +349,7 @@ export class Worker {
         log,
       );
     } catch (err) {
+      stopWatching();
       await progress.flush();
       if (signal.aborted) {
         if (signal.reason !== "shutdown") return log.info("job cancelled");

@@ -14,9 +14,9 @@ import {
   expectedReportData,
   type FetchPcsCollateralReturnType,
   type ReportDataBindingName,
+  toChecksumAddress,
   toQuoteCollateral,
 } from "@chaoschain/zerog-verifier";
-import { getAddress } from "ethers";
 import type { ChatExchange, ProviderAttestation, ProviderSignature } from "./provider-http.js";
 import type { ServiceRecord } from "./services.js";
 
@@ -175,9 +175,9 @@ export function buildProof(input: {
     responseHash,
     requestBody: exchange.requestBody,
     responseBody: exchange.responseBody,
-    enclaveAddress: getAddress(signer),
+    enclaveAddress: toChecksumAddress(signer, "signer"),
     signingAlgo: signature.signing_algo ?? "ecdsa",
-    providerAddress: getAddress(service.provider),
+    providerAddress: toChecksumAddress(service.provider, "provider"),
     chatId: exchange.chatId,
     model: service.model,
     serviceUrl: service.url,

@@ -38,11 +38,12 @@ function decodeCanonical(s: string): Uint8Array {
       if (v < 0) throw new PemError(`invalid base64 character at ${i + j}`);
       n = (n << 6) | v;
     }
-    const bytes = [(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
     const keep = i + 4 === s.length ? 3 - pad : 3;
-    if (keep < 3 && bytes.slice(keep).some((b) => b !== 0))
-      throw new PemError("non-canonical base64 padding");
-    for (let k = 0; k < keep; k++) out[o++] = bytes[k] as number;
+    // The bytes a padded quantum drops must be zero.
+    if ((n & ((1 << (8 * (3 - keep))) - 1)) !== 0) throw new PemError("non-canonical base64 padding");
+    out[o++] = (n >> 16) & 0xff;
+    if (keep > 1) out[o++] = (n >> 8) & 0xff;
+    if (keep > 2) out[o++] = n & 0xff;
   }
   return out;
 }
