@@ -8,6 +8,10 @@ export interface RefreshingValueOptions {
   maxStaleMs?: number;
   /** The least time between two reads while they fail, ms. Default 1 000. */
   retryMs?: number;
+  /** A read that has not answered after this long counts as failed (and the next may start), ms. Default 30 000. */
+  readTimeoutMs?: number;
+  /** The error a failed read (rejected or timed out) is reported as. Default: as it is. */
+  toError?: (err: unknown) => unknown;
   /** Reads began to fail while the last value is still used: once per outage, with the value's age. */
   onStale?: (err: unknown, ageMs: number) => void;
   /** Milliseconds since the epoch. Default: the clock. */
@@ -30,6 +34,8 @@ export class RefreshingValue<V> {
   readonly #ttlMs: number;
   readonly #maxStaleMs: number;
   readonly #retryMs: number;
+  readonly #readTimeoutMs: number;
+  readonly #toError: (err: unknown) => unknown;
   readonly #onStale: RefreshingValueOptions["onStale"];
   readonly #now: () => number;
   #last: { at: number; value: V } | undefined;
@@ -42,6 +48,8 @@ export class RefreshingValue<V> {
     this.#ttlMs = options.ttlMs;
     this.#maxStaleMs = options.maxStaleMs ?? 15 * 60_000;
     this.#retryMs = options.retryMs ?? 1000;
+    this.#readTimeoutMs = options.readTimeoutMs ?? 30_000;
+    this.#toError = options.toError ?? ((err) => err);
     this.#onStale = options.onStale;
     this.#now = options.now ?? Date.now;
   }
@@ -64,7 +72,7 @@ export class RefreshingValue<V> {
   }
 
   #refresh(): Promise<V> {
-    this.#reading ??= this.#read().then(
+    this.#reading ??= this.#timedRead().then(
       (value) => {
         this.#last = { at: this.#now(), value };
         this.#reading = undefined;
@@ -74,9 +82,22 @@ export class RefreshingValue<V> {
       (err: unknown) => {
         this.#failedAt = this.#now();
         this.#reading = undefined;
-        throw err;
+        throw this.#toError(err);
       },
     );
     return this.#reading;
+  }
+
+  /** The read, or its failure once it has hung for `readTimeoutMs`: a hung read must not block every later one. */
+  #timedRead(): Promise<V> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer after ${this.#readTimeoutMs} ms`)),
+        this.#readTimeoutMs,
+      );
+      timer.unref?.();
+    });
+    return Promise.race([this.#read(), timeout]).finally(() => clearTimeout(timer));
   }
 }

@@ -79,7 +79,7 @@ describe("ServiceDirectory and GPU types", () => {
 
 describe("ServiceDirectory while the chain RPC is down", () => {
   /** A registry whose reads can be made to fail or hang, and a clock the test moves. */
-  function setup() {
+  function setup(extra: { readTimeoutMs?: number } = {}) {
     const chain = { mode: "up" as "up" | "down" | "hanging", reads: 0, records };
     const clock = { now: 0 };
     const switchable = {
@@ -98,6 +98,7 @@ describe("ServiceDirectory while the chain RPC is down", () => {
       retryMs: 1000,
       onStale: (_err, ageMs) => stale.push(ageMs),
       now: () => clock.now,
+      ...extra,
     });
     return { chain, clock, directory, stale };
   }
@@ -123,6 +124,17 @@ describe("ServiceDirectory while the chain RPC is down", () => {
     // An RPC that hangs holds up no caller either.
     chain.mode = "hanging";
     clock.now = 70_000;
+    expect(await providers(directory)).toEqual(["0xh100", "0xa100", "0xnone"]);
+  });
+
+  it("gives up on a read that hangs: past the stale limit callers get chain_unavailable, and the next read runs", async () => {
+    const { chain, clock, directory } = setup({ readTimeoutMs: 50 });
+    await directory.records();
+    chain.mode = "hanging";
+    clock.now = 61_000 + 600_000; // past TTL + maxStale: callers wait for a read
+    await expect(directory.records()).rejects.toMatchObject({ code: "chain_unavailable" });
+    chain.mode = "up";
+    clock.now += 1000;
     expect(await providers(directory)).toEqual(["0xh100", "0xa100", "0xnone"]);
   });
 

@@ -78,15 +78,14 @@ export class ServiceDirectory {
 
   constructor(broker: ZeroGBroker, ttlMs: number, options: Omit<RefreshingValueOptions, "ttlMs"> = {}) {
     this.#broker = broker;
-    this.#records = new RefreshingValue(
-      () =>
-        this.#load().catch((err: unknown) => {
-          throw new ZeroGError("chain_unavailable", "could not read the 0G service registry from the chain", {
-            cause: err,
-          });
+    this.#records = new RefreshingValue(() => this.#load(), {
+      ...options,
+      ttlMs,
+      toError: (err) =>
+        new ZeroGError("chain_unavailable", "could not read the 0G service registry from the chain", {
+          cause: err,
         }),
-      { ...options, ttlMs },
-    );
+    });
   }
 
   records(): Promise<ServiceRecord[]> {

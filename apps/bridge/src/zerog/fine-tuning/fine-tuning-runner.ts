@@ -176,24 +176,20 @@ export class FineTuningRunner {
 
   constructor(deps: FineTuningRunnerDeps) {
     this.#d = deps;
-    this.#services = new RefreshingValue(
-      () =>
-        deps.serving.services().catch((err: unknown) => {
-          throw new BackendError(
-            FailureReason.CHAIN_ERROR,
-            "could not read the 0G fine-tuning services from the chain",
-            { cause: err },
-          );
-        }),
-      {
-        ttlMs: deps.options.serviceTtlMs,
-        onStale: (err, ageMs) =>
-          deps.logger.warn(
-            { err: (err as Error).message, ageSeconds: Math.round(ageMs / 1000) },
-            "could not read the 0G fine-tuning services; using the last ones read",
-          ),
-      },
-    );
+    this.#services = new RefreshingValue(() => deps.serving.services(), {
+      ttlMs: deps.options.serviceTtlMs,
+      toError: (err) =>
+        new BackendError(
+          FailureReason.CHAIN_ERROR,
+          "could not read the 0G fine-tuning services from the chain",
+          { cause: err },
+        ),
+      onStale: (err, ageMs) =>
+        deps.logger.warn(
+          { err: (err as Error).message, ageSeconds: Math.round(ageMs / 1000) },
+          "could not read the 0G fine-tuning services; using the last ones read",
+        ),
+    });
   }
 
   /** FineTuningServing's services, read again every `serviceTtlMs` behind the calls that use them. */
