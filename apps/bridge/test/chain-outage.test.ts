@@ -51,4 +51,23 @@ describe("a chain RPC outage longer than the registry refresh (--registry-refres
     await rpc.setDown(false);
     expect((await run("after the outage")).output).toBeTruthy();
   });
+
+  it("fails over from a provider it cannot fund or sign for without the chain to one it has used", async () => {
+    const { client } = bridge!;
+    const used = devnet.providers.find((p) => p.models[0] === "llama-3-8b")!.address;
+    const others = devnet.providers.filter((p) => p.models[0] === "llama-3-8b" && p.address !== used);
+    expect(others.length).toBeGreaterThan(0); // tried first: no latency recorded yet
+    await rpc.setDown(true);
+    try {
+      const { jobId } = await client.submit(
+        { task: task({ inputs: { prompt: "unpinned, during the outage" } }) },
+        { timeoutMs: 10_000 },
+      );
+      const result = await client.getResult({ jobId, wait: true, timeoutSeconds: 30 }, { timeoutMs: 40_000 });
+      expect(result.output).toBeTruthy();
+      expect(result.proof?.providerAddress.toLowerCase()).toBe(used.toLowerCase());
+    } finally {
+      await rpc.setDown(false);
+    }
+  });
 });

@@ -341,10 +341,14 @@ export class ZeroGBackend implements ComputeBackend {
         );
       }
     }
-    // Every provider refused for its TEE evidence: the job fails for that, not for availability.
-    const refused = failures.every((f) => f.reason === FailureReason.PROOF_INVALID);
+    // Every provider refused for its TEE evidence, or every one needed the chain while it was down: the
+    // job fails for that, not for availability.
+    const [first] = failures;
+    const shared = failures.every((f) => f.reason === first?.reason) ? first?.reason : undefined;
     throw new BackendError(
-      refused ? FailureReason.PROOF_INVALID : FailureReason.PROVIDER_UNAVAILABLE,
+      shared === FailureReason.PROOF_INVALID || shared === FailureReason.CHAIN_ERROR
+        ? shared
+        : FailureReason.PROVIDER_UNAVAILABLE,
       `all ${candidates.length} provider(s) of ${task.model} failed: ${failures.map((f) => f.message).join("; ")}`,
     );
   }
@@ -357,9 +361,10 @@ export class ZeroGBackend implements ComputeBackend {
   ): Promise<BackendJobResult> {
     await this.#funding.ready(service.provider).catch((err: unknown) => {
       if (err instanceof BackendError) throw err;
+      // Nothing was sent to this provider: another one (funded already) may still serve the job.
       throw new BackendError(FailureReason.CHAIN_ERROR, `0G chain call failed: ${(err as Error).message}`, {
         cause: err,
-        retryable: false,
+        retryable: true,
       });
     });
     const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
@@ -457,9 +462,8 @@ export class ZeroGBackend implements ComputeBackend {
       throw new BackendError(
         FailureReason.CHAIN_ERROR,
         `could not sign a request for ${provider}: the 0G chain call failed`,
-        {
-          cause: err,
-        },
+        // Nothing was sent: retried, then another provider (its session at hand) may serve the job.
+        { cause: err, retryable: true },
       );
     }
   }
