@@ -6,14 +6,24 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { toBinary, toJsonString } from "@bufbuild/protobuf";
 import { ProofVerificationError, ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
-import { FailureReason, JobState } from "@chaoschain/zerog-core";
+import {
+  type ComputeResult,
+  ComputeResultSchema,
+  ComputeService,
+  FailureReason,
+  JobState,
+} from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
-import type { ConnectError } from "@connectrpc/connect";
+import { type ConnectError, createClient } from "@connectrpc/connect";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
+import Database from "better-sqlite3";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runDemo } from "../src/demo.js";
-import { launch } from "../src/launcher.js";
+import { launch, type RunningBridge } from "../src/launcher.js";
+import { grpcTransport } from "./clients.js";
 import { task, testConfig } from "./harness.js";
 import { spawnBridge } from "./process.js";
 
@@ -93,6 +103,68 @@ describe("the devnet's bridge (npm start's)", () => {
       expect(first.verification).toMatchObject({ ok: true, collateral: "embedded", skipped: [] });
     } finally {
       zerog.close();
+      await running.stop();
+    }
+  });
+
+  it("serves results read back from the job store, also after a restart, byte for byte as the runs produced them; they verify offline", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zerog-stored-results-"));
+    const config = testConfig({ dbPath: join(dir, "jobs.db") });
+    const provider = llama()[0]!;
+    const sessions: Http2SessionManager[] = [];
+    const computeOn = (bridge: RunningBridge) =>
+      createClient(ComputeService, grpcTransport(`http://127.0.0.1:${bridge.address.port}`, sessions));
+    const wire = (result: ComputeResult) => Buffer.from(toBinary(ComputeResultSchema, result));
+    let running = await launch(config, pino({ level: "silent" }), { devnet });
+    try {
+      let compute = computeOn(running);
+      // Slow answers: the waiting GetResults get each result as its run produced it, never read from the store.
+      await provider.setFaults({ latencyMs: 300 });
+      const ids = await Promise.all(
+        [0, 1, 2].map(
+          async (i) =>
+            (
+              await compute.submit({
+                task: task({ provider_address: provider.address, inputs: { prompt: `stored ${i}` } }),
+              })
+            ).jobId,
+        ),
+      );
+      const produced = await Promise.all(
+        ids.map((jobId) => compute.getResult({ jobId, wait: true, timeoutSeconds: 60 })),
+      );
+      await provider.setFaults({});
+      for (const [i, jobId] of ids.entries()) {
+        expect(wire(await compute.getResult({ jobId }))).toEqual(wire(produced[i]!));
+      }
+      await running.stop();
+      running = await launch(config, pino({ level: "silent" }), { devnet });
+      compute = computeOn(running);
+      const reread = await Promise.all(ids.map((jobId) => compute.getResult({ jobId })));
+      for (const [i, result] of reread.entries()) expect(wire(result)).toEqual(wire(produced[i]!));
+      expect(reread[0]!.proof?.tee?.collateral?.sourceUrl).toBe(devnet.pccs!.url);
+
+      const db = new Database(config.dbPath, { readonly: true });
+      const stored = db
+        .prepare(
+          "SELECT COUNT(*) AS n, MAX(length(result)) AS largest FROM job_payloads WHERE result IS NOT NULL",
+        )
+        .get() as { n: number; largest: number };
+      const attestations = db.prepare("SELECT COUNT(*) AS n FROM attestations").get() as { n: number };
+      db.close();
+      expect(stored.n).toBe(3);
+      expect(attestations.n).toBe(1);
+      expect(stored.largest).toBeLessThan(wire(reread[0]!).length / 4);
+
+      const file = join(dir, "result.json");
+      const policy = join(dir, "devnet-policy.json");
+      writeFileSync(file, toJsonString(ComputeResultSchema, reread[2]!));
+      writeFileSync(policy, JSON.stringify(devnet.policy));
+      const valid = await run(process.execPath, [verifyBin, "proof", file, "--policy", policy]);
+      expect(valid.code, valid.stdout).toBe(0);
+      expect(valid.stdout).toMatch(/^VALID proof\n/);
+    } finally {
+      for (const session of sessions) session.abort();
       await running.stop();
     }
   });

@@ -58,6 +58,11 @@ const live = `state IN (${QUEUED}, ${RUNNING})`;
 /** The running job still held by the lease `@owner`/`@attempt`. */
 const leased = `id = @id AND state = ${RUNNING} AND lease_owner = @owner AND attempts = @attempt`;
 
+/** Stores attestation `@evidence` under `@hash` unless it is stored already, or `@evidence` is NULL. */
+const storeAttestationOnce = `WITH stored AS (INSERT INTO attestations (hash, evidence)
+      SELECT @hash::bytea, @evidence::bytea WHERE @evidence::bytea IS NOT NULL ON CONFLICT (hash) DO NOTHING)
+      `;
+
 /** What differs between the two databases in the shared statements. */
 export interface SqlDialect {
   /** Appended to a row-selecting subquery that claims rows: Postgres skips rows another claim holds. */
@@ -82,9 +87,11 @@ export function jobStatements(dialect: SqlDialect) {
   return {
     byId: `SELECT ${columns} FROM jobs WHERE id = @id`,
     byKey: `SELECT ${columns} FROM jobs WHERE idempotency_key = @key`,
+    /** A job's result and the hash of its attestation (NULL when stored whole). */
     result: inRow
-      ? "SELECT result FROM jobs WHERE id = @id"
-      : "SELECT p.result FROM job_payloads AS p JOIN jobs ON jobs.seq = p.seq WHERE jobs.id = @id",
+      ? "SELECT result, attestation FROM jobs WHERE id = @id"
+      : "SELECT p.result, p.attestation FROM job_payloads AS p JOIN jobs ON jobs.seq = p.seq WHERE jobs.id = @id",
+    attestation: "SELECT evidence FROM attestations WHERE hash = @hash",
     counts: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
     claim: `WITH picked AS MATERIALIZED (
         SELECT seq FROM jobs WHERE state = ${QUEUED} ORDER BY seq LIMIT @limit${dialect.skipLocked})
@@ -110,11 +117,17 @@ export function jobStatements(dialect: SqlDialect) {
       stage = COALESCE(@stage, stage), message = COALESCE(@message, message), updated_at = @now,
       version = version + 1 WHERE ${leased} RETURNING updated_at, version${dialect.notify}`,
     checkpoint: `UPDATE jobs SET checkpoint = @checkpoint WHERE ${leased} RETURNING id`,
-    succeed: `UPDATE jobs SET state = ${SUCCEEDED}, progress = 1, ${inRow ? "result = @result, " : ""}provider = @provider,
+    // In the row, the result's attestation is stored (if absent: several bridges may store it at once) by
+    // the same statement, so in the same transaction.
+    succeed: `${inRow ? storeAttestationOnce : ""}UPDATE jobs SET state = ${SUCCEEDED}, progress = 1,
+      ${inRow ? "result = @result, attestation = @hash, " : ""}provider = @provider,
       message = '', lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1
       WHERE ${leased} ${changed}`,
     /** With payloads in their own table: the result of the job just succeeded (in the same transaction). */
-    storeResult: "UPDATE job_payloads SET result = @result WHERE seq = @seq",
+    storeResult: "UPDATE job_payloads SET result = @result, attestation = @hash WHERE seq = @seq",
+    /** With payloads in their own table: the attestation of that result, unless already stored. */
+    storeAttestation:
+      "INSERT INTO attestations (hash, evidence) VALUES (@hash, @evidence) ON CONFLICT (hash) DO NOTHING",
     fail: `UPDATE jobs SET state = ${FAILED}, error_reason = @reason, error_message = @errorMessage, message = '',
       lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1 WHERE ${leased} ${changed}`,
     requeue: `UPDATE jobs SET state = ${QUEUED}, progress = 0, message = '', lease_expires_at = NULL,

@@ -1,15 +1,25 @@
-import { create } from "@bufbuild/protobuf";
-import { ComputeResultSchema, FailureReason, JobState, ZeroGError } from "@chaoschain/zerog-core";
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  ComputeProofSchema,
+  type ComputeResult,
+  ComputeResultSchema,
+  FailureReason,
+  JobState,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
+  attestedResult,
   inferenceTask,
   minute,
   postgresKind,
+  providerEvidence,
   type StoreKind,
   sqliteKind,
   usePostgres,
 } from "../../test/stores.js";
 import type { JobChange, JobStore, JobStoreHooks, Lease } from "./job-store.js";
+import type { AttestationCache } from "./stored-results.js";
 
 // One suite, run against each store: what the bridge relies on, whichever database holds the jobs.
 
@@ -307,5 +317,118 @@ describe.each(kinds)("$name job store", (kind) => {
     const { store } = await open();
     expect(store.problem).toBeUndefined();
     expect(await store.probe()).toBe(true);
+  });
+
+  describe("results and their attestations", () => {
+    const bytes = (result: ComputeResult | undefined) =>
+      result ? Buffer.from(toBinary(ComputeResultSchema, result)) : undefined;
+    /** A new job run to success with the result `make` gives for its id. */
+    const succeeded = async (store: JobStore, make: (id: string) => ComputeResult) => {
+      await insert(store);
+      const claimed = await claimOne(store);
+      const result = make(claimed.job.jobId);
+      expect(await store.succeed(claimed.job.jobId, claimed.lease, result, "0xabc")).toBe(true);
+      return result;
+    };
+    const attestationRows = (at: string) =>
+      kind.rows<{ n: number }>(at, "SELECT COUNT(*) AS n FROM attestations").then((r) => Number(r[0]!.n));
+    const storedSizes = async (at: string) =>
+      (
+        await kind.rows<{ n: number }>(
+          at,
+          kind.name === "sqlite"
+            ? "SELECT length(result) AS n FROM job_payloads WHERE result IS NOT NULL"
+            : "SELECT octet_length(result) AS n FROM jobs WHERE result IS NOT NULL",
+        )
+      ).map((r) => Number(r.n));
+    const cacheOf = (store: JobStore) =>
+      (store as unknown as { attestations: AttestationCache }).attestations;
+
+    it("stores a provider's attestation once for all its results, and serves each byte for byte, also after a restart", async () => {
+      const { store, at } = await open();
+      const a = providerEvidence("provider-a");
+      const results = [
+        await succeeded(store, (id) => attestedResult(id, a)),
+        await succeeded(store, (id) => attestedResult(id, a)),
+        // The same attestation fetched again (another object, the same bytes), and another provider's.
+        await succeeded(store, (id) => attestedResult(id, providerEvidence("provider-a"))),
+        await succeeded(store, (id) => attestedResult(id, providerEvidence("provider-b"))),
+      ];
+      expect(bytes(results[0])!.length).toBeGreaterThan(30_000);
+      expect(await attestationRows(at)).toBe(2);
+      for (const size of await storedSizes(at)) expect(size).toBeLessThan(1000);
+      for (const result of results) expect(bytes(await store.result(result.jobId))).toEqual(bytes(result));
+      await store.durable();
+      await store.close();
+      const { store: reopened } = await open(undefined, at);
+      expect(cacheOf(reopened).size).toBe(0);
+      for (const result of results) expect(bytes(await reopened.result(result.jobId))).toEqual(bytes(result));
+      expect(cacheOf(reopened).size).toBe(2);
+    });
+
+    it("keeps a bounded number of attestations decoded, and reads every result whichever were dropped", async () => {
+      const { store, at } = await open();
+      const { capacity } = cacheOf(store);
+      const results: ComputeResult[] = [];
+      for (let i = 0; i < capacity + 3; i++) {
+        results.push(await succeeded(store, (id) => attestedResult(id, providerEvidence(`provider-${i}`))));
+      }
+      expect(await attestationRows(at)).toBe(capacity + 3);
+      expect(cacheOf(store).size).toBe(capacity);
+      await store.close();
+      const { store: reopened } = await open(undefined, at);
+      for (let round = 0; round < 2; round++) {
+        for (const result of results)
+          expect(bytes(await reopened.result(result.jobId))).toEqual(bytes(result));
+      }
+      expect(cacheOf(reopened).size).toBe(capacity);
+    });
+
+    it("refuses to serve a result whose stored attestation was altered or is missing", async () => {
+      const { store, at } = await open();
+      const result = await succeeded(store, (id) => attestedResult(id, providerEvidence("provider-a")));
+      await store.close();
+      const forged = attestedResult(result.jobId, providerEvidence("provider-forged")).proof!;
+      const forgedBytes = Buffer.from(
+        toBinary(
+          ComputeProofSchema,
+          create(ComputeProofSchema, { attestation: forged.attestation, tee: forged.tee, gpu: forged.gpu }),
+        ),
+      );
+      await kind.exec(at, "UPDATE attestations SET evidence = ?", [forgedBytes]);
+      const { store: altered } = await open(undefined, at);
+      await expect(altered.result(result.jobId)).rejects.toThrow(
+        /does not match its hash: the job store is damaged/,
+      );
+      await altered.close();
+      if (kind.name === "postgres") {
+        // A result's attestation cannot be deleted.
+        await expect(kind.exec(at, "DELETE FROM attestations")).rejects.toThrow(/foreign key/);
+        return;
+      }
+      await kind.exec(at, "DELETE FROM attestations");
+      const { store: missing } = await open(undefined, at);
+      await expect(missing.result(result.jobId)).rejects.toThrow(/is missing: the job store is damaged/);
+    });
+
+    it("reads byte for byte a result a bridge of the previous schema stored whole", async () => {
+      const evidence = providerEvidence("provider-a");
+      const old = attestedResult("job_old", evidence);
+      const at = await kind.previous(old);
+      const { store } = await open(undefined, at);
+      expect((await store.get("job_old"))?.job.state).toBe(JobState.SUCCEEDED);
+      expect(bytes(await store.result("job_old"))).toEqual(bytes(old));
+      const fresh = await succeeded(store, (id) => attestedResult(id, evidence));
+      expect(await attestationRows(at)).toBe(1);
+      expect(bytes(await store.result(fresh.jobId))).toEqual(bytes(fresh));
+      expect(bytes(await store.result("job_old"))).toEqual(bytes(old));
+    });
+
+    it("stores a result without attestation whole", async () => {
+      const { store, at } = await open();
+      const result = await succeeded(store, (id) => create(ComputeResultSchema, { jobId: id, output: "42" }));
+      expect(await attestationRows(at)).toBe(0);
+      expect(bytes(await store.result(result.jobId))).toEqual(bytes(result));
+    });
   });
 });

@@ -1,7 +1,8 @@
-import { JobState } from "@chaoschain/zerog-core";
+import { toBinary } from "@bufbuild/protobuf";
+import { ComputeResultSchema, JobState } from "@chaoschain/zerog-core";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { inferenceTask, minute, usePostgres } from "../../test/stores.js";
+import { attestedResult, inferenceTask, minute, providerEvidence, usePostgres } from "../../test/stores.js";
 import type { JobStore, JobStoreHooks, RemoteChanges } from "./job-store.js";
 import { PostgresJobStore } from "./postgres-store.js";
 import { StorageError } from "./storage-error.js";
@@ -44,11 +45,12 @@ describe("PostgresJobStore", () => {
   it("migrates a new database once, even when two bridges open it at the same moment", async () => {
     const url = await server().createDatabase();
     await Promise.all([open(url), open(url), open(url)]);
-    expect(await query(url, "SELECT version, name FROM schema_version")).toEqual([
+    expect(await query(url, "SELECT version, name FROM schema_version ORDER BY version")).toEqual([
       { version: 1, name: "jobs with leases" },
+      { version: 2, name: "attestations stored once" },
     ]);
     await open(url);
-    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 1 }]);
+    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 2 }]);
   });
 
   it("refuses a database written by a newer bridge", async () => {
@@ -56,7 +58,7 @@ describe("PostgresJobStore", () => {
     await open(url);
     await query(url, "INSERT INTO schema_version (version, name) VALUES (99, 'future')");
     await expect(PostgresJobStore.open({ url })).rejects.toThrow(
-      /has schema version 99, newer than this bridge knows \(1\)/,
+      /has schema version 99, newer than this bridge knows \(2\)/,
     );
   });
 
@@ -119,6 +121,35 @@ describe("PostgresJobStore", () => {
     expect([...byKey.values()].map((ids) => ids.size)).toEqual([1, 1, 1, 1]);
     expect(results.filter((r) => r.created)).toHaveLength(4);
     expect(await a.counts()).toEqual(new Map([[JobState.QUEUED, 4]]));
+  });
+
+  it("stores an attestation once when bridges store results carrying it at the same moment", async () => {
+    const url = await server().createDatabase();
+    const bridges = [await open(url), await open(url), await open(url)];
+    await Promise.all(Array.from({ length: 30 }, (_, i) => bridges[0]!.insert(task(`p${i}`), "")));
+    const results = await Promise.all(
+      bridges.flatMap((bridge, b) =>
+        Array.from({ length: 4 }, async () => {
+          const done = [];
+          for (;;) {
+            const [claimed] = await bridge.claim(`bridge-${b}`, 1, minute);
+            if (!claimed) return done;
+            // Each its own copy, as each bridge fetches the provider's attestation itself.
+            const result = attestedResult(claimed.job.jobId, providerEvidence("provider-a"));
+            expect(await bridge.succeed(claimed.job.jobId, claimed.lease, result, "0xabc")).toBe(true);
+            done.push(result);
+          }
+        }),
+      ),
+    );
+    expect(results.flat()).toHaveLength(30);
+    expect(await query(url, "SELECT COUNT(*)::int AS n FROM attestations")).toEqual([{ n: 1 }]);
+    for (const result of results.flat()) {
+      const read = await bridges[2]!.result(result.jobId);
+      expect(Buffer.from(toBinary(ComputeResultSchema, read!))).toEqual(
+        Buffer.from(toBinary(ComputeResultSchema, result)),
+      );
+    }
   });
 
   it("tells each bridge what the others changed, not what it changed itself", async () => {

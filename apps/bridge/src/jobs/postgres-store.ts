@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { fromBinary } from "@bufbuild/protobuf";
 import {
   type ComputeResult,
-  ComputeResultSchema,
   type ComputeTask,
   ComputeTaskSchema,
   type FailureReason,
@@ -28,6 +26,7 @@ import { isTransient, redactDatabaseUrl, toPostgresStorageError } from "./postgr
 import { migratePostgres } from "./postgres-schema.js";
 import { StorageError } from "./storage-error.js";
 import { type PendingInsert, StoreBase } from "./store-base.js";
+import { readResult, storedResult } from "./stored-results.js";
 
 export interface PostgresJobStoreOptions {
   /** `postgres://user:password@host:port/database` (node-postgres connection string). */
@@ -68,7 +67,7 @@ function compile(sql: string): { text: string; names: string[] } {
 }
 
 type Statements = ReturnType<typeof jobStatements>;
-type StatementName = Exclude<keyof Statements, "list" | "storeResult">;
+type StatementName = Exclude<keyof Statements, "list" | "storeResult" | "storeAttestation">;
 type Compiled = Record<StatementName, { text: string; names: string[] }>;
 
 /**
@@ -106,6 +105,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     const {
       list,
       storeResult: _,
+      storeAttestation: __,
       ...statements
     } = jobStatements({
       skipLocked: " FOR UPDATE SKIP LOCKED",
@@ -340,13 +340,20 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   }
 
   async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
+    const stored = storedResult(result);
+    const { attestation } = stored;
     const [row] = await this.#run<JobRow>("write", "succeed", {
       id,
       ...lease,
-      result: encoded(ComputeResultSchema, result),
+      result: stored.result,
+      hash: attestation?.hash ?? null,
+      evidence: attestation?.evidence ?? null,
       provider,
     });
-    if (row) this.changedRow(row, result);
+    if (row) {
+      if (attestation) this.attestations.set(attestation.hash, attestation.fields);
+      this.changedRow(row, result);
+    }
     return row !== undefined;
   }
 
@@ -369,8 +376,18 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   }
 
   async result(id: string): Promise<ComputeResult | undefined> {
-    const [row] = await this.#run<{ result: Buffer | null }>("read", "result", { id });
-    return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
+    const [row] = await this.#run<{ result: Buffer | null; attestation: Buffer | null }>("read", "result", {
+      id,
+    });
+    if (!row?.result) return undefined;
+    const hash = row.attestation;
+    if (!hash) return readResult(row.result, undefined);
+    let attestation = this.attestations.get(hash);
+    if (!attestation) {
+      const [found] = await this.#run<{ evidence: Buffer }>("read", "attestation", { hash });
+      attestation = this.attestations.decode(hash, found?.evidence);
+    }
+    return readResult(row.result, attestation);
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {

@@ -73,14 +73,24 @@ export const sqliteMigrations: readonly Migration<Database.Database>[] = [
         INSERT INTO job_payloads (seq, task, result) SELECT seq, task, result FROM jobs;
         UPDATE jobs SET task = x'', result = NULL;`),
   },
+  {
+    version: 5,
+    name: "attestations stored once",
+    // A result's attestation (~30 kB, the same for every job of a provider) is kept once, by its
+    // sha-256 (stored-results.ts); results stored before keep theirs inline and read as they are.
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE attestations (hash BLOB PRIMARY KEY, evidence BLOB NOT NULL);
+        ALTER TABLE job_payloads ADD COLUMN attestation BLOB;`),
+  },
 ];
 
 /**
- * Brings the store's schema to the latest version, in one transaction. A store from before
+ * Brings the store's schema to the latest version (or to `target`, for tests), in one transaction. A store from before
  * `schema_version` existed (it has a `jobs` table) counts as version 1; the steps after it only add
  * what is missing. Throws a StorageError for a store of a newer bridge.
  */
-export function migrateSqlite(db: Database.Database, location: string): void {
+export function migrateSqlite(db: Database.Database, location: string, target = Infinity): void {
   db.transaction(() => {
     db.exec(
       "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
@@ -91,6 +101,7 @@ export function migrateSqlite(db: Database.Database, location: string): void {
     const record = db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)");
     if (recorded.v === null && hasJobs) record.run(1, "jobs (found)", Date.now());
     for (const step of pendingMigrations(sqliteMigrations, current, location)) {
+      if (step.version > target) break;
       step.up(db);
       record.run(step.version, step.name, Date.now());
     }

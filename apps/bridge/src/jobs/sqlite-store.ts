@@ -1,10 +1,8 @@
 import { closeSync, fdatasync, openSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
-import { fromBinary } from "@bufbuild/protobuf";
 import {
   type ComputeResult,
-  ComputeResultSchema,
   type ComputeTask,
   ComputeTaskSchema,
   type FailureReason,
@@ -30,6 +28,7 @@ import { openDatabase } from "./open-database.js";
 import { migrateSqlite } from "./sqlite-schema.js";
 import { StorageError, toStorageError } from "./storage-error.js";
 import { type PendingInsert, StoreBase } from "./store-base.js";
+import { readResult, storedResult } from "./stored-results.js";
 
 const fdatasyncAsync = promisify(fdatasync);
 /** Free space a volume needs before the store counts as writable again after a failure. */
@@ -86,7 +85,9 @@ export class SqliteJobStore extends StoreBase implements JobStore {
       insertPayload: db.prepare<{ seq: number; task: Buffer }>(
         "INSERT INTO job_payloads (seq, task) VALUES (@seq, @task)",
       ),
-      storeResult: db.prepare<{ seq: number; result: Buffer }>(statements.storeResult),
+      storeResult: db.prepare<{ seq: number; result: Buffer; hash: Buffer | null }>(statements.storeResult),
+      storeAttestation: db.prepare<{ hash: Buffer; evidence: Buffer }>(statements.storeAttestation),
+      attestation: db.prepare<{ hash: Uint8Array }, { evidence: Buffer }>(statements.attestation),
       claim: db.prepare<Record<string, unknown>, JobRow>(statements.claim),
       renew: db.prepare<Record<string, unknown>, { id: string }>(statements.renew),
       releaseExpired: db.prepare<Record<string, unknown>, JobRow>(statements.releaseExpired),
@@ -96,7 +97,9 @@ export class SqliteJobStore extends StoreBase implements JobStore {
       fail: db.prepare<Record<string, unknown>, JobRow>(statements.fail),
       requeue: db.prepare<Record<string, unknown>, JobRow>(statements.requeue),
       cancel: db.prepare<Record<string, unknown>, JobRow>(statements.cancel),
-      result: db.prepare<{ id: string }, { result: Buffer | null }>(statements.result),
+      result: db.prepare<{ id: string }, { result: Buffer | null; attestation: Buffer | null }>(
+        statements.result,
+      ),
       counts: db.prepare<[], { state: number; n: number }>(statements.counts),
       probe: db.prepare<{ value: string }>(statements.probe),
     };
@@ -252,18 +255,25 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   }
 
   async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
+    const stored = storedResult(result);
+    const { attestation } = stored;
     const succeed = this.#db.transaction(() => {
       const row = this.#statements.succeed.get({ id, ...lease, provider, now: Date.now() });
       if (row) {
+        if (attestation) this.#statements.storeAttestation.run(attestation);
         this.#statements.storeResult.run({
           seq: row.seq,
-          result: encoded(ComputeResultSchema, result),
+          result: stored.result,
+          hash: attestation?.hash ?? null,
         });
       }
       return row;
     });
     const row = this.#guard("write", () => succeed.immediate());
-    if (row) this.changedRow(row, result);
+    if (row) {
+      if (attestation) this.attestations.set(attestation.hash, attestation.fields);
+      this.changedRow(row, result);
+    }
     return row !== undefined;
   }
 
@@ -290,7 +300,16 @@ export class SqliteJobStore extends StoreBase implements JobStore {
 
   async result(id: string): Promise<ComputeResult | undefined> {
     const row = this.#guard("read", () => this.#statements.result.get({ id }));
-    return row?.result ? fromBinary(ComputeResultSchema, row.result) : undefined;
+    if (!row?.result) return undefined;
+    const hash = row.attestation;
+    if (!hash) return readResult(row.result, undefined);
+    const attestation =
+      this.attestations.get(hash) ??
+      this.attestations.decode(
+        hash,
+        this.#guard("read", () => this.#statements.attestation.get({ hash }))?.evidence,
+      );
+    return readResult(row.result, attestation);
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {

@@ -3,6 +3,7 @@ import { type ComputeResult, type ComputeTask, type Job, JobState } from "@chaos
 import { type JobRow, toClaimed, toRecord } from "./job-sql.js";
 import type { ClaimedJob, JobChange, JobPatch, JobRecord, JobStoreHooks, ReleasedJobs } from "./job-store.js";
 import type { StorageError } from "./storage-error.js";
+import { AttestationCache } from "./stored-results.js";
 
 /** A Submit waiting for the next group commit of inserts. */
 export interface PendingInsert {
@@ -16,6 +17,8 @@ export interface PendingInsert {
 export abstract class StoreBase {
   #hooks: JobStoreHooks;
   #problem: StorageError | undefined;
+  /** The attestations of the results read or written lately, decoded. */
+  readonly attestations = new AttestationCache();
 
   protected constructor(hooks: JobStoreHooks, problem: StorageError | undefined) {
     this.#hooks = hooks;

@@ -1,0 +1,115 @@
+import { createHash } from "node:crypto";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import {
+  type ComputeProof,
+  ComputeProofSchema,
+  type ComputeResult,
+  ComputeResultSchema,
+} from "@chaoschain/zerog-core";
+import { encoded } from "./job-sql.js";
+
+// A result's proof carries its provider's attestation (quote, TEE evidence with Intel collateral and event
+// log, GPU evidence): about 30 kB, the same in every proof of that provider. The stores keep each distinct
+// attestation once, in `attestations`, keyed by the sha-256 of its bytes, and the result without it.
+// Proofs are reassembled on read: a client gets the same message, byte for byte, self-contained.
+
+/** The fields of a proof that come from the provider's attestation. */
+export type Attestation = Pick<ComputeProof, "attestation" | "tee" | "gpu">;
+
+/** A result as stored: its bytes without the attestation, and the attestation with its hash. */
+export interface StoredResult {
+  result: Buffer;
+  attestation: { hash: Buffer; evidence: Buffer; fields: Attestation } | undefined;
+}
+
+/**
+ * The stored form of each attestation already seen, by its TEE evidence object: the backend makes an
+ * attestation's evidence once and shares it (read-only) by every proof of that provider, so it is
+ * encoded and hashed once, not once per job.
+ */
+const seen = new WeakMap<object, { fields: Attestation; hash: Buffer; evidence: Buffer }>();
+
+function storedAttestation(proof: ComputeProof): StoredResult["attestation"] {
+  const fields: Attestation = { attestation: proof.attestation, tee: proof.tee, gpu: proof.gpu };
+  if (fields.attestation.length === 0 && !fields.tee && !fields.gpu) return undefined;
+  const known = fields.tee && seen.get(fields.tee);
+  if (known && known.fields.attestation === fields.attestation && known.fields.gpu === fields.gpu) {
+    return known;
+  }
+  const evidence = encoded(ComputeProofSchema, create(ComputeProofSchema, fields));
+  const stored = { fields, hash: createHash("sha256").update(evidence).digest(), evidence };
+  if (fields.tee) seen.set(fields.tee, stored);
+  return stored;
+}
+
+/** `result` split for storing: its proof's attestation apart (when it has one). */
+export function storedResult(result: ComputeResult): StoredResult {
+  const proof = result.proof;
+  const attestation = proof && storedAttestation(proof);
+  if (!proof || !attestation) return { result: encoded(ComputeResultSchema, result), attestation };
+  const without: ComputeResult = {
+    ...result,
+    proof: { ...proof, attestation: new Uint8Array(0), tee: undefined, gpu: undefined },
+  };
+  return { result: encoded(ComputeResultSchema, without), attestation };
+}
+
+/**
+ * Decoded attestations by hash, the most recently used kept (a provider's attestation changes rarely,
+ * and a bridge serves few providers): reading a result decodes only its own part.
+ */
+export class AttestationCache {
+  readonly #entries = new Map<string, Attestation>();
+
+  /** `capacity`: how many attestations are kept at most. */
+  constructor(readonly capacity = 16) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(hash: Uint8Array): Attestation | undefined {
+    const key = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
+    const found = this.#entries.get(key);
+    if (found) {
+      this.#entries.delete(key);
+      this.#entries.set(key, found);
+    }
+    return found;
+  }
+
+  set(hash: Uint8Array, attestation: Attestation): void {
+    const key = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
+    this.#entries.delete(key);
+    this.#entries.set(key, attestation);
+    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  /**
+   * Decodes and keeps the attestation read under `hash`, checking it is the one `hash` names; throws when
+   * it is not, or is missing (`undefined`).
+   */
+  decode(hash: Uint8Array, evidence: Uint8Array | undefined): Attestation {
+    const name = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
+    if (!evidence)
+      throw new Error(`the attestation ${name} of a stored result is missing: the job store is damaged`);
+    if (!createHash("sha256").update(evidence).digest().equals(hash)) {
+      throw new Error(`the stored attestation ${name} does not match its hash: the job store is damaged`);
+    }
+    const proof = fromBinary(ComputeProofSchema, evidence);
+    const attestation: Attestation = { attestation: proof.attestation, tee: proof.tee, gpu: proof.gpu };
+    this.set(hash, attestation);
+    return attestation;
+  }
+}
+
+/** A stored result, its attestation put back (`undefined` for a result stored whole). */
+export function readResult(bytes: Uint8Array, attestation: Attestation | undefined): ComputeResult {
+  const result = fromBinary(ComputeResultSchema, bytes);
+  if (!attestation) return result;
+  result.proof ??= create(ComputeProofSchema);
+  result.proof.attestation = attestation.attestation;
+  result.proof.tee = attestation.tee;
+  result.proof.gpu = attestation.gpu;
+  return result;
+}
