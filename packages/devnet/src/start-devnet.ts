@@ -77,8 +77,12 @@ export type StartDevnetParameters = {
   settleIntervalMs?: number | undefined;
   /** Fine-tuning providers. Default: one with the default models; `[]` for none. */
   fineTuningProviders?: DevnetFineTuningSpec[] | undefined;
-  /** Serve the test PKI's collateral over the Intel PCS/PCCS API (tee-sim attestations only). Default true. */
-  pccs?: boolean | undefined;
+  /**
+   * Serve the test PKI's collateral over the Intel PCS/PCCS API (tee-sim attestations only). Default true.
+   * `{ validitySeconds }` narrows the collateral's windows (default 30 days): `nextUpdate` is half of it
+   * after the start.
+   */
+  pccs?: boolean | { validitySeconds?: number | undefined } | undefined;
 };
 
 export type Devnet = {
@@ -234,7 +238,11 @@ export async function startDevnet(params: StartDevnetParameters = {}): Promise<D
     for (const sim of fineTuningProviders)
       await acknowledgeTeeSignerByOwner(chain, contracts, sim.address, "fine-tuning");
     if (teeSim && !params.trust && (params.pccs ?? true))
-      pccs = await startPccsSimulator({ pki: teeSim.pki, now: teeSim.now });
+      pccs = await startPccsSimulator({
+        pki: teeSim.pki,
+        now: teeSim.now,
+        validitySeconds: typeof params.pccs === "object" ? params.pccs.validitySeconds : undefined,
+      });
     const policy =
       trust && attestation
         ? createDevnetPolicy({

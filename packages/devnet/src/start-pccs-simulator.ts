@@ -37,8 +37,13 @@ export type PccsSimulatorHandle = {
   url: string;
   /** The test platform's FMSPC (upper-case hex). */
   fmspc: string;
-  /** What is served while no `expired` fault is set. */
-  responses: PcsResponses;
+  /** What is served while no `expired` fault is set (replaced by `reissue`). */
+  readonly responses: PcsResponses;
+  /**
+   * Intel's next issue: collateral signed anew, its validity windows centred on `now` (Unix seconds,
+   * default now), served from then on. Lets a test outlive a short `nextUpdate`.
+   */
+  reissue(now?: number): void;
   readonly faults: Readonly<PccsFaults>;
   setFaults(faults: PccsFaults): void;
   /** Requests per endpoint (also counted while a fault answers). */
@@ -73,8 +78,8 @@ const ENDPOINTS: Record<string, PccsEndpoint> = {
  */
 export async function startPccsSimulator(params: StartPccsSimulatorParameters): Promise<PccsSimulatorHandle> {
   const { pki } = params;
-  const now = params.now ?? Math.floor(Date.now() / 1000);
-  const fresh = createPcsResponses({ pki, now, validitySeconds: params.validitySeconds });
+  let now = params.now ?? Math.floor(Date.now() / 1000);
+  let fresh = createPcsResponses({ pki, now, validitySeconds: params.validitySeconds });
   let expiredResponses: PcsResponses | undefined;
   const expired = (): PcsResponses => {
     expiredResponses ??= createPcsResponses({
@@ -180,7 +185,14 @@ export async function startPccsSimulator(params: StartPccsSimulatorParameters): 
   return {
     url: `http://127.0.0.1:${port}`,
     fmspc: fresh.fmspc,
-    responses: fresh,
+    get responses() {
+      return fresh;
+    },
+    reissue(at = Math.floor(Date.now() / 1000)) {
+      now = at;
+      fresh = createPcsResponses({ pki, now, validitySeconds: params.validitySeconds });
+      expiredResponses = undefined;
+    },
     get faults() {
       return faults;
     },
