@@ -13,6 +13,7 @@ import { format } from "node:util";
 import { createZGComputeNetworkBroker } from "@0gfoundation/0g-compute-ts-sdk";
 import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
 import { JsonRpcProvider, parseEther, Wallet } from "ethers";
+import { imageNodeArgs } from "../test/image.js";
 import { startPostgres } from "../test/postgres.js";
 import { measureIntake, measureSubmits } from "./intake.js";
 
@@ -183,19 +184,25 @@ const provider = {
 // checking every proof against the devnet's trust anchors like the embedded launcher does.
 const dir = mkdtempSync(join(tmpdir(), "zerog-bench-"));
 writeFileSync(join(dir, "policy.json"), JSON.stringify(devnet.policy));
+// BENCH_BRIDGE_BIN=<path to bin/zerog-bridge.js> measures another build (e.g. main's) the same way.
+const bridgeBin =
+  process.env.BENCH_BRIDGE_BIN ?? fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url));
+// Node flags for the bridge process: those its build's Docker image runs it with (ENTRYPOINT), or
+// BENCH_BRIDGE_NODE_ARGS="<flags>" (e.g. V8 heap sizes; empty: none).
+const bridgeNodeArgs =
+  process.env.BENCH_BRIDGE_NODE_ARGS?.split(" ").filter(Boolean) ??
+  imageNodeArgs(join(dirname(bridgeBin), "../../.."));
 /** A bridge process on the devnet at `port`, its jobs in `store` (`--db=…`, or Postgres through `env`). */
 async function startBridge(port, store, env = {}) {
   const child = spawn(
     process.execPath,
     [
-      // BENCH_BRIDGE_NODE_ARGS="<flags>": Node flags for the bridge process (e.g. V8 heap sizes).
-      ...(process.env.BENCH_BRIDGE_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      ...bridgeNodeArgs,
       // BENCH_PROFILE_DIR=<dir> writes a CPU profile of the bridge process there.
       ...(process.env.BENCH_PROFILE_DIR
         ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : []),
-      // BENCH_BRIDGE_BIN=<path to bin/zerog-bridge.js> measures another build (e.g. main's) the same way.
-      process.env.BENCH_BRIDGE_BIN ?? fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url)),
+      bridgeBin,
       "start",
       "--network=custom",
       `--rpc-url=${devnet.rpcUrl}`,
@@ -471,6 +478,9 @@ if (runMemory) {
   await new Promise((r) => setTimeout(r, 1000));
   const after = memoryOf(fresh.pid);
   const counts = await jobCounts(fresh.port);
+  // A few seconds later, idle with the jobs queued: what the bridge keeps, once V8 has had time to collect.
+  await new Promise((r) => setTimeout(r, 5000));
+  const settled = memoryOf(fresh.pid);
   fresh.client.close();
   await stop(fresh.child);
   const mb = (kb) => (kb / 1024).toFixed(1);
@@ -479,12 +489,13 @@ if (runMemory) {
     "",
     "### Bridge memory with 10,000 jobs queued",
     "",
-    `A fresh bridge process (SQLite), the devnet in its own process, its provider not answering: ${queued} Submits over Connect JSON, 64 in flight (${submits.perSec.toFixed(0)}/s, ${submits.failed} not 200); then ${counts.queued} jobs queued and ${counts.running} running (waiting for the provider). From /proc/<bridge pid>/status (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}).`,
+    `A fresh bridge process (SQLite), the devnet in its own process, its provider not answering: ${queued} Submits over Connect JSON, 64 in flight (${submits.perSec.toFixed(0)}/s, ${submits.failed} not 200, bridge CPU ${submits.cpuPerCall.toFixed(2)} ms per Submit); then ${counts.queued} jobs queued and ${counts.running} running (waiting for the provider). From /proc/<bridge pid>/status (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; the bridge run as \`node ${[...bridgeNodeArgs, ""].join(" ")}bin/zerog-bridge.js start\`).`,
     "",
     "| when | VmRSS MB | VmHWM (peak RSS) MB |",
     "|---|---|---|",
     `| started, idle | ${mb(before.rss)} | ${mb(before.hwm)} |`,
     `| after ${queued} Submits | ${mb(after.rss)} | ${mb(after.hwm)} |`,
+    `| 5 s later, idle | ${mb(settled.rss)} | ${mb(settled.hwm)} |`,
     "",
     `Peak RSS with ${queued} jobs queued: ${mb(after.hwm)} MB (target: at most 150 MB) — ${met ? "met" : "NOT met"}.`,
   );

@@ -47,6 +47,8 @@ export interface SpawnBridgeParameters {
   rpcUrl?: string;
   /** Another build of the bridge's bin (an assembled production folder). */
   bin?: string;
+  /** Node flags before the bin, e.g. the Docker image's (`--max-semi-space-size=…`). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -67,6 +69,7 @@ export async function spawnBridge(
     limit === undefined ? process.execPath : "/bin/sh",
     [
       ...(limit === undefined ? [] : ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath]),
+      ...(params.nodeArgs ?? []),
       params.bin ?? bin,
       "start",
       "--network=custom",
