@@ -114,6 +114,25 @@ function unixSeconds(v: unknown, field: string): number | undefined {
   return n;
 }
 
+const camel = (k: string) => k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
+/** The proto3 JSON (camelCase) name of each snake_case field read, made once. */
+const CAMEL = new Map(
+  [
+    "pck_crl_issuer_chain",
+    "root_ca_crl",
+    "pck_crl",
+    "tcb_info_issuer_chain",
+    "tcb_info",
+    "tcb_info_signature",
+    "qe_identity_issuer_chain",
+    "qe_identity",
+    "qe_identity_signature",
+    "fmspc",
+    "pck_ca",
+    "source_url",
+  ].map((k) => [k, camel(k)]),
+);
+
 /**
  * The proto `QuoteCollateral` (protobuf-es message or proto3 JSON) in the verifier's collateral shape (bytes
  * as lowercase hex), with its fetch metadata; undefined when it carries none of the nine collateral fields.
@@ -127,9 +146,9 @@ export function fromQuoteCollateral(input: unknown, field = "collateral"): Colla
   const c = object(input, field);
   if (!c) return undefined;
   const f = (k: string) => `${field}.${k}`;
-  const camel = (k: string) => k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
-  const text = (k: string) => str(c, camel(k), k, f(k), LIMITS.collateralFieldBytes);
-  const hex = (k: string) => bytesToHex(bytes(c, camel(k), k, f(k), LIMITS.collateralFieldBytes));
+  const name = (k: string) => CAMEL.get(k) ?? camel(k);
+  const text = (k: string) => str(c, name(k), k, f(k), LIMITS.collateralFieldBytes);
+  const hex = (k: string) => bytesToHex(bytes(c, name(k), k, f(k), LIMITS.collateralFieldBytes));
   const out: Collateral = {
     pck_crl_issuer_chain: text("pck_crl_issuer_chain"),
     root_ca_crl: hex("root_ca_crl"),
@@ -143,7 +162,7 @@ export function fromQuoteCollateral(input: unknown, field = "collateral"): Colla
   };
   if (Object.values(out).every((x) => x === "")) return undefined;
   for (const k of ["fmspc", "pck_ca", "source_url"] as const) {
-    const v = str(c, camel(k), k, f(k));
+    const v = str(c, name(k), k, f(k));
     if (v !== "") out[k] = v;
   }
   const fetchTime = unixSeconds(pick(c, "fetchTime", "fetch_time"), f("fetch_time"));

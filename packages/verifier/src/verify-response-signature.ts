@@ -3,7 +3,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Reason } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, hexToBytesStrict, isBytes, utf8ToBytes } from "./internal/bytes.js";
-import { sha256 } from "./internal/sha256.js";
+import { sha256Hex } from "./internal/sha256.js";
 import { toChecksumAddress } from "./report-data.js";
 import type { VerificationCache } from "./verification-cache.js";
 
@@ -191,10 +191,20 @@ export function verifyResponseSignature(
 ): VerifyResponseSignatureReturnType {
   if (!isBytes(p.requestBody)) throw new InvalidInputError("requestBody", "expected bytes");
   if (!isBytes(p.responseBody)) throw new InvalidInputError("responseBody", "expected bytes");
+  return verifyHashedResponseSignature(p, {
+    requestHash: sha256Hex(p.requestBody),
+    responseHash: sha256Hex(p.responseBody),
+  });
+}
+
+/** `verifyResponseSignature` given the hex sha256 of the bodies (`proofContext` has them already). */
+export function verifyHashedResponseSignature(
+  p: Omit<VerifyResponseSignatureParameters, "requestBody" | "responseBody">,
+  hashes: { requestHash: string; responseHash: string },
+): VerifyResponseSignatureReturnType {
   if (typeof p.signedText !== "string") throw new InvalidInputError("signedText", "expected a string");
   const expected = toChecksumAddress(p.expectedAddress, "expectedAddress");
-  const requestHash = bytesToHex(sha256(p.requestBody));
-  const responseHash = bytesToHex(sha256(p.responseBody));
+  const { requestHash, responseHash } = hashes;
   const base = { requestHash, responseHash };
   const parts = p.signedText.split(":");
   if (parts.length !== 2) {
