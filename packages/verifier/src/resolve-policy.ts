@@ -1,6 +1,6 @@
 import { CHECK_NAMES, type CheckName } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
-import { base64ToBytes, bytesToHex, hexToBytesStrict, isBytes } from "./internal/bytes.js";
+import { base64ToBytes, hexToBytesStrict, isBytes } from "./internal/bytes.js";
 import { parsePemChain } from "./internal/pem.js";
 import { sha256Hex } from "./internal/sha256.js";
 import { type ParsedCert, parseCertificate } from "./internal/x509.js";
