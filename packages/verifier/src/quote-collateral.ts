@@ -114,24 +114,16 @@ function unixSeconds(v: unknown, field: string): number | undefined {
   return n;
 }
 
-const camel = (k: string) => k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
-/** The proto3 JSON (camelCase) name of each snake_case field read, made once. */
-const CAMEL = new Map(
-  [
-    "pck_crl_issuer_chain",
-    "root_ca_crl",
-    "pck_crl",
-    "tcb_info_issuer_chain",
-    "tcb_info",
-    "tcb_info_signature",
-    "qe_identity_issuer_chain",
-    "qe_identity",
-    "qe_identity_signature",
-    "fmspc",
-    "pck_ca",
-    "source_url",
-  ].map((k) => [k, camel(k)]),
-);
+/** The proto3 JSON (camelCase) name of a snake_case field, made once per name (only constant names are read). */
+const camelNames = new Map<string, string>();
+function camel(snake: string): string {
+  let name = camelNames.get(snake);
+  if (name === undefined) {
+    name = snake.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
+    camelNames.set(snake, name);
+  }
+  return name;
+}
 
 /**
  * The proto `QuoteCollateral` (protobuf-es message or proto3 JSON) in the verifier's collateral shape (bytes
@@ -146,9 +138,8 @@ export function fromQuoteCollateral(input: unknown, field = "collateral"): Colla
   const c = object(input, field);
   if (!c) return undefined;
   const f = (k: string) => `${field}.${k}`;
-  const name = (k: string) => CAMEL.get(k) ?? camel(k);
-  const text = (k: string) => str(c, name(k), k, f(k), LIMITS.collateralFieldBytes);
-  const hex = (k: string) => bytesToHex(bytes(c, name(k), k, f(k), LIMITS.collateralFieldBytes));
+  const text = (k: string) => str(c, camel(k), k, f(k), LIMITS.collateralFieldBytes);
+  const hex = (k: string) => bytesToHex(bytes(c, camel(k), k, f(k), LIMITS.collateralFieldBytes));
   const out: Collateral = {
     pck_crl_issuer_chain: text("pck_crl_issuer_chain"),
     root_ca_crl: hex("root_ca_crl"),
@@ -162,7 +153,7 @@ export function fromQuoteCollateral(input: unknown, field = "collateral"): Colla
   };
   if (Object.values(out).every((x) => x === "")) return undefined;
   for (const k of ["fmspc", "pck_ca", "source_url"] as const) {
-    const v = str(c, name(k), k, f(k));
+    const v = str(c, camel(k), k, f(k));
     if (v !== "") out[k] = v;
   }
   const fetchTime = unixSeconds(pick(c, "fetchTime", "fetch_time"), f("fetch_time"));
