@@ -31,7 +31,7 @@ import { recoversTo } from "../dist/verify-response-signature.js";
 const require = createRequire(import.meta.url);
 const dcap = require("@phala/dcap-qvl");
 const dcapVersion = require("@phala/dcap-qvl/package.json").version;
-// libsecp256k1 compiled to WASM: measured for comparison only (the verifier does not use it, see the notes).
+// libsecp256k1 compiled to WASM, as the verifier loads it in Node: measured beside @noble/curves.
 const libsecp256k1 = require("tiny-secp256k1");
 const libsecp256k1Version = JSON.parse(
   readFileSync(new URL("../../package.json", pathToFileURL(require.resolve("tiny-secp256k1"))), "utf8"),
@@ -330,12 +330,12 @@ const lines = [
         perSec("signatureRecover"),
       ],
       [
-        "@noble/curves, known signer (`recoversTo`: what a warm cache does)",
+        "@noble/curves, known signer (`recoversTo`: a warm cache without WASM)",
         ms.signatureKnownSigner.toFixed(3),
         perSec("signatureKnownSigner"),
       ],
       [
-        `libsecp256k1 WASM recovery (tiny-secp256k1 ${libsecp256k1Version}, comparison only)`,
+        `libsecp256k1 WASM recovery (tiny-secp256k1 ${libsecp256k1Version}: what Node uses)`,
         ms.signatureLibsecp256k1.toFixed(3),
         perSec("signatureLibsecp256k1"),
       ],
@@ -379,15 +379,14 @@ const lines = [
   "  public keys (by SPKI bytes).",
   "- The cached path reuses, per provider attestation and keyed by content (sha256 of the quote, the collateral, the",
   "  event log, the token with the JWKS), the parsed quote and collateral, dcap-qvl's result (inside the intersection of",
-  "  all validity windows), the event-log replay, the NRAS signature check and the enclave public key (with its",
-  "  multiples precomputed). Each call still hashes its inputs, validates the policy, re-evaluates every time window at",
-  "  `now` and the whole policy, checks the enclave signature of this result (against the known key instead of",
-  "  recovering it: ~0.4 ms instead of ~1 ms with @noble/curves, still most of the cached cost), the body hashes, the",
-  "  output, the signed time and the GPU nonce binding.",
-  "- The signature check stays on @noble/curves: libsecp256k1 in WASM is not fast enough here to pay for itself. Against",
-  "  the known-signer check it saves ~0.2 ms per result, while loading it costs ~15–20 MB of RSS (its 1.2 MB module",
-  "  compiled, measured in Node 20) and ~1.4 MB of install, and it needs a WASM-capable bundler in browsers. It is",
-  "  a devDependency: the differential test (`test/signature-differential.test.ts`) checks our answers against it.",
+  "  all validity windows), the event-log replay and the NRAS signature check. Each call still hashes its inputs,",
+  "  validates the policy, re-evaluates every time window at `now` and the whole policy, checks the enclave signature",
+  "  of this result (see below), the body hashes, the output, the signed time and the GPU nonce binding.",
+  "- Signatures: Node recovers with libsecp256k1 (WASM), so the `verifyProof` rows use it; browsers (and a Node without",
+  "  WASM) use @noble/curves, with the known-signer check when cached. Each @noble/curves check also leaves ~350 KB of",
+  "  garbage; libsecp256k1 almost none. Loading it costs ~15–20 MB of RSS in a bare Node 20 process; preloaded into the",
+  "  bridge (4 alternating runs of its memory bench) it did not show above the noise. The differential test",
+  "  (`test/signature-differential.test.ts`) holds both libraries, cached or not, to one answer.",
   "- The hostile quote is refused by its length before any parsing; the slowest generated input is wall time (one",
   "  input, no median), so it includes whatever else the machine was doing.",
   `- Load average during the run: ${os
