@@ -18,21 +18,19 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { build } from "esbuild";
 import fc from "fast-check";
 import {
-  addressOfPublicKey,
   createVerificationCache,
-  personalMessageDigest,
   recoverPersonalSigner,
   toQuoteCollateral,
   verifyProof,
   verifyQuote,
 } from "../dist/index.js";
+import { nobleRecovery, secp256k1Recovery, useSecp256k1Recovery } from "../dist/internal/secp256k1.js";
 import { recoversTo } from "../dist/verify-response-signature.js";
 
 const require = createRequire(import.meta.url);
 const dcap = require("@phala/dcap-qvl");
 const dcapVersion = require("@phala/dcap-qvl/package.json").version;
-// libsecp256k1 compiled to WASM, as the verifier loads it in Node: measured beside @noble/curves.
-const libsecp256k1 = require("tiny-secp256k1");
+if (secp256k1Recovery().name !== "libsecp256k1") throw new Error("libsecp256k1 did not load");
 const libsecp256k1Version = JSON.parse(
   readFileSync(new URL("../../package.json", pathToFileURL(require.resolve("tiny-secp256k1"))), "utf8"),
 ).version;
@@ -132,8 +130,27 @@ const withEmbeddedCollateral = ({ output, proof }) => ({
   output,
   proof: { ...proof, tee: { ...proof.tee, collateral: embedded } },
 });
-// A warm cache knows the enclave's key (its multiples precomputed) from its first signature on.
-await verifyProof(RESULTS[0], { now: NOW, collateral: att.collateral, policy, cache: warmCache });
+/** `fn` (sync, or async to its end) with signatures recovered by @noble/curves, as in browsers. */
+function withNoble(fn) {
+  const restore = useSecp256k1Recovery(nobleRecovery);
+  let out;
+  try {
+    out = fn();
+  } catch (e) {
+    restore();
+    throw e;
+  }
+  if (out instanceof Promise) return out.finally(restore);
+  restore();
+  return out;
+}
+// With @noble/curves, a warm cache knows the enclave's key (its multiples precomputed) from its first signature on.
+const nobleCache = createVerificationCache();
+await withNoble(() =>
+  verifyProof(RESULTS[0], { now: NOW, collateral: att.collateral, policy, cache: nobleCache }),
+);
+const knownSigner = nobleCache.get("knownSigner", enclave.address);
+if (!knownSigner) throw new Error("no known signer");
 const signatureOf = () => {
   const { proof } = result();
   return { text: proof.signedText, signature: proof.signature };
@@ -165,21 +182,18 @@ const cases = {
     if (!(await verifyProof(input, { now: NOW, policy, cache: warmCache })).ok)
       throw new Error("proof cached, embedded collateral");
   },
-  signatureRecover: () => {
-    const { text, signature } = signatureOf();
-    if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("recover");
-  },
+  signatureRecover: () =>
+    withNoble(() => {
+      const { text, signature } = signatureOf();
+      if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("recover");
+    }),
   signatureKnownSigner: () => {
     const { text, signature } = signatureOf();
-    const known = warmCache.get("knownSigner", enclave.address);
-    if (!known || !recoversTo(text, signature, known)) throw new Error("known signer");
+    if (!recoversTo(text, signature, knownSigner)) throw new Error("known signer");
   },
   signatureLibsecp256k1: () => {
     const { text, signature } = signatureOf();
-    const bytes = Buffer.from(signature.slice(2), "hex");
-    const digest = personalMessageDigest(text);
-    const pub = libsecp256k1.recover(digest, bytes.subarray(0, 64), bytes[64] - 27, false);
-    if (!pub || addressOfPublicKey(pub) !== enclave.address) throw new Error("libsecp256k1");
+    if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("libsecp256k1");
   },
   proofCached: async () => {
     if (!(await verifyProof(result(), { now: NOW, collateral: att.collateral, policy, cache: warmCache })).ok)
@@ -325,7 +339,7 @@ const lines = [
     ["l", "r", "r"],
     [
       [
-        "@noble/curves recovery (`recoverPersonalSigner`, no cache)",
+        "@noble/curves recovery (`recoverPersonalSigner` in browsers)",
         ms.signatureRecover.toFixed(3),
         perSec("signatureRecover"),
       ],
@@ -335,7 +349,7 @@ const lines = [
         perSec("signatureKnownSigner"),
       ],
       [
-        `libsecp256k1 WASM recovery (tiny-secp256k1 ${libsecp256k1Version}: what Node uses)`,
+        `libsecp256k1 WASM recovery (tiny-secp256k1 ${libsecp256k1Version}: \`recoverPersonalSigner\` in Node)`,
         ms.signatureLibsecp256k1.toFixed(3),
         perSec("signatureLibsecp256k1"),
       ],
