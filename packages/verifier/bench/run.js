@@ -5,7 +5,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   createDstackAttestation,
   createEnclaveKey,
@@ -17,11 +17,23 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { build } from "esbuild";
 import fc from "fast-check";
-import { createVerificationCache, verifyProof, verifyQuote } from "../dist/index.js";
+import {
+  createVerificationCache,
+  recoverPersonalSigner,
+  toQuoteCollateral,
+  verifyProof,
+  verifyQuote,
+} from "../dist/index.js";
+import { nobleRecovery, secp256k1Recovery, useSecp256k1Recovery } from "../dist/internal/secp256k1.js";
+import { recoversTo } from "../dist/verify-response-signature.js";
 
 const require = createRequire(import.meta.url);
 const dcap = require("@phala/dcap-qvl");
 const dcapVersion = require("@phala/dcap-qvl/package.json").version;
+if (secp256k1Recovery().name !== "libsecp256k1") throw new Error("libsecp256k1 did not load");
+const libsecp256k1Version = JSON.parse(
+  readFileSync(new URL("../../package.json", pathToFileURL(require.resolve("tiny-secp256k1"))), "utf8"),
+).version;
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -112,6 +124,37 @@ const result = () => RESULTS[nextResult++ % RESULTS.length];
 const policy = fixtures.pinningPolicy(pki, att, nrasKey.jwks);
 const syntheticVerifier = dcap.QuoteVerifier.newWithRootCa(Buffer.from(pki.rootCaDer));
 const warmCache = createVerificationCache();
+/** As the bridge checks the proofs it builds: the quote's collateral embedded in the proof (proto fields). */
+const embedded = toQuoteCollateral(att.collateral);
+const withEmbeddedCollateral = ({ output, proof }) => ({
+  output,
+  proof: { ...proof, tee: { ...proof.tee, collateral: embedded } },
+});
+/** `fn` (sync, or async to its end) with signatures recovered by @noble/curves, as in browsers. */
+function withNoble(fn) {
+  const restore = useSecp256k1Recovery(nobleRecovery);
+  let out;
+  try {
+    out = fn();
+  } catch (e) {
+    restore();
+    throw e;
+  }
+  if (out instanceof Promise) return out.finally(restore);
+  restore();
+  return out;
+}
+// With @noble/curves, a warm cache knows the enclave's key (its multiples precomputed) from its first signature on.
+const nobleCache = createVerificationCache();
+await withNoble(() =>
+  verifyProof(RESULTS[0], { now: NOW, collateral: att.collateral, policy, cache: nobleCache }),
+);
+const knownSigner = nobleCache.get("knownSigner", enclave.address);
+if (!knownSigner) throw new Error("no known signer");
+const signatureOf = () => {
+  const { proof } = result();
+  return { text: proof.signedText, signature: proof.signature };
+};
 
 // --- cases --------------------------------------------------------------------------------------------
 const cases = {
@@ -133,6 +176,24 @@ const cases = {
   proofCold: async () => {
     if (!(await verifyProof(result(), { now: NOW, collateral: att.collateral, policy })).ok)
       throw new Error("proof cold");
+  },
+  proofCachedEmbedded: async () => {
+    const input = withEmbeddedCollateral(result());
+    if (!(await verifyProof(input, { now: NOW, policy, cache: warmCache })).ok)
+      throw new Error("proof cached, embedded collateral");
+  },
+  signatureRecover: () =>
+    withNoble(() => {
+      const { text, signature } = signatureOf();
+      if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("recover");
+    }),
+  signatureKnownSigner: () => {
+    const { text, signature } = signatureOf();
+    if (!recoversTo(text, signature, knownSigner)) throw new Error("known signer");
+  },
+  signatureLibsecp256k1: () => {
+    const { text, signature } = signatureOf();
+    if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("libsecp256k1");
   },
   proofCached: async () => {
     if (!(await verifyProof(result(), { now: NOW, collateral: att.collateral, policy, cache: warmCache })).ok)
@@ -262,6 +323,36 @@ const lines = [
         ms.proofCached.toFixed(3),
         perSec("proofCached"),
       ],
+      [
+        "`verifyProof` cached, embedded collateral",
+        "same, the collateral in the proof's `tee.collateral` (as the bridge checks the proofs it builds)",
+        ms.proofCachedEmbedded.toFixed(3),
+        perSec("proofCachedEmbedded"),
+      ],
+    ],
+  ),
+  "",
+  "Enclave signature of one result (EIP-191 over its signed text, each result its own signature):",
+  "",
+  ...table(
+    ["signature check", "median CPU ms/op", "ops/s (1 core)"],
+    ["l", "r", "r"],
+    [
+      [
+        "@noble/curves recovery (`recoverPersonalSigner` in browsers)",
+        ms.signatureRecover.toFixed(3),
+        perSec("signatureRecover"),
+      ],
+      [
+        "@noble/curves, known signer (`recoversTo`: a warm cache without WASM)",
+        ms.signatureKnownSigner.toFixed(3),
+        perSec("signatureKnownSigner"),
+      ],
+      [
+        `libsecp256k1 WASM recovery (tiny-secp256k1 ${libsecp256k1Version}: \`recoverPersonalSigner\` in Node)`,
+        ms.signatureLibsecp256k1.toFixed(3),
+        perSec("signatureLibsecp256k1"),
+      ],
     ],
   ),
   "",
@@ -302,11 +393,14 @@ const lines = [
   "  public keys (by SPKI bytes).",
   "- The cached path reuses, per provider attestation and keyed by content (sha256 of the quote, the collateral, the",
   "  event log, the token with the JWKS), the parsed quote and collateral, dcap-qvl's result (inside the intersection of",
-  "  all validity windows), the event-log replay, the NRAS signature check and the enclave public key (with its",
-  "  multiples precomputed). Each call still hashes its inputs, validates the policy, re-evaluates every time window at",
-  "  `now` and the whole policy, checks the enclave signature of this result (against the known key instead of",
-  "  recovering it: ~0.4 ms instead of ~1 ms with @noble/curves, still most of the cached cost), the body hashes, the",
-  "  output, the signed time and the GPU nonce binding.",
+  "  all validity windows), the event-log replay and the NRAS signature check. Each call still hashes its inputs,",
+  "  validates the policy, re-evaluates every time window at `now` and the whole policy, checks the enclave signature",
+  "  of this result (see below), the body hashes, the output, the signed time and the GPU nonce binding.",
+  "- Signatures: Node recovers with libsecp256k1 (WASM), so the `verifyProof` rows use it; browsers (and a Node without",
+  "  WASM) use @noble/curves, with the known-signer check when cached. Each @noble/curves check also leaves ~350 KB of",
+  "  garbage; libsecp256k1 almost none. Loading it costs ~15–20 MB of RSS in a bare Node 20 process; preloaded into the",
+  "  bridge (4 alternating runs of its memory bench) it did not show above the noise. The differential test",
+  "  (`test/signature-differential.test.ts`) holds both libraries, cached or not, to one answer.",
   "- The hostile quote is refused by its length before any parsing; the slowest generated input is wall time (one",
   "  input, no median), so it includes whatever else the machine was doing.",
   `- Load average during the run: ${os

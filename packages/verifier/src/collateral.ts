@@ -1,7 +1,7 @@
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { InvalidInputError } from "./errors/input.js";
-import { bytesToHex, isBytes, utf8ToBytes } from "./internal/bytes.js";
-import { sha256 } from "./internal/sha256.js";
+import { bytesToHex, isBytes } from "./internal/bytes.js";
+import { sha256Hex } from "./internal/sha256.js";
 import { parseCrl } from "./internal/x509.js";
 import { LIMITS } from "./limits.js";
 
@@ -115,9 +115,9 @@ export function normalizeCollateral(input: Collateral | string): NormalizedColla
 
 /** sha256 (hex) of normalised collateral: the content key of everything derived from it. */
 export function collateralKey(c: NormalizedCollateral): string {
-  let text = "";
-  for (const k of KEYS) text += `${k}=${c[k].length}:${c[k]};`;
-  return bytesToHex(sha256(utf8ToBytes(text)));
+  const parts: string[] = [];
+  for (const k of KEYS) parts.push(`${k}=${c[k].length}:`, c[k], ";");
+  return sha256Hex(...parts);
 }
 
 /**

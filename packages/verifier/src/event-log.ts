@@ -1,7 +1,7 @@
 import { sha384 } from "@noble/hashes/sha2.js";
 import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, equalBytes, hexToBytesStrict, utf8ToBytes } from "./internal/bytes.js";
-import { sha256 } from "./internal/sha256.js";
+import { sha256Hex } from "./internal/sha256.js";
 import { LIMITS } from "./limits.js";
 
 /** dstack's event type for runtime (RTMR3) events. */
@@ -151,5 +151,5 @@ export function replayEventLog(log: string | unknown[]): ReplayEventLogReturnTyp
 
 /** hex sha256 of the app compose text (the dstack compose hash). */
 export function composeHashOf(appCompose: string): string {
-  return bytesToHex(sha256(utf8ToBytes(appCompose)));
+  return sha256Hex(appCompose);
 }

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { type Check, fail, pass, skip } from "./check.js";
-import { bytesToHex, utf8ToBytes } from "./internal/bytes.js";
-import { sha256 } from "./internal/sha256.js";
+import { bytesToHex } from "./internal/bytes.js";
+import { sha256, sha256Hex } from "./internal/sha256.js";
 import type { NormalizedProof } from "./normalize-proof.js";
 import type { Policy } from "./policy.js";
 import type { VerificationCache } from "./verification-cache.js";
@@ -70,7 +70,7 @@ export async function verifyGpuEvidence(
         hint: "pass policy.gpu.jwks (NVIDIA's NRAS keys), or policy.gpu.ignore to not check GPU evidence",
       },
     );
-  const key = bytesToHex(sha256(utf8ToBytes(JSON.stringify([gpu.nrasToken, jwks, policy.gpu.issuers]))));
+  const key = sha256Hex(JSON.stringify([gpu.nrasToken, jwks, policy.gpu.issuers]));
   let payload: Record<string, unknown>;
   const hit = p.cache?.get("token", key);
   if (hit && p.now >= hit.notBefore && p.now <= hit.notAfter) payload = hit.payload;

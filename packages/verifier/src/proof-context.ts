@@ -2,8 +2,7 @@ import { blocked, type Check, type CheckName } from "./check.js";
 import type { Collateral, CollateralSource } from "./collateral.js";
 import { InputTooLargeError, InvalidInputError } from "./errors/input.js";
 import { type ReplayEventLogReturnType, replayEventLog } from "./event-log.js";
-import { bytesToHex, utf8ToBytes } from "./internal/bytes.js";
-import { sha256 } from "./internal/sha256.js";
+import { sha256Hex } from "./internal/sha256.js";
 import {
   type ComputeProofInput,
   type ComputeResultInput,
@@ -19,7 +18,7 @@ import { memo, type VerificationCache } from "./verification-cache.js";
 import { quoteContextOf } from "./verify-quote.js";
 import {
   type VerifyResponseSignatureReturnType,
-  verifyResponseSignature,
+  verifyHashedResponseSignature,
 } from "./verify-response-signature.js";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -88,19 +87,18 @@ export async function proofContext(
   if (!ctx.proof.ok) return ctx;
   const p = ctx.proof.value;
   if (p.requestBody.length > 0 && p.responseBody.length > 0) {
-    ctx.hashes = {
-      requestHash: bytesToHex(sha256(p.requestBody)),
-      responseHash: bytesToHex(sha256(p.responseBody)),
-    };
+    const hashes = { requestHash: sha256Hex(p.requestBody), responseHash: sha256Hex(p.responseBody) };
+    ctx.hashes = hashes;
     ctx.signature = attempt(() =>
-      verifyResponseSignature({
-        requestBody: p.requestBody,
-        responseBody: p.responseBody,
-        signedText: p.signedText,
-        signature: p.signature,
-        expectedAddress: p.enclaveAddress,
-        cache: o.cache,
-      }),
+      verifyHashedResponseSignature(
+        {
+          signedText: p.signedText,
+          signature: p.signature,
+          expectedAddress: p.enclaveAddress,
+          cache: o.cache,
+        },
+        hashes,
+      ),
     );
     ctx.response = attempt(() => readResponseBody(p.responseBody));
   }
@@ -111,7 +109,7 @@ export async function proofContext(
   }
   const log = p.tee?.eventLog ?? "";
   if (log !== "") {
-    const key = bytesToHex(sha256(utf8ToBytes(log)));
+    const key = sha256Hex(log);
     ctx.replay = attempt(() => memo(o.cache, "eventLog", key, () => replayEventLog(log)));
   }
   return ctx;

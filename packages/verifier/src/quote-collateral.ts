@@ -114,6 +114,17 @@ function unixSeconds(v: unknown, field: string): number | undefined {
   return n;
 }
 
+/** The proto3 JSON (camelCase) name of a snake_case field, made once per name (only constant names are read). */
+const camelNames = new Map<string, string>();
+function camel(snake: string): string {
+  let name = camelNames.get(snake);
+  if (name === undefined) {
+    name = snake.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
+    camelNames.set(snake, name);
+  }
+  return name;
+}
+
 /**
  * The proto `QuoteCollateral` (protobuf-es message or proto3 JSON) in the verifier's collateral shape (bytes
  * as lowercase hex), with its fetch metadata; undefined when it carries none of the nine collateral fields.
@@ -127,7 +138,6 @@ export function fromQuoteCollateral(input: unknown, field = "collateral"): Colla
   const c = object(input, field);
   if (!c) return undefined;
   const f = (k: string) => `${field}.${k}`;
-  const camel = (k: string) => k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
   const text = (k: string) => str(c, camel(k), k, f(k), LIMITS.collateralFieldBytes);
   const hex = (k: string) => bytesToHex(bytes(c, camel(k), k, f(k), LIMITS.collateralFieldBytes));
   const out: Collateral = {

@@ -11,9 +11,9 @@ import {
 } from "./collateral.js";
 import { BaseError } from "./errors/base.js";
 import { CollateralUnavailableError, InputTooLargeError, InvalidInputError } from "./errors/input.js";
-import { bytesToHex, equalBytes } from "./internal/bytes.js";
+import { equalBytes } from "./internal/bytes.js";
 import { runDcap } from "./internal/dcap.js";
-import { sha256 } from "./internal/sha256.js";
+import { sha256Hex } from "./internal/sha256.js";
 import { untrustedRootMessage } from "./internal/untrusted-root.js";
 import { type ParsedCert, parseCertificate, sgxExtension } from "./internal/x509.js";
 import { LIMITS } from "./limits.js";
@@ -226,7 +226,7 @@ export async function quoteContext(
     return { ...base, parse: { ok: false, reason: "input_too_large", message: e.shortMessage } };
   }
   const bytes = toQuoteBytes(quote);
-  const quoteKey = p.cache ? bytesToHex(sha256(bytes)) : "";
+  const quoteKey = p.cache ? sha256Hex(bytes) : "";
   const parse = memo(p.cache, "quote", quoteKey, () => parseFacts(bytes));
   if (!parse.ok) return { ...base, parse };
   const collateral = await collateralFacts(p, parse);

@@ -56,8 +56,13 @@ describe("resolvePolicy", () => {
     for (let i = 0; i < 20; i++) {
       const pki = createTestPki({ seed: `root-${i}` });
       expect(resolvePolicy({ tee: { rootCaDer: pki.rootCaDer } }).root.der).toEqual(pki.rootCaDer);
+      expect(resolvePolicy({ tee: { rootCaPem: pki.rootCaPem } }).rootKey).toBe(keyOf(pki));
     }
     expect(resolvePolicy({ tee: { rootCaPem: b.rootCaPem } }).root.der).toEqual(b.rootCaDer);
+    // A PEM parsed before is still refused next to a DER (two trust anchors).
+    expect(() => resolvePolicy({ tee: { rootCaPem: b.rootCaPem, rootCaDer: b.rootCaDer } })).toThrow(
+      /give one trust anchor/,
+    );
     // A root that is not a certificate is refused every time, not remembered.
     for (let i = 0; i < 2; i++)
       expect(() => resolvePolicy({ tee: { rootCaDer: "3000" } })).toThrow(

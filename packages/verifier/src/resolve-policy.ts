@@ -1,8 +1,8 @@
 import { CHECK_NAMES, type CheckName } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
-import { base64ToBytes, bytesToHex, hexToBytesStrict, isBytes } from "./internal/bytes.js";
+import { base64ToBytes, hexToBytesStrict, isBytes } from "./internal/bytes.js";
 import { parsePemChain } from "./internal/pem.js";
-import { sha256 } from "./internal/sha256.js";
+import { sha256Hex } from "./internal/sha256.js";
 import { type ParsedCert, parseCertificate } from "./internal/x509.js";
 import {
   defaultPolicy,
@@ -157,17 +157,32 @@ const dockerDigest = (x: unknown, f: string): string => {
 
 /** The default trust anchor, decoded and parsed once (a constant, not a caller's object). */
 const INTEL_ROOT = base64ToBytes(INTEL_SGX_ROOT_CA_BASE64, "INTEL_SGX_ROOT_CA");
-const INTEL_ROOT_PARSED = { cert: parseCertificate(INTEL_ROOT), key: bytesToHex(sha256(INTEL_ROOT)) };
+const INTEL_ROOT_PARSED = { cert: parseCertificate(INTEL_ROOT), key: sha256Hex(INTEL_ROOT) };
 
 /** Trust anchors other than Intel's parsed lately, by sha256 of their DER (a policy is resolved per call). */
 const parsedRoots = new Map<string, { cert: ParsedCert; key: string }>();
 const maxParsedRoots = 16;
 
+/** Trust anchors given as PEM, by their text (a string cannot change: the text is its own content key). */
+const pemRoots = new Map<string, { cert: ParsedCert; key: string }>();
+
 /** The policy's root certificate, parsed, and the sha256 (hex) of its DER. */
 function trustAnchorOf(tee: Record<string, unknown>): { cert: ParsedCert; key: string } {
+  const pem = tee.rootCaDer === undefined && typeof tee.rootCaPem === "string" ? tee.rootCaPem : undefined;
+  const known = pem === undefined ? undefined : pemRoots.get(pem);
+  if (known) return known;
+  const anchor = parsedTrustAnchor(tee);
+  if (pem !== undefined) {
+    if (pemRoots.size >= maxParsedRoots) pemRoots.clear();
+    pemRoots.set(pem, anchor);
+  }
+  return anchor;
+}
+
+function parsedTrustAnchor(tee: Record<string, unknown>): { cert: ParsedCert; key: string } {
   const root = rootOf(tee);
   if (root === INTEL_ROOT) return INTEL_ROOT_PARSED;
-  const key = bytesToHex(sha256(root));
+  const key = sha256Hex(root);
   const known = parsedRoots.get(key);
   if (known) return known;
   let cert: ParsedCert;

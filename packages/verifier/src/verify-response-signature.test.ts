@@ -2,7 +2,8 @@ import { createEnclaveKey } from "@chaoschain/zerog-tee-sim";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { nobleRecovery, secp256k1Recovery, useSecp256k1Recovery } from "./internal/secp256k1.js";
 import { createVerificationCache } from "./verification-cache.js";
 import {
   addressOfPublicKey,
@@ -25,6 +26,12 @@ describe("verifyResponseSignature", () => {
     const r = verifyResponseSignature(ok);
     expect(r).toMatchObject({ ok: true, signer: key.address, pubkey: key.publicKey });
   });
+  it("recovers with libsecp256k1 in Node, and keeps no precomputed keys then", () => {
+    expect(secp256k1Recovery().name).toBe("libsecp256k1");
+    const cache = createVerificationCache();
+    expect(verifyResponseSignature({ ...ok, cache })).toMatchObject({ ok: true, pubkey: key.publicKey });
+    expect(cache.get("knownSigner", key.address)).toBeUndefined();
+  });
   it("with a cache, recovers each signature once and still rejects a wrong signer", () => {
     const cache = createVerificationCache();
     expect(verifyResponseSignature({ ...ok, cache })).toMatchObject({ ok: true, pubkey: key.publicKey });
@@ -40,7 +47,8 @@ describe("verifyResponseSignature", () => {
     const forged = key.signPersonalMessage(`${signedText.slice(0, -1)}0`);
     expect(verifyResponseSignature({ ...ok, signature: forged, cache }).ok).toBe(false);
   });
-  it("with a cache, checks later signatures of a known signer without recovery, with the same answers", () => {
+  it("with @noble/curves and a cache, checks later signatures of a known signer without recovery, with the same answers", () => {
+    onTestFinished(useSecp256k1Recovery(nobleRecovery));
     const exchange = (i: number) => {
       const req = enc(`request ${i}`);
       const res = enc(`response ${i}`);

@@ -3,7 +3,8 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Reason } from "./check.js";
 import { InvalidInputError } from "./errors/input.js";
 import { bytesToHex, concatBytes, hexToBytesStrict, isBytes, utf8ToBytes } from "./internal/bytes.js";
-import { sha256 } from "./internal/sha256.js";
+import { secp256k1Recovery } from "./internal/secp256k1.js";
+import { sha256Hex } from "./internal/sha256.js";
 import { toChecksumAddress } from "./report-data.js";
 import type { VerificationCache } from "./verification-cache.js";
 
@@ -100,16 +101,10 @@ export function recoverDigestSigner(
 ): { address: string; pubkey: string } | undefined {
   const sig = parseSignatureBytes(signature);
   if (!sig || digest.length !== 32) return undefined;
-  try {
-    const point = secp256k1.Signature.fromBytes(
-      concatBytes(Uint8Array.of(sig.recid), signature.subarray(0, 64)),
-      "recovered",
-    ).recoverPublicKey(digest);
-    const uncompressed = point.toBytes(false);
-    return { address: addressOfPublicKey(uncompressed), pubkey: `0x${bytesToHex(uncompressed)}` };
-  } catch {
-    return undefined;
-  }
+  const uncompressed = secp256k1Recovery().recover(digest, signature.subarray(0, 64), sig.recid);
+  return (
+    uncompressed && { address: addressOfPublicKey(uncompressed), pubkey: `0x${bytesToHex(uncompressed)}` }
+  );
 }
 
 /**
@@ -161,8 +156,14 @@ function recoverCached(
   const key = `${signature}\n${text}`;
   const hit = cache.get("signer", key);
   if (hit) return hit;
-  const known = cache.get("knownSigner", expected);
   let rec: { address: string; pubkey: string } | undefined;
+  if (secp256k1Recovery().name === "libsecp256k1") {
+    // Recovery with libsecp256k1 is faster than the known-key check with @noble/curves: nothing to precompute.
+    rec = recoverPersonalSigner(text, signature);
+    if (rec) cache.set("signer", key, rec);
+    return rec;
+  }
+  const known = cache.get("knownSigner", expected);
   if (known && recoversTo(text, signature, known)) {
     rec = { address: known.address, pubkey: known.pubkey };
   } else {
@@ -191,10 +192,20 @@ export function verifyResponseSignature(
 ): VerifyResponseSignatureReturnType {
   if (!isBytes(p.requestBody)) throw new InvalidInputError("requestBody", "expected bytes");
   if (!isBytes(p.responseBody)) throw new InvalidInputError("responseBody", "expected bytes");
+  return verifyHashedResponseSignature(p, {
+    requestHash: sha256Hex(p.requestBody),
+    responseHash: sha256Hex(p.responseBody),
+  });
+}
+
+/** `verifyResponseSignature` given the hex sha256 of the bodies (`proofContext` has them already). */
+export function verifyHashedResponseSignature(
+  p: Omit<VerifyResponseSignatureParameters, "requestBody" | "responseBody">,
+  hashes: { requestHash: string; responseHash: string },
+): VerifyResponseSignatureReturnType {
   if (typeof p.signedText !== "string") throw new InvalidInputError("signedText", "expected a string");
   const expected = toChecksumAddress(p.expectedAddress, "expectedAddress");
-  const requestHash = bytesToHex(sha256(p.requestBody));
-  const responseHash = bytesToHex(sha256(p.responseBody));
+  const { requestHash, responseHash } = hashes;
   const base = { requestHash, responseHash };
   const parts = p.signedText.split(":");
   if (parts.length !== 2) {

@@ -3,7 +3,7 @@ import { type Check, fail, pass } from "../check.js";
 import type { ProofContext } from "../proof-context.js";
 import { recoverDigestSigner } from "../verify-response-signature.js";
 import { deliveryOf } from "./fine-tuning-common.js";
-import { uncompressedKey } from "./response-enclave-pubkey.js";
+import { claimsKey } from "./response-enclave-pubkey.js";
 import { isCheck } from "./tee-common.js";
 
 const NAME = "fine_tuning.tag_signature";
@@ -35,7 +35,7 @@ export function fineTuningTagSignature(ctx: ProofContext): Check {
         signer: rec.address,
       },
     );
-  if (p.enclavePubkey !== "" && uncompressedKey(p.enclavePubkey) !== rec.pubkey.slice(2))
+  if (p.enclavePubkey !== "" && !claimsKey(p.enclavePubkey, rec.pubkey.slice(2)))
     return fail(
       NAME,
       "enclave_pubkey_mismatch",

@@ -17,6 +17,17 @@ export function uncompressedKey(text: string): string | undefined {
   }
 }
 
+/**
+ * Whether `claimed` (any of the three forms, any case, 0x optional) is the key `recovered` (uncompressed hex,
+ * no 0x). An uncompressed claim is compared as text: `recovered` is a curve point, so the same text is the
+ * same valid key, and only a compressed claim costs a decompression.
+ */
+export function claimsKey(claimed: string, recovered: string): boolean {
+  const hex = claimed.trim().replace(/^0x/i, "").toLowerCase();
+  if (hex === recovered || `04${hex}` === recovered) return true;
+  return uncompressedKey(claimed) === recovered;
+}
+
 /** `response.enclave_pubkey`: the claimed `enclave_pubkey` (any of its three forms) is the signing key. */
 export function responseEnclavePubkey(ctx: ProofContext): Check {
   const p = proofOf(ctx);
@@ -26,7 +37,7 @@ export function responseEnclavePubkey(ctx: ProofContext): Check {
   if (p.enclavePubkey === "")
     return pass(NAME, "no enclave_pubkey claimed: nothing to compare", { claimed: false });
   const recovered = sig.pubkey.replace(/^0x/, "");
-  if (uncompressedKey(p.enclavePubkey) !== recovered)
+  if (!claimsKey(p.enclavePubkey, recovered))
     return fail(
       NAME,
       "enclave_pubkey_mismatch",

@@ -1,6 +1,5 @@
 import { type Check, fail, pass } from "../check.js";
-import { bytesToHex, utf8ToBytes } from "../internal/bytes.js";
-import { sha256 } from "../internal/sha256.js";
+import { sha256Hex } from "../internal/sha256.js";
 import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
 
 const NAME = "response.execution_hash";
@@ -11,7 +10,7 @@ export function responseExecutionHash(ctx: ProofContext): Check {
   if (!p) return blockedByFormat(NAME);
   if (p.executionHash === "")
     return pass(NAME, "no execution_hash claimed: nothing to compare", { claimed: false });
-  const expected = bytesToHex(sha256(utf8ToBytes(p.signedText)));
+  const expected = sha256Hex(p.signedText);
   if (p.executionHash.toLowerCase().replace(/^0x/, "") !== expected)
     return fail(NAME, "execution_hash_mismatch", "execution_hash is not sha256 of signed_text", { expected });
   return pass(NAME, "execution_hash is sha256 of signed_text", { claimed: true });

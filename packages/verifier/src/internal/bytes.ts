@@ -1,7 +1,21 @@
-import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { concatBytes, hexToBytes, bytesToHex as nobleBytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { InvalidInputError } from "../errors/input.js";
 
-export { bytesToHex, concatBytes, utf8ToBytes };
+export { concatBytes, utf8ToBytes };
+
+// Node's own hex encoder where there is one: the collateral's CRLs and signatures become hex on every call.
+const NodeBuffer = (
+  (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
+    "node:buffer",
+  ) as typeof import("node:buffer") | undefined
+)?.Buffer;
+
+/** Lowercase hex of `bytes` (the same text either way). */
+export function bytesToHex(bytes: Uint8Array): string {
+  return NodeBuffer && bytes.length > 32 && isBytes(bytes)
+    ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
+    : nobleBytesToHex(bytes);
+}
 
 export function isBytes(v: unknown): v is Uint8Array {
   return v instanceof Uint8Array || (ArrayBuffer.isView(v) && v.constructor.name === "Uint8Array");
