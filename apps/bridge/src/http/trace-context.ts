@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random-hex.js";
 
 /** A W3C Trace Context (https://www.w3.org/TR/trace-context/): the trace, this hop's span, the flags. */
 export interface TraceContext {
@@ -13,8 +13,6 @@ export interface TraceContext {
 
 const header = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const zeros = /^0+$/;
-
-const newId = (bytes: number) => randomBytes(bytes).toString("hex");
 
 /**
  * The trace of a call: the caller's, from a valid `traceparent` (a new span under its span), else a
@@ -33,12 +31,12 @@ export function traceFromHeader(value: string | undefined): TraceContext {
       string?,
     ];
     if (version !== "ff" && !(version === "00" && rest) && !zeros.test(traceId) && !zeros.test(parentId))
-      return { traceId, spanId: newId(8), parentId, flags };
+      return { traceId, spanId: randomHex(8), parentId, flags };
   }
-  return { traceId: newId(16), spanId: newId(8), parentId: undefined, flags: "00" };
+  return { traceId: randomHex(16), spanId: randomHex(8), parentId: undefined, flags: "00" };
 }
 
 /** The `traceparent` header for a call made within `trace`, as a new child span. */
 export function childTraceparent(trace: TraceContext): string {
-  return `00-${trace.traceId}-${newId(8)}-${trace.flags}`;
+  return `00-${trace.traceId}-${randomHex(8)}-${trace.flags}`;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   create,
   type DescMessage,
@@ -17,6 +16,7 @@ import {
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { JobCheckpoint } from "../backend.js";
+import { randomHex } from "../random-hex.js";
 import type { ClaimedJob, JobRecord } from "./job-store.js";
 
 // The SQL both stores run, written once. Parameters are `@name` (better-sqlite3's syntax; the Postgres
@@ -156,7 +156,7 @@ export function encoded<Desc extends DescMessage>(schema: Desc, message: Message
 }
 
 export function newJobId(): string {
-  return `job_${Date.now().toString(36)}${randomBytes(8).toString("hex")}`;
+  return `job_${Date.now().toString(36)}${randomHex(8)}`;
 }
 
 /** A stored checkpoint, or undefined when there is none or it is not a JSON object (never throws). */
