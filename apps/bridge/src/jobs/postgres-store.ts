@@ -26,7 +26,7 @@ import { isTransient, redactDatabaseUrl, toPostgresStorageError } from "./postgr
 import { migratePostgres } from "./postgres-schema.js";
 import { StorageError } from "./storage-error.js";
 import { type PendingInsert, StoreBase } from "./store-base.js";
-import { readResult, storedResult } from "./stored-results.js";
+import { storedResult } from "./stored-results.js";
 
 export interface PostgresJobStoreOptions {
   /** `postgres://user:password@host:port/database` (node-postgres connection string). */
@@ -350,10 +350,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       evidence: attestation?.evidence ?? null,
       provider,
     });
-    if (row) {
-      if (attestation) this.attestations.set(attestation.hash, attestation.fields);
-      this.changedRow(row, result);
-    }
+    if (row) this.succeeded(row, result, stored);
     return row !== undefined;
   }
 
@@ -379,15 +376,10 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     const [row] = await this.#run<{ result: Buffer | null; attestation: Buffer | null }>("read", "result", {
       id,
     });
-    if (!row?.result) return undefined;
-    const hash = row.attestation;
-    if (!hash) return readResult(row.result, undefined);
-    let attestation = this.attestations.get(hash);
-    if (!attestation) {
+    return this.readStored(row, async (hash) => {
       const [found] = await this.#run<{ evidence: Buffer }>("read", "attestation", { hash });
-      attestation = this.attestations.decode(hash, found?.evidence);
-    }
-    return readResult(row.result, attestation);
+      return found?.evidence;
+    });
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {

@@ -28,7 +28,7 @@ import { openDatabase } from "./open-database.js";
 import { migrateSqlite } from "./sqlite-schema.js";
 import { StorageError, toStorageError } from "./storage-error.js";
 import { type PendingInsert, StoreBase } from "./store-base.js";
-import { readResult, storedResult } from "./stored-results.js";
+import { storedResult } from "./stored-results.js";
 
 const fdatasyncAsync = promisify(fdatasync);
 /** Free space a volume needs before the store counts as writable again after a failure. */
@@ -270,10 +270,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
       return row;
     });
     const row = this.#guard("write", () => succeed.immediate());
-    if (row) {
-      if (attestation) this.attestations.set(attestation.hash, attestation.fields);
-      this.changedRow(row, result);
-    }
+    if (row) this.succeeded(row, result, stored);
     return row !== undefined;
   }
 
@@ -300,16 +297,10 @@ export class SqliteJobStore extends StoreBase implements JobStore {
 
   async result(id: string): Promise<ComputeResult | undefined> {
     const row = this.#guard("read", () => this.#statements.result.get({ id }));
-    if (!row?.result) return undefined;
-    const hash = row.attestation;
-    if (!hash) return readResult(row.result, undefined);
-    const attestation =
-      this.attestations.get(hash) ??
-      this.attestations.decode(
-        hash,
-        this.#guard("read", () => this.#statements.attestation.get({ hash }))?.evidence,
-      );
-    return readResult(row.result, attestation);
+    return this.readStored(
+      row,
+      (hash) => this.#guard("read", () => this.#statements.attestation.get({ hash }))?.evidence,
+    );
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {

@@ -3,7 +3,7 @@ import { type ComputeResult, type ComputeTask, type Job, JobState } from "@chaos
 import { type JobRow, toClaimed, toRecord } from "./job-sql.js";
 import type { ClaimedJob, JobChange, JobPatch, JobRecord, JobStoreHooks, ReleasedJobs } from "./job-store.js";
 import type { StorageError } from "./storage-error.js";
-import { AttestationCache } from "./stored-results.js";
+import { AttestationCache, readResult, type StoredResult } from "./stored-results.js";
 
 /** A Submit waiting for the next group commit of inserts. */
 export interface PendingInsert {
@@ -59,6 +59,27 @@ export abstract class StoreBase {
     const record = toRecord(row);
     this.changed({ job: record.job, version: record.version, result });
     return record;
+  }
+
+  /** Reports a job's success, stored as `stored`; its attestation is kept decoded for the reads to come. */
+  protected succeeded(row: JobRow, result: ComputeResult, stored: StoredResult): void {
+    if (stored.attestation) this.attestations.set(stored.attestation.hash, stored.attestation.fields);
+    this.changedRow(row, result);
+  }
+
+  /**
+   * A result as its row holds it (`result`, and the `hash` of its attestation when stored apart), the
+   * attestation put back: from the cache, else `load`ed by its hash and checked against it.
+   */
+  protected async readStored(
+    row: { result: Buffer | null; attestation: Buffer | null } | undefined,
+    load: (hash: Buffer) => Buffer | undefined | Promise<Buffer | undefined>,
+  ): Promise<ComputeResult | undefined> {
+    if (!row?.result) return undefined;
+    const hash = row.attestation;
+    if (!hash) return readResult(row.result, undefined);
+    const attestation = this.attestations.get(hash) ?? this.attestations.decode(hash, await load(hash));
+    return readResult(row.result, attestation);
   }
 
   /** Claimed rows, oldest first, each reported. */

@@ -1,14 +1,11 @@
 import { concatBytes, hexToBytes, bytesToHex as nobleBytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { InvalidInputError } from "../errors/input.js";
+import { nodeBuiltin } from "./node-builtin.js";
 
 export { concatBytes, utf8ToBytes };
 
 // Node's own hex encoder where there is one: the collateral's CRLs and signatures become hex on every call.
-const NodeBuffer = (
-  (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
-    "node:buffer",
-  ) as typeof import("node:buffer") | undefined
-)?.Buffer;
+const NodeBuffer = nodeBuiltin<typeof import("node:buffer")>("node:buffer")?.Buffer;
 
 /** Lowercase hex of `bytes` (the same text either way). */
 export function bytesToHex(bytes: Uint8Array): string {

@@ -1,6 +1,7 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { bytesToHex, concatBytes } from "./bytes.js";
+import { nodeBuiltin } from "./node-builtin.js";
 
 /**
  * secp256k1 public-key recovery: the 65-byte uncompressed key whose signature `rs` (r ‖ s, 64 bytes) over the
@@ -43,10 +44,7 @@ type Require = (id: string) => unknown;
 
 /** Node's `require` from this module, in Node only: bundlers see no import of tiny-secp256k1. */
 function nodeRequire(): Require | undefined {
-  const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-    ?.getBuiltinModule;
-  const module = builtin?.("node:module") as typeof import("node:module") | undefined;
-  return module?.createRequire(import.meta.url);
+  return nodeBuiltin<typeof import("node:module")>("node:module")?.createRequire(import.meta.url);
 }
 
 /**

@@ -1,13 +1,12 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import { nodeBuiltin } from "./node-builtin.js";
 
 type NodeCrypto = typeof import("node:crypto");
 
 // Node's own SHA-256 (OpenSSL) where there is one: several times faster than the JS implementation on
 // the kilobytes of quotes, collateral and event logs hashed for cache keys. Browsers use @noble/hashes.
-const nodeCrypto = (
-  globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
-).process?.getBuiltinModule?.("node:crypto") as NodeCrypto | undefined;
+const nodeCrypto = nodeBuiltin<NodeCrypto>("node:crypto");
 
 /** SHA-256 of `data` (the same digest either way). */
 export const sha256: (data: Uint8Array) => Uint8Array = nodeCrypto
