@@ -154,7 +154,7 @@ export function jobStatements(dialect: SqlDialect) {
 }
 
 /** The retry delay suggested to a caller at its quota: jobs take seconds at least. */
-export const quotaRetryDelayMs = 2000;
+const quotaRetryDelayMs = 2000;
 
 /** The refusal of a Submit whose key has `max` jobs queued or running. */
 export function quotaExceeded(keyId: string, max: number): ZeroGError {
