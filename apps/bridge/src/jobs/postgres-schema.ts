@@ -55,6 +55,16 @@ export const postgresMigrations: readonly Migration<pg.ClientBase>[] = [
         ALTER TABLE jobs ADD COLUMN attestation BYTEA REFERENCES attestations (hash);`);
     },
   },
+  {
+    version: 3,
+    name: "the key id of each job, for the in-flight jobs quota",
+    // The API key's id (never the key); NULL for the jobs stored before, which the quota does not count.
+    up: async (db) => {
+      await db.query(`
+        ALTER TABLE jobs ADD COLUMN key_id TEXT;
+        CREATE INDEX jobs_live_by_key ON jobs (key_id) WHERE state IN (1, 2);`);
+    },
+  },
 ];
 
 /** Serializes migrations of bridges starting at once (any constant; "zerog" in ASCII). */

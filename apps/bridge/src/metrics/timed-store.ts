@@ -16,6 +16,7 @@ const timed = new Set([
   "result",
   "list",
   "counts",
+  "inFlightByKey",
 ]);
 
 type Observe = (operation: string, seconds: number) => void;
