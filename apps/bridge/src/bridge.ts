@@ -11,11 +11,12 @@ import {
   JobState,
   jobStateName,
 } from "@chaoschain/zerog-core";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { formatEther } from "ethers";
 import type { Logger } from "pino";
 import {
   type ApiKey,
+  type Caller,
   type KeyLimits,
   KeyRing,
   readApiKeysFile,
@@ -175,6 +176,9 @@ function loadKeys(options: BridgeOptions): ApiKey[] | undefined {
   ];
 }
 
+/** Who makes a call: the caller the auth interceptor admitted (without API keys, the anonymous one). */
+const callerOf = (ctx: HandlerContext): Caller => ctx.values.get(callerKey) ?? anonymous;
+
 /** Longest-lived entries of the job trace map (jobs submitted with a trace and not ended yet). */
 const maxTracedJobs = 100_000;
 
@@ -256,10 +260,12 @@ export function createBridge(options: BridgeOptions): Bridge {
           traces.set(job.jobId, trace);
         },
         submitter: (ctx) => {
-          const caller = ctx.values.get(callerKey) ?? anonymous;
+          const caller = callerOf(ctx);
           return { keyId: caller.id, maxInFlight: caller.maxJobsInFlight ?? keyLimits.maxJobsInFlight };
         },
         onQuotaExceeded: (key) => metrics.quotaExceeded.inc({ key }),
+        // With API keys, a key reaches its own jobs; without, the one tenant reaches every job.
+        jobsOf: (ctx) => (keys ? callerOf(ctx).id : undefined),
       }),
     );
     router.service(Health, createHealthService(health));
