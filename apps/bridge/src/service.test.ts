@@ -239,50 +239,52 @@ describe("health and authentication", () => {
   });
 });
 
+/** A bridge (in memory, on a store file) with the keys file `keys`, and a client for any key. */
+function keyedBridge(keys: unknown[]) {
+  const dir = mkdtempSync(join(tmpdir(), "zerog-tenants-"));
+  const keysFile = join(dir, "keys.json");
+  const dbPath = join(dir, "jobs.db");
+  const write = (entries: unknown[]) =>
+    writeFileSync(keysFile, JSON.stringify({ keys: entries }), { mode: 0o600 });
+  write(keys);
+  const fake = controllableBackend();
+  const bridge = createBridge({
+    backend: fake.backend,
+    logger: pino({ level: "silent" }),
+    dbPath,
+    concurrency: 4,
+    apiKeysFile: keysFile,
+  });
+  bridges.push(bridge);
+  bridge.start();
+  const client = (key: string) =>
+    createClient(
+      ComputeService,
+      createRouterTransport(bridge.routes, {
+        router: bridge.routerOptions,
+        transport: {
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${key}`);
+              return next(req);
+            },
+          ],
+        },
+      }),
+    );
+  return { ...fake, bridge, client, write, dbPath };
+}
+
 describe("jobs of each API key (a keys file with two keys)", () => {
   const keyA = "zk_tenant_a_0123456789abcdef01";
   const keyB = "zk_tenant_b_fedcba98765432100f";
   const keyA2 = "zk_tenant_a_rotated_00112233445566";
-
-  function tenants(
-    keys: unknown[] = [
+  const tenants = () =>
+    keyedBridge([
       { id: "agent-a", key: keyA },
       { id: "agent-b", key: keyB },
-    ],
-  ) {
-    const dir = mkdtempSync(join(tmpdir(), "zerog-tenants-"));
-    const keysFile = join(dir, "keys.json");
-    const dbPath = join(dir, "jobs.db");
-    const write = (entries: unknown[]) =>
-      writeFileSync(keysFile, JSON.stringify({ keys: entries }), { mode: 0o600 });
-    write(keys);
-    const fake = controllableBackend();
-    const bridge = createBridge({
-      backend: fake.backend,
-      logger: pino({ level: "silent" }),
-      dbPath,
-      concurrency: 4,
-      apiKeysFile: keysFile,
-    });
-    bridges.push(bridge);
-    bridge.start();
-    const client = (key: string) =>
-      createClient(
-        ComputeService,
-        createRouterTransport(bridge.routes, {
-          router: bridge.routerOptions,
-          transport: {
-            interceptors: [
-              (next) => (req) => {
-                req.header.set("authorization", `Bearer ${key}`);
-                return next(req);
-              },
-            ],
-          },
-        }),
-      );
-    return { ...fake, bridge, client, write, dbPath };
-  }
+    ]);
+
   /** A NOT_FOUND as the caller sees it, the job id it names replaced. */
   const notFound = (err: ConnectError, jobId: string) => ({
     code: err.code,
@@ -389,6 +391,21 @@ describe("jobs of each API key (a keys file with two keys)", () => {
     expect((await rejection(client(keyB).getJob({ jobId }))).code).toBe(Code.NotFound);
   });
 
+  it("refuses a keys file whose entry takes ZEROG_API_KEY's id (default): two keys would share their jobs", () => {
+    const keysFile = join(mkdtempSync(join(tmpdir(), "zerog-tenants-")), "keys.json");
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ id: "default", key: keyB }] }), { mode: 0o600 });
+    const open = () =>
+      createBridge({
+        backend: controllableBackend().backend,
+        logger: pino({ level: "silent" }),
+        dbPath: ":memory:",
+        apiKey: keyA,
+        apiKeysFile: keysFile,
+      });
+    expect(open).toThrow(/keys\[0\]\.id "default" is the id of ZEROG_API_KEY/);
+    expect(open).not.toThrow(new RegExp(`${keyA}|${keyB}`));
+  });
+
   it("a job stored before key ids were is reached by every key, as before the upgrade", async () => {
     const { client, dbPath } = tenants();
     const [a, b] = [client(keyA), client(keyB)];
@@ -400,6 +417,26 @@ describe("jobs of each API key (a keys file with two keys)", () => {
     expect((await b.listJobs({})).jobs.map((j) => j.jobId)).toEqual([jobId]);
     // A retry across the upgrade, with the same idempotency key, is the same job.
     expect((await b.submit({ task: task("before the upgrade"), idempotencyKey: "k-old" })).jobId).toBe(jobId);
+  });
+});
+
+describe("an operator key (allJobs in the keys file)", () => {
+  it("reaches and lists every key's jobs, and cancels any; its own idempotency keys stay its own", async () => {
+    const opsKey = "zk_operator_00112233445566778899";
+    const keyA = "zk_tenant_a_0123456789abcdef01";
+    const { client } = keyedBridge([
+      { id: "ops", key: opsKey, allJobs: true },
+      { id: "agent-a", key: keyA },
+    ]);
+    const [ops, a] = [client(opsKey), client(keyA)];
+    const aJob = await a.submit({ task: task("a's"), idempotencyKey: "k-1" });
+    const opsJob = await ops.submit({ task: task("a's"), idempotencyKey: "k-1" });
+    expect(opsJob.jobId).not.toBe(aJob.jobId);
+    expect((await ops.getJob({ jobId: aJob.jobId })).jobId).toBe(aJob.jobId);
+    expect((await ops.listJobs({})).jobs.map((j) => j.jobId)).toEqual([opsJob.jobId, aJob.jobId]);
+    expect((await a.listJobs({})).jobs.map((j) => j.jobId)).toEqual([aJob.jobId]);
+    expect((await rejection(a.getJob({ jobId: opsJob.jobId }))).code).toBe(Code.NotFound);
+    expect((await ops.cancelJob({ jobId: aJob.jobId })).job?.state).toBe(JobState.CANCELLED);
   });
 });
 
