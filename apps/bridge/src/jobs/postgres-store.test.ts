@@ -1,5 +1,6 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { toBinary } from "@bufbuild/protobuf";
-import { ComputeResultSchema, JobState } from "@chaoschain/zerog-core";
+import { type ComputeResult, ComputeResultSchema, JobState } from "@chaoschain/zerog-core";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { attestedResult, inferenceTask, minute, providerEvidence, usePostgres } from "../../test/stores.js";
@@ -30,6 +31,10 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string): Pro
   } finally {
     await client.end();
   }
+}
+/** Resolves after `n` turns of the event loop. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await nextTurn();
 }
 function remoteLog() {
   const log: string[] = [];
@@ -149,6 +154,55 @@ describe("PostgresJobStore", () => {
       expect(Buffer.from(toBinary(ComputeResultSchema, read!))).toEqual(
         Buffer.from(toBinary(ComputeResultSchema, result)),
       );
+    }
+  });
+
+  it("never fails a result because another bridge deletes its attestation at the same moment: the deletion yields", async () => {
+    const url = await server().createDatabase();
+    const [runner, collector] = [await open(url), await open(url)];
+    const sql = new pg.Client({ connectionString: url });
+    await sql.connect();
+    const evidence = providerEvidence("provider-a");
+    const bytes = (r: ComputeResult | undefined) => Buffer.from(toBinary(ComputeResultSchema, r!));
+    const rounds = 300;
+    const failedResults: unknown[] = [];
+    const failedDeletions: unknown[] = [];
+    let kept = 0;
+    let last: ComputeResult | undefined;
+    try {
+      for (let round = 0; round < rounds; round++) {
+        await runner.insert(task(`r${round}`), "");
+        const [claimed] = await runner.claim("bridge-a", 1, minute);
+        const result = attestedResult(claimed!.job.jobId, evidence);
+        // The previous job, the attestation's only reference, is deleted: the attestation is unused
+        // while the runner stores a result referencing it again.
+        await sql.query("UPDATE jobs SET ended_at = 1 WHERE state = $1", [JobState.SUCCEEDED]);
+        await collector.deleteEnded(2, 1000);
+        const [stored, deleted] = await Promise.allSettled([
+          runner.succeed(claimed!.job.jobId, claimed!.lease, result, "0xabc"),
+          // Started a few turns of the event loop later in some rounds: each ordering gets its turn.
+          turns(round % 4).then(() => collector.deleteUnusedAttestations(1000)),
+        ]);
+        if (stored.status === "rejected" || !stored.value) failedResults.push(stored);
+        if (deleted.status === "rejected") failedDeletions.push(deleted.reason);
+        else if (deleted.value === 0) kept++;
+        last = result;
+      }
+      expect(failedResults).toEqual([]);
+      expect(failedDeletions).toEqual([]);
+      // Each result's attestation is there (the foreign key), and the last reads back byte for byte
+      // on a bridge that never cached it.
+      const { rows } = await sql.query<{ n: number }>(
+        "SELECT COUNT(*)::int AS n FROM jobs WHERE attestation IS NOT NULL AND attestation NOT IN (SELECT hash FROM attestations)",
+      );
+      expect(rows).toEqual([{ n: 0 }]);
+      const fresh = await open(url);
+      expect(bytes(await fresh.result(last!.jobId))).toEqual(bytes(last));
+      // Both orderings happened: deletions that found the attestation in use, and ones that did not.
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(rounds);
+    } finally {
+      await sql.end();
     }
   });
 

@@ -67,7 +67,9 @@ function compile(sql: string): { text: string; names: string[] } {
 }
 
 type Statements = ReturnType<typeof jobStatements>;
-type StatementName = Exclude<keyof Statements, "list" | "storeResult" | "storeAttestation">;
+type StatementName =
+  | Exclude<keyof Statements, "list" | "storeResult" | "storeAttestation">
+  | "deleteEnded";
 type Compiled = Record<StatementName, { text: string; names: string[] }>;
 
 /**
@@ -111,10 +113,15 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       skipLocked: " FOR UPDATE SKIP LOCKED",
       notify,
       payloads: "row",
+      endedIndex: "",
     });
     this.#list = list;
     this.#sql = Object.fromEntries(
-      Object.entries(statements).map(([name, sql]) => [name, compile(sql)]),
+      Object.entries({
+        ...statements,
+        deleteEnded: `WITH picked AS MATERIALIZED (${statements.endedBefore})
+          DELETE FROM jobs WHERE seq IN (SELECT seq FROM picked) RETURNING seq`,
+      }).map(([name, sql]) => [name, compile(sql)]),
     ) as Compiled;
   }
 
@@ -396,6 +403,61 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   async counts(): Promise<Map<JobState, number>> {
     const rows = await this.#run<{ state: number; n: number }>("read", "counts", {});
     return new Map(rows.map((r) => [r.state as JobState, r.n]));
+  }
+
+  async deleteEnded(endedBefore: number, limit: number): Promise<number> {
+    const rows = await this.#run("write", "deleteEnded", { before: endedBefore, limit });
+    return rows.length;
+  }
+
+  /**
+   * Locks unused attestations FOR UPDATE, skipping those a `succeed` holds (see `storeAttestationOnce`),
+   * then deletes those still unused as a new statement sees them: a result committed since references
+   * its attestation, which stays. A `succeed` arriving meanwhile waits for the lock and then stores the
+   * attestation again.
+   */
+  async deleteUnusedAttestations(limit: number): Promise<number> {
+    const { text, names } = this.#sql.unusedAttestations;
+    return this.#transaction("write", async (query) => {
+      const locked = await query<{ hash: Buffer }>(
+        text,
+        names.map((n) => ({ limit })[n]),
+      );
+      if (locked.length === 0) return 0;
+      const deleted = await query(
+        `DELETE FROM attestations AS a WHERE hash = ANY($1::bytea[])
+         AND NOT EXISTS (SELECT 1 FROM jobs WHERE attestation = a.hash) RETURNING hash`,
+        [locked.map((r) => r.hash)],
+      );
+      return deleted.length;
+    });
+  }
+
+  /** `work` in one transaction on one connection; a storage failure becomes the store's problem. */
+  async #transaction<T>(
+    doing: "read" | "write",
+    work: (query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>) => Promise<T>,
+  ): Promise<T> {
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#pool.connect();
+      await client.query("BEGIN");
+      const connection = client;
+      const out = await work(async (text, values) => (await connection.query(text, values)).rows);
+      await client.query("COMMIT");
+      client.release();
+      return out;
+    } catch (err) {
+      if (client) {
+        const rolledBack = await client.query("ROLLBACK").then(
+          () => true,
+          () => false,
+        );
+        client.release(!rolledBack);
+      }
+      const storage = toPostgresStorageError(err, this.location, doing);
+      throw storage ? this.failed(storage) : err;
+    }
   }
 
   /** Nothing to wait for: Postgres has made a write durable when it reports the commit. */

@@ -83,6 +83,16 @@ export const sqliteMigrations: readonly Migration<Database.Database>[] = [
         CREATE TABLE attestations (hash BLOB PRIMARY KEY, evidence BLOB NOT NULL);
         ALTER TABLE job_payloads ADD COLUMN attestation BLOB;`),
   },
+  // Version 6 comes from the per-key quota work (a caller key id on jobs), merged separately.
+  {
+    version: 7,
+    name: "job retention: ended jobs by end time, results by attestation",
+    // The retention finds the jobs ended before a time, and the attestations no result references.
+    up: (db) =>
+      db.exec(`
+        CREATE INDEX jobs_ended ON jobs (ended_at) WHERE state IN (3, 4, 5);
+        CREATE INDEX job_payloads_by_attestation ON job_payloads (attestation) WHERE attestation IS NOT NULL;`),
+  },
 ];
 
 /**
