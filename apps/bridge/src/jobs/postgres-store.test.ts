@@ -53,9 +53,10 @@ describe("PostgresJobStore", () => {
     expect(await query(url, "SELECT version, name FROM schema_version ORDER BY version")).toEqual([
       { version: 1, name: "jobs with leases" },
       { version: 2, name: "attestations stored once" },
+      { version: 4, name: "job retention: ended jobs by end time, results by attestation" },
     ]);
     await open(url);
-    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 2 }]);
+    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 3 }]);
   });
 
   it("refuses a database written by a newer bridge", async () => {
@@ -63,7 +64,7 @@ describe("PostgresJobStore", () => {
     await open(url);
     await query(url, "INSERT INTO schema_version (version, name) VALUES (99, 'future')");
     await expect(PostgresJobStore.open({ url })).rejects.toThrow(
-      /has schema version 99, newer than this bridge knows \(2\)/,
+      /has schema version 99, newer than this bridge knows \(4\)/,
     );
   });
 

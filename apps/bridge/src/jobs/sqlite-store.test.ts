@@ -136,6 +136,7 @@ describe("SqliteJobStore", () => {
       { version: 3, name: "leases and change versions" },
       { version: 4, name: "tasks and results beside their jobs" },
       { version: 5, name: "attestations stored once" },
+      { version: 7, name: "job retention: ended jobs by end time, results by attestation" },
     ]);
     db.close();
     // Opening again changes nothing.
@@ -170,7 +171,7 @@ describe("SqliteJobStore", () => {
     db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)").run();
     db.close();
     expect(() => new SqliteJobStore(path)).toThrow(
-      `the job store ${path} has schema version 99, newer than this bridge knows (5)`,
+      `the job store ${path} has schema version 99, newer than this bridge knows (7)`,
     );
   });
 
