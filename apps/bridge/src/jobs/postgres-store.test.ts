@@ -129,6 +129,24 @@ describe("PostgresJobStore", () => {
     expect(await a.counts()).toEqual(new Map([[JobState.QUEUED, 4]]));
   });
 
+  it("makes a new job for an idempotency key whose ended job is deleted between the insert and the read of that job", async () => {
+    const url = await server().createDatabase();
+    const store = await open(url);
+    const first = (await store.insert(task(), "vanishing")).record.job.jobId;
+    await store.cancel(first);
+    // The retention of another bridge, at the worst moment: right after the INSERT found the key taken.
+    await query(
+      url,
+      `CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         DELETE FROM jobs WHERE idempotency_key = 'vanishing' AND state = ${JobState.CANCELLED}; RETURN NULL; END $$;
+       CREATE TRIGGER vanish AFTER INSERT ON jobs FOR EACH STATEMENT EXECUTE FUNCTION vanish();`,
+    );
+    const again = await store.insert(task(), "vanishing");
+    expect(again.created).toBe(true);
+    expect(again.record.job.jobId).not.toBe(first);
+    expect((await store.insert(task(), "vanishing")).record.job.jobId).toBe(again.record.job.jobId);
+  });
+
   it("stores an attestation once when bridges store results carrying it at the same moment", async () => {
     const url = await server().createDatabase();
     const bridges = [await open(url), await open(url), await open(url)];

@@ -235,7 +235,8 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     }
   }
 
-  async #insertBatch(batch: PendingInsert[]): Promise<void> {
+  /** `retries`: how often keys whose job vanished between the insert and the read are inserted again. */
+  async #insertBatch(batch: PendingInsert[], retries = 2): Promise<void> {
     // A row for each job without a key and for the first use of each key in the batch; the repeats of a
     // key resolve to its job, as do keys some earlier insert (of any bridge) used.
     const fresh = new Map<PendingInsert, string>();
@@ -278,6 +279,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       );
       for (const row of found) byKey.set(row.idempotency_key!, toRecord(row));
     }
+    const vanished: PendingInsert[] = [];
     for (const entry of batch) {
       const own = created.get(fresh.get(entry) ?? "");
       if (own) {
@@ -285,6 +287,11 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         continue;
       }
       const first = byKey.get(entry.key);
+      if (!first && retries > 0) {
+        // The key's job ended long ago and the retention deleted it meanwhile: the key is free again.
+        vanished.push(entry);
+        continue;
+      }
       if (!first) {
         entry.reject(
           new ZeroGError("internal", "the job stored with this idempotency key could not be read"),
@@ -297,6 +304,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         entry.reject(err);
       }
     }
+    if (vanished.length) await this.#insertBatch(vanished, retries - 1);
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
