@@ -161,7 +161,10 @@ describe("loadConfig: job retention", () => {
     ["1e3"],
     ["99999999999999999999d"],
   ])("refuses %j naming the flag and its variable", (value) => {
-    for (const config of [() => load([`--job-retention=${value}`]), () => load([], { ZEROG_JOB_RETENTION: value })])
+    for (const config of [
+      () => load([`--job-retention=${value}`]),
+      () => load([], { ZEROG_JOB_RETENTION: value }),
+    ])
       expect(config).toThrow(
         /^--job-retention \(ZEROG_JOB_RETENTION\) must be a duration such as 30d, 12h, 90m or 3600 \(seconds\), or 0 to keep ended jobs for ever; got "/,
       );

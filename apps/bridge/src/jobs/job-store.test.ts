@@ -535,7 +535,8 @@ describe.each(kinds)("$name job store", (kind) => {
 
     it("deletes unused attestations at most `limit` a time", async () => {
       const { store, at } = await open();
-      for (const name of ["p1", "p2", "p3"]) await succeeded(store, (id) => attestedResult(id, providerEvidence(name)));
+      for (const name of ["p1", "p2", "p3"])
+        await succeeded(store, (id) => attestedResult(id, providerEvidence(name)));
       await kind.exec(at, "UPDATE jobs SET ended_at = 1");
       expect(await store.deleteEnded(2, 1000)).toBe(3);
       expect(await store.deleteUnusedAttestations(2)).toBe(2);

@@ -67,9 +67,7 @@ function compile(sql: string): { text: string; names: string[] } {
 }
 
 type Statements = ReturnType<typeof jobStatements>;
-type StatementName =
-  | Exclude<keyof Statements, "list" | "storeResult" | "storeAttestation">
-  | "deleteEnded";
+type StatementName = Exclude<keyof Statements, "list" | "storeResult" | "storeAttestation"> | "deleteEnded";
 type Compiled = Record<StatementName, { text: string; names: string[] }>;
 
 /**
@@ -444,7 +442,9 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   /** `work` in one transaction on one connection; a storage failure becomes the store's problem. */
   async #transaction<T>(
     doing: "read" | "write",
-    work: (query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>) => Promise<T>,
+    work: (
+      query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>,
+    ) => Promise<T>,
   ): Promise<T> {
     let client: pg.PoolClient | undefined;
     try {

@@ -88,7 +88,13 @@ describe("startRetention", () => {
   it("shares one sweep among callers, skips while the store has a problem, reports other failures and goes on", async () => {
     const { store } = await storeWithJobs(2);
     const { lines, logger } = capturedLogger();
-    const retention = startRetention({ store, logger, retentionMs: 1, pauseMs: 0, now: () => Date.now() + day });
+    const retention = startRetention({
+      store,
+      logger,
+      retentionMs: 1,
+      pauseMs: 0,
+      now: () => Date.now() + day,
+    });
     sweepers.push(retention);
     const full = new StorageError("full", "SQLITE_FULL", ":memory:", "disk full");
     vi.spyOn(store, "deleteEnded").mockRejectedValueOnce(full);

@@ -88,7 +88,11 @@ export function startRetention(options: RetentionOptions): Retention {
     }
     if (done.jobs || done.attestations) {
       logger.info(
-        { deletedJobs: done.jobs, deletedAttestations: done.attestations, retention: formatDuration(retentionMs) },
+        {
+          deletedJobs: done.jobs,
+          deletedAttestations: done.attestations,
+          retention: formatDuration(retentionMs),
+        },
         `job retention: deleted ${done.jobs} jobs ended more than ${formatDuration(retentionMs)} ago, and ${done.attestations} attestations no result uses`,
       );
     }
