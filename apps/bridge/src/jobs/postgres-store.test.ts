@@ -225,6 +225,36 @@ describe("PostgresJobStore", () => {
     }
   });
 
+  it("sends a provider's attestation with its first result only, and again once another bridge deleted it", async () => {
+    const url = await server().createDatabase();
+    const [runner, collector] = [(await open(url)) as PostgresJobStore, await open(url)];
+    const bytes = (r: ComputeResult | undefined) => Buffer.from(toBinary(ComputeResultSchema, r!));
+    const succeeded = async () => {
+      const id = (await runner.insert(task(), "")).record.job.jobId;
+      const [claimed] = await runner.claim("bridge-a", 1, minute);
+      // Each its own copy, as when the attestation is fetched again: equal bytes, another object.
+      const result = attestedResult(id, providerEvidence("provider-a"));
+      expect(await runner.succeed(id, claimed!.lease, result, "0xabc")).toBe(true);
+      return result;
+    };
+    const first = await succeeded();
+    const second = await succeeded();
+    expect(runner.attestationsSent).toBe(1);
+    // Another bridge's retention deletes both jobs and the attestation this bridge believes stored.
+    await query(url, "UPDATE jobs SET ended_at = 1");
+    expect(await collector.deleteEnded(2, 1000)).toBe(2);
+    expect(await collector.deleteUnusedAttestations(1000)).toBe(1);
+    const third = await succeeded();
+    expect(runner.attestationsSent).toBe(2);
+    const fourth = await succeeded();
+    expect(runner.attestationsSent).toBe(2);
+    const fresh = await open(url);
+    for (const result of [third, fourth])
+      expect(bytes(await fresh.result(result.jobId))).toEqual(bytes(result));
+    expect(await fresh.get(first.jobId)).toBeUndefined();
+    expect(await fresh.get(second.jobId)).toBeUndefined();
+  });
+
   it("tells each bridge what the others changed, not what it changed itself", async () => {
     const url = await server().createDatabase();
     const [a, b] = [await open(url), await open(url)];

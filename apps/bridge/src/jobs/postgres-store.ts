@@ -91,6 +91,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   #pendingInserts: PendingInsert[] = [];
   #inserting = false;
   #insertStatements = 0;
+  #attestationsSent = 0;
   readonly #remote = new Set<RemoteChanges>();
   #listener: pg.Client | undefined;
   #listenTimer: NodeJS.Timeout | undefined;
@@ -352,17 +353,39 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     return rows.length > 0;
   }
 
+  /** Results stored so far that carried their attestation to the database (not known stored). */
+  get attestationsSent(): number {
+    return this.#attestationsSent;
+  }
+
+  /**
+   * An attestation this store has stored or read lately (it is in the decoded cache) is not sent again
+   * (about 30 kB): the result only references it. If the retention of some bridge deleted it meanwhile,
+   * the reference fails the foreign key, nothing is changed, and the result is stored again with it.
+   */
   async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
     const stored = storedResult(result);
     const { attestation } = stored;
-    const [row] = await this.#run<JobRow>("write", "succeed", {
-      id,
-      ...lease,
-      result: stored.result,
-      hash: attestation?.hash ?? null,
-      evidence: attestation?.evidence ?? null,
-      provider,
-    });
+    const store = (evidence: Buffer | null) => {
+      if (evidence) this.#attestationsSent++;
+      return this.#run<JobRow>("write", "succeed", {
+        id,
+        ...lease,
+        result: stored.result,
+        hash: attestation?.hash ?? null,
+        evidence,
+        provider,
+      });
+    };
+    const known = attestation !== undefined && this.attestations.get(attestation.hash) !== undefined;
+    let rows: JobRow[];
+    try {
+      rows = await store(known ? null : (attestation?.evidence ?? null));
+    } catch (err) {
+      if (!known || (err as { constraint?: unknown }).constraint !== "jobs_attestation_fkey") throw err;
+      rows = await store(attestation.evidence);
+    }
+    const [row] = rows;
     if (row) this.succeeded(row, result, stored);
     return row !== undefined;
   }
