@@ -533,6 +533,29 @@ describe.each(kinds)("$name job store", (kind) => {
       expect(await reopened.deleteUnusedAttestations(1000)).toBe(0);
     });
 
+    it("keeps the attestation of every result stored while sweeps run", async () => {
+      // SQLite: a result and its attestation are stored by one synchronous transaction, and a sweep's
+      // deletion is one statement: they never interleave. Postgres: see the race test with two bridges.
+      const { store, at } = await open();
+      const evidence = providerEvidence("provider-a");
+      const results: ComputeResult[] = [];
+      for (let round = 0; round < 30; round++) {
+        await kind.exec(at, "UPDATE jobs SET ended_at = 1");
+        await store.deleteEnded(2, 1000);
+        const [result] = await Promise.all([
+          succeeded(store, (id) => attestedResult(id, evidence)),
+          store.deleteUnusedAttestations(1000),
+          store.deleteUnusedAttestations(1000),
+        ]);
+        results.push(result);
+      }
+      await store.close();
+      const { store: reopened } = await open(undefined, at);
+      const last = results.at(-1)!;
+      expect(bytes(await reopened.result(last.jobId))).toEqual(bytes(last));
+      expect(await attestationRows(at)).toBe(1);
+    });
+
     it("deletes unused attestations at most `limit` a time", async () => {
       const { store, at } = await open();
       for (const name of ["p1", "p2", "p3"])

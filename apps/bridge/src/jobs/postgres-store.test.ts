@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { toBinary } from "@bufbuild/protobuf";
-import { type ComputeResult, ComputeResultSchema, JobState } from "@chaoschain/zerog-core";
+import { type ComputeResult, ComputeResultSchema, FailureReason, JobState } from "@chaoschain/zerog-core";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { attestedResult, inferenceTask, minute, providerEvidence, usePostgres } from "../../test/stores.js";
@@ -238,6 +238,29 @@ describe("PostgresJobStore", () => {
     } finally {
       await sql.end();
     }
+  });
+
+  it("deletes each ended job once when two bridges sweep at once, without errors or waiting for each other", async () => {
+    const url = await server().createDatabase();
+    const [a, b] = [await open(url), await open(url)];
+    await Promise.all(Array.from({ length: 300 }, (_, i) => a.insert(task(`p${i}`), "")));
+    const claimed = await a.claim("bridge-a", 300, minute);
+    for (const [i, c] of claimed.entries()) {
+      if (i % 2) await a.cancel(c.job.jobId);
+      else await a.fail(c.job.jobId, c.lease, FailureReason.INTERNAL, "x");
+    }
+    await a.insert(task("queued"), "");
+    const sweep = async (store: JobStore) => {
+      let total = 0;
+      for (;;) {
+        const n = await store.deleteEnded(Number.MAX_SAFE_INTEGER, 25);
+        total += n;
+        if (n === 0) return total;
+      }
+    };
+    const [byA, byB] = await Promise.all([sweep(a), sweep(b)]);
+    expect(byA + byB).toBe(300);
+    expect(await a.counts()).toEqual(new Map([[JobState.QUEUED, 1]]));
   });
 
   it("sends a provider's attestation with its first result only, and again once another bridge deleted it", async () => {
