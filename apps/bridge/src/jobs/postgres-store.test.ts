@@ -263,6 +263,27 @@ describe("PostgresJobStore", () => {
     expect(await a.counts()).toEqual(new Map([[JobState.QUEUED, 1]]));
   });
 
+  it("yields when the foreign key refuses an attestation's deletion: nothing deleted, no error, no storage problem", async () => {
+    const url = await server().createDatabase();
+    const store = await open(url);
+    const id = (await store.insert(task(), "")).record.job.jobId;
+    const [claimed] = await store.claim("bridge-a", 1, minute);
+    await store.succeed(id, claimed!.lease, attestedResult(id, providerEvidence("provider-a")), "0xabc");
+    await query(url, "UPDATE jobs SET ended_at = 1");
+    expect(await store.deleteEnded(2, 10)).toBe(1);
+    // A reference appearing at the last moment, which the deletion's own check cannot see.
+    await query(
+      url,
+      `CREATE FUNCTION refer() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         INSERT INTO jobs (id, state, task, task_type, model, created_at, updated_at, attestation)
+         VALUES ('job_late', ${JobState.SUCCEEDED}, '', 1, 'm', 0, 0, OLD.hash); RETURN OLD; END $$;
+       CREATE TRIGGER refer BEFORE DELETE ON attestations FOR EACH ROW EXECUTE FUNCTION refer();`,
+    );
+    expect(await store.deleteUnusedAttestations(10)).toBe(0);
+    expect(store.problem).toBeUndefined();
+    expect(await query(url, "SELECT COUNT(*)::int AS n FROM attestations")).toEqual([{ n: 1 }]);
+  });
+
   it("sends a provider's attestation with its first result only, and again once another bridge deleted it", async () => {
     const url = await server().createDatabase();
     const [runner, collector] = [(await open(url)) as PostgresJobStore, await open(url)];

@@ -47,6 +47,9 @@ const jobChannel = "zerog_job";
 /** Channel of new queued jobs: payload `<origin>`. */
 const queuedChannel = "zerog_queued";
 
+/** The foreign key from a job's result to its attestation (Postgres names it). */
+const attestationReference = "jobs_attestation_fkey";
+
 /** int8 (COUNT, BIGINT columns) as numbers: every value here is far below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
@@ -382,7 +385,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     try {
       rows = await store(known ? null : (attestation?.evidence ?? null));
     } catch (err) {
-      if (!known || (err as { constraint?: unknown }).constraint !== "jobs_attestation_fkey") throw err;
+      if (!known || (err as { constraint?: unknown }).constraint !== attestationReference) throw err;
       rows = await store(attestation.evidence);
     }
     const [row] = rows;
@@ -443,14 +446,15 @@ export class PostgresJobStore extends StoreBase implements JobStore {
    * Locks unused attestations FOR UPDATE, skipping those a `succeed` holds (see `storeAttestationOnce`),
    * then deletes those still unused as a new statement sees them: a result committed since references
    * its attestation, which stays. A `succeed` arriving meanwhile waits for the lock and then stores the
-   * attestation again.
+   * attestation again. Should the foreign key still refuse the deletion, the deletion yields: nothing is
+   * deleted this time.
    */
   async deleteUnusedAttestations(limit: number): Promise<number> {
-    const { text, names } = this.#sql.unusedAttestations;
+    const unused = this.#sql.unusedAttestations;
     return this.#transaction("write", async (query) => {
       const locked = await query<{ hash: Buffer }>(
-        text,
-        names.map((n) => ({ limit })[n]),
+        unused.text,
+        unused.names.map(() => limit),
       );
       if (locked.length === 0) return 0;
       const deleted = await query(
@@ -459,6 +463,9 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         [locked.map((r) => r.hash)],
       );
       return deleted.length;
+    }).catch((err: unknown) => {
+      if ((err as { constraint?: unknown }).constraint === attestationReference) return 0;
+      throw err;
     });
   }
 
