@@ -23,7 +23,7 @@ import {
   singleApiKey,
   weakKey,
 } from "./auth/api-keys.js";
-import { createCallGate, traceKey } from "./auth/call-gate.js";
+import { anonymous, callerKey, createCallGate, traceKey } from "./auth/call-gate.js";
 import type { ComputeBackend } from "./backend.js";
 import { startChainMonitor } from "./chain-monitor.js";
 import { createHealthService, HealthState } from "./health.js";
@@ -35,7 +35,6 @@ import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createLoggingInterceptor } from "./interceptors/logging.js";
 import { createMetricsInterceptor } from "./interceptors/metrics.js";
-import { createQuotaInterceptor } from "./interceptors/quota.js";
 import { JobEvents } from "./jobs/job-events.js";
 import type { JobStore } from "./jobs/job-store.js";
 import { publishRemoteChanges } from "./jobs/remote-jobs.js";
@@ -43,7 +42,6 @@ import { type Retention, startRetention } from "./jobs/retention.js";
 import { SqliteJobStore } from "./jobs/sqlite-store.js";
 import { type StorageError, storageZeroGError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
-import { JobQuota } from "./limits/job-quota.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
 import { type BridgeMetrics, createBridgeMetrics } from "./metrics/bridge-metrics.js";
 import { timeStore } from "./metrics/timed-store.js";
@@ -226,14 +224,7 @@ export function createBridge(options: BridgeOptions): Bridge {
   const storage = watchStorage(health, logger, store, () => worker.resume());
   // The trace of each job submitted with one, for its provider calls (see onSubmitted).
   const traces = new Map<string, TraceContext>();
-  const quota = new JobQuota(async (jobId) => {
-    const found = await store.get(jobId);
-    return found !== undefined && !isTerminalState(found.job.state);
-  });
-  const follow = followJobs(metrics, (jobId) => {
-    quota.ended(jobId);
-    traces.delete(jobId);
-  });
+  const follow = followJobs(metrics, (jobId) => traces.delete(jobId));
   rawStore.attach({
     onChange: (change) => {
       follow(change.job);
@@ -276,6 +267,11 @@ export function createBridge(options: BridgeOptions): Bridge {
           if (traces.size >= maxTracedJobs) traces.delete(traces.keys().next().value!);
           traces.set(job.jobId, trace);
         },
+        submitter: (ctx) => {
+          const caller = ctx.values.get(callerKey) ?? anonymous;
+          return { keyId: caller.id, maxInFlight: caller.maxJobsInFlight ?? keyLimits.maxJobsInFlight };
+        },
+        onQuotaExceeded: (key) => metrics.quotaExceeded.inc({ key }),
       }),
     );
     router.service(Health, createHealthService(health));
@@ -311,7 +307,6 @@ export function createBridge(options: BridgeOptions): Bridge {
     createMetricsInterceptor(observe),
     createErrorInterceptor(logger),
     createAuthInterceptor(gate),
-    createQuotaInterceptor(quota, keyLimits, (key) => metrics.quotaExceeded.inc({ key })),
   ];
   const server = createHttpServer({
     routes,
@@ -345,8 +340,13 @@ export function createBridge(options: BridgeOptions): Bridge {
     for (const [protocol, n] of Object.entries(stats.open)) metrics.connections.set({ protocol }, n);
     metrics.connectionsAccepted.setTotal({}, stats.accepted);
     metrics.connectionsRefused.setTotal({}, stats.refused);
-    metrics.jobsInFlight.reset();
-    for (const id of keys?.ids ?? ["anonymous"]) metrics.jobsInFlight.set({ key: id }, quota.count(id));
+    // Each key's jobs queued or running, submitted to any bridge sharing the store.
+    const inFlight = await store.inFlightByKey().catch(() => undefined);
+    if (inFlight) {
+      metrics.jobsInFlight.reset();
+      for (const id of keys?.ids ?? ["anonymous"])
+        metrics.jobsInFlight.set({ key: id }, inFlight.get(id) ?? 0);
+    }
     metrics.apiKeys.set({}, keys?.size ?? 0);
     metrics.serving.set({ component: "store" }, health.ok("store") ? 1 : 0);
     metrics.serving.set({ component: "chain" }, health.ok("chain") ? 1 : 0);

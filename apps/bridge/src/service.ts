@@ -26,7 +26,7 @@ import {
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ComputeBackend } from "./backend.js";
 import type { JobEvents } from "./jobs/job-events.js";
-import type { JobRecord, JobStore } from "./jobs/job-store.js";
+import type { JobRecord, JobStore, Submitter } from "./jobs/job-store.js";
 import { formatDuration } from "./jobs/retention.js";
 import type { Worker } from "./jobs/worker.js";
 import { acceptedEnumValues } from "./wire/enums.js";
@@ -45,6 +45,10 @@ export interface ComputeServiceDeps {
   jobRetentionMs?: number | undefined;
   /** A Submit created `job` (before it may start): for what follows the job from its call, e.g. its trace. */
   onSubmitted?: ((job: Job, ctx: HandlerContext) => void) | undefined;
+  /** Who makes a call (its key id and in-flight jobs quota), stored with the jobs it submits. */
+  submitter?: ((ctx: HandlerContext) => Submitter) | undefined;
+  /** A Submit was refused at its key's in-flight jobs quota. */
+  onQuotaExceeded?: ((keyId: string) => void) | undefined;
 }
 
 const defaultPageSize = 50;
@@ -154,7 +158,14 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       const task = normalizeTask(req.task!);
       const refusal = await backend.check(task);
       if (refusal) throw new ZeroGError("unsupported_task", refusal);
-      const { record: stored, created } = await store.insert(task, req.idempotencyKey);
+      const submitter = deps.submitter?.(ctx);
+      const { record: stored, created } = await store
+        .insert(task, req.idempotencyKey, submitter)
+        .catch((err: unknown) => {
+          if (submitter && err instanceof ZeroGError && err.code === "quota_exceeded")
+            deps.onQuotaExceeded?.(submitter.keyId);
+          throw err;
+        });
       if (created) {
         deps.onSubmitted?.(stored.job, ctx);
         worker.pump();

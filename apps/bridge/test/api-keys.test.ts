@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,6 +130,14 @@ describe("API keys from a file, per-key limits (a bridge process)", () => {
       expect(
         sample(await metrics(), "zerog_quota_exceeded_total", { key: "agent-a" }),
       ).toBeGreaterThanOrEqual(1);
+      // The store counts by key id: it holds the id, never the key nor its digest.
+      const stored = Buffer.concat(
+        [bridge.dbPath, `${bridge.dbPath}-wal`].filter(existsSync).map((f) => readFileSync(f)),
+      );
+      expect(stored.includes("agent-a")).toBe(true);
+      const digest = createHash("sha256").update(keyA).digest();
+      for (const secret of [keyA, digest.toString("hex"), digest])
+        expect(stored.includes(secret)).toBe(false);
     } finally {
       await Promise.all(devnet.providers.map((p) => p.setFaults({})));
     }

@@ -10,7 +10,7 @@ import { startPostgres, type TestPostgres } from "./postgres.js";
 import { histogram, parseExposition, sample } from "./prometheus.js";
 
 // The operations half on the Postgres store: metrics and health of two bridges sharing one database,
-// and the in-flight jobs quota (counted per bridge) across them.
+// and the in-flight jobs quota of a key across them (counted in the shared store).
 
 const apiKey = "zk_postgres_ops_0123456789abcdef";
 let devnet: Devnet;
@@ -74,27 +74,37 @@ describe("two bridges on one Postgres: metrics, quota, health", () => {
     expect(sample(m, "zerog_health_serving", { component: "store" })).toBe(1);
   });
 
-  it("the jobs quota is per bridge: each takes a key's maximum; a job ended by either frees its place", async () => {
+  it("the jobs quota is the key's across bridges: a job on A holds B's Submits too; its end, seen by either, frees the place", async () => {
     const [a, b] = bridges as [RunningBridge, RunningBridge];
     const onA = adapter(a);
     const onB = adapter(b);
     await setLatency(1500);
     try {
       const first = await onA.submit({ ...demoTask, inputs: { prompt: "quota: first on A" } });
-      const refused = await onA
-        .submit({ ...demoTask, inputs: { prompt: "quota: second on A" } })
-        .catch((e) => e);
-      expect(refused).toBeInstanceOf(ZeroGError);
-      expect((refused as ZeroGError).code).toBe("quota_exceeded");
-      expect((refused as ZeroGError).retryDelayMs).toBeGreaterThan(0);
-      // B counts its own Submits: the key may have one job there too.
-      const onBJob = await onB.submit({ ...demoTask, inputs: { prompt: "quota: first on B" } });
-      expect(sample(await scrape(a), "zerog_jobs_in_flight", { key: "default" })).toBe(1);
-      // Whichever bridge ran A's job, its end (seen from B) frees A's place.
-      await onB.result(first, { wait: true });
+      for (const [on, where] of [
+        [onA, "A"],
+        [onB, "B"],
+      ] as const) {
+        const refused = await on
+          .submit({ ...demoTask, inputs: { prompt: `quota: second on ${where}` } })
+          .catch((e) => e);
+        expect(refused).toBeInstanceOf(ZeroGError);
+        expect((refused as ZeroGError).code).toBe("quota_exceeded");
+        expect((refused as ZeroGError).retryDelayMs).toBeGreaterThan(0);
+      }
+      // Both read the key's jobs in flight from the store, and each counts its own refusals.
+      for (const bridge of [a, b]) {
+        const m = await scrape(bridge);
+        expect(sample(m, "zerog_jobs_in_flight", { key: "default" })).toBe(1);
+        expect(sample(m, "zerog_quota_exceeded_total", { key: "default" })).toBeGreaterThanOrEqual(1);
+      }
+      // Whichever bridge ran it, the job's end frees the place on both.
+      await onA.result(first, { wait: true });
+      const onBJob = await onB.submit({ ...demoTask, inputs: { prompt: "quota: then on B" } });
       await onB.result(onBJob, { wait: true });
       const again = await onA.submit({ ...demoTask, inputs: { prompt: "quota: again on A" } });
       await onA.result(again, { wait: true });
+      expect(sample(await scrape(b), "zerog_jobs_in_flight", { key: "default" })).toBe(0);
     } finally {
       await setLatency(0);
     }
@@ -116,8 +126,8 @@ describe("two bridges on one Postgres: metrics, quota, health", () => {
       expect(down.line).toMatch(/^NOT_SERVING: .+/);
       expect(down.line).not.toContain(new URL(databaseUrl).password);
       expect(sample(await scrape(a), "zerog_health_serving", { component: "store" })).toBe(0);
-      // The key is at its quota on A (its last job may have ended on B): the store cannot tell, and
-      // that is the answer, not quota_exceeded.
+      // The quota is counted in the store: a Submit while it is down gets the store's error, not
+      // quota_exceeded.
       const refused = await adapter(a)
         .submit({ ...demoTask, inputs: { prompt: "while Postgres is down" } })
         .catch((e: ZeroGError) => e.code);

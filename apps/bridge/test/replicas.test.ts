@@ -1,19 +1,30 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ComputeService, FailureReason, JobState, parseTask } from "@chaoschain/zerog-core";
+import {
+  ComputeService,
+  FailureReason,
+  fromConnectError,
+  JobState,
+  parseTask,
+  RetryInfoSchema,
+} from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { grpcTransport } from "./clients.js";
+import { grpcTransport, rejection } from "./clients.js";
 import { demoTask, waitFor } from "./harness.js";
 import { startPostgres, type TestPostgres } from "./postgres.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 
 // Two bridge processes on one Postgres and the devnet: either one answers for every job, a job runs
-// once, and a bridge killed mid-job has its jobs taken over by the other when their leases expire.
+// once, a bridge killed mid-job has its jobs taken over by the other when their leases expire, and a
+// key's in-flight jobs quota holds across both.
 
 let devnet: Devnet;
 let postgres: TestPostgres;
@@ -144,6 +155,54 @@ describe("two bridges on one Postgres", () => {
     const bills = billsByPrompt();
     for (const prompt of prompts) expect(bills.get(prompt) ?? 0).toBeLessThanOrEqual(1);
     await setLatency(0);
+  });
+});
+
+describe("a key's in-flight jobs quota across two bridges on one Postgres", () => {
+  const key = "zk_quota_replicas_0123456789abcdef";
+  const max = 3;
+  let a: BridgeProcess;
+  let b: BridgeProcess;
+  beforeAll(async () => {
+    const url = await postgres.createDatabase();
+    const keysFile = join(mkdtempSync(join(tmpdir(), "zerog-keys-")), "keys.json");
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ id: "agent-q", key, maxJobsInFlight: max }] }), {
+      mode: 0o600,
+    });
+    const start = () => spawnBridge(devnet, { databaseUrl: url, args: [`--api-keys-file=${keysFile}`] });
+    [a, b] = await Promise.all([start(), start()]);
+    bridges.push(a, b);
+  });
+
+  it("accepts exactly the key's maximum of Submits sent to both at once; a job ended on one frees a place on the other", async () => {
+    // Slow providers: the accepted jobs stay queued or running through the test.
+    await setLatency(10_000);
+    try {
+      const [onA, onB] = [a.compute(key), b.compute(key)];
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? onA : onB).submit({ task: task(`quota ${i}`) })),
+      );
+      const accepted = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.jobId] : []));
+      expect(accepted).toHaveLength(max);
+      for (const o of outcomes) {
+        if (o.status === "fulfilled") continue;
+        const err = ConnectError.from(o.reason);
+        expect(err.code).toBe(Code.ResourceExhausted);
+        expect(fromConnectError(err).code).toBe("quota_exceeded");
+        expect(err.rawMessage).toMatch(/API key agent-q has 3 job\(s\) queued or running, its maximum/);
+        expect(err.findDetails(RetryInfoSchema)).toHaveLength(1);
+      }
+      // One job ends (cancelled through A): B accepts one more at once, and then neither accepts any.
+      await onA.cancelJob({ jobId: accepted[0]! });
+      const next = await onB.submit({ task: task("quota: after one ended") });
+      for (const on of [onA, onB])
+        expect((await rejection(on.submit({ task: task("quota: over again") }))).code).toBe(
+          Code.ResourceExhausted,
+        );
+      for (const jobId of [...accepted.slice(1), next.jobId]) await onB.cancelJob({ jobId });
+    } finally {
+      await setLatency(0);
+    }
   });
 });
 

@@ -54,7 +54,8 @@ export const jobColumns =
   "error_message, created_at, updated_at, started_at, ended_at, stage, message, checkpoint, lease_owner, version";
 
 const { QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED } = JobState;
-const live = `state IN (${QUEUED}, ${RUNNING})`;
+/** A job queued or running: one that holds a place in its key's in-flight jobs quota. */
+export const live = `state IN (${QUEUED}, ${RUNNING})`;
 /** A job that ended; the same text as the condition of the `jobs_ended` index, so that it is used. */
 const ended = `state IN (${SUCCEEDED}, ${FAILED}, ${CANCELLED})`;
 /** The running job still held by the lease `@owner`/`@attempt`. */
@@ -110,6 +111,9 @@ export function jobStatements(dialect: SqlDialect) {
       : "SELECT p.result, p.attestation FROM job_payloads AS p JOIN jobs ON jobs.seq = p.seq WHERE jobs.id = @id",
     attestation: "SELECT evidence FROM attestations WHERE hash = @hash",
     counts: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
+    /** Jobs queued or running of key `@keyId`, and of every key (index `jobs_live_by_key`). */
+    inFlightOfKey: `SELECT COUNT(*) AS n FROM jobs WHERE key_id = @keyId AND ${live}`,
+    inFlightByKey: `SELECT key_id, COUNT(*) AS n FROM jobs WHERE ${live} AND key_id IS NOT NULL GROUP BY key_id`,
     claim: `WITH picked AS MATERIALIZED (
         SELECT seq FROM jobs WHERE state = ${QUEUED} ORDER BY seq LIMIT @limit${dialect.skipLocked})
       UPDATE jobs SET state = ${RUNNING}, attempts = attempts + 1, started_at = COALESCE(started_at, @now),
@@ -169,6 +173,18 @@ export function jobStatements(dialect: SqlDialect) {
       return `SELECT ${columns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${marker(++i)}`;
     },
   };
+}
+
+/** The retry delay suggested to a caller at its quota: jobs take seconds at least. */
+const quotaRetryDelayMs = 2000;
+
+/** The refusal of a Submit whose key has `max` jobs queued or running. */
+export function quotaExceeded(keyId: string, max: number): ZeroGError {
+  return new ZeroGError(
+    "quota_exceeded",
+    `API key ${keyId} has ${max} job(s) queued or running, its maximum; submit again once one has ended`,
+    { retryDelayMs: quotaRetryDelayMs },
+  );
 }
 
 /** A message's binary encoding as a Buffer, for the database drivers, without copying it. */

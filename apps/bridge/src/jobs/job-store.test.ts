@@ -18,7 +18,7 @@ import {
   sqliteKind,
   usePostgres,
 } from "../../test/stores.js";
-import type { JobChange, JobStore, JobStoreHooks, Lease } from "./job-store.js";
+import type { JobChange, JobStore, JobStoreHooks, Lease, Submitter } from "./job-store.js";
 import type { AttestationCache } from "./stored-results.js";
 
 // One suite, run against each store: what the bridge relies on, whichever database holds the jobs.
@@ -394,6 +394,111 @@ describe.each(kinds)("$name job store", (kind) => {
       expect(again.created).toBe(true);
       expect(again.record.job.jobId).not.toBe(first);
       expect((await store.insert(task(), "key-1")).record.job.jobId).toBe(again.record.job.jobId);
+    });
+  });
+
+  describe("in-flight jobs quota", () => {
+    const agentA = { keyId: "agent-a", maxInFlight: 3 };
+    /** Inserts for `submitter`, each started in the next turn of the event loop (so in several batches). */
+    const staggered = (store: JobStore, n: number, submitter: Submitter, prefix: string) =>
+      Array.from({ length: n }, async (_, i) => {
+        for (let turn = 0; turn < i % 4; turn++) await new Promise((resolve) => setImmediate(resolve));
+        return store.insert(task(`${prefix}${i}`), "", submitter);
+      });
+    const created = (outcomes: PromiseSettledResult<{ created: boolean }>[]) =>
+      outcomes.filter((o) => o.status === "fulfilled" && o.value.created).length;
+    const refusals = (outcomes: PromiseSettledResult<unknown>[]) =>
+      outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as ZeroGError] : []));
+
+    it("refuses inserts over a key's maximum, also concurrent ones, and leaves other keys alone", async () => {
+      const { store } = await open();
+      const [a, b, unlimited] = await Promise.all([
+        Promise.allSettled([
+          ...Array.from({ length: 6 }, (_, i) => store.insert(task(`a${i}`), "", agentA)),
+          ...staggered(store, 10, agentA, "a-late"),
+        ]),
+        Promise.allSettled(staggered(store, 5, { keyId: "agent-b", maxInFlight: 2 }, "b")),
+        Promise.allSettled(staggered(store, 5, { keyId: "agent-c" }, "c")),
+      ]);
+      expect([created(a), created(b), created(unlimited)]).toEqual([3, 2, 5]);
+      expect(refusals(a)).toHaveLength(13);
+      for (const err of refusals(a)) {
+        expect(err).toBeInstanceOf(ZeroGError);
+        expect(err.code).toBe("quota_exceeded");
+        expect(err.message).toMatch(/API key agent-a has 3 job\(s\) queued or running, its maximum/);
+        expect(err.retryDelayMs).toBe(2000);
+      }
+      expect(refusals(b)).toHaveLength(3);
+      expect(await store.inFlightByKey()).toEqual(
+        new Map([
+          ["agent-a", 3],
+          ["agent-b", 2],
+          ["agent-c", 5],
+        ]),
+      );
+      expect((await store.counts()).get(JobState.QUEUED)).toBe(10);
+    });
+
+    it("gives an idempotent resubmit its job at the limit, counted once, also once the job has ended", async () => {
+      const { store } = await open();
+      const one = { keyId: "agent-a", maxInFlight: 2 };
+      const first = await store.insert(task("first"), "key-1", one);
+      const together = await Promise.all([
+        store.insert(task("second"), "key-2", one),
+        store.insert(task("second"), "key-2", one),
+        store.insert(task("first"), "key-1", one),
+      ]);
+      expect(together.map((r) => r.created)).toEqual([true, false, false]);
+      expect(together[2]!.record.job.jobId).toBe(first.record.job.jobId);
+      await expect(store.insert(task("third"), "key-3", one)).rejects.toMatchObject({
+        code: "quota_exceeded",
+      });
+      expect((await store.insert(task("first"), "key-1", one)).created).toBe(false);
+      expect(await store.cancel(first.record.job.jobId)).toBe(true);
+      expect((await store.insert(task("first"), "key-1", one)).record.job.state).toBe(JobState.CANCELLED);
+      expect(await store.inFlightByKey()).toEqual(new Map([["agent-a", 1]]));
+    });
+
+    it("frees a place as soon as a job succeeds, fails or is cancelled, not when it is requeued", async () => {
+      const { store } = await open();
+      const one = { keyId: "agent-a", maxInFlight: 1 };
+      const next = () => store.insert(task(), "", one);
+      const refused = () => expect(next()).rejects.toMatchObject({ code: "quota_exceeded" });
+      await next();
+      await refused();
+      let claimed = await claimOne(store);
+      await refused();
+      expect(await store.requeue(claimed.job.jobId, claimed.lease)).toBe(true);
+      await refused();
+      claimed = await claimOne(store);
+      expect(
+        await store.succeed(claimed.job.jobId, claimed.lease, create(ComputeResultSchema, {}), "0x"),
+      ).toBe(true);
+      await next();
+      claimed = await claimOne(store);
+      expect(await store.fail(claimed.job.jobId, claimed.lease, FailureReason.INTERNAL, "x")).toBe(true);
+      const queued = (await next()).record.job.jobId;
+      await refused();
+      expect(await store.cancel(queued)).toBe(true);
+      await next();
+    });
+
+    it("counts the open jobs stored before a restart, and not those stored without a key id", async () => {
+      const { store, at } = await open();
+      const two = { keyId: "agent-a", maxInFlight: 2 };
+      await store.insert(task("a"), "", two);
+      await store.insert(task("b"), "", two);
+      await claimOne(store);
+      await store.insert(task("no key"), "");
+      await store.durable();
+      await store.close();
+      const { store: reopened } = await open(undefined, at);
+      await expect(reopened.insert(task("c"), "", two)).rejects.toMatchObject({ code: "quota_exceeded" });
+      expect(await reopened.inFlightByKey()).toEqual(new Map([["agent-a", 2]]));
+      // A job submitted before the key id was recorded (an older bridge) holds no place.
+      await kind.exec(at, "UPDATE jobs SET key_id = NULL");
+      expect((await reopened.insert(task("c"), "", two)).created).toBe(true);
+      expect(await reopened.inFlightByKey()).toEqual(new Map([["agent-a", 1]]));
     });
   });
 

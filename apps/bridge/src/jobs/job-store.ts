@@ -52,6 +52,14 @@ export interface JobChange {
   result?: ComputeResult | undefined;
 }
 
+/** Who submits a job: its API key's id (never the key), and that key's in-flight jobs quota. */
+export interface Submitter {
+  /** The API key's id from the keys file ("default", "anonymous"): stored with the job. */
+  keyId: string;
+  /** Most jobs the key may have queued or running at once; none: no quota (and no count). */
+  maxInFlight?: number | undefined;
+}
+
 export interface JobStoreHooks {
   /** Each change this store made (with the result, for a job that succeeded). */
   onChange?: ((change: JobChange) => void) | undefined;
@@ -107,9 +115,16 @@ export interface JobStore {
   probe(): Promise<boolean>;
   /**
    * Stores a new queued job, or returns the job already created with `idempotencyKey` (by any bridge
-   * sharing the store). Rejects `invalid_argument` when the key was used for a different task.
+   * sharing the store). Rejects `invalid_argument` when the key was used for a different task, and
+   * `quota_exceeded` when `submitter` already has `maxInFlight` jobs queued or running (counted in the
+   * same transaction as the insert, across every bridge sharing the store; a resubmit that returns an
+   * existing job is never refused).
    */
-  insert(task: ComputeTask, idempotencyKey: string): Promise<{ record: JobRecord; created: boolean }>;
+  insert(
+    task: ComputeTask,
+    idempotencyKey: string,
+    submitter?: Submitter,
+  ): Promise<{ record: JobRecord; created: boolean }>;
   get(id: string): Promise<JobRecord | undefined>;
   /** The jobs among `ids` that exist (for polling changes). */
   getMany(ids: readonly string[]): Promise<JobRecord[]>;
@@ -145,6 +160,8 @@ export interface JobStore {
   list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }>;
   /** Number of jobs in each state. */
   counts(): Promise<Map<JobState, number>>;
+  /** Jobs queued or running by the key id that submitted them (jobs stored without one are left out). */
+  inFlightByKey(): Promise<Map<string, number>>;
   /**
    * Deletes up to `limit` of the jobs that ended (succeeded, failed, cancelled) before `endedBefore` (ms
    * since the epoch), the oldest first, with their task and result; returns how many. Queued and running

@@ -55,7 +55,16 @@ export const postgresMigrations: readonly Migration<pg.ClientBase>[] = [
         ALTER TABLE jobs ADD COLUMN attestation BYTEA REFERENCES attestations (hash);`);
     },
   },
-  // Version 3 comes from the per-key quota work (a caller key id on jobs), merged separately.
+  {
+    version: 3,
+    name: "the key id of each job, for the in-flight jobs quota",
+    // The API key's id (never the key); NULL for the jobs stored before, which the quota does not count.
+    up: async (db) => {
+      await db.query(`
+        ALTER TABLE jobs ADD COLUMN key_id TEXT;
+        CREATE INDEX jobs_live_by_key ON jobs (key_id) WHERE state IN (1, 2);`);
+    },
+  },
   {
     version: 4,
     name: "job retention: ended jobs by end time, results by attestation",

@@ -4,6 +4,7 @@ import { type ComputeResult, ComputeResultSchema, FailureReason, JobState } from
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { attestedResult, inferenceTask, minute, providerEvidence, usePostgres } from "../../test/stores.js";
+import { live } from "./job-sql.js";
 import type { JobStore, JobStoreHooks, RemoteChanges } from "./job-store.js";
 import { PostgresJobStore } from "./postgres-store.js";
 import { StorageError } from "./storage-error.js";
@@ -54,10 +55,24 @@ describe("PostgresJobStore", () => {
     expect(await query(url, "SELECT version, name FROM schema_version ORDER BY version")).toEqual([
       { version: 1, name: "jobs with leases" },
       { version: 2, name: "attestations stored once" },
+      { version: 3, name: "the key id of each job, for the in-flight jobs quota" },
       { version: 4, name: "job retention: ended jobs by end time, results by attestation" },
     ]);
     await open(url);
-    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 3 }]);
+    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 4 }]);
+    // The quota's count can read the partial index of the jobs queued or running (on a table this
+    // small, only when a sequential scan is ruled out).
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query("SET enable_seqscan = off");
+      const plan = await client.query<{ "QUERY PLAN": string }>(
+        `EXPLAIN SELECT COUNT(*) FROM jobs WHERE key_id = ANY('{agent-a}'::text[]) AND ${live}`,
+      );
+      expect(plan.rows.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(/jobs_live_by_key/);
+    } finally {
+      await client.end();
+    }
   });
 
   it("refuses a database written by a newer bridge", async () => {
@@ -146,6 +161,35 @@ describe("PostgresJobStore", () => {
     expect(again.created).toBe(true);
     expect(again.record.job.jobId).not.toBe(first);
     expect((await store.insert(task(), "vanishing")).record.job.jobId).toBe(again.record.job.jobId);
+  });
+
+  it("holds a key's in-flight maximum across bridges inserting for it at once", async () => {
+    const url = await server().createDatabase();
+    const bridges = [await open(url), await open(url), await open(url)];
+    const agentA = { keyId: "agent-a", maxInFlight: 4 };
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 60 }, async (_, i) => {
+        for (let turn = 0; turn < i % 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+        const submitter = i % 5 === 4 ? { keyId: "agent-b", maxInFlight: 100 } : agentA;
+        return bridges[i % 3]!.insert(task(`p${i}`), "", submitter);
+      }),
+    );
+    const refused = outcomes.filter((o) => o.status === "rejected");
+    expect(refused).toHaveLength(44);
+    for (const o of refused)
+      expect((o as PromiseRejectedResult).reason).toMatchObject({ code: "quota_exceeded" });
+    expect(await bridges[1]!.inFlightByKey()).toEqual(
+      new Map([
+        ["agent-a", 4],
+        ["agent-b", 12],
+      ]),
+    );
+    // A place freed on one bridge is taken at once on another, and only once.
+    const ofA = outcomes.flatMap((o, i) => (o.status === "fulfilled" && i % 5 !== 4 ? [o.value] : []));
+    expect(ofA).toHaveLength(4);
+    expect(await bridges[0]!.cancel(ofA[0]!.record.job.jobId)).toBe(true);
+    const again = await Promise.allSettled(bridges.map((b, i) => b.insert(task(`again ${i}`), "", agentA)));
+    expect(again.filter((o) => o.status === "fulfilled")).toHaveLength(1);
   });
 
   it("stores an attestation once when bridges store results carrying it at the same moment", async () => {

@@ -10,7 +10,17 @@ import {
 } from "@chaoschain/zerog-core";
 import pg from "pg";
 import type { JobCheckpoint } from "../backend.js";
-import { encoded, type JobRow, jobColumns, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
+import {
+  encoded,
+  type JobRow,
+  jobColumns,
+  jobStatements,
+  live,
+  newJobId,
+  quotaExceeded,
+  sameTask,
+  toRecord,
+} from "./job-sql.js";
 import type {
   ClaimedJob,
   JobPatch,
@@ -21,6 +31,7 @@ import type {
   ListJobsQuery,
   ReleasedJobs,
   RemoteChanges,
+  Submitter,
 } from "./job-store.js";
 import { isTransient, redactDatabaseUrl, toPostgresStorageError } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-schema.js";
@@ -49,6 +60,23 @@ const queuedChannel = "zerog_queued";
 
 /** The foreign key from a job's result to its attestation (Postgres names it). */
 const attestationReference = "jobs_attestation_fkey";
+
+/** The advisory locks of the in-flight jobs quota: (this, hashtext(key id)); "zg" in ASCII. */
+const quotaLockSpace = 0x7a67;
+
+/** Runs one statement: on the pool, or on the connection of a transaction. */
+type Query = <R extends pg.QueryResultRow>(
+  doing: "read" | "write",
+  text: string,
+  values: unknown[],
+) => Promise<R[]>;
+
+/** The rows one INSERT stored for a batch: the new job id of each entry given one, and the keys used. */
+interface InsertedRows {
+  fresh: Map<PendingInsert, string>;
+  keys: Set<string>;
+  rows: JobRow[];
+}
 
 /** int8 (COUNT, BIGINT columns) as numbers: every value here is far below 2^53. */
 const types = {
@@ -184,8 +212,45 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     try {
       return (await this.#pool.query<R>(text, values)).rows;
     } catch (err) {
-      const storage = toPostgresStorageError(err, this.location, doing);
-      throw storage ? this.failed(storage) : err;
+      throw this.#failure(err, doing);
+    }
+  }
+
+  /** `err`, made the store's problem when it is a storage failure. */
+  #failure(err: unknown, doing: "read" | "write" | "open"): unknown {
+    const storage = toPostgresStorageError(err, this.location, doing);
+    return storage ? this.failed(storage) : err;
+  }
+
+  /** Runs `work` in one transaction, on one connection of the pool. */
+  async #transaction<T>(work: (query: Query) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect().catch((err: unknown) => {
+      throw this.#failure(err, "write");
+    });
+    let broken: Error | undefined;
+    const query: Query = async <R extends pg.QueryResultRow>(
+      doing: "read" | "write",
+      text: string,
+      values: unknown[],
+    ) => {
+      try {
+        return (await client.query<R>(text, values)).rows;
+      } catch (err) {
+        broken = err as Error;
+        throw this.#failure(err, doing);
+      }
+    };
+    try {
+      await query("write", "BEGIN", []);
+      const out = await work(query);
+      await query("write", "COMMIT", []);
+      return out;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      // A connection that failed a statement is closed rather than reused.
+      client.release(broken);
     }
   }
 
@@ -202,9 +267,13 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     );
   }
 
-  insert(task: ComputeTask, idempotencyKey: string): Promise<{ record: JobRecord; created: boolean }> {
+  insert(
+    task: ComputeTask,
+    idempotencyKey: string,
+    submitter?: Submitter,
+  ): Promise<{ record: JobRecord; created: boolean }> {
     return new Promise((resolve, reject) => {
-      this.#pendingInserts.push({ task, key: idempotencyKey, resolve, reject });
+      this.#pendingInserts.push({ task, key: idempotencyKey, submitter, resolve, reject });
       // The inserts of this turn of the event loop go together; while a statement runs, the next wait.
       if (this.#pendingInserts.length === 1 && !this.#inserting)
         setImmediate(() => void this.#insertPending());
@@ -237,10 +306,83 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     }
   }
 
-  /** `retries`: how often keys whose job vanished between the insert and the read are inserted again. */
+  /**
+   * Inserts a batch in one statement. When some of its submitters have a quota, in a transaction that
+   * first locks their keys and counts their jobs in flight (`#overQuota`), so that no bridge inserts
+   * for those keys until it commits; without a quota, no lock and no count. `retries`: how often keys
+   * whose job vanished between the insert and the read are inserted again.
+   */
   async #insertBatch(batch: PendingInsert[], retries = 2): Promise<void> {
-    // A row for each job without a key and for the first use of each key in the batch; the repeats of a
-    // key resolve to its job, as do keys some earlier insert (of any bridge) used.
+    const limited = batch.filter((e) => e.submitter?.maxInFlight !== undefined);
+    let vanished: PendingInsert[];
+    if (limited.length === 0) {
+      const inserted = await this.#insertRows(batch, (...args) => this.#query(...args));
+      vanished = await this.#answer(batch, inserted, retries > 0);
+    } else {
+      const { refused, admitted, inserted } = await this.#transaction(async (query) => {
+        const refused = await this.#overQuota(limited, query);
+        const admitted = batch.filter((e) => !refused.has(e));
+        return { refused, admitted, inserted: await this.#insertRows(admitted, query) };
+      });
+      for (const [entry, err] of refused) entry.reject(err);
+      vanished = await this.#answer(admitted, inserted, retries > 0);
+    }
+    // Their key's job ended long ago and the retention deleted it meanwhile: the key is free again (and
+    // the quota is counted again).
+    if (vanished.length) await this.#insertBatch(vanished, retries - 1);
+  }
+
+  /**
+   * The entries of `limited` over their key's maximum, each with its refusal. Takes the advisory lock of
+   * each key (in one order, so bridges locking several keys cannot deadlock; held until the commit),
+   * then counts the keys' jobs in flight as committed by then. A resubmit of a stored job is not counted.
+   */
+  async #overQuota(limited: PendingInsert[], query: Query): Promise<Map<PendingInsert, ZeroGError>> {
+    const keyIds = [...new Set(limited.map((e) => e.submitter!.keyId))];
+    // Postgres evaluates a volatile function of the select list after the ORDER BY.
+    await query(
+      "write",
+      `SELECT pg_advisory_xact_lock(${quotaLockSpace}, h)
+       FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k) AS locks ORDER BY h`,
+      [keyIds],
+    );
+    const counts = await query<{ key_id: string; n: number }>(
+      "read",
+      `SELECT key_id, COUNT(*) AS n FROM jobs WHERE key_id = ANY($1::text[]) AND ${live} GROUP BY key_id`,
+      [keyIds],
+    );
+    const keys = limited.map((e) => e.key).filter((k) => k !== "");
+    const used = keys.length
+      ? await query<{ idempotency_key: string }>(
+          "read",
+          "SELECT idempotency_key FROM jobs WHERE idempotency_key = ANY($1::text[])",
+          [keys],
+        )
+      : [];
+    const inFlight = new Map(counts.map((r) => [r.key_id, r.n]));
+    const resubmits = new Set(used.map((r) => r.idempotency_key));
+    const refused = new Map<PendingInsert, ZeroGError>();
+    for (const entry of limited) {
+      if (resubmits.has(entry.key)) continue;
+      const { keyId } = entry.submitter!;
+      const max = entry.submitter!.maxInFlight!;
+      const n = inFlight.get(keyId) ?? 0;
+      if (n >= max) {
+        refused.set(entry, quotaExceeded(keyId, max));
+        continue;
+      }
+      inFlight.set(keyId, n + 1);
+      // The repeats of its idempotency key in the batch get this job.
+      if (entry.key !== "") resubmits.add(entry.key);
+    }
+    return refused;
+  }
+
+  /**
+   * Inserts the jobs of `batch` with `query`: a row for each job without an idempotency key and for the
+   * first use of each key in the batch (unless an earlier insert, of any bridge, used it).
+   */
+  async #insertRows(batch: PendingInsert[], query: Query): Promise<InsertedRows> {
     const fresh = new Map<PendingInsert, string>();
     const keys = new Set<string>();
     for (const entry of batch) {
@@ -248,25 +390,40 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       keys.add(entry.key);
       fresh.set(entry, newJobId());
     }
+    if (fresh.size === 0) return { fresh, keys, rows: [] };
     const entries = [...fresh];
-    const rows = await this.#query<JobRow>(
+    const rows = await query<JobRow>(
       "write",
-      `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
-       SELECT t.id, t.key, ${JobState.QUEUED}, t.task, t.task_type, t.model, n.now, n.now
-       FROM unnest($1::text[], $2::text[], $3::bytea[], $4::smallint[], $5::text[]) WITH ORDINALITY
-         AS t(id, key, task, task_type, model, ord), (SELECT zerog_now_ms() AS now) n
+      `INSERT INTO jobs (id, idempotency_key, key_id, state, task, task_type, model, created_at, updated_at)
+       SELECT t.id, t.key, t.key_id, ${JobState.QUEUED}, t.task, t.task_type, t.model, n.now, n.now
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::smallint[], $6::text[]) WITH ORDINALITY
+         AS t(id, key, key_id, task, task_type, model, ord), (SELECT zerog_now_ms() AS now) n
        ORDER BY t.ord
        ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING ${jobColumns}, pg_notify('${queuedChannel}', $6) AS notified`,
+       RETURNING ${jobColumns}, pg_notify('${queuedChannel}', $7) AS notified`,
       [
         entries.map(([, id]) => id),
         entries.map(([e]) => (e.key === "" ? null : e.key)),
+        entries.map(([e]) => e.submitter?.keyId ?? null),
         entries.map(([e]) => encoded(ComputeTaskSchema, e.task)),
         entries.map(([e]) => e.task.taskType),
         entries.map(([e]) => e.task.model),
         this.#origin,
       ],
     );
+    return { fresh, keys, rows };
+  }
+
+  /**
+   * Once the rows are committed: reports the jobs created and answers each entry, with its new job or
+   * the job first stored with its idempotency key. Returns the entries (when `mayRetry`) whose key's job
+   * could not be read: deleted by the retention since the insert found the key taken.
+   */
+  async #answer(
+    batch: PendingInsert[],
+    { fresh, keys, rows }: InsertedRows,
+    mayRetry: boolean,
+  ): Promise<PendingInsert[]> {
     const created = new Map<string, JobRecord>();
     for (const row of rows.sort((a, b) => a.seq - b.seq)) created.set(row.id, this.changedRow(row));
     const byKey = new Map<string, JobRecord>();
@@ -289,8 +446,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         continue;
       }
       const first = byKey.get(entry.key);
-      if (!first && retries > 0) {
-        // The key's job ended long ago and the retention deleted it meanwhile: the key is free again.
+      if (!first && mayRetry) {
         vanished.push(entry);
         continue;
       }
@@ -306,7 +462,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         entry.reject(err);
       }
     }
-    if (vanished.length) await this.#insertBatch(vanished, retries - 1);
+    return vanished;
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -451,13 +607,15 @@ export class PostgresJobStore extends StoreBase implements JobStore {
    */
   async deleteUnusedAttestations(limit: number): Promise<number> {
     const unused = this.#sql.unusedAttestations;
-    return this.#transaction("write", async (query) => {
+    return this.#transaction(async (query) => {
       const locked = await query<{ hash: Buffer }>(
+        "write",
         unused.text,
         unused.names.map(() => limit),
       );
       if (locked.length === 0) return 0;
       const deleted = await query(
+        "write",
         `DELETE FROM attestations AS a WHERE hash = ANY($1::bytea[])
          AND NOT EXISTS (SELECT 1 FROM jobs WHERE attestation = a.hash) RETURNING hash`,
         [locked.map((r) => r.hash)],
@@ -469,33 +627,9 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     });
   }
 
-  /** `work` in one transaction on one connection; a storage failure becomes the store's problem. */
-  async #transaction<T>(
-    doing: "read" | "write",
-    work: (
-      query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>,
-    ) => Promise<T>,
-  ): Promise<T> {
-    let client: pg.PoolClient | undefined;
-    try {
-      client = await this.#pool.connect();
-      await client.query("BEGIN");
-      const connection = client;
-      const out = await work(async (text, values) => (await connection.query(text, values)).rows);
-      await client.query("COMMIT");
-      client.release();
-      return out;
-    } catch (err) {
-      if (client) {
-        const rolledBack = await client.query("ROLLBACK").then(
-          () => true,
-          () => false,
-        );
-        client.release(!rolledBack);
-      }
-      const storage = toPostgresStorageError(err, this.location, doing);
-      throw storage ? this.failed(storage) : err;
-    }
+  async inFlightByKey(): Promise<Map<string, number>> {
+    const rows = await this.#run<{ key_id: string; n: number }>("read", "inFlightByKey", {});
+    return new Map(rows.map((r) => [r.key_id, r.n]));
   }
 
   /** Nothing to wait for: Postgres has made a write durable when it reports the commit. */

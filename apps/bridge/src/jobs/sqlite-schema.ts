@@ -83,7 +83,16 @@ export const sqliteMigrations: readonly Migration<Database.Database>[] = [
         CREATE TABLE attestations (hash BLOB PRIMARY KEY, evidence BLOB NOT NULL);
         ALTER TABLE job_payloads ADD COLUMN attestation BLOB;`),
   },
-  // Version 6 comes from the per-key quota work (a caller key id on jobs), merged separately.
+  {
+    version: 6,
+    name: "the key id of each job, for the in-flight jobs quota",
+    // The API key's id (never the key); NULL for the jobs stored before, which the quota does not count.
+    // With `state` in it, SQLite counts a key's jobs from the index alone.
+    up: (db) =>
+      db.exec(`
+        ALTER TABLE jobs ADD COLUMN key_id TEXT;
+        CREATE INDEX jobs_live_by_key ON jobs (key_id, state) WHERE state IN (1, 2);`),
+  },
   {
     version: 7,
     name: "job retention: ended jobs by end time, results by attestation",

@@ -7,6 +7,7 @@ import { ComputeTaskSchema, JobState } from "@chaoschain/zerog-core";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { inferenceTask, minute } from "../../test/stores.js";
+import { jobStatements } from "./job-sql.js";
 import { sqliteMigrations } from "./sqlite-schema.js";
 import { SqliteJobStore } from "./sqlite-store.js";
 import { StorageError } from "./storage-error.js";
@@ -136,8 +137,18 @@ describe("SqliteJobStore", () => {
       { version: 3, name: "leases and change versions" },
       { version: 4, name: "tasks and results beside their jobs" },
       { version: 5, name: "attestations stored once" },
+      { version: 6, name: "the key id of each job, for the in-flight jobs quota" },
       { version: 7, name: "job retention: ended jobs by end time, results by attestation" },
     ]);
+    // The quota's count reads the partial index of the jobs queued or running.
+    const plan = db
+      .prepare(
+        `EXPLAIN QUERY PLAN ${jobStatements({ skipLocked: "", notify: "", payloads: "table" }).inFlightOfKey}`,
+      )
+      .all({
+        keyId: "agent-a",
+      });
+    expect(JSON.stringify(plan)).toMatch(/USING COVERING INDEX jobs_live_by_key \(key_id=\? AND state=\?\)/);
     db.close();
     // Opening again changes nothing.
     await new SqliteJobStore(path).close();

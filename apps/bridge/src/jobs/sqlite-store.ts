@@ -12,7 +12,15 @@ import {
 } from "@chaoschain/zerog-core";
 import type Database from "better-sqlite3";
 import type { JobCheckpoint } from "../backend.js";
-import { encoded, type JobRow, jobStatements, newJobId, sameTask, toRecord } from "./job-sql.js";
+import {
+  encoded,
+  type JobRow,
+  jobStatements,
+  newJobId,
+  quotaExceeded,
+  sameTask,
+  toRecord,
+} from "./job-sql.js";
 import type {
   ClaimedJob,
   JobChange,
@@ -23,6 +31,7 @@ import type {
   Lease,
   ListJobsQuery,
   ReleasedJobs,
+  Submitter,
 } from "./job-store.js";
 import { openDatabase } from "./open-database.js";
 import { migrateSqlite } from "./sqlite-schema.js";
@@ -84,8 +93,8 @@ export class SqliteJobStore extends StoreBase implements JobStore {
       byId: db.prepare<{ id: string }, JobRow>(statements.byId),
       byKey: db.prepare<{ key: string }, JobRow>(statements.byKey),
       insert: db.prepare<Record<string, unknown>, { seq: number }>(
-        `INSERT INTO jobs (id, idempotency_key, state, task, task_type, model, created_at, updated_at)
-         VALUES (@id, @key, ${JobState.QUEUED}, x'', @taskType, @model, @now, @now) RETURNING seq`,
+        `INSERT INTO jobs (id, idempotency_key, key_id, state, task, task_type, model, created_at, updated_at)
+         VALUES (@id, @key, @keyId, ${JobState.QUEUED}, x'', @taskType, @model, @now, @now) RETURNING seq`,
       ),
       insertPayload: db.prepare<{ seq: number; task: Buffer }>(
         "INSERT INTO job_payloads (seq, task) VALUES (@seq, @task)",
@@ -106,6 +115,8 @@ export class SqliteJobStore extends StoreBase implements JobStore {
         statements.result,
       ),
       counts: db.prepare<[], { state: number; n: number }>(statements.counts),
+      inFlightOfKey: db.prepare<{ keyId: string }, { n: number }>(statements.inFlightOfKey),
+      inFlightByKey: db.prepare<[], { key_id: string; n: number }>(statements.inFlightByKey),
       deleteEndedPayloads: db.prepare<{ before: number; limit: number }>(
         `DELETE FROM job_payloads WHERE seq IN (${statements.endedBefore})`,
       ),
@@ -155,22 +166,31 @@ export class SqliteJobStore extends StoreBase implements JobStore {
     }
   }
 
-  insert(task: ComputeTask, idempotencyKey: string): Promise<{ record: JobRecord; created: boolean }> {
+  insert(
+    task: ComputeTask,
+    idempotencyKey: string,
+    submitter?: Submitter,
+  ): Promise<{ record: JobRecord; created: boolean }> {
     return new Promise((resolve, reject) => {
-      this.#pendingInserts.push({ task, key: idempotencyKey, resolve, reject });
+      this.#pendingInserts.push({ task, key: idempotencyKey, submitter, resolve, reject });
       if (this.#pendingInserts.length === 1) setImmediate(() => this.#insertPending());
     });
   }
 
-  /** The inserts of one turn of the event loop, in one transaction (one commit for all). */
+  /**
+   * The inserts of one turn of the event loop, in one transaction (one commit for all). A submitter's
+   * jobs in flight are counted in it, once per key, then with the jobs the batch adds.
+   */
   #insertPending(): void {
     const batch = this.#pendingInserts;
     this.#pendingInserts = [];
     const outcomes: Array<{ record: JobRecord; created: boolean } | ZeroGError> = [];
+    const inFlight = new Map<string, number>();
     const insertAll = this.#db.transaction(() => {
       outcomes.length = 0;
+      inFlight.clear();
       const now = Date.now();
-      for (const { task, key } of batch) {
+      for (const { task, key, submitter } of batch) {
         const existing = key === "" ? undefined : this.#statements.byKey.get({ key });
         if (existing) {
           try {
@@ -181,10 +201,21 @@ export class SqliteJobStore extends StoreBase implements JobStore {
           }
           continue;
         }
+        const max = submitter?.maxInFlight;
+        if (submitter && max !== undefined) {
+          const { keyId } = submitter;
+          const n = inFlight.get(keyId) ?? this.#statements.inFlightOfKey.get({ keyId })!.n;
+          if (n >= max) {
+            outcomes.push(quotaExceeded(keyId, max));
+            continue;
+          }
+          inFlight.set(keyId, n + 1);
+        }
         const id = newJobId();
         const { seq } = this.#statements.insert.get({
           id,
           key: key === "" ? null : key,
+          keyId: submitter?.keyId ?? null,
           taskType: task.taskType,
           model: task.model,
           now,
@@ -331,6 +362,11 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   async counts(): Promise<Map<JobState, number>> {
     const rows = this.#guard("read", () => this.#statements.counts.all());
     return new Map(rows.map((r) => [r.state as JobState, r.n]));
+  }
+
+  async inFlightByKey(): Promise<Map<string, number>> {
+    const rows = this.#guard("read", () => this.#statements.inFlightByKey.all());
+    return new Map(rows.map((r) => [r.key_id, r.n]));
   }
 
   async deleteEnded(endedBefore: number, limit: number): Promise<number> {

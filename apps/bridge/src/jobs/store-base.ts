@@ -1,7 +1,15 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type ComputeResult, type ComputeTask, type Job, JobState } from "@chaoschain/zerog-core";
 import { type JobRow, toClaimed, toRecord } from "./job-sql.js";
-import type { ClaimedJob, JobChange, JobPatch, JobRecord, JobStoreHooks, ReleasedJobs } from "./job-store.js";
+import type {
+  ClaimedJob,
+  JobChange,
+  JobPatch,
+  JobRecord,
+  JobStoreHooks,
+  ReleasedJobs,
+  Submitter,
+} from "./job-store.js";
 import type { StorageError } from "./storage-error.js";
 import { AttestationCache, readResult, type StoredResult } from "./stored-results.js";
 
@@ -9,6 +17,7 @@ import { AttestationCache, readResult, type StoredResult } from "./stored-result
 export interface PendingInsert {
   task: ComputeTask;
   key: string;
+  submitter: Submitter | undefined;
   resolve: (out: { record: JobRecord; created: boolean }) => void;
   reject: (err: unknown) => void;
 }

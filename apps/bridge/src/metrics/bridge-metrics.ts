@@ -61,7 +61,7 @@ export function createBridgeMetrics() {
     ),
     jobsInFlight: registry.gauge<"key">(
       "zerog_jobs_in_flight",
-      "Jobs queued or running submitted through this process, by API key id (what the quota counts).",
+      "Jobs queued or running by the API key id that submitted them, on any bridge sharing the store (what the quota counts).",
     ),
     apiKeys: registry.gauge("zerog_api_keys", "API keys in force."),
     apiKeyReloads: registry.counter<"result">(

@@ -18,6 +18,7 @@ const timed = new Set([
   "counts",
   "deleteEnded",
   "deleteUnusedAttestations",
+  "inFlightByKey",
 ]);
 
 type Observe = (operation: string, seconds: number) => void;
