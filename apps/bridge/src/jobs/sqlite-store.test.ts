@@ -138,6 +138,7 @@ describe("SqliteJobStore", () => {
       { version: 4, name: "tasks and results beside their jobs" },
       { version: 5, name: "attestations stored once" },
       { version: 6, name: "the key id of each job, for the in-flight jobs quota" },
+      { version: 7, name: "job retention: ended jobs by end time, results by attestation" },
     ]);
     // The quota's count reads the partial index of the jobs queued or running.
     const plan = db
@@ -181,7 +182,7 @@ describe("SqliteJobStore", () => {
     db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)").run();
     db.close();
     expect(() => new SqliteJobStore(path)).toThrow(
-      `the job store ${path} has schema version 99, newer than this bridge knows (6)`,
+      `the job store ${path} has schema version 99, newer than this bridge knows (7)`,
     );
   });
 
