@@ -40,6 +40,7 @@ import { createMetricsInterceptor } from "./interceptors/metrics.js";
 import { JobEvents } from "./jobs/job-events.js";
 import type { JobStore } from "./jobs/job-store.js";
 import { publishRemoteChanges } from "./jobs/remote-jobs.js";
+import { type Retention, startRetention } from "./jobs/retention.js";
 import { SqliteJobStore } from "./jobs/sqlite-store.js";
 import { type StorageError, storageZeroGError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
@@ -65,6 +66,14 @@ export interface BridgeOptions {
    * takes a job over this long after its bridge died. Renewed every third of it. Default 30 000.
    */
   leaseMs?: number | undefined;
+  /**
+   * Ended jobs (succeeded, failed, cancelled) are deleted with their task and result this long after
+   * they ended, ms, by a sweep in the background (which deletes the attestations no result uses any
+   * more too); 0 keeps them for ever. Default 30 days.
+   */
+  jobRetentionMs?: number | undefined;
+  /** The retention's sweeps: every `intervalMs` (default 60 000), by the clock `now` (default `Date.now`). */
+  retentionSweep?: { intervalMs?: number | undefined; now?: (() => number) | undefined } | undefined;
   /** This bridge's name in the leases it takes. Default `<host>-<pid>-<random>`. */
   replicaId?: string | undefined;
   /** A required bearer key (id "default"); with neither this nor `apiKeysFile`, no authentication. */
@@ -246,6 +255,8 @@ export function createBridge(options: BridgeOptions): Bridge {
     leaseMs: options.leaseMs ?? 30_000,
   });
   let remote: { stop(): void } | undefined;
+  const retentionMs = options.jobRetentionMs ?? 30 * 86_400_000;
+  let retention: Retention | undefined;
   const shutdown = new AbortController();
   // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.
   setMaxListeners(0, shutdown.signal);
@@ -258,6 +269,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         events,
         worker,
         backend,
+        jobRetentionMs: retentionMs,
         defaultWaitSeconds: options.defaultWaitSeconds ?? 60,
         maxWaitSeconds: options.maxWaitSeconds ?? 3600,
         onSubmitted: (job, ctx) => {
@@ -446,6 +458,16 @@ export function createBridge(options: BridgeOptions): Bridge {
       runsHere: (jobId) => worker.runs(jobId),
       onQueued: () => worker.pump(),
     });
+    if (retentionMs > 0) {
+      retention = startRetention({
+        store,
+        logger,
+        retentionMs,
+        onDeleted: (jobs) => metrics.jobsDeleted.inc({}, jobs),
+        intervalMs: options.retentionSweep?.intervalMs,
+        now: options.retentionSweep?.now,
+      });
+    }
   };
   return {
     store,
@@ -492,6 +514,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         await server.close(deadline);
         storage.stop();
         remote?.stop();
+        await retention?.stop();
         await backend.close();
         await store.close();
         logger.info("bridge stopped");

@@ -138,6 +138,39 @@ describe("loadConfig: job store", () => {
   });
 });
 
+describe("loadConfig: job retention", () => {
+  it("keeps ended jobs 30 days by default; takes days, hours, minutes or seconds, 0 for ever; the flag before the environment", () => {
+    expect(load([]).jobRetentionSeconds).toBe(30 * 86_400);
+    expect(load(["--job-retention", "12h"]).jobRetentionSeconds).toBe(12 * 3600);
+    expect(load([], { ZEROG_JOB_RETENTION: "7d" }).jobRetentionSeconds).toBe(7 * 86_400);
+    expect(load(["--job-retention=90m"], { ZEROG_JOB_RETENTION: "7d" }).jobRetentionSeconds).toBe(5400);
+    expect(load(["--job-retention=3600"]).jobRetentionSeconds).toBe(3600);
+    expect(load(["--job-retention=45s"]).jobRetentionSeconds).toBe(45);
+    expect(load(["--job-retention=0"]).jobRetentionSeconds).toBe(0);
+    expect(load([], { ZEROG_JOB_RETENTION: "" }).jobRetentionSeconds).toBe(30 * 86_400);
+  });
+
+  it.each([
+    ["-1"],
+    ["1.5d"],
+    ["30 days"],
+    ["30x"],
+    ["forever"],
+    ["d"],
+    ["0x10"],
+    ["1e3"],
+    ["99999999999999999999d"],
+  ])("refuses %j naming the flag and its variable", (value) => {
+    for (const config of [
+      () => load([`--job-retention=${value}`]),
+      () => load([], { ZEROG_JOB_RETENTION: value }),
+    ])
+      expect(config).toThrow(
+        /^--job-retention \(ZEROG_JOB_RETENTION\) must be a duration such as 30d, 12h, 90m or 3600 \(seconds\), or 0 to keep ended jobs for ever; got "/,
+      );
+  });
+});
+
 describe("loadConfig: TEE verification", () => {
   const dir = mkdtempSync(join(tmpdir(), "zerog-config-"));
   const file = (name: string, text: string) => {

@@ -32,6 +32,8 @@ export interface BridgeConfig {
   databaseUrl: string | undefined;
   /** How long a running job stays a bridge's without renewal before another may take it over, seconds. */
   leaseSeconds: number;
+  /** Ended jobs (and their results) are deleted this long after they ended, seconds; 0 keeps them for ever. */
+  jobRetentionSeconds: number;
   concurrency: number;
   /** Longest wait for one provider call before retrying or failing over, seconds. */
   providerTimeoutSeconds: number;
@@ -117,6 +119,8 @@ Options (environment variable in brackets):
   --database-url <url>    postgres://… job store instead, shared by several bridges [ZEROG_DATABASE_URL]
   --lease-seconds <s>     a running job whose bridge stops renewing it for this long is taken over by
                           another bridge on the same Postgres; default 30 [ZEROG_LEASE_SECONDS]
+  --job-retention <d>     ended jobs are deleted with their results this long after they ended: 30d,
+                          12h, 90m or seconds; 0 keeps them for ever; default 30d [ZEROG_JOB_RETENTION]
   --concurrency <n>       jobs run at once, default 16 [ZEROG_CONCURRENCY]
   --provider-timeout <s>  per provider call, then retry or fail over; default 60 [ZEROG_PROVIDER_TIMEOUT_SECONDS]
   --rpc-url <url>         0G chain RPC (testnet, mainnet, custom) [ZEROG_RPC_URL]
@@ -214,6 +218,20 @@ function integer(
   return n;
 }
 
+const durationUnits: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A duration in seconds from `30d`, `12h`, `90m`, `45s` or a number of seconds; at most 100 years. */
+function durationSeconds(name: string, value: string | undefined, fallback: number, what: string): number {
+  if (value === undefined || value === "") return fallback;
+  const match = /^(\d{1,12})([smhd]?)$/.exec(value);
+  const seconds = match ? Number(match[1]) * durationUnits[match[2]!]! : Number.NaN;
+  if (!(seconds <= 100 * 365 * 86_400))
+    throw new ConfigError(
+      `${name} must be a duration such as 30d, 12h, 90m or 3600 (seconds), or ${what}; got ${JSON.stringify(value)}`,
+    );
+  return seconds;
+}
+
 function address(name: string, value: string | undefined): string | undefined {
   if (value === undefined || value === "") return undefined;
   if (!/^0x[0-9a-fA-F]{40}$/.test(value))
@@ -272,6 +290,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         db: { type: "string" },
         "database-url": { type: "string" },
         "lease-seconds": { type: "string" },
+        "job-retention": { type: "string" },
         concurrency: { type: "string" },
         "provider-timeout": { type: "string" },
         "rpc-url": { type: "string" },
@@ -413,6 +432,12 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     dbPath: resolve(baseDir, flag("db") ?? (env.ZEROG_DB_PATH || ".zerog/jobs.db")),
     databaseUrl,
     leaseSeconds: integer("--lease-seconds", flag("lease-seconds") ?? env.ZEROG_LEASE_SECONDS, 30, 1, 3600),
+    jobRetentionSeconds: durationSeconds(
+      "--job-retention (ZEROG_JOB_RETENTION)",
+      flag("job-retention") ?? env.ZEROG_JOB_RETENTION,
+      30 * 86_400,
+      "0 to keep ended jobs for ever",
+    ),
     concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),
     providerTimeoutSeconds: integer(
       "--provider-timeout",

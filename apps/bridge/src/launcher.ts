@@ -122,6 +122,7 @@ export async function launch(
       dbPath: config.dbPath,
       store,
       leaseMs: config.leaseSeconds * 1000,
+      jobRetentionMs: config.jobRetentionSeconds * 1000,
       apiKey: config.apiKey,
       apiKeysFile: config.apiKeysFile,
       keyLimits: {

@@ -37,7 +37,7 @@ afterEach(async () => {
   for (const b of bridges.splice(0)) await b.close({ graceMs: 100 });
 });
 
-function inMemory(options: { apiKey?: string; concurrency?: number } = {}) {
+function inMemory(options: { apiKey?: string; concurrency?: number; retentionNow?: () => number } = {}) {
   const fake = controllableBackend();
   const bridge = createBridge({
     backend: fake.backend,
@@ -45,6 +45,7 @@ function inMemory(options: { apiKey?: string; concurrency?: number } = {}) {
     dbPath: ":memory:",
     concurrency: options.concurrency ?? 4,
     apiKey: options.apiKey,
+    retentionSweep: options.retentionNow && { intervalMs: 20, now: options.retentionNow },
   });
   bridges.push(bridge);
   bridge.start();
@@ -117,6 +118,44 @@ describe("Submit, GetJob, GetResult", () => {
     const missing = await rejection(client.getJob({ jobId: `job_${"z".repeat(100)}` }));
     expect(missing.code).toBe(Code.NotFound);
     expect(missing.rawMessage).not.toContain("z".repeat(65));
+  });
+
+  it("answers NOT_FOUND for a job the retention deleted, saying it may have been; its idempotency key then makes a new job", async () => {
+    let now = Date.now();
+    const { client, finish, started, bridge } = inMemory({ retentionNow: () => now });
+    const { jobId } = await client.submit({ task: task(), idempotencyKey: "k-kept" });
+    await vi.waitFor(() => expect(started).toEqual([jobId]));
+    finish(jobId);
+    expect((await client.getResult({ jobId, wait: true, timeoutSeconds: 10 })).output).toBe(`done ${jobId}`);
+    const metric = async (pattern: RegExp) =>
+      Number(pattern.exec(await bridge.metrics.registry.expose())?.[1] ?? 0);
+    const sweeps = () => metric(/^zerog_store_operation_seconds_count\{operation="deleteEnded"\} (\d+)$/m);
+    const deleted = async () => (await metric(/^zerog_jobs_deleted_total (\d+)$/m)) === 1;
+    // Sweeps run meanwhile: within the 30 days' retention, the job stays.
+    now += 29 * 86_400_000;
+    const before = await sweeps();
+    await vi.waitFor(async () => expect(await sweeps()).toBeGreaterThan(before + 1));
+    expect((await client.getJob({ jobId })).state).toBe(JobState.SUCCEEDED);
+    expect(await deleted()).toBe(false);
+    now += 2 * 86_400_000;
+    await vi.waitFor(async () => expect(await deleted()).toBe(true));
+    const calls = [
+      client.getJob({ jobId }),
+      client.getResult({ jobId, wait: true }),
+      (async () => {
+        for await (const _ of client.watchJob({ jobId })) throw new Error("a deleted job streamed");
+      })(),
+      client.cancelJob({ jobId }),
+    ];
+    for (const call of calls) {
+      const err = await rejection(call);
+      expect(err.code).toBe(Code.NotFound);
+      expect(err.rawMessage).toBe(
+        `job "${jobId}" not found: it was never submitted here, or it ended more than 30d ago and was deleted (the bridge's --job-retention)`,
+      );
+    }
+    const again = await client.submit({ task: task(), idempotencyKey: "k-kept" });
+    expect(again.jobId).not.toBe(jobId);
   });
 
   it("answers a storage failure with its cause: RESOURCE_EXHAUSTED for a full disk", async () => {

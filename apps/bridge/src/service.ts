@@ -27,6 +27,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ComputeBackend } from "./backend.js";
 import type { JobEvents } from "./jobs/job-events.js";
 import { type JobRecord, type JobStore, reaches, type Submitter } from "./jobs/job-store.js";
+import { formatDuration } from "./jobs/retention.js";
 import type { Worker } from "./jobs/worker.js";
 import { acceptedEnumValues } from "./wire/enums.js";
 import { quoteBounded } from "./wire/violations.js";
@@ -40,6 +41,8 @@ export interface ComputeServiceDeps {
   defaultWaitSeconds: number;
   /** Longest GetResult wait allowed. */
   maxWaitSeconds: number;
+  /** How long ended jobs are kept before the retention deletes them, ms; 0 for ever. Default 0. */
+  jobRetentionMs?: number | undefined;
   /** A Submit created `job` (before it may start): for what follows the job from its call, e.g. its trace. */
   onSubmitted?: ((job: Job, ctx: HandlerContext) => void) | undefined;
   /** Who makes a call (its key id and in-flight jobs quota), stored with the jobs it submits. */
@@ -79,8 +82,13 @@ function requireJobId(jobId: string): void {
   }
 }
 
-function notFound(jobId: string): ZeroGError {
-  return new ZeroGError("job_not_found", `job ${quoteBounded(jobId)} not found`);
+/** `retentionMs`: how long ended jobs are kept (0: for ever), to say that the job may have been deleted. */
+function notFound(jobId: string, retentionMs: number): ZeroGError {
+  const deleted =
+    retentionMs > 0
+      ? `: it was never submitted here, or it ended more than ${formatDuration(retentionMs)} ago and was deleted (the bridge's --job-retention)`
+      : "";
+  return new ZeroGError("job_not_found", `job ${quoteBounded(jobId)} not found${deleted}`);
 }
 
 function pageToken(seq: number): string {
@@ -137,6 +145,7 @@ function endedWithoutResult(job: Job): ZeroGError {
 /** `ComputeService` on top of the job store, the worker and a backend. */
 export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<typeof ComputeService> {
   const { store, events, worker, backend } = deps;
+  const retentionMs = deps.jobRetentionMs ?? 0;
 
   /**
    * The job `jobId` if the caller reaches it. Another key's job takes the same path as an unknown id
@@ -145,7 +154,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
   async function record(jobId: string, ctx: HandlerContext): Promise<JobRecord> {
     requireJobId(jobId);
     const found = await store.get(jobId);
-    if (!found || !reaches(deps.jobsOf?.(ctx), found)) throw notFound(jobId);
+    if (!found || !reaches(deps.jobsOf?.(ctx), found)) throw notFound(jobId, retentionMs);
     return found;
   }
 
@@ -208,7 +217,11 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         if (job.state !== JobState.SUCCEEDED) throw endedWithoutResult(job);
       }
       const result = published ?? (await store.result(job.jobId));
-      if (!result) throw new ZeroGError("internal", `job ${job.jobId} succeeded but its result is missing`);
+      if (!result) {
+        // Deleted by the retention between the two reads.
+        if (!(await store.get(job.jobId))) throw notFound(job.jobId, retentionMs);
+        throw new ZeroGError("internal", `job ${job.jobId} succeeded but its result is missing`);
+      }
       return result;
     },
 

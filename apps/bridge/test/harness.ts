@@ -39,6 +39,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     dbPath: tempDbPath(),
     databaseUrl: undefined,
     leaseSeconds: 30,
+    jobRetentionSeconds: 30 * 86_400,
     concurrency: 8,
     providerTimeoutSeconds: 60,
     network: "devnet",

@@ -18,7 +18,10 @@ export const errorCatalogue = {
     code: Code.Unauthenticated,
     hint: "Send `authorization: Bearer <key>` with the bridge's ZEROG_API_KEY (adapter: apiKey or ZEROG_API_KEY).",
   },
-  job_not_found: { code: Code.NotFound, hint: "Check the job id; ids come from Submit." },
+  job_not_found: {
+    code: Code.NotFound,
+    hint: "Check the job id; ids come from Submit. A bridge deletes an ended job and its result once its job retention has passed (30 days unless its operator set another): submit the task again.",
+  },
   job_not_finished: {
     code: Code.FailedPrecondition,
     hint: "Call GetResult with wait=true, or poll GetJob until the job has ended.",

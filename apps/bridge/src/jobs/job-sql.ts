@@ -57,12 +57,24 @@ export const jobColumns =
 const { QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED } = JobState;
 /** A job queued or running: one that holds a place in its key's in-flight jobs quota. */
 export const live = `state IN (${QUEUED}, ${RUNNING})`;
+/** A job that ended; the same text as the condition of the `jobs_ended` index, so that it is used. */
+const ended = `state IN (${SUCCEEDED}, ${FAILED}, ${CANCELLED})`;
 /** The running job still held by the lease `@owner`/`@attempt`. */
 const leased = `id = @id AND state = ${RUNNING} AND lease_owner = @owner AND attempts = @attempt`;
 
-/** Stores attestation `@evidence` under `@hash` unless it is stored already, or `@evidence` is NULL. */
-const storeAttestationOnce = `WITH stored AS (INSERT INTO attestations (hash, evidence)
-      SELECT @hash::bytea, @evidence::bytea WHERE @evidence::bytea IS NOT NULL ON CONFLICT (hash) DO NOTHING)
+/**
+ * Stores attestation `@evidence` under `@hash` unless it is stored already (or `@evidence` is NULL), and
+ * holds its row until the transaction ends, so that the retention cannot delete it before the result
+ * referencing it commits: the row found is locked FOR KEY SHARE (first: bridges storing results of
+ * one attestation at once do not wait for each other); one stored meanwhile by another bridge (it
+ * conflicts) is locked by `DO UPDATE … WHERE false`, which updates nothing. The retention locks what it
+ * deletes FOR UPDATE SKIP LOCKED: it skips a held row, and a row it holds is waited for, then found
+ * deleted and stored again. Either way the result's reference finds its attestation.
+ */
+const storeAttestationOnce = `WITH held AS (SELECT hash FROM attestations WHERE hash = @hash::bytea FOR KEY SHARE),
+      stored AS (INSERT INTO attestations (hash, evidence)
+      SELECT @hash::bytea, @evidence::bytea WHERE @evidence::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM held)
+      ON CONFLICT (hash) DO UPDATE SET evidence = excluded.evidence WHERE false)
       `;
 
 /** What differs between the two databases in the shared statements. */
@@ -77,6 +89,11 @@ export interface SqlDialect {
    * row: a large task once per progress update).
    */
   payloads: "row" | "table";
+  /**
+   * Names the index of ended jobs after `FROM jobs` where the planner must be told (SQLite, without
+   * statistics, prefers `jobs_by_state` and sorts every ended job to find the oldest).
+   */
+  endedIndex: string;
 }
 
 /** The statements both stores run, for `dialect`. */
@@ -145,6 +162,11 @@ export function jobStatements(dialect: SqlDialect) {
     cancel: `UPDATE jobs SET state = ${CANCELLED}, error_message = @errorMessage, message = '',
       lease_expires_at = NULL, updated_at = @now, ended_at = @now, version = version + 1
       WHERE id = @id AND ${live} ${changed}`,
+    /** Up to `@limit` of the jobs that ended before `@before`, oldest first (Postgres: not locked by another). */
+    endedBefore: `SELECT seq FROM jobs${dialect.endedIndex} WHERE ${ended} AND ended_at < @before ORDER BY ended_at LIMIT @limit${dialect.skipLocked}`,
+    /** The attestations no result references (`@limit` at most). */
+    unusedAttestations: `SELECT hash FROM attestations AS a WHERE NOT EXISTS
+      (SELECT 1 FROM ${inRow ? "jobs" : "job_payloads"} AS r WHERE r.attestation = a.hash) LIMIT @limit${dialect.skipLocked}`,
     /** A small committed write: whether the store can be written to now. */
     probe:
       "INSERT INTO bridge_meta (key, value) VALUES ('last_write', @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -319,6 +319,84 @@ describe.each(kinds)("$name job store", (kind) => {
     expect(await store.probe()).toBe(true);
   });
 
+  describe("retention: deleting ended jobs", () => {
+    /** Sets a job's times (ms since the epoch) as if it had been created, and ended, then. */
+    const age = (at: string, id: string, times: { created: number; ended?: number | null }) =>
+      kind.exec(at, "UPDATE jobs SET created_at = ?, updated_at = ?, ended_at = ? WHERE id = ?", [
+        times.created,
+        times.ended ?? times.created,
+        times.ended ?? null,
+        id,
+      ]);
+    const payloadRows = async (at: string) =>
+      kind.name === "sqlite"
+        ? Number((await kind.rows<{ n: number }>(at, "SELECT COUNT(*) AS n FROM job_payloads"))[0]!.n)
+        : undefined;
+
+    it("deletes jobs ended before the cutoff with their task and result, oldest first and at most `limit` a time; keeps queued and running jobs of any age and jobs ended since", async () => {
+      const { store, at } = await open();
+      const [running, succeeded, failed, cancelled, recent] = [
+        await insert(store, "running"),
+        await insert(store, "succeeded"),
+        await insert(store, "failed"),
+        await insert(store, "cancelled"),
+        await insert(store, "recent"),
+      ];
+      const leases = await store.claim("bridge-a", 5, minute);
+      const queued = await insert(store, "queued");
+      const lease = (id: string) => leases.find((c) => c.job.jobId === id)!.lease;
+      const result = (id: string) => create(ComputeResultSchema, { jobId: id, output: `out ${id}` });
+      expect(await store.succeed(succeeded!, lease(succeeded!), result(succeeded!), "0xabc")).toBe(true);
+      expect(await store.fail(failed!, lease(failed!), FailureReason.INTERNAL, "x")).toBe(true);
+      expect(await store.cancel(cancelled!)).toBe(true);
+      expect(await store.succeed(recent!, lease(recent!), result(recent!), "0xabc")).toBe(true);
+      // Queued and running since the epoch: older than any cutoff, never deleted.
+      await age(at, queued!, { created: 1 });
+      await age(at, running!, { created: 1 });
+      await age(at, succeeded!, { created: 1, ended: 1000 });
+      await age(at, failed!, { created: 1, ended: 2000 });
+      await age(at, cancelled!, { created: 1, ended: 3000 });
+      await age(at, recent!, { created: 1, ended: 5000 });
+
+      expect(await store.deleteEnded(5000, 2)).toBe(2);
+      expect(await store.get(succeeded!)).toBeUndefined();
+      expect(await store.result(succeeded!)).toBeUndefined();
+      expect(await store.get(failed!)).toBeUndefined();
+      expect((await store.get(cancelled!))?.job.state).toBe(JobState.CANCELLED);
+      expect(await store.deleteEnded(5000, 2)).toBe(1);
+      expect(await store.deleteEnded(5000, 2)).toBe(0);
+      expect(await store.deleteEnded(Number.MAX_SAFE_INTEGER, 1000)).toBe(1);
+      expect(await store.get(recent!)).toBeUndefined();
+
+      const left = (await store.list({ states: [], pageSize: 10 })).records.map((r) => r.job.jobId);
+      expect(left).toEqual([queued, running]);
+      expect(await store.counts()).toEqual(
+        new Map([
+          [JobState.QUEUED, 1],
+          [JobState.RUNNING, 1],
+        ]),
+      );
+      // The tasks and results went with their jobs.
+      if (kind.name === "sqlite") expect(await payloadRows(at)).toBe(2);
+      // The jobs kept work as before.
+      expect((await store.get(queued!))?.task.inputs?.prompt).toBe("queued");
+      expect(await store.succeed(running!, lease(running!), result(running!), "0xabc")).toBe(true);
+      expect((await store.result(running!))?.output).toBe(`out ${running}`);
+    });
+
+    it("makes a new job for the idempotency key of a deleted job", async () => {
+      const { store } = await open();
+      const first = (await store.insert(task(), "key-1")).record.job.jobId;
+      const claimed = await claimOne(store);
+      await store.fail(first, claimed.lease, FailureReason.INTERNAL, "x");
+      expect(await store.deleteEnded(Number.MAX_SAFE_INTEGER, 10)).toBe(1);
+      const again = await store.insert(task(), "key-1");
+      expect(again.created).toBe(true);
+      expect(again.record.job.jobId).not.toBe(first);
+      expect((await store.insert(task(), "key-1")).record.job.jobId).toBe(again.record.job.jobId);
+    });
+  });
+
   describe("in-flight jobs quota", () => {
     const agentA = { keyId: "agent-a", maxInFlight: 3 };
     /** Inserts for `submitter`, each started in the next turn of the event loop (so in several batches). */
@@ -685,6 +763,72 @@ describe.each(kinds)("$name job store", (kind) => {
       expect(await attestationRows(at)).toBe(1);
       expect(bytes(await store.result(fresh.jobId))).toEqual(bytes(fresh));
       expect(bytes(await store.result("job_old"))).toEqual(bytes(old));
+    });
+
+    it("deletes an attestation once no result references it and keeps it while one does; the same attestation stored again reads back byte for byte", async () => {
+      const { store, at } = await open();
+      const a = providerEvidence("provider-a");
+      const [a1, a2, b1] = [
+        await succeeded(store, (id) => attestedResult(id, a)),
+        await succeeded(store, (id) => attestedResult(id, a)),
+        await succeeded(store, (id) => attestedResult(id, providerEvidence("provider-b"))),
+      ];
+      expect(await attestationRows(at)).toBe(2);
+      // Nothing to delete while every attestation is referenced.
+      expect(await store.deleteUnusedAttestations(1000)).toBe(0);
+      await kind.exec(at, "UPDATE jobs SET ended_at = 1 WHERE id IN (?, ?)", [a1.jobId, b1.jobId]);
+      expect(await store.deleteEnded(2, 1000)).toBe(2);
+      // b's attestation is referenced no more; a's still is, by a2.
+      expect(await store.deleteUnusedAttestations(1000)).toBe(1);
+      expect(await attestationRows(at)).toBe(1);
+      expect(bytes(await store.result(a2.jobId))).toEqual(bytes(a2));
+      await kind.exec(at, "UPDATE jobs SET ended_at = 1 WHERE id = ?", [a2.jobId]);
+      expect(await store.deleteEnded(2, 1000)).toBe(1);
+      expect(await store.deleteUnusedAttestations(1000)).toBe(1);
+      expect(await attestationRows(at)).toBe(0);
+      // A result with the same attestation, stored right after the sweep: stored again, read back from
+      // the database (a new store: nothing cached) and checked against its hash.
+      const again = await succeeded(store, (id) => attestedResult(id, a));
+      expect(await attestationRows(at)).toBe(1);
+      await store.close();
+      const { store: reopened } = await open(undefined, at);
+      expect(bytes(await reopened.result(again.jobId))).toEqual(bytes(again));
+      expect(await reopened.deleteUnusedAttestations(1000)).toBe(0);
+    });
+
+    it("keeps the attestation of every result stored while sweeps run", async () => {
+      // SQLite: a result and its attestation are stored by one synchronous transaction, and a sweep's
+      // deletion is one statement: they never interleave. Postgres: see the race test with two bridges.
+      const { store, at } = await open();
+      const evidence = providerEvidence("provider-a");
+      const results: ComputeResult[] = [];
+      for (let round = 0; round < 30; round++) {
+        await kind.exec(at, "UPDATE jobs SET ended_at = 1");
+        await store.deleteEnded(2, 1000);
+        const [result] = await Promise.all([
+          succeeded(store, (id) => attestedResult(id, evidence)),
+          store.deleteUnusedAttestations(1000),
+          store.deleteUnusedAttestations(1000),
+        ]);
+        results.push(result);
+      }
+      await store.close();
+      const { store: reopened } = await open(undefined, at);
+      const last = results.at(-1)!;
+      expect(bytes(await reopened.result(last.jobId))).toEqual(bytes(last));
+      expect(await attestationRows(at)).toBe(1);
+    });
+
+    it("deletes unused attestations at most `limit` a time", async () => {
+      const { store, at } = await open();
+      for (const name of ["p1", "p2", "p3"])
+        await succeeded(store, (id) => attestedResult(id, providerEvidence(name)));
+      await kind.exec(at, "UPDATE jobs SET ended_at = 1");
+      expect(await store.deleteEnded(2, 1000)).toBe(3);
+      expect(await store.deleteUnusedAttestations(2)).toBe(2);
+      expect(await attestationRows(at)).toBe(1);
+      expect(await store.deleteUnusedAttestations(2)).toBe(1);
+      expect(await store.deleteUnusedAttestations(2)).toBe(0);
     });
 
     it("stores a result without attestation whole", async () => {

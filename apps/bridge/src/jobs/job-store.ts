@@ -183,6 +183,17 @@ export interface JobStore {
   counts(): Promise<Map<JobState, number>>;
   /** Jobs queued or running by the key id that submitted them (jobs stored without one are left out). */
   inFlightByKey(): Promise<Map<string, number>>;
+  /**
+   * Deletes up to `limit` of the jobs that ended (succeeded, failed, cancelled) before `endedBefore` (ms
+   * since the epoch), the oldest first, with their task and result; returns how many. Queued and running
+   * jobs are never deleted. Bridges sharing the store may run it at once: each job is deleted once.
+   */
+  deleteEnded(endedBefore: number, limit: number): Promise<number>;
+  /**
+   * Deletes up to `limit` stored attestations that no result references; returns how many. One that a
+   * result being stored at the same moment references is kept (that `succeed` never fails for it).
+   */
+  deleteUnusedAttestations(limit: number): Promise<number>;
   /** Resolves once every write committed before the call would survive a power cut. */
   durable(): Promise<void>;
   /** Other bridges' changes (shared stores only); returns a function that stops listening. */

@@ -65,7 +65,17 @@ export const postgresMigrations: readonly Migration<pg.ClientBase>[] = [
         CREATE INDEX jobs_live_by_key ON jobs (key_id) WHERE state IN (1, 2);`);
     },
   },
-  // Version 4 comes from the job retention work (a branch of its own); the merge puts it before this one.
+  {
+    version: 4,
+    name: "job retention: ended jobs by end time, results by attestation",
+    // The retention finds the jobs ended before a time, and the attestations no result references
+    // (which deleting an attestation checks too, for the foreign key).
+    up: async (db) => {
+      await db.query(`
+        CREATE INDEX jobs_ended ON jobs (ended_at) WHERE state IN (3, 4, 5);
+        CREATE INDEX jobs_by_attestation ON jobs (attestation) WHERE attestation IS NOT NULL;`);
+    },
+  },
   {
     version: 5,
     name: "idempotency keys per key id, and each key's jobs listed by position",

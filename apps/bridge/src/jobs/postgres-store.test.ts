@@ -1,5 +1,6 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { toBinary } from "@bufbuild/protobuf";
-import { ComputeResultSchema, JobState } from "@chaoschain/zerog-core";
+import { type ComputeResult, ComputeResultSchema, FailureReason, JobState } from "@chaoschain/zerog-core";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { attestedResult, inferenceTask, minute, providerEvidence, usePostgres } from "../../test/stores.js";
@@ -7,6 +8,7 @@ import { jobStatements, live } from "./job-sql.js";
 import type { JobStore, JobStoreHooks, RemoteChanges } from "./job-store.js";
 import { byIdempotencyKeys, PostgresJobStore } from "./postgres-store.js";
 import { StorageError } from "./storage-error.js";
+import { AttestationCache } from "./stored-results.js";
 
 // What only the Postgres store does: migrations, several bridges on one database, notifications, and
 // a database that goes away and comes back. What both stores do is in job-store.test.ts.
@@ -32,6 +34,10 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string): Pro
     await client.end();
   }
 }
+/** Resolves after `n` turns of the event loop. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await nextTurn();
+}
 function remoteLog() {
   const log: string[] = [];
   const listener: RemoteChanges = {
@@ -50,10 +56,11 @@ describe("PostgresJobStore", () => {
       { version: 1, name: "jobs with leases" },
       { version: 2, name: "attestations stored once" },
       { version: 3, name: "the key id of each job, for the in-flight jobs quota" },
+      { version: 4, name: "job retention: ended jobs by end time, results by attestation" },
       { version: 5, name: "idempotency keys per key id, and each key's jobs listed by position" },
     ]);
     await open(url);
-    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 4 }]);
+    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 5 }]);
     // The quota's count can read the partial index of the jobs queued or running (on a table this
     // small, only when a sequential scan is ruled out).
     const client = new pg.Client({ connectionString: url });
@@ -161,6 +168,24 @@ describe("PostgresJobStore", () => {
     expect(await a.counts()).toEqual(new Map([[JobState.QUEUED, 4]]));
   });
 
+  it("makes a new job for an idempotency key whose ended job is deleted between the insert and the read of that job", async () => {
+    const url = await server().createDatabase();
+    const store = await open(url);
+    const first = (await store.insert(task(), "vanishing")).record.job.jobId;
+    await store.cancel(first);
+    // The retention of another bridge, at the worst moment: right after the INSERT found the key taken.
+    await query(
+      url,
+      `CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         DELETE FROM jobs WHERE idempotency_key = 'vanishing' AND state = ${JobState.CANCELLED}; RETURN NULL; END $$;
+       CREATE TRIGGER vanish AFTER INSERT ON jobs FOR EACH STATEMENT EXECUTE FUNCTION vanish();`,
+    );
+    const again = await store.insert(task(), "vanishing");
+    expect(again.created).toBe(true);
+    expect(again.record.job.jobId).not.toBe(first);
+    expect((await store.insert(task(), "vanishing")).record.job.jobId).toBe(again.record.job.jobId);
+  });
+
   it("holds a key's in-flight maximum across bridges inserting for it at once", async () => {
     const url = await server().createDatabase();
     const bridges = [await open(url), await open(url), await open(url)];
@@ -217,6 +242,143 @@ describe("PostgresJobStore", () => {
         Buffer.from(toBinary(ComputeResultSchema, result)),
       );
     }
+  });
+
+  it("never fails a result because another bridge deletes its attestation at the same moment: the deletion yields", async () => {
+    const url = await server().createDatabase();
+    const [runner, collector, collector2] = [await open(url), await open(url), await open(url)];
+    const sql = new pg.Client({ connectionString: url });
+    await sql.connect();
+    const evidence = providerEvidence("provider-a");
+    const bytes = (r: ComputeResult | undefined) => Buffer.from(toBinary(ComputeResultSchema, r!));
+    const rounds = 200;
+    const perRound = 3;
+    const failedResults: unknown[] = [];
+    const failedDeletions: unknown[] = [];
+    const deletedPerRound: number[] = [];
+    let last: ComputeResult[] = [];
+    try {
+      for (let round = 0; round < rounds; round++) {
+        await Promise.all(
+          Array.from({ length: perRound }, (_, i) => runner.insert(task(`r${round}-${i}`), "")),
+        );
+        const claimed = await runner.claim("bridge-a", perRound, minute);
+        const results = claimed.map((c) => attestedResult(c.job.jobId, evidence));
+        // The previous jobs, the attestation's only references, are deleted: the attestation is unused
+        // while the runner stores results referencing it again.
+        await sql.query("UPDATE jobs SET ended_at = 1 WHERE state = $1", [JobState.SUCCEEDED]);
+        await collector.deleteEnded(2, 1000);
+        // Every other round the runner forgets that the attestation is stored, and sends it again.
+        if (round % 2)
+          (runner as unknown as { attestations: AttestationCache }).attestations = new AttestationCache();
+        const outcomes = await Promise.allSettled([
+          ...claimed.map((c, i) => runner.succeed(c.job.jobId, c.lease, results[i]!, "0xabc")),
+          // Started a few turns of the event loop apart: each ordering gets its turn.
+          ...[collector, collector2].map((c, i) =>
+            turns((round + i) % 4).then(() => c.deleteUnusedAttestations(1000)),
+          ),
+        ]);
+        for (const stored of outcomes.slice(0, perRound))
+          if (stored.status === "rejected" || stored.value !== true) failedResults.push(stored);
+        let deleted = 0;
+        for (const outcome of outcomes.slice(perRound)) {
+          if (outcome.status === "rejected") failedDeletions.push(outcome.reason);
+          else deleted += Number(outcome.value);
+        }
+        deletedPerRound.push(deleted);
+        last = results;
+      }
+      expect(failedResults).toEqual([]);
+      expect(failedDeletions).toEqual([]);
+      // Each result's attestation is there (the foreign key), and the last ones read back byte for
+      // byte on a bridge that never cached it.
+      const { rows } = await sql.query<{ n: number }>(
+        "SELECT COUNT(*)::int AS n FROM jobs WHERE attestation IS NOT NULL AND attestation NOT IN (SELECT hash FROM attestations)",
+      );
+      expect(rows).toEqual([{ n: 0 }]);
+      const fresh = await open(url);
+      for (const result of last) expect(bytes(await fresh.result(result.jobId))).toEqual(bytes(result));
+      // Both orderings happened: rounds whose deletions found the attestation in use, and rounds where
+      // one deleted it first.
+      expect(deletedPerRound.filter((n) => n === 0).length).toBeGreaterThan(0);
+      expect(deletedPerRound.filter((n) => n > 0).length).toBeGreaterThan(0);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("deletes each ended job once when two bridges sweep at once, without errors or waiting for each other", async () => {
+    const url = await server().createDatabase();
+    const [a, b] = [await open(url), await open(url)];
+    await Promise.all(Array.from({ length: 300 }, (_, i) => a.insert(task(`p${i}`), "")));
+    const claimed = await a.claim("bridge-a", 300, minute);
+    for (const [i, c] of claimed.entries()) {
+      if (i % 2) await a.cancel(c.job.jobId);
+      else await a.fail(c.job.jobId, c.lease, FailureReason.INTERNAL, "x");
+    }
+    await a.insert(task("queued"), "");
+    const sweep = async (store: JobStore) => {
+      let total = 0;
+      for (;;) {
+        const n = await store.deleteEnded(Number.MAX_SAFE_INTEGER, 25);
+        total += n;
+        if (n === 0) return total;
+      }
+    };
+    const [byA, byB] = await Promise.all([sweep(a), sweep(b)]);
+    expect(byA + byB).toBe(300);
+    expect(await a.counts()).toEqual(new Map([[JobState.QUEUED, 1]]));
+  });
+
+  it("yields when the foreign key refuses an attestation's deletion: nothing deleted, no error, no storage problem", async () => {
+    const url = await server().createDatabase();
+    const store = await open(url);
+    const id = (await store.insert(task(), "")).record.job.jobId;
+    const [claimed] = await store.claim("bridge-a", 1, minute);
+    await store.succeed(id, claimed!.lease, attestedResult(id, providerEvidence("provider-a")), "0xabc");
+    await query(url, "UPDATE jobs SET ended_at = 1");
+    expect(await store.deleteEnded(2, 10)).toBe(1);
+    // A reference appearing at the last moment, which the deletion's own check cannot see.
+    await query(
+      url,
+      `CREATE FUNCTION refer() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         INSERT INTO jobs (id, state, task, task_type, model, created_at, updated_at, attestation)
+         VALUES ('job_late', ${JobState.SUCCEEDED}, '', 1, 'm', 0, 0, OLD.hash); RETURN OLD; END $$;
+       CREATE TRIGGER refer BEFORE DELETE ON attestations FOR EACH ROW EXECUTE FUNCTION refer();`,
+    );
+    expect(await store.deleteUnusedAttestations(10)).toBe(0);
+    expect(store.problem).toBeUndefined();
+    expect(await query(url, "SELECT COUNT(*)::int AS n FROM attestations")).toEqual([{ n: 1 }]);
+  });
+
+  it("sends a provider's attestation with its first result only, and again once another bridge deleted it", async () => {
+    const url = await server().createDatabase();
+    const [runner, collector] = [(await open(url)) as PostgresJobStore, await open(url)];
+    const bytes = (r: ComputeResult | undefined) => Buffer.from(toBinary(ComputeResultSchema, r!));
+    const succeeded = async () => {
+      const id = (await runner.insert(task(), "")).record.job.jobId;
+      const [claimed] = await runner.claim("bridge-a", 1, minute);
+      // Each its own copy, as when the attestation is fetched again: equal bytes, another object.
+      const result = attestedResult(id, providerEvidence("provider-a"));
+      expect(await runner.succeed(id, claimed!.lease, result, "0xabc")).toBe(true);
+      return result;
+    };
+    const first = await succeeded();
+    const second = await succeeded();
+    expect(runner.attestationsSent).toBe(1);
+    // Another bridge's retention deletes both jobs and the attestation this bridge believes stored.
+    await query(url, "UPDATE jobs SET ended_at = 1");
+    expect(await collector.deleteEnded(2, 1000)).toBe(2);
+    expect(await collector.deleteUnusedAttestations(1000)).toBe(1);
+    const third = await succeeded();
+    expect(runner.attestationsSent).toBe(2);
+    const fourth = await succeeded();
+    expect(runner.attestationsSent).toBe(2);
+    const fresh = await open(url);
+    for (const result of [third, fourth])
+      expect(bytes(await fresh.result(result.jobId))).toEqual(bytes(result));
+    expect(await fresh.get(first.jobId)).toBeUndefined();
+    expect(await fresh.get(second.jobId)).toBeUndefined();
   });
 
   it("tells each bridge what the others changed, not what it changed itself", async () => {

@@ -59,6 +59,9 @@ const jobChannel = "zerog_job";
 /** Channel of new queued jobs: payload `<origin>`. */
 const queuedChannel = "zerog_queued";
 
+/** The foreign key from a job's result to its attestation (Postgres names it). */
+const attestationReference = "jobs_attestation_fkey";
+
 /** The advisory locks of the in-flight jobs quota: (this, hashtext(key id)); "zg" in ASCII. */
 const quotaLockSpace = 0x7a67;
 
@@ -123,7 +126,7 @@ function compile(sql: string): { text: string; names: string[] } {
 }
 
 type Statements = ReturnType<typeof jobStatements>;
-type StatementName = Exclude<keyof Statements, "list" | "storeResult" | "storeAttestation">;
+type StatementName = Exclude<keyof Statements, "list" | "storeResult" | "storeAttestation"> | "deleteEnded";
 type Compiled = Record<StatementName, { text: string; names: string[] }>;
 
 /**
@@ -147,6 +150,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   #pendingInserts: PendingInsert[] = [];
   #inserting = false;
   #insertStatements = 0;
+  #attestationsSent = 0;
   readonly #remote = new Set<RemoteChanges>();
   #listener: pg.Client | undefined;
   #listenTimer: NodeJS.Timeout | undefined;
@@ -167,10 +171,15 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       skipLocked: " FOR UPDATE SKIP LOCKED",
       notify,
       payloads: "row",
+      endedIndex: "",
     });
     this.#list = list;
     this.#sql = Object.fromEntries(
-      Object.entries(statements).map(([name, sql]) => [name, compile(sql)]),
+      Object.entries({
+        ...statements,
+        deleteEnded: `WITH picked AS MATERIALIZED (${statements.endedBefore})
+          DELETE FROM jobs WHERE seq IN (SELECT seq FROM picked) RETURNING seq`,
+      }).map(([name, sql]) => [name, compile(sql)]),
     ) as Compiled;
   }
 
@@ -328,21 +337,27 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   /**
    * Inserts a batch in one statement. When some of its submitters have a quota, in a transaction that
    * first locks their keys and counts their jobs in flight (`#overQuota`), so that no bridge inserts
-   * for those keys until it commits; without a quota, no lock and no count.
+   * for those keys until it commits; without a quota, no lock and no count. `retries`: how often keys
+   * whose job vanished between the insert and the read are inserted again.
    */
-  async #insertBatch(batch: PendingInsert[]): Promise<void> {
+  async #insertBatch(batch: PendingInsert[], retries = 2): Promise<void> {
     const limited = batch.filter((e) => e.submitter.maxInFlight !== undefined);
+    let vanished: PendingInsert[];
     if (limited.length === 0) {
-      await this.#answer(batch, await this.#insertRows(batch, (...args) => this.#query(...args)));
-      return;
+      const inserted = await this.#insertRows(batch, (...args) => this.#query(...args));
+      vanished = await this.#answer(batch, inserted, retries > 0);
+    } else {
+      const { refused, admitted, inserted } = await this.#transaction(async (query) => {
+        const refused = await this.#overQuota(limited, query);
+        const admitted = batch.filter((e) => !refused.has(e));
+        return { refused, admitted, inserted: await this.#insertRows(admitted, query) };
+      });
+      for (const [entry, err] of refused) entry.reject(err);
+      vanished = await this.#answer(admitted, inserted, retries > 0);
     }
-    const { refused, admitted, inserted } = await this.#transaction(async (query) => {
-      const refused = await this.#overQuota(limited, query);
-      const admitted = batch.filter((e) => !refused.has(e));
-      return { refused, admitted, inserted: await this.#insertRows(admitted, query) };
-    });
-    for (const [entry, err] of refused) entry.reject(err);
-    await this.#answer(admitted, inserted);
+    // Their key's job ended long ago and the retention deleted it meanwhile: the key is free again (and
+    // the quota is counted again).
+    if (vanished.length) await this.#insertBatch(vanished, retries - 1);
   }
 
   /**
@@ -443,9 +458,15 @@ export class PostgresJobStore extends StoreBase implements JobStore {
 
   /**
    * Once the rows are committed: reports the jobs created and answers each entry, with its new job or
-   * the job first stored with its idempotency key (and key id, or none).
+   * the job first stored with its idempotency key (and key id, or none). Returns the entries (when
+   * `mayRetry`) whose key's job could not be read: deleted by the retention since the insert found the
+   * key taken.
    */
-  async #answer(batch: PendingInsert[], { fresh, keys, rows }: InsertedRows): Promise<void> {
+  async #answer(
+    batch: PendingInsert[],
+    { fresh, keys, rows }: InsertedRows,
+    mayRetry: boolean,
+  ): Promise<PendingInsert[]> {
     const created = new Map<string, JobRecord>();
     for (const row of rows.sort((a, b) => a.seq - b.seq)) created.set(row.id, this.changedRow(row));
     const byKey = new Map<string, JobRecord>();
@@ -459,6 +480,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       const row = stored(entry);
       if (row) byKey.set(scopedKeyOf(entry), toRecord(row));
     }
+    const vanished: PendingInsert[] = [];
     for (const entry of batch) {
       const own = created.get(fresh.get(entry) ?? "");
       if (own) {
@@ -466,6 +488,10 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         continue;
       }
       const first = byKey.get(scopedKeyOf(entry));
+      if (!first && mayRetry) {
+        vanished.push(entry);
+        continue;
+      }
       if (!first) {
         entry.reject(
           new ZeroGError("internal", "the job stored with this idempotency key could not be read"),
@@ -478,6 +504,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         entry.reject(err);
       }
     }
+    return vanished;
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -527,17 +554,39 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     return rows.length > 0;
   }
 
+  /** Results stored so far that carried their attestation to the database (not known stored). */
+  get attestationsSent(): number {
+    return this.#attestationsSent;
+  }
+
+  /**
+   * An attestation this store has stored or read lately (it is in the decoded cache) is not sent again
+   * (about 30 kB): the result only references it. If the retention of some bridge deleted it meanwhile,
+   * the reference fails the foreign key, nothing is changed, and the result is stored again with it.
+   */
   async succeed(id: string, lease: Lease, result: ComputeResult, provider: string): Promise<boolean> {
     const stored = storedResult(result);
     const { attestation } = stored;
-    const [row] = await this.#run<JobRow>("write", "succeed", {
-      id,
-      ...lease,
-      result: stored.result,
-      hash: attestation?.hash ?? null,
-      evidence: attestation?.evidence ?? null,
-      provider,
-    });
+    const store = (evidence: Buffer | null) => {
+      if (evidence) this.#attestationsSent++;
+      return this.#run<JobRow>("write", "succeed", {
+        id,
+        ...lease,
+        result: stored.result,
+        hash: attestation?.hash ?? null,
+        evidence,
+        provider,
+      });
+    };
+    const known = attestation !== undefined && this.attestations.get(attestation.hash) !== undefined;
+    let rows: JobRow[];
+    try {
+      rows = await store(known ? null : (attestation?.evidence ?? null));
+    } catch (err) {
+      if (!known || (err as { constraint?: unknown }).constraint !== attestationReference) throw err;
+      rows = await store(attestation.evidence);
+    }
+    const [row] = rows;
     if (row) this.succeeded(row, result, stored);
     return row !== undefined;
   }
@@ -579,6 +628,40 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   async counts(): Promise<Map<JobState, number>> {
     const rows = await this.#run<{ state: number; n: number }>("read", "counts", {});
     return new Map(rows.map((r) => [r.state as JobState, r.n]));
+  }
+
+  async deleteEnded(endedBefore: number, limit: number): Promise<number> {
+    const rows = await this.#run("write", "deleteEnded", { before: endedBefore, limit });
+    return rows.length;
+  }
+
+  /**
+   * Locks unused attestations FOR UPDATE, skipping those a `succeed` holds (see `storeAttestationOnce`),
+   * then deletes those still unused as a new statement sees them: a result committed since references
+   * its attestation, which stays. A `succeed` arriving meanwhile waits for the lock and then stores the
+   * attestation again. Should the foreign key still refuse the deletion, the deletion yields: nothing is
+   * deleted this time.
+   */
+  async deleteUnusedAttestations(limit: number): Promise<number> {
+    const unused = this.#sql.unusedAttestations;
+    return this.#transaction(async (query) => {
+      const locked = await query<{ hash: Buffer }>(
+        "write",
+        unused.text,
+        unused.names.map(() => limit),
+      );
+      if (locked.length === 0) return 0;
+      const deleted = await query(
+        "write",
+        `DELETE FROM attestations AS a WHERE hash = ANY($1::bytea[])
+         AND NOT EXISTS (SELECT 1 FROM jobs WHERE attestation = a.hash) RETURNING hash`,
+        [locked.map((r) => r.hash)],
+      );
+      return deleted.length;
+    }).catch((err: unknown) => {
+      if ((err as { constraint?: unknown }).constraint === attestationReference) return 0;
+      throw err;
+    });
   }
 
   async inFlightByKey(): Promise<Map<string, number>> {

@@ -93,7 +93,15 @@ export const sqliteMigrations: readonly Migration<Database.Database>[] = [
         ALTER TABLE jobs ADD COLUMN key_id TEXT;
         CREATE INDEX jobs_live_by_key ON jobs (key_id, state) WHERE state IN (1, 2);`),
   },
-  // Version 7 comes from the job retention work (a branch of its own); the merge puts it before this one.
+  {
+    version: 7,
+    name: "job retention: ended jobs by end time, results by attestation",
+    // The retention finds the jobs ended before a time, and the attestations no result references.
+    up: (db) =>
+      db.exec(`
+        CREATE INDEX jobs_ended ON jobs (ended_at) WHERE state IN (3, 4, 5);
+        CREATE INDEX job_payloads_by_attestation ON job_payloads (attestation) WHERE attestation IS NOT NULL;`),
+  },
   {
     version: 8,
     name: "idempotency keys per key id, and each key's jobs listed by position",

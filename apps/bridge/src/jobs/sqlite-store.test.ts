@@ -138,6 +138,7 @@ describe("SqliteJobStore", () => {
       { version: 4, name: "tasks and results beside their jobs" },
       { version: 5, name: "attestations stored once" },
       { version: 6, name: "the key id of each job, for the in-flight jobs quota" },
+      { version: 7, name: "job retention: ended jobs by end time, results by attestation" },
       { version: 8, name: "idempotency keys per key id, and each key's jobs listed by position" },
     ]);
     // The quota's count reads the partial index of the jobs queued or running.

@@ -77,7 +77,12 @@ export class SqliteJobStore extends StoreBase implements JobStore {
 
   /** Opens (creating it) the store at `path`; ":memory:" for a throwaway store. */
   constructor(path: string, hooks: JobStoreHooks = {}) {
-    const statements = jobStatements({ skipLocked: "", notify: "", payloads: "table" });
+    const statements = jobStatements({
+      skipLocked: "",
+      notify: "",
+      payloads: "table",
+      endedIndex: " INDEXED BY jobs_ended",
+    });
     const opened = openDatabase(path, (db) => migrateSqlite(db, path), statements.probe);
     super(hooks, opened.full);
     this.#list = statements.list;
@@ -113,6 +118,15 @@ export class SqliteJobStore extends StoreBase implements JobStore {
       counts: db.prepare<[], { state: number; n: number }>(statements.counts),
       inFlightOfKey: db.prepare<{ keyId: string }, { n: number }>(statements.inFlightOfKey),
       inFlightByKey: db.prepare<[], { key_id: string; n: number }>(statements.inFlightByKey),
+      deleteEndedPayloads: db.prepare<{ before: number; limit: number }>(
+        `DELETE FROM job_payloads WHERE seq IN (${statements.endedBefore})`,
+      ),
+      deleteEnded: db.prepare<{ before: number; limit: number }>(
+        `DELETE FROM jobs WHERE seq IN (${statements.endedBefore})`,
+      ),
+      deleteUnusedAttestations: db.prepare<{ limit: number }>(
+        `DELETE FROM attestations WHERE hash IN (${statements.unusedAttestations})`,
+      ),
       probe: db.prepare<{ value: string }>(statements.probe),
     };
   }
@@ -349,6 +363,23 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   async inFlightByKey(): Promise<Map<string, number>> {
     const rows = this.#guard("read", () => this.#statements.inFlightByKey.all());
     return new Map(rows.map((r) => [r.key_id, r.n]));
+  }
+
+  async deleteEnded(endedBefore: number, limit: number): Promise<number> {
+    // The same jobs twice: nothing else writes between the two statements of one transaction.
+    const deleteEnded = this.#db.transaction((params: { before: number; limit: number }) => {
+      this.#statements.deleteEndedPayloads.run(params);
+      return this.#statements.deleteEnded.run(params).changes;
+    });
+    return this.#guard("write", () => deleteEnded.immediate({ before: endedBefore, limit }));
+  }
+
+  /**
+   * One statement, run while no other write is: `succeed` stores an attestation and the reference to it
+   * in one synchronous transaction, so this never sees one without the other.
+   */
+  async deleteUnusedAttestations(limit: number): Promise<number> {
+    return this.#guard("write", () => this.#statements.deleteUnusedAttestations.run({ limit }).changes);
   }
 
   /**

@@ -20,6 +20,10 @@ export function createBridgeMetrics() {
       "zerog_jobs_ended_total",
       "Jobs that ended since start, by final state and failure reason.",
     ),
+    jobsDeleted: registry.counter(
+      "zerog_jobs_deleted_total",
+      "Ended jobs deleted with their results by the job retention (--job-retention) since start.",
+    ),
     stageSeconds: registry.histogram<"stage">(
       "zerog_job_stage_seconds",
       "Time jobs spent in each stage: queued, running, and within a run admission (the provider's quote checked), provider_request, proof_fetch, verification (and the provider's own stages for fine-tuning), seconds.",

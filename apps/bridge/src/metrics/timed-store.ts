@@ -16,6 +16,8 @@ const timed = new Set([
   "result",
   "list",
   "counts",
+  "deleteEnded",
+  "deleteUnusedAttestations",
   "inFlightByKey",
 ]);
 
