@@ -11,11 +11,13 @@ import {
   JobState,
   jobStateName,
 } from "@chaoschain/zerog-core";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { formatEther } from "ethers";
 import type { Logger } from "pino";
 import {
   type ApiKey,
+  ApiKeysFileError,
+  type Caller,
   type KeyLimits,
   KeyRing,
   readApiKeysFile,
@@ -178,11 +180,20 @@ function watchStorage(health: HealthState, logger: Logger, store: JobStore, resu
 /** The keys of a bridge: from its keys file and/or ZEROG_API_KEY; undefined when it has neither. */
 function loadKeys(options: BridgeOptions): ApiKey[] | undefined {
   if (!options.apiKeysFile && !options.apiKey) return undefined;
-  return [
-    ...(options.apiKey ? [singleApiKey(options.apiKey)] : []),
-    ...(options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : []),
-  ];
+  const fromFile = options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : [];
+  if (!options.apiKey) return fromFile;
+  const single = singleApiKey(options.apiKey);
+  // Two keys of one id would share their jobs (and quota).
+  const taken = fromFile.findIndex((k) => k.id === single.id);
+  if (taken >= 0)
+    throw new ApiKeysFileError(
+      `the API keys file ${options.apiKeysFile}: keys[${taken}].id "${single.id}" is the id of ZEROG_API_KEY, also set: use another id`,
+    );
+  return [single, ...fromFile];
 }
+
+/** Who makes a call: the caller the auth interceptor admitted (without API keys, the anonymous one). */
+const callerOf = (ctx: HandlerContext): Caller => ctx.values.get(callerKey) ?? anonymous;
 
 /** Longest-lived entries of the job trace map (jobs submitted with a trace and not ended yet). */
 const maxTracedJobs = 100_000;
@@ -268,10 +279,16 @@ export function createBridge(options: BridgeOptions): Bridge {
           traces.set(job.jobId, trace);
         },
         submitter: (ctx) => {
-          const caller = ctx.values.get(callerKey) ?? anonymous;
+          const caller = callerOf(ctx);
           return { keyId: caller.id, maxInFlight: caller.maxJobsInFlight ?? keyLimits.maxJobsInFlight };
         },
         onQuotaExceeded: (key) => metrics.quotaExceeded.inc({ key }),
+        // With API keys, a key reaches its own jobs (an operator key every job); without, the one
+        // tenant reaches every job.
+        jobsOf: (ctx) => {
+          const caller = callerOf(ctx);
+          return keys && !caller.allJobs ? caller.id : undefined;
+        },
       }),
     );
     router.service(Health, createHealthService(health));

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   BadRequestSchema,
@@ -12,7 +15,8 @@ import {
   TaskType,
   VerificationMethod,
 } from "@chaoschain/zerog-core";
-import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import Database from "better-sqlite3";
 import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { rejection } from "../test/clients.js";
@@ -271,5 +275,217 @@ describe("health and authentication", () => {
     const { client, health } = inMemory({ apiKey: "k" });
     expect((await rejection(client.listJobs({}))).code).toBe(Code.Unauthenticated);
     expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  });
+});
+
+/** A bridge (in memory, on a store file) with the keys file `keys`, and a client for any key. */
+function keyedBridge(keys: unknown[]) {
+  const dir = mkdtempSync(join(tmpdir(), "zerog-tenants-"));
+  const keysFile = join(dir, "keys.json");
+  const dbPath = join(dir, "jobs.db");
+  const write = (entries: unknown[]) =>
+    writeFileSync(keysFile, JSON.stringify({ keys: entries }), { mode: 0o600 });
+  write(keys);
+  const fake = controllableBackend();
+  const bridge = createBridge({
+    backend: fake.backend,
+    logger: pino({ level: "silent" }),
+    dbPath,
+    concurrency: 4,
+    apiKeysFile: keysFile,
+  });
+  bridges.push(bridge);
+  bridge.start();
+  const client = (key: string) =>
+    createClient(
+      ComputeService,
+      createRouterTransport(bridge.routes, {
+        router: bridge.routerOptions,
+        transport: {
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${key}`);
+              return next(req);
+            },
+          ],
+        },
+      }),
+    );
+  return { ...fake, bridge, client, write, dbPath };
+}
+
+describe("jobs of each API key (a keys file with two keys)", () => {
+  const keyA = "zk_tenant_a_0123456789abcdef01";
+  const keyB = "zk_tenant_b_fedcba98765432100f";
+  const keyA2 = "zk_tenant_a_rotated_00112233445566";
+  const tenants = () =>
+    keyedBridge([
+      { id: "agent-a", key: keyA },
+      { id: "agent-b", key: keyB },
+    ]);
+
+  /** A NOT_FOUND as the caller sees it, the job id it names replaced. */
+  const notFound = (err: ConnectError, jobId: string) => ({
+    code: err.code,
+    message: err.rawMessage.replace(jobId, "<id>"),
+    details: err.details.length,
+    metadata: [...err.metadata.entries()],
+  });
+  /** An id of the same length as ours that no job has. */
+  const unknownLike = (jobId: string) => `job_${"z".repeat(jobId.length - 4)}`;
+
+  it("GetJob, GetResult, WatchJob and CancelJob answer another key's job exactly as an unknown id", async () => {
+    const { client, started, finish } = tenants();
+    const [a, b] = [client(keyA), client(keyB)];
+    const { jobId } = await a.submit({ task: task("a's secret prompt") });
+    await vi.waitFor(() => expect(started).toEqual([jobId]));
+    const unknown = unknownLike(jobId);
+    const calls = {
+      getJob: (id: string) => b.getJob({ jobId: id }),
+      getResult: (id: string) => b.getResult({ jobId: id }),
+      waitResult: (id: string) => b.getResult({ jobId: id, wait: true, timeoutSeconds: 5 }),
+      watchJob: async (id: string) => {
+        for await (const _ of b.watchJob({ jobId: id }));
+      },
+      cancelJob: (id: string) => b.cancelJob({ jobId: id }),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      const other = await rejection(call(jobId));
+      const none = await rejection(call(unknown));
+      expect(other.code, name).toBe(Code.NotFound);
+      expect(notFound(other, jobId), name).toEqual(notFound(none, unknown));
+    }
+    // b's cancel did nothing: a's job runs on, and ends with its result for a.
+    expect((await a.getJob({ jobId })).state).toBe(JobState.RUNNING);
+    finish(jobId);
+    expect((await a.getResult({ jobId, wait: true, timeoutSeconds: 10 })).output).toBe(`done ${jobId}`);
+    // Ended, it is still a's only.
+    for (const call of Object.values(calls)) expect((await rejection(call(jobId))).code).toBe(Code.NotFound);
+    expect((await a.cancelJob({ jobId })).job?.state).toBe(JobState.SUCCEEDED);
+  });
+
+  it("ListJobs shows a key its jobs only, and no page token pages into another key's", async () => {
+    const { client } = tenants();
+    const [a, b] = [client(keyA), client(keyB)];
+    const ids = { a: [] as string[], b: [] as string[] };
+    for (let i = 0; i < 6; i++) {
+      const [owner, on] = i % 2 ? (["b", b] as const) : (["a", a] as const);
+      ids[owner].push((await on.submit({ task: task(`job ${i}`) })).jobId);
+    }
+    const all = async (on: typeof a, pageToken = "", pageSize = 2) => {
+      const seen: string[] = [];
+      do {
+        const page = await on.listJobs({ pageSize, pageToken });
+        seen.push(...page.jobs.map((j) => j.jobId));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return seen;
+    };
+    expect(await all(a)).toEqual([...ids.a].reverse());
+    expect(await all(b)).toEqual([...ids.b].reverse());
+    // a's page token, and tokens made up for any position, give b its own jobs only.
+    const aPage = await a.listJobs({ pageSize: 1 });
+    expect(await all(b, aPage.nextPageToken, 10)).toEqual([ids.b[1], ids.b[0]]);
+    for (const position of [1_000_000, 6, 3]) {
+      const token = Buffer.from(`v1:${position}`).toString("base64url");
+      for (const id of await all(b, token, 10)) expect(ids.b).toContain(id);
+    }
+    const queued = await b.listJobs({ states: [JobState.QUEUED, JobState.RUNNING], pageSize: 100 });
+    expect(queued.jobs.map((j) => j.jobId).sort()).toEqual([...ids.b].sort());
+  });
+
+  it("an idempotency key is per key: another key's use of it makes its own job and learns nothing of the first", async () => {
+    const { client } = tenants();
+    const [a, b] = [client(keyA), client(keyB)];
+    const first = await a.submit({ task: task("a's task"), idempotencyKey: "order-42" });
+    const other = await b.submit({ task: task("a's task"), idempotencyKey: "order-42" });
+    expect(other.jobId).not.toBe(first.jobId);
+    expect((await b.getJob({ jobId: other.jobId })).jobId).toBe(other.jobId);
+    // b's own key for another task: refused naming b's job only.
+    const refused = await rejection(b.submit({ task: task("b's other task"), idempotencyKey: "order-42" }));
+    expect(refused.code).toBe(Code.InvalidArgument);
+    expect(JSON.stringify(refused.findDetails(BadRequestSchema))).toContain(other.jobId);
+    expect(`${refused.rawMessage}${JSON.stringify(refused.findDetails(BadRequestSchema))}`).not.toContain(
+      first.jobId,
+    );
+    // A key b never used before, which a used for another task: b gets a job, no conflict.
+    await a.submit({ task: task("a's second"), idempotencyKey: "order-43" });
+    expect((await b.submit({ task: task("b's own"), idempotencyKey: "order-43" })).jobId).toMatch(/^job_/);
+    expect((await a.submit({ task: task("a's task"), idempotencyKey: "order-42" })).jobId).toBe(first.jobId);
+  });
+
+  it("a rotated key keeps its id, and so its jobs; the old key is refused", async () => {
+    const { client, bridge, write } = tenants();
+    const { jobId } = await client(keyA).submit({ task: task(), idempotencyKey: "k-rotate" });
+    write([
+      { id: "agent-a", key: keyA2 },
+      { id: "agent-b", key: keyB },
+    ]);
+    expect(bridge.reload().ok).toBe(true);
+    const rotated = client(keyA2);
+    expect((await rotated.getJob({ jobId })).jobId).toBe(jobId);
+    expect((await rotated.listJobs({})).jobs.map((j) => j.jobId)).toEqual([jobId]);
+    expect((await rotated.submit({ task: task(), idempotencyKey: "k-rotate" })).jobId).toBe(jobId);
+    expect((await rejection(client(keyA).getJob({ jobId }))).code).toBe(Code.Unauthenticated);
+    expect((await rejection(client(keyB).getJob({ jobId }))).code).toBe(Code.NotFound);
+  });
+
+  it("refuses a keys file whose entry takes ZEROG_API_KEY's id (default): two keys would share their jobs", () => {
+    const keysFile = join(mkdtempSync(join(tmpdir(), "zerog-tenants-")), "keys.json");
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ id: "default", key: keyB }] }), { mode: 0o600 });
+    const open = () =>
+      createBridge({
+        backend: controllableBackend().backend,
+        logger: pino({ level: "silent" }),
+        dbPath: ":memory:",
+        apiKey: keyA,
+        apiKeysFile: keysFile,
+      });
+    expect(open).toThrow(/keys\[0\]\.id "default" is the id of ZEROG_API_KEY/);
+    expect(open).not.toThrow(new RegExp(`${keyA}|${keyB}`));
+  });
+
+  it("a job stored before key ids were is reached by every key, as before the upgrade", async () => {
+    const { client, dbPath } = tenants();
+    const [a, b] = [client(keyA), client(keyB)];
+    const { jobId } = await a.submit({ task: task("before the upgrade"), idempotencyKey: "k-old" });
+    const db = new Database(dbPath);
+    db.prepare("UPDATE jobs SET key_id = NULL WHERE id = ?").run(jobId);
+    db.close();
+    expect((await b.getJob({ jobId })).jobId).toBe(jobId);
+    expect((await b.listJobs({})).jobs.map((j) => j.jobId)).toEqual([jobId]);
+    // A retry across the upgrade, with the same idempotency key, is the same job.
+    expect((await b.submit({ task: task("before the upgrade"), idempotencyKey: "k-old" })).jobId).toBe(jobId);
+  });
+});
+
+describe("an operator key (allJobs in the keys file)", () => {
+  it("reaches and lists every key's jobs, and cancels any; its own idempotency keys stay its own", async () => {
+    const opsKey = "zk_operator_00112233445566778899";
+    const keyA = "zk_tenant_a_0123456789abcdef01";
+    const { client } = keyedBridge([
+      { id: "ops", key: opsKey, allJobs: true },
+      { id: "agent-a", key: keyA },
+    ]);
+    const [ops, a] = [client(opsKey), client(keyA)];
+    const aJob = await a.submit({ task: task("a's"), idempotencyKey: "k-1" });
+    const opsJob = await ops.submit({ task: task("a's"), idempotencyKey: "k-1" });
+    expect(opsJob.jobId).not.toBe(aJob.jobId);
+    expect((await ops.getJob({ jobId: aJob.jobId })).jobId).toBe(aJob.jobId);
+    expect((await ops.listJobs({})).jobs.map((j) => j.jobId)).toEqual([opsJob.jobId, aJob.jobId]);
+    expect((await a.listJobs({})).jobs.map((j) => j.jobId)).toEqual([aJob.jobId]);
+    expect((await rejection(a.getJob({ jobId: opsJob.jobId }))).code).toBe(Code.NotFound);
+    expect((await ops.cancelJob({ jobId: aJob.jobId })).job?.state).toBe(JobState.CANCELLED);
+  });
+});
+
+describe("jobs without API keys (one tenant)", () => {
+  it("every caller reaches every job, whoever's key submitted it, as before API keys", async () => {
+    const { client, bridge } = inMemory();
+    const { jobId } = await client.submit({ task: task() });
+    const { record } = await bridge.store.insert(task("stored by a key"), "", { keyId: "agent-x" });
+    expect((await client.getJob({ jobId: record.job.jobId })).jobId).toBe(record.job.jobId);
+    expect((await client.listJobs({})).jobs.map((j) => j.jobId)).toEqual([record.job.jobId, jobId]);
+    expect((await client.cancelJob({ jobId: record.job.jobId })).job?.state).toBe(JobState.CANCELLED);
   });
 });

@@ -26,7 +26,7 @@ import {
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ComputeBackend } from "./backend.js";
 import type { JobEvents } from "./jobs/job-events.js";
-import type { JobRecord, JobStore, Submitter } from "./jobs/job-store.js";
+import { type JobRecord, type JobStore, reaches, type Submitter } from "./jobs/job-store.js";
 import { formatDuration } from "./jobs/retention.js";
 import type { Worker } from "./jobs/worker.js";
 import { acceptedEnumValues } from "./wire/enums.js";
@@ -49,6 +49,12 @@ export interface ComputeServiceDeps {
   submitter?: ((ctx: HandlerContext) => Submitter) | undefined;
   /** A Submit was refused at its key's in-flight jobs quota. */
   onQuotaExceeded?: ((keyId: string) => void) | undefined;
+  /**
+   * The key id whose jobs a call reaches (with the jobs stored before key ids were), or undefined for
+   * every job (no API keys, or an operator key). Another key's job is answered as an unknown id.
+   * Absent: every call reaches every job.
+   */
+  jobsOf?: ((ctx: HandlerContext) => string | undefined) | undefined;
 }
 
 const defaultPageSize = 50;
@@ -141,10 +147,14 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
   const { store, events, worker, backend } = deps;
   const retentionMs = deps.jobRetentionMs ?? 0;
 
-  async function record(jobId: string): Promise<JobRecord> {
+  /**
+   * The job `jobId` if the caller reaches it. Another key's job takes the same path as an unknown id
+   * (one read, then the same error): neither the answer nor its timing tells that the job exists.
+   */
+  async function record(jobId: string, ctx: HandlerContext): Promise<JobRecord> {
     requireJobId(jobId);
     const found = await store.get(jobId);
-    if (!found) throw notFound(jobId, retentionMs);
+    if (!found || !reaches(deps.jobsOf?.(ctx), found)) throw notFound(jobId, retentionMs);
     return found;
   }
 
@@ -174,14 +184,14 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       return create(SubmitResponseSchema, { jobId: stored.job.jobId });
     },
 
-    async getJob(req) {
-      const { job } = await record(req.jobId);
+    async getJob(req, ctx) {
+      const { job } = await record(req.jobId, ctx);
       await store.durable();
       return job;
     },
 
     async getResult(req, ctx) {
-      let job = (await record(req.jobId)).job;
+      let job = (await record(req.jobId, ctx)).job;
       let published: ComputeResult | undefined;
       if (isTerminalState(job.state)) await store.durable();
       if (job.state !== JobState.SUCCEEDED) {
@@ -216,7 +226,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
     },
 
     async *watchJob(req, ctx: HandlerContext) {
-      const current = await record(req.jobId);
+      const current = await record(req.jobId, ctx);
       let ended = false;
       for await (const event of events.watch(current, ctx.signal)) {
         ended = isTerminalState(event.job.state);
@@ -228,14 +238,14 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
       if (!ended) throw stoppedWaiting(current.job.jobId);
     },
 
-    async cancelJob(req) {
-      const found = await record(req.jobId);
+    async cancelJob(req, ctx) {
+      const found = await record(req.jobId, ctx);
       await worker.cancel(found.job.jobId);
       await store.durable();
       return create(CancelJobResponseSchema, { job: (await store.get(found.job.jobId))!.job });
     },
 
-    async listJobs(req) {
+    async listJobs(req, ctx) {
       if (req.pageSize > maxPageSize) {
         throw invalidArgument([
           { field: "page_size", reason: "OUT_OF_RANGE", description: `at most ${maxPageSize}` },
@@ -265,6 +275,7 @@ export function createComputeService(deps: ComputeServiceDeps): ServiceImpl<type
         states: [...new Set(req.states)],
         pageSize: req.pageSize || defaultPageSize,
         before: parsePageToken(req.pageToken),
+        keyId: deps.jobsOf?.(ctx),
       });
       await store.durable();
       return create(ListJobsResponseSchema, {

@@ -24,7 +24,7 @@ import { type BridgeProcess, spawnBridge } from "./process.js";
 
 // Two bridge processes on one Postgres and the devnet: either one answers for every job, a job runs
 // once, a bridge killed mid-job has its jobs taken over by the other when their leases expire, and a
-// key's in-flight jobs quota holds across both.
+// key's in-flight jobs quota holds across both, as does what each key's jobs are.
 
 let devnet: Devnet;
 let postgres: TestPostgres;
@@ -200,6 +200,76 @@ describe("a key's in-flight jobs quota across two bridges on one Postgres", () =
           Code.ResourceExhausted,
         );
       for (const jobId of [...accepted.slice(1), next.jobId]) await onB.cancelJob({ jobId });
+    } finally {
+      await setLatency(0);
+    }
+  });
+});
+
+describe("each key's jobs across two bridges on one Postgres", () => {
+  const keyA = "zk_replica_tenant_a_0123456789ab";
+  const keyB = "zk_replica_tenant_b_ba9876543210";
+  let one: BridgeProcess;
+  let two: BridgeProcess;
+  beforeAll(async () => {
+    const url = await postgres.createDatabase();
+    const keysFile = join(mkdtempSync(join(tmpdir(), "zerog-keys-")), "keys.json");
+    writeFileSync(
+      keysFile,
+      JSON.stringify({
+        keys: [
+          { id: "agent-a", key: keyA },
+          { id: "agent-b", key: keyB },
+        ],
+      }),
+      { mode: 0o600 },
+    );
+    const start = () => spawnBridge(devnet, { databaseUrl: url, args: [`--api-keys-file=${keysFile}`] });
+    [one, two] = await Promise.all([start(), start()]);
+    bridges.push(one, two);
+  });
+
+  it("a key reaches its job from either bridge, another key from neither: NOT_FOUND as an unknown id; idempotency keys per key", async () => {
+    await setLatency(1500);
+    try {
+      const aOnOne = one.compute(keyA);
+      const [aOnTwo, bOnOne, bOnTwo] = [two.compute(keyA), one.compute(keyB), two.compute(keyB)];
+      const { jobId } = await aOnOne.submit({ task: task("tenants: a's job"), idempotencyKey: "k-1" });
+      // The same idempotency key from b, on the other bridge: b's own job.
+      const bJob = await bOnTwo.submit({ task: task("tenants: a's job"), idempotencyKey: "k-1" });
+      expect(bJob.jobId).not.toBe(jobId);
+      expect((await aOnTwo.submit({ task: task("tenants: a's job"), idempotencyKey: "k-1" })).jobId).toBe(
+        jobId,
+      );
+      // a watches its job from the other bridge while b probes it from both.
+      const states: JobState[] = [];
+      const watching = (async () => {
+        for await (const event of aOnTwo.watchJob({ jobId })) states.push(event.job!.state);
+      })();
+      const unknown = `job_${"z".repeat(jobId.length - 4)}`;
+      for (const b of [bOnOne, bOnTwo]) {
+        const calls = [
+          (id: string) => b.getJob({ jobId: id }),
+          (id: string) => b.getResult({ jobId: id, wait: true, timeoutSeconds: 5 }),
+          async (id: string) => {
+            for await (const _ of b.watchJob({ jobId: id }));
+          },
+          (id: string) => b.cancelJob({ jobId: id }),
+        ];
+        for (const call of calls) {
+          const [other, none] = [await rejection(call(jobId)), await rejection(call(unknown))];
+          expect(other.code).toBe(Code.NotFound);
+          expect(other.rawMessage.replace(jobId, "<id>")).toBe(none.rawMessage.replace(unknown, "<id>"));
+        }
+        expect((await b.listJobs({ pageSize: 100 })).jobs.map((j) => j.jobId)).toEqual([bJob.jobId]);
+      }
+      const result = await aOnTwo.getResult({ jobId, wait: true, timeoutSeconds: 60 });
+      expect(result.output).toContain("tenants: a's job");
+      await watching;
+      expect(states.at(-1)).toBe(JobState.SUCCEEDED);
+      for (const a of [aOnOne, aOnTwo])
+        expect((await a.listJobs({ pageSize: 100 })).jobs.map((j) => j.jobId)).toEqual([jobId]);
+      await bOnOne.getResult({ jobId: bJob.jobId, wait: true, timeoutSeconds: 60 });
     } finally {
       await setLatency(0);
     }

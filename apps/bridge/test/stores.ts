@@ -136,7 +136,38 @@ export interface StoreKind {
    * 1), holding job `job_old` succeeded with `result` stored whole. Returns where it is.
    */
   previous(result: ComputeResult): Promise<string>;
+  /**
+   * A new store as the bridge before idempotency keys were per key wrote it (SQLite schema 6, Postgres
+   * 3), holding `jobs` queued (each with the task `inferenceTask("old")`), then a fourth job deleted
+   * since. Returns where it is.
+   */
+  beforeKeyScopes(jobs: readonly OldKeyedJob[]): Promise<string>;
 }
+
+/** A job as a bridge stored it before idempotency keys were per key. */
+export interface OldKeyedJob {
+  id: string;
+  idempotencyKey: string | null;
+  keyId: string | null;
+}
+
+/** The columns of a queued job of schema SQLite 6 / Postgres 3 (the task in the row for both). */
+const keyedJobColumns = "id, idempotency_key, key_id, state, task, task_type, model, created_at, updated_at";
+const keyedJob = (job: OldKeyedJob, task: Buffer) => [
+  job.id,
+  job.idempotencyKey,
+  job.keyId,
+  JobState.QUEUED,
+  task,
+  TaskType.INFERENCE,
+  "llama-3-8b",
+  1,
+  1,
+];
+const withGone = (jobs: readonly OldKeyedJob[]) => [
+  ...jobs,
+  { id: "job_gone", idempotencyKey: "k-gone", keyId: null },
+];
 
 /** The columns of job `job_old` succeeded, written by a bridge of the previous schema. */
 const oldJob = (taskBytes: Buffer) => [
@@ -194,6 +225,25 @@ export function sqliteKind(): StoreKind {
       }
       return at;
     },
+    async beforeKeyScopes(jobs) {
+      const at = join(mkdtempSync(join(tmpdir(), "zerog-store-")), "jobs.db");
+      const db = new Database(at);
+      try {
+        migrateSqlite(db, at, 6);
+        const insert = db.prepare(
+          `INSERT INTO jobs (${keyedJobColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+        );
+        const payload = db.prepare("INSERT INTO job_payloads (seq, task) VALUES (?, ?)");
+        for (const job of withGone(jobs)) {
+          const { seq } = insert.get(...keyedJob(job, Buffer.alloc(0))) as { seq: number };
+          payload.run(seq, taskBytes());
+        }
+        db.prepare("DELETE FROM jobs WHERE id = 'job_gone'").run();
+      } finally {
+        db.close();
+      }
+      return at;
+    },
   };
 }
 
@@ -237,6 +287,23 @@ export function postgresKind(server: () => TestPostgres): StoreKind {
           `INSERT INTO jobs (${oldJobColumns}, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
           [...oldJob(taskBytes()), resultBytes(result)],
         );
+      } finally {
+        await client.end();
+      }
+      return at;
+    },
+    async beforeKeyScopes(jobs) {
+      const at = await server().createDatabase();
+      const client = new pg.Client({ connectionString: at });
+      await client.connect();
+      try {
+        await migratePostgres(client, at, 3);
+        for (const job of withGone(jobs))
+          await client.query(
+            `INSERT INTO jobs (${keyedJobColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+            keyedJob(job, taskBytes()),
+          );
+        await client.query("DELETE FROM jobs WHERE id = 'job_gone'");
       } finally {
         await client.end();
       }

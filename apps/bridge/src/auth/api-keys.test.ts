@@ -24,6 +24,18 @@ describe("API keys file", () => {
     expect(JSON.stringify(ring.identify(`Bearer ${keyA}`))).not.toContain("sha256");
   });
 
+  it("marks an operator key that reaches every key's jobs (allJobs), and no other", () => {
+    const keys = parseApiKeys(
+      file([
+        { id: "ops", key: keyA, allJobs: true },
+        { id: "agent-b", key: keyB, allJobs: false },
+      ]),
+    );
+    const ring = new KeyRing(keys);
+    expect(ring.identify(`Bearer ${keyA}`)).toMatchObject({ id: "ops", allJobs: true });
+    expect(ring.identify(`Bearer ${keyB}`)).not.toMatchObject({ allJobs: true });
+  });
+
   it.each([
     ["not JSON", "{keys:", /not JSON/],
     ["no keys array", "{}", /expected \{"keys"/],
@@ -50,6 +62,16 @@ describe("API keys file", () => {
     ["an unknown field", file([{ id: "a", key: keyA, ratelimit: 3 }]), /unknown field "ratelimit"/],
     ["a negative limit", file([{ id: "a", key: keyA, rateLimit: -1 }]), /rateLimit must be a positive/],
     ["a bad digest", file([{ id: "a", sha256: "xyz" }]), /64 hex digits/],
+    [
+      "allJobs not a boolean",
+      file([{ id: "ops", key: keyA, allJobs: "yes" }]),
+      /keys\[0\]\.allJobs \(ops\) must be true or false/,
+    ],
+    [
+      "the id of callers without keys",
+      file([{ id: "anonymous", key: keyA }]),
+      /keys\[0\]\.id "anonymous" is the id of callers of a bridge without keys/,
+    ],
   ])("refuses %s, naming the entry but never a key", (_, text, message) => {
     let err: unknown;
     try {

@@ -16,6 +16,8 @@ export interface KeyLimits {
 export interface Caller extends KeyLimits {
   /** The key's id from the keys file ("default" for ZEROG_API_KEY; "anonymous" without keys). */
   id: string;
+  /** An operator key: it reaches every key's jobs (any other key reaches only its own). */
+  allJobs?: boolean | undefined;
 }
 
 /** A key as held in memory: its id, limits and the SHA-256 of the key, never the key. */
@@ -26,6 +28,8 @@ export interface ApiKey extends Caller {
 /** Shortest key accepted: a shorter one is guessable. */
 const minKeyLength = 16;
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The id of every caller of a bridge without keys: a key of that id would reach their jobs. */
+const anonymousId = "anonymous";
 
 export class ApiKeysFileError extends Error {
   override name = "ApiKeysFileError";
@@ -52,8 +56,8 @@ function positive(value: unknown, where: string): number | undefined {
 
 /**
  * Parses a keys file: `{"keys": [{"id": "agent-a", "key": "…", "rateLimit": 20, "rateBurst": 40,
- * "maxJobsInFlight": 8}, {"id": "ci", "sha256": "<hex of sha256(key)>"}]}`. Errors name the entry and
- * field, never a key.
+ * "maxJobsInFlight": 8}, {"id": "ci", "sha256": "<hex of sha256(key)>"}, {"id": "ops", "key": "…",
+ * "allJobs": true}]}`. Errors name the entry and field, never a key.
  */
 export function parseApiKeys(text: string): ApiKey[] {
   let json: unknown;
@@ -71,13 +75,19 @@ export function parseApiKeys(text: string): ApiKey[] {
     if (typeof entry !== "object" || entry === null) throw new ApiKeysFileError(`${where} must be an object`);
     const e = entry as Record<string, unknown>;
     for (const field of Object.keys(e)) {
-      if (!["id", "key", "sha256", "rateLimit", "rateBurst", "maxJobsInFlight"].includes(field))
+      if (!["id", "key", "sha256", "rateLimit", "rateBurst", "maxJobsInFlight", "allJobs"].includes(field))
         throw new ApiKeysFileError(
-          `${where}: unknown field ${JSON.stringify(field.slice(0, 32))}; fields: id, key or sha256, rateLimit, rateBurst, maxJobsInFlight`,
+          `${where}: unknown field ${JSON.stringify(field.slice(0, 32))}; fields: id, key or sha256, rateLimit, rateBurst, maxJobsInFlight, allJobs`,
         );
     }
     if (typeof e.id !== "string" || !idPattern.test(e.id))
       throw new ApiKeysFileError(`${where}.id must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    if (e.id === anonymousId)
+      throw new ApiKeysFileError(
+        `${where}.id "${anonymousId}" is the id of callers of a bridge without keys (their jobs would be this key's): use another id`,
+      );
+    if (e.allJobs !== undefined && typeof e.allJobs !== "boolean")
+      throw new ApiKeysFileError(`${where}.allJobs (${e.id}) must be true or false`);
     if (ids.has(e.id)) throw new ApiKeysFileError(`${where}.id ${JSON.stringify(e.id)} is used twice`);
     ids.add(e.id);
     if ((e.key === undefined) === (e.sha256 === undefined))
@@ -102,6 +112,7 @@ export function parseApiKeys(text: string): ApiKey[] {
       rateLimit: positive(e.rateLimit, `${where}.rateLimit`),
       rateBurst: positive(e.rateBurst, `${where}.rateBurst`),
       maxJobsInFlight: positive(e.maxJobsInFlight, `${where}.maxJobsInFlight`),
+      ...(e.allJobs === true ? { allJobs: true } : {}),
     };
   });
 }

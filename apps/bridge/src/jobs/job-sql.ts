@@ -17,7 +17,7 @@ import {
 } from "@chaoschain/zerog-core";
 import type { JobCheckpoint } from "../backend.js";
 import { randomHex } from "../random-hex.js";
-import type { ClaimedJob, JobRecord } from "./job-store.js";
+import type { ClaimedJob, JobRecord, ListJobsQuery } from "./job-store.js";
 
 // The SQL both stores run, written once. Parameters are `@name` (better-sqlite3's syntax; the Postgres
 // store numbers them), and `@now` is the time in ms: the caller's clock for SQLite, the database's for
@@ -46,12 +46,13 @@ export interface JobRow {
   checkpoint: string | null;
   lease_owner: string | null;
   version: number;
+  key_id: string | null;
 }
 
 /** Every column but the result: job reads never need the (large) result blob. */
 export const jobColumns =
   "seq, id, idempotency_key, state, task, task_type, model, progress, provider, attempts, error_reason, " +
-  "error_message, created_at, updated_at, started_at, ended_at, stage, message, checkpoint, lease_owner, version";
+  "error_message, created_at, updated_at, started_at, ended_at, stage, message, checkpoint, lease_owner, version, key_id";
 
 const { QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED } = JobState;
 /** A job queued or running: one that holds a place in its key's in-flight jobs quota. */
@@ -104,7 +105,12 @@ export function jobStatements(dialect: SqlDialect) {
   const changed = `RETURNING ${columns}${dialect.notify}`;
   return {
     byId: `SELECT ${columns} FROM jobs WHERE id = @id`,
-    byKey: `SELECT ${columns} FROM jobs WHERE idempotency_key = @key`,
+    /**
+     * The job of idempotency key `@key` of key id `@keyId`, or else of a job stored before key ids were
+     * (index `jobs_by_key_idempotency`).
+     */
+    byKey: `SELECT ${columns} FROM jobs WHERE idempotency_key = @key AND (key_id = @keyId OR key_id IS NULL)
+      ORDER BY key_id IS NULL LIMIT 1`,
     /** A job's result and the hash of its attestation (NULL when stored whole). */
     result: inRow
       ? "SELECT result, attestation FROM jobs WHERE id = @id"
@@ -164,13 +170,35 @@ export function jobStatements(dialect: SqlDialect) {
     /** A small committed write: whether the store can be written to now. */
     probe:
       "INSERT INTO bridge_meta (key, value) VALUES ('last_write', @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    /** `SELECT … WHERE state IN (…) AND seq < … ORDER BY seq DESC LIMIT …` with numbered markers. */
-    list(states: number, before: boolean, marker: (i: number) => string): string {
-      const where: string[] = [];
-      let i = 0;
-      if (states) where.push(`state IN (${Array.from({ length: states }, () => marker(++i)).join(", ")})`);
-      if (before) where.push(`seq < ${marker(++i)}`);
-      return `SELECT ${columns} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${marker(++i)}`;
+    /**
+     * One page of ListJobs (one row more than the page, to tell whether another follows), with markers
+     * `marker(i)` for its values. Limited to a key id, it reads that key's jobs and those stored without
+     * one (`key_id IS NULL`), each newest first from index `jobs_by_key` and at most a page of each, and
+     * merges them: the cost of a page does not grow with the other keys' jobs.
+     */
+    list(query: ListJobsQuery, marker: (i: number) => string): { text: string; values: unknown[] } {
+      const values: unknown[] = [];
+      const next = (value: unknown) => {
+        values.push(value);
+        return marker(values.length);
+      };
+      const limit = query.pageSize + 1;
+      const filters = () => [
+        ...(query.states.length ? [`state IN (${query.states.map(next).join(", ")})`] : []),
+        ...(query.before === undefined ? [] : [`seq < ${next(query.before)}`]),
+      ];
+      const newest = (where: string[]) =>
+        `${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${next(limit)}`;
+      if (query.keyId === undefined)
+        return { text: `SELECT ${columns} FROM jobs ${newest(filters())}`, values };
+      const own = newest([`key_id = ${next(query.keyId)}`, ...filters()]);
+      const unowned = newest(["key_id IS NULL", ...filters()]);
+      return {
+        text: `SELECT ${columns} FROM jobs WHERE seq IN (
+          SELECT seq FROM (SELECT seq FROM jobs ${own}) AS own
+          UNION ALL SELECT seq FROM (SELECT seq FROM jobs ${unowned}) AS unowned) ${newest([])}`,
+        values,
+      };
     },
   };
 }
@@ -243,6 +271,7 @@ export function toRecord(row: JobRow): JobRecord {
       return task;
     },
     idempotencyKey: row.idempotency_key ?? "",
+    keyId: row.key_id ?? undefined,
     checkpoint: parseCheckpoint(row.checkpoint),
     version: row.version,
   };

@@ -494,11 +494,169 @@ describe.each(kinds)("$name job store", (kind) => {
       await store.close();
       const { store: reopened } = await open(undefined, at);
       await expect(reopened.insert(task("c"), "", two)).rejects.toMatchObject({ code: "quota_exceeded" });
-      expect(await reopened.inFlightByKey()).toEqual(new Map([["agent-a", 2]]));
+      expect(await reopened.inFlightByKey()).toEqual(
+        new Map([
+          ["agent-a", 2],
+          ["anonymous", 1],
+        ]),
+      );
       // A job submitted before the key id was recorded (an older bridge) holds no place.
       await kind.exec(at, "UPDATE jobs SET key_id = NULL");
       expect((await reopened.insert(task("c"), "", two)).created).toBe(true);
       expect(await reopened.inFlightByKey()).toEqual(new Map([["agent-a", 1]]));
+    });
+  });
+
+  describe("jobs of each API key", () => {
+    const agentA: Submitter = { keyId: "agent-a" };
+    const agentB: Submitter = { keyId: "agent-b" };
+    const ids = (page: { records: { job: { jobId: string } }[] }) => page.records.map((r) => r.job.jobId);
+
+    it("scopes idempotency keys by key id: one key's key makes another key a new job, and never its task's refusal", async () => {
+      const { store } = await open();
+      const together = await Promise.all([
+        store.insert(task(), "k-1", agentA),
+        store.insert(task("b's own"), "k-1", agentB),
+        store.insert(task(), "k-1", agentA),
+      ]);
+      expect(together.map((r) => r.created)).toEqual([true, true, false]);
+      const [a, b] = [together[0]!.record, together[1]!.record];
+      expect(together[2]!.record.job.jobId).toBe(a.job.jobId);
+      expect(b.job.jobId).not.toBe(a.job.jobId);
+      expect([a.keyId, b.keyId]).toEqual(["agent-a", "agent-b"]);
+      expect((await store.get(b.job.jobId))?.keyId).toBe("agent-b");
+      // Again, in later batches: each key gets its own job back.
+      expect((await store.insert(task("b's own"), "k-1", agentB)).record.job.jobId).toBe(b.job.jobId);
+      expect((await store.insert(task(), "k-1", agentA)).record.job.jobId).toBe(a.job.jobId);
+      // A third key with a's task: a new job, not a's.
+      const c = await store.insert(task(), "k-1", { keyId: "agent-c" });
+      expect(c.created).toBe(true);
+      // A different task under b's key: refused naming b's job, never a's.
+      const refused = (await store.insert(task("other"), "k-1", agentB).catch((e) => e)) as ZeroGError;
+      expect(refused.code).toBe("invalid_argument");
+      expect(JSON.stringify(refused.violations)).toContain(b.job.jobId);
+      expect(`${refused.message}${JSON.stringify(refused.violations)}`).not.toContain(a.job.jobId);
+      // A store without a submitter stores the job as the anonymous caller's, never without a key id.
+      expect((await store.insert(task(), "k-1")).record.keyId).toBe("anonymous");
+    });
+
+    it("counts a key's quota by its own idempotency keys: another key's use of one is no resubmit", async () => {
+      const { store } = await open();
+      const one = (keyId: string): Submitter => ({ keyId, maxInFlight: 1 });
+      const first = await store.insert(task(), "k-1", one("agent-a"));
+      expect((await store.insert(task(), "k-1", one("agent-b"))).created).toBe(true);
+      await expect(store.insert(task("more"), "k-2", one("agent-b"))).rejects.toMatchObject({
+        code: "quota_exceeded",
+      });
+      expect((await store.insert(task(), "k-1", one("agent-a"))).record.job.jobId).toBe(
+        first.record.job.jobId,
+      );
+      expect(await store.inFlightByKey()).toEqual(
+        new Map([
+          ["agent-a", 1],
+          ["agent-b", 1],
+        ]),
+      );
+    });
+
+    it("lists a key's jobs and those stored before key ids, newest first, its pages never reaching another key's", async () => {
+      const { store, at } = await open();
+      const made: Array<{ id: string; owner: string }> = [];
+      for (let i = 0; i < 9; i++) {
+        const owner = ["agent-a", "agent-b", "legacy"][i % 3]!;
+        const keyId = owner === "legacy" ? "agent-legacy" : owner;
+        made.push({ id: (await store.insert(task(`p${i}`), "", { keyId })).record.job.jobId, owner });
+      }
+      await kind.exec(at, "UPDATE jobs SET key_id = NULL WHERE key_id = 'agent-legacy'");
+      const newestFirst = (owners: string[]) =>
+        made
+          .filter((m) => owners.includes(m.owner))
+          .map((m) => m.id)
+          .reverse();
+      const pages = async (keyId: string | undefined, pageSize: number, before?: number) => {
+        const out: string[] = [];
+        let next = before;
+        do {
+          const page = await store.list({ states: [], pageSize, before: next, keyId });
+          expect(page.records.length).toBeLessThanOrEqual(pageSize);
+          out.push(...ids(page));
+          next = page.next;
+        } while (next !== undefined);
+        return out;
+      };
+      expect(await pages("agent-a", 2)).toEqual(newestFirst(["agent-a", "legacy"]));
+      expect(await pages("agent-b", 4)).toEqual(newestFirst(["agent-b", "legacy"]));
+      expect(await pages(undefined, 4)).toEqual(newestFirst(["agent-a", "agent-b", "legacy"]));
+      expect(await pages("agent-c", 2)).toEqual(newestFirst(["legacy"]));
+      // A position taken from another key's page only moves where b's own listing starts (positions
+      // count from 1 in a new store).
+      const aPage = await store.list({ states: [], pageSize: 2, keyId: "agent-a" });
+      expect(aPage.next).toBeDefined();
+      expect(await pages("agent-b", 10, aPage.next)).toEqual(
+        newestFirst(["agent-b", "legacy"]).filter(
+          (id) => made.findIndex((m) => m.id === id) + 1 < aPage.next!,
+        ),
+      );
+      const records = (await store.list({ states: [], pageSize: 10, keyId: "agent-a" })).records;
+      expect(new Set(records.map((r) => r.keyId))).toEqual(new Set(["agent-a", undefined]));
+      // With a state filter.
+      const claimed = await claimOne(store);
+      expect(claimed.job.jobId).toBe(made[0]!.id);
+      const running = (keyId: string) => store.list({ states: [JobState.RUNNING], pageSize: 10, keyId });
+      expect(ids(await running("agent-b"))).toEqual([]);
+      expect(ids(await running("agent-a"))).toEqual([claimed.job.jobId]);
+      expect(ids(await store.list({ states: [JobState.QUEUED], pageSize: 10, keyId: "agent-a" }))).toEqual(
+        newestFirst(["agent-a", "legacy"]).filter((id) => id !== claimed.job.jobId),
+      );
+    });
+
+    it("gives a resubmit the job stored before key ids with its idempotency key, whichever key sends it", async () => {
+      const { store, at } = await open();
+      const old = await store.insert(task("before the upgrade"), "k-old", { keyId: "gone" });
+      await kind.exec(at, "UPDATE jobs SET key_id = NULL");
+      const { store: upgraded } = await open(undefined, at);
+      expect((await upgraded.get(old.record.job.jobId))?.keyId).toBeUndefined();
+      const again = await Promise.all([
+        upgraded.insert(task("before the upgrade"), "k-old", { keyId: "agent-a", maxInFlight: 5 }),
+        upgraded.insert(task("before the upgrade"), "k-old", agentB),
+      ]);
+      expect(again.map((r) => [r.created, r.record.job.jobId])).toEqual([
+        [false, old.record.job.jobId],
+        [false, old.record.job.jobId],
+      ]);
+      const alone = await upgraded.insert(task("before the upgrade"), "k-old", { keyId: "agent-c" });
+      expect(alone.record.job.jobId).toBe(old.record.job.jobId);
+      await expect(upgraded.insert(task("another"), "k-old", agentA)).rejects.toMatchObject({
+        code: "invalid_argument",
+      });
+    });
+
+    it("upgrades a store written before idempotency keys were per key, keeping every job and its position", async () => {
+      const at = await kind.beforeKeyScopes([
+        { id: "job_legacy", idempotencyKey: "k-1", keyId: null },
+        { id: "job_of_a", idempotencyKey: "k-2", keyId: "agent-a" },
+        { id: "job_plain", idempotencyKey: null, keyId: "agent-a" },
+      ]);
+      const { store } = await open(undefined, at);
+      expect((await store.get("job_legacy"))?.keyId).toBeUndefined();
+      expect((await store.get("job_of_a"))?.keyId).toBe("agent-a");
+      const old = inferenceTask("old");
+      expect((await store.insert(old, "k-1", agentB)).record.job.jobId).toBe("job_legacy");
+      expect((await store.insert(old, "k-2", agentA)).record.job.jobId).toBe("job_of_a");
+      const fresh = await store.insert(old, "k-2", agentB);
+      expect(fresh.created).toBe(true);
+      // After every job stored before, also the one deleted since: positions are never reused.
+      expect(ids(await store.list({ states: [], pageSize: 10, keyId: "agent-a" }))).toEqual([
+        "job_plain",
+        "job_of_a",
+        "job_legacy",
+      ]);
+      expect(ids(await store.list({ states: [], pageSize: 1 }))).toEqual([fresh.record.job.jobId]);
+      const [row] = await kind.rows<{ seq: number }>(
+        at,
+        `SELECT seq FROM jobs WHERE id = '${fresh.record.job.jobId}'`,
+      );
+      expect(Number(row?.seq)).toBeGreaterThan(4);
     });
   });
 

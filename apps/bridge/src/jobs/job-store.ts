@@ -7,6 +7,8 @@ export interface JobRecord {
   job: Job;
   task: ComputeTask;
   idempotencyKey: string;
+  /** The id of the API key that submitted the job; undefined for a job stored before key ids were. */
+  keyId: string | undefined;
   /** The backend's last checkpoint of the job, for resuming it in a later attempt. */
   checkpoint: JobCheckpoint | undefined;
   /** Counts the job's changes: a reader that saw version n has seen every change up to n. */
@@ -42,6 +44,19 @@ export interface ListJobsQuery {
   pageSize: number;
   /** Only jobs older than this position (from a previous page). */
   before?: number | undefined;
+  /**
+   * Only the jobs this key id submitted, and those stored before key ids were (which every key reaches,
+   * as before); undefined: every job.
+   */
+  keyId?: string | undefined;
+}
+
+/**
+ * Whether a caller limited to key id `keyId` (undefined: no limit) reaches `record`: its own jobs, and
+ * the jobs stored before key ids were. The same rule as `ListJobsQuery.keyId`.
+ */
+export function reaches(keyId: string | undefined, record: JobRecord): boolean {
+  return keyId === undefined || record.keyId === undefined || record.keyId === keyId;
 }
 
 /** A committed change of a job, as the store reports it. */
@@ -59,6 +74,9 @@ export interface Submitter {
   /** Most jobs the key may have queued or running at once; none: no quota (and no count). */
   maxInFlight?: number | undefined;
 }
+
+/** The submitter of an insert that names none: the caller of a bridge without API keys. */
+export const anonymousSubmitter: Submitter = { keyId: "anonymous" };
 
 export interface JobStoreHooks {
   /** Each change this store made (with the result, for a job that succeeded). */
@@ -114,8 +132,11 @@ export interface JobStore {
   /** Whether the store can be written now; a success ends the `problem`. */
   probe(): Promise<boolean>;
   /**
-   * Stores a new queued job, or returns the job already created with `idempotencyKey` (by any bridge
-   * sharing the store). Rejects `invalid_argument` when the key was used for a different task, and
+   * Stores a new queued job, or returns the job already created with `idempotencyKey` by the same key id
+   * (by any bridge sharing the store), or by no key id (a job stored before key ids were: a retry across
+   * the upgrade is not run twice). Another key id's use of `idempotencyKey` is another job. Without
+   * `submitter`, the job is {@link anonymousSubmitter}'s. Rejects `invalid_argument` when the key was used
+   * for a different task, and
    * `quota_exceeded` when `submitter` already has `maxInFlight` jobs queued or running (counted in the
    * same transaction as the insert, across every bridge sharing the store; a resubmit that returns an
    * existing job is never refused).
@@ -156,7 +177,7 @@ export interface JobStore {
   /** Queued or running → cancelled, whoever runs it; false when the job had already ended. */
   cancel(id: string, message?: string): Promise<boolean>;
   result(id: string): Promise<ComputeResult | undefined>;
-  /** Newest first; returns the position to pass as `before` for the next page. */
+  /** Newest first (of `query.keyId`'s jobs); returns the position to pass as `before` for the next page. */
   list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }>;
   /** Number of jobs in each state. */
   counts(): Promise<Map<JobState, number>>;

@@ -76,6 +76,21 @@ export const postgresMigrations: readonly Migration<pg.ClientBase>[] = [
         CREATE INDEX jobs_by_attestation ON jobs (attestation) WHERE attestation IS NOT NULL;`);
     },
   },
+  {
+    version: 5,
+    name: "idempotency keys per key id, and each key's jobs listed by position",
+    // The idempotency key was unique in the whole store: one key id's key gave its job to another key id.
+    // It is unique per key id now; jobs stored before key ids were (key_id NULL) keep theirs unique.
+    // A key's ListJobs reads its jobs newest first from jobs_by_key, and those without a key id from
+    // jobs_without_key (Postgres orders `key_id IS NULL` rows by seq only from an index of their own).
+    up: async (db) => {
+      await db.query(`
+        ALTER TABLE jobs DROP CONSTRAINT jobs_idempotency_key_key;
+        CREATE UNIQUE INDEX jobs_by_key_idempotency ON jobs (key_id, idempotency_key);
+        CREATE INDEX jobs_by_key ON jobs (key_id, seq);
+        CREATE INDEX jobs_without_key ON jobs (seq) WHERE key_id IS NULL;`);
+    },
+  },
 ];
 
 /** Serializes migrations of bridges starting at once (any constant; "zerog" in ASCII). */

@@ -4,9 +4,9 @@ import { type ComputeResult, ComputeResultSchema, FailureReason, JobState } from
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { attestedResult, inferenceTask, minute, providerEvidence, usePostgres } from "../../test/stores.js";
-import { live } from "./job-sql.js";
+import { jobStatements, live } from "./job-sql.js";
 import type { JobStore, JobStoreHooks, RemoteChanges } from "./job-store.js";
-import { PostgresJobStore } from "./postgres-store.js";
+import { byIdempotencyKeys, PostgresJobStore } from "./postgres-store.js";
 import { StorageError } from "./storage-error.js";
 import { AttestationCache } from "./stored-results.js";
 
@@ -57,9 +57,10 @@ describe("PostgresJobStore", () => {
       { version: 2, name: "attestations stored once" },
       { version: 3, name: "the key id of each job, for the in-flight jobs quota" },
       { version: 4, name: "job retention: ended jobs by end time, results by attestation" },
+      { version: 5, name: "idempotency keys per key id, and each key's jobs listed by position" },
     ]);
     await open(url);
-    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 4 }]);
+    expect(await query(url, "SELECT count(*)::int AS n FROM schema_version")).toEqual([{ n: 5 }]);
     // The quota's count can read the partial index of the jobs queued or running (on a table this
     // small, only when a sequential scan is ruled out).
     const client = new pg.Client({ connectionString: url });
@@ -70,6 +71,28 @@ describe("PostgresJobStore", () => {
         `EXPLAIN SELECT COUNT(*) FROM jobs WHERE key_id = ANY('{agent-a}'::text[]) AND ${live}`,
       );
       expect(plan.rows.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(/jobs_live_by_key/);
+      // A key's ListJobs page reads that key's jobs newest first from jobs_by_key, and those without a
+      // key id from jobs_without_key (no sort of either); a Submit's idempotency key is looked up in jobs_by_key_idempotency.
+      const explain = async (text: string, values: unknown[]) =>
+        (await client.query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, values)).rows
+          .map((r) => r["QUERY PLAN"])
+          .join("\n");
+      const statements = jobStatements({ skipLocked: "", notify: "", payloads: "row" });
+      for (const query of [
+        { states: [], pageSize: 50, keyId: "agent-a" },
+        { states: [JobState.SUCCEEDED], pageSize: 50, keyId: "agent-a", before: 1000 },
+      ]) {
+        const { text, values } = statements.list(query, (i) => `$${i}`);
+        const plan = await explain(text, values);
+        expect(plan).toMatch(
+          /Index (Only )?Scan Backward using jobs_by_key on jobs.*\n\s+Index Cond: \(+key_id = /,
+        );
+        expect(plan).toMatch(/Index (Only )?Scan Backward using jobs_without_key on jobs/);
+        expect(plan).not.toMatch(/Seq Scan/);
+      }
+      expect(await explain(byIdempotencyKeys("id"), [["k-1"], ["agent-a"]])).toMatch(
+        /jobs_by_key_idempotency/,
+      );
     } finally {
       await client.end();
     }
@@ -80,7 +103,7 @@ describe("PostgresJobStore", () => {
     await open(url);
     await query(url, "INSERT INTO schema_version (version, name) VALUES (99, 'future')");
     await expect(PostgresJobStore.open({ url })).rejects.toThrow(
-      /has schema version 99, newer than this bridge knows \(4\)/,
+      /has schema version 99, newer than this bridge knows \(5\)/,
     );
   });
 

@@ -21,17 +21,18 @@ import {
   sameTask,
   toRecord,
 } from "./job-sql.js";
-import type {
-  ClaimedJob,
-  JobPatch,
-  JobRecord,
-  JobStore,
-  JobStoreHooks,
-  Lease,
-  ListJobsQuery,
-  ReleasedJobs,
-  RemoteChanges,
-  Submitter,
+import {
+  anonymousSubmitter,
+  type ClaimedJob,
+  type JobPatch,
+  type JobRecord,
+  type JobStore,
+  type JobStoreHooks,
+  type Lease,
+  type ListJobsQuery,
+  type ReleasedJobs,
+  type RemoteChanges,
+  type Submitter,
 } from "./job-store.js";
 import { isTransient, redactDatabaseUrl, toPostgresStorageError } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-schema.js";
@@ -74,8 +75,35 @@ type Query = <R extends pg.QueryResultRow>(
 /** The rows one INSERT stored for a batch: the new job id of each entry given one, and the keys used. */
 interface InsertedRows {
   fresh: Map<PendingInsert, string>;
+  /** The idempotency keys of the batch, each with its key id ({@link scopedKey}). */
   keys: Set<string>;
   rows: JobRow[];
+}
+
+/**
+ * The jobs of idempotency keys `$1` of key ids `$2` or of none (a superset of those a batch needs: its
+ * entries pick theirs with {@link idempotencyIndex}).
+ */
+export const byIdempotencyKeys = (columns: string) =>
+  `SELECT ${columns} FROM jobs WHERE idempotency_key = ANY($1::text[]) AND (key_id = ANY($2::text[]) OR key_id IS NULL)`;
+
+/** An idempotency key as it is unique: with the key id that used it. */
+const scopedKey = (keyId: string, idempotencyKey: string) => JSON.stringify([keyId, idempotencyKey]);
+const scopedKeyOf = (entry: PendingInsert) => scopedKey(entry.submitter.keyId, entry.key);
+
+/**
+ * Finds the stored job of an entry's idempotency key among `rows`: the one of its key id, else one
+ * stored before key ids were (key_id NULL), which every key id's resubmit gets.
+ */
+type IdempotencyRow = Pick<JobRow, "key_id" | "idempotency_key">;
+function idempotencyIndex<R extends IdempotencyRow>(rows: R[]): (entry: PendingInsert) => R | undefined {
+  const own = new Map<string, R>();
+  const unowned = new Map<string, R>();
+  for (const row of rows) {
+    if (row.key_id === null) unowned.set(row.idempotency_key!, row);
+    else own.set(scopedKey(row.key_id, row.idempotency_key!), row);
+  }
+  return (entry) => own.get(scopedKeyOf(entry)) ?? unowned.get(entry.key);
 }
 
 /** int8 (COUNT, BIGINT columns) as numbers: every value here is far below 2^53. */
@@ -270,7 +298,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   insert(
     task: ComputeTask,
     idempotencyKey: string,
-    submitter?: Submitter,
+    submitter: Submitter = anonymousSubmitter,
   ): Promise<{ record: JobRecord; created: boolean }> {
     return new Promise((resolve, reject) => {
       this.#pendingInserts.push({ task, key: idempotencyKey, submitter, resolve, reject });
@@ -313,7 +341,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
    * whose job vanished between the insert and the read are inserted again.
    */
   async #insertBatch(batch: PendingInsert[], retries = 2): Promise<void> {
-    const limited = batch.filter((e) => e.submitter?.maxInFlight !== undefined);
+    const limited = batch.filter((e) => e.submitter.maxInFlight !== undefined);
     let vanished: PendingInsert[];
     if (limited.length === 0) {
       const inserted = await this.#insertRows(batch, (...args) => this.#query(...args));
@@ -338,7 +366,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
    * then counts the keys' jobs in flight as committed by then. A resubmit of a stored job is not counted.
    */
   async #overQuota(limited: PendingInsert[], query: Query): Promise<Map<PendingInsert, ZeroGError>> {
-    const keyIds = [...new Set(limited.map((e) => e.submitter!.keyId))];
+    const keyIds = [...new Set(limited.map((e) => e.submitter.keyId))];
     // Postgres evaluates a volatile function of the select list after the ORDER BY.
     await query(
       "write",
@@ -351,43 +379,56 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       `SELECT key_id, COUNT(*) AS n FROM jobs WHERE key_id = ANY($1::text[]) AND ${live} GROUP BY key_id`,
       [keyIds],
     );
-    const keys = limited.map((e) => e.key).filter((k) => k !== "");
-    const used = keys.length
-      ? await query<{ idempotency_key: string }>(
-          "read",
-          "SELECT idempotency_key FROM jobs WHERE idempotency_key = ANY($1::text[])",
-          [keys],
-        )
-      : [];
+    const stored = idempotencyIndex(
+      await this.#byIdempotencyKey<IdempotencyRow>(limited, "key_id, idempotency_key", query),
+    );
     const inFlight = new Map(counts.map((r) => [r.key_id, r.n]));
-    const resubmits = new Set(used.map((r) => r.idempotency_key));
+    const resubmits = new Set<string>();
     const refused = new Map<PendingInsert, ZeroGError>();
     for (const entry of limited) {
-      if (resubmits.has(entry.key)) continue;
-      const { keyId } = entry.submitter!;
-      const max = entry.submitter!.maxInFlight!;
+      if (entry.key !== "" && (stored(entry) || resubmits.has(scopedKeyOf(entry)))) continue;
+      const { keyId } = entry.submitter;
+      const max = entry.submitter.maxInFlight!;
       const n = inFlight.get(keyId) ?? 0;
       if (n >= max) {
         refused.set(entry, quotaExceeded(keyId, max));
         continue;
       }
       inFlight.set(keyId, n + 1);
-      // The repeats of its idempotency key in the batch get this job.
-      if (entry.key !== "") resubmits.add(entry.key);
+      // The repeats of its idempotency key (and key id) in the batch get this job.
+      if (entry.key !== "") resubmits.add(scopedKeyOf(entry));
     }
     return refused;
   }
 
   /**
+   * The stored jobs (`columns` of them) that may hold the idempotency keys of `entries`: of their key ids
+   * or of none (index `jobs_by_key_idempotency`); {@link idempotencyIndex} picks each entry's.
+   */
+  async #byIdempotencyKey<R extends IdempotencyRow>(
+    entries: PendingInsert[],
+    columns: string,
+    query: Query,
+  ): Promise<R[]> {
+    const keyed = entries.filter((e) => e.key !== "");
+    if (keyed.length === 0) return [];
+    return query<R>("read", byIdempotencyKeys(columns), [
+      [...new Set(keyed.map((e) => e.key))],
+      [...new Set(keyed.map((e) => e.submitter.keyId))],
+    ]);
+  }
+
+  /**
    * Inserts the jobs of `batch` with `query`: a row for each job without an idempotency key and for the
-   * first use of each key in the batch (unless an earlier insert, of any bridge, used it).
+   * first use of each key by a key id in the batch (unless an earlier insert, of any bridge, used it with
+   * that key id, or a job stored before key ids were has it).
    */
   async #insertRows(batch: PendingInsert[], query: Query): Promise<InsertedRows> {
     const fresh = new Map<PendingInsert, string>();
     const keys = new Set<string>();
     for (const entry of batch) {
-      if (entry.key !== "" && keys.has(entry.key)) continue;
-      keys.add(entry.key);
+      if (entry.key !== "" && keys.has(scopedKeyOf(entry))) continue;
+      if (entry.key !== "") keys.add(scopedKeyOf(entry));
       fresh.set(entry, newJobId());
     }
     if (fresh.size === 0) return { fresh, keys, rows: [] };
@@ -398,13 +439,14 @@ export class PostgresJobStore extends StoreBase implements JobStore {
        SELECT t.id, t.key, t.key_id, ${JobState.QUEUED}, t.task, t.task_type, t.model, n.now, n.now
        FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::smallint[], $6::text[]) WITH ORDINALITY
          AS t(id, key, key_id, task, task_type, model, ord), (SELECT zerog_now_ms() AS now) n
+       WHERE NOT EXISTS (SELECT 1 FROM jobs AS old WHERE old.key_id IS NULL AND old.idempotency_key = t.key)
        ORDER BY t.ord
-       ON CONFLICT (idempotency_key) DO NOTHING
+       ON CONFLICT (key_id, idempotency_key) DO NOTHING
        RETURNING ${jobColumns}, pg_notify('${queuedChannel}', $7) AS notified`,
       [
         entries.map(([, id]) => id),
         entries.map(([e]) => (e.key === "" ? null : e.key)),
-        entries.map(([e]) => e.submitter?.keyId ?? null),
+        entries.map(([e]) => e.submitter.keyId),
         entries.map(([e]) => encoded(ComputeTaskSchema, e.task)),
         entries.map(([e]) => e.task.taskType),
         entries.map(([e]) => e.task.model),
@@ -416,8 +458,9 @@ export class PostgresJobStore extends StoreBase implements JobStore {
 
   /**
    * Once the rows are committed: reports the jobs created and answers each entry, with its new job or
-   * the job first stored with its idempotency key. Returns the entries (when `mayRetry`) whose key's job
-   * could not be read: deleted by the retention since the insert found the key taken.
+   * the job first stored with its idempotency key (and key id, or none). Returns the entries (when
+   * `mayRetry`) whose key's job could not be read: deleted by the retention since the insert found the
+   * key taken.
    */
   async #answer(
     batch: PendingInsert[],
@@ -428,15 +471,14 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     for (const row of rows.sort((a, b) => a.seq - b.seq)) created.set(row.id, this.changedRow(row));
     const byKey = new Map<string, JobRecord>();
     for (const record of created.values())
-      if (record.idempotencyKey) byKey.set(record.idempotencyKey, record);
-    const taken = [...keys].filter((k) => k !== "" && !byKey.has(k));
-    if (taken.length) {
-      const found = await this.#query<JobRow>(
-        "read",
-        `SELECT ${jobColumns} FROM jobs WHERE idempotency_key = ANY($1::text[])`,
-        [taken],
-      );
-      for (const row of found) byKey.set(row.idempotency_key!, toRecord(row));
+      if (record.idempotencyKey) byKey.set(scopedKey(record.keyId!, record.idempotencyKey), record);
+    const taken = batch.filter((e) => e.key !== "" && keys.has(scopedKeyOf(e)) && !byKey.has(scopedKeyOf(e)));
+    const stored = idempotencyIndex(
+      await this.#byIdempotencyKey<JobRow>(taken, jobColumns, (...args) => this.#query(...args)),
+    );
+    for (const entry of taken) {
+      const row = stored(entry);
+      if (row) byKey.set(scopedKeyOf(entry), toRecord(row));
     }
     const vanished: PendingInsert[] = [];
     for (const entry of batch) {
@@ -445,7 +487,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
         entry.resolve({ record: own, created: true });
         continue;
       }
-      const first = byKey.get(entry.key);
+      const first = byKey.get(scopedKeyOf(entry));
       if (!first && mayRetry) {
         vanished.push(entry);
         continue;
@@ -578,13 +620,8 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {
-    const sql = this.#list(query.states.length, query.before !== undefined, (i) => `$${i}`);
-    const params = [
-      ...query.states,
-      ...(query.before === undefined ? [] : [query.before]),
-      query.pageSize + 1,
-    ];
-    const rows = await this.#query<JobRow>("read", sql, params);
+    const { text, values } = this.#list(query, (i) => `$${i}`);
+    const rows = await this.#query<JobRow>("read", text, values);
     return this.page(rows, query.pageSize);
   }
 

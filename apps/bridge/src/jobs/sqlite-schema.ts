@@ -102,7 +102,47 @@ export const sqliteMigrations: readonly Migration<Database.Database>[] = [
         CREATE INDEX jobs_ended ON jobs (ended_at) WHERE state IN (3, 4, 5);
         CREATE INDEX job_payloads_by_attestation ON job_payloads (attestation) WHERE attestation IS NOT NULL;`),
   },
+  {
+    version: 8,
+    name: "idempotency keys per key id, and each key's jobs listed by position",
+    // The idempotency key was unique in the whole store: one key id's key gave its job to another key id.
+    // It is unique per key id now. SQLite cannot drop a column's UNIQUE: the table is rebuilt without it
+    // (from its own schema, so every column and index it has stays), keeping each job's position.
+    // Jobs stored before key ids were (key_id NULL) keep their unique idempotency keys.
+    up: (db) => {
+      rebuildJobsWithout(db, /(\bidempotency_key\s+TEXT)\s+UNIQUE\b/i);
+      db.exec(`
+        CREATE UNIQUE INDEX jobs_by_key_idempotency ON jobs (key_id, idempotency_key);
+        CREATE INDEX jobs_by_key ON jobs (key_id, seq);`);
+    },
+  },
 ];
+
+/**
+ * Rebuilds table `jobs` with its definition minus what `constraint` matches (SQLite's way to drop a
+ * constraint: https://www.sqlite.org/lang_altertable.html#otheralter), keeping its rows, their `seq`,
+ * the next `seq` (AUTOINCREMENT: a deleted job's position is never reused), its indexes and triggers.
+ */
+function rebuildJobsWithout(db: Database.Database, constraint: RegExp): void {
+  const objects = db
+    .prepare("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'jobs' AND sql IS NOT NULL")
+    .all() as Array<{ type: string; name: string; sql: string }>;
+  const table = objects.find((o) => o.type === "table")!.sql;
+  const rebuilt = table.replace(constraint, "$1");
+  if (rebuilt === table) throw new Error(`the jobs table has no ${constraint} to drop: ${table}`);
+  const next = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get() as
+    | { seq: number }
+    | undefined;
+  db.exec(`${rebuilt.replace(/^CREATE TABLE\s+("?)jobs\1/i, "CREATE TABLE jobs_rebuilt")};
+    INSERT INTO jobs_rebuilt SELECT * FROM jobs;
+    DROP TABLE jobs;
+    ALTER TABLE jobs_rebuilt RENAME TO jobs;`);
+  if (next) {
+    db.prepare("DELETE FROM sqlite_sequence WHERE name = 'jobs'").run();
+    db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)").run(next.seq);
+  }
+  for (const o of objects) if (o.type !== "table") db.exec(o.sql);
+}
 
 /**
  * Brings the store's schema to the latest version (or to `target`, for tests), in one transaction. A store from before

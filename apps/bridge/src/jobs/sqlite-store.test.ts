@@ -139,6 +139,7 @@ describe("SqliteJobStore", () => {
       { version: 5, name: "attestations stored once" },
       { version: 6, name: "the key id of each job, for the in-flight jobs quota" },
       { version: 7, name: "job retention: ended jobs by end time, results by attestation" },
+      { version: 8, name: "idempotency keys per key id, and each key's jobs listed by position" },
     ]);
     // The quota's count reads the partial index of the jobs queued or running.
     const plan = db
@@ -149,6 +150,22 @@ describe("SqliteJobStore", () => {
         keyId: "agent-a",
       });
     expect(JSON.stringify(plan)).toMatch(/USING COVERING INDEX jobs_live_by_key \(key_id=\? AND state=\?\)/);
+    // A key's ListJobs page reads that key's jobs, and those without a key id, from jobs_by_key; a
+    // Submit's idempotency key is looked up in jobs_by_key_idempotency.
+    const statements = jobStatements({ skipLocked: "", notify: "", payloads: "table" });
+    for (const query of [
+      { states: [], pageSize: 50, keyId: "agent-a" },
+      { states: [JobState.SUCCEEDED, JobState.FAILED], pageSize: 50, keyId: "agent-a", before: 1000 },
+    ]) {
+      const { text, values } = statements.list(query, () => "?");
+      const details = (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...values) as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join("\n");
+      expect(details.match(/SEARCH jobs USING (COVERING )?INDEX jobs_by_key \(key_id=\?/g)).toHaveLength(2);
+      expect(details).not.toMatch(/SCAN jobs|TEMP B-TREE/);
+    }
+    const byKey = db.prepare(`EXPLAIN QUERY PLAN ${statements.byKey}`).all({ key: "k", keyId: "agent-a" });
+    expect(JSON.stringify(byKey)).toMatch(/jobs_by_key_idempotency \(key_id=\? AND idempotency_key=\?\)/);
     db.close();
     // Opening again changes nothing.
     await new SqliteJobStore(path).close();
@@ -182,7 +199,7 @@ describe("SqliteJobStore", () => {
     db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)").run();
     db.close();
     expect(() => new SqliteJobStore(path)).toThrow(
-      `the job store ${path} has schema version 99, newer than this bridge knows (7)`,
+      `the job store ${path} has schema version 99, newer than this bridge knows (8)`,
     );
   });
 

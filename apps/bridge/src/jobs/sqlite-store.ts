@@ -21,17 +21,18 @@ import {
   sameTask,
   toRecord,
 } from "./job-sql.js";
-import type {
-  ClaimedJob,
-  JobChange,
-  JobPatch,
-  JobRecord,
-  JobStore,
-  JobStoreHooks,
-  Lease,
-  ListJobsQuery,
-  ReleasedJobs,
-  Submitter,
+import {
+  anonymousSubmitter,
+  type ClaimedJob,
+  type JobChange,
+  type JobPatch,
+  type JobRecord,
+  type JobStore,
+  type JobStoreHooks,
+  type Lease,
+  type ListJobsQuery,
+  type ReleasedJobs,
+  type Submitter,
 } from "./job-store.js";
 import { openDatabase } from "./open-database.js";
 import { migrateSqlite } from "./sqlite-schema.js";
@@ -91,7 +92,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
     this.#walPath = db.memory ? undefined : `${db.name}-wal`;
     this.#statements = {
       byId: db.prepare<{ id: string }, JobRow>(statements.byId),
-      byKey: db.prepare<{ key: string }, JobRow>(statements.byKey),
+      byKey: db.prepare<{ key: string; keyId: string }, JobRow>(statements.byKey),
       insert: db.prepare<Record<string, unknown>, { seq: number }>(
         `INSERT INTO jobs (id, idempotency_key, key_id, state, task, task_type, model, created_at, updated_at)
          VALUES (@id, @key, @keyId, ${JobState.QUEUED}, x'', @taskType, @model, @now, @now) RETURNING seq`,
@@ -169,7 +170,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   insert(
     task: ComputeTask,
     idempotencyKey: string,
-    submitter?: Submitter,
+    submitter: Submitter = anonymousSubmitter,
   ): Promise<{ record: JobRecord; created: boolean }> {
     return new Promise((resolve, reject) => {
       this.#pendingInserts.push({ task, key: idempotencyKey, submitter, resolve, reject });
@@ -191,7 +192,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
       inFlight.clear();
       const now = Date.now();
       for (const { task, key, submitter } of batch) {
-        const existing = key === "" ? undefined : this.#statements.byKey.get({ key });
+        const existing = key === "" ? undefined : this.#statements.byKey.get({ key, keyId: submitter.keyId });
         if (existing) {
           try {
             outcomes.push({ record: sameTask(toRecord(existing), task), created: false });
@@ -201,8 +202,8 @@ export class SqliteJobStore extends StoreBase implements JobStore {
           }
           continue;
         }
-        const max = submitter?.maxInFlight;
-        if (submitter && max !== undefined) {
+        const max = submitter.maxInFlight;
+        if (max !== undefined) {
           const { keyId } = submitter;
           const n = inFlight.get(keyId) ?? this.#statements.inFlightOfKey.get({ keyId })!.n;
           if (n >= max) {
@@ -215,7 +216,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
         const { seq } = this.#statements.insert.get({
           id,
           key: key === "" ? null : key,
-          keyId: submitter?.keyId ?? null,
+          keyId: submitter.keyId,
           taskType: task.taskType,
           model: task.model,
           now,
@@ -349,13 +350,8 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   }
 
   async list(query: ListJobsQuery): Promise<{ records: JobRecord[]; next: number | undefined }> {
-    const sql = this.#list(query.states.length, query.before !== undefined, () => "?");
-    const params = [
-      ...query.states,
-      ...(query.before === undefined ? [] : [query.before]),
-      query.pageSize + 1,
-    ];
-    const rows = this.#guard("read", () => this.#db.prepare<number[], JobRow>(sql).all(...params));
+    const { text, values } = this.#list(query, () => "?");
+    const rows = this.#guard("read", () => this.#db.prepare<unknown[], JobRow>(text).all(...values));
     return this.page(rows, query.pageSize);
   }
 

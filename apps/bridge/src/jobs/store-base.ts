@@ -17,7 +17,7 @@ import { AttestationCache, readResult, type StoredResult } from "./stored-result
 export interface PendingInsert {
   task: ComputeTask;
   key: string;
-  submitter: Submitter | undefined;
+  submitter: Submitter;
   resolve: (out: { record: JobRecord; created: boolean }) => void;
   reject: (err: unknown) => void;
 }
