@@ -327,7 +327,7 @@ const runRetention = !selected || selected.includes("retention");
 
 // Warm every path (ledger, acknowledgement, session tokens, attestation cache, JIT). The bridge runs for days,
 // so it is measured once V8 has compiled its hot code: BENCH_BRIDGE_WARMUP_JOBS more jobs first, their CPU
-// reported apart (the cost of the first jobs after a start).
+// reported apart.
 for (const path of paths) await load(64, inFlight, path.run);
 const bridgeWarmUpJobs = Number(process.env.BENCH_BRIDGE_WARMUP_JOBS ?? 2000);
 const bridgePath = paths.find((path) => path.key === "bridge");
@@ -412,7 +412,7 @@ const lines = [
   "",
   ...(warmUp
     ? [
-        `The rounds above start after ${64 + bridgeWarmUpJobs} jobs through the bridge (provider latency 0 ms). The first 64 warm the chain state and caches; the next ${bridgeWarmUpJobs} took ${f(warmUp.cpuPerJob.bridge)} ms of bridge CPU per job while V8 compiled the hot code: that is the cost of the first jobs after a start.`,
+        `The rounds above start after ${64 + bridgeWarmUpJobs} jobs through the bridge (provider latency 0 ms), so that V8 has compiled its hot code, as in a bridge that has run for a while. The first 64 warm the chain state and caches; the next ${bridgeWarmUpJobs} took ${f(warmUp.cpuPerJob.bridge)} ms of bridge CPU per job (compare with the 0 ms rows: CPU per job also depends on the load).`,
         "",
       ]
     : []),
