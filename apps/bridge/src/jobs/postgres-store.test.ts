@@ -77,7 +77,7 @@ describe("PostgresJobStore", () => {
         (await client.query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, values)).rows
           .map((r) => r["QUERY PLAN"])
           .join("\n");
-      const statements = jobStatements({ skipLocked: "", notify: "", payloads: "row" });
+      const statements = jobStatements({ skipLocked: "", notify: "", payloads: "row", endedIndex: "" });
       for (const query of [
         { states: [], pageSize: 50, keyId: "agent-a" },
         { states: [JobState.SUCCEEDED], pageSize: 50, keyId: "agent-a", before: 1000 },

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { inferenceTask, minute } from "../../test/stores.js";
 import { jobStatements } from "./job-sql.js";
 import { sqliteMigrations } from "./sqlite-schema.js";
-import { SqliteJobStore } from "./sqlite-store.js";
+import { SqliteJobStore, sqliteDialect } from "./sqlite-store.js";
 import { StorageError } from "./storage-error.js";
 
 // What only the SQLite store does; what both stores do is in job-store.test.ts.
@@ -142,17 +142,13 @@ describe("SqliteJobStore", () => {
       { version: 8, name: "idempotency keys per key id, and each key's jobs listed by position" },
     ]);
     // The quota's count reads the partial index of the jobs queued or running.
-    const plan = db
-      .prepare(
-        `EXPLAIN QUERY PLAN ${jobStatements({ skipLocked: "", notify: "", payloads: "table" }).inFlightOfKey}`,
-      )
-      .all({
-        keyId: "agent-a",
-      });
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${jobStatements(sqliteDialect).inFlightOfKey}`).all({
+      keyId: "agent-a",
+    });
     expect(JSON.stringify(plan)).toMatch(/USING COVERING INDEX jobs_live_by_key \(key_id=\? AND state=\?\)/);
     // A key's ListJobs page reads that key's jobs, and those without a key id, from jobs_by_key; a
     // Submit's idempotency key is looked up in jobs_by_key_idempotency.
-    const statements = jobStatements({ skipLocked: "", notify: "", payloads: "table" });
+    const statements = jobStatements(sqliteDialect);
     for (const query of [
       { states: [], pageSize: 50, keyId: "agent-a" },
       { states: [JobState.SUCCEEDED, JobState.FAILED], pageSize: 50, keyId: "agent-a", before: 1000 },

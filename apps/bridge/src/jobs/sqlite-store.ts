@@ -18,6 +18,7 @@ import {
   jobStatements,
   newJobId,
   quotaExceeded,
+  type SqlDialect,
   sameTask,
   toRecord,
 } from "./job-sql.js";
@@ -43,6 +44,14 @@ import { storedResult } from "./stored-results.js";
 const fdatasyncAsync = promisify(fdatasync);
 /** Free space a volume needs before the store counts as writable again after a failure. */
 const minFreeBytes = 1024 * 1024;
+
+/** SQLite's statements: payloads in their own table, the index of ended jobs named for the planner. */
+export const sqliteDialect: SqlDialect = {
+  skipLocked: "",
+  notify: "",
+  payloads: "table",
+  endedIndex: " INDEXED BY jobs_ended",
+};
 
 /**
  * Jobs in one SQLite file (WAL), for one bridge. Inserts arriving together share one transaction (group
@@ -77,12 +86,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
 
   /** Opens (creating it) the store at `path`; ":memory:" for a throwaway store. */
   constructor(path: string, hooks: JobStoreHooks = {}) {
-    const statements = jobStatements({
-      skipLocked: "",
-      notify: "",
-      payloads: "table",
-      endedIndex: " INDEXED BY jobs_ended",
-    });
+    const statements = jobStatements(sqliteDialect);
     const opened = openDatabase(path, (db) => migrateSqlite(db, path), statements.probe);
     super(hooks, opened.full);
     this.#list = statements.list;
