@@ -183,7 +183,7 @@ Security (files are read again on SIGHUP and when they change):
 
 Observability:
   --metrics <access>      GET /metrics on the bridge's port: auth (default: with an API key when the
-                          bridge has keys), public, off [ZEROG_METRICS]
+                          bridge has keys), operator (with an "allJobs" key), public, off [ZEROG_METRICS]
   --chain-check-interval <s> seconds between chain RPC checks (health NOT_SERVING while it does not
                           answer); default 15 [ZEROG_CHAIN_CHECK_SECONDS]
   --registry-refresh <s>  seconds between reads of the on-chain service registry (the last read is
@@ -420,8 +420,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     return value ? integer(`--${name}`, value, 0, 1, 1_000_000) : undefined;
   };
   const metrics = (flag("metrics") ?? env.ZEROG_METRICS ?? "auth") as MetricsAccess;
-  if (!["auth", "public", "off"].includes(metrics))
-    throw new ConfigError(`--metrics must be auth, public or off, got ${JSON.stringify(metrics)}`);
+  if (!["auth", "operator", "public", "off"].includes(metrics))
+    throw new ConfigError(`--metrics must be auth, operator, public or off, got ${JSON.stringify(metrics)}`);
   const logFormat = (flag("log-format") ?? env.ZEROG_LOG_FORMAT ?? "auto") as LogFormat;
   if (!["auto", "json", "pretty"].includes(logFormat))
     throw new ConfigError(`--log-format must be auto, json or pretty, got ${JSON.stringify(logFormat)}`);

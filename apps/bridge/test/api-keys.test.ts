@@ -170,3 +170,40 @@ describe("API keys from a file, per-key limits (a bridge process)", () => {
     }
   });
 });
+
+describe("GET /metrics with --metrics operator (a bridge process with tenants)", () => {
+  it("serves the metrics, which name every key, only to an operator key; a tenant's key is refused", async () => {
+    const opsKey = "zk_operator_7e6d5c4b3a29180716f5";
+    const opsFile = join(tmpdir(), `zerog-keys-ops-${process.pid}.json`);
+    writeFileSync(
+      opsFile,
+      JSON.stringify({
+        keys: [
+          { id: "ops", key: opsKey, allJobs: true },
+          { id: "agent-a", key: keyA },
+        ],
+      }),
+      { mode: 0o600 },
+    );
+    const tenants = await spawnBridge(devnet, { args: [`--api-keys-file=${opsFile}`, "--metrics=operator"] });
+    try {
+      const scrape = (key?: string) =>
+        fetch(`${tenants.baseUrl}/metrics`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+      await tenants.compute(keyA).listJobs({});
+      for (const key of [keyA, undefined, "zk_not_a_key_at_all_000000"]) {
+        const refused = await scrape(key);
+        expect(refused.status).toBe(401);
+        const text = await refused.text();
+        expect(text).toContain('"allJobs": true');
+        expect(text).not.toContain("agent-a");
+      }
+      const served = await scrape(opsKey);
+      expect(served.status).toBe(200);
+      const m = parseExposition(await served.text());
+      const method = "chaoschain.zerog.v1.ComputeService/ListJobs";
+      expect(sample(m, "zerog_rpc_calls_total", { method, code: "ok", key: "agent-a" })).toBe(1);
+    } finally {
+      await tenants.dispose();
+    }
+  });
+});

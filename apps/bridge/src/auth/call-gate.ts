@@ -18,8 +18,11 @@ export interface CallGate {
   readonly authenticates: boolean;
   /** The caller, or the error to answer (`unauthenticated`, `rate_limited` with a retry delay). */
   admit(authorization: string | undefined): Caller | ZeroGError;
-  /** Whether `authorization` carries a valid key (no rate taken): for GET /metrics. */
-  authorized(authorization: string | undefined): boolean;
+  /**
+   * Whether `authorization` carries a valid key (no rate taken): for GET /metrics. `operator`: only a key
+   * that reaches every key's jobs (`allJobs` in the keys file). Without keys, every caller.
+   */
+  authorized(authorization: string | undefined, operator?: boolean): boolean;
 }
 
 export interface CallGateOptions {
@@ -49,8 +52,10 @@ export function createCallGate(o: CallGateOptions): CallGate {
         { retryDelayMs: waitMs },
       );
     },
-    authorized(authorization) {
-      return !o.keys || !(o.keys.identify(authorization) instanceof ZeroGError);
+    authorized(authorization, operator = false) {
+      if (!o.keys) return true;
+      const caller = o.keys.identify(authorization);
+      return !(caller instanceof ZeroGError) && (!operator || caller.allJobs === true);
     },
   };
 }

@@ -25,8 +25,11 @@ import { type CheckedBody, readCheckedBody } from "./request-body.js";
 import { type NodeRequest, type NodeResponse, rpcProtocol, writeRpcError } from "./rpc-errors.js";
 import { traceFromHeader } from "./trace-context.js";
 
-/** Who may read `GET /metrics`: callers with an API key (when the bridge has keys), anyone, or no one. */
-export type MetricsAccess = "auth" | "public" | "off";
+/**
+ * Who may read `GET /metrics`: callers with an API key (when the bridge has keys), callers with an
+ * operator key (`allJobs`), anyone, or no one.
+ */
+export type MetricsAccess = "auth" | "operator" | "public" | "off";
 
 export interface RpcHandlerOptions {
   routes: (router: ConnectRouter) => void;
@@ -115,7 +118,9 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
     if (hostError) return refuse(hostError);
     if (!handler) {
       if (o.metrics && o.metrics.access !== "off" && (req.url ?? "").split("?", 1)[0] === "/metrics")
-        return serveMetrics(req, res, o.metrics, (authorization) => o.gate.authorized(authorization));
+        return serveMetrics(req, res, o.metrics, (authorization) =>
+          o.gate.authorized(authorization, o.metrics?.access === "operator"),
+        );
       return plain(res, 404, undefined, !isH2);
     }
     const isHealth = handler.service.typeName === Health.typeName;
@@ -177,7 +182,7 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
   };
 }
 
-/** `GET /metrics`: the text exposition, for Prometheus; with `auth`, only with a valid API key. */
+/** `GET /metrics`: the text exposition, for Prometheus; with `auth`, only with a valid API key (`operator`: an operator's). */
 async function serveMetrics(
   req: NodeRequest,
   res: NodeResponse,
@@ -188,12 +193,17 @@ async function serveMetrics(
     (res as http.ServerResponse).setHeader("allow", "GET, HEAD");
     return plain(res, 405, "GET /metrics only");
   }
-  if (metrics.access === "auth" && !authorized(req.headers.authorization)) {
+  if (
+    (metrics.access === "auth" || metrics.access === "operator") &&
+    !authorized(req.headers.authorization)
+  ) {
     (res as http.ServerResponse).setHeader("www-authenticate", "Bearer");
     return plain(
       res,
       401,
-      "metrics need an API key: authorization: Bearer <key> (or start the bridge with --metrics public)",
+      metrics.access === "operator"
+        ? 'metrics need an operator API key ("allJobs": true in the keys file): authorization: Bearer <key>'
+        : "metrics need an API key: authorization: Bearer <key> (or start the bridge with --metrics public)",
     );
   }
   const text = await metrics.expose();
