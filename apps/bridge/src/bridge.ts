@@ -40,7 +40,7 @@ import { createMetricsInterceptor } from "./interceptors/metrics.js";
 import { JobEvents } from "./jobs/job-events.js";
 import type { JobStore } from "./jobs/job-store.js";
 import { publishRemoteChanges } from "./jobs/remote-jobs.js";
-import { type Retention, startRetention } from "./jobs/retention.js";
+import { defaultJobRetentionSeconds, type Retention, startRetention } from "./jobs/retention.js";
 import { SqliteJobStore } from "./jobs/sqlite-store.js";
 import { type StorageError, storageZeroGError } from "./jobs/storage-error.js";
 import { Worker } from "./jobs/worker.js";
@@ -255,7 +255,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     leaseMs: options.leaseMs ?? 30_000,
   });
   let remote: { stop(): void } | undefined;
-  const retentionMs = options.jobRetentionMs ?? 30 * 86_400_000;
+  const retentionMs = options.jobRetentionMs ?? defaultJobRetentionSeconds * 1000;
   let retention: Retention | undefined;
   const shutdown = new AbortController();
   // Every call in flight listens to it (Connect links each call's signal to it): no listener limit.

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { INTEL_PCS_URL, type PolicyInput, resolvePolicy } from "@chaoschain/zerog-verifier";
 import type { MetricsAccess } from "./http/rpc-handler.js";
 import type { TlsFiles } from "./http/tls.js";
+import { defaultJobRetentionSeconds } from "./jobs/retention.js";
 import type { LogFormat } from "./logger.js";
 import { defaultServerLimits } from "./server.js";
 import type { ZeroGContracts } from "./zerog/sdk.js";
@@ -435,7 +436,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     jobRetentionSeconds: durationSeconds(
       "--job-retention (ZEROG_JOB_RETENTION)",
       flag("job-retention") ?? env.ZEROG_JOB_RETENTION,
-      30 * 86_400,
+      defaultJobRetentionSeconds,
       "0 to keep ended jobs for ever",
     ),
     concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),

@@ -59,8 +59,9 @@ const jobChannel = "zerog_job";
 /** Channel of new queued jobs: payload `<origin>`. */
 const queuedChannel = "zerog_queued";
 
-/** The foreign key from a job's result to its attestation (Postgres names it). */
-const attestationReference = "jobs_attestation_fkey";
+/** Whether `err` is the foreign key from a job's result to its attestation refusing a write. */
+const refusedByAttestationReference = (err: unknown) =>
+  (err as { constraint?: unknown }).constraint === "jobs_attestation_fkey";
 
 /** The advisory locks of the in-flight jobs quota: (this, hashtext(key id)); "zg" in ASCII. */
 const quotaLockSpace = 0x7a67;
@@ -231,18 +232,18 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     return true;
   }
 
-  /** One statement; a storage failure becomes a {@link StorageError} and the store's problem. */
-  async #query<R extends pg.QueryResultRow>(
+  /** One statement on the pool; a storage failure becomes a {@link StorageError} and the store's problem. */
+  readonly #query: Query = async <R extends pg.QueryResultRow>(
     doing: "read" | "write",
     text: string,
     values: unknown[],
-  ): Promise<R[]> {
+  ) => {
     try {
       return (await this.#pool.query<R>(text, values)).rows;
     } catch (err) {
       throw this.#failure(err, doing);
     }
-  }
+  };
 
   /** `err`, made the store's problem when it is a storage failure. */
   #failure(err: unknown, doing: "read" | "write" | "open"): unknown {
@@ -344,7 +345,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     const limited = batch.filter((e) => e.submitter.maxInFlight !== undefined);
     let vanished: PendingInsert[];
     if (limited.length === 0) {
-      const inserted = await this.#insertRows(batch, (...args) => this.#query(...args));
+      const inserted = await this.#insertRows(batch, this.#query);
       vanished = await this.#answer(batch, inserted, retries > 0);
     } else {
       const { refused, admitted, inserted } = await this.#transaction(async (query) => {
@@ -473,9 +474,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     for (const record of created.values())
       if (record.idempotencyKey) byKey.set(scopedKey(record.keyId!, record.idempotencyKey), record);
     const taken = batch.filter((e) => e.key !== "" && keys.has(scopedKeyOf(e)) && !byKey.has(scopedKeyOf(e)));
-    const stored = idempotencyIndex(
-      await this.#byIdempotencyKey<JobRow>(taken, jobColumns, (...args) => this.#query(...args)),
-    );
+    const stored = idempotencyIndex(await this.#byIdempotencyKey<JobRow>(taken, jobColumns, this.#query));
     for (const entry of taken) {
       const row = stored(entry);
       if (row) byKey.set(scopedKeyOf(entry), toRecord(row));
@@ -583,7 +582,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     try {
       rows = await store(known ? null : (attestation?.evidence ?? null));
     } catch (err) {
-      if (!known || (err as { constraint?: unknown }).constraint !== attestationReference) throw err;
+      if (!known || !refusedByAttestationReference(err)) throw err;
       rows = await store(attestation.evidence);
     }
     const [row] = rows;
@@ -659,7 +658,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
       );
       return deleted.length;
     }).catch((err: unknown) => {
-      if ((err as { constraint?: unknown }).constraint === attestationReference) return 0;
+      if (refusedByAttestationReference(err)) return 0;
       throw err;
     });
   }

@@ -32,6 +32,9 @@ export interface Retention {
   stop(): Promise<void>;
 }
 
+/** How long ended jobs are kept when the bridge is not told (`--job-retention`), seconds: 30 days. */
+export const defaultJobRetentionSeconds = 30 * 86_400;
+
 /** "30d", "12h", "90m" or "45s": the largest unit that divides `ms`, for messages. */
 export function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);
