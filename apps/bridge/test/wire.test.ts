@@ -303,6 +303,31 @@ describe("binary protobuf: Connect, gRPC and gRPC-web", () => {
   });
 });
 
+describe("deadlines", () => {
+  // A timer waits at most 2^31 - 1 ms (24.8 days); Node fires a longer one after 1 ms, with a warning.
+  it("a deadline longer than a timer can wait is INVALID_ARGUMENT naming the maximum, never a deadline at once", async () => {
+    const unknownJob = JSON.stringify({ job_id: "job_unknown" });
+    const connect = await post(open, compute("GetJob"), unknownJob, { "connect-timeout-ms": "3000000000" });
+    expect(connect.status).toBe(400);
+    expect(connect.json.code).toBe("invalid_argument");
+    expect(connect.json.message).toContain("2147483647");
+    const request = Buffer.from(
+      toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId: "job_unknown" })),
+    );
+    const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]);
+    const grpc = await h2Request(
+      open,
+      { ":path": compute("GetJob"), "content-type": "application/grpc", "grpc-timeout": "99999999H" },
+      envelope,
+    );
+    expect(grpc["grpc-status"]).toBe("3");
+    // The longest a timer can wait is accepted: the call reaches the service (which does not know the job).
+    const longest = await post(open, compute("GetJob"), unknownJob, { "connect-timeout-ms": "2147483647" });
+    expect(longest.json.code).toBe("not_found");
+    expect(open.stderr()).not.toContain("TimeoutOverflowWarning");
+  });
+});
+
 describe("identifiers and lists are bounded", () => {
   it("a huge job id is INVALID_ARGUMENT and is never echoed in full", async () => {
     const id = `job_${"x".repeat(10_000)}`;

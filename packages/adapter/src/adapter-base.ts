@@ -1,5 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
+  type ComputeResult,
   ComputeService,
   type ComputeTask,
   invalidArgument,
@@ -21,7 +22,7 @@ import {
   createClient,
   type Transport,
 } from "@connectrpc/connect";
-import type { ResolvedAdapterConfig, VerifyOptions } from "./config.js";
+import { maxTimeoutSeconds, type ResolvedAdapterConfig, type VerifyOptions } from "./config.js";
 import {
   badArgument,
   type CallContext,
@@ -94,6 +95,11 @@ export interface FineTuneOptions {
   /** Longest wait for the result, seconds. Default: the adapter's timeoutSeconds. Training takes minutes. */
   timeoutS?: number | undefined;
 }
+
+/** The longest deadline of one call: gRPC sends it in at most 8 digits, and connect writes milliseconds. */
+const maxCallMs = 99_999_999;
+/** The longest wait one GetResult asks the bridge for, seconds; a longer result() waits again. */
+const maxWaitPerCallS = 86_400;
 
 /** How a concrete adapter talks to the bridge (Node: gRPC over HTTP/2; browsers: Connect / gRPC-web). */
 export interface AdapterConnection {
@@ -194,14 +200,16 @@ export class ZeroGComputeAdapterBase {
     const wait = options?.wait ?? true;
     if (typeof wait !== "boolean") throw badArgument("options.wait", "INVALID_TYPE", "must be true or false");
     const timeoutS = options?.timeoutS ?? this.config.timeoutSeconds;
-    if (typeof timeoutS !== "number" || !(timeoutS > 0) || !Number.isFinite(timeoutS)) {
-      throw badArgument("options.timeoutS", "OUT_OF_RANGE", "must be a positive number of seconds");
+    if (typeof timeoutS !== "number" || !(timeoutS > 0) || !(timeoutS <= maxTimeoutSeconds)) {
+      throw badArgument(
+        "options.timeoutS",
+        "OUT_OF_RANGE",
+        `must be a positive number of seconds, at most ${maxTimeoutSeconds} (24.8 days)`,
+      );
     }
-    const res = await this.#call(
-      "GetResult",
-      (o) => this.#client.getResult({ jobId: id, wait, timeoutSeconds: Math.ceil(timeoutS) }, o),
-      wait ? (timeoutS + 10) * 1000 : undefined,
-    );
+    const res = wait
+      ? await this.#waitForResult(id, timeoutS)
+      : await this.#call("GetResult", (o) => this.#client.getResult({ jobId: id }, o));
     if (!res.proof) {
       throw new ZeroGError("internal", `the bridge returned job ${id}'s result without a proof`);
     }
@@ -415,8 +423,33 @@ export class ZeroGComputeAdapterBase {
     });
   }
 
+  /**
+   * GetResult calls waiting for the job until `timeoutS` has passed. The bridge ends one wait after an
+   * hour, and a call here asks for a day at most: while time is left, the adapter waits again. A
+   * wait_timeout sooner than a second is the bridge's answer, not a wait cut short.
+   */
+  async #waitForResult(jobId: string, timeoutS: number): Promise<ComputeResult> {
+    const deadline = Date.now() + timeoutS * 1000;
+    for (;;) {
+      const waitS = Math.min(Math.max(1, Math.ceil((deadline - Date.now()) / 1000)), maxWaitPerCallS);
+      const started = Date.now();
+      try {
+        return await this.#call(
+          "GetResult",
+          (o) => this.#client.getResult({ jobId, wait: true, timeoutSeconds: waitS }, o),
+          // The bridge answers wait_timeout after waitS: the call itself may take a little longer.
+          (waitS + 10) * 1000,
+        );
+      } catch (err) {
+        const cutShort = Date.now() - started >= 1000 && Date.now() < deadline;
+        if (!(err instanceof ZeroGError && err.code === "wait_timeout" && cutShort)) throw err;
+      }
+    }
+  }
+
   async #call<T>(method: string, fn: (options: CallOptions) => Promise<T>, timeoutMs?: number): Promise<T> {
-    const ms = timeoutMs ?? this.config.timeoutSeconds * 1000;
+    // gRPC sends a deadline in at most 8 digits (connect writes milliseconds): 99,999,999 ms, 27.7 h.
+    const ms = Math.min(timeoutMs ?? this.config.timeoutSeconds * 1000, maxCallMs);
     try {
       return await fn({ timeoutMs: ms });
     } catch (err) {

@@ -34,11 +34,13 @@ const seen: {
   acceptEncoding: string | null;
   submitted: SubmitRequest[];
   listedStates: JobState[];
+  cappedWaits: number[];
 } = {
   authorization: null,
   acceptEncoding: null,
   submitted: [],
   listedStates: [],
+  cappedWaits: [],
 };
 const job = (state: JobState) =>
   create(JobSchema, {
@@ -70,6 +72,14 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     if (req.jobId === "job_tampered") return signedResult(req.jobId, { output: "The answer is 43." });
     if (req.jobId === "job_slow")
       throw toConnectError(new ZeroGError("wait_timeout", "job job_slow did not finish"));
+    if (req.jobId === "job_capped") {
+      // The bridge ends one wait after an hour (maxWaitSeconds), however long a client asks.
+      seen.cappedWaits.push(req.timeoutSeconds);
+      if (seen.cappedWaits.length === 1) {
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
+        throw toConnectError(new ZeroGError("wait_timeout", "job job_capped did not finish within 1 s"));
+      }
+    }
     if (req.jobId === "job_failed") {
       throw toConnectError(
         new ZeroGError("job_failed", "job job_failed failed", { failureReason: "proof_invalid" }),
@@ -145,6 +155,35 @@ describe("ZeroGComputeAdapter", () => {
         idempotencyKey: "order-1",
         task: { model: "llama-3-8b" },
       });
+    } finally {
+      zerog.close();
+    }
+  });
+
+  it("waits as long as a timer can (24.8 days): the calls reach the bridge, no timer fires at once", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, timeoutSeconds: 2_147_483, verify: false });
+    try {
+      expect((await zerog.status("job_failed")).status).toBe("failed");
+      expect((await zerog.result("job_1", { wait: true, timeoutS: 2_147_483 })).output).toBe("42");
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain("TimeoutOverflowWarning");
+    } finally {
+      process.off("warning", onWarning);
+      zerog.close();
+    }
+  });
+
+  it("waits again while its timeout lasts when the bridge's own maximum wait ends first", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+    try {
+      expect((await zerog.result("job_capped", { wait: true, timeoutS: 600 })).output).toBe("42");
+      expect(seen.cappedWaits).toHaveLength(2);
+      expect(seen.cappedWaits[0]).toBe(600);
+      expect(seen.cappedWaits[1]).toBeLessThan(600);
+      expect(seen.cappedWaits[1]).toBeGreaterThan(590);
     } finally {
       zerog.close();
     }
@@ -280,6 +319,9 @@ describe("ZeroGComputeAdapter", () => {
       "invalid_argument options.wait",
     );
     expect(await field(zerog.result("job_1", { timeoutS: -1 }))).toBe("invalid_argument options.timeoutS");
+    expect(await field(zerog.result("job_1", { timeoutS: 3_000_000 }))).toBe(
+      "invalid_argument options.timeoutS",
+    );
     expect(await field(zerog.result("job_1", null as never))).toBe("resolved");
     expect(await field(zerog.status(""))).toBe("invalid_argument jobId");
     expect(await field(zerog.submit(demo, { idempotencyKey: "a b" }))).toBe(

@@ -73,6 +73,12 @@ describe("resolveConfig", () => {
   it("names the setting when a value is malformed", () => {
     expect(() => resolveConfig({ timeoutSeconds: 0 }, {})).toThrow(/timeoutSeconds/);
     expect(() => resolveConfig({}, { ZEROG_TIMEOUT_SECONDS: "soon" })).toThrow(/ZEROG_TIMEOUT_SECONDS/);
+    // Longer than a timer waits (24.8 days): Node would fire it after 1 ms, failing every call at once.
+    expect(() => resolveConfig({ timeoutSeconds: 3_000_000 }, {})).toThrow(/at most 2147483/);
+    expect(() => resolveConfig({}, { ZEROG_TIMEOUT_SECONDS: "3e6" })).toThrow(
+      /ZEROG_TIMEOUT_SECONDS.*at most/,
+    );
+    expect(resolveConfig({ timeoutSeconds: 2_147_483 }, {}).timeoutSeconds).toBe(2_147_483);
     expect(() => resolveConfig({ grpcUrl: "bad host:50051" }, {})).toThrow(/ZEROG_GRPC_URL/);
     expect(() => resolveConfig({}, { ZEROG_MAX_REQUEST_BYTES: "big" })).toThrow(/ZEROG_MAX_REQUEST_BYTES/);
     expect(() => resolveConfig(null as never, {})).toThrow(/options must be an object/);

@@ -91,6 +91,18 @@ function positive(value: number, name: string): number {
   return value;
 }
 
+/** The longest timeout, seconds: 24.8 days, 2^31 - 1 ms, the longest one timer waits. */
+export const maxTimeoutSeconds = 2_147_483;
+
+function timeout(value: number, name: string): number {
+  if (positive(value, name) > maxTimeoutSeconds) {
+    throw new RangeError(
+      `${name} must be at most ${maxTimeoutSeconds} seconds (24.8 days, the longest a timer waits), got ${value}`,
+    );
+  }
+  return value;
+}
+
 /** The process environment where there is one (Node), else none (browsers). */
 function processEnv(): Record<string, string | undefined> {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
@@ -161,7 +173,7 @@ export function resolveConfig(
   } catch {
     throw new TypeError(`grpcUrl / ZEROG_GRPC_URL is not an address: ${JSON.stringify(grpcUrl)}`);
   }
-  const timeoutSeconds = positive(
+  const timeoutSeconds = timeout(
     options.timeoutSeconds ?? (env.ZEROG_TIMEOUT_SECONDS ? Number(env.ZEROG_TIMEOUT_SECONDS) : 300),
     "timeoutSeconds / ZEROG_TIMEOUT_SECONDS",
   );

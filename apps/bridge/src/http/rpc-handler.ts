@@ -20,6 +20,7 @@ import { type CallGate, callerKey, traceKey } from "../auth/call-gate.js";
 import { codeName, type ObserveCall } from "../interceptors/metrics.js";
 import { exposition } from "../metrics/registry.js";
 import type { ConnectionFront } from "./connections.js";
+import { deadlineRefusal, maxDeadlineMs } from "./deadline.js";
 import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
 import { type CheckedBody, readCheckedBody } from "./request-body.js";
 import { type NodeRequest, type NodeResponse, rpcProtocol, writeRpcError } from "./rpc-errors.js";
@@ -73,6 +74,8 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
     acceptCompression: [compressionGzip, compressionBrotli],
     // Checked before connect sees the body; this only backs that check up.
     jsonOptions: { ignoreUnknownFields: false },
+    // Checked before connect sees the call (deadlineRefusal); this only backs that check up.
+    maxTimeoutMs: maxDeadlineMs,
   });
   o.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
@@ -137,6 +140,9 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
       const traceparent = req.headers.traceparent;
       contextValues.set(traceKey, traceFromHeader(Array.isArray(traceparent) ? traceparent[0] : traceparent));
     }
+
+    const deadline = deadlineRefusal(req.headers);
+    if (deadline) return refuse(deadline);
 
     // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
     const oneMessage =
