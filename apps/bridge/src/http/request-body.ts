@@ -133,12 +133,20 @@ async function checkBody(
   const asReceived: CheckedBody = { kind: "body", body: createAsyncIterable([read]), dropHeaders: [] };
   let payload: Uint8Array = read;
   if (protocol !== "connect-unary") {
-    // One enveloped message: unary and server-streaming calls send exactly one.
-    const flags = read[0];
+    // One enveloped message: unary and server-streaming calls send exactly one (connect answers
+    // a missing, incomplete or extra one).
+    const flags = read[0]!;
     const length = read.length >= 5 ? read.readUInt32BE(1) : -1;
-    if (length !== read.length - 5 || (flags !== 0 && flags !== 1)) return asReceived;
+    if (length !== read.length - 5) return asReceived;
+    // Anything but these would reach connect, which decodes it without the strict check.
+    if (flags !== 0 && flags !== 1)
+      return protocolError(`is flagged 0x${flags.toString(16).padStart(2, "0")}`);
     payload = read.subarray(5);
     if (flags === 0) return checked(payload);
+    if (compression === null)
+      return protocolError(
+        `is flagged compressed, but the call names no compression (${encodingHeader[protocol]})`,
+      );
   }
   if (compression === undefined) return asReceived;
   if (compression !== null) {
@@ -164,6 +172,15 @@ async function checkBody(
     const body = protocol === "connect-unary" ? message : encodeEnvelope(0, message);
     return { kind: "body", body: createAsyncIterable([body]), dropHeaders };
   }
+}
+
+/** A request message's envelope that no client of the protocol sends (gRPC: "MUST be rejected"). */
+function protocolError(what: string): CheckedBody {
+  const error = new ZeroGError(
+    "invalid_argument",
+    `protocol error: the request message's envelope ${what}; a request message is flagged 0 (plain) or 1 (compressed, as its encoding header names)`,
+  );
+  return { kind: "error", error, bodyRead: true };
 }
 
 function tooLarge(size: number | undefined, max: number, bodyRead: boolean): CheckedBody {
