@@ -241,6 +241,18 @@ describe("ListJobs and ListServices", () => {
     expect((await rejection(client.listJobs({ pageSize: 1001 }))).code).toBe(Code.InvalidArgument);
   });
 
+  it("a forged page token of a position no store holds (past 2^53, or 400 digits) is INVALID_ARGUMENT naming page_token", async () => {
+    // Postgres refuses such a number as a bigint (22003, 22P02): it would answer INTERNAL and log an unexpected error.
+    const { client } = inMemory();
+    for (const position of ["9007199254740993", "99999999999999999999", "9".repeat(400)]) {
+      const err = await rejection(
+        client.listJobs({ pageToken: Buffer.from(`v1:${position}`).toString("base64url") }),
+      );
+      expect(err.code, position).toBe(Code.InvalidArgument);
+      expect(err.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field).toBe("page_token");
+    }
+  });
+
   it("lists services, filtered; a model name too long is refused", async () => {
     const { client } = inMemory();
     expect((await client.listServices({})).services).toHaveLength(1);

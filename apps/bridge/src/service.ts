@@ -97,8 +97,9 @@ function pageToken(seq: number): string {
 
 function parsePageToken(token: string): number | undefined {
   if (token === "") return undefined;
-  const match = /^v1:(\d+)$/.exec(Buffer.from(token, "base64url").toString());
-  if (!match) {
+  const match = /^v1:(\d{1,16})$/.exec(Buffer.from(token, "base64url").toString());
+  // A position past 2^53 is no job's (Postgres would refuse it as a bigint, answering INTERNAL).
+  if (!match || !Number.isSafeInteger(Number(match[1]))) {
     throw invalidArgument([
       {
         field: "page_token",
