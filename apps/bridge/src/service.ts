@@ -80,6 +80,16 @@ function requireJobId(jobId: string): void {
       },
     ]);
   }
+  // No id holds one; Postgres refuses a NUL in text, which would answer INTERNAL.
+  if (/\p{Cc}/u.test(jobId)) {
+    throw invalidArgument([
+      {
+        field: "job_id",
+        reason: "INVALID_VALUE",
+        description: "control characters are not allowed: use the id returned by Submit",
+      },
+    ]);
+  }
 }
 
 /** `retentionMs`: how long ended jobs are kept (0: for ever), to say that the job may have been deleted. */
