@@ -48,7 +48,7 @@ import { RateLimiter } from "./limits/rate-limiter.js";
 import { type BridgeMetrics, createBridgeMetrics } from "./metrics/bridge-metrics.js";
 import { timeStore } from "./metrics/timed-store.js";
 import { createReflectionService } from "./reflection.js";
-import { createHttpServer, type ServerLimits } from "./server.js";
+import { createHttpServer, defaultServerLimits, type ServerLimits } from "./server.js";
 import { createComputeService } from "./service.js";
 
 export interface BridgeOptions {
@@ -292,7 +292,9 @@ export function createBridge(options: BridgeOptions): Bridge {
       }),
     );
     router.service(Health, createHealthService(health));
-    createReflectionService(services).register(router);
+    createReflectionService(services, {
+      requestTimeoutMs: options.limits?.requestTimeoutMs ?? defaultServerLimits.requestTimeoutMs,
+    }).register(router);
   };
 
   const initialKeys = loadKeys(options);

@@ -55,6 +55,19 @@ describe("loadConfig: limits, CORS and host names", () => {
     expect(() => load(["--max-connections=many"])).toThrow("--max-connections must be an integer");
     expect(() => load(["--cors-origin=https://app.example/page"])).toThrow("--cors-origin takes origins");
   });
+
+  it("takes numbers in decimal digits only: a blank, hex, exponent, sign or fraction is refused, never read as another number", () => {
+    // Number(" ") is 0: a blank ZEROG_BRIDGE_PORT would listen on a random port.
+    for (const port of [" ", "\t", "0x50", "5e4", "+80", "-0", "80.0", "8080\n"])
+      expect(() => load([], { ZEROG_BRIDGE_PORT: port }), JSON.stringify(port)).toThrow(
+        "--port must be an integer from 0 to 65535",
+      );
+    expect(() => load(["--max-request-bytes=1e6"])).toThrow("--max-request-bytes must be an integer");
+    expect(() => load(["--max-connections=0x10"])).toThrow("--max-connections must be an integer");
+    for (const rate of ["0x10", "1e3", " 5", "Infinity"])
+      expect(() => load([`--rate-limit=${rate}`]), rate).toThrow("--rate-limit must be a number");
+    expect(load(["--port=8080", "--rate-limit=0.5"])).toMatchObject({ port: 8080, rateLimit: 0.5 });
+  });
 });
 
 describe("loadConfig: security and observability", () => {

@@ -213,7 +213,8 @@ function integer(
   max: number,
 ): number {
   if (value === undefined || value === "") return fallback;
-  const n = Number(value);
+  // Digits only: Number() would read " " as 0, "0x50" as 80, "5e4" as 50000.
+  const n = /^\d{1,16}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < min || n > max)
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
@@ -412,7 +413,10 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   const tlsKey = file(flag("tls-key") ?? env.ZEROG_TLS_KEY);
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError("--tls-cert and --tls-key go together");
   const rateLimit = flag("rate-limit") ?? env.ZEROG_RATE_LIMIT;
-  if (rateLimit && !(Number(rateLimit) > 0 && Number(rateLimit) <= 1_000_000))
+  if (
+    rateLimit &&
+    !(/^\d{1,7}(\.\d{1,9})?$/.test(rateLimit) && Number(rateLimit) > 0 && Number(rateLimit) <= 1_000_000)
+  )
     throw new ConfigError(
       `--rate-limit must be a number of calls per second above 0, got ${JSON.stringify(rateLimit)}`,
     );

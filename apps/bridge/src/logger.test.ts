@@ -56,6 +56,18 @@ describe("logs", () => {
     expect(coloured.text()).toContain("\x1b[31mERROR\x1b[0m z");
   });
 
+  it("escape control characters a provider or caller chose (terminal escapes, CR, C1), wherever they appear", () => {
+    const out = sink();
+    const log = createLogger({ destination: out.stream, isTty: true, color: false });
+    const evil = "\x1b]0;owned\x07\x1b[2J\x9b31m\rforged";
+    log.warn({ err: evil, provider: evil }, `provider said ${evil}`);
+    log.error({ err: new Error(evil) }, "job failed");
+    const text = out.text();
+    expect(text.replaceAll("\n", "")).not.toMatch(/\p{Cc}/u);
+    expect(text).toContain("\\u001b[2J");
+    expect(text).toContain("forged");
+  });
+
   it("passes a line that is not JSON through", () => {
     expect(formatLogLine("plain text")).toBe("plain text\n");
   });

@@ -5,7 +5,7 @@ import {
   type ServerReflectionRequest,
   ServerReflectionV1Alpha,
 } from "@chaoschain/zerog-core";
-import { Code, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { quoteBounded } from "./wire/violations.js";
 
 /** A response's `message_response`, as init fields (v1 and v1alpha alike). */
@@ -47,7 +47,10 @@ function index(services: readonly DescService[]) {
  * `buf curl` list and describe the bridge's services without the .proto files: the services, and
  * each file with the imports not yet sent on the stream, as serialized FileDescriptorProtos.
  */
-export function createReflectionService(services: readonly DescService[]) {
+export function createReflectionService(
+  services: readonly DescService[],
+  { requestTimeoutMs }: { requestTimeoutMs: number },
+) {
   const all = [...services, ServerReflection, ServerReflectionV1Alpha];
   const { files, symbols } = index(all);
   const serviceNames = all.map((s) => ({ name: s.typeName }));
@@ -117,7 +120,7 @@ export function createReflectionService(services: readonly DescService[]) {
   const impl = {
     async *serverReflectionInfo(requests: AsyncIterable<ServerReflectionRequest>) {
       const sent = new Set<string>();
-      for await (const req of requests) {
+      for await (const req of within(requests, requestTimeoutMs)) {
         const r = req.messageRequest;
         yield {
           validHost: req.host,
@@ -146,4 +149,30 @@ export function createReflectionService(services: readonly DescService[]) {
       router.service(ServerReflectionV1Alpha, impl as never);
     },
   };
+}
+
+/**
+ * The requests of a stream, each within `ms` of the previous answer: a client that opens a stream and
+ * sends nothing would otherwise hold it, and its connection, for ever (no connection timer runs while
+ * a call is in progress). Ends with DEADLINE_EXCEEDED.
+ */
+async function* within<T>(requests: AsyncIterable<T>, ms: number): AsyncGenerator<T> {
+  const it = requests[Symbol.asyncIterator]();
+  for (;;) {
+    const next = it.next();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), ms);
+    });
+    const outcome = await Promise.race([next, expired]).finally(() => clearTimeout(timer));
+    if (outcome === "expired") {
+      next.catch(() => {});
+      throw new ConnectError(
+        `no reflection request within ${ms / 1000} s: the stream is ended (the bridge's --request-timeout)`,
+        Code.DeadlineExceeded,
+      );
+    }
+    if (outcome.done) return;
+    yield outcome.value;
+  }
 }

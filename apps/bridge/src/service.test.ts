@@ -241,6 +241,34 @@ describe("ListJobs and ListServices", () => {
     expect((await rejection(client.listJobs({ pageSize: 1001 }))).code).toBe(Code.InvalidArgument);
   });
 
+  it("a job id with a NUL or another control character is INVALID_ARGUMENT naming job_id, on every call", async () => {
+    // Postgres refuses a NUL in text (22021): it would answer INTERNAL and log an unexpected error.
+    const { client } = inMemory();
+    for (const jobId of ["job_\u0000", "job_\u001b[2J", "job_\u0085"]) {
+      for (const call of [
+        () => client.getJob({ jobId }),
+        () => client.getResult({ jobId, wait: true }),
+        () => client.cancelJob({ jobId }),
+      ]) {
+        const err = await rejection(call());
+        expect(err.code, JSON.stringify(jobId)).toBe(Code.InvalidArgument);
+        expect(err.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field).toBe("job_id");
+      }
+    }
+  });
+
+  it("a forged page token of a position no store holds (past 2^53, or 400 digits) is INVALID_ARGUMENT naming page_token", async () => {
+    // Postgres refuses such a number as a bigint (22003, 22P02): it would answer INTERNAL and log an unexpected error.
+    const { client } = inMemory();
+    for (const position of ["9007199254740993", "99999999999999999999", "9".repeat(400)]) {
+      const err = await rejection(
+        client.listJobs({ pageToken: Buffer.from(`v1:${position}`).toString("base64url") }),
+      );
+      expect(err.code, position).toBe(Code.InvalidArgument);
+      expect(err.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field).toBe("page_token");
+    }
+  });
+
   it("lists services, filtered; a model name too long is refused", async () => {
     const { client } = inMemory();
     expect((await client.listServices({})).services).toHaveLength(1);

@@ -80,6 +80,16 @@ function requireJobId(jobId: string): void {
       },
     ]);
   }
+  // No id holds one; Postgres refuses a NUL in text, which would answer INTERNAL.
+  if (/\p{Cc}/u.test(jobId)) {
+    throw invalidArgument([
+      {
+        field: "job_id",
+        reason: "INVALID_VALUE",
+        description: "control characters are not allowed: use the id returned by Submit",
+      },
+    ]);
+  }
 }
 
 /** `retentionMs`: how long ended jobs are kept (0: for ever), to say that the job may have been deleted. */
@@ -97,8 +107,9 @@ function pageToken(seq: number): string {
 
 function parsePageToken(token: string): number | undefined {
   if (token === "") return undefined;
-  const match = /^v1:(\d+)$/.exec(Buffer.from(token, "base64url").toString());
-  if (!match) {
+  const match = /^v1:(\d{1,16})$/.exec(Buffer.from(token, "base64url").toString());
+  // A position past 2^53 is no job's (Postgres would refuse it as a bigint, answering INTERNAL).
+  if (!match || !Number.isSafeInteger(Number(match[1]))) {
     throw invalidArgument([
       {
         field: "page_token",

@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import http2 from "node:http2";
-import { HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { GetJobRequestSchema, HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,8 +10,10 @@ import { waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 
 // Every stage times out after 1 s here (defaults: 30 s for the request head, 60 s for the body, 5 s
-// keep-alive, 300 s HTTP/2 idle), and at most 30 connections are served at once.
+// keep-alive, 300 s HTTP/2 idle), at most 30 connections are served at once, and a request message
+// is at most 64 KiB.
 const maxConnections = 30;
+const maxRequestBytes = 64 * 1024;
 let devnet: Devnet;
 let bridge: BridgeProcess;
 beforeAll(async () => {
@@ -22,6 +25,7 @@ beforeAll(async () => {
       "--keep-alive-timeout=1",
       "--idle-timeout=1",
       `--max-connections=${maxConnections}`,
+      `--max-request-bytes=${maxRequestBytes}`,
     ],
   });
 });
@@ -208,5 +212,61 @@ describe("file descriptors", () => {
     } finally {
       await limited.dispose();
     }
+  });
+});
+
+/** A GetJob over gRPC whose message is almost `maxRequestBytes` (an id far too long: INVALID_ARGUMENT). */
+const largeGetJob = (() => {
+  const message = toBinary(
+    GetJobRequestSchema,
+    create(GetJobRequestSchema, { jobId: "x".repeat(maxRequestBytes - 64) }),
+  );
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+})();
+
+/** `count` gRPC GetJobs with `largeGetJob` on one HTTP/2 session; `end: false` never ends their bodies. Their grpc-status. */
+async function largeCalls(count: number, { end }: { end: boolean }): Promise<(string | undefined)[]> {
+  const session = http2.connect(bridge.baseUrl);
+  session.on("error", () => {});
+  try {
+    return await Promise.all(
+      Array.from({ length: count }, () => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/chaoschain.zerog.v1.ComputeService/GetJob",
+          "content-type": "application/grpc",
+        });
+        stream.on("error", () => {});
+        if (end) stream.end(largeGetJob);
+        else stream.write(largeGetJob);
+        return new Promise<string | undefined>((resolve) => {
+          let status: string | undefined;
+          const onHeaders = (h: http2.IncomingHttpHeaders) => {
+            status ??= h["grpc-status"] as string | undefined;
+          };
+          stream.on("response", onHeaders).on("trailers", onHeaders);
+          stream.once("close", () => resolve(status));
+          stream.resume();
+        });
+      }),
+    );
+  } finally {
+    session.destroy();
+  }
+}
+
+describe("request bodies held at once", () => {
+  it("one HTTP/2 session of streams whose bodies never end holds at most 32 bodies: the others are RESOURCE_EXHAUSTED at once, and the room comes back", async () => {
+    // 64 streams each send a whole message but never end it: 4 MiB held until the request timeout.
+    const flood = await largeCalls(64, { end: false });
+    expect(flood.filter((s) => s === String(Code.ResourceExhausted)).length).toBeGreaterThanOrEqual(32);
+    expect(flood.filter((s) => s === String(Code.DeadlineExceeded)).length).toBeLessThanOrEqual(32);
+    // Every byte held is given back: 32 whole messages at once are read and answered again.
+    await waitFor(
+      async () => (await largeCalls(32, { end: true })).every((s) => s === String(Code.InvalidArgument)),
+      { what: "32 large calls at once to be read" },
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -8,7 +9,7 @@ import {
   type ServerReflectionResponse,
   ServerReflectionV1Alpha,
 } from "@chaoschain/zerog-core";
-import { createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpcTransport } from "./clients.js";
 import { startTestBridge, type TestBridge } from "./harness.js";
@@ -19,7 +20,8 @@ const apiKey = "zk_reflection_0123456789abcdef";
 
 let t: TestBridge;
 beforeAll(async () => {
-  t = await startTestBridge({ bridge: { apiKey } });
+  // A stream waiting for its next request is ended after the request timeout (60 s by default).
+  t = await startTestBridge({ bridge: { apiKey, requestTimeoutSeconds: 1 } });
 });
 afterAll(async () => {
   await t?.close();
@@ -65,6 +67,33 @@ describe("gRPC server reflection (no .proto files)", () => {
       .services;
     expect(services.length).toBeGreaterThan(0);
     expect(services.every((s) => s.model === "llama-3-8b")).toBe(true);
+  });
+
+  it("a stream that sends no request is ended after the request timeout, never held open for ever", async () => {
+    const session = http2.connect(t.baseUrl);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "content-type": "application/grpc",
+        te: "trailers",
+        authorization: `Bearer ${apiKey}`,
+      });
+      stream.on("error", () => {});
+      stream.write(Buffer.alloc(0));
+      const status = await new Promise<unknown>((resolve) => {
+        const waited = setTimeout(() => resolve("still open after 10 s"), 10_000);
+        stream.on("trailers", (trailers) => {
+          clearTimeout(waited);
+          resolve(trailers["grpc-status"]);
+        });
+        stream.resume();
+      });
+      expect(status).toBe(String(Code.DeadlineExceeded));
+    } finally {
+      session.destroy();
+    }
   });
 
   it("needs the API key like every service but health", async () => {

@@ -291,6 +291,46 @@ describe("binary protobuf: Connect, gRPC and gRPC-web", () => {
     }
   });
 
+  it("an envelope flagged other than plain or compressed-as-named is INVALID_ARGUMENT, never decoded leniently", async () => {
+    // A message with a field this contract lacks: refused strictly, unless the framing slips past the check.
+    const unknownField = Buffer.from(
+      submitBytes((m) => {
+        m.$unknown = [{ no: 99, wireType: 0, data: new Uint8Array([1]) }];
+      }),
+    );
+    const valid = Buffer.from(submitBytes(() => {}));
+    const envelope = (flags: number, message: Buffer) => {
+      const head = Buffer.from([flags, 0, 0, 0, 0]);
+      head.writeUInt32BE(message.length, 1);
+      return Buffer.concat([head, message]);
+    };
+    const jobs = async () =>
+      ((await post(open, compute("ListJobs"), "{}")).json.jobs as unknown[] | undefined)?.length ?? 0;
+    const before = await jobs();
+    // Reserved bits (0x80), the Connect end-stream bit (0x02) in a request, and the compressed bit with
+    // no grpc-encoding (gRPC: "MUST be rejected").
+    for (const [flags, message] of [
+      [0x80, unknownField],
+      [0x02, unknownField],
+      [0x01, valid],
+    ] as const) {
+      const grpc = await h2Request(
+        open,
+        { ":path": compute("Submit"), "content-type": "application/grpc" },
+        envelope(flags, message),
+      );
+      expect(grpc["grpc-status"], `gRPC, flags ${flags}`).toBe(String(Code.InvalidArgument));
+      expect(decodeURIComponent(String(grpc["grpc-message"]))).toContain("flag");
+      const web = await post(open, compute("Submit"), envelope(flags, message), {
+        "content-type": "application/grpc-web+proto",
+      });
+      expect(web.text, `gRPC-web, flags ${flags}`).toMatch(
+        new RegExp(`grpc-status: ?${Code.InvalidArgument}\r\n`),
+      );
+    }
+    expect(await jobs()).toBe(before);
+  });
+
   it("malformed bytes over gRPC are INVALID_ARGUMENT (grpc-status 3)", async () => {
     const garbage = Buffer.from([0x0a, 0x7f, 0x01]);
     const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);

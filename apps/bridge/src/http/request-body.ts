@@ -22,7 +22,39 @@ export interface ReadBodyOptions {
   readMaxBytes: number;
   /** The whole body must have arrived within this, ms. */
   timeoutMs: number;
+  /** Shared by every call: the bytes of request bodies the bridge holds at once. */
+  budget: BodyBudget;
 }
+
+/**
+ * Bytes of request bodies held at once, across every call and connection: without it, one HTTP/2
+ * session of 1000 streams each sending most of a message and never ending it holds 1000 messages.
+ */
+export class BodyBudget {
+  #left: number;
+
+  constructor(readonly bytes: number) {
+    this.#left = bytes;
+  }
+
+  get left(): number {
+    return this.#left;
+  }
+
+  /** Takes `n` bytes; false (nothing taken) when fewer are left. */
+  take(n: number): boolean {
+    if (n > this.#left) return false;
+    this.#left -= n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.#left += n;
+  }
+}
+
+/** How many request messages of the largest size the bridge holds at once. */
+export const bodiesHeldAtOnce = 32;
 
 const compressions: Record<string, Compression | null> = {
   gzip: compressionGzip,
@@ -64,32 +96,62 @@ export async function readCheckedBody(
   const limit = options.readMaxBytes + (protocol === "connect-unary" ? 0 : 5);
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
   if (declared > limit) return tooLarge(declared, options.readMaxBytes, false);
+  if (declared > options.budget.left) return busy(options.budget);
 
-  const read = await readAll(req, limit, options.timeoutMs);
+  const read = await readAll(req, limit, options.timeoutMs, options.budget);
   if (read === "gone") return { kind: "gone" };
+  if (read === "busy") return busy(options.budget);
   if (read === "timeout") {
     const seconds = options.timeoutMs / 1000;
     const error = new ZeroGError("request_timeout", `the request body did not arrive within ${seconds} s`);
     return { kind: "error", error, bodyRead: false };
   }
   if (read === "too-large") return tooLarge(undefined, options.readMaxBytes, false);
-
   const encoding = String(req.headers[encodingHeader[protocol]] ?? "identity").toLowerCase();
+  try {
+    return await checkBody(read, { protocol, isJson, input, encoding, readMaxBytes: options.readMaxBytes });
+  } finally {
+    options.budget.give(read.length);
+  }
+}
+
+interface BodyShape {
+  protocol: RpcProtocol;
+  isJson: boolean;
+  input: DescMessage;
+  /** The compression named by the request's encoding header ("identity" without one). */
+  encoding: string;
+  readMaxBytes: number;
+}
+
+/** Undoes a whole body's framing and compression and checks its message (see readCheckedBody). */
+async function checkBody(
+  read: Buffer,
+  { protocol, isJson, input, encoding, readMaxBytes }: BodyShape,
+): Promise<CheckedBody> {
   const compression = compressions[encoding];
   const asReceived: CheckedBody = { kind: "body", body: createAsyncIterable([read]), dropHeaders: [] };
   let payload: Uint8Array = read;
   if (protocol !== "connect-unary") {
-    // One enveloped message: unary and server-streaming calls send exactly one.
-    const flags = read[0];
+    // One enveloped message: unary and server-streaming calls send exactly one (connect answers
+    // a missing, incomplete or extra one).
+    const flags = read[0]!;
     const length = read.length >= 5 ? read.readUInt32BE(1) : -1;
-    if (length !== read.length - 5 || (flags !== 0 && flags !== 1)) return asReceived;
+    if (length !== read.length - 5) return asReceived;
+    // Anything but these would reach connect, which decodes it without the strict check.
+    if (flags !== 0 && flags !== 1)
+      return protocolError(`is flagged 0x${flags.toString(16).padStart(2, "0")}`);
     payload = read.subarray(5);
     if (flags === 0) return checked(payload);
+    if (compression === null)
+      return protocolError(
+        `is flagged compressed, but the call names no compression (${encodingHeader[protocol]})`,
+      );
   }
   if (compression === undefined) return asReceived;
   if (compression !== null) {
     try {
-      payload = await compression.decompress(payload, options.readMaxBytes);
+      payload = await compression.decompress(payload, readMaxBytes);
     } catch (err) {
       return { kind: "error", error: ConnectError.from(err), bodyRead: true };
     }
@@ -112,6 +174,15 @@ export async function readCheckedBody(
   }
 }
 
+/** A request message's envelope that no client of the protocol sends (gRPC: "MUST be rejected"). */
+function protocolError(what: string): CheckedBody {
+  const error = new ZeroGError(
+    "invalid_argument",
+    `protocol error: the request message's envelope ${what}; a request message is flagged 0 (plain) or 1 (compressed, as its encoding header names)`,
+  );
+  return { kind: "error", error, bodyRead: true };
+}
+
 function tooLarge(size: number | undefined, max: number, bodyRead: boolean): CheckedBody {
   const what = size === undefined ? "the request body is" : `the request body (${size} bytes) is`;
   return {
@@ -121,27 +192,46 @@ function tooLarge(size: number | undefined, max: number, bodyRead: boolean): Che
   };
 }
 
-/** The whole body, or why not: over `limit` bytes, not complete in `timeoutMs`, or the client went away. */
+function busy(budget: BodyBudget): CheckedBody {
+  const error = new ZeroGError(
+    "resource_exhausted",
+    `the bridge holds as many request bodies as it may at once (${mib(budget.bytes)}, ${bodiesHeldAtOnce} times --max-request-bytes); retry in a second`,
+    { retryDelayMs: 1000 },
+  );
+  return { kind: "error", error, bodyRead: false };
+}
+
+type ReadOutcome = Buffer | "too-large" | "busy" | "timeout" | "gone";
+
+/**
+ * The whole body, taken from `budget` (the caller gives it back), or why not: over `limit` bytes, over
+ * the budget, not complete in `timeoutMs`, or the client went away.
+ */
 function readAll(
   req: NodeRequest,
   limit: number,
   timeoutMs: number,
-): Promise<Buffer | "too-large" | "timeout" | "gone"> {
+  budget: BodyBudget,
+): Promise<ReadOutcome> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const done = (outcome: Buffer | "too-large" | "timeout" | "gone") => {
+    const done = (outcome: ReadOutcome) => {
       clearTimeout(timer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onGone);
       req.off("close", onGone);
-      if (typeof outcome === "string") req.pause();
+      if (typeof outcome === "string") {
+        req.pause();
+        budget.give(size);
+      }
       resolve(outcome);
     };
     const onData = (chunk: Buffer) => {
+      if (size + chunk.length > limit) return done("too-large");
+      if (!budget.take(chunk.length)) return done("busy");
       size += chunk.length;
-      if (size > limit) return done("too-large");
       chunks.push(chunk);
     };
     const onEnd = () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));

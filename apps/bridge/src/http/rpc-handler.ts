@@ -22,7 +22,7 @@ import { exposition } from "../metrics/registry.js";
 import type { ConnectionFront } from "./connections.js";
 import { deadlineRefusal, maxDeadlineMs } from "./deadline.js";
 import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
-import { type CheckedBody, readCheckedBody } from "./request-body.js";
+import { BodyBudget, bodiesHeldAtOnce, type CheckedBody, readCheckedBody } from "./request-body.js";
 import { type NodeRequest, type NodeResponse, rpcProtocol, writeRpcError } from "./rpc-errors.js";
 import { traceFromHeader } from "./trace-context.js";
 
@@ -79,6 +79,7 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
   });
   o.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const budget = new BodyBudget(bodiesHeldAtOnce * o.readMaxBytes);
 
   async function handle(req: NodeRequest, res: NodeResponse, handler: UniversalHandler | undefined) {
     const isH2 = "stream" in req;
@@ -155,6 +156,7 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
           {
             readMaxBytes: o.readMaxBytes,
             timeoutMs: o.requestTimeoutMs,
+            budget,
           },
         )
       : { kind: "unread" };
