@@ -17,7 +17,7 @@ import {
 } from "@chaoschain/zerog-core";
 import type { JobCheckpoint } from "../backend.js";
 import { randomHex } from "../random-hex.js";
-import type { ClaimedJob, JobRecord, ListJobsQuery } from "./job-store.js";
+import type { ClaimedJob, JobPatch, JobRecord, ListJobsQuery } from "./job-store.js";
 
 // The SQL both stores run, written once. Parameters are `@name` (better-sqlite3's syntax; the Postgres
 // store numbers them), and `@now` is the time in ms: the caller's clock for SQLite, the database's for
@@ -213,6 +213,23 @@ export function quotaExceeded(keyId: string, max: number): ZeroGError {
     `API key ${keyId} has ${max} job(s) queued or running, its maximum; submit again once one has ended`,
     { retryDelayMs: quotaRetryDelayMs },
   );
+}
+
+/**
+ * Text as the stores keep it: a NUL, which Postgres text refuses (the write would fail), as U+FFFD.
+ * Providers choose some of these texts (error messages, fine-tuning stages).
+ */
+export function storableText(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\ufffd") : text;
+}
+
+/** A progress patch with storable texts. */
+export function storablePatch(patch: JobPatch): JobPatch {
+  return {
+    ...patch,
+    ...(patch.stage === undefined ? {} : { stage: storableText(patch.stage) }),
+    ...(patch.message === undefined ? {} : { message: storableText(patch.message) }),
+  };
 }
 
 /** A message's binary encoding as a Buffer, for the database drivers, without copying it. */

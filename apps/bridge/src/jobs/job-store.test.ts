@@ -268,6 +268,20 @@ describe.each(kinds)("$name job store", (kind) => {
     });
   });
 
+  it("stores texts a provider chose whatever they hold: a NUL (which Postgres text refuses) reads back as U+FFFD", async () => {
+    const { store } = await open();
+    const id = await insert(store);
+    const claimed = await claimOne(store);
+    await store.update(claimed.job, claimed.lease, { stage: "Train\u0000ing", message: "step\u0000 1" });
+    expect((await store.get(id))?.job).toMatchObject({ stage: "Train\ufffding", message: "step\ufffd 1" });
+    const failed = "provider http://p answered 500: bad\u0000thing";
+    expect(await store.fail(id, claimed.lease, FailureReason.PROVIDER_ERROR, failed)).toBe(true);
+    expect((await store.get(id))?.job.error?.message).toBe("provider http://p answered 500: bad\ufffdthing");
+    const other = await insert(store);
+    expect(await store.cancel(other, "cancelled\u0000")).toBe(true);
+    expect((await store.get(other))?.job.error?.message).toBe("cancelled\ufffd");
+  });
+
   it("pages newest first, filters by state, counts states and reads several jobs at once", async () => {
     const { store } = await open();
     const ids: string[] = [];

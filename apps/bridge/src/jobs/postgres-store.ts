@@ -19,6 +19,8 @@ import {
   newJobId,
   quotaExceeded,
   sameTask,
+  storablePatch,
+  storableText,
   toRecord,
 } from "./job-sql.js";
 import {
@@ -536,7 +538,8 @@ export class PostgresJobStore extends StoreBase implements JobStore {
     );
   }
 
-  async update(job: Job, lease: Lease, patch: JobPatch): Promise<Job | undefined> {
+  async update(job: Job, lease: Lease, requested: JobPatch): Promise<Job | undefined> {
+    const patch = storablePatch(requested);
     const [row] = await this.#run<{ updated_at: number; version: number }>("write", "update", {
       id: job.jobId,
       ...lease,
@@ -591,7 +594,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   }
 
   fail(id: string, lease: Lease, reason: FailureReason, message: string): Promise<boolean> {
-    return this.#end("fail", { id, ...lease, reason, errorMessage: message });
+    return this.#end("fail", { id, ...lease, reason, errorMessage: storableText(message) });
   }
 
   requeue(id: string, lease: Lease): Promise<boolean> {
@@ -599,7 +602,7 @@ export class PostgresJobStore extends StoreBase implements JobStore {
   }
 
   cancel(id: string, message = "cancelled by the client"): Promise<boolean> {
-    return this.#end("cancel", { id, errorMessage: message });
+    return this.#end("cancel", { id, errorMessage: storableText(message) });
   }
 
   async #end(name: "fail" | "requeue" | "cancel", params: Record<string, unknown>): Promise<boolean> {

@@ -20,6 +20,8 @@ import {
   quotaExceeded,
   type SqlDialect,
   sameTask,
+  storablePatch,
+  storableText,
   toRecord,
 } from "./job-sql.js";
 import {
@@ -282,7 +284,8 @@ export class SqliteJobStore extends StoreBase implements JobStore {
     );
   }
 
-  async update(job: Job, lease: Lease, patch: JobPatch): Promise<Job | undefined> {
+  async update(job: Job, lease: Lease, requested: JobPatch): Promise<Job | undefined> {
+    const patch = storablePatch(requested);
     const row = this.#guard("write", () =>
       this.#statements.update.get({
         id: job.jobId,
@@ -325,7 +328,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   }
 
   async fail(id: string, lease: Lease, reason: FailureReason, message: string): Promise<boolean> {
-    return this.#end(this.#statements.fail, { id, ...lease, reason, errorMessage: message });
+    return this.#end(this.#statements.fail, { id, ...lease, reason, errorMessage: storableText(message) });
   }
 
   async requeue(id: string, lease: Lease): Promise<boolean> {
@@ -333,7 +336,7 @@ export class SqliteJobStore extends StoreBase implements JobStore {
   }
 
   async cancel(id: string, message = "cancelled by the client"): Promise<boolean> {
-    return this.#end(this.#statements.cancel, { id, errorMessage: message });
+    return this.#end(this.#statements.cancel, { id, errorMessage: storableText(message) });
   }
 
   #end(
