@@ -44,4 +44,25 @@ describe("JobEvents", () => {
     ]);
     expect(events.watched()).toEqual([]);
   });
+
+  it("watch() joins the streamed output a slow reader has not taken yet: one event, not one per piece", async () => {
+    const events = new JobEvents();
+    const stream = events.watch({ job: job(JobState.RUNNING), version: 1 }, new AbortController().signal);
+    expect((await stream.next()).value?.version).toBe(1);
+    // The reader now takes nothing while a provider streams 100,000 pieces.
+    const pieces = Array.from({ length: 100_000 }, (_, i) => `t${i % 10}`);
+    for (const piece of pieces) events.publish({ job: job(JobState.RUNNING), outputDelta: piece });
+    events.publish({ job: job(JobState.RUNNING), version: 2 });
+    events.publish({ job: job(JobState.RUNNING), outputDelta: "end" });
+    events.publish({ job: job(JobState.SUCCEEDED), version: 3 });
+    const rest: JobEvent[] = [];
+    for await (const e of { [Symbol.asyncIterator]: () => stream }) rest.push(e);
+    expect(rest.map((e) => [e.job.state, e.version])).toEqual([
+      [JobState.RUNNING, undefined],
+      [JobState.RUNNING, 2],
+      [JobState.RUNNING, undefined],
+      [JobState.SUCCEEDED, 3],
+    ]);
+    expect(rest.map((e) => e.outputDelta ?? "").join("")).toBe(`${pieces.join("")}end`);
+  });
 });

@@ -21,6 +21,11 @@ export interface WatchedJob {
 
 type Listener = (event: JobEvent) => void;
 
+/** Streamed output alone (no change of the job's stored state). */
+function isOutputPiece(event: JobEvent): event is JobEvent & { outputDelta: string } {
+  return event.version === undefined && event.outputDelta !== undefined && event.result === undefined;
+}
+
 /** In-process fan-out of job changes to waiting GetResult and WatchJob calls (and the worker). */
 export class JobEvents {
   readonly #listeners = new Map<string, Set<Listener>>();
@@ -76,7 +81,9 @@ export class JobEvents {
 
   /**
    * Yields `current` and then every later change of the job until it reaches a terminal state or
-   * `signal` aborts. Events are buffered, so a slow reader misses none.
+   * `signal` aborts. Events are buffered, so a slow reader misses none; streamed output it has not
+   * taken yet is joined into one event, so its buffer grows with the output's size (which the provider
+   * body limit bounds), not with the number of pieces a provider streams.
    */
   async *watch(current: WatchedJob, signal: AbortSignal): AsyncGenerator<JobEvent> {
     const queue: JobEvent[] = [];
@@ -84,7 +91,12 @@ export class JobEvents {
     const unsubscribe = this.subscribe(
       current.job.jobId,
       (event) => {
-        queue.push(event);
+        const last = queue.at(-1);
+        if (last && isOutputPiece(last) && isOutputPiece(event) && last.job.state === event.job.state) {
+          queue[queue.length - 1] = { ...event, outputDelta: last.outputDelta + event.outputDelta };
+        } else {
+          queue.push(event);
+        }
         wake?.();
       },
       current.version,
