@@ -46,6 +46,7 @@ import {
   jobResult,
   jobStateOf,
   jobStatus,
+  malformedAnswer,
 } from "./views.js";
 
 export interface SubmitOptions {
@@ -100,6 +101,13 @@ export interface FineTuneOptions {
 const maxCallMs = 99_999_999;
 /** The longest wait one GetResult asks the bridge for, seconds; a longer result() waits again. */
 const maxWaitPerCallS = 86_400;
+
+/** Refuses an answer about another job than the one asked (a bridge must never swap them). */
+function sameJob(asked: string, answered: string, what: string): void {
+  if (answered !== asked) {
+    throw malformedAnswer(asked, `${what} of job`, `${JSON.stringify(answered.slice(0, 200))}, another job`);
+  }
+}
 
 /** How a concrete adapter talks to the bridge (Node: gRPC over HTTP/2; browsers: Connect / gRPC-web). */
 export interface AdapterConnection {
@@ -181,7 +189,9 @@ export class ZeroGComputeAdapterBase {
    */
   async status(jobId: string): Promise<JobStatus> {
     const id = requireJobId(jobId);
-    return jobStatus(await this.#call("GetJob", (o) => this.#client.getJob({ jobId: id }, o)));
+    const job = await this.#call("GetJob", (o) => this.#client.getJob({ jobId: id }, o));
+    sameJob(id, job.jobId, "the state");
+    return jobStatus(job);
   }
 
   /**
@@ -210,6 +220,7 @@ export class ZeroGComputeAdapterBase {
     const res = wait
       ? await this.#waitForResult(id, timeoutS)
       : await this.#call("GetResult", (o) => this.#client.getResult({ jobId: id }, o));
+    sameJob(id, res.jobId, "the result");
     if (!res.proof) {
       throw new ZeroGError("internal", `the bridge returned job ${id}'s result without a proof`);
     }
@@ -230,7 +241,9 @@ export class ZeroGComputeAdapterBase {
     const signal = options?.signal;
     try {
       for await (const event of this.#client.watchJob({ jobId: id }, signal ? { signal } : {})) {
-        yield { status: jobStatus(event.job!), outputDelta: event.outputDelta };
+        if (!event.job) throw malformedAnswer(id, "an event", "without the job");
+        sameJob(id, event.job.jobId, "an event");
+        yield { status: jobStatus(event.job), outputDelta: event.outputDelta };
       }
     } catch (err) {
       if (signal?.aborted) return;
@@ -245,6 +258,7 @@ export class ZeroGComputeAdapterBase {
   async cancel(jobId: string): Promise<boolean> {
     const id = requireJobId(jobId);
     const res = await this.#call("CancelJob", (o) => this.#client.cancelJob({ jobId: id }, o));
+    if (res.job) sameJob(id, res.job.jobId, "the state");
     return res.job?.state === JobState.CANCELLED;
   }
 

@@ -42,9 +42,9 @@ const seen: {
   listedStates: [],
   cappedWaits: [],
 };
-const job = (state: JobState) =>
+const job = (state: JobState, jobId = "job_1") =>
   create(JobSchema, {
-    jobId: "job_1",
+    jobId,
     state,
     progress: state === JobState.SUCCEEDED ? 1 : 0.5,
     model: "llama-3-8b",
@@ -64,7 +64,7 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     return { jobId: "job_1" };
   },
   async getJob(req) {
-    if (req.jobId === "job_failed") return job(JobState.FAILED);
+    if (req.jobId === "job_failed") return job(JobState.FAILED, req.jobId);
     throw toConnectError(new ZeroGError("job_not_found", `job "${req.jobId}" not found`));
   },
   async getResult(req) {
@@ -112,7 +112,7 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     );
   },
   async cancelJob(req) {
-    return { job: job(req.jobId === "job_done" ? JobState.SUCCEEDED : JobState.CANCELLED) };
+    return { job: job(req.jobId === "job_done" ? JobState.SUCCEEDED : JobState.CANCELLED, req.jobId) };
   },
   async listServices() {
     return {
@@ -367,12 +367,12 @@ describe("ZeroGComputeAdapter", () => {
     const status = await zerog.status("job_failed");
     zerog.close();
     expect(status).toMatchObject({
-      jobId: "job_1",
+      jobId: "job_failed",
       state: "failed",
       taskType: "inference",
       error: { reason: "proof_invalid", message: "signature mismatch" },
       // { job_id, status, progress, message, updated_at }
-      job_id: "job_1",
+      job_id: "job_failed",
       status: "failed",
       progress: 0.5,
       message: "signature mismatch",

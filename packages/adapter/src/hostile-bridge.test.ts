@@ -1,0 +1,140 @@
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { inspect } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import {
+  ComputeProofSchema,
+  ComputeResultSchema,
+  ComputeService,
+  JobSchema,
+  JobState,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signedResult, testPolicy } from "../test/signed-result.js";
+import { ZeroGComputeAdapter } from "./adapter.js";
+
+/**
+ * A bridge the user should not have to trust: each job id scripts one misbehaviour. The adapter must
+ * answer each with a ZeroGError (never a TypeError, a RangeError, a hang) and never hand out another
+ * job's result.
+ */
+const farFuture = { seconds: 10n ** 15n, nanos: 0 };
+const proof = () =>
+  create(ComputeProofSchema, { method: "tee-ml", executionHash: "ab".repeat(32), timestamp: 1_700_000_000n });
+const impl: Partial<ServiceImpl<typeof ComputeService>> = {
+  async getJob(req) {
+    return create(JobSchema, { jobId: req.jobId, state: JobState.RUNNING, updateTime: farFuture });
+  },
+  async getResult(req) {
+    if (req.jobId === "job_swapped_signed") return signedResult("job_other");
+    if (req.jobId === "job_swapped")
+      return create(ComputeResultSchema, { jobId: "job_other", output: "x", proof: proof() });
+    if (req.jobId === "job_bad_fee")
+      return create(ComputeResultSchema, {
+        jobId: req.jobId,
+        output: "x",
+        proof: proof(),
+        usage: { feeNeuron: "lots" },
+      });
+    if (req.jobId === "job_far_timestamp")
+      return create(ComputeResultSchema, {
+        jobId: req.jobId,
+        output: "x",
+        proof: { ...proof(), timestamp: 10n ** 15n },
+      });
+    return signedResult(req.jobId);
+  },
+  async *watchJob(req) {
+    if (req.jobId === "job_no_job") {
+      yield { outputDelta: "x" };
+      return;
+    }
+    if (req.jobId === "job_other_events") {
+      yield {
+        job: { jobId: "job_someone_else", state: JobState.SUCCEEDED, progress: 1 },
+        outputDelta: "secret",
+      };
+      return;
+    }
+  },
+};
+
+let server: http2.Http2Server;
+let url = "";
+beforeAll(async () => {
+  server = http2.createServer(connectNodeAdapter({ routes: (r) => r.service(ComputeService, impl) }));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: unknown) => (e instanceof ZeroGError ? `${e.code}: ${e.shortMessage}` : `untyped ${e}`),
+  );
+
+async function drain(it: AsyncIterable<unknown>): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe("a hostile bridge", () => {
+  it("cannot answer result(job A) with another job's result, verified or not", async () => {
+    const verifying = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    const trusting = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+    try {
+      expect((await verifying.result("job_real", { wait: false })).jobId).toBe("job_real");
+      expect(await failure(verifying.result("job_swapped_signed", { wait: false }))).toMatch(
+        /^internal: the bridge answered job job_swapped_signed with the result of job "job_other", another job/,
+      );
+      expect(await failure(trusting.result("job_swapped", { wait: true, timeoutS: 5 }))).toMatch(
+        /^internal: the bridge answered job job_swapped with the result of job "job_other", another job/,
+      );
+    } finally {
+      verifying.close();
+      trusting.close();
+    }
+  });
+
+  it("gets a ZeroGError, not a crash, for malformed fields it sends (a fee, a time out of range)", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+    try {
+      expect(await failure(zerog.result("job_bad_fee", { wait: false }))).toMatch(/^internal: .*fee/);
+      expect(await failure(zerog.status("job_1"))).toMatch(/^internal: .*update_time/);
+      expect(await failure(zerog.attestation("job_far_timestamp"))).toMatch(/^internal: .*timestamp/);
+    } finally {
+      zerog.close();
+    }
+  });
+
+  it("cannot make watch() crash with an event without a job, or follow another job", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+    try {
+      expect(await failure(drain(zerog.watch("job_no_job")))).toMatch(/^internal: .*without the job/);
+      expect(await failure(drain(zerog.watch("job_other_events")))).toMatch(
+        /^internal: the bridge answered job job_other_events with an event of job "job_someone_else", another job/,
+      );
+    } finally {
+      zerog.close();
+    }
+  });
+});
+
+describe("the API key", () => {
+  it("stays out of util.inspect, console.log and JSON of the adapter and its config", () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, apiKey: "sk-very-secret" });
+    try {
+      expect(inspect(zerog, { depth: 5 })).not.toContain("sk-very-secret");
+      expect(inspect(zerog.config)).not.toContain("sk-very-secret");
+      expect(JSON.stringify(zerog.config)).not.toContain("sk-very-secret");
+      expect(zerog.config.apiKey).toBe("sk-very-secret");
+    } finally {
+      zerog.close();
+    }
+  });
+});
