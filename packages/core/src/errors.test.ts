@@ -103,4 +103,10 @@ describe("error catalogue", () => {
       description: `bad\\n${"x".repeat(995)}…`,
     });
   });
+
+  it("escapes as the README shows", () => {
+    expect(printableText("done\n\u001b[32mverified")).toBe("done\\n\\u001b[32mverified");
+    expect(printableText("line 1\nline 2\u0007", { lineBreaks: true })).toBe("line 1\nline 2\\u0007");
+    expect(printableText("x".repeat(5000), { maxLength: 3 })).toBe("xxx…");
+  });
 });
