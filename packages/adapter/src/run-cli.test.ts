@@ -159,6 +159,12 @@ describe("zerog usage", () => {
     ],
     [["result", "job_1", "--timeout", "soon"], exitCodes.usage, "", "--timeout must be a positive number"],
     [
+      ["result", "job_1", "--wait", "--timeout", "3000000"],
+      exitCodes.usage,
+      "",
+      "--timeout must be at most 2147483 seconds (24.8 days), got 3000000",
+    ],
+    [
       ["submit", "--model", "m", "--task-type", "fine-tuning"],
       exitCodes.usage,
       "",

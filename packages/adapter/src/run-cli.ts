@@ -16,7 +16,7 @@ import {
   verifyProof,
 } from "@chaoschain/zerog-verifier";
 import { ZeroGComputeAdapter } from "./adapter.js";
-import type { VerifyOptions } from "./config.js";
+import { maxTimeoutSeconds, type VerifyOptions } from "./config.js";
 import { ProofVerificationError, verificationHints } from "./errors.js";
 import type { JobStatus } from "./views.js";
 
@@ -188,6 +188,8 @@ function positiveSeconds(value: string | undefined, flag: string): number | unde
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`${flag} must be a positive number of seconds, got ${value}`);
+  if (n > maxTimeoutSeconds)
+    throw new UsageError(`${flag} must be at most ${maxTimeoutSeconds} seconds (24.8 days), got ${value}`);
   return n;
 }
 
