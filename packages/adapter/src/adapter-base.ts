@@ -478,7 +478,12 @@ export class ZeroGComputeAdapterBase {
   ): Promise<ZeroGError> {
     if (err instanceof ZeroGError) return err;
     const connectError = ConnectError.from(err);
-    const ctx: CallContext = { method, baseUrl: this.config.baseUrl, timeoutSeconds: timeoutMs / 1000 };
+    const ctx: CallContext = {
+      method,
+      baseUrl: this.config.baseUrl,
+      timeoutSeconds: timeoutMs / 1000,
+      maxResponseBytes: this.config.maxResponseBytes,
+    };
     return explainAnswer(connectError, ctx) ?? (await this.#connection.explain(connectError, ctx));
   }
 }

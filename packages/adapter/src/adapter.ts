@@ -44,6 +44,7 @@ function nodeConnection(config: ResolvedAdapterConfig): AdapterConnection {
     baseUrl,
     sessionManager: sessions,
     interceptors: [bearer(apiKey)],
+    readMaxBytes: config.maxResponseBytes,
     // A bridge on this host (the sidecar case) gains nothing from gzip, which costs both sides CPU.
     ...(isLoopback(baseUrl) ? { acceptCompression: [] } : {}),
   });

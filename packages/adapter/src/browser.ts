@@ -4,7 +4,7 @@ import type { ConnectError } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { type AdapterConnection, ZeroGComputeAdapterBase } from "./adapter-base.js";
 import { bearer } from "./bearer.js";
-import { resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
+import { type ResolvedAdapterConfig, resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
 import type { CallContext } from "./errors.js";
 
 export * from "./exports.js";
@@ -17,14 +17,11 @@ export interface BrowserAdapterOptions extends ZeroGComputeAdapterOptions {
   fetch?: typeof globalThis.fetch | undefined;
 }
 
-function fetchConnection(
-  options: BrowserAdapterOptions,
-  baseUrl: string,
-  apiKey: string | undefined,
-): AdapterConnection {
+function fetchConnection(options: BrowserAdapterOptions, config: ResolvedAdapterConfig): AdapterConnection {
   const common = {
-    baseUrl,
-    interceptors: [bearer(apiKey)],
+    baseUrl: config.baseUrl,
+    interceptors: [bearer(config.apiKey)],
+    readMaxBytes: config.maxResponseBytes,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
   return {
@@ -62,6 +59,6 @@ export class ZeroGComputeAdapter extends ZeroGComputeAdapterBase {
       throw new TypeError("caFile and ca are for Node: a browser trusts the certificates its system trusts");
     }
     const config = resolveConfig(options);
-    super(config, fetchConnection(options, config.baseUrl, config.apiKey));
+    super(config, fetchConnection(options, config));
   }
 }

@@ -7,6 +7,7 @@ describe("resolveConfig", () => {
       baseUrl: "http://localhost:50051",
       timeoutSeconds: 300,
       maxRequestBytes: 8 * 1024 * 1024,
+      maxResponseBytes: 64 * 1024 * 1024,
       verify: { policySource: "Intel's default policy" },
     });
     expect(resolveConfig({}, { ZEROG_API_KEY: "k1" }).apiKey).toBe("k1");
@@ -21,6 +22,7 @@ describe("resolveConfig", () => {
       baseUrl: "http://bridge:6000",
       timeoutSeconds: 60,
       maxRequestBytes: 1000,
+      maxResponseBytes: 64 * 1024 * 1024,
       verify: { policySource: "Intel's default policy" },
     });
     expect(resolveConfig({ grpcUrl: "https://zerog.example", apiKey: "k2", timeoutSeconds: 5 }, env)).toEqual(
@@ -28,6 +30,7 @@ describe("resolveConfig", () => {
         baseUrl: "https://zerog.example",
         timeoutSeconds: 5,
         maxRequestBytes: 1000,
+        maxResponseBytes: 64 * 1024 * 1024,
         verify: { policySource: "Intel's default policy" },
       },
     );
@@ -121,6 +124,12 @@ describe("resolveConfig", () => {
     expect(resolveConfig({ timeoutSeconds: 2_147_483 }, {}).timeoutSeconds).toBe(2_147_483);
     expect(() => resolveConfig({ grpcUrl: "bad host:50051" }, {})).toThrow(/ZEROG_GRPC_URL/);
     expect(() => resolveConfig({}, { ZEROG_MAX_REQUEST_BYTES: "big" })).toThrow(/ZEROG_MAX_REQUEST_BYTES/);
+    expect(resolveConfig({}, { ZEROG_MAX_RESPONSE_BYTES: "1000" }).maxResponseBytes).toBe(1000);
+    expect(() => resolveConfig({}, { ZEROG_MAX_RESPONSE_BYTES: "big" })).toThrow(/ZEROG_MAX_RESPONSE_BYTES/);
+    expect(() => resolveConfig({ maxResponseBytes: 2 ** 32 }, {})).toThrow(
+      /maxResponseBytes .*up to 4294967295/,
+    );
+    expect(() => resolveConfig({ maxResponseBytes: 1.5 }, {})).toThrow(/whole number/);
     expect(() => resolveConfig(null as never, {})).toThrow(/options must be an object/);
   });
 });

@@ -54,6 +54,12 @@ export interface ZeroGComputeAdapterOptions {
    */
   maxRequestBytes?: number | undefined;
   /**
+   * Largest answer read from the bridge, bytes (one message; each event of `watch()`): a larger one
+   * fails the call with `resource_exhausted` before it is read whole, so that a misbehaving bridge
+   * cannot fill memory. Default: `ZEROG_MAX_RESPONSE_BYTES`, else 64 MiB.
+   */
+  maxResponseBytes?: number | undefined;
+  /**
    * How `result()` verifies every proof with `@chaoschain/zerog-verifier` before handing it out (on by
    * default: policy from here, else the file `ZEROG_VERIFY_POLICY` names, else Intel's default policy;
    * the collateral the bridge embedded in the proof). A proof that does not verify makes `result()`
@@ -71,11 +77,18 @@ export interface ResolvedAdapterConfig {
   ca: { pem: string | Uint8Array } | { file: string } | undefined;
   timeoutSeconds: number;
   maxRequestBytes: number;
+  maxResponseBytes: number;
   verify: ResolvedVerifyOptions;
 }
 
 /** The bridge's default `readMaxBytes`. */
 export const defaultMaxRequestBytes = 8 * 1024 * 1024;
+
+/** Largest answer read by default: a result's output and proof (collateral included) take far less. */
+export const defaultMaxResponseBytes = 64 * 1024 * 1024;
+
+/** connect's largest `readMaxBytes` (a gRPC message's length is 32 bits). */
+const maxReadBytes = 0xffffffff;
 
 /** `localhost:50051` → `http://localhost:50051`; keeps an explicit http(s) scheme. */
 export function baseUrlFromGrpcUrl(grpcUrl: string): string {
@@ -217,6 +230,16 @@ export function resolveConfig(
       (env.ZEROG_MAX_REQUEST_BYTES ? Number(env.ZEROG_MAX_REQUEST_BYTES) : defaultMaxRequestBytes),
     "maxRequestBytes / ZEROG_MAX_REQUEST_BYTES",
   );
+  const maxResponseBytes = positive(
+    options.maxResponseBytes ??
+      (env.ZEROG_MAX_RESPONSE_BYTES ? Number(env.ZEROG_MAX_RESPONSE_BYTES) : defaultMaxResponseBytes),
+    "maxResponseBytes / ZEROG_MAX_RESPONSE_BYTES",
+  );
+  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes > maxReadBytes) {
+    throw new RangeError(
+      `maxResponseBytes / ZEROG_MAX_RESPONSE_BYTES must be a whole number of bytes up to ${maxReadBytes}, got ${maxResponseBytes}`,
+    );
+  }
   const apiKey = bearerKey(options.apiKey ?? env.ZEROG_API_KEY);
   const caFile = options.caFile ?? (options.ca === undefined ? env.ZEROG_CA_FILE : undefined);
   if (caFile !== undefined && typeof caFile !== "string") throw new TypeError("caFile must be a file path");
@@ -225,6 +248,7 @@ export function resolveConfig(
     ca: options.ca !== undefined ? { pem: options.ca } : caFile ? { file: caFile } : undefined,
     timeoutSeconds,
     maxRequestBytes,
+    maxResponseBytes,
     verify: resolveVerify(options.verify, env, readFile),
   };
   return Object.defineProperty(config, "apiKey", {

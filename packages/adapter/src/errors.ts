@@ -18,6 +18,8 @@ export interface CallContext {
   /** The bridge address as configured (`ZEROG_GRPC_URL`). */
   baseUrl: string;
   timeoutSeconds: number;
+  /** The largest answer read (`maxResponseBytes`). */
+  maxResponseBytes: number;
 }
 
 /** The error for a caller's mistake in the arguments of a method: `invalid_argument` naming the field. */
@@ -68,6 +70,23 @@ function transportError(
 export function explainAnswer(err: ConnectError, ctx: CallContext): ZeroGError | undefined {
   if (isBridgeError(err)) return fromConnectError(err);
   const at = `${ctx.method} to ${ctx.baseUrl}`;
+  // This client's own limit (connect's readMaxBytes): the answer was not read whole.
+  if (
+    err.code === Code.ResourceExhausted &&
+    !answeredByGrpcServer(err) &&
+    /larger than configured readMaxBytes/.test(err.rawMessage)
+  ) {
+    return new ZeroGError(
+      "resource_exhausted",
+      `the bridge's answer to ${ctx.method} is larger than the ${ctx.maxResponseBytes} bytes this adapter reads (maxResponseBytes / ZEROG_MAX_RESPONSE_BYTES)`,
+      {
+        cause: err,
+        metaMessages: [
+          "A bridge's answers are far smaller: check that ZEROG_GRPC_URL names a bridge you trust, or raise maxResponseBytes.",
+        ],
+      },
+    );
+  }
   if (answeredByGrpcServer(err)) {
     if (err.code === Code.ResourceExhausted && /readMaxBytes|larger than|too large/i.test(err.rawMessage)) {
       return transportError(

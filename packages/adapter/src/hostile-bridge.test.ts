@@ -32,6 +32,8 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     if (req.jobId === "job_swapped_signed") return signedResult("job_other");
     if (req.jobId === "job_swapped")
       return create(ComputeResultSchema, { jobId: "job_other", output: "x", proof: proof() });
+    if (req.jobId === "job_huge")
+      return create(ComputeResultSchema, { jobId: req.jobId, output: "x".repeat(2_000_000), proof: proof() });
     if (req.jobId === "job_bad_fee")
       return create(ComputeResultSchema, {
         jobId: req.jobId,
@@ -50,6 +52,10 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
   async *watchJob(req) {
     if (req.jobId === "job_no_job") {
       yield { outputDelta: "x" };
+      return;
+    }
+    if (req.jobId === "job_huge") {
+      yield { job: { jobId: req.jobId, state: JobState.RUNNING }, outputDelta: "x".repeat(2_000_000) };
       return;
     }
     if (req.jobId === "job_other_events") {
@@ -119,6 +125,26 @@ describe("a hostile bridge", () => {
       expect(await failure(drain(zerog.watch("job_other_events")))).toMatch(
         /^internal: the bridge answered job job_other_events with an event of job "job_someone_else", another job/,
       );
+    } finally {
+      zerog.close();
+    }
+  });
+});
+
+describe("a bridge's answers are bounded", () => {
+  it("refuses an answer larger than maxResponseBytes before reading it whole, naming the setting", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false, maxResponseBytes: 1_000_000 });
+    try {
+      expect(await failure(zerog.result("job_huge", { wait: false }))).toMatch(
+        /^resource_exhausted: the bridge's answer to GetResult is larger than the 1000000 bytes/,
+      );
+      expect(await failure(drain(zerog.watch("job_huge")))).toMatch(
+        /^resource_exhausted: the bridge's answer to WatchJob is larger than the 1000000 bytes/,
+      );
+      // The default (64 MiB) takes it.
+      const roomy = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+      expect((await roomy.result("job_huge", { wait: false })).output).toHaveLength(2_000_000);
+      roomy.close();
     } finally {
       zerog.close();
     }
