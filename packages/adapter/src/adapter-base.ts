@@ -71,6 +71,7 @@ export interface JobUpdate {
 export interface ListJobsOptions {
   /** ChaosChain names (`pending`, `completed` …) or the contract's (`queued`, `succeeded`). */
   states?: Array<JobStatusName | "queued" | "succeeded"> | undefined;
+  /** Jobs per page, at most 1000; default (0): the bridge's. */
   pageSize?: number | undefined;
   pageToken?: string | undefined;
 }
@@ -99,6 +100,8 @@ export interface FineTuneOptions {
 
 /** The longest deadline of one call: gRPC sends it in at most 8 digits, and connect writes milliseconds. */
 const maxCallMs = 99_999_999;
+/** The most jobs the bridge lists in one page. */
+const maxPageSize = 1000;
 /** The longest wait one GetResult asks the bridge for, seconds; a longer result() waits again. */
 const maxWaitPerCallS = 86_400;
 
@@ -264,7 +267,28 @@ export class ZeroGComputeAdapterBase {
 
   /** Jobs, newest first; pass `nextPageToken` back as `pageToken` for the next page. */
   async listJobs(options: ListJobsOptions = {}): Promise<{ jobs: JobStatus[]; nextPageToken: string }> {
-    const states = (options?.states ?? []).map((s, i) => {
+    const pageSize = options?.pageSize ?? 0;
+    if (
+      typeof pageSize !== "number" ||
+      !Number.isInteger(pageSize) ||
+      pageSize < 0 ||
+      pageSize > maxPageSize
+    ) {
+      throw badArgument(
+        "options.pageSize",
+        "OUT_OF_RANGE",
+        `a whole number of jobs up to ${maxPageSize} (0: the bridge's default)`,
+      );
+    }
+    const pageToken = options?.pageToken ?? "";
+    if (typeof pageToken !== "string") {
+      throw badArgument("options.pageToken", "INVALID_TYPE", "the nextPageToken of the previous page");
+    }
+    const given = options?.states ?? [];
+    if (!Array.isArray(given)) {
+      throw badArgument("options.states", "INVALID_TYPE", 'an array of states, e.g. ["running"]');
+    }
+    const states = given.map((s, i) => {
       const state = typeof s === "string" ? jobStateOf(s) : undefined;
       if (state === undefined) {
         throw badArgument(
@@ -276,10 +300,7 @@ export class ZeroGComputeAdapterBase {
       return state;
     });
     const res = await this.#call("ListJobs", (o) =>
-      this.#client.listJobs(
-        { states, pageSize: options?.pageSize ?? 0, pageToken: options?.pageToken ?? "" },
-        o,
-      ),
+      this.#client.listJobs({ states, pageSize, pageToken }, o),
     );
     return { jobs: res.jobs.map(jobStatus), nextPageToken: res.nextPageToken };
   }
@@ -288,6 +309,11 @@ export class ZeroGComputeAdapterBase {
   async listServices(
     filter: { model?: string; verification?: VerificationName; serviceType?: string } = {},
   ): Promise<Service[]> {
+    for (const key of ["model", "serviceType"] as const) {
+      if (filter?.[key] !== undefined && typeof filter[key] !== "string") {
+        throw badArgument(`filter.${key}`, "INVALID_TYPE", "must be a string");
+      }
+    }
     let verification = 0;
     if (filter?.verification !== undefined) {
       const v = verificationFromName(filter.verification);

@@ -328,6 +328,23 @@ describe("ZeroGComputeAdapter", () => {
       "invalid_argument options.idempotencyKey",
     );
     expect(await field(zerog.inference(42 as never, "hi"))).toBe("invalid_argument model");
+    // Before: TypeErrors (JSON.stringify of a cyclic or bigint input, states.map), or sent as they were.
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const sdkTask = (inputs: unknown) => ({ function: "f", model: "llama-3-8b", inputs }) as never;
+    expect(await field(zerog.submit(sdkTask(cyclic)))).toBe("invalid_argument task.inputs");
+    expect(await field(zerog.submit(sdkTask({ a: 1n })))).toBe("invalid_argument task.inputs");
+    expect(await field(zerog.listJobs({ states: "pending" as never }))).toBe(
+      "invalid_argument options.states",
+    );
+    for (const pageSize of ["10", Number.NaN, -5, 2.5, 1001] as never[]) {
+      expect(await field(zerog.listJobs({ pageSize }))).toBe("invalid_argument options.pageSize");
+    }
+    expect(await field(zerog.listJobs({ pageToken: 5 as never }))).toBe("invalid_argument options.pageToken");
+    expect(await field(zerog.listServices({ model: 5 as never }))).toBe("invalid_argument filter.model");
+    expect(await field(zerog.listServices({ serviceType: {} as never }))).toBe(
+      "invalid_argument filter.serviceType",
+    );
     zerog.close();
   });
 
