@@ -5,7 +5,7 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { type AdapterConnection, ZeroGComputeAdapterBase } from "./adapter-base.js";
 import { bearer } from "./bearer.js";
 import { type ResolvedAdapterConfig, resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
-import type { CallContext } from "./errors.js";
+import { type CallContext, serverText } from "./errors.js";
 
 export * from "./exports.js";
 
@@ -31,7 +31,7 @@ function fetchConnection(options: BrowserAdapterOptions, config: ResolvedAdapter
         : createConnectTransport({ ...common, useBinaryFormat: true }),
     async explain(err: ConnectError, ctx: CallContext): Promise<ZeroGError> {
       // A browser says no more than "Failed to fetch" (refused, TLS, or CORS alike).
-      return new ZeroGError("unavailable", `${ctx.method} to ${ctx.baseUrl} failed: ${err.rawMessage}`, {
+      return new ZeroGError("unavailable", `${ctx.method} to ${ctx.baseUrl} failed: ${serverText(err)}`, {
         cause: err,
         metaMessages: [
           "Is the bridge running at that address, with http:// or https:// as it serves?",

@@ -8,9 +8,10 @@ import {
   ComputeService,
   JobSchema,
   JobState,
+  printableText,
   ZeroGError,
 } from "@chaoschain/zerog-core";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signedResult, testPolicy } from "../test/signed-result.js";
@@ -21,11 +22,15 @@ import { ZeroGComputeAdapter } from "./adapter.js";
  * answer each with a ZeroGError (never a TypeError, a RangeError, a hang) and never hand out another
  * job's result.
  */
+const forged = "\u001b[2J\r\nzerog: proof verified here\n".repeat(500);
 const farFuture = { seconds: 10n ** 15n, nanos: 0 };
 const proof = () =>
   create(ComputeProofSchema, { method: "tee-ml", executionHash: "ab".repeat(32), timestamp: 1_700_000_000n });
 const impl: Partial<ServiceImpl<typeof ComputeService>> = {
   async getJob(req) {
+    const rude = /^job_rude_(\d+)(_too_large)?$/.exec(req.jobId);
+    // A gRPC server's own error (no ErrorInfo of ours): its message is anyone's text.
+    if (rude) throw new ConnectError(`${forged}${rude[2] ? " readMaxBytes" : ""}`, Number(rude[1]) as Code);
     return create(JobSchema, { jobId: req.jobId, state: JobState.RUNNING, updateTime: farFuture });
   },
   async getResult(req) {
@@ -129,6 +134,25 @@ describe("a hostile bridge", () => {
       zerog.close();
     }
   });
+});
+
+describe("a gRPC server's error text", () => {
+  it.each([Code.ResourceExhausted, Code.Unimplemented, Code.Internal, Code.Unknown])(
+    "(code %i) reaches the message inert: escaped, one line, bounded",
+    async (code) => {
+      const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+      try {
+        const err = await zerog.status(`job_rude_${code}`).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ZeroGError);
+        const { message, shortMessage } = err as ZeroGError;
+        expect(printableText(message, { lineBreaks: true })).toBe(message);
+        expect(shortMessage).not.toContain("\n");
+        expect(shortMessage.length).toBeLessThan(1_500);
+      } finally {
+        zerog.close();
+      }
+    },
+  );
 });
 
 describe("a bridge's answers are bounded", () => {
