@@ -4,6 +4,7 @@ import {
   ComputeService,
   type ComputeTask,
   invalidArgument,
+  isTerminalState,
   JobState,
   parseTask,
   type Service,
@@ -242,16 +243,26 @@ export class ZeroGComputeAdapterBase {
   async *watch(jobId: string, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<JobUpdate> {
     const id = requireJobId(jobId);
     const signal = options?.signal;
+    let last: JobStatus | undefined;
     try {
       for await (const event of this.#client.watchJob({ jobId: id }, signal ? { signal } : {})) {
         if (!event.job) throw malformedAnswer(id, "an event", "without the job");
         sameJob(id, event.job.jobId, "an event");
-        yield { status: jobStatus(event.job), outputDelta: event.outputDelta };
+        last = jobStatus(event.job);
+        yield { status: last, outputDelta: event.outputDelta };
+        if (isTerminalState(event.job.state)) return;
       }
     } catch (err) {
       if (signal?.aborted) return;
       throw await this.#error(err, "WatchJob");
     }
+    if (signal?.aborted) return;
+    // A bridge ends the stream after the job's last state; an end before it is no end of the job.
+    throw new ZeroGError(
+      "unavailable",
+      `the bridge ended the watch of job ${id} ${last ? `while the job was ${last.state}` : "before sending its state"}`,
+      { metaMessages: ["Watch it again, or read its state with status()."] },
+    );
   }
 
   /**

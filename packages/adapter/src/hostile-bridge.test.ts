@@ -59,6 +59,11 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
       yield { outputDelta: "x" };
       return;
     }
+    if (req.jobId === "job_cut_short") {
+      // Ends the stream normally while the job still runs: a client would take it for the job's end.
+      yield { job: { jobId: req.jobId, state: JobState.RUNNING, progress: 0.5 } };
+      return;
+    }
     if (req.jobId === "job_huge") {
       yield { job: { jobId: req.jobId, state: JobState.RUNNING }, outputDelta: "x".repeat(2_000_000) };
       return;
@@ -118,6 +123,22 @@ describe("a hostile bridge", () => {
       expect(await failure(zerog.result("job_bad_fee", { wait: false }))).toMatch(/^internal: .*fee/);
       expect(await failure(zerog.status("job_1"))).toMatch(/^internal: .*update_time/);
       expect(await failure(zerog.attestation("job_far_timestamp"))).toMatch(/^internal: .*timestamp/);
+    } finally {
+      zerog.close();
+    }
+  });
+
+  it("cannot end watch() quietly before the job has ended", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+    try {
+      const updates: string[] = [];
+      const ended = (async () => {
+        for await (const u of zerog.watch("job_cut_short")) updates.push(u.status.state);
+      })();
+      expect(await failure(ended)).toBe(
+        "unavailable: the bridge ended the watch of job job_cut_short while the job was running",
+      );
+      expect(updates).toEqual(["running"]);
     } finally {
       zerog.close();
     }

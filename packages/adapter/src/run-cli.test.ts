@@ -296,8 +296,9 @@ describe("zerog on a hostile bridge", () => {
     [["status", "job_hostile"], true, exitCodes.ok],
     [["status", "job_hostile"], false, exitCodes.ok],
     [["status", "job_hostile", "--json"], true, exitCodes.ok],
-    [["watch", "job_hostile"], true, exitCodes.failed],
-    [["watch", "job_hostile"], false, exitCodes.failed],
+    // Its stream ends while the job runs: no end of the job, no working bridge (exit 3).
+    [["watch", "job_hostile"], true, exitCodes.unavailable],
+    [["watch", "job_hostile"], false, exitCodes.unavailable],
     [["services"], true, exitCodes.ok],
     [["status", "job_gone"], true, exitCodes.usage],
     [["result", "job_hostile", "--no-verify"], true, exitCodes.ok],

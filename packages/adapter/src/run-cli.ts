@@ -490,22 +490,25 @@ async function result(
 
 async function watch(io: CliIo, zerog: ZeroGComputeAdapter, jobId: string) {
   let last: JobStatus | undefined;
-  for await (const update of zerog.watch(jobId)) {
-    last = update.status;
-    if (io.isTTY) {
-      // One line, redrawn in place; output deltas of streamed inference follow the line.
-      io.stdout(
-        `\r\x1b[2K${fit(statusLine(last, true), io.columns)}${update.outputDelta ? ` ${oneLine(update.outputDelta)}` : ""}`,
-      );
-    } else {
-      io.stdout(`${new Date(io.now() * 1000).toISOString()} ${statusLine(last)}\n`);
-      // One line per delta: a line of its own could pass for a status line.
-      if (update.outputDelta) io.stdout(`${oneLine(update.outputDelta)}\n`);
+  try {
+    for await (const update of zerog.watch(jobId)) {
+      last = update.status;
+      if (io.isTTY) {
+        // One line, redrawn in place; output deltas of streamed inference follow the line.
+        io.stdout(
+          `\r\x1b[2K${fit(statusLine(last, true), io.columns)}${update.outputDelta ? ` ${oneLine(update.outputDelta)}` : ""}`,
+        );
+      } else {
+        io.stdout(`${new Date(io.now() * 1000).toISOString()} ${statusLine(last)}\n`);
+        // One line per delta: a line of its own could pass for a status line.
+        if (update.outputDelta) io.stdout(`${oneLine(update.outputDelta)}\n`);
+      }
     }
+  } finally {
+    // The live line ends before what follows it: the end, or an error on stderr.
+    if (io.isTTY && last) io.stdout("\n");
   }
-  if (io.isTTY) io.stdout("\n");
-  if (!last) return exitCodes.failed;
-  return last.state === "completed" ? exitCodes.ok : exitCodes.failed;
+  return last?.state === "completed" ? exitCodes.ok : exitCodes.failed;
 }
 
 /** A live line longer than the terminal would wrap, and `\r` would then redraw only its last row. */
