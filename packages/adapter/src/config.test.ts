@@ -111,6 +111,18 @@ describe("resolveConfig", () => {
       "https://h.example/zerog",
     );
     expect(resolveConfig({ grpcUrl: "[::1]:50051" }, {}).baseUrl).toBe("http://[::1]:50051");
+    // Before: "unix:/run/zerog.sock" became host "unix" (a DNS failure later), "ftp://h:1" host "ftp".
+    for (const grpcUrl of [
+      "unix:/run/zerog.sock",
+      "unix:///run/zerog.sock",
+      "dns:///bridge:50051",
+      "ftp://h:1",
+    ]) {
+      expect(() => resolveConfig({ grpcUrl }, {})).toThrow(
+        /^grpcUrl \/ ZEROG_GRPC_URL: the scheme \w+: is not supported; give host:port, http\(s\):\/\/ or grpc\(s\):\/\//,
+      );
+    }
+    expect(resolveConfig({ grpcUrl: "GRPCS://h.example" }, {}).baseUrl).toBe("https://h.example");
   });
 
   it("names the setting when a value is malformed", () => {

@@ -94,7 +94,8 @@ const maxReadBytes = 0xffffffff;
 export function baseUrlFromGrpcUrl(grpcUrl: string): string {
   const trimmed = grpcUrl.trim().replace(/\/+$/, "");
   if (/^https?:\/\//i.test(trimmed)) return trimmed;
-  if (/^grpcs?:\/\//i.test(trimmed)) return trimmed.replace(/^grpc(s?):\/\//i, "http$1://");
+  if (/^grpcs?:\/\//i.test(trimmed))
+    return trimmed.replace(/^grpc(s?):\/\//i, (_, s: string) => `http${s.toLowerCase()}://`);
   return `http://${trimmed}`;
 }
 
@@ -120,6 +121,13 @@ function timeout(value: number, name: string): number {
 /** The address the calls go to; a user, password, query or fragment in it is refused. */
 function bridgeUrl(grpcUrl: unknown): string {
   if (typeof grpcUrl !== "string") throw new TypeError('grpcUrl must be a string such as "localhost:50051"');
+  // A scheme is "name:" not followed by a port ("localhost:50051" has none): unix:, dns:, ftp:// …
+  const scheme = /^([a-z][a-z0-9+.-]*):(?!\d)/i.exec(grpcUrl.trim())?.[1];
+  if (scheme && !/^(https?|grpcs?)$/i.test(scheme)) {
+    throw new TypeError(
+      `grpcUrl / ZEROG_GRPC_URL: the scheme ${scheme}: is not supported; give host:port, http(s):// or grpc(s)://`,
+    );
+  }
   const baseUrl = baseUrlFromGrpcUrl(grpcUrl);
   let url: URL;
   try {
