@@ -70,6 +70,12 @@ describe("error catalogue", () => {
       { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 10n ** 15n } }) },
     ]);
     expect(fromConnectError(huge).retryDelayMs).toBe(3_600_000);
+    // Writing one: a delay no Duration holds (NaN, Infinity) threw RangeError from BigInt before.
+    const written = (retryDelayMs: number) =>
+      fromConnectError(toConnectError(new ZeroGError("rate_limited", "x", { retryDelayMs }))).retryDelayMs;
+    expect(written(Number.NaN)).toBeUndefined();
+    expect(written(Number.POSITIVE_INFINITY)).toBe(3_600_000);
+    expect(written(-1)).toBe(0);
   });
 
   it("reads a hostile server's error as one bounded line of text: no control characters, no forged lines", () => {

@@ -223,8 +223,8 @@ export function toConnectError(err: ZeroGError): ConnectError {
       value: create(ErrorInfoSchema, { reason: err.code.toUpperCase(), domain: errorDomain, metadata }),
     },
   ];
-  if (err.retryDelayMs !== undefined) {
-    const ms = Math.max(0, Math.round(err.retryDelayMs));
+  if (err.retryDelayMs !== undefined && !Number.isNaN(err.retryDelayMs)) {
+    const ms = Math.min(maxRetryDelayMs, Math.max(0, Math.round(err.retryDelayMs)));
     details.push({
       desc: RetryInfoSchema,
       value: create(RetryInfoSchema, {
