@@ -113,6 +113,43 @@ function sameJob(asked: string, answered: string, what: string): void {
   }
 }
 
+/**
+ * A verified inference result must answer the messages asked: its signed request body carries them as
+ * the bridge sent them to the provider. Else the bridge handed out another request's result.
+ */
+function requireAnswerTo(task: TaskInput, result: JobResult): void {
+  const parsed = parseTask(task);
+  const inputs = parsed.ok ? parsed.task.inputs : undefined;
+  if (!inputs) return;
+  const asked = inputs.prompt
+    ? [{ role: "user", content: inputs.prompt }]
+    : inputs.messages.map((m) => ({ role: m.role, content: m.content }));
+  let answered: unknown;
+  try {
+    answered = (JSON.parse(new TextDecoder().decode(result.proof.requestBody)) as { messages?: unknown })
+      .messages;
+  } catch {
+    answered = undefined;
+  }
+  const same =
+    Array.isArray(answered) &&
+    answered.length === asked.length &&
+    asked.every((m, i) => {
+      const a = answered[i] as { role?: unknown; content?: unknown } | null;
+      return a?.role === m.role && a?.content === m.content;
+    });
+  if (!same) {
+    throw new ZeroGError(
+      "job_failed",
+      `the proof of job ${result.jobId} is of another request: the enclave answered other messages than this inference's`,
+      {
+        failureReason: "proof_invalid",
+        metaMessages: ["Do not rely on this output: the bridge handed out the result of another request."],
+      },
+    );
+  }
+}
+
 /** How a concrete adapter talks to the bridge (Node: gRPC over HTTP/2; browsers: Connect / gRPC-web). */
 export interface AdapterConnection {
   transport: Transport;
@@ -365,15 +402,18 @@ export class ZeroGComputeAdapterBase {
     if (input === undefined || input === null || (typeof input !== "string" && typeof input !== "object")) {
       throw badArgument("input", "INVALID_TYPE", "must be a prompt, chat messages, or task inputs");
     }
-    const jobId = await this.submit({
+    const task = {
       task_type: "inference",
       model,
       inputs: inferenceInputs(input),
       verification: options?.verification ?? "tee-ml",
       ...(options?.resources ? { resources: options.resources } : {}),
       ...(options?.providerAddress ? { provider_address: options.providerAddress } : {}),
-    });
-    return this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
+    };
+    const jobId = await this.submit(task);
+    const result = await this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
+    if (result.verification) requireAnswerTo(task, result);
+    return result;
   }
 
   /**

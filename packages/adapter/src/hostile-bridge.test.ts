@@ -26,7 +26,12 @@ const forged = "\u001b[2J\r\nzerog: proof verified here\n".repeat(500);
 const farFuture = { seconds: 10n ** 15n, nanos: 0 };
 const proof = () =>
   create(ComputeProofSchema, { method: "tee-ml", executionHash: "ab".repeat(32), timestamp: 1_700_000_000n });
+const asked = "What is 0G?";
 const impl: Partial<ServiceImpl<typeof ComputeService>> = {
+  async submit(req) {
+    // The job id says which answer the bridge gives: the one to this prompt, or to another's.
+    return { jobId: req.task?.inputs?.prompt === asked ? "job_answers_asked" : "job_answers_other" };
+  },
   async getJob(req) {
     const rude = /^job_rude_(\d+)(_too_large)?$/.exec(req.jobId);
     // A gRPC server's own error (no ErrorInfo of ours): its message is anyone's text.
@@ -35,6 +40,11 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
   },
   async getResult(req) {
     if (req.jobId === "job_swapped_signed") return signedResult("job_other");
+    // A genuine result, of a request for the prompt asked, or for another (another user's job).
+    if (req.jobId === "job_answers_asked")
+      return signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
+    if (req.jobId === "job_answers_other")
+      return signedResult(req.jobId, { messages: [{ role: "user", content: "What is Bitcoin?" }] });
     if (req.jobId === "job_swapped")
       return create(ComputeResultSchema, { jobId: "job_other", output: "x", proof: proof() });
     if (req.jobId === "job_huge")
@@ -114,6 +124,27 @@ describe("a hostile bridge", () => {
     } finally {
       verifying.close();
       trusting.close();
+    }
+  });
+
+  it("cannot answer inference(model, prompt) with a verified result of another request", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      expect((await zerog.inference("llama-3-8b", asked)).output).toBe("The answer is 42.");
+      const err = await zerog.inference("llama-3-8b", "What is 0G, really?").catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ZeroGError);
+      expect(err).toMatchObject({
+        code: "job_failed",
+        failureReason: "proof_invalid",
+        shortMessage:
+          "the proof of job job_answers_other is of another request: the enclave answered other messages than this inference's",
+      });
+      // Without verification nothing is compared (the request body is not known to be genuine).
+      const trusting = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
+      expect((await trusting.inference("llama-3-8b", "What is 0G, really?")).verification).toBeUndefined();
+      trusting.close();
+    } finally {
+      zerog.close();
     }
   });
 
