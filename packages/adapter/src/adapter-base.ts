@@ -4,6 +4,7 @@ import {
   ComputeService,
   type ComputeTask,
   invalidArgument,
+  isTerminalState,
   JobState,
   parseTask,
   type Service,
@@ -46,6 +47,7 @@ import {
   jobResult,
   jobStateOf,
   jobStatus,
+  malformedAnswer,
 } from "./views.js";
 
 export interface SubmitOptions {
@@ -70,6 +72,7 @@ export interface JobUpdate {
 export interface ListJobsOptions {
   /** ChaosChain names (`pending`, `completed` …) or the contract's (`queued`, `succeeded`). */
   states?: Array<JobStatusName | "queued" | "succeeded"> | undefined;
+  /** Jobs per page, at most 1000; default (0): the bridge's. */
   pageSize?: number | undefined;
   pageToken?: string | undefined;
 }
@@ -98,8 +101,54 @@ export interface FineTuneOptions {
 
 /** The longest deadline of one call: gRPC sends it in at most 8 digits, and connect writes milliseconds. */
 const maxCallMs = 99_999_999;
+/** The most jobs the bridge lists in one page. */
+const maxPageSize = 1000;
 /** The longest wait one GetResult asks the bridge for, seconds; a longer result() waits again. */
 const maxWaitPerCallS = 86_400;
+
+/** Refuses an answer about another job than the one asked (a bridge must never swap them). */
+function sameJob(asked: string, answered: string, what: string): void {
+  if (answered !== asked) {
+    throw malformedAnswer(asked, `${what} of job`, `${JSON.stringify(answered.slice(0, 200))}, another job`);
+  }
+}
+
+/**
+ * A verified inference result must answer the messages asked: its signed request body carries them as
+ * the bridge sent them to the provider. Else the bridge handed out another request's result.
+ */
+function requireAnswerTo(task: TaskInput, result: JobResult): void {
+  const parsed = parseTask(task);
+  const inputs = parsed.ok ? parsed.task.inputs : undefined;
+  if (!inputs) return;
+  const asked = inputs.prompt
+    ? [{ role: "user", content: inputs.prompt }]
+    : inputs.messages.map((m) => ({ role: m.role, content: m.content }));
+  let answered: unknown;
+  try {
+    answered = (JSON.parse(new TextDecoder().decode(result.proof.requestBody)) as { messages?: unknown })
+      .messages;
+  } catch {
+    answered = undefined;
+  }
+  const same =
+    Array.isArray(answered) &&
+    answered.length === asked.length &&
+    asked.every((m, i) => {
+      const a = answered[i] as { role?: unknown; content?: unknown } | null;
+      return a?.role === m.role && a?.content === m.content;
+    });
+  if (!same) {
+    throw new ZeroGError(
+      "job_failed",
+      `the proof of job ${result.jobId} is of another request: the enclave answered other messages than this inference's`,
+      {
+        failureReason: "proof_invalid",
+        metaMessages: ["Do not rely on this output: the bridge handed out the result of another request."],
+      },
+    );
+  }
+}
 
 /** How a concrete adapter talks to the bridge (Node: gRPC over HTTP/2; browsers: Connect / gRPC-web). */
 export interface AdapterConnection {
@@ -181,7 +230,9 @@ export class ZeroGComputeAdapterBase {
    */
   async status(jobId: string): Promise<JobStatus> {
     const id = requireJobId(jobId);
-    return jobStatus(await this.#call("GetJob", (o) => this.#client.getJob({ jobId: id }, o)));
+    const job = await this.#call("GetJob", (o) => this.#client.getJob({ jobId: id }, o));
+    sameJob(id, job.jobId, "the state");
+    return jobStatus(job);
   }
 
   /**
@@ -210,6 +261,7 @@ export class ZeroGComputeAdapterBase {
     const res = wait
       ? await this.#waitForResult(id, timeoutS)
       : await this.#call("GetResult", (o) => this.#client.getResult({ jobId: id }, o));
+    sameJob(id, res.jobId, "the result");
     if (!res.proof) {
       throw new ZeroGError("internal", `the bridge returned job ${id}'s result without a proof`);
     }
@@ -228,14 +280,26 @@ export class ZeroGComputeAdapterBase {
   async *watch(jobId: string, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<JobUpdate> {
     const id = requireJobId(jobId);
     const signal = options?.signal;
+    let last: JobStatus | undefined;
     try {
       for await (const event of this.#client.watchJob({ jobId: id }, signal ? { signal } : {})) {
-        yield { status: jobStatus(event.job!), outputDelta: event.outputDelta };
+        if (!event.job) throw malformedAnswer(id, "an event", "without the job");
+        sameJob(id, event.job.jobId, "an event");
+        last = jobStatus(event.job);
+        yield { status: last, outputDelta: event.outputDelta };
+        if (isTerminalState(event.job.state)) return;
       }
     } catch (err) {
       if (signal?.aborted) return;
       throw await this.#error(err, "WatchJob");
     }
+    if (signal?.aborted) return;
+    // A bridge ends the stream after the job's last state; an end before it is no end of the job.
+    throw new ZeroGError(
+      "unavailable",
+      `the bridge ended the watch of job ${id} ${last ? `while the job was ${last.state}` : "before sending its state"}`,
+      { metaMessages: ["Watch it again, or read its state with status()."] },
+    );
   }
 
   /**
@@ -245,12 +309,34 @@ export class ZeroGComputeAdapterBase {
   async cancel(jobId: string): Promise<boolean> {
     const id = requireJobId(jobId);
     const res = await this.#call("CancelJob", (o) => this.#client.cancelJob({ jobId: id }, o));
+    if (res.job) sameJob(id, res.job.jobId, "the state");
     return res.job?.state === JobState.CANCELLED;
   }
 
   /** Jobs, newest first; pass `nextPageToken` back as `pageToken` for the next page. */
   async listJobs(options: ListJobsOptions = {}): Promise<{ jobs: JobStatus[]; nextPageToken: string }> {
-    const states = (options?.states ?? []).map((s, i) => {
+    const pageSize = options?.pageSize ?? 0;
+    if (
+      typeof pageSize !== "number" ||
+      !Number.isInteger(pageSize) ||
+      pageSize < 0 ||
+      pageSize > maxPageSize
+    ) {
+      throw badArgument(
+        "options.pageSize",
+        "OUT_OF_RANGE",
+        `a whole number of jobs up to ${maxPageSize} (0: the bridge's default)`,
+      );
+    }
+    const pageToken = options?.pageToken ?? "";
+    if (typeof pageToken !== "string") {
+      throw badArgument("options.pageToken", "INVALID_TYPE", "the nextPageToken of the previous page");
+    }
+    const given = options?.states ?? [];
+    if (!Array.isArray(given)) {
+      throw badArgument("options.states", "INVALID_TYPE", 'an array of states, e.g. ["running"]');
+    }
+    const states = given.map((s, i) => {
       const state = typeof s === "string" ? jobStateOf(s) : undefined;
       if (state === undefined) {
         throw badArgument(
@@ -262,10 +348,7 @@ export class ZeroGComputeAdapterBase {
       return state;
     });
     const res = await this.#call("ListJobs", (o) =>
-      this.#client.listJobs(
-        { states, pageSize: options?.pageSize ?? 0, pageToken: options?.pageToken ?? "" },
-        o,
-      ),
+      this.#client.listJobs({ states, pageSize, pageToken }, o),
     );
     return { jobs: res.jobs.map(jobStatus), nextPageToken: res.nextPageToken };
   }
@@ -274,6 +357,11 @@ export class ZeroGComputeAdapterBase {
   async listServices(
     filter: { model?: string; verification?: VerificationName; serviceType?: string } = {},
   ): Promise<Service[]> {
+    for (const key of ["model", "serviceType"] as const) {
+      if (filter?.[key] !== undefined && typeof filter[key] !== "string") {
+        throw badArgument(`filter.${key}`, "INVALID_TYPE", "must be a string");
+      }
+    }
     let verification = 0;
     if (filter?.verification !== undefined) {
       const v = verificationFromName(filter.verification);
@@ -314,15 +402,18 @@ export class ZeroGComputeAdapterBase {
     if (input === undefined || input === null || (typeof input !== "string" && typeof input !== "object")) {
       throw badArgument("input", "INVALID_TYPE", "must be a prompt, chat messages, or task inputs");
     }
-    const jobId = await this.submit({
+    const task = {
       task_type: "inference",
       model,
       inputs: inferenceInputs(input),
       verification: options?.verification ?? "tee-ml",
       ...(options?.resources ? { resources: options.resources } : {}),
       ...(options?.providerAddress ? { provider_address: options.providerAddress } : {}),
-    });
-    return this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
+    };
+    const jobId = await this.submit(task);
+    const result = await this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
+    if (result.verification) requireAnswerTo(task, result);
+    return result;
   }
 
   /**
@@ -464,7 +555,12 @@ export class ZeroGComputeAdapterBase {
   ): Promise<ZeroGError> {
     if (err instanceof ZeroGError) return err;
     const connectError = ConnectError.from(err);
-    const ctx: CallContext = { method, baseUrl: this.config.baseUrl, timeoutSeconds: timeoutMs / 1000 };
+    const ctx: CallContext = {
+      method,
+      baseUrl: this.config.baseUrl,
+      timeoutSeconds: timeoutMs / 1000,
+      maxResponseBytes: this.config.maxResponseBytes,
+    };
     return explainAnswer(connectError, ctx) ?? (await this.#connection.explain(connectError, ctx));
   }
 }

@@ -42,9 +42,9 @@ const seen: {
   listedStates: [],
   cappedWaits: [],
 };
-const job = (state: JobState) =>
+const job = (state: JobState, jobId = "job_1") =>
   create(JobSchema, {
-    jobId: "job_1",
+    jobId,
     state,
     progress: state === JobState.SUCCEEDED ? 1 : 0.5,
     model: "llama-3-8b",
@@ -64,7 +64,7 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     return { jobId: "job_1" };
   },
   async getJob(req) {
-    if (req.jobId === "job_failed") return job(JobState.FAILED);
+    if (req.jobId === "job_failed") return job(JobState.FAILED, req.jobId);
     throw toConnectError(new ZeroGError("job_not_found", `job "${req.jobId}" not found`));
   },
   async getResult(req) {
@@ -112,7 +112,7 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     );
   },
   async cancelJob(req) {
-    return { job: job(req.jobId === "job_done" ? JobState.SUCCEEDED : JobState.CANCELLED) };
+    return { job: job(req.jobId === "job_done" ? JobState.SUCCEEDED : JobState.CANCELLED, req.jobId) };
   },
   async listServices() {
     return {
@@ -328,6 +328,23 @@ describe("ZeroGComputeAdapter", () => {
       "invalid_argument options.idempotencyKey",
     );
     expect(await field(zerog.inference(42 as never, "hi"))).toBe("invalid_argument model");
+    // Before: TypeErrors (JSON.stringify of a cyclic or bigint input, states.map), or sent as they were.
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const sdkTask = (inputs: unknown) => ({ function: "f", model: "llama-3-8b", inputs }) as never;
+    expect(await field(zerog.submit(sdkTask(cyclic)))).toBe("invalid_argument task.inputs");
+    expect(await field(zerog.submit(sdkTask({ a: 1n })))).toBe("invalid_argument task.inputs");
+    expect(await field(zerog.listJobs({ states: "pending" as never }))).toBe(
+      "invalid_argument options.states",
+    );
+    for (const pageSize of ["10", Number.NaN, -5, 2.5, 1001] as never[]) {
+      expect(await field(zerog.listJobs({ pageSize }))).toBe("invalid_argument options.pageSize");
+    }
+    expect(await field(zerog.listJobs({ pageToken: 5 as never }))).toBe("invalid_argument options.pageToken");
+    expect(await field(zerog.listServices({ model: 5 as never }))).toBe("invalid_argument filter.model");
+    expect(await field(zerog.listServices({ serviceType: {} as never }))).toBe(
+      "invalid_argument filter.serviceType",
+    );
     zerog.close();
   });
 
@@ -367,12 +384,12 @@ describe("ZeroGComputeAdapter", () => {
     const status = await zerog.status("job_failed");
     zerog.close();
     expect(status).toMatchObject({
-      jobId: "job_1",
+      jobId: "job_failed",
       state: "failed",
       taskType: "inference",
       error: { reason: "proof_invalid", message: "signature mismatch" },
       // { job_id, status, progress, message, updated_at }
-      job_id: "job_1",
+      job_id: "job_failed",
       status: "failed",
       progress: 0.5,
       message: "signature mismatch",

@@ -37,6 +37,9 @@ function nodeConnection(config: ResolvedAdapterConfig): AdapterConnection {
   const ca = trustedCa(config.ca);
   const sessions = new RenewableSessions(baseUrl, {
     idleTimeoutMs: 15_000,
+    // A long job may send nothing for minutes; a PING tells a quiet bridge from a dead connection.
+    pingIntervalMs: 30_000,
+    pingTimeoutMs: 15_000,
     ...(ca === undefined ? {} : { session: { ca: typeof ca === "string" ? ca : Buffer.from(ca) } }),
   });
   let findings: { at: number; text: Promise<string | undefined> } | undefined;
@@ -44,6 +47,7 @@ function nodeConnection(config: ResolvedAdapterConfig): AdapterConnection {
     baseUrl,
     sessionManager: sessions,
     interceptors: [bearer(apiKey)],
+    readMaxBytes: config.maxResponseBytes,
     // A bridge on this host (the sidecar case) gains nothing from gzip, which costs both sides CPU.
     ...(isLoopback(baseUrl) ? { acceptCompression: [] } : {}),
   });

@@ -4,8 +4,8 @@ import type { ConnectError } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { type AdapterConnection, ZeroGComputeAdapterBase } from "./adapter-base.js";
 import { bearer } from "./bearer.js";
-import { resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
-import type { CallContext } from "./errors.js";
+import { type ResolvedAdapterConfig, resolveConfig, type ZeroGComputeAdapterOptions } from "./config.js";
+import { type CallContext, serverText } from "./errors.js";
 
 export * from "./exports.js";
 
@@ -17,14 +17,11 @@ export interface BrowserAdapterOptions extends ZeroGComputeAdapterOptions {
   fetch?: typeof globalThis.fetch | undefined;
 }
 
-function fetchConnection(
-  options: BrowserAdapterOptions,
-  baseUrl: string,
-  apiKey: string | undefined,
-): AdapterConnection {
+function fetchConnection(options: BrowserAdapterOptions, config: ResolvedAdapterConfig): AdapterConnection {
   const common = {
-    baseUrl,
-    interceptors: [bearer(apiKey)],
+    baseUrl: config.baseUrl,
+    interceptors: [bearer(config.apiKey)],
+    readMaxBytes: config.maxResponseBytes,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
   return {
@@ -34,7 +31,7 @@ function fetchConnection(
         : createConnectTransport({ ...common, useBinaryFormat: true }),
     async explain(err: ConnectError, ctx: CallContext): Promise<ZeroGError> {
       // A browser says no more than "Failed to fetch" (refused, TLS, or CORS alike).
-      return new ZeroGError("unavailable", `${ctx.method} to ${ctx.baseUrl} failed: ${err.rawMessage}`, {
+      return new ZeroGError("unavailable", `${ctx.method} to ${ctx.baseUrl} failed: ${serverText(err)}`, {
         cause: err,
         metaMessages: [
           "Is the bridge running at that address, with http:// or https:// as it serves?",
@@ -62,6 +59,6 @@ export class ZeroGComputeAdapter extends ZeroGComputeAdapterBase {
       throw new TypeError("caFile and ca are for Node: a browser trusts the certificates its system trusts");
     }
     const config = resolveConfig(options);
-    super(config, fetchConnection(options, config.baseUrl, config.apiKey));
+    super(config, fetchConnection(options, config));
   }
 }

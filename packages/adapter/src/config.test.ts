@@ -5,11 +5,13 @@ describe("resolveConfig", () => {
   it("takes options first, then ZEROG_* variables, then defaults", () => {
     expect(resolveConfig({}, {})).toEqual({
       baseUrl: "http://localhost:50051",
-      apiKey: undefined,
       timeoutSeconds: 300,
       maxRequestBytes: 8 * 1024 * 1024,
+      maxResponseBytes: 64 * 1024 * 1024,
       verify: { policySource: "Intel's default policy" },
     });
+    expect(resolveConfig({}, { ZEROG_API_KEY: "k1" }).apiKey).toBe("k1");
+    expect(resolveConfig({ apiKey: "k2" }, { ZEROG_API_KEY: "k1" }).apiKey).toBe("k2");
     const env = {
       ZEROG_GRPC_URL: "bridge:6000",
       ZEROG_API_KEY: "k1",
@@ -18,17 +20,17 @@ describe("resolveConfig", () => {
     };
     expect(resolveConfig({}, env)).toEqual({
       baseUrl: "http://bridge:6000",
-      apiKey: "k1",
       timeoutSeconds: 60,
       maxRequestBytes: 1000,
+      maxResponseBytes: 64 * 1024 * 1024,
       verify: { policySource: "Intel's default policy" },
     });
     expect(resolveConfig({ grpcUrl: "https://zerog.example", apiKey: "k2", timeoutSeconds: 5 }, env)).toEqual(
       {
         baseUrl: "https://zerog.example",
-        apiKey: "k2",
         timeoutSeconds: 5,
         maxRequestBytes: 1000,
+        maxResponseBytes: 64 * 1024 * 1024,
         verify: { policySource: "Intel's default policy" },
       },
     );
@@ -70,6 +72,59 @@ describe("resolveConfig", () => {
     expect(resolveConfig({}, { ZEROG_API_KEY: "" }).apiKey).toBeUndefined();
   });
 
+  it("refuses an API key no header can carry, without printing it; trims the whitespace around it", () => {
+    // Before: a key with a newline failed every call with Headers.set's TypeError, the key in its message.
+    for (const apiKey of ["sk-sec\nret", "sk-sec ret", "sk-s\u00e9cret", "sk-secret\u0000"]) {
+      const err = (() => {
+        try {
+          resolveConfig({ apiKey }, {});
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err?.message).toMatch(/^apiKey \/ ZEROG_API_KEY must be one token of visible ASCII/);
+      expect(err?.message).not.toContain("sec");
+    }
+    expect(() => resolveConfig({ apiKey: 42 as never }, {})).toThrow(
+      /apiKey \/ ZEROG_API_KEY must be a string/,
+    );
+    expect(resolveConfig({}, { ZEROG_API_KEY: " sk-secret\r\n" }).apiKey).toBe("sk-secret");
+  });
+
+  it("keeps the API key out of util.inspect and JSON of the config", () => {
+    const config = resolveConfig({ apiKey: "sk-very-secret" }, {});
+    expect(config.apiKey).toBe("sk-very-secret");
+    expect(JSON.stringify(config)).not.toContain("sk-very-secret");
+    expect({ ...config }).not.toHaveProperty("apiKey");
+  });
+
+  it("refuses an address with a user or password (printed in every error) or a query (sent as the path)", () => {
+    expect(() => resolveConfig({ grpcUrl: "https://user:pa55@bridge.example" }, {})).toThrow(
+      /^grpcUrl \/ ZEROG_GRPC_URL must not carry a user or password: give the key as apiKey \/ ZEROG_API_KEY$/,
+    );
+    expect(() => resolveConfig({ grpcUrl: "bridge.example:50051?tls=1" }, {})).toThrow(
+      /grpcUrl \/ ZEROG_GRPC_URL must not carry a query or fragment/,
+    );
+    expect(() => resolveConfig({ grpcUrl: "http://h:1/#x" }, {})).toThrow(/query or fragment/);
+    expect(resolveConfig({ grpcUrl: "https://h.example/zerog/" }, {}).baseUrl).toBe(
+      "https://h.example/zerog",
+    );
+    expect(resolveConfig({ grpcUrl: "[::1]:50051" }, {}).baseUrl).toBe("http://[::1]:50051");
+    // Before: "unix:/run/zerog.sock" became host "unix" (a DNS failure later), "ftp://h:1" host "ftp".
+    for (const grpcUrl of [
+      "unix:/run/zerog.sock",
+      "unix:///run/zerog.sock",
+      "dns:///bridge:50051",
+      "ftp://h:1",
+    ]) {
+      expect(() => resolveConfig({ grpcUrl }, {})).toThrow(
+        /^grpcUrl \/ ZEROG_GRPC_URL: the scheme \w+: is not supported; give host:port, http\(s\):\/\/ or grpc\(s\):\/\//,
+      );
+    }
+    expect(resolveConfig({ grpcUrl: "GRPCS://h.example" }, {}).baseUrl).toBe("https://h.example");
+  });
+
   it("names the setting when a value is malformed", () => {
     expect(() => resolveConfig({ timeoutSeconds: 0 }, {})).toThrow(/timeoutSeconds/);
     expect(() => resolveConfig({}, { ZEROG_TIMEOUT_SECONDS: "soon" })).toThrow(/ZEROG_TIMEOUT_SECONDS/);
@@ -81,6 +136,12 @@ describe("resolveConfig", () => {
     expect(resolveConfig({ timeoutSeconds: 2_147_483 }, {}).timeoutSeconds).toBe(2_147_483);
     expect(() => resolveConfig({ grpcUrl: "bad host:50051" }, {})).toThrow(/ZEROG_GRPC_URL/);
     expect(() => resolveConfig({}, { ZEROG_MAX_REQUEST_BYTES: "big" })).toThrow(/ZEROG_MAX_REQUEST_BYTES/);
+    expect(resolveConfig({}, { ZEROG_MAX_RESPONSE_BYTES: "1000" }).maxResponseBytes).toBe(1000);
+    expect(() => resolveConfig({}, { ZEROG_MAX_RESPONSE_BYTES: "big" })).toThrow(/ZEROG_MAX_RESPONSE_BYTES/);
+    expect(() => resolveConfig({ maxResponseBytes: 2 ** 32 }, {})).toThrow(
+      /maxResponseBytes .*up to 4294967295/,
+    );
+    expect(() => resolveConfig({ maxResponseBytes: 1.5 }, {})).toThrow(/whole number/);
     expect(() => resolveConfig(null as never, {})).toThrow(/options must be an object/);
   });
 });

@@ -54,6 +54,12 @@ export interface ZeroGComputeAdapterOptions {
    */
   maxRequestBytes?: number | undefined;
   /**
+   * Largest answer read from the bridge, bytes (one message; each event of `watch()`): a larger one
+   * fails the call with `resource_exhausted` before it is read whole, so that a misbehaving bridge
+   * cannot fill memory. Default: `ZEROG_MAX_RESPONSE_BYTES`, else 64 MiB.
+   */
+  maxResponseBytes?: number | undefined;
+  /**
    * How `result()` verifies every proof with `@chaoschain/zerog-verifier` before handing it out (on by
    * default: policy from here, else the file `ZEROG_VERIFY_POLICY` names, else Intel's default policy;
    * the collateral the bridge embedded in the proof). A proof that does not verify makes `result()`
@@ -65,22 +71,31 @@ export interface ZeroGComputeAdapterOptions {
 
 export interface ResolvedAdapterConfig {
   baseUrl: string;
+  /** Not enumerable: `util.inspect`, `console.log` and `JSON.stringify` of the config leave it out. */
   apiKey: string | undefined;
   /** CA certificates to trust: PEM text, or the file to read it from. */
   ca: { pem: string | Uint8Array } | { file: string } | undefined;
   timeoutSeconds: number;
   maxRequestBytes: number;
+  maxResponseBytes: number;
   verify: ResolvedVerifyOptions;
 }
 
 /** The bridge's default `readMaxBytes`. */
 export const defaultMaxRequestBytes = 8 * 1024 * 1024;
 
+/** Largest answer read by default: a result's output and proof (collateral included) take far less. */
+export const defaultMaxResponseBytes = 64 * 1024 * 1024;
+
+/** connect's largest `readMaxBytes` (a gRPC message's length is 32 bits). */
+const maxReadBytes = 0xffffffff;
+
 /** `localhost:50051` → `http://localhost:50051`; keeps an explicit http(s) scheme. */
 export function baseUrlFromGrpcUrl(grpcUrl: string): string {
   const trimmed = grpcUrl.trim().replace(/\/+$/, "");
   if (/^https?:\/\//i.test(trimmed)) return trimmed;
-  if (/^grpcs?:\/\//i.test(trimmed)) return trimmed.replace(/^grpc(s?):\/\//i, "http$1://");
+  if (/^grpcs?:\/\//i.test(trimmed))
+    return trimmed.replace(/^grpc(s?):\/\//i, (_, s: string) => `http${s.toLowerCase()}://`);
   return `http://${trimmed}`;
 }
 
@@ -101,6 +116,54 @@ function timeout(value: number, name: string): number {
     );
   }
   return value;
+}
+
+/** The address the calls go to; a user, password, query or fragment in it is refused. */
+function bridgeUrl(grpcUrl: unknown): string {
+  if (typeof grpcUrl !== "string") throw new TypeError('grpcUrl must be a string such as "localhost:50051"');
+  // A scheme is "name:" not followed by a port ("localhost:50051" has none): unix:, dns:, ftp:// …
+  const scheme = /^([a-z][a-z0-9+.-]*):(?!\d)/i.exec(grpcUrl.trim())?.[1];
+  if (scheme && !/^(https?|grpcs?)$/i.test(scheme)) {
+    throw new TypeError(
+      `grpcUrl / ZEROG_GRPC_URL: the scheme ${scheme}: is not supported; give host:port, http(s):// or grpc(s)://`,
+    );
+  }
+  const baseUrl = baseUrlFromGrpcUrl(grpcUrl);
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError(`grpcUrl / ZEROG_GRPC_URL is not an address: ${JSON.stringify(grpcUrl)}`);
+  }
+  // Transports drop them, and the address is printed in every transport error.
+  if (url.username || url.password) {
+    throw new TypeError(
+      "grpcUrl / ZEROG_GRPC_URL must not carry a user or password: give the key as apiKey / ZEROG_API_KEY",
+    );
+  }
+  // Calls append "/<service>/<method>": after a query or fragment, that is no longer the path.
+  if (url.search || url.hash || /[?#]/.test(baseUrl)) {
+    throw new TypeError(
+      `grpcUrl / ZEROG_GRPC_URL must not carry a query or fragment, got ${url.origin}${url.pathname}${url.search}${url.hash}`,
+    );
+  }
+  return baseUrl;
+}
+
+/**
+ * The bearer key, trimmed: one token of visible ASCII, as `authorization: Bearer <key>` carries it
+ * and the bridge reads it. A refusal never repeats the key.
+ */
+function bearerKey(apiKey: unknown): string | undefined {
+  if (apiKey === undefined) return undefined;
+  if (typeof apiKey !== "string") throw new TypeError("apiKey / ZEROG_API_KEY must be a string");
+  const key = apiKey.trim();
+  if (key !== "" && !/^[\x21-\x7e]+$/.test(key)) {
+    throw new TypeError(
+      "apiKey / ZEROG_API_KEY must be one token of visible ASCII (no spaces, line breaks, control or non-ASCII characters): check how the key was copied",
+    );
+  }
+  return key === "" ? undefined : key;
 }
 
 /** The process environment where there is one (Node), else none (browsers). */
@@ -165,14 +228,7 @@ export function resolveConfig(
   if (typeof options !== "object" || options === null) {
     throw new TypeError('ZeroGComputeAdapter options must be an object, e.g. { grpcUrl: "localhost:50051" }');
   }
-  const grpcUrl = options.grpcUrl ?? env.ZEROG_GRPC_URL ?? "localhost:50051";
-  if (typeof grpcUrl !== "string") throw new TypeError('grpcUrl must be a string such as "localhost:50051"');
-  const baseUrl = baseUrlFromGrpcUrl(grpcUrl);
-  try {
-    new URL(baseUrl);
-  } catch {
-    throw new TypeError(`grpcUrl / ZEROG_GRPC_URL is not an address: ${JSON.stringify(grpcUrl)}`);
-  }
+  const baseUrl = bridgeUrl(options.grpcUrl ?? env.ZEROG_GRPC_URL ?? "localhost:50051");
   const timeoutSeconds = timeout(
     options.timeoutSeconds ?? (env.ZEROG_TIMEOUT_SECONDS ? Number(env.ZEROG_TIMEOUT_SECONDS) : 300),
     "timeoutSeconds / ZEROG_TIMEOUT_SECONDS",
@@ -182,15 +238,29 @@ export function resolveConfig(
       (env.ZEROG_MAX_REQUEST_BYTES ? Number(env.ZEROG_MAX_REQUEST_BYTES) : defaultMaxRequestBytes),
     "maxRequestBytes / ZEROG_MAX_REQUEST_BYTES",
   );
-  const apiKey = options.apiKey ?? env.ZEROG_API_KEY;
+  const maxResponseBytes = positive(
+    options.maxResponseBytes ??
+      (env.ZEROG_MAX_RESPONSE_BYTES ? Number(env.ZEROG_MAX_RESPONSE_BYTES) : defaultMaxResponseBytes),
+    "maxResponseBytes / ZEROG_MAX_RESPONSE_BYTES",
+  );
+  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes > maxReadBytes) {
+    throw new RangeError(
+      `maxResponseBytes / ZEROG_MAX_RESPONSE_BYTES must be a whole number of bytes up to ${maxReadBytes}, got ${maxResponseBytes}`,
+    );
+  }
+  const apiKey = bearerKey(options.apiKey ?? env.ZEROG_API_KEY);
   const caFile = options.caFile ?? (options.ca === undefined ? env.ZEROG_CA_FILE : undefined);
   if (caFile !== undefined && typeof caFile !== "string") throw new TypeError("caFile must be a file path");
-  return {
+  const config = {
     baseUrl,
-    apiKey: apiKey === "" ? undefined : apiKey,
     ca: options.ca !== undefined ? { pem: options.ca } : caFile ? { file: caFile } : undefined,
     timeoutSeconds,
     maxRequestBytes,
+    maxResponseBytes,
     verify: resolveVerify(options.verify, env, readFile),
   };
+  return Object.defineProperty(config, "apiKey", {
+    value: apiKey,
+    enumerable: false,
+  }) as ResolvedAdapterConfig;
 }

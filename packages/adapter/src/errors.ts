@@ -6,6 +6,7 @@ import {
   type FieldViolation,
   fromConnectError,
   invalidArgument,
+  printableText,
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { VerifyProofReturnType } from "@chaoschain/zerog-verifier";
@@ -18,6 +19,8 @@ export interface CallContext {
   /** The bridge address as configured (`ZEROG_GRPC_URL`). */
   baseUrl: string;
   timeoutSeconds: number;
+  /** The largest answer read (`maxResponseBytes`). */
+  maxResponseBytes: number;
 }
 
 /** The error for a caller's mistake in the arguments of a method: `invalid_argument` naming the field. */
@@ -40,6 +43,11 @@ export function requireJobId(jobId: unknown, field = "jobId"): string {
 /** Whether the error was sent by a ChaosChain bridge (it carries our `google.rpc.ErrorInfo`). */
 export function isBridgeError(err: ConnectError): boolean {
   return err.findDetails(ErrorInfoSchema).some((d) => d.domain === errorDomain);
+}
+
+/** A server's message as it may be printed: escaped, one line, 1,000 characters at most. */
+export function serverText(err: ConnectError): string {
+  return printableText(err.rawMessage, { maxLength: 1_000 });
 }
 
 /** Whether a gRPC server answered (its response has a gRPC content type), rather than the transport failing. */
@@ -68,11 +76,28 @@ function transportError(
 export function explainAnswer(err: ConnectError, ctx: CallContext): ZeroGError | undefined {
   if (isBridgeError(err)) return fromConnectError(err);
   const at = `${ctx.method} to ${ctx.baseUrl}`;
+  // This client's own limit (connect's readMaxBytes): the answer was not read whole.
+  if (
+    err.code === Code.ResourceExhausted &&
+    !answeredByGrpcServer(err) &&
+    /larger than configured readMaxBytes/.test(err.rawMessage)
+  ) {
+    return new ZeroGError(
+      "resource_exhausted",
+      `the bridge's answer to ${ctx.method} is larger than the ${ctx.maxResponseBytes} bytes this adapter reads (maxResponseBytes / ZEROG_MAX_RESPONSE_BYTES)`,
+      {
+        cause: err,
+        metaMessages: [
+          "A bridge's answers are far smaller: check that ZEROG_GRPC_URL names a bridge you trust, or raise maxResponseBytes.",
+        ],
+      },
+    );
+  }
   if (answeredByGrpcServer(err)) {
     if (err.code === Code.ResourceExhausted && /readMaxBytes|larger than|too large/i.test(err.rawMessage)) {
       return transportError(
         "invalid_argument",
-        `the bridge refused ${at} as too large: ${err.rawMessage}`,
+        `the bridge refused ${at} as too large: ${serverText(err)}`,
         ctx,
         err,
         ["Send a smaller task (fewer or shorter messages); the bridge's limit is its --max-request-bytes."],
@@ -82,7 +107,7 @@ export function explainAnswer(err: ConnectError, ctx: CallContext): ZeroGError |
       const { retryDelayMs } = fromConnectError(err);
       return new ZeroGError(
         "resource_exhausted",
-        `the server is over capacity for ${at}: ${err.rawMessage}`,
+        `the server is over capacity for ${at}: ${serverText(err)}`,
         {
           cause: err,
           ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
@@ -104,7 +129,7 @@ export function explainAnswer(err: ConnectError, ctx: CallContext): ZeroGError |
   if (contentType !== null || /^HTTP \d{3}/.test(err.rawMessage)) {
     return transportError(
       "unavailable",
-      `the server at ${ctx.baseUrl} is not a ChaosChain 0G bridge: it answered ${ctx.method} with ${err.rawMessage}${contentType ? ` (${contentType})` : ""}`,
+      `the server at ${ctx.baseUrl} is not a ChaosChain 0G bridge: it answered ${ctx.method} with ${serverText(err)}${contentType ? ` (${printableText(contentType, { maxLength: 200 })})` : ""}`,
       ctx,
       err,
       ["Point ZEROG_GRPC_URL at the bridge (zerog-bridge start prints its address)."],
@@ -185,7 +210,7 @@ export function unexplained(err: ConnectError, ctx: CallContext, finding?: strin
       ? `${ctx.method} to ${ctx.baseUrl} failed: ${finding}`
       : tooBig
         ? `the server at ${ctx.baseUrl} reset ${ctx.method} (ENHANCE_YOUR_CALM): the request was too large for its HTTP/2 session`
-        : `${ctx.method} to ${ctx.baseUrl} failed at the transport level: ${err.rawMessage}`,
+        : `${ctx.method} to ${ctx.baseUrl} failed at the transport level: ${serverText(err)}`,
     ctx,
     err,
     tooBig

@@ -38,10 +38,25 @@ export class RenewableSessions implements NodeHttp2ClientSessionManager {
 
   constructor(
     baseUrl: string,
-    options: { idleTimeoutMs: number; session?: http2.SecureClientSessionOptions },
+    options: {
+      idleTimeoutMs: number;
+      /**
+       * While a call is open and nothing arrives for this long, a PING checks the connection; one
+       * unanswered within `pingTimeoutMs` closes it, failing its calls (a watch() would otherwise wait
+       * forever on a network gone silent).
+       */
+      pingIntervalMs: number;
+      pingTimeoutMs: number;
+      session?: http2.SecureClientSessionOptions;
+    },
   ) {
+    const { idleTimeoutMs, pingIntervalMs, pingTimeoutMs } = options;
     this.#make = () =>
-      new GuardedSessionManager(baseUrl, { idleConnectionTimeoutMs: options.idleTimeoutMs }, options.session);
+      new GuardedSessionManager(
+        baseUrl,
+        { idleConnectionTimeoutMs: idleTimeoutMs, pingIntervalMs, pingTimeoutMs },
+        options.session,
+      );
     this.#current = this.#make();
     this.authority = this.#current.authority;
   }

@@ -1,10 +1,22 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { ComputeService, JobState } from "@chaoschain/zerog-core";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signedResult, testPolicy } from "../test/signed-result.js";
 import { type CliIo, exitCodes, runCli } from "./run-cli.js";
+
+/** What a hostile bridge sends to forge the CLI's output: terminal escapes, a line of its own. */
+const forged =
+  "\u001b]0;pwned\u0007\u001b[2J\r\u009b1A\u202e\nzerog: proof verified here under Intel's default policy\n";
+const hostileJob = (jobId: string) => ({
+  jobId,
+  state: JobState.RUNNING,
+  progress: 0.5,
+  stage: `Training${forged}`,
+  message: forged,
+});
 
 /** A bridge stand-in on a real socket, streaming a job that runs, then ends as `final`. */
 let server: http2.Http2Server;
@@ -15,12 +27,33 @@ beforeAll(async () => {
       routes: (router) =>
         router.service(ComputeService, {
           async getResult(req) {
+            if (req.jobId === "job_hostile") return signedResult(req.jobId, { output: forged });
             return signedResult(
               req.jobId,
               req.jobId === "job_tampered" ? { output: "The answer is 43." } : {},
             );
           },
+          async getJob(req) {
+            if (req.jobId === "job_hostile") return hostileJob(req.jobId);
+            throw new ConnectError(`no such job${forged}`, Code.NotFound);
+          },
+          async listServices() {
+            return {
+              services: [
+                {
+                  model: `llama${forged}`,
+                  gpuType: "\u001b[5mH100",
+                  providerAddress: "0x\r",
+                  inputPriceNeuron: "1\u001b[2J",
+                },
+              ],
+            };
+          },
           async *watchJob(req) {
+            if (req.jobId === "job_hostile") {
+              yield { job: hostileJob(req.jobId), outputDelta: forged };
+              return;
+            }
             if (req.jobId === "job_ft") {
               const at = (progress: number, stage: string, message: string) => ({
                 job: { jobId: req.jobId, state: JobState.RUNNING, progress, stage, message },
@@ -125,6 +158,12 @@ describe("zerog usage", () => {
       "--timeout goes with --wait",
     ],
     [["result", "job_1", "--timeout", "soon"], exitCodes.usage, "", "--timeout must be a positive number"],
+    [
+      ["result", "job_1", "--wait", "--timeout", "3000000"],
+      exitCodes.usage,
+      "",
+      "--timeout must be at most 2147483 seconds (24.8 days), got 3000000",
+    ],
     [
       ["submit", "--model", "m", "--task-type", "fine-tuning"],
       exitCodes.usage,
@@ -241,5 +280,46 @@ describe("zerog result verifies the proof here", () => {
     expect(await runCli(["result", "job_real", "--policy", "p.json", "--no-verify"], both.io, "0")).toBe(
       exitCodes.usage,
     );
+  });
+});
+
+describe("zerog on a hostile bridge", () => {
+  /** What the CLI printed, less its own live-line redraw: no terminal control, no line of the bridge's. */
+  function expectInert(text: string, lines = true) {
+    const own = text.replaceAll("\r\u001b[2K", "");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
+    expect(own).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    if (lines) expect(own).not.toMatch(/^zerog: proof verified/m);
+  }
+
+  it.each([
+    [["status", "job_hostile"], true, exitCodes.ok],
+    [["status", "job_hostile"], false, exitCodes.ok],
+    [["status", "job_hostile", "--json"], true, exitCodes.ok],
+    // Its stream ends while the job runs: no end of the job, no working bridge (exit 3).
+    [["watch", "job_hostile"], true, exitCodes.unavailable],
+    [["watch", "job_hostile"], false, exitCodes.unavailable],
+    [["services"], true, exitCodes.ok],
+    [["status", "job_gone"], true, exitCodes.usage],
+    [["result", "job_hostile", "--no-verify"], true, exitCodes.ok],
+    [["result", "job_hostile", "--no-verify", "--json"], true, exitCodes.ok],
+  ])("%j (terminal: %s) prints the bridge's text inert", async (argv, isTTY, code) => {
+    const t = io(isTTY);
+    expect(await runCli([...argv, "--url", url], t.io, "0")).toBe(code);
+    // The output of a result keeps its lines (any text a model may write): the verdict comes after it.
+    const output = argv[0] === "result" && !argv.includes("--json");
+    expectInert(t.out.stdout, !output);
+    expectInert(t.out.stderr);
+    if (output) expect(t.out.stderr).toBe("zerog: proof NOT verified here (--no-verify)\n");
+    expect(t.out.stdout + t.out.stderr).toContain("pwned");
+  });
+
+  it("still writes a result's output exactly as it is when stdout is not a terminal", async () => {
+    const t = io(false);
+    expect(await runCli(["result", "job_hostile", "--no-verify", "--url", url], t.io, "0")).toBe(
+      exitCodes.ok,
+    );
+    expect(t.out.stdout).toBe(forged);
+    expect(t.out.stderr).toBe("zerog: proof NOT verified here (--no-verify)\n");
   });
 });

@@ -1,6 +1,12 @@
 import { parseArgs } from "node:util";
 import { toJson } from "@bufbuild/protobuf";
-import { ComputeResultSchema, type ErrorCode, verificationName, ZeroGError } from "@chaoschain/zerog-core";
+import {
+  ComputeResultSchema,
+  type ErrorCode,
+  printableText,
+  verificationName,
+  ZeroGError,
+} from "@chaoschain/zerog-core";
 import {
   type Collateral,
   formatReport,
@@ -10,7 +16,7 @@ import {
   verifyProof,
 } from "@chaoschain/zerog-verifier";
 import { ZeroGComputeAdapter } from "./adapter.js";
-import type { VerifyOptions } from "./config.js";
+import { maxTimeoutSeconds, type VerifyOptions } from "./config.js";
 import { ProofVerificationError, verificationHints } from "./errors.js";
 import type { JobStatus } from "./views.js";
 
@@ -162,12 +168,19 @@ function percent(p: number): string {
   return `${Math.round(p * 100)}%`;
 }
 
+/** The bridge's text as one line, inert on a terminal (no escapes, no line of its own). */
+const oneLine = (text: string) => printableText(text);
+
+/** The bridge's text, its line breaks kept; on a terminal, escapes and other controls shown as text. */
+const inert = (text: string) => printableText(text, { lineBreaks: true });
+
 /** `job_… running 45% [Training] training, step 2 of 4`: state, progress, the provider's stage, message. */
 function statusLine(s: JobStatus, bar = false): string {
-  const extra = s.error ? `${s.error.reason}: ${s.error.message}` : s.message;
+  const extra = oneLine(s.error ? `${s.error.reason}: ${s.error.message}` : s.message);
   const filled = Math.round(Math.min(1, Math.max(0, s.progress)) * 20);
   const meter = bar ? ` ${"#".repeat(filled)}${"-".repeat(20 - filled)}` : "";
-  return `${s.jobId} ${s.state}${meter} ${percent(s.progress)}${s.stage ? ` [${s.stage}]` : ""}${extra ? ` ${extra}` : ""}`;
+  const stage = s.stage ? ` [${oneLine(s.stage)}]` : "";
+  return `${oneLine(s.jobId)} ${s.state}${meter} ${percent(s.progress)}${stage}${extra ? ` ${extra}` : ""}`;
 }
 
 function positiveSeconds(value: string | undefined, flag: string): number | undefined {
@@ -175,6 +188,8 @@ function positiveSeconds(value: string | undefined, flag: string): number | unde
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`${flag} must be a positive number of seconds, got ${value}`);
+  if (n > maxTimeoutSeconds)
+    throw new UsageError(`${flag} must be at most ${maxTimeoutSeconds} seconds (24.8 days), got ${value}`);
   return n;
 }
 
@@ -229,7 +244,7 @@ async function readPolicy(
 
 /** A report as zerog-verify prints it, then what to do when the proof did not verify. */
 function printReport(io: CliIo, report: VerifyProofReturnType, policy: string): void {
-  io.stdout(formatReport(report, "proof"));
+  io.stdout(inert(formatReport(report, "proof")));
   if (!report.ok) for (const hint of verificationHints(report, policy)) io.stdout(`  hint: ${hint}\n`);
 }
 
@@ -240,7 +255,8 @@ function jsonText(value: unknown): string {
       : v instanceof Uint8Array
         ? Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("")
         : v;
-  return `${JSON.stringify(value, replacer, 2)}\n`;
+  // JSON escapes C0 controls itself; the rest (C1, bidi overrides) as \uXXXX, which JSON reads back.
+  return `${inert(JSON.stringify(value, replacer, 2))}\n`;
 }
 
 /**
@@ -316,10 +332,10 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
         } else {
           for (const s of services) {
             io.stdout(
-              `${s.model}\t${verificationName(s.verifiability) ?? "-"}\t${s.gpuType || "-"}\t${s.providerAddress}\t` +
+              `${oneLine(s.model)}\t${verificationName(s.verifiability) ?? "-"}\t${oneLine(s.gpuType) || "-"}\t${oneLine(s.providerAddress)}\t` +
                 (s.serviceType === "fine-tuning"
-                  ? `fine-tuning: ${s.inputPriceNeuron} neuron per token per epoch\n`
-                  : `in ${s.inputPriceNeuron} / out ${s.outputPriceNeuron} neuron per token\n`),
+                  ? `fine-tuning: ${oneLine(s.inputPriceNeuron)} neuron per token per epoch\n`
+                  : `in ${oneLine(s.inputPriceNeuron)} / out ${oneLine(s.outputPriceNeuron)} neuron per token\n`),
             );
           }
         }
@@ -340,11 +356,11 @@ export async function runCli(argv: string[], io: CliIo, version: string): Promis
     return exitCodes.usage;
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr(`zerog: ${e.message}\n\nRun 'zerog --help' for usage.\n`);
+      io.stderr(`zerog: ${inert(e.message)}\n\nRun 'zerog --help' for usage.\n`);
       return exitCodes.usage;
     }
     if (e instanceof ZeroGError) {
-      io.stderr(`zerog: ${e.message}\n`);
+      io.stderr(`zerog: ${inert(e.message)}\n`);
       return exitCodeOf(e.code);
     }
 
@@ -439,7 +455,7 @@ async function result(
     if (!(e instanceof ProofVerificationError)) throw e;
     await writeOut(e.raw);
     io.stderr(
-      `zerog: ${e.shortMessage}\n${verificationHints(e.report, policy)
+      `zerog: ${inert(e.shortMessage)}\n${verificationHints(e.report, policy)
         .map((h) => `  ${h}\n`)
         .join("")}`,
     );
@@ -463,7 +479,9 @@ async function result(
       }),
     );
   } else {
-    io.stdout(r.output.endsWith("\n") ? r.output : `${r.output}\n`);
+    // A pipe gets the output exactly; a terminal gets it inert.
+    const output = io.isTTY ? inert(r.output) : r.output;
+    io.stdout(output.endsWith("\n") ? output : `${output}\n`);
     io.stderr(`zerog: proof ${verified}${r.verification ? ` under ${policy}` : ""}\n`);
   }
   if (flags.out && !flags.json) io.stderr(`zerog: result with proof written to ${flags.out}\n`);
@@ -472,21 +490,25 @@ async function result(
 
 async function watch(io: CliIo, zerog: ZeroGComputeAdapter, jobId: string) {
   let last: JobStatus | undefined;
-  for await (const update of zerog.watch(jobId)) {
-    last = update.status;
-    if (io.isTTY) {
-      // One line, redrawn in place; output deltas of streamed inference follow the line.
-      io.stdout(
-        `\r\x1b[2K${fit(statusLine(last, true), io.columns)}${update.outputDelta ? ` ${update.outputDelta}` : ""}`,
-      );
-    } else {
-      io.stdout(`${new Date(io.now() * 1000).toISOString()} ${statusLine(last)}\n`);
-      if (update.outputDelta) io.stdout(`${update.outputDelta}\n`);
+  try {
+    for await (const update of zerog.watch(jobId)) {
+      last = update.status;
+      if (io.isTTY) {
+        // One line, redrawn in place; output deltas of streamed inference follow the line.
+        io.stdout(
+          `\r\x1b[2K${fit(statusLine(last, true), io.columns)}${update.outputDelta ? ` ${oneLine(update.outputDelta)}` : ""}`,
+        );
+      } else {
+        io.stdout(`${new Date(io.now() * 1000).toISOString()} ${statusLine(last)}\n`);
+        // One line per delta: a line of its own could pass for a status line.
+        if (update.outputDelta) io.stdout(`${oneLine(update.outputDelta)}\n`);
+      }
     }
+  } finally {
+    // The live line ends before what follows it: the end, or an error on stderr.
+    if (io.isTTY && last) io.stdout("\n");
   }
-  if (io.isTTY) io.stdout("\n");
-  if (!last) return exitCodes.failed;
-  return last.state === "completed" ? exitCodes.ok : exitCodes.failed;
+  return last?.state === "completed" ? exitCodes.ok : exitCodes.failed;
 }
 
 /** A live line longer than the terminal would wrap, and `\r` would then redraw only its last row. */

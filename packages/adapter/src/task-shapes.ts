@@ -64,8 +64,18 @@ export function fromChaosChainSdkTask(
     violations.push({ field: "task.inputs", reason: "INVALID_TYPE", description: "must be an object" });
   }
   if (violations.length) return { ok: false, violations };
-  // ProcessIntegrity's own wording, for a caller that leaves the prompt out.
-  prompt ??= `Execute function: ${name} with inputs: ${JSON.stringify(t.inputs ?? {})}`;
+  if (prompt === undefined) {
+    let inputs: string;
+    try {
+      inputs = JSON.stringify(t.inputs ?? {});
+    } catch (err) {
+      // Cyclic, or a bigint: JSON cannot write it.
+      const description = `must be JSON: ${err instanceof Error ? err.message.split("\n")[0] : err}`;
+      return { ok: false, violations: [{ field: "task.inputs", reason: "INVALID_VALUE", description }] };
+    }
+    // ProcessIntegrity's own wording, for a caller that leaves the prompt out.
+    prompt = `Execute function: ${name} with inputs: ${inputs}`;
+  }
   return {
     ok: true,
     task: { task_type: "inference", model: model ?? "", inputs: { prompt }, verification: "tee-ml" },

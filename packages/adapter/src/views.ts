@@ -1,5 +1,5 @@
 import { toBinary, toJson } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   type ComputeProof,
   ComputeProofSchema,
@@ -10,6 +10,7 @@ import {
   JobState,
   type TaskTypeName,
   taskTypeName,
+  ZeroGError,
 } from "@chaoschain/zerog-core";
 import type { VerifyProofReturnType } from "@chaoschain/zerog-verifier";
 
@@ -149,9 +150,40 @@ export interface ModelArtifact {
   size: number;
 }
 
+/** The error for a field of the bridge's answer that no bridge of ours sends: never a TypeError or RangeError. */
+export function malformedAnswer(jobId: string, field: string, what: string): ZeroGError {
+  return new ZeroGError("internal", `the bridge answered job ${jobId} with ${field} ${what}`, {
+    metaMessages: ["Do not rely on this bridge's answers: it is not a ChaosChain bridge, or it misbehaves."],
+  });
+}
+
+/** A date as `Date` can hold it (±8.64e15 ms), else the bridge's answer is malformed. */
+function dateOf(jobId: string, field: string, ms: number): Date {
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) throw malformedAnswer(jobId, field, `out of range (${ms} ms)`);
+  return date;
+}
+
+function timestampOf(jobId: string, field: string, ts: Timestamp | undefined): Date | undefined {
+  return ts && dateOf(jobId, field, timestampDate(ts).getTime());
+}
+
+/** A fee in neuron: decimal digits, as the bridge writes it. */
+function feeOf(jobId: string, fee: string | undefined): bigint {
+  if (!fee) return 0n;
+  if (!/^\d{1,78}$/.test(fee)) {
+    throw malformedAnswer(
+      jobId,
+      "usage.fee_neuron",
+      `${JSON.stringify(fee.slice(0, 80))}, not a number of neuron`,
+    );
+  }
+  return BigInt(fee);
+}
+
 export function jobStatus(job: Job): JobStatus {
   const state = statusNames[job.state] ?? "pending";
-  const updatedAt = job.updateTime && timestampDate(job.updateTime);
+  const updatedAt = timestampOf(job.jobId, "update_time", job.updateTime);
   const status: JobStatus = {
     jobId: job.jobId,
     state,
@@ -162,14 +194,14 @@ export function jobStatus(job: Job): JobStatus {
     model: job.model,
     taskType: taskTypeName(job.taskType),
     attempts: job.attempts,
-    createdAt: job.createTime && timestampDate(job.createTime),
+    createdAt: timestampOf(job.jobId, "create_time", job.createTime),
     updatedAt,
     job_id: job.jobId,
     status: state,
     updated_at: updatedAt?.toISOString(),
   };
-  if (job.startTime) status.startedAt = timestampDate(job.startTime);
-  if (job.endTime) status.endedAt = timestampDate(job.endTime);
+  if (job.startTime) status.startedAt = timestampOf(job.jobId, "start_time", job.startTime);
+  if (job.endTime) status.endedAt = timestampOf(job.jobId, "end_time", job.endTime);
   if (job.error)
     status.error = {
       reason: failureReasonName(job.error.reason) ?? "unspecified",
@@ -230,6 +262,7 @@ function metadataOf(result: ComputeResult, verification: JobResultMetadata["clie
 /** The result as handed out, with the adapter's verification report (undefined: not checked here). */
 export function jobResult(result: ComputeResult, verification?: VerifyProofReturnType): JobResult {
   const u = result.usage;
+  const feeNeuron = feeOf(result.jobId, u?.feeNeuron);
   const proof = withEncoding(result.proof!);
   const artifact = proof.fineTuning ? artifactOf(result.output) : undefined;
   return {
@@ -246,7 +279,7 @@ export function jobResult(result: ComputeResult, verification?: VerifyProofRetur
       promptTokens: Number(u?.promptTokens ?? 0),
       completionTokens: Number(u?.completionTokens ?? 0),
       totalTokens: Number(u?.totalTokens ?? 0),
-      feeNeuron: BigInt(u?.feeNeuron || "0"),
+      feeNeuron,
     },
     execution_hash: proof.executionHash,
     metadata: metadataOf(result, verification ? "verified" : "not_checked"),
@@ -309,7 +342,7 @@ export function jobAttestation(jobId: string, proof: ComputeProof): JobAttestati
     quote: hex(proof.attestation),
     report_data: hex(proof.tee?.reportData ?? new Uint8Array()),
     gpu: proof.gpu ? { arch: proof.gpu.arch, nonce: proof.gpu.nonce, nras_token: proof.gpu.nrasToken } : null,
-    timestamp: new Date(Number(proof.timestamp) * 1000).toISOString(),
+    timestamp: dateOf(jobId, "proof.timestamp", Number(proof.timestamp) * 1000).toISOString(),
     proof: toJson(ComputeProofSchema, proof, { useProtoFieldName: true }),
   };
 }

@@ -13,10 +13,13 @@ export const testPolicy: PolicyInput = { tee: { rootCaPem: pki.rootCaPem } };
 
 /**
  * A genuine `ComputeResult` of a synthetic TEE provider: the enclave's signature over the exact bodies,
- * a TDX quote binding its address, the collateral embedded, signed `created` at `now`. `output` may
- * differ from what was signed (a tampered result).
+ * a TDX quote binding its address, the collateral embedded, signed `created` at `now`, the request
+ * carrying `messages`. `output` may differ from what was signed (a tampered result).
  */
-export function signedResult(jobId: string, options: { now?: number; output?: string } = {}): ComputeResult {
+export function signedResult(
+  jobId: string,
+  options: { now?: number; output?: string; messages?: Array<{ role: string; content: string }> } = {},
+): ComputeResult {
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const content = "The answer is 42.";
   const att = createDstackAttestation({
@@ -26,7 +29,9 @@ export function signedResult(jobId: string, options: { now?: number; output?: st
     appCompose: JSON.stringify({ manifest_version: 2, name: "adapter-test" }),
     now,
   });
-  const requestBody = new TextEncoder().encode(JSON.stringify({ model: "llama-3-8b", messages: [] }));
+  const requestBody = new TextEncoder().encode(
+    JSON.stringify({ model: "llama-3-8b", messages: options.messages ?? [] }),
+  );
   const responseBody = new TextEncoder().encode(
     JSON.stringify({
       object: "chat.completion",

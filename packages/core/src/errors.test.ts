@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { fromConnectError, invalidArgument, toConnectError, ZeroGError } from "./errors.js";
-import { RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { fromConnectError, invalidArgument, printableText, toConnectError, ZeroGError } from "./errors.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 
 describe("error catalogue", () => {
   it("round-trips an invalid argument with its field violations through the wire error", () => {
@@ -70,5 +70,49 @@ describe("error catalogue", () => {
       { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 10n ** 15n } }) },
     ]);
     expect(fromConnectError(huge).retryDelayMs).toBe(3_600_000);
+    // Writing one: a delay no Duration holds (NaN, Infinity) threw RangeError from BigInt before.
+    const written = (retryDelayMs: number) =>
+      fromConnectError(toConnectError(new ZeroGError("rate_limited", "x", { retryDelayMs }))).retryDelayMs;
+    expect(written(Number.NaN)).toBeUndefined();
+    expect(written(Number.POSITIVE_INFINITY)).toBe(3_600_000);
+    expect(written(-1)).toBe(0);
+  });
+
+  it("reads a hostile server's error as one bounded line of text: no control characters, no forged lines", () => {
+    const forged = "job j1 failed\n\u001b[32mzerog: proof verified here\u001b[0m\r\u009b2J\u202e";
+    const violation = {
+      field: "task\nmodel",
+      reason: "\u001b[31mEVIL",
+      description: `bad\n${"x".repeat(5000)}`,
+    };
+    const wire = new ConnectError(forged + "y".repeat(10_000), Code.InvalidArgument, undefined, [
+      {
+        desc: ErrorInfoSchema,
+        value: create(ErrorInfoSchema, { reason: "INVALID_ARGUMENT", domain: "zerog.chaoschain.io" }),
+      },
+      {
+        desc: BadRequestSchema,
+        value: create(BadRequestSchema, { fieldViolations: Array.from({ length: 10_000 }, () => violation) }),
+      },
+    ]);
+    const back = fromConnectError(wire);
+    // Escaped, visible: \n, \u001b … stay readable as text, and nothing reaches a terminal as a control.
+    expect(back.shortMessage).toMatch(/^job j1 failed\\n\\u001b\[32mzerog: proof verified here/);
+    // Nothing left for printableText to escape (but the hints' own line breaks).
+    expect(printableText(back.message, { lineBreaks: true })).toBe(back.message);
+    expect(back.shortMessage.split("\n")).toHaveLength(1);
+    expect(back.shortMessage.length).toBeLessThanOrEqual(1_001);
+    expect(back.violations).toHaveLength(100);
+    expect(back.violations[0]).toEqual({
+      field: "task\\nmodel",
+      reason: "INVALID_VALUE",
+      description: `bad\\n${"x".repeat(995)}…`,
+    });
+  });
+
+  it("escapes as the README shows", () => {
+    expect(printableText("done\n\u001b[32mverified")).toBe("done\\n\\u001b[32mverified");
+    expect(printableText("line 1\nline 2\u0007", { lineBreaks: true })).toBe("line 1\nline 2\\u0007");
+    expect(printableText("x".repeat(5000), { maxLength: 3 })).toBe("xxx…");
   });
 });

@@ -154,6 +154,58 @@ export function formatViolations(violations: FieldViolation[]): string {
   return violations.map((v) => `${v.field}: ${v.description}`).join("; ");
 }
 
+/**
+ * Control characters a terminal would act on (C0 but tab and line feed, DEL, C1), and the Unicode
+ * format characters that reorder or hide text (bidi overrides and isolates, line separators).
+ */
+const controlCharacters =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** The same, and line feeds and tabs. */
+const controlOrLineBreak = new RegExp(`[\\n\\t]|${controlCharacters.source}`, "g");
+
+const visible = (c: string) =>
+  c === "\n"
+    ? "\\n"
+    : c === "\r"
+      ? "\\r"
+      : c === "\t"
+        ? "\\t"
+        : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * Text from a server or a provider made safe to print: every control character escaped as visible
+ * text (`\u001b`, `\r`), line feeds and tabs too unless `lineBreaks`, and cut to `maxLength`
+ * characters with "…". A hostile answer cannot then recolour a terminal, rewrite its line, or print a
+ * line of its own.
+ *
+ * @example
+ * printableText("done\n\u001b[32mverified"); // "done\\n\\u001b[32mverified"
+ */
+export function printableText(
+  text: string,
+  options: { lineBreaks?: boolean; maxLength?: number } = {},
+): string {
+  const max = options.maxLength ?? Number.POSITIVE_INFINITY;
+  // Cut before escaping too: a huge text is never copied whole.
+  const head = text.length > max ? text.slice(0, max) : text;
+  const escaped = head.replace(options.lineBreaks ? controlCharacters : controlOrLineBreak, visible);
+  return escaped.length > max || text.length > max ? `${escaped.slice(0, max)}…` : escaped;
+}
+
+/** Longest text taken from a server's error: its message, each violation's field and description. */
+const maxErrorTextLength = 1_000;
+/** Most field violations taken from a server's `BadRequest`. */
+const maxViolations = 100;
+const violationReasons = new Set<string>([
+  "REQUIRED",
+  "INVALID_TYPE",
+  "INVALID_VALUE",
+  "OUT_OF_RANGE",
+  "UNKNOWN_FIELD",
+  "CONFLICT",
+] satisfies FieldViolation["reason"][]);
+
 /** Longest retry delay taken from a server's `RetryInfo`: a larger one is clamped to it. */
 const maxRetryDelayMs = 3_600_000;
 
@@ -171,8 +223,8 @@ export function toConnectError(err: ZeroGError): ConnectError {
       value: create(ErrorInfoSchema, { reason: err.code.toUpperCase(), domain: errorDomain, metadata }),
     },
   ];
-  if (err.retryDelayMs !== undefined) {
-    const ms = Math.max(0, Math.round(err.retryDelayMs));
+  if (err.retryDelayMs !== undefined && !Number.isNaN(err.retryDelayMs)) {
+    const ms = Math.min(maxRetryDelayMs, Math.max(0, Math.round(err.retryDelayMs)));
     details.push({
       desc: RetryInfoSchema,
       value: create(RetryInfoSchema, {
@@ -199,17 +251,21 @@ export function invalidArgument(violations: FieldViolation[]): ZeroGError {
 /**
  * Reads a wire error back into a {@link ZeroGError}: the catalogue code from its ErrorInfo, the
  * field violations from its BadRequest. Errors without our details keep a code derived from the
- * gRPC status.
+ * gRPC status. The server's text is taken as {@link printableText}, 1,000 characters at most, and
+ * 100 violations at most.
  */
 export function fromConnectError(err: ConnectError): ZeroGError {
   const info = err.findDetails(ErrorInfoSchema).find((d) => d.domain === errorDomain);
-  const violations = err.findDetails(BadRequestSchema).flatMap((b) =>
-    b.fieldViolations.map((v) => ({
-      field: v.field,
-      description: v.description,
-      reason: (v.reason || "INVALID_VALUE") as FieldViolation["reason"],
-    })),
-  );
+  const text = (t: string) => printableText(t, { maxLength: maxErrorTextLength });
+  const violations = err
+    .findDetails(BadRequestSchema)
+    .flatMap((b) => b.fieldViolations)
+    .slice(0, maxViolations)
+    .map((v) => ({
+      field: text(v.field),
+      description: text(v.description),
+      reason: (violationReasons.has(v.reason) ? v.reason : "INVALID_VALUE") as FieldViolation["reason"],
+    }));
   const named = info?.reason.toLowerCase();
   const code: ErrorCode =
     named && Object.hasOwn(errorCatalogue, named) ? (named as ErrorCode) : codeFromStatus(err.code);
@@ -218,7 +274,7 @@ export function fromConnectError(err: ConnectError): ZeroGError {
     ? failureReasonName(failureReasonFromName(reason) ?? FailureReason.UNSPECIFIED)
     : undefined;
   const retryDelayMs = retryDelayOf(err);
-  return new ZeroGError(code, err.rawMessage, {
+  return new ZeroGError(code, text(err.rawMessage), {
     cause: err,
     violations,
     ...(failureReason ? { failureReason } : {}),

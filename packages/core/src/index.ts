@@ -7,6 +7,7 @@ export {
   formatViolations,
   fromConnectError,
   invalidArgument,
+  printableText,
   toConnectError,
   ZeroGError,
 } from "./errors.js";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { create, toJson } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ComputeTaskSchema, TaskType, VerificationMethod } from "./gen/chaoschain/zerog/v1/compute_pb.js";
 import { parseTask, validateIdempotencyKey, validateTask } from "./task.js";
@@ -128,6 +128,63 @@ describe("parseTask", () => {
     expect(parsed.violations.map((v) => v.field).sort()).toEqual(
       ["task.inputs.prompt", "task.model", "task.resources.gpu", "task.task_type"].sort(),
     );
+  });
+
+  it("refuses cyclic or too deeply nested extras, naming them, instead of overflowing the stack", () => {
+    const base = { task_type: "inference", model: "llama-3-8b", inputs: { prompt: "hi" } };
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const list: unknown[] = [];
+    list.push(list);
+    const nested = (levels: number) => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels; i++) value = { d: value };
+      return value as Record<string, unknown>;
+    };
+    for (const extras of [cyclic, { list }, nested(100_000)]) {
+      const parsed = parseTask({ ...base, inputs: { prompt: "hi", extras } });
+      expect(parsed.ok ? [] : parsed.violations).toContainEqual(
+        expect.objectContaining({
+          reason: "OUT_OF_RANGE",
+          description: expect.stringMatching(/nested deeper than 32 levels/),
+        }),
+      );
+    }
+    const deepest = parseTask({ ...base, inputs: { prompt: "hi", extras: nested(32) } });
+    expect(deepest.ok).toBe(true);
+    if (deepest.ok)
+      expect(fromBinary(ComputeTaskSchema, toBinary(ComputeTaskSchema, deepest.task))).toEqual(deepest.task);
+  });
+
+  it("keeps an extras key named __proto__ as a key, and names a field whose getter throws", () => {
+    const parsed = parseTask({
+      task_type: "inference",
+      model: "llama-3-8b",
+      inputs: { prompt: "hi", extras: JSON.parse('{"__proto__":{"a":1},"b":2}') },
+    });
+    expect(parsed.ok && Object.keys(parsed.task.inputs?.extras ?? {})).toEqual(["__proto__", "b"]);
+    const throwing = parseTask({
+      task_type: "inference",
+      get model(): string {
+        throw new Error("not loaded yet");
+      },
+      inputs: { prompt: "hi" },
+    });
+    expect(throwing).toEqual({
+      ok: false,
+      violations: [
+        { field: "task", reason: "INVALID_VALUE", description: "could not be read: not loaded yet" },
+      ],
+    });
+    const proxy = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new TypeError("revoked");
+        },
+      },
+    );
+    expect(parseTask(proxy).ok).toBe(false);
   });
 
   it("validates a ComputeTask message as well as a plain object", () => {

@@ -156,19 +156,28 @@ function describe(v: unknown): string {
   return typeof v === "object" ? "an object" : `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function toJsonValue(v: unknown, path: string, c: Collector): JsonValue | undefined {
+/** Deepest nesting of JSON in a task (`inputs.extras`): deeper, or cyclic, is refused. */
+const maxJsonDepth = 32;
+
+function toJsonValue(v: unknown, path: string, c: Collector, depth = 0): JsonValue | undefined {
   if (v === null || typeof v === "string" || typeof v === "boolean") return v;
   if (typeof v === "number") {
     if (Number.isFinite(v)) return v;
     c.add(path, "INVALID_VALUE", "must be a finite number");
     return undefined;
   }
-  if (Array.isArray(v)) return v.map((x, i) => toJsonValue(x, `${path}[${i}]`, c) ?? null);
+  if ((Array.isArray(v) || isPlainObject(v)) && depth >= maxJsonDepth) {
+    c.add(path, "OUT_OF_RANGE", `nested deeper than ${maxJsonDepth} levels (or cyclic)`);
+    return undefined;
+  }
+  if (Array.isArray(v)) return v.map((x, i) => toJsonValue(x, `${path}[${i}]`, c, depth + 1) ?? null);
   if (isPlainObject(v)) {
     const out: JsonObject = {};
     for (const [k, x] of Object.entries(v)) {
-      const j = toJsonValue(x, `${path}.${k}`, c);
-      if (j !== undefined) out[k] = j;
+      const j = toJsonValue(x, `${path}.${k}`, c, depth + 1);
+      // defineProperty: a key "__proto__" stays a key (assignment would set the prototype).
+      if (j !== undefined)
+        Object.defineProperty(out, k, { value: j, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
@@ -331,6 +340,19 @@ function parseEnum<E>(
  * if (!parsed.ok) console.error(parsed.violations); // [{ field: "task.model", ... }]
  */
 export function parseTask(input: unknown, path = "task"): ParseTaskResult {
+  try {
+    return parseTaskInput(input, path);
+  } catch (err) {
+    // A getter or a proxy of the caller's threw while the task was read.
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      violations: [{ field: path, reason: "INVALID_VALUE", description: `could not be read: ${message}` }],
+    };
+  }
+}
+
+function parseTaskInput(input: unknown, path: string): ParseTaskResult {
   if (isMessage(input, ComputeTaskSchema)) {
     const violations = validateTask(input, path);
     return violations.length ? { ok: false, violations } : { ok: true, task: input };
