@@ -125,6 +125,31 @@ describe("honest reports", () => {
     expect(r.ok).toBe(true);
     expect(r.checks.find((c) => c.name === "freshness")?.message).toMatch(/unsigned timestamp says 30 s old/);
   });
+  it("never passes a TEE step on a quote whose signature does not verify (the forger chose its fields)", async () => {
+    const f = makeFixture();
+    const quote = (f.result.proof.attestation as Uint8Array).slice();
+    // v4 TDX quote: header 48 + TD report 584 + signature data length 4, then the ECDSA signature
+    quote[48 + 584 + 4 + 10] ^= 1;
+    f.result.proof.attestation = quote;
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.name === "quote.signature_chain")?.status).toBe("fail");
+    for (const name of [
+      "tee.type",
+      "tee.report_data",
+      "tee.measurements",
+      "tee.event_log",
+      "tee.compose_hash",
+      "tee.workload",
+    ] as const)
+      expect(r.checks.find((c) => c.name === name)).toMatchObject({
+        status: "skipped",
+        skipReason: "dependency_failed",
+        details: { dependsOn: "quote.signature_chain" },
+      });
+    expect(r.reportDataBinding).toBeUndefined();
+    expect(r.composeHash).toBeUndefined();
+  });
 });
 
 describe("accepted forms", () => {
