@@ -66,6 +66,16 @@ describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
     });
     expect(late.reason).toBe("collateral_expired");
   });
+  it("a cached NRAS token expires at the very second a fresh check says it does", async () => {
+    const exp = NOW + 3600; // the simulator's token lives an hour
+    const at = (now: number, cache?: ReturnType<typeof createVerificationCache>) =>
+      verifyProof(fx.result, { now, collateral: fx.collateral, policy: fx.policy, cache });
+    const gpu = (r: Awaited<ReturnType<typeof at>>) => r.checks.find((c) => c.name === "gpu.evidence");
+    const cache = createVerificationCache();
+    expect(gpu(await at(exp + 59, cache))?.status).toBe("pass");
+    expect(gpu(await at(exp + 60))).toMatchObject({ status: "fail", reason: "gpu_token_invalid" });
+    expect(gpu(await at(exp + 60, cache))).toMatchObject({ status: "fail", reason: "gpu_token_invalid" });
+  });
 });
 
 describe("honest reports", () => {
