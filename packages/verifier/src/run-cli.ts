@@ -11,7 +11,8 @@ import { verifyQuote } from "./verify-quote.js";
 
 /** Side effects of the CLI, injected so it runs as a plain function in tests. */
 export interface CliIo {
-  readFile(path: string): Uint8Array | Promise<Uint8Array>;
+  /** The file's bytes, at most `maxBytes` + 1 of them (a longer answer tells the file is too large). */
+  readFile(path: string, maxBytes: number): Uint8Array | Promise<Uint8Array>;
   stdout(text: string): void;
   stderr(text: string): void;
   /** Clock for `proof` without `--now` (unix seconds). */
@@ -100,16 +101,23 @@ function parseArgs(argv: string[]): Args | "help" {
 
 class InputError extends Error {}
 
-async function read(io: CliIo, path: string, what: string): Promise<Uint8Array> {
+/** At most `maxBytes` + 1 bytes of a file: the caller tells a longer file from one that fits. */
+async function read(io: CliIo, path: string, what: string, maxBytes: number): Promise<Uint8Array> {
   try {
-    return await io.readFile(path);
+    return await io.readFile(path, maxBytes);
   } catch (e) {
     throw new InputError(`cannot read ${what} ${path}: ${(e as Error).message}`);
   }
 }
 
+/** Largest policy or collateral file read (the caller's own files). */
+const MAX_JSON_FILE = 64 * 1024 * 1024;
+
 async function readJson(io: CliIo, path: string, what: string): Promise<unknown> {
-  const text = bytesToUtf8(await read(io, path, what));
+  const bytes = await read(io, path, what, MAX_JSON_FILE);
+  if (bytes.length > MAX_JSON_FILE)
+    throw new InputError(`${what} ${path} is larger than ${MAX_JSON_FILE} bytes`);
+  const text = bytesToUtf8(bytes);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -119,6 +127,8 @@ async function readJson(io: CliIo, path: string, what: string): Promise<unknown>
 
 /** Largest proof file read: the bodies' limit twice, base64-encoded, plus the rest. */
 const MAX_PROOF_FILE = 4 * LIMITS.bodyBytes;
+/** Largest quote file read: hex text of the largest quote, with room for whitespace; beyond, input_too_large. */
+const MAX_QUOTE_FILE = 4 * LIMITS.quoteBytes;
 
 /** The proof file as JSON, or why it is not one (attacker input: a report, not an error). */
 function parseProofFile(bytes: Uint8Array): { value: unknown } | { invalid: Check } {
@@ -192,11 +202,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         : undefined;
     let report: FormattableReport;
     if (args.command === "quote") {
-      const quote = decodeQuoteFile(await read(io, args.file, "quote"));
+      const quote = decodeQuoteFile(await read(io, args.file, "quote", MAX_QUOTE_FILE));
       report = await verifyQuote(quote, collateral as Collateral, { now: args.now ?? io.now(), policy });
     } else {
       const now = args.now ?? io.now();
-      const input = parseProofFile(await read(io, args.file, "proof"));
+      const input = parseProofFile(await read(io, args.file, "proof", MAX_PROOF_FILE));
       report =
         "invalid" in input
           ? invalidProof(input.invalid)

@@ -139,7 +139,8 @@ describe("honest reports", () => {
     const f = makeFixture();
     const quote = (f.result.proof.attestation as Uint8Array).slice();
     // v4 TDX quote: header 48 + TD report 584 + signature data length 4, then the ECDSA signature
-    quote[48 + 584 + 4 + 10] ^= 1;
+    const at = 48 + 584 + 4 + 10;
+    quote[at] = (quote[at] as number) ^ 1;
     f.result.proof.attestation = quote;
     const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
     expect(r.ok).toBe(false);
