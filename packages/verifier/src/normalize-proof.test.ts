@@ -27,6 +27,10 @@ describe("normalizeProof", () => {
     [{ enclave_address: "0x1234" }, "proof.enclave_address"],
     [{ tee: "x" }, "proof.tee"],
     [{ tee: { report_data_binding: "NOPE" } }, "proof.tee.report_data_binding"],
+    // names of Object.prototype's members are no binding either
+    [{ tee: { report_data_binding: "toString" } }, "proof.tee.report_data_binding"],
+    [{ tee: { report_data_binding: "__proto__" } }, "proof.tee.report_data_binding"],
+    [{ tee: { reportDataBinding: "constructor" } }, "proof.tee.report_data_binding"],
     [{ gpu: { evidence_list: {} } }, "proof.gpu.evidence_list"],
   ])("throws InvalidInputError naming the field (%j)", (input, field) => {
     expect(() => normalizeProof(input as never)).toThrow(

@@ -259,7 +259,7 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
   const t = object(o.tee, "proof.tee");
   if (t) {
     const b = pick(t, "reportDataBinding", "report_data_binding") ?? 0;
-    const binding = BINDINGS[String(b)];
+    const binding = Object.hasOwn(BINDINGS, String(b)) ? BINDINGS[String(b)] : undefined;
     if (!binding) throw new InvalidInputError("proof.tee.report_data_binding", `unknown value ${String(b)}`);
     out.tee = {
       teeType: str(t, "teeType", "tee_type", "proof.tee.tee_type"),
