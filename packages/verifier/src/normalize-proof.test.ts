@@ -37,6 +37,26 @@ describe("normalizeProof", () => {
       expect.objectContaining({ name: "InvalidInputError", field }),
     );
   });
+  it("a field given in both spellings is refused, whether or not they agree (which one would a reader take?)", () => {
+    const json = JSON.parse(JSON.stringify(toProtoJson(fx.result, "snake"))) as {
+      proof: Record<string, unknown>;
+    };
+    for (const [snake, camel, value] of [
+      ["response_body", "responseBody", "e30="],
+      ["signed_text", "signedText", "x"],
+      ["docker_digest", "dockerDigest", json.proof.docker_digest],
+    ] as const)
+      expect(() => normalizeProof({ ...json.proof, [camel]: value } as never)).toThrow(
+        expect.objectContaining({ name: "InvalidInputError", field: `proof.${snake}` }),
+      );
+    const tee = json.proof.tee as Record<string, unknown>;
+    expect(() => normalizeProof({ ...json.proof, tee: { ...tee, eventLog: "[]" } } as never)).toThrow(
+      expect.objectContaining({ field: "proof.tee.event_log" }),
+    );
+    expect(() => normalizeProof({ fine_tuning: {}, fineTuning: {} } as never)).toThrow(
+      expect.objectContaining({ field: "proof.fine_tuning" }),
+    );
+  });
   it("splitResult: result vs bare proof; a result without output claims the empty string", () => {
     expect(splitResult({ proof: { method: "tee-ml" } })).toEqual({ output: "", proof: { method: "tee-ml" } });
     expect(splitResult({ job_id: "j", output: "x", proof: {} })).toEqual({ output: "x", proof: {} });
