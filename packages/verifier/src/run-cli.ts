@@ -2,7 +2,7 @@ import { CHECK_NAMES, type Check, type CheckName, fail } from "./check.js";
 import type { Collateral } from "./collateral.js";
 import { createPcsCollateralSource } from "./create-pcs-collateral-source.js";
 import { BaseError } from "./errors/base.js";
-import { type FormattableReport, formatReport } from "./format-report.js";
+import { type FormattableReport, formatReport, printable } from "./format-report.js";
 import { bytesToUtf8, hexToBytesStrict } from "./internal/bytes.js";
 import { LIMITS } from "./limits.js";
 import type { PolicyInput } from "./policy.js";
@@ -217,10 +217,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     );
     return report.ok ? 0 : 1;
   } catch (e) {
-    if (e instanceof InputError) io.stderr(`zerog-verify: ${e.message}\n`);
+    if (e instanceof InputError) io.stderr(`zerog-verify: ${printable(e.message)}\n`);
     else if (e instanceof BaseError)
-      io.stderr(`zerog-verify: ${[e.shortMessage, ...(e.metaMessages ?? [])].join("\n  ")}\n`);
-    else io.stderr(`zerog-verify: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+      io.stderr(`zerog-verify: ${[e.shortMessage, ...(e.metaMessages ?? [])].map(printable).join("\n  ")}\n`);
+    else
+      io.stderr(
+        `zerog-verify: unexpected error: ${((e as Error)?.stack ?? String(e)).split("\n").map(printable).join("\n")}\n`,
+      );
     return 2;
   }
 }
