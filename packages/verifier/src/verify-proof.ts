@@ -1,4 +1,4 @@
-import { type Check, type CheckName, fail, firstFailure, type Reason, skip } from "./check.js";
+import { CHECK_NAMES, type Check, type CheckName, fail, firstFailure, type Reason, skip } from "./check.js";
 import { fineTuningArtifact } from "./checks/fine-tuning-artifact.js";
 import { fineTuningDelivery } from "./checks/fine-tuning-delivery.js";
 import { fineTuningSettlementSignature } from "./checks/fine-tuning-settlement-signature.js";
@@ -207,7 +207,9 @@ export async function verifyProof(
     await gpuCheck(ctx),
     run(FRESHNESS),
   ];
-  const checks = applyRequirements(raw, ctx.policy, [...raw.map((c) => c.name), "result.output"]);
+  // Every step of a proof, of either kind: a required step this proof does not have fails (a fine-tuning proof
+  // has no response.signature, a bare proof no result.output), never silently dropped.
+  const checks = applyRequirements(raw, ctx.policy, CHECK_NAMES);
   const f = firstFailure(checks);
   const warnings: Warning[] = [];
   if (weakWorkloadPin(ctx.policy.tee, ctx.policy.dockerDigests))
