@@ -120,6 +120,15 @@ export function proofOf(ctx: ProofContext): NormalizedProof | undefined {
   return ctx.proof.ok ? ctx.proof.value : undefined;
 }
 
+/**
+ * The response body as read, once the enclave's signature over it verified (else undefined: its output and
+ * `created` are anyone's text). A fine-tuning proof has none: its bodies, if any, are not its subject.
+ */
+export function signedResponse(ctx: ProofContext): Outcome<SignedResponse> | undefined {
+  if (proofOf(ctx)?.fineTuning) return undefined;
+  return ctx.signature?.ok && ctx.signature.value.ok ? ctx.response : undefined;
+}
+
 /** The check of a step that cannot run because the proof is malformed. */
 export function blockedByFormat(name: CheckName): Check {
   return blocked(name, "proof.format");

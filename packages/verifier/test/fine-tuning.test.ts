@@ -94,6 +94,19 @@ describe("verifyProof on a fine-tuning proof", () => {
     expect(c.reason).toBe("check_skipped");
   });
 
+  it("reports no output or signed time from chat bodies nobody checked", async () => {
+    const fx = makeFineTuningFixture();
+    const chat = makeFixture().result.proof;
+    fx.result.proof.requestBody = chat.requestBody;
+    fx.result.proof.responseBody = new TextEncoder().encode(
+      '{"created":4102444800,"choices":[{"index":0,"message":{"content":"unsigned"}}]}',
+    );
+    const r = await verify(fx);
+    expect(r.ok).toBe(true);
+    expect(r.output).toBeUndefined();
+    expect(r.signedTime).toBeUndefined();
+  });
+
   describe("attacks", () => {
     const failing = async (mutate: (fx: Fixture) => void) => {
       const fx = makeFineTuningFixture();

@@ -1,4 +1,4 @@
-import { runtimeEvent } from "@chaoschain/zerog-tee-sim";
+import { createEnclaveKey, runtimeEvent } from "@chaoschain/zerog-tee-sim";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
@@ -171,6 +171,23 @@ describe("honest reports", () => {
     expect(r.ok).toBe(false);
     expect(r.checks[0]).toMatchObject({ status: "fail", reason: "proof_malformed" });
     expect(r.checks[0]?.details?.field).toBe("proof.response_body");
+  });
+  it("reads no output or time from a response whose signature does not verify", async () => {
+    const f = makeFixture();
+    const body = new TextEncoder().encode(
+      '{"created":4102444800,"choices":[{"index":0,"message":{"content":"forged"}}]}',
+    );
+    resign(f, body, createEnclaveKey({ seed: "not the enclave" }));
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.checks.find((c) => c.name === "response.signature")?.status).toBe("fail");
+    for (const name of ["result.output", "freshness"] as const)
+      expect(r.checks.find((c) => c.name === name)).toMatchObject({
+        status: "skipped",
+        skipReason: "dependency_failed",
+        details: { dependsOn: "response.signature" },
+      });
+    expect(r.output).toBeUndefined();
+    expect(r.signedTime).toBeUndefined();
   });
 });
 
