@@ -83,6 +83,10 @@ function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array;
   if (version === 2) e.version = 2;
   if (type === DSTACK_RUNTIME_EVENT_TYPE) {
     if (imr !== 3) throw new InvalidInputError(`${field}.imr`, "a dstack runtime event must extend RTMR3");
+    // v1 digests "name:payload": a name with a colon is another split of the same bytes (dstack's have none),
+    // e.g. "compose-hash" + ":xx…" read as "compose-hash:" + "xx…" would hide a compose-hash
+    if (version === 1 && e.event.includes(":"))
+      throw new InvalidInputError(`${field}.event`, "a v1 runtime event name cannot contain ':'");
     const computed = runtimeEventDigest(e.event, payload, version);
     if (digest.length === 0) digest = computed;
     else if (!equalBytes(digest, computed)) return { e, digest: new Uint8Array(0), payload };

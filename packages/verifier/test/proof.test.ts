@@ -189,6 +189,27 @@ describe("honest reports", () => {
     expect(r.output).toBeUndefined();
     expect(r.signedTime).toBeUndefined();
   });
+  it("a late compose-hash cannot hide by moving the name/payload colon (v1 digests join them with ':')", async () => {
+    // the application extends RTMR3 after system-ready with a compose-hash whose payload starts with ':'
+    const late = Uint8Array.of(0x3a, ...new Uint8Array(32).fill(7));
+    const f = makeFixture({
+      attestation: { editEvents: (ev) => [...ev, runtimeEvent("compose-hash", late)] },
+    });
+    const tee = f.result.proof.tee as { eventLog: string };
+    const log = JSON.parse(tee.eventLog) as Array<Record<string, unknown>>;
+    const last = log[log.length - 1] as Record<string, unknown>;
+    expect(last.event).toBe("compose-hash");
+    // the same digest input "compose-hash" ":" ":0707…" read as "compose-hash:" ":" "0707…"
+    last.event = "compose-hash:";
+    last.event_payload = (last.event_payload as string).slice(2);
+    tee.eventLog = JSON.stringify(log);
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.name === "tee.event_log")).toMatchObject({
+      status: "fail",
+      reason: "event_log_invalid",
+    });
+  });
 });
 
 describe("accepted forms", () => {
