@@ -2,7 +2,7 @@ import { createEnclaveKey, runtimeEvent } from "@chaoschain/zerog-tee-sim";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
-import { CHECK_NAMES, createVerificationCache, verifyProof } from "../src/index.js";
+import { CHECK_NAMES, createVerificationCache, runtimeEventDigest, verifyProof } from "../src/index.js";
 import { enclave, hex, makeFixture, NOW, resign, toProtoJson } from "./fixtures.js";
 
 describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
@@ -202,6 +202,24 @@ describe("honest reports", () => {
     // the same digest input "compose-hash" ":" ":0707…" read as "compose-hash:" ":" "0707…"
     last.event = "compose-hash:";
     last.event_payload = (last.event_payload as string).slice(2);
+    tee.eventLog = JSON.stringify(log);
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.name === "tee.event_log")).toMatchObject({
+      status: "fail",
+      reason: "event_log_invalid",
+    });
+  });
+  it("a late compose-hash cannot hide as an RTMR3 event of another type with its digest stated", async () => {
+    const late = new Uint8Array(32).fill(7);
+    const f = makeFixture({
+      attestation: { editEvents: (ev) => [...ev, runtimeEvent("compose-hash", late)] },
+    });
+    const tee = f.result.proof.tee as { eventLog: string };
+    const log = JSON.parse(tee.eventLog) as Array<Record<string, unknown>>;
+    const last = log[log.length - 1] as Record<string, unknown>;
+    last.event_type = 1;
+    last.digest = hex(runtimeEventDigest("compose-hash", late));
     tee.eventLog = JSON.stringify(log);
     const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
     expect(r.ok).toBe(false);
