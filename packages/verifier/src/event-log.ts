@@ -106,9 +106,9 @@ function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array;
 /**
  * Parses a dstack event log (JSON text or array of `{imr, event_type, digest, event, event_payload}`) and
  * replays every IMR: `mr = sha384(mr ‖ digest)` from 48 zero bytes. Runtime events (type 0x08000001, the
- * only type RTMR3 takes; v1 names without ':') have their digest computed from their name and payload (v1 or v2 format), so the log cannot claim a
- * compose hash other than the one extended into RTMR3. Also reads the workload identity the way dstack does:
- * the events before the first `system-ready`.
+ * only type RTMR3 takes; v1 names without ':') have their digest computed from their name and payload (v1 or
+ * v2 format), so the log cannot claim a compose hash other than the one extended into RTMR3, nor hide one.
+ * Also reads the workload identity the way dstack does: the events before the first `system-ready`.
  *
  * @throws {InvalidInputError} when the log is not JSON, too large, or an entry is malformed.
  * @example
