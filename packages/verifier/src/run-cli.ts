@@ -140,13 +140,23 @@ function parseProofFile(bytes: Uint8Array): { value: unknown } | { invalid: Chec
         `the proof file is larger than ${MAX_PROOF_FILE} bytes`,
       ),
     };
+  let value: unknown;
   try {
-    return { value: JSON.parse(bytesToUtf8(bytes)) };
+    value = JSON.parse(bytesToUtf8(bytes));
   } catch (e) {
     return {
       invalid: fail("proof.format", "proof_malformed", `the proof file is not JSON: ${(e as Error).message}`),
     };
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return {
+      invalid: fail(
+        "proof.format",
+        "proof_malformed",
+        `the proof file is not a JSON object (a ComputeResult or a ComputeProof): ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`,
+      ),
+    };
+  return { value };
 }
 
 function invalidProof(check: Check) {
