@@ -228,6 +228,18 @@ describe("honest reports", () => {
       reason: "event_log_invalid",
     });
   });
+  it("a result whose proof or output has the wrong type is an invalid proof, not an exception", async () => {
+    const f = makeFixture();
+    for (const [input, field] of [
+      [{ output: "x", proof: "x" }, "result.proof"],
+      [{ output: 5, proof: f.result.proof }, "result.output"],
+    ] as const) {
+      const r = await verifyProof(input as never, { now: NOW, collateral: f.collateral, policy: f.policy });
+      expect(r.ok).toBe(false);
+      expect(r.checks[0]).toMatchObject({ name: "proof.format", status: "fail", reason: "proof_malformed" });
+      expect(r.checks[0]?.details?.field).toBe(field);
+    }
+  });
 });
 
 describe("accepted forms", () => {
