@@ -182,11 +182,14 @@ describe("zerog-verify proof", () => {
     expect(await runCli(["proof", "result.json"], t.cli)).toBe(1);
     expect(t.out()).toMatch(/^INVALID proof: proof_malformed: the proof file is not JSON/);
   });
-  it.each(["null", "[]", '"proof"', "42"])("a proof file of JSON %s is an invalid proof (exit 1)", async (json) => {
-    const t = io({ ...proofFiles, "result.json": json });
-    expect(await runCli(["proof", "result.json"], t.cli)).toBe(1);
-    expect(t.out()).toMatch(/^INVALID proof: proof_malformed: the proof file is not a JSON object/);
-  });
+  it.each(["null", "[]", '"proof"', "42"])(
+    "a proof file of JSON %s is an invalid proof (exit 1)",
+    async (json) => {
+      const t = io({ ...proofFiles, "result.json": json });
+      expect(await runCli(["proof", "result.json"], t.cli)).toBe(1);
+      expect(t.out()).toMatch(/^INVALID proof: proof_malformed: the proof file is not a JSON object/);
+    },
+  );
   it("ambiguous input (a flattened result) is caller misuse: exit 2", async () => {
     const r = JSON.parse(proofFiles["result.json"]);
     const t = io({ ...proofFiles, "result.json": JSON.stringify({ ...r.proof, output: r.output }) });

@@ -164,9 +164,9 @@ describe("honest reports", () => {
   it("a proof carrying a field in both spellings is malformed: a snake_case reader would see other bytes", async () => {
     const f = makeFixture();
     const json = toProtoJson(f.result) as { proof: Record<string, unknown> };
-    json.proof.response_body = Buffer.from('{"choices":[{"index":0,"message":{"content":"forged"}}]}').toString(
-      "base64",
-    );
+    json.proof.response_body = Buffer.from(
+      '{"choices":[{"index":0,"message":{"content":"forged"}}]}',
+    ).toString("base64");
     const r = await verifyProof(json as never, { now: NOW, collateral: f.collateral, policy: f.policy });
     expect(r.ok).toBe(false);
     expect(r.checks[0]).toMatchObject({ status: "fail", reason: "proof_malformed" });
