@@ -2,8 +2,46 @@ import { createEnclaveKey, runtimeEvent } from "@chaoschain/zerog-tee-sim";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
-import { CHECK_NAMES, createVerificationCache, runtimeEventDigest, verifyProof } from "../src/index.js";
+import {
+  CHECK_NAMES,
+  type CheckName,
+  createVerificationCache,
+  runtimeEventDigest,
+  type VerifyProofReturnType,
+  verifyProof,
+} from "../src/index.js";
 import { enclave, hex, makeFixture, NOW, resign, toProtoJson } from "./fixtures.js";
+
+const checkOf = (r: VerifyProofReturnType, name: CheckName) => r.checks.find((c) => c.name === name);
+
+/** Each of `names` was skipped because `by` did not pass. */
+function expectBlocked(r: VerifyProofReturnType, names: readonly CheckName[], by: CheckName) {
+  for (const name of names)
+    expect(checkOf(r, name)).toMatchObject({
+      status: "skipped",
+      skipReason: "dependency_failed",
+      details: { dependsOn: by },
+    });
+}
+
+/** A TD that extended a compose-hash after system-ready, its log entry rewritten by `edit`: refused. */
+async function expectLateComposeHashRefused(
+  payload: Uint8Array,
+  edit: (entry: Record<string, unknown>) => void,
+) {
+  const f = makeFixture({
+    attestation: { editEvents: (ev) => [...ev, runtimeEvent("compose-hash", payload)] },
+  });
+  const tee = f.result.proof.tee as { eventLog: string };
+  const log = JSON.parse(tee.eventLog) as Array<Record<string, unknown>>;
+  const last = log[log.length - 1] as Record<string, unknown>;
+  expect(last.event).toBe("compose-hash");
+  edit(last);
+  tee.eventLog = JSON.stringify(log);
+  const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+  expect(r.ok).toBe(false);
+  expect(checkOf(r, "tee.event_log")).toMatchObject({ status: "fail", reason: "event_log_invalid" });
+}
 
 describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
   const fx = makeFixture();
@@ -145,19 +183,9 @@ describe("honest reports", () => {
     const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
     expect(r.ok).toBe(false);
     expect(r.checks.find((c) => c.name === "quote.signature_chain")?.status).toBe("fail");
-    for (const name of [
-      "tee.type",
-      "tee.report_data",
-      "tee.measurements",
-      "tee.event_log",
-      "tee.compose_hash",
-      "tee.workload",
-    ] as const)
-      expect(r.checks.find((c) => c.name === name)).toMatchObject({
-        status: "skipped",
-        skipReason: "dependency_failed",
-        details: { dependsOn: "quote.signature_chain" },
-      });
+    const teeSteps = CHECK_NAMES.filter((n) => n.startsWith("tee."));
+    expect(teeSteps).toHaveLength(6);
+    expectBlocked(r, teeSteps, "quote.signature_chain");
     expect(r.reportDataBinding).toBeUndefined();
     expect(r.composeHash).toBeUndefined();
   });
@@ -180,52 +208,22 @@ describe("honest reports", () => {
     resign(f, body, createEnclaveKey({ seed: "not the enclave" }));
     const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
     expect(r.checks.find((c) => c.name === "response.signature")?.status).toBe("fail");
-    for (const name of ["result.output", "freshness"] as const)
-      expect(r.checks.find((c) => c.name === name)).toMatchObject({
-        status: "skipped",
-        skipReason: "dependency_failed",
-        details: { dependsOn: "response.signature" },
-      });
+    expectBlocked(r, ["result.output", "freshness"], "response.signature");
     expect(r.output).toBeUndefined();
     expect(r.signedTime).toBeUndefined();
   });
   it("a late compose-hash cannot hide by moving the name/payload colon (v1 digests join them with ':')", async () => {
-    // the application extends RTMR3 after system-ready with a compose-hash whose payload starts with ':'
-    const late = Uint8Array.of(0x3a, ...new Uint8Array(32).fill(7));
-    const f = makeFixture({
-      attestation: { editEvents: (ev) => [...ev, runtimeEvent("compose-hash", late)] },
-    });
-    const tee = f.result.proof.tee as { eventLog: string };
-    const log = JSON.parse(tee.eventLog) as Array<Record<string, unknown>>;
-    const last = log[log.length - 1] as Record<string, unknown>;
-    expect(last.event).toBe("compose-hash");
     // the same digest input "compose-hash" ":" ":0707…" read as "compose-hash:" ":" "0707…"
-    last.event = "compose-hash:";
-    last.event_payload = (last.event_payload as string).slice(2);
-    tee.eventLog = JSON.stringify(log);
-    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
-    expect(r.ok).toBe(false);
-    expect(r.checks.find((c) => c.name === "tee.event_log")).toMatchObject({
-      status: "fail",
-      reason: "event_log_invalid",
+    await expectLateComposeHashRefused(Uint8Array.of(0x3a, ...new Uint8Array(32).fill(7)), (entry) => {
+      entry.event = "compose-hash:";
+      entry.event_payload = (entry.event_payload as string).slice(2);
     });
   });
   it("a late compose-hash cannot hide as an RTMR3 event of another type with its digest stated", async () => {
-    const late = new Uint8Array(32).fill(7);
-    const f = makeFixture({
-      attestation: { editEvents: (ev) => [...ev, runtimeEvent("compose-hash", late)] },
-    });
-    const tee = f.result.proof.tee as { eventLog: string };
-    const log = JSON.parse(tee.eventLog) as Array<Record<string, unknown>>;
-    const last = log[log.length - 1] as Record<string, unknown>;
-    last.event_type = 1;
-    last.digest = hex(runtimeEventDigest("compose-hash", late));
-    tee.eventLog = JSON.stringify(log);
-    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
-    expect(r.ok).toBe(false);
-    expect(r.checks.find((c) => c.name === "tee.event_log")).toMatchObject({
-      status: "fail",
-      reason: "event_log_invalid",
+    const payload = new Uint8Array(32).fill(7);
+    await expectLateComposeHashRefused(payload, (entry) => {
+      entry.event_type = 1;
+      entry.digest = hex(runtimeEventDigest("compose-hash", payload));
     });
   });
   it("a result whose proof or output has the wrong type is an invalid proof, not an exception", async () => {
