@@ -81,8 +81,19 @@ function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array;
     event_payload: bytesToHex(payload),
   };
   if (version === 2) e.version = 2;
+  // Every RTMR3 event is a runtime event (dstack extends RTMR3 only so): another type would take its digest as
+  // stated and keep a compose-hash out of the identity
+  if (imr === 3 && type !== DSTACK_RUNTIME_EVENT_TYPE)
+    throw new InvalidInputError(
+      `${field}.event_type`,
+      "an RTMR3 event must be a dstack runtime event (0x08000001)",
+    );
   if (type === DSTACK_RUNTIME_EVENT_TYPE) {
     if (imr !== 3) throw new InvalidInputError(`${field}.imr`, "a dstack runtime event must extend RTMR3");
+    // v1 digests "name:payload": a name with a colon is another split of the same bytes (dstack's have none),
+    // e.g. "compose-hash" + ":xx…" read as "compose-hash:" + "xx…" would hide a compose-hash
+    if (version === 1 && e.event.includes(":"))
+      throw new InvalidInputError(`${field}.event`, "a v1 runtime event name cannot contain ':'");
     const computed = runtimeEventDigest(e.event, payload, version);
     if (digest.length === 0) digest = computed;
     else if (!equalBytes(digest, computed)) return { e, digest: new Uint8Array(0), payload };
@@ -94,10 +105,10 @@ function entry(raw: unknown, i: number): { e: EventLogEntry; digest: Uint8Array;
 
 /**
  * Parses a dstack event log (JSON text or array of `{imr, event_type, digest, event, event_payload}`) and
- * replays every IMR: `mr = sha384(mr ‖ digest)` from 48 zero bytes. Runtime events (type 0x08000001, RTMR3
- * only) have their digest computed from their name and payload (v1 or v2 format), so the log cannot claim a
- * compose hash other than the one extended into RTMR3. Also reads the workload identity the way dstack does:
- * the events before the first `system-ready`.
+ * replays every IMR: `mr = sha384(mr ‖ digest)` from 48 zero bytes. Runtime events (type 0x08000001, the
+ * only type RTMR3 takes; v1 names without ':') have their digest computed from their name and payload (v1 or
+ * v2 format), so the log cannot claim a compose hash other than the one extended into RTMR3, nor hide one.
+ * Also reads the workload identity the way dstack does: the events before the first `system-ready`.
  *
  * @throws {InvalidInputError} when the log is not JSON, too large, or an entry is malformed.
  * @example

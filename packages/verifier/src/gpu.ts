@@ -73,7 +73,8 @@ export async function verifyGpuEvidence(
   const key = sha256Hex(JSON.stringify([gpu.nrasToken, jwks, policy.gpu.issuers]));
   let payload: Record<string, unknown>;
   const hit = p.cache?.get("token", key);
-  if (hit && p.now >= hit.notBefore && p.now <= hit.notAfter) payload = hit.payload;
+  // jose refuses nbf > now + tolerance and exp <= now - tolerance: the cached window is [notBefore, notAfter)
+  if (hit && p.now >= hit.notBefore && p.now < hit.notAfter) payload = hit.payload;
   else {
     try {
       ({ payload } = await jwtVerify(gpu.nrasToken, createLocalJWKSet(jwks as unknown as JSONWebKeySet), {

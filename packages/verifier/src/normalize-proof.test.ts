@@ -27,10 +27,34 @@ describe("normalizeProof", () => {
     [{ enclave_address: "0x1234" }, "proof.enclave_address"],
     [{ tee: "x" }, "proof.tee"],
     [{ tee: { report_data_binding: "NOPE" } }, "proof.tee.report_data_binding"],
+    // names of Object.prototype's members are no binding either
+    [{ tee: { report_data_binding: "toString" } }, "proof.tee.report_data_binding"],
+    [{ tee: { report_data_binding: "__proto__" } }, "proof.tee.report_data_binding"],
+    [{ tee: { reportDataBinding: "constructor" } }, "proof.tee.report_data_binding"],
     [{ gpu: { evidence_list: {} } }, "proof.gpu.evidence_list"],
   ])("throws InvalidInputError naming the field (%j)", (input, field) => {
     expect(() => normalizeProof(input as never)).toThrow(
       expect.objectContaining({ name: "InvalidInputError", field }),
+    );
+  });
+  it("a field given in both spellings is refused, whether or not they agree (which one would a reader take?)", () => {
+    const json = JSON.parse(JSON.stringify(toProtoJson(fx.result, "snake"))) as {
+      proof: Record<string, unknown>;
+    };
+    for (const [snake, camel, value] of [
+      ["response_body", "responseBody", "e30="],
+      ["signed_text", "signedText", "x"],
+      ["docker_digest", "dockerDigest", json.proof.docker_digest],
+    ] as const)
+      expect(() => normalizeProof({ ...json.proof, [camel]: value } as never)).toThrow(
+        expect.objectContaining({ name: "InvalidInputError", field: `proof.${snake}` }),
+      );
+    const tee = json.proof.tee as Record<string, unknown>;
+    expect(() => normalizeProof({ ...json.proof, tee: { ...tee, eventLog: "[]" } } as never)).toThrow(
+      expect.objectContaining({ field: "proof.tee.event_log" }),
+    );
+    expect(() => normalizeProof({ fine_tuning: {}, fineTuning: {} } as never)).toThrow(
+      expect.objectContaining({ field: "proof.fine_tuning" }),
     );
   });
   it("splitResult: result vs bare proof; a result without output claims the empty string", () => {

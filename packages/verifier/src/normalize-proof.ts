@@ -258,8 +258,8 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
   if (out.enclaveAddress !== "") toChecksumAddress(out.enclaveAddress, "proof.enclave_address");
   const t = object(o.tee, "proof.tee");
   if (t) {
-    const b = pick(t, "reportDataBinding", "report_data_binding") ?? 0;
-    const binding = BINDINGS[String(b)];
+    const b = pick(t, "reportDataBinding", "report_data_binding", "proof.tee.report_data_binding") ?? 0;
+    const binding = Object.hasOwn(BINDINGS, String(b)) ? BINDINGS[String(b)] : undefined;
     if (!binding) throw new InvalidInputError("proof.tee.report_data_binding", `unknown value ${String(b)}`);
     out.tee = {
       teeType: str(t, "teeType", "tee_type", "proof.tee.tee_type"),
@@ -276,7 +276,7 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
   }
   const g = object(o.gpu, "proof.gpu");
   if (g) {
-    const list = pick(g, "evidenceList", "evidence_list") ?? [];
+    const list = pick(g, "evidenceList", "evidence_list", "proof.gpu.evidence_list") ?? [];
     if (!Array.isArray(list)) throw new InvalidInputError("proof.gpu.evidence_list", "expected an array");
     if (list.length > LIMITS.gpuEvidenceEntries)
       throw new InvalidInputError(
@@ -298,7 +298,7 @@ export function normalizeProof(input: ComputeProofInput): NormalizedProof {
       nrasToken: str(g, "nrasToken", "nras_token", "proof.gpu.nras_token", LIMITS.nrasTokenBytes),
     };
   }
-  const f = object(pick(o, "fineTuning", "fine_tuning"), "proof.fine_tuning");
+  const f = object(pick(o, "fineTuning", "fine_tuning", "proof.fine_tuning"), "proof.fine_tuning");
   if (f) out.fineTuning = fineTuningOf(f);
   return out;
 }

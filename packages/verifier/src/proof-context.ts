@@ -74,7 +74,8 @@ function normalized(raw: ComputeProofInput): ProofContext["proof"] {
 
 /**
  * Builds the facts of a proof. Throws only for caller misuse: `now`, the policy, an input that is not an
- * object or is ambiguous (see `splitResult`), malformed caller-given collateral, a failing CollateralSource.
+ * object or is ambiguous (see `splitResult`), malformed caller-given collateral, a failing CollateralSource. A
+ * result whose `proof` is not an object or whose `output` is not text is a malformed proof.
  */
 export async function proofContext(
   input: ComputeResultInput | ComputeProofInput,
@@ -82,7 +83,22 @@ export async function proofContext(
 ): Promise<ProofContext> {
   const now = assertNow(o?.now);
   const policy = resolvePolicy(o.policy);
-  const { output, proof: raw } = splitResult(input);
+  let split: ReturnType<typeof splitResult>;
+  try {
+    split = splitResult(input);
+  } catch (e) {
+    // an ambiguous input is the caller's; a result whose proof or output has the wrong type is the sender's
+    if (!(e instanceof InvalidInputError) || (e.field !== "result.proof" && e.field !== "result.output"))
+      throw e;
+    const proof = {
+      ok: false as const,
+      message: e.shortMessage,
+      reason: "proof_malformed" as const,
+      field: e.field,
+    };
+    return { now, policy, cache: o.cache, output: undefined, proof };
+  }
+  const { output, proof: raw } = split;
   const ctx: ProofContext = { now, policy, cache: o.cache, output, proof: normalized(raw) };
   if (!ctx.proof.ok) return ctx;
   const p = ctx.proof.value;
@@ -118,6 +134,15 @@ export async function proofContext(
 /** The normalised proof, when it is well-formed. */
 export function proofOf(ctx: ProofContext): NormalizedProof | undefined {
   return ctx.proof.ok ? ctx.proof.value : undefined;
+}
+
+/**
+ * The response body as read, once the enclave's signature over it verified (else undefined: its output and
+ * `created` are anyone's text). A fine-tuning proof has none: its bodies, if any, are not its subject.
+ */
+export function signedResponse(ctx: ProofContext): Outcome<SignedResponse> | undefined {
+  if (proofOf(ctx)?.fineTuning) return undefined;
+  return ctx.signature?.ok && ctx.signature.value.ok ? ctx.response : undefined;
 }
 
 /** The check of a step that cannot run because the proof is malformed. */

@@ -156,7 +156,7 @@ export function fromQuoteCollateral(input: unknown, field = "collateral"): Colla
     const v = str(c, camel(k), k, f(k));
     if (v !== "") out[k] = v;
   }
-  const fetchTime = unixSeconds(pick(c, "fetchTime", "fetch_time"), f("fetch_time"));
+  const fetchTime = unixSeconds(pick(c, "fetchTime", "fetch_time", f("fetch_time")), f("fetch_time"));
   if (fetchTime !== undefined) out.fetch_time = fetchTime;
   return out;
 }

@@ -146,6 +146,25 @@ describe("zerog-verify proof", () => {
     ).toBe(1);
     expect(t.out()).toMatch(/^INVALID proof: output_mismatch/);
   });
+  it("attacker text cannot move the terminal's cursor: control characters are printed escaped", async () => {
+    // a terminal would show "VALID proof" over the INVALID verdict: carriage return, erase line, cursor up
+    const spoof = "\r\u001b[2KVALID proof\n  ok   tee.type\u001b[1A\u009b2K";
+    const r = JSON.parse(proofFiles["result.json"]);
+    r.proof.tee.tee_type = spoof;
+    r.proof.method = spoof;
+    const t = io({ ...proofFiles, "result.json": JSON.stringify(r) });
+    const args = ["proof", "result.json", "--policy", "policy.json", "--collateral", "collateral.json"];
+    expect(await runCli(args, t.cli)).toBe(1);
+    expect(t.out()).toMatch(/^INVALID proof: method_unsupported: method "\\r\\u001b\[2KVALID proof\\n/);
+    const controls = [...t.out()].filter((c) => c !== "\n" && (c < " " || (c >= "\u007f" && c <= "\u009f")));
+    expect(controls).toEqual([]);
+    expect(
+      t
+        .out()
+        .split("\n")
+        .filter((l) => l.startsWith("VALID")),
+    ).toEqual([]);
+  });
   it("without collateral the proof is invalid, not an error", async () => {
     const t = io(proofFiles);
     expect(await runCli(["proof", "proof.json", "--policy", "policy.json", "--json"], t.cli)).toBe(1);
@@ -163,6 +182,14 @@ describe("zerog-verify proof", () => {
     expect(await runCli(["proof", "result.json"], t.cli)).toBe(1);
     expect(t.out()).toMatch(/^INVALID proof: proof_malformed: the proof file is not JSON/);
   });
+  it.each(["null", "[]", '"proof"', "42"])(
+    "a proof file of JSON %s is an invalid proof (exit 1)",
+    async (json) => {
+      const t = io({ ...proofFiles, "result.json": json });
+      expect(await runCli(["proof", "result.json"], t.cli)).toBe(1);
+      expect(t.out()).toMatch(/^INVALID proof: proof_malformed: the proof file is not a JSON object/);
+    },
+  );
   it("ambiguous input (a flattened result) is caller misuse: exit 2", async () => {
     const r = JSON.parse(proofFiles["result.json"]);
     const t = io({ ...proofFiles, "result.json": JSON.stringify({ ...r.proof, output: r.output }) });

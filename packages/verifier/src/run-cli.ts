@@ -2,7 +2,7 @@ import { CHECK_NAMES, type Check, type CheckName, fail } from "./check.js";
 import type { Collateral } from "./collateral.js";
 import { createPcsCollateralSource } from "./create-pcs-collateral-source.js";
 import { BaseError } from "./errors/base.js";
-import { type FormattableReport, formatReport } from "./format-report.js";
+import { type FormattableReport, formatReport, printable } from "./format-report.js";
 import { bytesToUtf8, hexToBytesStrict } from "./internal/bytes.js";
 import { LIMITS } from "./limits.js";
 import type { PolicyInput } from "./policy.js";
@@ -11,7 +11,8 @@ import { verifyQuote } from "./verify-quote.js";
 
 /** Side effects of the CLI, injected so it runs as a plain function in tests. */
 export interface CliIo {
-  readFile(path: string): Uint8Array | Promise<Uint8Array>;
+  /** The file's bytes, at most `maxBytes` + 1 of them (a longer answer tells the file is too large). */
+  readFile(path: string, maxBytes: number): Uint8Array | Promise<Uint8Array>;
   stdout(text: string): void;
   stderr(text: string): void;
   /** Clock for `proof` without `--now` (unix seconds). */
@@ -100,16 +101,23 @@ function parseArgs(argv: string[]): Args | "help" {
 
 class InputError extends Error {}
 
-async function read(io: CliIo, path: string, what: string): Promise<Uint8Array> {
+/** At most `maxBytes` + 1 bytes of a file: the caller tells a longer file from one that fits. */
+async function read(io: CliIo, path: string, what: string, maxBytes: number): Promise<Uint8Array> {
   try {
-    return await io.readFile(path);
+    return await io.readFile(path, maxBytes);
   } catch (e) {
     throw new InputError(`cannot read ${what} ${path}: ${(e as Error).message}`);
   }
 }
 
+/** Largest policy or collateral file read (the caller's own files). */
+const MAX_JSON_FILE = 64 * 1024 * 1024;
+
 async function readJson(io: CliIo, path: string, what: string): Promise<unknown> {
-  const text = bytesToUtf8(await read(io, path, what));
+  const bytes = await read(io, path, what, MAX_JSON_FILE);
+  if (bytes.length > MAX_JSON_FILE)
+    throw new InputError(`${what} ${path} is larger than ${MAX_JSON_FILE} bytes`);
+  const text = bytesToUtf8(bytes);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -119,6 +127,8 @@ async function readJson(io: CliIo, path: string, what: string): Promise<unknown>
 
 /** Largest proof file read: the bodies' limit twice, base64-encoded, plus the rest. */
 const MAX_PROOF_FILE = 4 * LIMITS.bodyBytes;
+/** Largest quote file read: hex text of the largest quote, with room for whitespace; beyond, input_too_large. */
+const MAX_QUOTE_FILE = 4 * LIMITS.quoteBytes;
 
 /** The proof file as JSON, or why it is not one (attacker input: a report, not an error). */
 function parseProofFile(bytes: Uint8Array): { value: unknown } | { invalid: Check } {
@@ -130,13 +140,23 @@ function parseProofFile(bytes: Uint8Array): { value: unknown } | { invalid: Chec
         `the proof file is larger than ${MAX_PROOF_FILE} bytes`,
       ),
     };
+  let value: unknown;
   try {
-    return { value: JSON.parse(bytesToUtf8(bytes)) };
+    value = JSON.parse(bytesToUtf8(bytes));
   } catch (e) {
     return {
       invalid: fail("proof.format", "proof_malformed", `the proof file is not JSON: ${(e as Error).message}`),
     };
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return {
+      invalid: fail(
+        "proof.format",
+        "proof_malformed",
+        `the proof file is not a JSON object (a ComputeResult or a ComputeProof): ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`,
+      ),
+    };
+  return { value };
 }
 
 function invalidProof(check: Check) {
@@ -192,11 +212,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         : undefined;
     let report: FormattableReport;
     if (args.command === "quote") {
-      const quote = decodeQuoteFile(await read(io, args.file, "quote"));
+      const quote = decodeQuoteFile(await read(io, args.file, "quote", MAX_QUOTE_FILE));
       report = await verifyQuote(quote, collateral as Collateral, { now: args.now ?? io.now(), policy });
     } else {
       const now = args.now ?? io.now();
-      const input = parseProofFile(await read(io, args.file, "proof"));
+      const input = parseProofFile(await read(io, args.file, "proof", MAX_PROOF_FILE));
       report =
         "invalid" in input
           ? invalidProof(input.invalid)
@@ -207,10 +227,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     );
     return report.ok ? 0 : 1;
   } catch (e) {
-    if (e instanceof InputError) io.stderr(`zerog-verify: ${e.message}\n`);
+    if (e instanceof InputError) io.stderr(`zerog-verify: ${printable(e.message)}\n`);
     else if (e instanceof BaseError)
-      io.stderr(`zerog-verify: ${[e.shortMessage, ...(e.metaMessages ?? [])].join("\n  ")}\n`);
-    else io.stderr(`zerog-verify: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+      io.stderr(`zerog-verify: ${[e.shortMessage, ...(e.metaMessages ?? [])].map(printable).join("\n  ")}\n`);
+    else
+      io.stderr(
+        `zerog-verify: unexpected error: ${((e as Error)?.stack ?? String(e)).split("\n").map(printable).join("\n")}\n`,
+      );
     return 2;
   }
 }

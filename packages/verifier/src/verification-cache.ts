@@ -21,7 +21,7 @@ export interface CacheEntries {
   dcap: CachedQuoteResult;
   /** Event-log replays, by sha256 of the log text. */
   eventLog: ReplayEventLogReturnType;
-  /** NRAS token checks, by sha256 of token + JWKS + issuers. */
+  /** NRAS token checks, by sha256 of token + JWKS + issuers; valid for any `now` in [notBefore, notAfter). */
   token: { payload: Record<string, unknown>; notBefore: number; notAfter: number };
   /** secp256k1 recoveries (a pure function of text and signature), by signature + text. */
   signer: { address: string; pubkey: string } | undefined;

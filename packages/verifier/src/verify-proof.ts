@@ -1,4 +1,4 @@
-import { type Check, type CheckName, fail, firstFailure, type Reason, skip } from "./check.js";
+import { CHECK_NAMES, type Check, type CheckName, fail, firstFailure, type Reason, skip } from "./check.js";
 import { fineTuningArtifact } from "./checks/fine-tuning-artifact.js";
 import { fineTuningDelivery } from "./checks/fine-tuning-delivery.js";
 import { fineTuningSettlementSignature } from "./checks/fine-tuning-settlement-signature.js";
@@ -25,7 +25,13 @@ import type { CollateralUnavailableError, InvalidInputError } from "./errors/inp
 import { verifyGpuEvidence } from "./gpu.js";
 import type { ComputeProofInput, ComputeResultInput } from "./normalize-proof.js";
 import type { PolicyInput, ReportDataBindingName, TcbStatus } from "./policy.js";
-import { blockedByFormat, type ProofContext, proofContext, proofOf } from "./proof-context.js";
+import {
+  blockedByFormat,
+  type ProofContext,
+  proofContext,
+  proofOf,
+  signedResponse,
+} from "./proof-context.js";
 import type { CollateralOrigin } from "./quote-context.js";
 import { applyRequirements } from "./report.js";
 import type { VerificationCache } from "./verification-cache.js";
@@ -71,9 +77,9 @@ export interface VerifyProofReturnType {
   reportDataBinding?: ReportDataBindingName;
   /** Compose hash replayed from the RTMR3 event log. */
   composeHash?: string;
-  /** Assistant text of the signed response body (choice 0). */
+  /** Assistant text of the signed response body (choice 0), once its signature verified. */
   output?: string;
-  /** The signed response's `created` (unix seconds). */
+  /** The signed response's `created` (unix seconds), once its signature verified. */
   signedTime?: number;
 }
 
@@ -168,9 +174,10 @@ function extras(
   if (binding) out.reportDataBinding = binding as ReportDataBindingName;
   const composeHash = detail("tee.compose_hash", "composeHash");
   if (composeHash) out.composeHash = composeHash as string;
-  if (ctx.response?.ok) {
-    out.output = ctx.response.value.output;
-    if (ctx.response.value.created.length === 1) out.signedTime = ctx.response.value.created[0] as number;
+  const response = signedResponse(ctx);
+  if (response?.ok) {
+    out.output = response.value.output;
+    if (response.value.created.length === 1) out.signedTime = response.value.created[0] as number;
   }
   return out;
 }
@@ -207,7 +214,9 @@ export async function verifyProof(
     await gpuCheck(ctx),
     run(FRESHNESS),
   ];
-  const checks = applyRequirements(raw, ctx.policy, [...raw.map((c) => c.name), "result.output"]);
+  // Every step of a proof, of either kind: a required step this proof does not have fails (a fine-tuning proof
+  // has no response.signature, a bare proof no result.output), never silently dropped.
+  const checks = applyRequirements(raw, ctx.policy, CHECK_NAMES);
   const f = firstFailure(checks);
   const warnings: Warning[] = [];
   if (weakWorkloadPin(ctx.policy.tee, ctx.policy.dockerDigests))

@@ -44,4 +44,21 @@ describe("bin/zerog-verify.js (spawned)", () => {
     });
     expect(usage.status).toBe(2);
   });
+  it("reads no more of an endless proof or quote file than its limit: exit 1, input_too_large", () => {
+    // /dev/zero never ends: a whole-file read grew to 2 GiB before it failed (exit 2)
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ["bin/zerog-verify.js", ...args, "--now", "1751624191"], {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    const proof = run("proof", "/dev/zero");
+    expect(proof.stderr).toBe("");
+    expect(proof.status).toBe(1);
+    expect(proof.stdout).toMatch(/^INVALID proof: input_too_large: /);
+    const quote = run("quote", "/dev/zero", "--collateral", "test/vectors/dcap/tdx_quote_collateral.json");
+    expect(quote.stderr).toBe("");
+    expect(quote.status).toBe(1);
+    expect(quote.stdout).toMatch(/^INVALID quote: input_too_large: /);
+  });
 });

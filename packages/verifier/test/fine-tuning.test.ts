@@ -80,6 +80,33 @@ describe("verifyProof on a fine-tuning proof", () => {
     expect(strict.reason).toBe("check_skipped");
   });
 
+  it("a policy requiring a chat step refuses a fine-tuning proof, which has none (and the reverse)", async () => {
+    const fx = makeFineTuningFixture();
+    const r = await verify(fx, { ...fx.policy, requiredChecks: ["response.signature"] });
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.name === "response.signature")).toMatchObject({
+      status: "fail",
+      reason: "check_skipped",
+    });
+    const chat = makeFixture();
+    const c = await verify(chat, { ...chat.policy, requiredChecks: ["fine_tuning.tag_signature"] });
+    expect(c.ok).toBe(false);
+    expect(c.reason).toBe("check_skipped");
+  });
+
+  it("reports no output or signed time from chat bodies nobody checked", async () => {
+    const fx = makeFineTuningFixture();
+    const chat = makeFixture().result.proof;
+    fx.result.proof.requestBody = chat.requestBody;
+    fx.result.proof.responseBody = new TextEncoder().encode(
+      '{"created":4102444800,"choices":[{"index":0,"message":{"content":"unsigned"}}]}',
+    );
+    const r = await verify(fx);
+    expect(r.ok).toBe(true);
+    expect(r.output).toBeUndefined();
+    expect(r.signedTime).toBeUndefined();
+  });
+
   describe("attacks", () => {
     const failing = async (mutate: (fx: Fixture) => void) => {
       const fx = makeFineTuningFixture();

@@ -1,9 +1,47 @@
-import { runtimeEvent } from "@chaoschain/zerog-tee-sim";
+import { createEnclaveKey, runtimeEvent } from "@chaoschain/zerog-tee-sim";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
-import { CHECK_NAMES, createVerificationCache, verifyProof } from "../src/index.js";
+import {
+  CHECK_NAMES,
+  type CheckName,
+  createVerificationCache,
+  runtimeEventDigest,
+  type VerifyProofReturnType,
+  verifyProof,
+} from "../src/index.js";
 import { enclave, hex, makeFixture, NOW, resign, toProtoJson } from "./fixtures.js";
+
+const checkOf = (r: VerifyProofReturnType, name: CheckName) => r.checks.find((c) => c.name === name);
+
+/** Each of `names` was skipped because `by` did not pass. */
+function expectBlocked(r: VerifyProofReturnType, names: readonly CheckName[], by: CheckName) {
+  for (const name of names)
+    expect(checkOf(r, name)).toMatchObject({
+      status: "skipped",
+      skipReason: "dependency_failed",
+      details: { dependsOn: by },
+    });
+}
+
+/** A TD that extended a compose-hash after system-ready, its log entry rewritten by `edit`: refused. */
+async function expectLateComposeHashRefused(
+  payload: Uint8Array,
+  edit: (entry: Record<string, unknown>) => void,
+) {
+  const f = makeFixture({
+    attestation: { editEvents: (ev) => [...ev, runtimeEvent("compose-hash", payload)] },
+  });
+  const tee = f.result.proof.tee as { eventLog: string };
+  const log = JSON.parse(tee.eventLog) as Array<Record<string, unknown>>;
+  const last = log[log.length - 1] as Record<string, unknown>;
+  expect(last.event).toBe("compose-hash");
+  edit(last);
+  tee.eventLog = JSON.stringify(log);
+  const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+  expect(r.ok).toBe(false);
+  expect(checkOf(r, "tee.event_log")).toMatchObject({ status: "fail", reason: "event_log_invalid" });
+}
 
 describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
   const fx = makeFixture();
@@ -66,6 +104,16 @@ describe("verifyProof on a synthetic dstack provider (test root CA)", () => {
     });
     expect(late.reason).toBe("collateral_expired");
   });
+  it("a cached NRAS token expires at the very second a fresh check says it does", async () => {
+    const exp = NOW + 3600; // the simulator's token lives an hour
+    const at = (now: number, cache?: ReturnType<typeof createVerificationCache>) =>
+      verifyProof(fx.result, { now, collateral: fx.collateral, policy: fx.policy, cache });
+    const gpu = (r: Awaited<ReturnType<typeof at>>) => r.checks.find((c) => c.name === "gpu.evidence");
+    const cache = createVerificationCache();
+    expect(gpu(await at(exp + 59, cache))?.status).toBe("pass");
+    expect(gpu(await at(exp + 60))).toMatchObject({ status: "fail", reason: "gpu_token_invalid" });
+    expect(gpu(await at(exp + 60, cache))).toMatchObject({ status: "fail", reason: "gpu_token_invalid" });
+  });
 });
 
 describe("honest reports", () => {
@@ -124,6 +172,71 @@ describe("honest reports", () => {
     });
     expect(r.ok).toBe(true);
     expect(r.checks.find((c) => c.name === "freshness")?.message).toMatch(/unsigned timestamp says 30 s old/);
+  });
+  it("never passes a TEE step on a quote whose signature does not verify (the forger chose its fields)", async () => {
+    const f = makeFixture();
+    const quote = (f.result.proof.attestation as Uint8Array).slice();
+    // v4 TDX quote: header 48 + TD report 584 + signature data length 4, then the ECDSA signature
+    const at = 48 + 584 + 4 + 10;
+    quote[at] = (quote[at] as number) ^ 1;
+    f.result.proof.attestation = quote;
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.name === "quote.signature_chain")?.status).toBe("fail");
+    const teeSteps = CHECK_NAMES.filter((n) => n.startsWith("tee."));
+    expect(teeSteps).toHaveLength(6);
+    expectBlocked(r, teeSteps, "quote.signature_chain");
+    expect(r.reportDataBinding).toBeUndefined();
+    expect(r.composeHash).toBeUndefined();
+  });
+  it("a proof carrying a field in both spellings is malformed: a snake_case reader would see other bytes", async () => {
+    const f = makeFixture();
+    const json = toProtoJson(f.result) as { proof: Record<string, unknown> };
+    json.proof.response_body = Buffer.from(
+      '{"choices":[{"index":0,"message":{"content":"forged"}}]}',
+    ).toString("base64");
+    const r = await verifyProof(json as never, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.ok).toBe(false);
+    expect(r.checks[0]).toMatchObject({ status: "fail", reason: "proof_malformed" });
+    expect(r.checks[0]?.details?.field).toBe("proof.response_body");
+  });
+  it("reads no output or time from a response whose signature does not verify", async () => {
+    const f = makeFixture();
+    const body = new TextEncoder().encode(
+      '{"created":4102444800,"choices":[{"index":0,"message":{"content":"forged"}}]}',
+    );
+    resign(f, body, createEnclaveKey({ seed: "not the enclave" }));
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.checks.find((c) => c.name === "response.signature")?.status).toBe("fail");
+    expectBlocked(r, ["result.output", "freshness"], "response.signature");
+    expect(r.output).toBeUndefined();
+    expect(r.signedTime).toBeUndefined();
+  });
+  it("a late compose-hash cannot hide by moving the name/payload colon (v1 digests join them with ':')", async () => {
+    // the same digest input "compose-hash" ":" ":0707…" read as "compose-hash:" ":" "0707…"
+    await expectLateComposeHashRefused(Uint8Array.of(0x3a, ...new Uint8Array(32).fill(7)), (entry) => {
+      entry.event = "compose-hash:";
+      entry.event_payload = (entry.event_payload as string).slice(2);
+    });
+  });
+  it("a late compose-hash cannot hide as an RTMR3 event of another type with its digest stated", async () => {
+    const payload = new Uint8Array(32).fill(7);
+    await expectLateComposeHashRefused(payload, (entry) => {
+      entry.event_type = 1;
+      entry.digest = hex(runtimeEventDigest("compose-hash", payload));
+    });
+  });
+  it("a result whose proof or output has the wrong type is an invalid proof, not an exception", async () => {
+    const f = makeFixture();
+    for (const [input, field] of [
+      [{ output: "x", proof: "x" }, "result.proof"],
+      [{ output: 5, proof: f.result.proof }, "result.output"],
+    ] as const) {
+      const r = await verifyProof(input as never, { now: NOW, collateral: f.collateral, policy: f.policy });
+      expect(r.ok).toBe(false);
+      expect(r.checks[0]).toMatchObject({ name: "proof.format", status: "fail", reason: "proof_malformed" });
+      expect(r.checks[0]?.details?.field).toBe(field);
+    }
   });
 });
 

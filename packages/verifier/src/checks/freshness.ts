@@ -1,5 +1,5 @@
 import { blocked, type Check, fail, pass, skip } from "../check.js";
-import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
+import { blockedByFormat, type ProofContext, proofOf, signedResponse } from "../proof-context.js";
 
 const NAME = "freshness";
 
@@ -23,7 +23,10 @@ export function freshness(ctx: ProofContext): Check {
     );
   const { now, policy } = ctx;
   const ts = p.timestamp === 0n ? undefined : p.timestamp;
-  const created = ctx.response?.ok ? ctx.response.value.created : [];
+  if (!ctx.response) return blocked(NAME, "response.bodies");
+  const response = signedResponse(ctx);
+  if (!response) return blocked(NAME, "response.signature");
+  const created = response.ok ? response.value.created : [];
   if (created.length > 1)
     return fail(
       NAME,
@@ -33,7 +36,6 @@ export function freshness(ctx: ProofContext): Check {
     );
   const signed = created[0];
   if (signed === undefined) {
-    if (!ctx.response) return blocked(NAME, "response.bodies");
     const unsigned =
       ts === undefined
         ? "no timestamp either"

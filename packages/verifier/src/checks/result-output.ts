@@ -1,6 +1,6 @@
 import { blocked, type Check, fail, pass } from "../check.js";
 import type { NormalizedFineTuningDelivery } from "../normalize-proof.js";
-import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
+import { blockedByFormat, type ProofContext, proofOf, signedResponse } from "../proof-context.js";
 
 const NAME = "result.output";
 
@@ -14,16 +14,18 @@ export function resultOutput(ctx: ProofContext): Check {
   const claimed = ctx.output ?? "";
   if (p.fineTuning) return artifactReference(claimed, p.fineTuning);
   if (!ctx.response) return blocked(NAME, "response.bodies");
-  if (!ctx.response.ok)
+  const response = signedResponse(ctx);
+  if (!response) return blocked(NAME, "response.signature");
+  if (!response.ok)
     return fail(
       NAME,
       "output_mismatch",
-      `the signed response body has no chat completion text: ${ctx.response.message}`,
+      `the signed response body has no chat completion text: ${response.message}`,
     );
-  const signed = ctx.response.value.output;
+  const signed = response.value.output;
   return signed === claimed
     ? pass(NAME, "the result's output is exactly the text of the signed response", {
-        format: ctx.response.value.format,
+        format: response.value.format,
       })
     : fail(NAME, "output_mismatch", "the result's output differs from the text of the signed response", {
         outputLength: claimed.length,
