@@ -224,7 +224,11 @@ describe("zerog result verifies the proof here", () => {
       exitCodes.ok,
     );
     expect(flag.out.stdout).toBe("The answer is 42.\n");
-    expect(flag.out.stderr).toBe("zerog: proof verified here under the policy in p.json (--policy)\n");
+    // The checks the policy did not require are named: skipped, never passed.
+    expect(flag.out.stderr).toBe(
+      "zerog: proof verified here under the policy in p.json (--policy); skipped, as the policy does not " +
+        "require them: tee.measurements, tee.workload, gpu.evidence\n",
+    );
     const env = io(false, { "p.json": policy }, { ZEROG_VERIFY_POLICY: "p.json" });
     expect(await runCli(["result", "job_real", "--url", url], env.io, "0")).toBe(exitCodes.ok);
     expect(env.out.stderr).toContain("under the policy in p.json (ZEROG_VERIFY_POLICY)");

@@ -482,7 +482,10 @@ async function result(
     // A pipe gets the output exactly; a terminal gets it inert.
     const output = io.isTTY ? inert(r.output) : r.output;
     io.stdout(output.endsWith("\n") ? output : `${output}\n`);
-    io.stderr(`zerog: proof ${verified}${r.verification ? ` under ${policy}` : ""}\n`);
+    const skipped = r.verification?.skipped.length
+      ? `; skipped, as the policy does not require them: ${r.verification.skipped.join(", ")}`
+      : "";
+    io.stderr(`zerog: proof ${verified}${r.verification ? ` under ${policy}` : ""}${skipped}\n`);
   }
   if (flags.out && !flags.json) io.stderr(`zerog: result with proof written to ${flags.out}\n`);
   return exitCodes.ok;

@@ -87,7 +87,9 @@ describe("fine-tuning, end to end", () => {
     const result = await zerog("result", jobId);
     expect(result).toMatchObject({
       code: 0,
-      stderr: `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY)\n`,
+      stderr:
+        `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY); ` +
+        "skipped, as the policy does not require them: fine_tuning.artifact, freshness\n",
     });
     checkArtifact(JSON.parse(result.stdout));
   });
