@@ -18,7 +18,7 @@ import {
 import { ZeroGComputeAdapter } from "./adapter.js";
 import { maxTimeoutSeconds, type VerifyOptions } from "./config.js";
 import { ProofVerificationError, verificationHints } from "./errors.js";
-import type { JobStatus } from "./views.js";
+import { hex, type JobStatus } from "./views.js";
 
 /** Side effects of the CLI, injected so that it runs as a plain function in tests. */
 export interface CliIo {
@@ -250,11 +250,7 @@ function printReport(io: CliIo, report: VerifyProofReturnType, policy: string): 
 
 function jsonText(value: unknown): string {
   const replacer = (_k: string, v: unknown) =>
-    typeof v === "bigint"
-      ? v.toString()
-      : v instanceof Uint8Array
-        ? Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("")
-        : v;
+    typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? hex(v) : v;
   // JSON escapes C0 controls itself; the rest (C1, bidi overrides) as \uXXXX, which JSON reads back.
   return `${inert(JSON.stringify(value, replacer, 2))}\n`;
 }

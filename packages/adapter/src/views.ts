@@ -210,7 +210,21 @@ export function jobStatus(job: Job): JobStatus {
   return status;
 }
 
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const hexDigits = new TextEncoder().encode("0123456789abcdef");
+
+/**
+ * Lowercase hex of `bytes`, in Node and browsers alike. Built in one buffer: an array of one string per
+ * byte costs some 30 times the bytes, and a bridge chooses how large a quote or a body is.
+ */
+export function hex(bytes: Uint8Array): string {
+  const out = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    out[2 * i] = hexDigits[b >> 4]!;
+    out[2 * i + 1] = hexDigits[b & 15]!;
+  }
+  return new TextDecoder().decode(out);
+}
 
 function base64(bytes: Uint8Array): string {
   let binary = "";
