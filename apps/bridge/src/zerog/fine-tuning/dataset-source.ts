@@ -179,7 +179,8 @@ async function readDatasetFile(
   }
   let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the stat below refuses anything but a file.
+    file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const stat = await file.stat();
     if (!stat.isFile()) return { ok: false, problem: `${path} is not a regular file` };
     if (stat.size > policy.maxBytes)
@@ -196,6 +197,18 @@ async function readDatasetFile(
   } finally {
     await file?.close();
   }
+}
+
+/** The URL's last path segment as a file name of `[\w.-]` only; malformed percent-encoding stays encoded. */
+function uploadFileName(url: URL): string {
+  const segment = url.pathname.split("/").at(-1) ?? "";
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    name = segment;
+  }
+  return name.replace(/[^\w.-]/g, "_").slice(0, 255) || "dataset.jsonl";
 }
 
 /** GET over https: no redirects, no compression, the body capped at `maxBytes`, one overall timeout. */
@@ -259,8 +272,7 @@ function fetchDataset(
           chunks.push(chunk);
         });
         res.on("end", () => {
-          const name = decodeURIComponent(url.pathname.split("/").at(-1) || "") || "dataset.jsonl";
-          finish({ ok: true, bytes: Buffer.concat(chunks, size), fileName: name.replace(/[^\w.-]/g, "_") });
+          finish({ ok: true, bytes: Buffer.concat(chunks, size), fileName: uploadFileName(url) });
         });
         res.on("error", (err) => finish({ ok: false, problem: `fetching ${where} failed (${err.message})` }));
         res.on("close", () => {
