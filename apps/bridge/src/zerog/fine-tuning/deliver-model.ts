@@ -53,11 +53,22 @@ const notAcknowledged =
  * artifact reference and its proof.
  */
 export async function deliverModel(p: DeliverModelParameters): Promise<BackendJobResult> {
+  const dir = await jobArtifactsDir(p.deps.options.artifactsDir, p.ctx.jobId);
+  try {
+    return await deliverInto(p, dir);
+  } catch (err) {
+    // A refused, partial or undecryptable download (up to maxModelBytes) must not stay on disk; a resumed
+    // job downloads again.
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function deliverInto(p: DeliverModelParameters, dir: string): Promise<BackendJobResult> {
   const { deps, service, ctx } = p;
-  const { serving, options } = deps;
+  const { serving } = deps;
   const { signal } = ctx;
   const taskId = p.checkpoint.taskId as string;
-  const dir = await jobArtifactsDir(options.artifactsDir, ctx.jobId);
   let deliverable = await onChain(p, taskId);
 
   p.show(taskProgress("Delivered"));
@@ -138,7 +149,6 @@ export async function deliverModel(p: DeliverModelParameters): Promise<BackendJo
   });
   const verdict = await deps.checkProof?.(proof);
   if (verdict && !verdict.ok) {
-    await rm(dir, { recursive: true, force: true });
     throw proofInvalid(
       `the proof of task ${taskId} does not verify (${verdict.reason}); the model is withheld`,
     );
