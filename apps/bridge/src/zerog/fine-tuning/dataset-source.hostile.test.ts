@@ -7,7 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selfSignedCert } from "../../../test/self-signed-cert.js";
-import { type DatasetPolicy, defaultDatasetPolicy, loadDataset } from "./dataset-source.js";
+import {
+  type DatasetPolicy,
+  defaultDatasetPolicy,
+  loadDataset,
+  parseDatasetSource,
+} from "./dataset-source.js";
 
 const DATASET = '{"instruction":"Say hi","output":"hi"}\n';
 
@@ -56,5 +61,35 @@ describe("loadDataset with hostile datasets", () => {
       expect(r.ok, path).toBe(true);
       if (r.ok) expect(r.dataset.fileName, path).toMatch(/^[\w.-]+$/);
     }
+  });
+
+  it('"*" (any host) does not reach the bridge\'s own network: private and loopback addresses are refused, named hosts are not', async () => {
+    const any = { ...policy, httpsHosts: ["*"] };
+    for (const host of [
+      "127.0.0.1",
+      "10.0.0.8",
+      "169.254.169.254",
+      "[::1]",
+      "[::ffff:127.0.0.1]",
+      "0.0.0.0",
+    ]) {
+      const r = parseDatasetSource(`https://${host}/set.jsonl`, any);
+      expect(r.ok ? "ok" : r.description, host).toMatch(/is not a public address/);
+    }
+    expect(parseDatasetSource("https://93.184.215.14/set.jsonl", any).ok).toBe(true);
+    // A name that resolves to loopback is refused when the connection is made.
+    const port = (server.address() as AddressInfo).port;
+    const r = await loadDataset(
+      { kind: "https", url: new URL(`https://localhost:${port}/set.jsonl`) },
+      any,
+      signal,
+    );
+    expect(r.ok ? "ok" : r.problem).toMatch(
+      /localhost resolves to a non-public address \(127\.0\.0\.1|::1\)/,
+    );
+    // Named explicitly by the operator, a private host is fetched.
+    expect((await loadDataset({ kind: "https", url: new URL(`${base}/set.jsonl`) }, policy, signal)).ok).toBe(
+      true,
+    );
   });
 });
