@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { constants } from "node:fs";
 import { open, realpath } from "node:fs/promises";
 import https from "node:https";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { isAbsolute, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FieldViolation } from "@chaoschain/zerog-core";
@@ -98,6 +100,12 @@ export function parseDatasetSource(
     if (url.protocol !== "https:") return refuse("INVALID_VALUE", "datasets are fetched over https:// only");
     if (url.username || url.password)
       return refuse("INVALID_VALUE", "credentials in the URL are not accepted");
+    const host = bareHost(url.hostname);
+    if (!hostNamed(host, policy.httpsHosts) && isIP(host) !== 0 && !isPublicAddress(host))
+      return refuse(
+        "INVALID_VALUE",
+        `${host} is not a public address; name it in --dataset-https-hosts to fetch datasets from it`,
+      );
     if (!hostAllowed(url.hostname, policy.httpsHosts)) {
       return refuse(
         "INVALID_VALUE",
@@ -114,10 +122,74 @@ export function parseDatasetSource(
   );
 }
 
+const bareHost = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, "");
+
 function hostAllowed(host: string, allowed: readonly string[]): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return allowed.some((a) => a === "*" || a.toLowerCase().replace(/^\[|\]$/g, "") === h);
+  return allowed.includes("*") || hostNamed(bareHost(host), allowed);
 }
+
+/** Whether the operator named this host itself (not only through `*`). */
+function hostNamed(host: string, allowed: readonly string[]): boolean {
+  return allowed.some((a) => a !== "*" && bareHost(a) === host);
+}
+
+/** Loopback, private, link-local, shared, multicast and reserved ranges: the bridge's own network. */
+const nonPublic = new BlockList();
+for (const [net, bits] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["224.0.0.0", 3],
+] as const)
+  nonPublic.addSubnet(net, bits, "ipv4");
+for (const [net, bits] of [
+  ["::", 127],
+  ["64:ff9b::", 96],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["fec0::", 10],
+  ["ff00::", 8],
+] as const)
+  nonPublic.addSubnet(net, bits, "ipv6");
+
+/** Whether an IP address is on the public internet (an IPv4-mapped IPv6 address is judged as IPv4). */
+function isPublicAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped) return isPublicAddress(mapped);
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (family === 6 && /^::ffff:/i.test(address)) return false;
+  return !nonPublic.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+class NonPublicAddressError extends Error {
+  override name = "NonPublicAddressError";
+}
+
+/** DNS lookup that fails when the name resolves to any non-public address (`*` never reaches our own network). */
+const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    if (err) return callback(err, "", 0);
+    const bad = addresses.find((a) => !isPublicAddress(a.address));
+    if (bad)
+      return callback(
+        new NonPublicAddressError(`${hostname} resolves to a non-public address (${bad.address})`),
+        "",
+        0,
+      );
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0];
+    if (!first)
+      return callback(Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" }), "", 0);
+    callback(null, first.address, first.family);
+  });
+};
 
 /** A dataset read and checked: its bytes, sha256 and shape. */
 export interface LoadedDataset {
@@ -179,7 +251,8 @@ async function readDatasetFile(
   }
   let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the stat below refuses anything but a file.
+    file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const stat = await file.stat();
     if (!stat.isFile()) return { ok: false, problem: `${path} is not a regular file` };
     if (stat.size > policy.maxBytes)
@@ -196,6 +269,18 @@ async function readDatasetFile(
   } finally {
     await file?.close();
   }
+}
+
+/** The URL's last path segment as a file name of `[\w.-]` only; malformed percent-encoding stays encoded. */
+function uploadFileName(url: URL): string {
+  const segment = url.pathname.split("/").at(-1) ?? "";
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    name = segment;
+  }
+  return name.replace(/[^\w.-]/g, "_").slice(0, 255) || "dataset.jsonl";
 }
 
 /** GET over https: no redirects, no compression, the body capped at `maxBytes`, one overall timeout. */
@@ -228,6 +313,7 @@ function fetchDataset(
       url,
       {
         headers: { accept: "application/jsonl, application/x-ndjson, text/plain, */*" },
+        ...(hostNamed(bareHost(url.hostname), policy.httpsHosts) ? {} : { lookup: publicOnlyLookup }),
         ...(policy.httpsCa ? { ca: policy.httpsCa } : {}),
       },
       (res) => {
@@ -259,8 +345,7 @@ function fetchDataset(
           chunks.push(chunk);
         });
         res.on("end", () => {
-          const name = decodeURIComponent(url.pathname.split("/").at(-1) || "") || "dataset.jsonl";
-          finish({ ok: true, bytes: Buffer.concat(chunks, size), fileName: name.replace(/[^\w.-]/g, "_") });
+          finish({ ok: true, bytes: Buffer.concat(chunks, size), fileName: uploadFileName(url) });
         });
         res.on("error", (err) => finish({ ok: false, problem: `fetching ${where} failed (${err.message})` }));
         res.on("close", () => {
@@ -273,7 +358,13 @@ function fetchDataset(
       policy.fetchTimeoutMs,
     );
     req.on("error", (err: NodeJS.ErrnoException) =>
-      finish({ ok: false, problem: `fetching ${where} failed (${err.code ?? err.message})` }),
+      finish({
+        ok: false,
+        problem:
+          err instanceof NonPublicAddressError
+            ? `${err.message}; name the host in --dataset-https-hosts to fetch datasets from it`
+            : `fetching ${where} failed (${err.code ?? err.message})`,
+      }),
     );
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });

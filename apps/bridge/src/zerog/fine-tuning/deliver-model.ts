@@ -53,11 +53,22 @@ const notAcknowledged =
  * artifact reference and its proof.
  */
 export async function deliverModel(p: DeliverModelParameters): Promise<BackendJobResult> {
+  const dir = await jobArtifactsDir(p.deps.options.artifactsDir, p.ctx.jobId);
+  try {
+    return await deliverInto(p, dir);
+  } catch (err) {
+    // A refused, partial or undecryptable download (up to maxModelBytes) must not stay on disk; a resumed
+    // job downloads again.
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function deliverInto(p: DeliverModelParameters, dir: string): Promise<BackendJobResult> {
   const { deps, service, ctx } = p;
-  const { serving, options } = deps;
+  const { serving } = deps;
   const { signal } = ctx;
   const taskId = p.checkpoint.taskId as string;
-  const dir = await jobArtifactsDir(options.artifactsDir, ctx.jobId);
   let deliverable = await onChain(p, taskId);
 
   p.show(taskProgress("Delivered"));
@@ -96,7 +107,18 @@ export async function deliverModel(p: DeliverModelParameters): Promise<BackendJo
     );
   }
   const settlement = await serving.findSettlement(service.provider, taskId, p.checkpoint.fromBlock ?? 0);
-  if (settlement) checkSettlement(p, settlement, deliverable);
+  if (settlement)
+    checkSettlement(
+      {
+        chainId: deps.chainId,
+        fineTuningContract: serving.address,
+        teeSigner: service.teeSignerAddress,
+        user: deps.wallet.address,
+        nonce: p.checkpoint.nonce === undefined ? undefined : BigInt(p.checkpoint.nonce),
+      },
+      settlement,
+      deliverable,
+    );
   else
     deps.logger.warn(
       { jobId: ctx.jobId, taskId },
@@ -138,7 +160,6 @@ export async function deliverModel(p: DeliverModelParameters): Promise<BackendJo
   });
   const verdict = await deps.checkProof?.(proof);
   if (verdict && !verdict.ok) {
-    await rm(dir, { recursive: true, force: true });
     throw proofInvalid(
       `the proof of task ${taskId} does not verify (${verdict.reason}); the model is withheld`,
     );
@@ -202,11 +223,25 @@ async function waitForSettlement(p: DeliverModelParameters, taskId: string): Pro
   }
 }
 
-/** The settlement must be signed by the TEE over exactly what is on chain for this task and wallet. */
-function checkSettlement(p: DeliverModelParameters, s: Settlement, d: Deliverable): void {
+/** What a settlement must match: this chain, contract, TEE signer, wallet and the job's own task nonce. */
+export interface SettlementExpectation {
+  chainId: bigint;
+  fineTuningContract: string;
+  teeSigner: string;
+  user: string;
+  /** The nonce this job created its task with (undefined for checkpoints that predate it). */
+  nonce: bigint | undefined;
+}
+
+/**
+ * The settlement must be signed by the TEE over exactly what is on chain for this task, this wallet and
+ * the nonce this job created its task with (a provider that hands a resumed job another task of this
+ * wallet, found by nonce in its own task list, is caught here); throws proof_invalid otherwise.
+ */
+export function checkSettlement(expected: SettlementExpectation, s: Settlement, d: Deliverable): void {
   const digest = fineTuningSettlementDigest({
-    chainId: p.deps.chainId,
-    fineTuningContract: p.deps.serving.address,
+    chainId: expected.chainId,
+    fineTuningContract: expected.fineTuningContract,
     id: s.id,
     encryptedSecret: getBytes(s.encryptedSecret),
     modelRootHash: getBytes(s.modelRootHash),
@@ -217,15 +252,16 @@ function checkSettlement(p: DeliverModelParameters, s: Settlement, d: Deliverabl
   const signer = recoverDigestSigner(digest, getBytes(s.signature))?.address;
   const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   if (
-    signer !== p.service.teeSignerAddress ||
+    signer !== expected.teeSigner ||
     s.id !== d.id ||
     !same(s.encryptedSecret, d.encryptedSecret) ||
     !same(s.modelRootHash, d.modelRootHash) ||
-    !same(s.user, p.deps.wallet.address)
+    !same(s.user, expected.user) ||
+    (expected.nonce !== undefined && s.nonce !== expected.nonce)
   ) {
     throw proofInvalid(
       `the settlement of task ${d.id} (transaction ${s.txHash}) is not the TEE's signature over this delivery ` +
-        `(signer ${signer ?? "unrecoverable"}, expected ${p.service.teeSignerAddress})`,
+        `(signer ${signer ?? "unrecoverable"}, expected ${expected.teeSigner}; nonce ${s.nonce}, this job's task ${expected.nonce ?? "unrecorded"})`,
     );
   }
 }

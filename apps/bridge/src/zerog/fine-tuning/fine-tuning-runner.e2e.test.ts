@@ -406,8 +406,8 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     }
   });
 
-  it("a served model that differs from the on-chain modelRootHash fails proof_invalid (the SDK only warns)", async () => {
-    const { runner, serving } = await newRunner();
+  it("a served model that differs from the on-chain modelRootHash fails proof_invalid (the SDK only warns) and is deleted", async () => {
+    const { runner, serving, wallet } = await newRunner();
     await ft().setFaults({ corruptDelivery: true });
     try {
       const { ctx, checkpoints } = context();
@@ -417,6 +417,8 @@ describe("fine-tuning on the devnet through the real protocol", () => {
       expect((await serving.deliverable(ft().address, checkpoints.at(-1)!.taskId!))?.acknowledged).toBe(
         false,
       );
+      // The refused download (up to maxModelBytes) is not left on disk job after job.
+      await expect(stat(join(root, `artifacts-${wallet.address}`, ctx.jobId))).rejects.toThrow(/ENOENT/);
     } finally {
       await ft().setFaults({});
     }

@@ -37,20 +37,23 @@ export const deliveredStates: ReadonlySet<string> = new Set(["Delivered", "UserA
 
 /**
  * The job progress for a provider task state; `log` (the task log's tail) refines training with the
- * last `step i/N` or `epoch i/N` line. An unknown state (another provider version) keeps `previous`'s
- * fraction and shows the state's name.
+ * last `step i/N` or `epoch i/N` line. The fraction never falls below `previous`'s (a provider whose
+ * state or step count goes backwards does not move the job back). An unknown state (another provider
+ * version) keeps `previous`'s fraction and shows the state's name, printable and at most 64 characters.
  *
  * @example
  * taskProgress("Training", "step 2/4 loss=1.2") // { progress: 0.45, stage: "Training", message: "training, step 2 of 4" }
  */
 export function taskProgress(state: string, log = "", previous?: JobProgress): JobProgress {
+  const shown = stateProgress(state, log);
+  return { ...shown, progress: Math.max(shown.progress, previous?.progress ?? 0) };
+}
+
+function stateProgress(state: string, log: string): JobProgress {
   const known = Object.hasOwn(states, state) ? states[state] : undefined;
   if (!known) {
-    return {
-      progress: previous?.progress ?? 0,
-      stage: state,
-      message: `provider state ${JSON.stringify(state)}`,
-    };
+    const name = state.replace(/[^\x20-\x7e]/g, "").slice(0, 64) || "?";
+    return { progress: 0, stage: name, message: `provider state ${JSON.stringify(name)}` };
   }
   if (state === "Training") {
     const step = lastFraction(log);
