@@ -136,8 +136,8 @@ Fine-tuning:
   --artifacts-dir <dir>   where fine-tuned models are written, default .zerog/artifacts [ZEROG_ARTIFACTS_DIR]
   --dataset-dir <dir>     file:// datasets must lie inside it, default .zerog/datasets [ZEROG_DATASET_DIR]
   --dataset-https-hosts <list>
-                          hosts https:// datasets may be fetched from, comma-separated, or *; default
-                          none (https datasets refused) [ZEROG_DATASET_HTTPS_HOSTS]
+                          hosts https:// datasets may be fetched from, comma-separated, or * (any
+                          public host); default none (https datasets refused) [ZEROG_DATASET_HTTPS_HOSTS]
   --fine-tuning-poll <ms> how often a running task's state is read from its provider; default 5000
                           [ZEROG_FINE_TUNING_POLL_MS]
 
