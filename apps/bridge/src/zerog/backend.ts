@@ -112,6 +112,13 @@ export interface ZeroGBackendOptions {
    * is kept. Without it, only the enclave's signatures are checked, and results say the quote was skipped.
    */
   gate?: QuoteGate | undefined;
+  /**
+   * Call only providers at public addresses: a registry entry whose URL names or resolves to a loopback,
+   * private, link-local (cloud metadata) or multicast address is skipped (nothing sent to it). Default: on for
+   * testnet and mainnet, off for the devnet (its providers run on 127.0.0.1) and custom networks (which may
+   * run providers on the operator's own network).
+   */
+  publicProviderHostsOnly?: boolean | undefined;
   /** Fine-tuning: where models go, which datasets are accepted, how tasks are followed. */
   fineTuning?: Partial<FineTuningOptions> | undefined;
 }
@@ -135,6 +142,8 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #wallet: string;
   readonly #logger: Logger;
   readonly #options: ZeroGBackendOptions;
+  /** Passed to every provider call: whether only public addresses may be called. */
+  readonly #publicHostsOnly: boolean;
   readonly #fineTuning: FineTuningRunner;
   /** Runs in flight, so that `close()` waits for them. */
   readonly #running = new Set<Promise<unknown>>();
@@ -155,6 +164,8 @@ export class ZeroGBackend implements ComputeBackend {
   ) {
     this.name = `0g-${options.network.name}`;
     this.#options = options;
+    this.#publicHostsOnly =
+      options.publicProviderHostsOnly ?? ["testnet", "mainnet"].includes(options.network.name);
     this.#broker = broker;
     this.#funding = funding;
     this.#chainId = chainId;
@@ -297,7 +308,11 @@ export class ZeroGBackend implements ComputeBackend {
   attestation(url: string, signal: AbortSignal): Promise<ProviderAttestation> {
     const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
     const value = this.#attestations.get(url, () =>
-      fetchAttestation(url, { signal: this.#closing.signal, timeoutMs }),
+      fetchAttestation(url, {
+        signal: this.#closing.signal,
+        timeoutMs,
+        publicHostsOnly: this.#publicHostsOnly,
+      }),
     );
     return Promise.race([
       value,
@@ -392,6 +407,7 @@ export class ZeroGBackend implements ComputeBackend {
       return postChatCompletion(endpoint, requestBody, headers, {
         signal,
         timeoutMs,
+        publicHostsOnly: this.#publicHostsOnly,
         ...(onChunk ? { onChunk } : {}),
       }).catch((err: unknown) => {
         if (err instanceof SessionRejectedError) {
@@ -408,6 +424,7 @@ export class ZeroGBackend implements ComputeBackend {
     const signature = await fetchSignature(service.url, exchange.chatId, service.model, {
       signal,
       timeoutMs,
+      publicHostsOnly: this.#publicHostsOnly,
     });
     stage("proof_fetch", fetching);
     const verifying = performance.now();
