@@ -374,6 +374,15 @@ export class ZeroGBackend implements ComputeBackend {
     ctx: RunContext,
     signal: AbortSignal,
   ): Promise<BackendJobResult> {
+    const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
+    const signer = expectedSigner(service);
+    const stage = (name: string, since: number) =>
+      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
+    // Before the provider is paid or sent anything (acknowledging its TEE signer opens a sub-account with
+    // 1 0G, and top-ups follow the unsettled fee it reports): its attestation checked with current Intel collateral.
+    const admitting = performance.now();
+    const admitted = await this.#admitted(service, signer, signal);
+    stage("admission", admitting);
     await this.#funding.ready(service.provider).catch((err: unknown) => {
       if (err instanceof BackendError) throw err;
       // Nothing was sent to this provider: another one (funded already) may still serve the job.
@@ -382,14 +391,6 @@ export class ZeroGBackend implements ComputeBackend {
         retryable: true,
       });
     });
-    const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
-    const signer = expectedSigner(service);
-    const stage = (name: string, since: number) =>
-      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
-    // Before any request is sent: the provider's attestation checked with current Intel collateral.
-    const admitting = performance.now();
-    const admitted = await this.#admitted(service, signer, signal);
-    stage("admission", admitting);
     const requestBody = chatRequestBody(task, service.model);
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
