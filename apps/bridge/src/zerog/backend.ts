@@ -148,6 +148,7 @@ export class ZeroGBackend implements ComputeBackend {
   /** Runs in flight, so that `close()` waits for them. */
   readonly #running = new Set<Promise<unknown>>();
   readonly #attestations: PromiseCache<string, ProviderAttestation>;
+  /** Keyed by service URL and expected signer. */
   readonly #admissions: PromiseCache<string, Admitted>;
   readonly #sessions: PromiseCache<string, Record<string, string>>;
   readonly #closing = new AbortController();
@@ -538,11 +539,13 @@ export class ZeroGBackend implements ComputeBackend {
         : Number.POSITIVE_INFINITY;
       return { attestation, collateral, currentUntil };
     };
-    const value = this.#admissions.get(service.url, make).then((admitted) => {
+    // Per URL and signer: another registry entry naming the same URL with its own signer is checked anew.
+    const key = `${service.url}\n${signer.toLowerCase()}`;
+    const value = this.#admissions.get(key, make).then((admitted) => {
       // Collateral that passed its nextUpdate while cached would fail every proof: admit afresh.
       if (admitted.currentUntil > Date.now() / 1000) return admitted;
-      this.#admissions.delete(service.url);
-      return this.#admissions.get(service.url, make);
+      this.#admissions.delete(key);
+      return this.#admissions.get(key, make);
     });
     return Promise.race([
       value,
