@@ -48,11 +48,23 @@ export function usageFromResponseBody(body: Uint8Array): ChatUsage | undefined {
   let usage: ChatUsage | undefined;
   for (const doc of docs) {
     try {
-      const u = (JSON.parse(doc) as { usage?: ChatUsage }).usage;
-      if (u && typeof u.prompt_tokens === "number") usage = u;
+      usage = tokenCounts((JSON.parse(doc) as { usage?: unknown } | null)?.usage) ?? usage;
     } catch {}
   }
   return usage;
+}
+
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/** A `usage` whose counts are whole and non-negative (the fee is computed from them in BigInt), else undefined. */
+function tokenCounts(u: unknown): ChatUsage | undefined {
+  const { prompt_tokens, completion_tokens, total_tokens } = (u ?? {}) as Record<string, unknown>;
+  if (!isCount(prompt_tokens) || !isCount(completion_tokens)) return undefined;
+  return {
+    prompt_tokens,
+    completion_tokens,
+    total_tokens: isCount(total_tokens) ? total_tokens : prompt_tokens + completion_tokens,
+  };
 }
 
 /** The choice with `index` 0 (one without `index` counts by its position): the verifier's rule. */

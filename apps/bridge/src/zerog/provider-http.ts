@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from "node:dns";
 import http from "node:http";
 import https from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
-import { FailureReason } from "@chaoschain/zerog-core";
+import { FailureReason, printableText } from "@chaoschain/zerog-core";
 import { BackendError } from "../backend.js";
 import { isEventStream, parseSse } from "./sse.js";
 
@@ -189,12 +189,15 @@ export class SessionRejectedError extends BackendError {
 /** Maps a provider's HTTP error to a failure reason; 5xx, 429 and 401 (new session) are retryable. */
 export function providerHttpError(url: string, status: number, body: Uint8Array): BackendError {
   const text = decoder.decode(body.subarray(0, 2048));
-  let detail = text;
+  let message: unknown = text;
   try {
-    const json = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
-    detail = (typeof json.error === "string" ? json.error : json.error?.message) ?? json.message ?? text;
+    const json = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    message = (typeof json.error === "string" ? json.error : json.error?.message) ?? json.message ?? text;
   } catch {}
-  detail = detail.replace(/\s+/g, " ").trim().slice(0, 300);
+  // Whitespace runs as one space, control and bidi characters escaped: nothing a terminal would act on.
+  const detail = printableText((typeof message === "string" ? message : text).replace(/\s+/g, " ").trim(), {
+    maxLength: 300,
+  });
   if (status === 402 || /insufficient (balance|fund)/i.test(detail)) {
     return new BackendError(
       FailureReason.INSUFFICIENT_BALANCE,

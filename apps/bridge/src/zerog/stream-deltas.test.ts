@@ -24,10 +24,10 @@ describe("streamed deltas are the verified output", () => {
   const hostile: Array<[string, string]> = [
     [
       "choice 0 listed second (n > 1)",
-      chunk([
+      `${chunk([
         { index: 1, delta: { content: "EVIL" } },
         { index: 0, delta: { content: "good" } },
-      ]) + "data: [DONE]\n\n",
+      ])}data: [DONE]\n\n`,
     ],
     [
       "an event of another type",
