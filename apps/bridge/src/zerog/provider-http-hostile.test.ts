@@ -130,6 +130,15 @@ describe("a hostile provider's malformed answers fail the call, named", () => {
     }
   });
 
+  it("a signature record's optional fields of another type are dropped, not carried into the proof", async () => {
+    const url = await provider((_req, res) => {
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end('{"text":"a:b","signature":"0x01","signing_algo":{"x":1},"signing_address":7,"extra":"e"}');
+    });
+    expect(await fetchSignature(url, "chat-1", "m", options())).toEqual({ text: "a:b", signature: "0x01" });
+  });
+
   it("an attestation that is JSON but not an object (null, an array, a number): proof_invalid, retryable", async () => {
     let answer = "null";
     const url = await provider((_req, res) => {

@@ -404,7 +404,14 @@ export async function fetchSignature(
           `provider ${url} returned a malformed signature record`,
         );
       }
-      return json as ProviderSignature;
+      // Only the fields read, of their type: whatever else the provider put in is not carried into the proof.
+      const { text, signature, signing_address, signing_algo } = json;
+      return {
+        text,
+        signature,
+        ...(typeof signing_address === "string" ? { signing_address } : {}),
+        ...(typeof signing_algo === "string" ? { signing_algo } : {}),
+      };
     }
     if (res.status !== 404 || attempt >= attempts) {
       throw new BackendError(
