@@ -151,6 +151,18 @@ describe("a hostile provider's malformed answers fail the call, named", () => {
     }
   });
 
+  it("an attestation nested 100 000 deep (JSON.stringify of it overflows the stack): proof_invalid, retryable", async () => {
+    const url = await provider((_req, res) => {
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(`{"quote":"00","event_log":${"[".repeat(100_000)}${"]".repeat(100_000)}}`);
+    });
+    const err = await failure(fetchAttestation(url, options()));
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err).toMatchObject({ reason: FailureReason.PROOF_INVALID, retryable: true });
+    expect((err as Error).message).toMatch(/nested deeper than 64/);
+  });
+
   it("a redirect is not followed: the chat fails with the status, the attestation with proof_invalid", async () => {
     let followed = false;
     const target = await provider(() => {

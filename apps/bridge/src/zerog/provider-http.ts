@@ -457,7 +457,30 @@ export async function fetchAttestation(
       { retryable: true },
     );
   }
+  if (nestedDeeperThan(json, maxAttestationDepth)) {
+    // Its parts are serialised again for the proof: JSON.stringify of a deep one overflows the stack.
+    throw new BackendError(
+      FailureReason.PROOF_INVALID,
+      `provider ${url} served an attestation nested deeper than ${maxAttestationDepth} levels`,
+      { retryable: true },
+    );
+  }
   return { raw, json: json as Record<string, unknown> };
+}
+
+/** A dstack quote answer nests a few levels (tcb_info, event_log, nvidia_payload.evidence_list). */
+const maxAttestationDepth = 64;
+
+/** Whether arrays and objects in `value` nest deeper than `max` levels (walked without recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** The JSON in `body`, or undefined when it is not JSON. */
