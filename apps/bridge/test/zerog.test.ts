@@ -39,6 +39,8 @@ const ledgerAbi = [
   "function getLedger(address user) view returns (tuple(address user, uint256 availableBalance, uint256 totalBalance, string additionalInfo))",
 ];
 
+const servingAbi = ["function accountExists(address user, address provider) view returns (bool)"];
+
 /** A bridge of its own wallet on the shared devnet, configured as for 0G testnet. */
 const ownBridge = (overrides: Partial<BridgeConfig> = {}, fundEther = "100") =>
   startCustomBridge(t.devnet, overrides, fundEther);
@@ -148,6 +150,27 @@ describe("0G inference through the real protocol on the devnet", () => {
       expect(job.error?.reason).toBe(FailureReason.PROOF_INVALID);
     } finally {
       await resetFaults();
+    }
+  });
+
+  it("a provider whose quote does not verify is not acknowledged, funded or sent anything: admission comes first", async () => {
+    const [forger] = llama() as [(typeof t.devnet.providers)[0]];
+    await forger.setFaults({ forgeQuote: true });
+    const { running, client, wallet } = await ownBridge();
+    try {
+      const chats = forger.stats.chatRequests;
+      const { jobId } = await client.submit({ task: task({ provider_address: forger.address }) });
+      await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch(() => {});
+      const job = await client.getJob({ jobId });
+      expect(job.error?.reason).toBe(FailureReason.PROOF_INVALID);
+      expect(job.error?.message).toContain("does not verify");
+      expect(forger.stats.chatRequests).toBe(chats);
+      // No sub-account opened with it (which would move 1 0G to it and acknowledge its TEE signer).
+      const serving = new Contract(t.devnet.contracts.inference, servingAbi, t.devnet.chain.provider);
+      expect(await serving.getFunction("accountExists")(wallet.address, forger.address)).toBe(false);
+    } finally {
+      await resetFaults();
+      await running.stop();
     }
   });
 

@@ -112,6 +112,13 @@ export interface ZeroGBackendOptions {
    * is kept. Without it, only the enclave's signatures are checked, and results say the quote was skipped.
    */
   gate?: QuoteGate | undefined;
+  /**
+   * Call only providers at public addresses: a registry entry whose URL names or resolves to a loopback,
+   * private, link-local (cloud metadata) or multicast address is skipped (nothing sent to it). Default: on for
+   * testnet and mainnet, off for the devnet (its providers run on 127.0.0.1) and custom networks (which may
+   * run providers on the operator's own network).
+   */
+  publicProviderHostsOnly?: boolean | undefined;
   /** Fine-tuning: where models go, which datasets are accepted, how tasks are followed. */
   fineTuning?: Partial<FineTuningOptions> | undefined;
 }
@@ -135,10 +142,13 @@ export class ZeroGBackend implements ComputeBackend {
   readonly #wallet: string;
   readonly #logger: Logger;
   readonly #options: ZeroGBackendOptions;
+  /** Passed to every provider call: whether only public addresses may be called. */
+  readonly #publicHostsOnly: boolean;
   readonly #fineTuning: FineTuningRunner;
   /** Runs in flight, so that `close()` waits for them. */
   readonly #running = new Set<Promise<unknown>>();
   readonly #attestations: PromiseCache<string, ProviderAttestation>;
+  /** Keyed by service URL and expected signer. */
   readonly #admissions: PromiseCache<string, Admitted>;
   readonly #sessions: PromiseCache<string, Record<string, string>>;
   readonly #closing = new AbortController();
@@ -155,6 +165,8 @@ export class ZeroGBackend implements ComputeBackend {
   ) {
     this.name = `0g-${options.network.name}`;
     this.#options = options;
+    this.#publicHostsOnly =
+      options.publicProviderHostsOnly ?? ["testnet", "mainnet"].includes(options.network.name);
     this.#broker = broker;
     this.#funding = funding;
     this.#chainId = chainId;
@@ -297,7 +309,11 @@ export class ZeroGBackend implements ComputeBackend {
   attestation(url: string, signal: AbortSignal): Promise<ProviderAttestation> {
     const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
     const value = this.#attestations.get(url, () =>
-      fetchAttestation(url, { signal: this.#closing.signal, timeoutMs }),
+      fetchAttestation(url, {
+        signal: this.#closing.signal,
+        timeoutMs,
+        publicHostsOnly: this.#publicHostsOnly,
+      }),
     );
     return Promise.race([
       value,
@@ -359,6 +375,15 @@ export class ZeroGBackend implements ComputeBackend {
     ctx: RunContext,
     signal: AbortSignal,
   ): Promise<BackendJobResult> {
+    const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
+    const signer = expectedSigner(service);
+    const stage = (name: string, since: number) =>
+      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
+    // Before the provider is paid or sent anything (acknowledging its TEE signer opens a sub-account with
+    // 1 0G, and top-ups follow the unsettled fee it reports): its attestation checked with current Intel collateral.
+    const admitting = performance.now();
+    const admitted = await this.#admitted(service, signer, signal);
+    stage("admission", admitting);
     await this.#funding.ready(service.provider).catch((err: unknown) => {
       if (err instanceof BackendError) throw err;
       // Nothing was sent to this provider: another one (funded already) may still serve the job.
@@ -367,14 +392,6 @@ export class ZeroGBackend implements ComputeBackend {
         retryable: true,
       });
     });
-    const timeoutMs = this.#options.requestTimeoutMs ?? 60_000;
-    const signer = expectedSigner(service);
-    const stage = (name: string, since: number) =>
-      this.#options.observe?.stage(name, (performance.now() - since) / 1000);
-    // Before any request is sent: the provider's attestation checked with current Intel collateral.
-    const admitting = performance.now();
-    const admitted = await this.#admitted(service, signer, signal);
-    stage("admission", admitting);
     const requestBody = chatRequestBody(task, service.model);
     const endpoint = `${service.url}/v1/proxy`;
     const started = performance.now();
@@ -392,6 +409,7 @@ export class ZeroGBackend implements ComputeBackend {
       return postChatCompletion(endpoint, requestBody, headers, {
         signal,
         timeoutMs,
+        publicHostsOnly: this.#publicHostsOnly,
         ...(onChunk ? { onChunk } : {}),
       }).catch((err: unknown) => {
         if (err instanceof SessionRejectedError) {
@@ -408,6 +426,7 @@ export class ZeroGBackend implements ComputeBackend {
     const signature = await fetchSignature(service.url, exchange.chatId, service.model, {
       signal,
       timeoutMs,
+      publicHostsOnly: this.#publicHostsOnly,
     });
     stage("proof_fetch", fetching);
     const verifying = performance.now();
@@ -520,11 +539,13 @@ export class ZeroGBackend implements ComputeBackend {
         : Number.POSITIVE_INFINITY;
       return { attestation, collateral, currentUntil };
     };
-    const value = this.#admissions.get(service.url, make).then((admitted) => {
+    // Per URL and signer: another registry entry naming the same URL with its own signer is checked anew.
+    const key = `${service.url}\n${signer.toLowerCase()}`;
+    const value = this.#admissions.get(key, make).then((admitted) => {
       // Collateral that passed its nextUpdate while cached would fail every proof: admit afresh.
       if (admitted.currentUntil > Date.now() / 1000) return admitted;
-      this.#admissions.delete(service.url);
-      return this.#admissions.get(service.url, make);
+      this.#admissions.delete(key);
+      return this.#admissions.get(key, make);
     });
     return Promise.race([
       value,

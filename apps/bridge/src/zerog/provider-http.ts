@@ -1,6 +1,8 @@
+import { lookup as dnsLookup } from "node:dns";
 import http from "node:http";
 import https from "node:https";
-import { FailureReason } from "@chaoschain/zerog-core";
+import { BlockList, isIP, type LookupFunction } from "node:net";
+import { FailureReason, printableText } from "@chaoschain/zerog-core";
 import { BackendError } from "../backend.js";
 import { isEventStream, parseSse } from "./sse.js";
 
@@ -30,16 +32,91 @@ export interface ProviderAttestation {
 export interface HttpCallOptions {
   signal: AbortSignal;
   timeoutMs: number;
+  /** The most bytes of the answer's body read; more fails the call. Default: the call's {@link providerBodyLimits}. */
+  maxBytes?: number | undefined;
+  /**
+   * Only public addresses (0G testnet, mainnet): a service URL naming, or resolving to, a loopback, private,
+   * link-local (cloud metadata), shared or multicast address is refused before anything is sent. The devnet
+   * runs its providers on 127.0.0.1, and a custom network may run them on the operator's own network.
+   */
+  publicHostsOnly?: boolean | undefined;
 }
+
+/**
+ * The most bytes read of a provider's answers. A chat completion's stream is about 200 bytes per token, so
+ * 64 MiB holds a 128k-token answer streamed; a dstack quote with its event log and NVIDIA evidence is
+ * well under 1 MiB; a signature record is a few hundred bytes.
+ */
+export const providerBodyLimits = {
+  chat: 64 << 20,
+  attestation: 8 << 20,
+  signature: 256 << 10,
+} as const;
 
 const decoder = new TextDecoder();
 
 // Keep-alive connections to each provider, reused across jobs. node:http rather than fetch: fetch's
 // web streams and signals cost about 0.4 ms of CPU per request here, twice per job.
-const agents = {
-  "http:": new http.Agent({ keepAlive: true, scheduling: "lifo" }),
-  "https:": new https.Agent({ keepAlive: true, scheduling: "lifo" }),
+// Separate pools for public-only calls: a connection opened without the address check is never reused by one
+// that needs it.
+const agentsFor = (lookup?: LookupFunction) => ({
+  "http:": new http.Agent({ keepAlive: true, scheduling: "lifo", ...(lookup ? { lookup } : {}) }),
+  "https:": new https.Agent({ keepAlive: true, scheduling: "lifo", ...(lookup ? { lookup } : {}) }),
+});
+
+/** Addresses a public provider never has: loopback, private, CGNAT, link-local (cloud metadata), multicast... */
+const nonPublic = new BlockList();
+for (const [net, prefix] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["224.0.0.0", 3],
+] as const)
+  nonPublic.addSubnet(net, prefix, "ipv4");
+for (const [net, prefix] of [
+  ["::", 127],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["ff00::", 8],
+] as const)
+  nonPublic.addSubnet(net, prefix, "ipv6");
+
+/** Whether `address` (an IP literal) is a public unicast address. */
+export function isPublicAddress(address: string): boolean {
+  const ip = address.replace(/^\[|\]$/g, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  if (mapped) return isPublicAddress(mapped);
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (family === 6 && /^::ffff:/i.test(ip)) return false; // mapped IPv4 in hex form: refused rather than decoded
+  return !nonPublic.check(ip, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** The refusal of a resolved name, recognised in `exchange`. */
+class NonPublicAddress extends Error {
+  constructor(readonly address: string) {
+    super(`resolves to ${address}`);
+  }
+}
+
+/** dns.lookup that fails when the name resolves to any address that is not public. */
+const publicLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, options, (err, address, family) => {
+    if (err) return callback(err, address, family);
+    const all = typeof address === "string" ? [{ address }] : address;
+    const bad = all.find((a) => !isPublicAddress(a.address));
+    if (bad) return callback(new NonPublicAddress(bad.address), address, family);
+    callback(null, address, family);
+  });
 };
+
+const agents = { any: agentsFor(), public: agentsFor(publicLookup) };
 
 /** How far an exchange got before it failed: whether the provider can have acted on the request. */
 type Reached = "not sent" | "sent" | "answering";
@@ -85,6 +162,25 @@ function unknownOutcome(err: Unavailable): BackendError {
   );
 }
 
+/** A service URL the bridge does not call: nothing was sent, another provider may serve the job. */
+function refusedUrl(url: string, why: string): BackendError {
+  return new BackendError(
+    FailureReason.PROVIDER_UNAVAILABLE,
+    `provider URL ${JSON.stringify(url.slice(0, 200))} ${why}; the bridge does not call it`,
+    { retryable: true },
+  );
+}
+
+/** An answer longer than the call's limit: the exchange was cut there. */
+class TooLarge extends Error {
+  constructor(
+    readonly url: string,
+    readonly maxBytes: number,
+  ) {
+    super(`provider ${url} answered more than ${maxBytes} bytes`);
+  }
+}
+
 /** The provider refused the request's session token (HTTP 401): a fresh token may be accepted. */
 export class SessionRejectedError extends BackendError {
   override name = "SessionRejectedError";
@@ -93,12 +189,15 @@ export class SessionRejectedError extends BackendError {
 /** Maps a provider's HTTP error to a failure reason; 5xx, 429 and 401 (new session) are retryable. */
 export function providerHttpError(url: string, status: number, body: Uint8Array): BackendError {
   const text = decoder.decode(body.subarray(0, 2048));
-  let detail = text;
+  let message: unknown = text;
   try {
-    const json = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
-    detail = (typeof json.error === "string" ? json.error : json.error?.message) ?? json.message ?? text;
+    const json = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    message = (typeof json.error === "string" ? json.error : json.error?.message) ?? json.message ?? text;
   } catch {}
-  detail = detail.replace(/\s+/g, " ").trim().slice(0, 300);
+  // Whitespace runs as one space, control and bidi characters escaped: nothing a terminal would act on.
+  const detail = printableText((typeof message === "string" ? message : text).replace(/\s+/g, " ").trim(), {
+    maxLength: 300,
+  });
   if (status === 402 || /insufficient (balance|fund)/i.test(detail)) {
     return new BackendError(
       FailureReason.INSUFFICIENT_BALANCE,
@@ -132,11 +231,23 @@ interface HttpAnswer {
 function exchange(
   url: string,
   init: { method?: "GET" | "POST"; headers?: Record<string, string>; body?: Uint8Array },
-  options: HttpCallOptions,
+  options: HttpCallOptions & { maxBytes: number },
   onChunk?: (chunk: Uint8Array) => void,
 ): Promise<HttpAnswer> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.reject(refusedUrl(url, "is not an http(s) URL"));
+  }
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    return Promise.reject(refusedUrl(url, "is not an http(s) URL"));
+  }
+  const publicOnly = options.publicHostsOnly === true;
+  if (publicOnly && isIP(target.hostname.replace(/^\[|\]$/g, "")) && !isPublicAddress(target.hostname)) {
+    return Promise.reject(refusedUrl(url, `names ${target.hostname}, not a public address`));
+  }
   return new Promise<HttpAnswer>((resolve, reject) => {
-    const target = new URL(url);
     const client = target.protocol === "https:" ? https : http;
     let settled = false;
     let reached: Reached = "not sent";
@@ -147,6 +258,9 @@ function exchange(
       options.signal.removeEventListener("abort", onAbort);
       if (answer) resolve(answer);
       else if (options.signal.aborted) reject(options.signal.reason);
+      else if (error instanceof TooLarge) reject(error);
+      else if (error instanceof NonPublicAddress)
+        reject(refusedUrl(url, `${error.message}, not a public address`));
       else {
         const timedOut = error instanceof DOMException && error.name === "TimeoutError";
         reject(new Unavailable(url, reached, timedOut ? options.timeoutMs : undefined, error));
@@ -159,7 +273,7 @@ function exchange(
       {
         method: init.method ?? "GET",
         headers: init.body ? { ...init.headers, "content-length": init.body.length } : init.headers,
-        agent: agents[target.protocol as keyof typeof agents],
+        agent: agents[publicOnly ? "public" : "any"][target.protocol as "http:" | "https:"],
       },
       (res) => {
         reached = "answering";
@@ -168,8 +282,10 @@ function exchange(
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (chunk: Buffer) => {
-          chunks.push(chunk);
+          if (settled) return;
           size += chunk.length;
+          if (size > options.maxBytes) return finish(new TooLarge(url, options.maxBytes));
+          chunks.push(chunk);
           if (ok) onChunk?.(chunk);
         });
         res.on("end", () => {
@@ -216,9 +332,15 @@ export async function postChatCompletion(
   const res = await exchange(
     url,
     { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: requestBody },
-    options,
+    { ...options, maxBytes: options.maxBytes ?? providerBodyLimits.chat },
     options.onChunk,
   ).catch((err: unknown) => {
+    if (err instanceof TooLarge) {
+      throw new BackendError(
+        FailureReason.PROVIDER_ERROR,
+        `${err.message}; its answer is refused, and the request is not sent again: the provider may have charged for it. Submit the task again to run it anew`,
+      );
+    }
     throw err instanceof Unavailable && err.reached !== "not sent" ? unknownOutcome(err) : err;
   });
   const responseBody = res.body;
@@ -255,16 +377,41 @@ export async function fetchSignature(
   const url = `${serviceUrl}/v1/proxy/signature/${encodeURIComponent(chatId)}?model=${encodeURIComponent(model)}`;
   const attempts = options.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
-    const res = await exchange(url, {}, options);
+    const res = await exchange(
+      url,
+      {},
+      {
+        ...options,
+        maxBytes: options.maxBytes ?? providerBodyLimits.signature,
+      },
+    ).catch((err: unknown) => {
+      if (!(err instanceof TooLarge)) throw err;
+      throw new BackendError(
+        FailureReason.PROOF_INVALID,
+        `${err.message} for the signature of chat ${JSON.stringify(chatId)}; the output cannot be verified`,
+      );
+    });
     if (res.ok) {
-      const json = JSON.parse(decoder.decode(res.body)) as Partial<ProviderSignature>;
-      if (typeof json.text !== "string" || typeof json.signature !== "string") {
+      const json = parseJson(res.body) as Partial<ProviderSignature> | undefined;
+      if (
+        typeof json !== "object" ||
+        json === null ||
+        typeof json.text !== "string" ||
+        typeof json.signature !== "string"
+      ) {
         throw new BackendError(
           FailureReason.PROOF_INVALID,
           `provider ${url} returned a malformed signature record`,
         );
       }
-      return json as ProviderSignature;
+      // Only the fields read, of their type: whatever else the provider put in is not carried into the proof.
+      const { text, signature, signing_address, signing_algo } = json;
+      return {
+        text,
+        signature,
+        ...(typeof signing_address === "string" ? { signing_address } : {}),
+        ...(typeof signing_algo === "string" ? { signing_algo } : {}),
+      };
     }
     if (res.status !== 404 || attempt >= attempts) {
       throw new BackendError(
@@ -282,7 +429,19 @@ export async function fetchAttestation(
   options: HttpCallOptions,
 ): Promise<ProviderAttestation> {
   const url = `${serviceUrl}/v1/quote`;
-  const res = await exchange(url, {}, options);
+  const res = await exchange(
+    url,
+    {},
+    {
+      ...options,
+      maxBytes: options.maxBytes ?? providerBodyLimits.attestation,
+    },
+  ).catch((err: unknown) => {
+    if (!(err instanceof TooLarge)) throw err;
+    throw new BackendError(FailureReason.PROOF_INVALID, `${err.message} for its attestation`, {
+      retryable: true,
+    });
+  });
   const raw = res.body;
   if (!res.ok) {
     throw new BackendError(
@@ -290,15 +449,45 @@ export async function fetchAttestation(
       `provider ${url} served no attestation (HTTP ${res.status})`,
     );
   }
-  try {
-    return { raw, json: JSON.parse(decoder.decode(raw)) as Record<string, unknown> };
-  } catch (err) {
+  const json = parseJson(raw);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new BackendError(
       FailureReason.PROOF_INVALID,
-      `provider ${url} served an attestation that is not JSON`,
-      {
-        cause: err,
-      },
+      `provider ${url} served an attestation that is not a JSON object`,
+      { retryable: true },
     );
+  }
+  if (nestedDeeperThan(json, maxAttestationDepth)) {
+    // Its parts are serialised again for the proof: JSON.stringify of a deep one overflows the stack.
+    throw new BackendError(
+      FailureReason.PROOF_INVALID,
+      `provider ${url} served an attestation nested deeper than ${maxAttestationDepth} levels`,
+      { retryable: true },
+    );
+  }
+  return { raw, json: json as Record<string, unknown> };
+}
+
+/** A dstack quote answer nests a few levels (tcb_info, event_log, nvidia_payload.evidence_list). */
+const maxAttestationDepth = 64;
+
+/** Whether arrays and objects in `value` nest deeper than `max` levels (walked without recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** The JSON in `body`, or undefined when it is not JSON. */
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(body)) as unknown;
+  } catch {
+    return undefined;
   }
 }

@@ -56,6 +56,13 @@ export function expectedSigner(svc: ServiceRecord): string {
   return svc.teeSignerAddress;
 }
 
+/** `url` without the slashes it ends with; linear, where /\/+$/ backtracks over every run of slashes. */
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url.charCodeAt(end - 1) === 47) end--;
+  return url.slice(0, end);
+}
+
 function parseInfo(json: string): Record<string, unknown> {
   try {
     const v = JSON.parse(json) as unknown;
@@ -102,7 +109,7 @@ export class ServiceDirectory {
         records.push({
           provider: s.provider,
           serviceType: s.serviceType,
-          url: s.url.replace(/\/+$/, ""),
+          url: withoutTrailingSlashes(s.url),
           model: s.model,
           verifiability: verificationFromName(s.verifiability) ?? VerificationMethod.UNSPECIFIED,
           inputPrice: s.inputPrice,

@@ -28,7 +28,8 @@ export interface SseParser {
  */
 export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
   const decoder = new TextDecoder();
-  let buffer = "";
+  /** The pieces of the line being read. */
+  let pending: string[] = [];
   /** The last chunk ended with CR: an LF starting the next one belongs to the same line ending. */
   let skipLf = false;
   let data: string[] = [];
@@ -52,31 +53,34 @@ export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
     else if (field === "id" && !value.includes("\0")) id = value;
   };
 
+  // Only new text is scanned: the pieces of a line whose end has not come are joined once, when it comes
+  // (scanning or growing one buffer per chunk made a long line cost its length squared).
   const feed = (text: string) => {
     if (text === "") return;
     if (skipLf && text.startsWith("\n")) text = text.slice(1);
     skipLf = false;
-    buffer += text;
     let start = 0;
-    for (let i = 0; i < buffer.length; i++) {
-      const c = buffer.charCodeAt(i);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      line(buffer.slice(start, i));
+      const piece = text.slice(start, i);
+      line(pending.length ? pending.join("") + piece : piece);
+      pending = [];
       if (c === 13) {
-        if (i + 1 === buffer.length) skipLf = true;
-        else if (buffer.charCodeAt(i + 1) === 10) i++;
+        if (i + 1 === text.length) skipLf = true;
+        else if (text.charCodeAt(i + 1) === 10) i++;
       }
       start = i + 1;
     }
-    buffer = buffer.slice(start);
+    if (start < text.length) pending.push(text.slice(start));
   };
 
   return {
     push: (chunk) => feed(decoder.decode(chunk, { stream: true })),
     end() {
       feed(decoder.decode());
-      if (buffer !== "") line(buffer);
-      buffer = "";
+      if (pending.length) line(pending.join(""));
+      pending = [];
       line("");
     },
   };
