@@ -1,9 +1,9 @@
-import { lookup as dnsLookup } from "node:dns";
 import http from "node:http";
 import https from "node:https";
-import { BlockList, isIP, type LookupFunction } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
 import { FailureReason, printableText } from "@chaoschain/zerog-core";
 import { BackendError } from "../backend.js";
+import { isPublicAddress, NonPublicAddressError, publicOnlyLookup } from "./public-address.js";
 import { isEventStream, parseSse } from "./sse.js";
 
 /** What a 0G provider returned for one chat completion, byte for byte. */
@@ -64,59 +64,7 @@ const agentsFor = (lookup?: LookupFunction) => ({
   "https:": new https.Agent({ keepAlive: true, scheduling: "lifo", ...(lookup ? { lookup } : {}) }),
 });
 
-/** Addresses a public provider never has: loopback, private, CGNAT, link-local (cloud metadata), multicast... */
-const nonPublic = new BlockList();
-for (const [net, prefix] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["224.0.0.0", 3],
-] as const)
-  nonPublic.addSubnet(net, prefix, "ipv4");
-for (const [net, prefix] of [
-  ["::", 127],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
-] as const)
-  nonPublic.addSubnet(net, prefix, "ipv6");
-
-/** Whether `address` (an IP literal) is a public unicast address. */
-export function isPublicAddress(address: string): boolean {
-  const ip = address.replace(/^\[|\]$/g, "");
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
-  if (mapped) return isPublicAddress(mapped);
-  const family = isIP(ip);
-  if (family === 0) return false;
-  if (family === 6 && /^::ffff:/i.test(ip)) return false; // mapped IPv4 in hex form: refused rather than decoded
-  return !nonPublic.check(ip, family === 4 ? "ipv4" : "ipv6");
-}
-
-/** The refusal of a resolved name, recognised in `exchange`. */
-class NonPublicAddress extends Error {
-  constructor(readonly address: string) {
-    super(`resolves to ${address}`);
-  }
-}
-
-/** dns.lookup that fails when the name resolves to any address that is not public. */
-const publicLookup: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, options, (err, address, family) => {
-    if (err) return callback(err, address, family);
-    const all = typeof address === "string" ? [{ address }] : address;
-    const bad = all.find((a) => !isPublicAddress(a.address));
-    if (bad) return callback(new NonPublicAddress(bad.address), address, family);
-    callback(null, address, family);
-  });
-};
-
-const agents = { any: agentsFor(), public: agentsFor(publicLookup) };
+const agents = { any: agentsFor(), public: agentsFor(publicOnlyLookup) };
 
 /** How far an exchange got before it failed: whether the provider can have acted on the request. */
 type Reached = "not sent" | "sent" | "answering";
@@ -259,8 +207,8 @@ function exchange(
       if (answer) resolve(answer);
       else if (options.signal.aborted) reject(options.signal.reason);
       else if (error instanceof TooLarge) reject(error);
-      else if (error instanceof NonPublicAddress)
-        reject(refusedUrl(url, `${error.message}, not a public address`));
+      else if (error instanceof NonPublicAddressError)
+        reject(refusedUrl(url, `resolves to ${error.address}, not a public address`));
       else {
         const timedOut = error instanceof DOMException && error.name === "TimeoutError";
         reject(new Unavailable(url, reached, timedOut ? options.timeoutMs : undefined, error));

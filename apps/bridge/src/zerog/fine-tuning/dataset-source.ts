@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { constants } from "node:fs";
 import { open, realpath } from "node:fs/promises";
 import https from "node:https";
-import { BlockList, isIP, type LookupFunction } from "node:net";
+import { isIP } from "node:net";
 import { isAbsolute, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FieldViolation } from "@chaoschain/zerog-core";
+import { isPublicAddress, NonPublicAddressError, publicOnlyLookup } from "../public-address.js";
 import { checkDataset, type DatasetSummary } from "./dataset-format.js";
 
 /** Where a fine-tuning dataset comes from (`task.inputs.dataset`). */
@@ -132,64 +132,6 @@ function hostAllowed(host: string, allowed: readonly string[]): boolean {
 function hostNamed(host: string, allowed: readonly string[]): boolean {
   return allowed.some((a) => a !== "*" && bareHost(a) === host);
 }
-
-/** Loopback, private, link-local, shared, multicast and reserved ranges: the bridge's own network. */
-const nonPublic = new BlockList();
-for (const [net, bits] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["224.0.0.0", 3],
-] as const)
-  nonPublic.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [
-  ["::", 127],
-  ["64:ff9b::", 96],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["fec0::", 10],
-  ["ff00::", 8],
-] as const)
-  nonPublic.addSubnet(net, bits, "ipv6");
-
-/** Whether an IP address is on the public internet (an IPv4-mapped IPv6 address is judged as IPv4). */
-function isPublicAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  if (mapped) return isPublicAddress(mapped);
-  const family = isIP(address);
-  if (family === 0) return false;
-  if (family === 6 && /^::ffff:/i.test(address)) return false;
-  return !nonPublic.check(address, family === 4 ? "ipv4" : "ipv6");
-}
-
-class NonPublicAddressError extends Error {
-  override name = "NonPublicAddressError";
-}
-
-/** DNS lookup that fails when the name resolves to any non-public address (`*` never reaches our own network). */
-const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
-    if (err) return callback(err, "", 0);
-    const bad = addresses.find((a) => !isPublicAddress(a.address));
-    if (bad)
-      return callback(
-        new NonPublicAddressError(`${hostname} resolves to a non-public address (${bad.address})`),
-        "",
-        0,
-      );
-    if (options.all) return callback(null, addresses);
-    const first = addresses[0];
-    if (!first)
-      return callback(Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" }), "", 0);
-    callback(null, first.address, first.family);
-  });
-};
 
 /** A dataset read and checked: its bytes, sha256 and shape. */
 export interface LoadedDataset {
