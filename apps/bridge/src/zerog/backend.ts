@@ -25,7 +25,7 @@ import {
   type RunContext,
   type ServiceFilter,
 } from "../backend.js";
-import { delay } from "../delay.js";
+import { delay, untilAborted } from "../delay.js";
 import { QUOTE_CHECK, type QuoteGate, type Verdict } from "../quote-gate.js";
 import { inferenceSent, resendRefusal } from "./attempt-policy.js";
 import { defaultDatasetPolicy } from "./fine-tuning/dataset-source.js";
@@ -315,12 +315,7 @@ export class ZeroGBackend implements ComputeBackend {
         publicHostsOnly: this.#publicHostsOnly,
       }),
     );
-    return Promise.race([
-      value,
-      new Promise<never>((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
-      ),
-    ]);
+    return untilAborted(value, signal);
   }
 
   async #run(task: ComputeTask, ctx: RunContext, signal: AbortSignal): Promise<BackendJobResult> {
@@ -547,12 +542,7 @@ export class ZeroGBackend implements ComputeBackend {
       this.#admissions.delete(key);
       return this.#admissions.get(key, make);
     });
-    return Promise.race([
-      value,
-      new Promise<never>((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
-      ),
-    ]);
+    return untilAborted(value, signal);
   }
 
   /** Retries retryable failures on one provider with exponential backoff. */
