@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { printableText } from "@chaoschain/zerog-core";
 import pino, { type Logger } from "pino";
 
 /** Paths pino blanks wherever they appear in a log object, as a second line of defence. */
@@ -29,22 +30,13 @@ const levelNames: Record<number, string> = {
 const levelColors: Record<number, string> = { 10: "90", 20: "36", 30: "32", 40: "33", 50: "31", 60: "35" };
 const hidden = new Set(["level", "time", "pid", "hostname", "svc", "msg"]);
 
-/**
- * `text` with control characters (C0 but newlines when `keepNewlines`, DEL, C1) as `\uXXXX`: text a
- * provider or caller chose (an error message) must not move the cursor, clear or retitle a terminal.
- */
-function escapeControls(text: string, keepNewlines = false): string {
-  const controls = keepNewlines ? /(?!\n)\p{Cc}/gu : /\p{Cc}/gu;
-  return text.replace(controls, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
 function fieldValue(value: unknown): string {
   if (value !== null && typeof value === "object" && "message" in value) {
     const err = value as { type?: string; message: string };
-    return escapeControls(JSON.stringify(err.type ? `${err.type}: ${err.message}` : err.message));
+    return printableText(JSON.stringify(err.type ? `${err.type}: ${err.message}` : err.message));
   }
-  if (typeof value !== "string") return escapeControls(JSON.stringify(value) ?? String(value));
-  return /^[\x21\x23-\x3c\x3e-\x7e]+$/.test(value) ? value : escapeControls(JSON.stringify(value));
+  if (typeof value !== "string") return printableText(JSON.stringify(value) ?? String(value));
+  return /^[\x21\x23-\x3c\x3e-\x7e]+$/.test(value) ? value : printableText(JSON.stringify(value));
 }
 
 /**
@@ -65,10 +57,10 @@ export function formatLogLine(line: string, color = false): string {
     .filter(([k, v]) => !hidden.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${fieldValue(v)}`);
   const head = color ? `\x1b[${levelColors[level] ?? "0"}m${name}\x1b[0m` : name;
-  let out = `${time} ${head} ${escapeControls(String(entry.msg ?? ""))}${fields.length ? `  ${fields.join(" ")}` : ""}\n`;
+  let out = `${time} ${head} ${printableText(String(entry.msg ?? ""))}${fields.length ? `  ${fields.join(" ")}` : ""}\n`;
   const stack = (entry.err as { stack?: unknown } | undefined)?.stack;
   if (typeof stack === "string" && level >= 50)
-    out += `${escapeControls(stack, true).replace(/^/gm, "    ")}\n`;
+    out += `${printableText(stack, { lineBreaks: true }).replace(/^/gm, "    ")}\n`;
   return out;
 }
 

@@ -325,19 +325,9 @@ export async function fetchSignature(
   const url = `${serviceUrl}/v1/proxy/signature/${encodeURIComponent(chatId)}?model=${encodeURIComponent(model)}`;
   const attempts = options.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
-    const res = await exchange(
-      url,
-      {},
-      {
-        ...options,
-        maxBytes: options.maxBytes ?? providerBodyLimits.signature,
-      },
-    ).catch((err: unknown) => {
-      if (!(err instanceof TooLarge)) throw err;
-      throw new BackendError(
-        FailureReason.PROOF_INVALID,
-        `${err.message} for the signature of chat ${JSON.stringify(chatId)}; the output cannot be verified`,
-      );
+    const res = await getProofPart(url, options, {
+      limit: providerBodyLimits.signature,
+      what: `the signature of chat ${JSON.stringify(chatId)}; the output cannot be verified`,
     });
     if (res.ok) {
       const json = parseJson(res.body) as Partial<ProviderSignature> | undefined;
@@ -371,24 +361,33 @@ export async function fetchSignature(
   }
 }
 
+/**
+ * A GET of part of a proof (a signature record, an attestation): an answer over `limit` bytes (or the
+ * call's own `maxBytes`) is `proof_invalid`, naming `what`.
+ */
+function getProofPart(
+  url: string,
+  options: HttpCallOptions,
+  part: { limit: number; what: string; retryable?: boolean },
+) {
+  return exchange(url, {}, { ...options, maxBytes: options.maxBytes ?? part.limit }).catch((err: unknown) => {
+    if (!(err instanceof TooLarge)) throw err;
+    throw new BackendError(FailureReason.PROOF_INVALID, `${err.message} for ${part.what}`, {
+      retryable: part.retryable ?? false,
+    });
+  });
+}
+
 /** `GET <url>/v1/quote`: the provider's TEE attestation (dstack GetQuoteResponse JSON). */
 export async function fetchAttestation(
   serviceUrl: string,
   options: HttpCallOptions,
 ): Promise<ProviderAttestation> {
   const url = `${serviceUrl}/v1/quote`;
-  const res = await exchange(
-    url,
-    {},
-    {
-      ...options,
-      maxBytes: options.maxBytes ?? providerBodyLimits.attestation,
-    },
-  ).catch((err: unknown) => {
-    if (!(err instanceof TooLarge)) throw err;
-    throw new BackendError(FailureReason.PROOF_INVALID, `${err.message} for its attestation`, {
-      retryable: true,
-    });
+  const res = await getProofPart(url, options, {
+    limit: providerBodyLimits.attestation,
+    what: "its attestation",
+    retryable: true,
   });
   const raw = res.body;
   if (!res.ok) {
