@@ -82,6 +82,11 @@ export async function runDemo(p: RunDemoParameters): Promise<boolean> {
     if (collateral?.sourceUrl)
       print(`collateral: embedded in the proof, fetched from ${collateral.sourceUrl}`);
     if (verification) printChecks(verification);
+    print(
+      result.taskCheck === "verified"
+        ? "task:     the request the enclave signed is the one this task maps to"
+        : "task:     not compared with the request the enclave signed",
+    );
     print("verification: verified");
     if (p.devnetRootSha256)
       print(

@@ -204,6 +204,7 @@ describe("the devnet's bridge (npm start's)", () => {
     } finally {
       await running.stop();
     }
+    expect(printed).toContain("task:     the request the enclave signed is the one this task maps to");
     expect(printed).toContain("verification: verified");
     expect(printed).toContain(`collateral: embedded in the proof, fetched from ${devnet.pccs!.url}`);
     expect(printed).toContain(

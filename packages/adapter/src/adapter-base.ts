@@ -31,6 +31,7 @@ import {
   ProofVerificationError,
   requireJobId,
 } from "./errors.js";
+import { expectedRequest, requestDifferences } from "./task-check.js";
 import {
   type ChaosChainSdkTask,
   fromChaosChainSdkTask,
@@ -60,6 +61,11 @@ export interface ResultOptions {
   wait?: boolean | undefined;
   /** Longest wait, seconds. Default: the adapter's timeoutSeconds. */
   timeoutS?: number | undefined;
+  /**
+   * The task submitted for this job, when another adapter submitted it: the result must answer exactly
+   * it (`taskCheck`). Tasks submitted through this adapter are remembered (the last 10,000).
+   */
+  task?: TaskInput | ComputeTask | ChaosChainSdkTask | undefined;
 }
 
 /** One event of {@link ZeroGComputeAdapterBase.watch}. */
@@ -113,41 +119,38 @@ function sameJob(asked: string, answered: string, what: string): void {
   }
 }
 
+/** How many submitted tasks an adapter remembers, and their requests' total length at most. */
+const rememberedTasks = { count: 10_000, chars: 64 * 1024 * 1024 };
+
 /**
- * A verified inference result must answer the messages asked: its signed request body carries them as
- * the bridge sent them to the provider. Else the bridge handed out another request's result.
+ * A verified inference result must answer its task: the request its enclave signed is the one the
+ * task maps to (model, messages, parameters, extras, and nothing else). Else the bridge handed out
+ * another request's result: another job's, or one it changed on the way.
  */
-function requireAnswerTo(task: TaskInput, result: JobResult): void {
-  const parsed = parseTask(task);
-  const inputs = parsed.ok ? parsed.task.inputs : undefined;
-  if (!inputs) return;
-  const asked = inputs.prompt
-    ? [{ role: "user", content: inputs.prompt }]
-    : inputs.messages.map((m) => ({ role: m.role, content: m.content }));
-  let answered: unknown;
-  try {
-    answered = (JSON.parse(new TextDecoder().decode(result.proof.requestBody)) as { messages?: unknown })
-      .messages;
-  } catch {
-    answered = undefined;
+function requireAnswerTo(expected: string, result: ComputeResult): void {
+  const differences = requestDifferences(expected, result.proof?.requestBody ?? new Uint8Array());
+  if (differences.length === 0) return;
+  throw new ZeroGError(
+    "job_failed",
+    `the proof of job ${result.jobId} answers another request: the request its enclave signed differs from this job's task in ${differences.join(", ")}`,
+    {
+      failureReason: "proof_invalid",
+      metaMessages: ["Do not rely on this output: the bridge handed out the result of another request."],
+    },
+  );
+}
+
+/** The task of a submit() or of result()'s `task` option, checked; `path` names it in errors. */
+function taskOf(task: unknown, path: string): ComputeTask {
+  let input = task;
+  if (isChaosChainSdkTask(task)) {
+    const converted = fromChaosChainSdkTask(task);
+    if (!converted.ok) throw invalidArgument(converted.violations);
+    input = converted.task;
   }
-  const same =
-    Array.isArray(answered) &&
-    answered.length === asked.length &&
-    asked.every((m, i) => {
-      const a = answered[i] as { role?: unknown; content?: unknown } | null;
-      return a?.role === m.role && a?.content === m.content;
-    });
-  if (!same) {
-    throw new ZeroGError(
-      "job_failed",
-      `the proof of job ${result.jobId} is of another request: the enclave answered other messages than this inference's`,
-      {
-        failureReason: "proof_invalid",
-        metaMessages: ["Do not rely on this output: the bridge handed out the result of another request."],
-      },
-    );
-  }
+  const parsed = parseTask(input, path);
+  if (!parsed.ok) throw invalidArgument(parsed.violations);
+  return parsed.task;
 }
 
 /** How a concrete adapter talks to the bridge (Node: gRPC over HTTP/2; browsers: Connect / gRPC-web). */
@@ -170,6 +173,9 @@ export class ZeroGComputeAdapterBase {
   readonly #client: Client<typeof ComputeService>;
   readonly #connection: AdapterConnection;
   readonly #verificationCache = createVerificationCache();
+  /** The request each task submitted here maps to, by job id, oldest first; and their total length. */
+  readonly #submitted = new Map<string, string>();
+  #submittedChars = 0;
 
   protected constructor(config: ResolvedAdapterConfig, connection: AdapterConnection) {
     this.config = config;
@@ -202,15 +208,8 @@ export class ZeroGComputeAdapterBase {
     }
     const keyViolations = validateIdempotencyKey(idempotencyKey, "options.idempotencyKey");
     if (keyViolations.length) throw invalidArgument(keyViolations);
-    let input: unknown = task;
-    if (isChaosChainSdkTask(task)) {
-      const converted = fromChaosChainSdkTask(task);
-      if (!converted.ok) throw invalidArgument(converted.violations);
-      input = converted.task;
-    }
-    const parsed = parseTask(input);
-    if (!parsed.ok) throw invalidArgument(parsed.violations);
-    const request = create(SubmitRequestSchema, { task: parsed.task, idempotencyKey });
+    const computeTask = taskOf(task, "task");
+    const request = create(SubmitRequestSchema, { task: computeTask, idempotencyKey });
     const size = toBinary(SubmitRequestSchema, request).byteLength;
     if (size > this.config.maxRequestBytes) {
       throw badArgument(
@@ -221,7 +220,29 @@ export class ZeroGComputeAdapterBase {
       );
     }
     const res = await this.#call("Submit", (o) => this.#client.submit(request, o));
+    this.#remember(res.jobId, computeTask);
     return res.jobId;
+  }
+
+  /** Keeps the request `task` maps to, for result() to check (the most recent tasks, bounded). */
+  #remember(jobId: string, task: ComputeTask): void {
+    const expected = expectedRequest(task);
+    if (expected === undefined || expected.length > rememberedTasks.chars) return;
+    this.#forget(jobId);
+    this.#submitted.set(jobId, expected);
+    this.#submittedChars += expected.length;
+    for (const oldest of this.#submitted.keys()) {
+      if (this.#submitted.size <= rememberedTasks.count && this.#submittedChars <= rememberedTasks.chars)
+        break;
+      this.#forget(oldest);
+    }
+  }
+
+  #forget(jobId: string): void {
+    const expected = this.#submitted.get(jobId);
+    if (expected === undefined) return;
+    this.#submitted.delete(jobId);
+    this.#submittedChars -= expected.length;
   }
 
   /**
@@ -258,6 +279,8 @@ export class ZeroGComputeAdapterBase {
         `must be a positive number of seconds, at most ${maxTimeoutSeconds} (24.8 days)`,
       );
     }
+    const given = options?.task === undefined ? undefined : taskOf(options.task, "options.task");
+    const expected = given ? expectedRequest(given) : this.#submitted.get(id);
     const res = wait
       ? await this.#waitForResult(id, timeoutS)
       : await this.#call("GetResult", (o) => this.#client.getResult({ jobId: id }, o));
@@ -266,11 +289,13 @@ export class ZeroGComputeAdapterBase {
       throw new ZeroGError("internal", `the bridge returned job ${id}'s result without a proof`);
     }
     const settings = this.config.verify;
-    if (settings === false) return jobResult(res, undefined);
+    if (settings === false) return jobResult(res, undefined, "skipped");
     const verification = await this.#verify(res, settings);
     if (!verification.ok)
       throw new ProofVerificationError(res.jobId, verification, res, settings.policySource);
-    return jobResult(res, verification);
+    if (expected === undefined) return jobResult(res, verification, "skipped");
+    requireAnswerTo(expected, res);
+    return jobResult(res, verification, "verified");
   }
 
   /**
@@ -411,9 +436,7 @@ export class ZeroGComputeAdapterBase {
       ...(options?.providerAddress ? { provider_address: options.providerAddress } : {}),
     };
     const jobId = await this.submit(task);
-    const result = await this.result(jobId, { wait: true, timeoutS: options?.timeoutS });
-    if (result.verification) requireAnswerTo(task, result);
-    return result;
+    return this.result(jobId, { wait: true, timeoutS: options?.timeoutS, task });
   }
 
   /**

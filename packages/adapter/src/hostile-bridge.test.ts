@@ -130,21 +130,52 @@ describe("a hostile bridge", () => {
   it("cannot answer inference(model, prompt) with a verified result of another request", async () => {
     const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
     try {
-      expect((await zerog.inference("llama-3-8b", asked)).output).toBe("The answer is 42.");
+      const answered = await zerog.inference("llama-3-8b", asked);
+      expect(answered).toMatchObject({ output: "The answer is 42.", taskCheck: "verified" });
+      expect(answered.metadata.task_check).toBe("verified");
       const err = await zerog.inference("llama-3-8b", "What is 0G, really?").catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ZeroGError);
       expect(err).toMatchObject({
         code: "job_failed",
         failureReason: "proof_invalid",
         shortMessage:
-          "the proof of job job_answers_other is of another request: the enclave answered other messages than this inference's",
+          "the proof of job job_answers_other answers another request: the request its enclave signed differs from this job's task in messages",
       });
       // Without verification nothing is compared (the request body is not known to be genuine).
       const trusting = new ZeroGComputeAdapter({ grpcUrl: url, verify: false });
-      expect((await trusting.inference("llama-3-8b", "What is 0G, really?")).verification).toBeUndefined();
+      const unchecked = await trusting.inference("llama-3-8b", "What is 0G, really?");
+      expect(unchecked).toMatchObject({ verification: undefined, taskCheck: "skipped" });
       trusting.close();
     } finally {
       zerog.close();
+    }
+  });
+
+  it("cannot answer result(jobId) of a submitted task with a verified result of another request", async () => {
+    const task = { task_type: "inference", model: "llama-3-8b", inputs: { prompt: "What is 0G, really?" } };
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    // Another process: it did not submit the job, so it is told the task.
+    const elsewhere = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      const jobId = await zerog.submit(task);
+      const swapped = {
+        code: "job_failed",
+        failureReason: "proof_invalid",
+        shortMessage: `the proof of job ${jobId} answers another request: the request its enclave signed differs from this job's task in messages`,
+      };
+      expect(await zerog.result(jobId).catch((e: unknown) => e)).toMatchObject(swapped);
+      expect(await elsewhere.result(jobId, { task }).catch((e: unknown) => e)).toMatchObject(swapped);
+      // Without the task, nothing to compare with: reported as skipped, never as verified.
+      expect((await elsewhere.result(jobId)).taskCheck).toBe("skipped");
+      const fine = { ...task, inputs: { prompt: asked } };
+      expect((await elsewhere.result(await elsewhere.submit(fine))).taskCheck).toBe("verified");
+      expect((await zerog.result("job_answers_asked", { task: fine })).taskCheck).toBe("verified");
+      expect(await failure(zerog.result("job_answers_asked", { task: { model: 1 } as never }))).toMatch(
+        /^invalid_argument: /,
+      );
+    } finally {
+      zerog.close();
+      elsewhere.close();
     }
   });
 

@@ -226,7 +226,8 @@ describe("zerog result verifies the proof here", () => {
     expect(flag.out.stdout).toBe("The answer is 42.\n");
     // The checks the policy did not require are named: skipped, never passed.
     expect(flag.out.stderr).toBe(
-      "zerog: proof verified here under the policy in p.json (--policy); skipped, as the policy does not " +
+      "zerog: proof verified here under the policy in p.json (--policy); its task not compared (only " +
+        "inference tasks submitted here are); skipped, as the policy does not " +
         "require them: tee.measurements, tee.workload, gpu.evidence\n",
     );
     const env = io(false, { "p.json": policy }, { ZEROG_VERIFY_POLICY: "p.json" });

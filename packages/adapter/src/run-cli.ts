@@ -481,7 +481,13 @@ async function result(
     const skipped = r.verification?.skipped.length
       ? `; skipped, as the policy does not require them: ${r.verification.skipped.join(", ")}`
       : "";
-    io.stderr(`zerog: proof ${verified}${r.verification ? ` under ${policy}` : ""}${skipped}\n`);
+    // Whether the signed request is the task's is said either way: a comparison not made is no pass.
+    const task = !r.verification
+      ? ""
+      : r.taskCheck === "verified"
+        ? ", answering the task submitted"
+        : "; its task not compared (only inference tasks submitted here are)";
+    io.stderr(`zerog: proof ${verified}${r.verification ? ` under ${policy}` : ""}${task}${skipped}\n`);
   }
   if (flags.out && !flags.json) io.stderr(`zerog: result with proof written to ${flags.out}\n`);
   return exitCodes.ok;

@@ -106,7 +106,17 @@ export interface JobResultMetadata {
   } | null;
   /** This adapter's own check of the proof: `verified`, or `not_checked` with `verify: false`. */
   client_verification: "verified" | "not_checked";
+  /** As `taskCheck`. */
+  task_check: TaskCheck;
 }
+
+/**
+ * Whether the result answers the job's task: `verified` when the request its enclave signed is the one
+ * the task maps to (the adapter submitted the task, or was given it); `skipped` when the adapter did not
+ * know the task (a job submitted elsewhere, without `result(jobId, { task })`), for tasks that send no
+ * chat request (fine-tuning: its proof binds the model delivered), or with `verify: false`.
+ */
+export type TaskCheck = "verified" | "skipped";
 
 interface JobResultBase {
   jobId: string;
@@ -122,6 +132,8 @@ interface JobResultBase {
    * does not verify throws instead); `undefined` only with `verify: false` (not checked here).
    */
   verification: VerifyProofReturnType | undefined;
+  /** Whether the request the enclave signed is this job's task (see {@link TaskCheck}). */
+  taskCheck: TaskCheck;
 }
 
 /** A job's output and its proof. */
@@ -247,7 +259,11 @@ function withEncoding(proof: ComputeProof): ComputeProof {
   return proof;
 }
 
-function metadataOf(result: ComputeResult, verification: JobResultMetadata["client_verification"]) {
+function metadataOf(
+  result: ComputeResult,
+  verification: JobResultMetadata["client_verification"],
+  taskCheck: TaskCheck,
+) {
   const u = result.usage;
   const checks = result.bridgeChecks;
   return {
@@ -270,11 +286,16 @@ function metadataOf(result: ComputeResult, verification: JobResultMetadata["clie
         }
       : null,
     client_verification: verification,
+    task_check: taskCheck,
   } satisfies JobResultMetadata;
 }
 
 /** The result as handed out, with the adapter's verification report (undefined: not checked here). */
-export function jobResult(result: ComputeResult, verification?: VerifyProofReturnType): JobResult {
+export function jobResult(
+  result: ComputeResult,
+  verification: VerifyProofReturnType | undefined,
+  taskCheck: TaskCheck,
+): JobResult {
   const u = result.usage;
   const feeNeuron = feeOf(result.jobId, u?.feeNeuron);
   const proof = withEncoding(result.proof!);
@@ -296,7 +317,8 @@ export function jobResult(result: ComputeResult, verification?: VerifyProofRetur
       feeNeuron,
     },
     execution_hash: proof.executionHash,
-    metadata: metadataOf(result, verification ? "verified" : "not_checked"),
+    taskCheck,
+    metadata: metadataOf(result, verification ? "verified" : "not_checked", taskCheck),
   };
 }
 

@@ -1,5 +1,6 @@
 // Generated code (src/gen) is re-exported by name so that the public API is explicit.
 
+export { chatCompletionRequest } from "./chat-request.js";
 export type { ErrorCode } from "./errors.js";
 export {
   errorCatalogue,

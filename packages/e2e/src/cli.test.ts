@@ -54,7 +54,7 @@ describe("zerog against a running bridge", () => {
     expect(waited).toEqual({
       code: 0,
       stdout: "llama-3-8b (0G devnet) heard: What is blockchain?\n",
-      stderr: `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY)\n`,
+      stderr: `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY), answering the task submitted\n`,
     });
     const submitted = await zerog("submit", "--model", "llama-3-8b", "--prompt", "hi", "--json");
     expect(submitted.code).toBe(0);

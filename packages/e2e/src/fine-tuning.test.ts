@@ -89,6 +89,7 @@ describe("fine-tuning, end to end", () => {
       code: 0,
       stderr:
         `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY); ` +
+        "its task not compared (only inference tasks submitted here are); " +
         "skipped, as the policy does not require them: fine_tuning.artifact, freshness\n",
     });
     checkArtifact(JSON.parse(result.stdout));

@@ -150,6 +150,12 @@ describe("installed from the tarballs in a fresh directory", () => {
     );
   });
 
+  it("the README's task check example runs as printed: skipped without the task, verified with it", async () => {
+    writeFileSync(join(fresh, "task-check.mjs"), readmeExample("#### Which task a result answers"));
+    const out = await run(process.execPath, ["task-check.mjs"], { cwd: fresh, env: env() });
+    expect(out).toEqual({ code: 0, stdout: "skipped\nverified\n", stderr: "" });
+  });
+
   it("the README's verification example runs as printed: verified under the devnet's policy, refused under Intel's", async () => {
     writeFileSync(join(fresh, "verification.mjs"), readmeExample("### Verification"));
     const devnet = await run(process.execPath, ["verification.mjs"], { cwd: fresh, env: env() });

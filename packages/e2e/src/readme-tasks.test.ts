@@ -45,7 +45,43 @@ describe("the original README's task dictionaries", () => {
     expect(result.proof.attestation.length).toBeGreaterThan(1000); // result.proof.attestation
     // Verified by result() under ZEROG_VERIFY_POLICY (the devnet's), with the collateral the proof embeds.
     expect(result.verification).toMatchObject({ ok: true, collateral: "embedded" });
+    // The request the enclave signed is the one this task maps to (the adapter remembers what it submitted).
+    expect(result.taskCheck).toBe("verified");
     expect((await zerog.status(jobId)).status).toBe("completed");
+  });
+
+  it("a result answers exactly its task: messages, parameters, extras, streamed or not, from another adapter too", async () => {
+    const task = {
+      task_type: "inference",
+      model: "llama-3-8b",
+      inputs: {
+        messages: [
+          { role: "system", content: "Answer in one word." },
+          { role: "user", content: "Naïve question: what is 0G? 🚀" },
+        ],
+        parameters: { max_tokens: 32, temperature: 0.1, top_p: 0.95, stop: ["\n\n"], seed: 42 },
+        extras: { user: "readme-test", presence_penalty: 0.5 },
+      },
+      verification: "tee-ml",
+    };
+    for (const stream of [false, true]) {
+      const streamed = { ...task, inputs: { ...task.inputs, stream } };
+      const jobId = await zerog.submit(streamed);
+      expect((await zerog.result(jobId)).taskCheck).toBe("verified");
+      const elsewhere = new ZeroGComputeAdapter({ grpcUrl: stack.grpcUrl, timeoutSeconds: 60 });
+      try {
+        expect((await elsewhere.result(jobId)).taskCheck).toBe("skipped");
+        expect((await elsewhere.result(jobId, { task: streamed })).taskCheck).toBe("verified");
+        const other = { ...streamed, inputs: { ...streamed.inputs, parameters: { max_tokens: 1 } } };
+        const err = await elsewhere.result(jobId, { task: other }).catch((e: ZeroGError) => e);
+        expect(err).toMatchObject({ code: "job_failed", failureReason: "proof_invalid" });
+        expect((err as ZeroGError).shortMessage).toMatch(
+          /differs from this job's task in max_tokens, seed, stop, temperature, top_p$/,
+        );
+      } finally {
+        elsewhere.close();
+      }
+    }
   });
 
   it("Task Specification: runs on the provider whose service record states the A100", async () => {

@@ -1,4 +1,4 @@
-import type { ComputeTask } from "@chaoschain/zerog-core";
+import { type ComputeTask, chatCompletionRequest } from "@chaoschain/zerog-core";
 import { createSseParser, isEventStream, parseSse } from "./sse.js";
 
 /** OpenAI `usage` of a chat completion. */
@@ -12,30 +12,13 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * The exact request body sent to the provider for an inference task: an OpenAI chat completion
- * with the provider's model name, the messages (a prompt becomes one user message), the sampling
- * parameters and the task's extras.
+ * The exact request body sent to the provider for an inference task: core's `chatCompletionRequest`
+ * (what a client holding the task expects the enclave to have signed), as JSON.
  */
 export function chatRequestBody(task: ComputeTask, servedModel: string): Uint8Array {
-  const inputs = task.inputs!;
-  const p = inputs.parameters;
-  const body: Record<string, unknown> = {
-    ...(inputs.extras ?? {}),
-    model: servedModel,
-    messages: inputs.prompt
-      ? [{ role: "user", content: inputs.prompt }]
-      : inputs.messages.map((m) => ({ role: m.role, content: m.content })),
-  };
-  if (p?.maxTokens !== undefined) body.max_tokens = p.maxTokens;
-  if (p?.temperature !== undefined) body.temperature = p.temperature;
-  if (p?.topP !== undefined) body.top_p = p.topP;
-  if (p?.stop.length) body.stop = p.stop;
-  if (p?.seed !== undefined) body.seed = Number(p.seed);
-  if (inputs.stream) {
-    body.stream = true;
-    body.stream_options = { include_usage: true };
-  }
-  return encoder.encode(JSON.stringify(body));
+  const request = chatCompletionRequest(task, servedModel);
+  if (!request) throw new TypeError("chatRequestBody: not an inference task");
+  return encoder.encode(JSON.stringify(request));
 }
 
 /** Usage of a JSON completion or of an SSE stream (its last chunk that carries usage). */

@@ -1,0 +1,78 @@
+import { parseTask, type TaskInput } from "@chaoschain/zerog-core";
+import { describe, expect, it } from "vitest";
+import { expectedRequest, requestDifferences } from "./task-check.js";
+
+const taskOf = (input: TaskInput) => {
+  const parsed = parseTask(input);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.violations));
+  return parsed.task;
+};
+const asked = taskOf({
+  task_type: "inference",
+  model: "llama-3-8b",
+  inputs: { prompt: "What is 0G?", parameters: { temperature: 0.2, max_tokens: 64 }, extras: { user: "a" } },
+});
+const expected = expectedRequest(asked) as string;
+const body = (text: string) => new TextEncoder().encode(text);
+const sent = {
+  user: "a",
+  model: "llama-3-8b",
+  messages: [{ role: "user", content: "What is 0G?" }],
+  max_tokens: 64,
+  temperature: 0.2,
+};
+
+describe("requestDifferences", () => {
+  it("finds none in the request the bridge sends for the task, in any key order", () => {
+    expect(requestDifferences(expected, body(JSON.stringify(sent)))).toEqual([]);
+    const reordered = {
+      temperature: 0.2,
+      messages: [{ content: "What is 0G?", role: "user" }],
+      max_tokens: 64,
+      model: "llama-3-8b",
+      user: "a",
+    };
+    expect(requestDifferences(expected, body(JSON.stringify(reordered)))).toEqual([]);
+  });
+
+  it("names the fields of another request: other messages, model, parameters, or a field added", () => {
+    const other = { ...sent, messages: [{ role: "user", content: "What is Bitcoin?" }] };
+    expect(requestDifferences(expected, body(JSON.stringify(other)))).toEqual(["messages"]);
+    const cheaper = { ...sent, model: "llama-3-1b", max_tokens: 1 };
+    expect(requestDifferences(expected, body(JSON.stringify(cheaper)))).toEqual(["max_tokens", "model"]);
+    const steered = { ...sent, logit_bias: { "1234": 100 } };
+    expect(requestDifferences(expected, body(JSON.stringify(steered)))).toEqual(["logit_bias"]);
+    const { temperature: _, ...dropped } = sent;
+    expect(requestDifferences(expected, body(JSON.stringify(dropped)))).toEqual(["temperature"]);
+  });
+
+  it("refuses a body a provider may read otherwise than JSON.parse: a repeated key, spaces, escapes", () => {
+    const text = JSON.stringify(sent);
+    // A provider whose parser keeps the first "messages" answers What is Bitcoin?; JSON.parse keeps the last.
+    const repeated = `{"messages":[{"role":"user","content":"What is Bitcoin?"}],${text.slice(1)}`;
+    expect(JSON.parse(repeated)).toEqual(sent);
+    expect(requestDifferences(expected, body(repeated))).toEqual(["(body)"]);
+    expect(requestDifferences(expected, body(JSON.stringify(sent, null, 1)))).toEqual(["(body)"]);
+    expect(requestDifferences(expected, body(text.replace("What", "\\u0057hat")))).toEqual(["(body)"]);
+  });
+
+  it("answers, never throws, for a body that is not a JSON object, not UTF-8, or nested too deep", () => {
+    for (const text of ["", "null", "[]", '"x"', "{", "\u0000"]) {
+      expect(requestDifferences(expected, body(text))).toEqual(["(body)"]);
+    }
+    expect(requestDifferences(expected, new Uint8Array([0x7b, 0xff, 0x7d]))).toEqual(["(body)"]);
+    const deep = `{"model":${"[".repeat(200_000)}${"]".repeat(200_000)}}`;
+    expect(requestDifferences(expected, body(deep))).toEqual(["(body)"]);
+  });
+});
+
+describe("expectedRequest", () => {
+  it("is undefined for a task that sends no chat request (fine-tuning)", () => {
+    const ft = taskOf({
+      task_type: "fine-tuning",
+      model: "Qwen2.5-0.5B-Instruct",
+      inputs: { dataset: '{"a":1}\n' },
+    });
+    expect(expectedRequest(ft)).toBeUndefined();
+  });
+});

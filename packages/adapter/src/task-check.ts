@@ -1,0 +1,51 @@
+import { type ComputeTask, chatCompletionRequest } from "@chaoschain/zerog-core";
+
+/**
+ * The request a task maps to (core's `chatCompletionRequest`, with the task's own model), as JSON with
+ * sorted keys: what the enclave must have signed for a result to answer this task. Undefined for tasks
+ * that send no chat request (fine-tuning, training).
+ */
+export function expectedRequest(task: ComputeTask): string | undefined {
+  const request = chatCompletionRequest(task, task.model);
+  return request ? sortedJson(request) : undefined;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The top-level fields in which a proof's signed request body differs from `expected` (from
+ * {@link expectedRequest}); empty when it is that request. A body in any other form than JSON.stringify
+ * writes (spaces, escapes, a repeated key that some parser would read first and another last) is
+ * another request: `["(body)"]`.
+ */
+export function requestDifferences(expected: string, requestBody: Uint8Array): string[] {
+  try {
+    const text = decoder.decode(requestBody);
+    const signed: unknown = JSON.parse(text);
+    if (!isObject(signed) || JSON.stringify(signed) !== text) return ["(body)"];
+    if (sortedJson(signed) === expected) return [];
+    const asked = JSON.parse(expected) as Record<string, unknown>;
+    const fields = new Set([...Object.keys(asked), ...Object.keys(signed)]);
+    return [...fields].filter((f) => sortedJson(asked[f]) !== sortedJson(signed[f])).sort();
+  } catch {
+    // Not UTF-8, not JSON, or nested too deep to compare: not the request the task maps to.
+    return ["(body)"];
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** JSON with every object's keys sorted (so that key order does not matter); undefined for undefined. */
+function sortedJson(value: unknown): string | undefined {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    isObject(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
+  );
+}
