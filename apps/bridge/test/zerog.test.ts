@@ -238,6 +238,31 @@ describe("0G inference through the real protocol on the devnet", () => {
     }
   });
 
+  it("a provider that takes requests and never answers ranks last after it failed: it does not fail every job of its model", async () => {
+    const { running, client } = await ownBridge({ providerTimeoutSeconds: 1 });
+    // A fresh bridge has seen no latency: the first provider of the registry is tried first.
+    const [hanging, healthy] = llama() as [(typeof t.devnet.providers)[0], (typeof t.devnet.providers)[0]];
+    try {
+      await hanging.setFaults({ latencyMs: 30_000 });
+      const jobs = [];
+      for (let i = 0; i < 3; i++) {
+        const { jobId } = await client.submit({
+          task: task({ inputs: { prompt: `hanging provider ${i}` } }),
+        });
+        await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch(() => {});
+        jobs.push(await client.getJob({ jobId }));
+      }
+      expect(jobs[0]?.error?.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      for (const job of jobs.slice(1)) {
+        expect(job.state).toBe(JobState.SUCCEEDED);
+        expect(job.providerAddress.toLowerCase()).toBe(healthy.address.toLowerCase());
+      }
+    } finally {
+      await resetFaults();
+      await running.stop();
+    }
+  });
+
   it("never runs zk-ml or op-ml as if verified: offered modes it cannot check are refused (FAILED_PRECONDITION)", async () => {
     const client = t.client();
     const zk = await client

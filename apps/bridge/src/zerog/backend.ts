@@ -126,6 +126,13 @@ export interface ZeroGBackendOptions {
 /** Where fine-tuned models go when the options name no directory. */
 export const defaultArtifactsDir = ".zerog/artifacts";
 
+/** Failures that are the provider's own (not the chain's, the wallet's or Intel's): it then ranks last a while. */
+const providerFaults = new Set([
+  FailureReason.PROVIDER_UNAVAILABLE,
+  FailureReason.PROVIDER_ERROR,
+  FailureReason.PROOF_INVALID,
+]);
+
 /**
  * Runs tasks on the 0G Compute Network. Inference goes through the 0G SDK: services discovered on chain,
  * ledger and provider sub-accounts funded, requests signed with the wallet, every response's enclave
@@ -342,8 +349,10 @@ export class ZeroGBackend implements ComputeBackend {
       try {
         return await this.#runOn(service, task, ctx, signal);
       } catch (err) {
-        if (!signal.aborted && err instanceof BackendError)
+        if (!signal.aborted && err instanceof BackendError) {
           this.#options.observe?.providerError(failureReasonName(err.reason) ?? "unspecified");
+          if (providerFaults.has(err.reason)) this.#directory.recordFailure(service.provider);
+        }
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
         failures.push(err);
         this.#logger.warn(

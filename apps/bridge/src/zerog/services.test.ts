@@ -168,3 +168,43 @@ describe("ServiceDirectory while the chain RPC is down", () => {
     );
   });
 });
+
+describe("ServiceDirectory and providers that failed", () => {
+  const clock = { now: 1_000_000 };
+  const directory = () => new ServiceDirectory(broker, 60_000, { now: () => clock.now });
+  const order = async (d: ServiceDirectory) => (await d.candidates(task(undefined))).map((r) => r.provider);
+
+  it("ranks a provider that just failed after the others, for a cooldown that doubles while it keeps failing", async () => {
+    const d = directory();
+    expect(await order(d)).toEqual(["0xh100", "0xa100", "0xnone"]);
+    d.recordFailure("0xH100");
+    expect(await order(d)).toEqual(["0xa100", "0xnone", "0xh100"]);
+    clock.now += 15_000; // the first cooldown is over: tried first again (its price)
+    expect(await order(d)).toEqual(["0xh100", "0xa100", "0xnone"]);
+    d.recordFailure("0xh100");
+    clock.now += 15_000;
+    expect(await order(d)).toEqual(["0xa100", "0xnone", "0xh100"]); // 30 s after a second failure in a row
+    clock.now += 15_000;
+    expect(await order(d)).toEqual(["0xh100", "0xa100", "0xnone"]);
+  });
+
+  it("forgets a provider's failures once it answers; ranks several failing ones by the end of their cooldown", async () => {
+    const d = directory();
+    d.recordFailure("0xh100");
+    d.recordFailure("0xh100");
+    d.recordLatency("0xh100", 10);
+    expect(await order(d)).toEqual(["0xh100", "0xa100", "0xnone"]);
+    d.recordFailure("0xa100");
+    d.recordFailure("0xa100");
+    d.recordFailure("0xh100");
+    // Both cooling down (still tried, last): the one whose cooldown ends first comes first.
+    expect(await order(d)).toEqual(["0xnone", "0xh100", "0xa100"]);
+  });
+
+  it("caps the cooldown at five minutes, however long a provider keeps failing", async () => {
+    const d = directory();
+    for (let i = 0; i < 100; i++) d.recordFailure("0xh100");
+    clock.now += 5 * 60_000;
+    expect(await order(d)).toEqual(["0xh100", "0xa100", "0xnone"]);
+  });
+});

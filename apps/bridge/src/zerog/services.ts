@@ -72,6 +72,9 @@ function parseInfo(json: string): Record<string, unknown> {
   }
 }
 
+/** How long a provider that failed ranks last: the first time, and at most (doubling in between). */
+const failureCooldownMs = { first: 15_000, max: 5 * 60_000 };
+
 /**
  * The services registered in the 0G inference contract (TEE signer acknowledged only), read again
  * every `ttlMs` behind the calls that use them ({@link RefreshingValue}): a chain RPC that is slow, down
@@ -82,9 +85,13 @@ export class ServiceDirectory {
   readonly #broker: ZeroGBroker;
   readonly #records: RefreshingValue<ServiceRecord[]>;
   readonly #latency = new Map<string, number>();
+  /** Providers that failed in a row lately (lower-case address): how often, and until when they rank last. */
+  readonly #failing = new Map<string, { failures: number; until: number }>();
+  readonly #now: () => number;
 
   constructor(broker: ZeroGBroker, ttlMs: number, options: Omit<RefreshingValueOptions, "ttlMs"> = {}) {
     this.#broker = broker;
+    this.#now = options.now ?? Date.now;
     this.#records = new RefreshingValue(() => this.#load(), {
       ...options,
       ttlMs,
@@ -174,6 +181,15 @@ export class ServiceDirectory {
   }
 
   #rank(a: ServiceRecord, b: ServiceRecord): number {
+    // A provider that failed lately goes after the others (still tried, last), so that one that hangs or
+    // is down does not take every job of its model first (a request it received is not sent again).
+    const now = this.#now();
+    const coolingUntil = (r: ServiceRecord) => {
+      const until = this.#failing.get(r.provider.toLowerCase())?.until ?? 0;
+      return until > now ? until : 0;
+    };
+    const byCooling = coolingUntil(a) - coolingUntil(b);
+    if (byCooling !== 0) return byCooling;
     const cost = (r: ServiceRecord) => r.inputPrice + r.outputPrice;
     const byCost = cost(a) - cost(b);
     if (byCost !== 0n) return byCost < 0n ? -1 : 1;
@@ -212,9 +228,24 @@ export class ServiceDirectory {
     );
   }
 
-  /** Records a provider's response time (exponential moving average). */
+  /**
+   * Records that a provider failed a job (down, refused, timed out, a proof that did not verify): it
+   * ranks after the others for 15 s, doubled for each failure in a row, at most 5 minutes.
+   */
+  recordFailure(provider: string): void {
+    const key = provider.toLowerCase();
+    const failures = (this.#failing.get(key)?.failures ?? 0) + 1;
+    const cooldownMs = Math.min(
+      failureCooldownMs.first * 2 ** Math.min(failures - 1, 30),
+      failureCooldownMs.max,
+    );
+    this.#failing.set(key, { failures, until: this.#now() + cooldownMs });
+  }
+
+  /** Records a provider's response time (exponential moving average); an answer ends its failures in a row. */
   recordLatency(provider: string, ms: number): void {
     const key = provider.toLowerCase();
+    this.#failing.delete(key);
     const prev = this.#latency.get(key);
     this.#latency.set(key, prev === undefined ? ms : prev * 0.8 + ms * 0.2);
   }
