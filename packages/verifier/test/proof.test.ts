@@ -15,6 +15,13 @@ import { enclave, hex, makeFixture, NOW, resign, toProtoJson } from "./fixtures.
 const checkOf = (r: VerifyProofReturnType, name: CheckName) => r.checks.find((c) => c.name === name);
 
 /** Each of `names` was skipped because `by` did not pass. */
+/** DER bytes with the last byte (a CRL's signature ends there) changed. */
+function withLastByteFlipped(der: string | number[] | Uint8Array): Uint8Array {
+  const bytes = typeof der === "string" ? Buffer.from(der.replace(/^0x/, ""), "hex") : Uint8Array.from(der);
+  bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+  return bytes;
+}
+
 function expectBlocked(r: VerifyProofReturnType, names: readonly CheckName[], by: CheckName) {
   for (const name of names)
     expect(checkOf(r, name)).toMatchObject({
@@ -186,8 +193,36 @@ describe("honest reports", () => {
     const teeSteps = CHECK_NAMES.filter((n) => n.startsWith("tee."));
     expect(teeSteps).toHaveLength(6);
     expectBlocked(r, teeSteps, "quote.signature_chain");
+    // Nor does the quote's header pass: its TEE type and QE vendor are the forger's claim too.
+    expectBlocked(r, ["quote.tee_type", "quote.qe_vendor_id"], "quote.signature_chain");
     expect(r.reportDataBinding).toBeUndefined();
     expect(r.composeHash).toBeUndefined();
+  });
+  it("a header not allowed fails, whether or not the quote's signature verifies", async () => {
+    const f = makeFixture();
+    const quote = (f.result.proof.attestation as Uint8Array).slice();
+    quote[48 + 584 + 4 + 10] = (quote[48 + 584 + 4 + 10] as number) ^ 1;
+    f.result.proof.attestation = quote;
+    const r = await verifyProof(f.result, {
+      now: NOW,
+      collateral: f.collateral,
+      policy: { ...f.policy, tee: { ...f.policy.tee, allowedTeeTypes: ["sgx"] } },
+    });
+    expect(r.checks.find((c) => c.name === "quote.tee_type")).toMatchObject({
+      status: "fail",
+      reason: "tee_type_not_allowed",
+    });
+  });
+  it("never passes the collateral's dates when its integrity did not verify (the forger chose them)", async () => {
+    const f = makeFixture();
+    const r = await verifyProof(f.result, {
+      now: NOW,
+      collateral: { ...f.collateral, pck_crl: withLastByteFlipped(f.collateral.pck_crl) },
+      policy: f.policy,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.name === "collateral.integrity")?.status).toBe("fail");
+    expectBlocked(r, ["collateral.validity"], "collateral.integrity");
   });
   it("a proof carrying a field in both spellings is malformed: a snake_case reader would see other bytes", async () => {
     const f = makeFixture();

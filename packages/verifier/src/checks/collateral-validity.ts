@@ -12,7 +12,10 @@ const windowReasons = {
 
 const iso = (s: number) => (Number.isFinite(s) ? new Date(s * 1000).toISOString() : String(s));
 
-/** `collateral.validity`: TCB info, QE identity, both CRLs and every certificate are valid at `now`. */
+/**
+ * `collateral.validity`: TCB info, QE identity, both CRLs and every certificate are valid at `now`. A date
+ * out of its window fails at once; all in their windows pass only once the collateral's integrity verified.
+ */
 export function collateralValidity(ctx: QuoteContext): Check {
   if (!parsed(ctx)) return blocked(NAME, "quote.format");
   if (!readCollateral(ctx)) return blocked(NAME, "collateral.integrity");
@@ -25,6 +28,8 @@ export function collateralValidity(ctx: QuoteContext): Check {
       : [windowReasons[w.kind].early, `is not valid before ${iso(w.notBefore)}`, { notBefore: w.notBefore }];
     return fail(NAME, reason, `${w.what} ${message} (now ${iso(now)})`, { what: w.what, ...detail, now });
   }
+  // The dates are the collateral's own claim until its signatures verified: they pass only then.
+  if (readCollateral(ctx)?.analysis.integrity.status !== "pass") return blocked(NAME, "collateral.integrity");
   const validFrom = Math.max(...windows.map((w) => w.notBefore));
   const validUntil = Math.min(...windows.map((w) => w.notAfter));
   return pass(NAME, `all ${windows.length} collateral items and certificates are valid at now`, {
