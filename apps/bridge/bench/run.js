@@ -76,14 +76,15 @@ async function openLoad(count, perSec, fn, seed = 1) {
   return { latencies, wallMs: performance.now() - started };
 }
 
-/** CPU time (ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuMs(pid) {
-  if (pid === process.pid) {
+/** CPU time (ms) a process (or its thread `tid`) has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid, tid) {
+  if (pid === process.pid && tid === undefined) {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1000;
   }
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+    const fields = readFileSync(path, "utf8").split(") ")[1].split(" ");
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
   } catch {
     return Number.NaN;
@@ -135,13 +136,20 @@ async function jobCounts(port) {
 
 /** `load` (or `run` when given), plus the CPU each process spent on it, per job. */
 async function measured(count, limit, fn, run = () => load(count, limit, fn)) {
-  const pids = { devnet: devnetChild.pid, bridge: bridge.pid, clients: process.pid };
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  // bridgeMain: the bridge's main thread (its JavaScript, SQLite, syscalls); the rest of the bridge's CPU
+  // is its other threads' (V8's garbage collector and compiler, libuv's pool).
+  const readings = {
+    devnet: () => cpuMs(devnetChild.pid),
+    bridge: () => cpuMs(bridge.pid),
+    bridgeMain: () => cpuMs(bridge.pid, bridge.pid),
+    clients: () => cpuMs(process.pid),
+  };
+  const before = Object.fromEntries(Object.entries(readings).map(([k, read]) => [k, read()]));
   const m0 = machineTicks();
   const sample = await run();
   const m1 = machineTicks();
   sample.busy = 1 - (m1.idle - m0.idle) / (m1.total - m0.total);
-  sample.cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid) - before[k]]));
+  sample.cpu = Object.fromEntries(Object.entries(readings).map(([k, read]) => [k, read() - before[k]]));
   return sample;
 }
 
@@ -373,8 +381,9 @@ const verdict = (met) => (met ? "met" : "NOT met");
 /** Issue 14's targets at 250 ms provider latency: bridge CPU ≤ 1.5 ms per job, p50 overhead ≤ 5% (strict path). */
 const targetLines = (at250) => {
   if (!at250?.bridge) return [];
+  const { bridge: all, bridgeMain: main } = at250.bridge.cpuPerJob;
   const lines = [
-    `Bridge CPU per job at 250 ms: ${f(at250.bridge.cpuPerJob.bridge)} ms (target: at most 1.5 ms) — ${verdict(at250.bridge.cpuPerJob.bridge <= 1.5)}.`,
+    `Bridge CPU per job at 250 ms: ${f(all)} ms (target: at most 1.5 ms) — ${verdict(all <= 1.5)}. Of it, ${f(main)} ms on its main thread (JavaScript, SQLite, syscalls) and ${f(all - main)} ms on its other threads (V8's garbage collector and compiler, libuv's pool).`,
   ];
   if (at250.session) {
     const overhead = (at250.bridge.p50 - at250.session.p50) / at250.session.p50;
