@@ -31,7 +31,7 @@ import {
   ProofVerificationError,
   requireJobId,
 } from "./errors.js";
-import { expectedRequest, requestDifferences } from "./task-check.js";
+import { expectedRequest, RecentRequests, requestDifferences } from "./task-check.js";
 import {
   type ChaosChainSdkTask,
   fromChaosChainSdkTask,
@@ -63,7 +63,7 @@ export interface ResultOptions {
   timeoutS?: number | undefined;
   /**
    * The task submitted for this job, when another adapter submitted it: the result must answer exactly
-   * it (`taskCheck`). Tasks submitted through this adapter are remembered (the last 10,000).
+   * it (`taskCheck`). Tasks submitted through this adapter are remembered (the last 10,000, up to 16 MiB).
    */
   task?: TaskInput | ComputeTask | ChaosChainSdkTask | undefined;
 }
@@ -119,9 +119,6 @@ function sameJob(asked: string, answered: string, what: string): void {
   }
 }
 
-/** How many submitted tasks an adapter remembers, and their requests' total length at most. */
-const rememberedTasks = { count: 10_000, chars: 64 * 1024 * 1024 };
-
 /**
  * A verified inference result must answer its task: the request its enclave signed is the one the
  * task maps to (model, messages, parameters, extras, and nothing else). Else the bridge handed out
@@ -173,9 +170,8 @@ export class ZeroGComputeAdapterBase {
   readonly #client: Client<typeof ComputeService>;
   readonly #connection: AdapterConnection;
   readonly #verificationCache = createVerificationCache();
-  /** The request each task submitted here maps to, by job id, oldest first; and their total length. */
-  readonly #submitted = new Map<string, string>();
-  #submittedChars = 0;
+  /** The request each inference task submitted here maps to, by job id (the most recent tasks). */
+  readonly #submitted = new RecentRequests({ count: 10_000, chars: 16 * 1024 * 1024 });
 
   protected constructor(config: ResolvedAdapterConfig, connection: AdapterConnection) {
     this.config = config;
@@ -220,29 +216,9 @@ export class ZeroGComputeAdapterBase {
       );
     }
     const res = await this.#call("Submit", (o) => this.#client.submit(request, o));
-    this.#remember(res.jobId, computeTask);
+    const expected = expectedRequest(computeTask);
+    if (expected !== undefined) this.#submitted.set(res.jobId, expected);
     return res.jobId;
-  }
-
-  /** Keeps the request `task` maps to, for result() to check (the most recent tasks, bounded). */
-  #remember(jobId: string, task: ComputeTask): void {
-    const expected = expectedRequest(task);
-    if (expected === undefined || expected.length > rememberedTasks.chars) return;
-    this.#forget(jobId);
-    this.#submitted.set(jobId, expected);
-    this.#submittedChars += expected.length;
-    for (const oldest of this.#submitted.keys()) {
-      if (this.#submitted.size <= rememberedTasks.count && this.#submittedChars <= rememberedTasks.chars)
-        break;
-      this.#forget(oldest);
-    }
-  }
-
-  #forget(jobId: string): void {
-    const expected = this.#submitted.get(jobId);
-    if (expected === undefined) return;
-    this.#submitted.delete(jobId);
-    this.#submittedChars -= expected.length;
   }
 
   /**

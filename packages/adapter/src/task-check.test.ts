@@ -1,6 +1,6 @@
 import { parseTask, type TaskInput } from "@chaoschain/zerog-core";
 import { describe, expect, it } from "vitest";
-import { expectedRequest, requestDifferences } from "./task-check.js";
+import { expectedRequest, RecentRequests, requestDifferences } from "./task-check.js";
 
 const taskOf = (input: TaskInput) => {
   const parsed = parseTask(input);
@@ -74,5 +74,19 @@ describe("expectedRequest", () => {
       inputs: { dataset: '{"a":1}\n' },
     });
     expect(expectedRequest(ft)).toBeUndefined();
+  });
+});
+
+describe("RecentRequests", () => {
+  it("forgets the oldest beyond its count or its characters, and keeps none longer than all of them", () => {
+    const recent = new RecentRequests({ count: 3, chars: 10 });
+    for (const id of ["a", "b", "c", "d"]) recent.set(id, "xx");
+    expect(["a", "b", "c", "d"].map((id) => recent.get(id))).toEqual([undefined, "xx", "xx", "xx"]);
+    recent.set("e", "yyyyyyy"); // 2 + 2 + 7 > 10: b and c go
+    expect(["b", "c", "d", "e"].map((id) => recent.get(id))).toEqual([undefined, undefined, "xx", "yyyyyyy"]);
+    recent.set("f", "z".repeat(11));
+    expect(recent.get("f")).toBeUndefined();
+    recent.set("d", "w"); // set again: replaced, counted once
+    expect([recent.get("d"), recent.get("e")]).toEqual(["w", "yyyyyyy"]);
   });
 });

@@ -49,3 +49,36 @@ function sortedJson(value: unknown): string | undefined {
       : v,
   );
 }
+
+/**
+ * The requests of the most recent tasks by job id ({@link expectedRequest}), at most `count` of them and
+ * `chars` characters in all: the oldest are forgotten first.
+ */
+export class RecentRequests {
+  readonly #requests = new Map<string, string>();
+  #chars = 0;
+
+  constructor(readonly limits: { count: number; chars: number }) {}
+
+  get(jobId: string): string | undefined {
+    return this.#requests.get(jobId);
+  }
+
+  set(jobId: string, request: string): void {
+    this.#delete(jobId);
+    if (request.length > this.limits.chars) return;
+    this.#requests.set(jobId, request);
+    this.#chars += request.length;
+    for (const oldest of this.#requests.keys()) {
+      if (this.#requests.size <= this.limits.count && this.#chars <= this.limits.chars) break;
+      this.#delete(oldest);
+    }
+  }
+
+  #delete(jobId: string): void {
+    const request = this.#requests.get(jobId);
+    if (request === undefined) return;
+    this.#requests.delete(jobId);
+    this.#chars -= request.length;
+  }
+}
