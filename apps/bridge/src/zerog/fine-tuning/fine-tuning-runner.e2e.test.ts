@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -71,11 +74,12 @@ const ft = () => devnet.fineTuningProviders[0]!;
 async function newRunner(
   overrides: Partial<FineTuningRunnerDeps> = {},
   options: Partial<FineTuningOptions> = {},
+  providerUrl?: (url: string) => string,
 ) {
   const chain = createJsonRpcProvider(devnet.rpcUrl, devnet.chainId);
   const wallet = new Wallet(Wallet.createRandom().privateKey, chain);
   await chain.send("evm_setAccountBalance", [wallet.address, toQuantity(parseEther("100"))]);
-  return build(wallet, chain, overrides, options);
+  return build(wallet, chain, overrides, options, providerUrl);
 }
 
 /** Another runner for the same wallet (a restarted bridge). */
@@ -89,8 +93,15 @@ async function build(
   chain: ReturnType<typeof createJsonRpcProvider>,
   overrides: Partial<FineTuningRunnerDeps> = {},
   options: Partial<FineTuningOptions> = {},
+  providerUrl: (url: string) => string = (url) => url,
 ) {
-  const serving = new FineTuningServing({
+  /** The chain's services, reached at `providerUrl(url)` (a proxy in front of the provider). */
+  class Serving extends FineTuningServing {
+    override async services() {
+      return (await super.services()).map((s) => ({ ...s, url: providerUrl(s.url) }));
+    }
+  }
+  const serving = new Serving({
     fineTuning: devnet.contracts.fineTuning,
     ledger: devnet.contracts.ledger,
     chain,
@@ -482,6 +493,33 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     }
   });
 
+  it("a provider that drips its model (a byte every 50 ms, well within the per-read timeout) fails the job at the download deadline; the partial file is deleted, nothing acknowledged", async () => {
+    const proxy = await startDripProxy(ft().url);
+    try {
+      const { runner, serving, wallet } = await newRunner(
+        {},
+        { downloadTimeoutMs: 2000, requestTimeoutMs: 10_000 },
+        (url) => (url === ft().url ? proxy.url : url),
+      );
+      const { ctx, checkpoints } = context();
+      const err = (await runner.run(task(), ctx).catch((e: unknown) => e)) as BackendError;
+      expect(err).toBeInstanceOf(BackendError);
+      expect(err.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      const taskId = checkpoints.at(-1)!.taskId!;
+      expect(err.message).toMatch(
+        new RegExp(
+          `^provider ${ft().address} did not finish serving the model of task ${taskId} within 2 s \\(the bridge's ` +
+            "--fine-tuning-download-timeout; \\d+ bytes received\\): the partial download is deleted and the delivery is not acknowledged$",
+        ),
+      );
+      expect(proxy.dripped()).toBeGreaterThan(0);
+      await expect(stat(join(root, `artifacts-${wallet.address}`, ctx.jobId))).rejects.toThrow(/ENOENT/);
+      expect((await serving.deliverable(ft().address, taskId))?.acknowledged).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("a delivery not tag-signed by the provider's TEE fails proof_invalid and is not acknowledged", async () => {
     const { runner, serving } = await newRunner();
     await ft().setFaults({ wrongTagSigner: true });
@@ -579,4 +617,45 @@ async function until<T>(probe: () => T | undefined, timeoutMs = 20_000): Promise
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of a provider: passes every call through, except that it serves
+ * the model download (`…/lora`) one byte every 50 ms.
+ */
+async function startDripProxy(target: string) {
+  let dripped = 0;
+  const server = createServer(async (req, res) => {
+    const body: Buffer[] = [];
+    for await (const chunk of req) body.push(chunk as Buffer);
+    const upstream = await fetch(`${target}${req.url}`, {
+      method: req.method ?? "GET",
+      headers: { "content-type": req.headers["content-type"] ?? "application/octet-stream" },
+      ...(body.length > 0 ? { body: Buffer.concat(body) } : {}),
+    });
+    const bytes = Buffer.from(await upstream.arrayBuffer());
+    res.writeHead(upstream.status, {
+      "content-type": upstream.headers.get("content-type") ?? "application/octet-stream",
+      "content-length": bytes.length,
+    });
+    if (!req.url?.endsWith("/lora") || upstream.status !== 200) return void res.end(bytes);
+    for (const byte of bytes) {
+      if (res.destroyed) return;
+      res.write(Buffer.of(byte));
+      dripped++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    res.end();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dripped: () => dripped,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
