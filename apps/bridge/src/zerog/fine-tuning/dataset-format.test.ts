@@ -12,7 +12,9 @@ const problem = async (text: string | Uint8Array) => {
 describe("checkDataset", () => {
   it("accepts the three formats, with \\n or \\r\\n line ends and one final newline", async () => {
     expect(
-      await check('{"instruction":"Say hi","output":"hi"}\n{"instruction":"Count","input":"3","output":"1 2 3"}\n'),
+      await check(
+        '{"instruction":"Say hi","output":"hi"}\n{"instruction":"Count","input":"3","output":"1 2 3"}\n',
+      ),
     ).toEqual({
       ok: true,
       summary: { format: "instruction", examples: 2, bytes: 92 },
