@@ -241,14 +241,28 @@ describe("loadConfig: TEE verification", () => {
 });
 
 describe("loadConfig: fine-tuning", () => {
-  it("defaults: artifacts and datasets under .zerog, no https datasets, a 5 s poll", () => {
+  it("defaults: artifacts and datasets under .zerog, no https datasets, a 5 s poll, 24 h runs, 2 h downloads", () => {
     const c = load([], { INIT_CWD: "/srv/bridge" });
     expect(c.fineTuning).toEqual({
       artifactsDir: "/srv/bridge/.zerog/artifacts",
       datasetDir: "/srv/bridge/.zerog/datasets",
       httpsHosts: [],
       pollIntervalMs: 5000,
+      maxRunSeconds: 86_400,
+      downloadTimeoutSeconds: 7200,
     });
+  });
+
+  it("the run and download limits take durations; they cannot be switched off", () => {
+    const c = load(["--fine-tuning-max-run=36h"], { ZEROG_FINE_TUNING_DOWNLOAD_TIMEOUT: "90m" });
+    expect(c.fineTuning).toMatchObject({ maxRunSeconds: 129_600, downloadTimeoutSeconds: 5400 });
+    expect(load([], { ZEROG_FINE_TUNING_MAX_RUN: "600" }).fineTuning.maxRunSeconds).toBe(600);
+    expect(() => load(["--fine-tuning-max-run=0"])).toThrow(
+      '--fine-tuning-max-run (ZEROG_FINE_TUNING_MAX_RUN) must be at least 1s; got "0"',
+    );
+    expect(() => load(["--fine-tuning-download-timeout=soon"])).toThrow(
+      /^--fine-tuning-download-timeout \(ZEROG_FINE_TUNING_DOWNLOAD_TIMEOUT\) must be a duration such as 30d, 12h, 90m or 3600 \(seconds\), at least 1s; got "soon"$/,
+    );
   });
 
   it("flags before the environment; a poll out of range is refused", () => {
@@ -262,6 +276,8 @@ describe("loadConfig: fine-tuning", () => {
       datasetDir: "/datasets",
       httpsHosts: ["data.example", "cdn.example"],
       pollIntervalMs: 250,
+      maxRunSeconds: 86_400,
+      downloadTimeoutSeconds: 7200,
     });
     expect(() => load(["--fine-tuning-poll=1"])).toThrow(ConfigError);
   });

@@ -105,6 +105,10 @@ export interface BridgeConfig {
     httpsHosts: string[];
     /** How often a running task's state is read from its provider, ms. */
     pollIntervalMs: number;
+    /** Longest run of a task at its provider, from its creation to its delivery (restarts included), seconds. */
+    maxRunSeconds: number;
+    /** Longest download of a trained model, retries included, seconds. */
+    downloadTimeoutSeconds: number;
   };
 }
 
@@ -140,6 +144,13 @@ Fine-tuning:
                           public host); default none (https datasets refused) [ZEROG_DATASET_HTTPS_HOSTS]
   --fine-tuning-poll <ms> how often a running task's state is read from its provider; default 5000
                           [ZEROG_FINE_TUNING_POLL_MS]
+  --fine-tuning-max-run <d>
+                          longest run of a task at its provider, from its creation to its delivery,
+                          restarts included; then it is cancelled there (while 0G allows it) and the job
+                          fails: 30d, 12h, 90m or seconds; default 24h [ZEROG_FINE_TUNING_MAX_RUN]
+  --fine-tuning-download-timeout <d>
+                          longest download of a trained model, retries included; default 2h
+                          [ZEROG_FINE_TUNING_DOWNLOAD_TIMEOUT]
 
 TEE verification (every provider's quote is checked before it is trusted, every proof before its result is kept):
   --policy <file>         verifier policy (JSON) over the default: Intel's root CA, TDX, TCB UpToDate; GPU
@@ -229,8 +240,15 @@ function durationSeconds(name: string, value: string | undefined, fallback: numb
   const seconds = match ? Number(match[1]) * durationUnits[match[2]!]! : Number.NaN;
   if (!(seconds <= 100 * 365 * 86_400))
     throw new ConfigError(
-      `${name} must be a duration such as 30d, 12h, 90m or 3600 (seconds), or ${what}; got ${JSON.stringify(value)}`,
+      `${name} must be a duration such as 30d, 12h, 90m or 3600 (seconds)${what}; got ${JSON.stringify(value)}`,
     );
+  return seconds;
+}
+
+/** {@link durationSeconds} of at least one second: a limit that cannot be switched off. */
+function positiveDuration(name: string, value: string | undefined, fallback: number): number {
+  const seconds = durationSeconds(name, value, fallback, ", at least 1s");
+  if (seconds < 1) throw new ConfigError(`${name} must be at least 1s; got ${JSON.stringify(value)}`);
   return seconds;
 }
 
@@ -330,6 +348,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         "dataset-dir": { type: "string" },
         "dataset-https-hosts": { type: "string" },
         "fine-tuning-poll": { type: "string" },
+        "fine-tuning-max-run": { type: "string" },
+        "fine-tuning-download-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -441,7 +461,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
       "--job-retention (ZEROG_JOB_RETENTION)",
       flag("job-retention") ?? env.ZEROG_JOB_RETENTION,
       defaultJobRetentionSeconds,
-      "0 to keep ended jobs for ever",
+      ", or 0 to keep ended jobs for ever",
     ),
     concurrency: integer("--concurrency", flag("concurrency") ?? env.ZEROG_CONCURRENCY, 16, 1, 1024),
     providerTimeoutSeconds: integer(
@@ -514,6 +534,16 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         5000,
         10,
         600_000,
+      ),
+      maxRunSeconds: positiveDuration(
+        "--fine-tuning-max-run (ZEROG_FINE_TUNING_MAX_RUN)",
+        flag("fine-tuning-max-run") ?? env.ZEROG_FINE_TUNING_MAX_RUN,
+        24 * 3600,
+      ),
+      downloadTimeoutSeconds: positiveDuration(
+        "--fine-tuning-download-timeout (ZEROG_FINE_TUNING_DOWNLOAD_TIMEOUT)",
+        flag("fine-tuning-download-timeout") ?? env.ZEROG_FINE_TUNING_DOWNLOAD_TIMEOUT,
+        2 * 3600,
       ),
     },
   };

@@ -109,6 +109,8 @@ export async function launch(
       fineTuning: {
         artifactsDir: config.fineTuning.artifactsDir,
         pollIntervalMs: config.fineTuning.pollIntervalMs,
+        maxRunMs: config.fineTuning.maxRunSeconds * 1000,
+        downloadTimeoutMs: config.fineTuning.downloadTimeoutSeconds * 1000,
         dataset: {
           ...defaultDatasetPolicy,
           datasetDir: config.fineTuning.datasetDir,

@@ -43,6 +43,8 @@ beforeAll(async () => {
         datasetDir,
         httpsHosts: [],
         pollIntervalMs: 25,
+        maxRunSeconds: 86_400,
+        downloadTimeoutSeconds: 7200,
       },
     },
   });

@@ -73,6 +73,8 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
       datasetDir: mkdtempSync(join(tmpdir(), "zerog-datasets-")),
       httpsHosts: [],
       pollIntervalMs: 25,
+      maxRunSeconds: 86_400,
+      downloadTimeoutSeconds: 7200,
     },
     ...overrides,
   };

@@ -1,3 +1,5 @@
+import { isUtf8 } from "node:buffer";
+
 /** The three JSONL record shapes 0G's fine-tuning script reads (`train_lora.py` format_instruction). */
 export type DatasetFormat = "chat" | "instruction" | "text";
 
@@ -25,6 +27,12 @@ export const defaultDatasetFormatLimits: DatasetFormatLimits = {
 
 const chatRoles = new Set(["system", "user", "assistant", "tool"]);
 
+/** Bytes of dataset checked between two turns of the event loop (a few ms of work). */
+const sliceBytes = 1024 * 1024;
+
+/** Resolves on the event loop's next turn: long work awaits it so that other callbacks run meanwhile. */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Checks a fine-tuning dataset before anything is spent on it: UTF-8 JSONL (no BOM; `\n` or `\r\n` line
  * ends; no blank line but a final one), one JSON object per line, every record in the format of the
@@ -33,57 +41,78 @@ const chatRoles = new Set(["system", "user", "assistant", "tool"]);
  *   one non-empty assistant message;
  * - instruction: `{"instruction": "…", "input"?: "…", "output": "…"}` (`response` may stand for `output`);
  * - text: `{"text": "…"}`, non-empty.
- * Returns the first problem found, naming its line; never throws on any input.
+ * Returns the first problem found, naming its line; never throws on any input. Works through the
+ * dataset about 1 MiB at a time (whole lines), yielding to the event loop in between.
  *
  * @example
- * checkDataset(Buffer.from('{"instruction":"Say hi","output":"hi"}\n'))
+ * await checkDataset(Buffer.from('{"instruction":"Say hi","output":"hi"}\n'))
  * // { ok: true, summary: { format: "instruction", examples: 1, bytes: 39 } }
  */
-export function checkDataset(
+export async function checkDataset(
   bytes: Uint8Array,
   limits: DatasetFormatLimits = defaultDatasetFormatLimits,
-): CheckDatasetResult {
+): Promise<CheckDatasetResult> {
   const fail = (problem: string): CheckDatasetResult => ({ ok: false, problem });
   if (bytes.length === 0) return fail("the dataset is empty");
   if (bytes.length > limits.maxBytes)
     return fail(`the dataset is ${bytes.length} bytes; at most ${limits.maxBytes} are accepted`);
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
     return fail("the dataset starts with a byte-order mark; save it as UTF-8 without BOM");
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return fail("the dataset is not UTF-8 text");
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  // First the whole file's encoding and record count, then its records: the same first problem as a
+  // check of the whole text at once.
+  let newlines = 0;
+  for (const slice of lineSlices(data)) {
+    if (!isUtf8(slice)) return fail("the dataset is not UTF-8 text");
+    for (let at = slice.indexOf(0x0a); at !== -1; at = slice.indexOf(0x0a, at + 1)) newlines++;
+    await nextTurn();
   }
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  if (lines.length > limits.maxExamples)
-    return fail(`the dataset has ${lines.length} lines; at most ${limits.maxExamples} records are accepted`);
+  const lineCount = newlines + (data.at(-1) === 0x0a ? 0 : 1);
+  if (lineCount > limits.maxExamples)
+    return fail(`the dataset has ${lineCount} lines; at most ${limits.maxExamples} records are accepted`);
+  // ignoreBOM: a U+FEFF at the start of a slice is part of its first line, as in the whole text.
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   let format: DatasetFormat | undefined;
-  for (const [i, raw] of lines.entries()) {
-    const at = `line ${i + 1}`;
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (line.trim() === "") return fail(`${at} is blank; give one JSON object per line`);
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      return fail(`${at} is not JSON`);
+  let lineNumber = 0;
+  for (const slice of lineSlices(data)) {
+    const lines = decoder.decode(slice).split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    for (const raw of lines) {
+      const at = `line ${++lineNumber}`;
+      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      if (line.trim() === "") return fail(`${at} is blank; give one JSON object per line`);
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        return fail(`${at} is not JSON`);
+      }
+      if (typeof value !== "object" || value === null || Array.isArray(value))
+        return fail(`${at} is not a JSON object`);
+      const record = value as Record<string, unknown>;
+      format ??= formatOf(record);
+      if (!format) {
+        return fail(
+          `${at}: unknown record shape; use {"messages": [...]}, {"instruction": "…", "output": "…"} or {"text": "…"}`,
+        );
+      }
+      const problem = recordProblem(record, format);
+      if (problem) return fail(`${at}: ${problem}`);
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value))
-      return fail(`${at} is not a JSON object`);
-    const record = value as Record<string, unknown>;
-    format ??= formatOf(record);
-    if (!format) {
-      return fail(
-        `${at}: unknown record shape; use {"messages": [...]}, {"instruction": "…", "output": "…"} or {"text": "…"}`,
-      );
-    }
-    const problem = recordProblem(record, format);
-    if (problem) return fail(`${at}: ${problem}`);
+    await nextTurn();
   }
   if (!format) return fail("the dataset has no records");
-  return { ok: true, summary: { format, examples: lines.length, bytes: bytes.length } };
+  return { ok: true, summary: { format, examples: lineCount, bytes: bytes.length } };
+}
+
+/** The data in slices of about {@link sliceBytes}, each ending after a newline (or at the end): whole lines, whole characters. */
+function* lineSlices(data: Buffer): Generator<Buffer> {
+  for (let start = 0; start < data.length; ) {
+    const newline = data.indexOf(0x0a, Math.min(start + sliceBytes, data.length) - 1);
+    const end = newline === -1 ? data.length : newline + 1;
+    yield data.subarray(start, end);
+    start = end;
+  }
 }
 
 function formatOf(record: Record<string, unknown>): DatasetFormat | undefined {

@@ -187,23 +187,47 @@ async function onChain(p: DeliverModelParameters, taskId: string): Promise<Deliv
   );
 }
 
+/**
+ * Downloads the encrypted model to `path`, retrying retryable failures, all within `downloadTimeoutMs`
+ * however steadily the provider sends bytes (each read has only the call timeout); past it the job fails
+ * provider_unavailable, and the caller deletes the partial file.
+ */
 async function downloadWithRetries(p: DeliverModelParameters, taskId: string, path: string) {
-  for (let attempt = 1; ; attempt++) {
-    await rm(path, { force: true });
-    const sink = await openHashedSink(path);
-    try {
-      await p.client.downloadModel(
-        taskId,
-        p.deps.options.maxModelBytes,
-        (chunk) => sink.write(chunk),
-        p.ctx.signal,
-      );
-      return await sink.close();
-    } catch (err) {
-      await sink.abort();
-      if (p.ctx.signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= 3) throw err;
-      await delay(p.deps.options.pollIntervalMs * attempt, p.ctx.signal);
+  const { downloadTimeoutMs, maxModelBytes, pollIntervalMs } = p.deps.options;
+  const deadline = AbortSignal.timeout(downloadTimeoutMs);
+  const signal = AbortSignal.any([p.ctx.signal, deadline]);
+  let received = 0;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      await rm(path, { force: true });
+      const sink = await openHashedSink(path);
+      received = 0;
+      try {
+        await p.client.downloadModel(
+          taskId,
+          maxModelBytes,
+          (chunk) => {
+            received += chunk.length;
+            return sink.write(chunk);
+          },
+          signal,
+        );
+        return await sink.close();
+      } catch (err) {
+        await sink.abort();
+        if (signal.aborted || !(err instanceof BackendError) || !err.retryable || attempt >= 3) throw err;
+        await delay(pollIntervalMs * attempt, signal);
+      }
     }
+  } catch (err) {
+    if (p.ctx.signal.aborted || !deadline.aborted) throw err;
+    throw new BackendError(
+      FailureReason.PROVIDER_UNAVAILABLE,
+      `provider ${p.service.provider} did not finish serving the model of task ${taskId} within ` +
+        `${Math.round(downloadTimeoutMs / 1000)} s (the bridge's --fine-tuning-download-timeout; ${received} bytes ` +
+        `received): the partial download is deleted and the delivery is not acknowledged`,
+      { cause: err },
+    );
   }
 }
 

@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -35,6 +38,7 @@ import { FineTuningServing } from "./fine-tuning-contract.js";
 import {
   defaultFineTuningOptions,
   type FineTuningCheckpoint,
+  type FineTuningOptions,
   type FineTuningRunContext,
   FineTuningRunner,
   type FineTuningRunnerDeps,
@@ -67,25 +71,37 @@ afterAll(async () => {
 const ft = () => devnet.fineTuningProviders[0]!;
 
 /** A runner for a fresh funded wallet (100 0G, no ledger yet): tests share no accounts or tasks. */
-async function newRunner(overrides: Partial<FineTuningRunnerDeps> = {}) {
+async function newRunner(
+  overrides: Partial<FineTuningRunnerDeps> = {},
+  options: Partial<FineTuningOptions> = {},
+  providerUrl?: (url: string) => string,
+) {
   const chain = createJsonRpcProvider(devnet.rpcUrl, devnet.chainId);
   const wallet = new Wallet(Wallet.createRandom().privateKey, chain);
   await chain.send("evm_setAccountBalance", [wallet.address, toQuantity(parseEther("100"))]);
-  return build(wallet, chain, overrides);
+  return build(wallet, chain, overrides, options, providerUrl);
 }
 
 /** Another runner for the same wallet (a restarted bridge). */
-async function newRunnerFor(wallet: Wallet) {
+async function newRunnerFor(wallet: Wallet, options: Partial<FineTuningOptions> = {}) {
   const chain = createJsonRpcProvider(devnet.rpcUrl, devnet.chainId);
-  return (await build(new Wallet(wallet.privateKey, chain), chain)).runner;
+  return (await build(new Wallet(wallet.privateKey, chain), chain, {}, options)).runner;
 }
 
 async function build(
   wallet: Wallet,
   chain: ReturnType<typeof createJsonRpcProvider>,
   overrides: Partial<FineTuningRunnerDeps> = {},
+  options: Partial<FineTuningOptions> = {},
+  providerUrl: (url: string) => string = (url) => url,
 ) {
-  const serving = new FineTuningServing({
+  /** The chain's services, reached at `providerUrl(url)` (a proxy in front of the provider). */
+  class Serving extends FineTuningServing {
+    override async services() {
+      return (await super.services()).map((s) => ({ ...s, url: providerUrl(s.url) }));
+    }
+  }
+  const serving = new Serving({
     fineTuning: devnet.contracts.fineTuning,
     ledger: devnet.contracts.ledger,
     chain,
@@ -120,6 +136,7 @@ async function build(
       pollIntervalMs: 25,
       artifactsDir: join(root, `artifacts-${wallet.address}`),
       dataset: { ...defaultDatasetPolicy, datasetDir: root },
+      ...options,
     },
     ...overrides,
   });
@@ -391,6 +408,118 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     expect(account!.balance).toBe(BigInt(checkpoint.funded) - BigInt(result.usage.feeNeuron));
   });
 
+  it("a task the provider never delivers (held in SetUp): at the run's deadline it is cancelled there, the job fails provider_unavailable, nothing more is paid, and the wallet's next job gets the provider", async () => {
+    const { runner, wallet, chain } = await newRunner({}, { maxRunMs: 3000 });
+    await ft().setFaults({ holdAt: "SetUp" });
+    let next: ReturnType<FineTuningRunner["run"]> | undefined;
+    let nextTask = "";
+    try {
+      const first = context();
+      const second = context();
+      const failed = runner.run(task(), first.ctx).catch((e: unknown) => e);
+      const taskId = await until(() => first.checkpoints.at(-1)?.taskId);
+      // The wallet's next job on this provider waits for the first (0G runs one task per user).
+      next = runner.run(task(), second.ctx);
+      await ft().waitForStatus(taskId, "SetUp");
+      const txs = await chain.getTransactionCount(wallet.address);
+      const settled = ft().stats.settledFee;
+
+      const err = (await failed) as BackendError;
+      expect(err).toBeInstanceOf(BackendError);
+      expect(err.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      expect(err.message).toBe(
+        `fine-tuning task ${taskId} was not delivered by provider ${ft().address} within 3 s of its start ` +
+          "(the bridge's --fine-tuning-max-run; last state SetUp); it was cancelled at the provider; nothing more is paid",
+      );
+      expect(ft().task(taskId)!.progress).toBe("Failed");
+      expect(ft().task(taskId)!.log.at(-1)).toMatch(/cancelled by the user/);
+      expect(first.checkpoints.at(-1)).toMatchObject({ taskId, status: "Failed" });
+      expect(await chain.getTransactionCount(wallet.address)).toBe(txs);
+      expect(ft().stats.settledFee).toBe(settled);
+      // The lock is released: the next job creates its task.
+      nextTask = await until(() => second.checkpoints.at(-1)?.taskId);
+      expect(nextTask).not.toBe(taskId);
+    } finally {
+      await ft().setFaults({});
+    }
+    expect((await next)?.proof.fineTuning?.taskId).toBe(nextTask);
+  });
+
+  it("a task that trains for ever fails at the run's deadline; 0G cannot cancel it past SetUp, so its delivery is left unacknowledged", async () => {
+    const { runner, serving } = await newRunner({}, { maxRunMs: 2000 });
+    ft().setTiming({ trainingMs: 600_000, trainingSteps: 600 });
+    let taskId = "";
+    try {
+      const { ctx, checkpoints } = context();
+      const err = (await runner.run(task(), ctx).catch((e: unknown) => e)) as BackendError;
+      taskId = checkpoints.at(-1)!.taskId!;
+      expect(err.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      expect(err.message).toMatch(
+        /was not delivered by provider 0x[0-9a-fA-F]{40} within 2 s of its start \(the bridge's --fine-tuning-max-run; last state Training\); 0G no longer lets it be cancelled \(past SetUp\): the bridge will not acknowledge its delivery/,
+      );
+      expect(ft().task(taskId)!.progress).toBe("Training");
+    } finally {
+      ft().setTiming({ trainingMs: 100, trainingSteps: 4 });
+    }
+    await ft().waitForStatus(taskId, "Delivered");
+    expect((await serving.deliverable(ft().address, taskId))?.acknowledged).toBe(false);
+  });
+
+  it("a resumed job keeps counting its run from the task's start: a bridge down longer than the limit fails the job at once", async () => {
+    const { runner, wallet } = await newRunner();
+    await ft().setFaults({ holdAt: "SetUp" });
+    try {
+      const first = context();
+      const before = Date.now();
+      const running = runner.run(task(), first.ctx);
+      const checkpoint = await until(() => first.checkpoints.findLast((c) => c.taskId !== undefined));
+      expect(checkpoint.startedAt).toBeGreaterThanOrEqual(before);
+      expect(checkpoint.startedAt).toBeLessThanOrEqual(Date.now());
+      first.controller.abort("shutdown");
+      await expect(running).rejects.toBe("shutdown");
+
+      // Restarted an hour later with a one-hour limit: the task has had its hour (a new clock would give it another).
+      const restarted = await newRunnerFor(wallet, { maxRunMs: 3_600_000 });
+      const second = context({ ...checkpoint, startedAt: checkpoint.startedAt! - 3_600_000 });
+      const err = (await restarted.run(task(), second.ctx).catch((e: unknown) => e)) as BackendError;
+      expect(err.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      expect(err.message).toMatch(
+        /^fine-tuning task [0-9a-f-]{36} was not delivered by .* within 3600 s of its start .*; it was cancelled at the provider/,
+      );
+      expect(ft().task(checkpoint.taskId!)!.progress).toBe("Failed");
+      expect(second.checkpoints.every((c) => c.startedAt === checkpoint.startedAt! - 3_600_000)).toBe(true);
+    } finally {
+      await ft().setFaults({});
+    }
+  });
+
+  it("a provider that drips its model (a byte every 50 ms, well within the per-read timeout) fails the job at the download deadline; the partial file is deleted, nothing acknowledged", async () => {
+    const proxy = await startDripProxy(ft().url);
+    try {
+      const { runner, serving, wallet } = await newRunner(
+        {},
+        { downloadTimeoutMs: 2000, requestTimeoutMs: 10_000 },
+        (url) => (url === ft().url ? proxy.url : url),
+      );
+      const { ctx, checkpoints } = context();
+      const err = (await runner.run(task(), ctx).catch((e: unknown) => e)) as BackendError;
+      expect(err).toBeInstanceOf(BackendError);
+      expect(err.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      const taskId = checkpoints.at(-1)!.taskId!;
+      expect(err.message).toMatch(
+        new RegExp(
+          `^provider ${ft().address} did not finish serving the model of task ${taskId} within 2 s \\(the bridge's ` +
+            "--fine-tuning-download-timeout; \\d+ bytes received\\): the partial download is deleted and the delivery is not acknowledged$",
+        ),
+      );
+      expect(proxy.dripped()).toBeGreaterThan(0);
+      await expect(stat(join(root, `artifacts-${wallet.address}`, ctx.jobId))).rejects.toThrow(/ENOENT/);
+      expect((await serving.deliverable(ft().address, taskId))?.acknowledged).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("a delivery not tag-signed by the provider's TEE fails proof_invalid and is not acknowledged", async () => {
     const { runner, serving } = await newRunner();
     await ft().setFaults({ wrongTagSigner: true });
@@ -488,4 +617,45 @@ async function until<T>(probe: () => T | undefined, timeoutMs = 20_000): Promise
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of a provider: passes every call through, except that it serves
+ * the model download (`…/lora`) one byte every 50 ms.
+ */
+async function startDripProxy(target: string) {
+  let dripped = 0;
+  const server = createServer(async (req, res) => {
+    const body: Buffer[] = [];
+    for await (const chunk of req) body.push(chunk as Buffer);
+    const upstream = await fetch(`${target}${req.url}`, {
+      method: req.method ?? "GET",
+      headers: { "content-type": req.headers["content-type"] ?? "application/octet-stream" },
+      ...(body.length > 0 ? { body: Buffer.concat(body) } : {}),
+    });
+    const bytes = Buffer.from(await upstream.arrayBuffer());
+    res.writeHead(upstream.status, {
+      "content-type": upstream.headers.get("content-type") ?? "application/octet-stream",
+      "content-length": bytes.length,
+    });
+    if (!req.url?.endsWith("/lora") || upstream.status !== 200) return void res.end(bytes);
+    for (const byte of bytes) {
+      if (res.destroyed) return;
+      res.write(Buffer.of(byte));
+      dripped++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    res.end();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dripped: () => dripped,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

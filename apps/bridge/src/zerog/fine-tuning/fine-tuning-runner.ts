@@ -49,6 +49,11 @@ export interface FineTuningCheckpoint {
   nonce?: string | undefined;
   /** Chain height before the task was created: where the settlement search starts. */
   fromBlock?: number | undefined;
+  /**
+   * When the task was about to be created (ms since the epoch): the run's deadline (`maxRunMs`) counts
+   * from it, across restarts.
+   */
+  startedAt?: number | undefined;
   taskId?: string | undefined;
   /** The provider's last reported state. */
   status?: string | undefined;
@@ -76,6 +81,7 @@ export function fineTuningCheckpointOf(value: unknown): FineTuningCheckpoint | u
       optional(k, "string"),
     ) &&
     optional("fromBlock", "number") &&
+    (c.startedAt === undefined || Number.isSafeInteger(c.startedAt)) &&
     optional("acknowledged", "boolean");
   return ok ? (c as unknown as FineTuningCheckpoint) : undefined;
 }
@@ -104,6 +110,13 @@ export interface FineTuningOptions {
   providerOutageMs: number;
   /** How long to wait for the provider's settlement after the acknowledgement, ms. Default 1 h. */
   settlementTimeoutMs: number;
+  /**
+   * Longest run of a task at its provider, from its creation to its delivery, ms (restarts included);
+   * then it is cancelled there when 0G still allows it and the job fails. Default 24 h.
+   */
+  maxRunMs: number;
+  /** Longest download of the trained model, retries included, ms. Default 2 h. */
+  downloadTimeoutMs: number;
   /** Largest encrypted model downloaded, bytes. Default 16 GiB. */
   maxModelBytes: number;
   /** Funded into the sub-account for a 0G Storage dataset, whose size the bridge cannot see, neuron. Default 1 0G. */
@@ -117,6 +130,8 @@ export const defaultFineTuningOptions: Omit<FineTuningOptions, "artifactsDir" | 
   requestTimeoutMs: 60_000,
   providerOutageMs: 15 * 60_000,
   settlementTimeoutMs: 3_600_000,
+  maxRunMs: 24 * 3_600_000,
+  downloadTimeoutMs: 2 * 3_600_000,
   maxModelBytes: 16 * 1024 ** 3,
   rootHashDeposit: parseEther("1"),
   serviceTtlMs: 60_000,
@@ -347,7 +362,9 @@ class Job {
     const log = this.#d.logger.child({ jobId: this.#ctx.jobId, provider: this.#service.provider });
     try {
       if (!this.#cp.taskId) await this.#start();
-      const task = await this.#follow();
+      // A checkpoint written before run deadlines existed: its clock starts now.
+      else if (this.#cp.startedAt === undefined) await this.#save({ startedAt: Date.now() });
+      const task = await this.#follow(log);
       return await deliverModel({
         deps: this.#d,
         service: this.#service,
@@ -423,6 +440,7 @@ class Job {
       nonce: nonce.toString(),
       baseModelHash,
       fromBlock: await this.#d.serving.blockNumber(),
+      startedAt: this.#cp.startedAt ?? Date.now(),
     });
     this.#show({ progress: 0.04, stage: "", message: "creating the task" });
     const taskId = await this.#client
@@ -508,10 +526,16 @@ class Job {
     return tasks.find((t) => t.nonce === nonce.toString());
   }
 
-  /** Polls the task until the provider has delivered; fails with the provider's log when it fails. */
-  async #follow(): Promise<ProviderTask> {
+  /**
+   * Polls the task until the provider has delivered; fails with the provider's log when it fails, and
+   * when it is not delivered `maxRunMs` after its start.
+   */
+  async #follow(logger: Logger): Promise<ProviderTask> {
     const { signal } = this.#ctx;
+    const { pollIntervalMs, maxRunMs } = this.#d.options;
     const id = this.#cp.taskId as string;
+    const deadline = (this.#cp.startedAt ?? Date.now()) + maxRunMs;
+    const nextPoll = () => delay(Math.max(0, Math.min(pollIntervalMs, deadline - Date.now())), signal);
     let outageSince: number | undefined;
     for (;;) {
       let task: ProviderTask;
@@ -520,6 +544,7 @@ class Job {
         outageSince = undefined;
       } catch (err) {
         if (signal.aborted || !(err instanceof BackendError) || !err.retryable) throw err;
+        if (Date.now() >= deadline) throw await this.#expire(id, logger);
         outageSince ??= Date.now();
         if (Date.now() - outageSince > this.#d.options.providerOutageMs) {
           throw new BackendError(
@@ -528,7 +553,7 @@ class Job {
             { cause: err },
           );
         }
-        await delay(this.#d.options.pollIntervalMs, signal);
+        await nextPoll();
         continue;
       }
       if (task.progress !== this.#cp.status) await this.#save({ status: task.progress });
@@ -547,28 +572,52 @@ class Job {
       const log = task.progress === "Training" ? await this.#client.taskLog(id, signal).catch(() => "") : "";
       this.#show(taskProgress(task.progress, log, this.#shown));
       if (deliveredStates.has(task.progress)) return task;
-      await delay(this.#d.options.pollIntervalMs, signal);
+      if (Date.now() >= deadline) throw await this.#expire(id, logger);
+      await nextPoll();
     }
   }
 
-  /** After a client's cancellation: cancels the provider task while 0G still allows it (Init, SettingUp, SetUp). */
-  async #cancelAtProvider(log: Logger): Promise<void> {
+  /** The task outran `maxRunMs`: cancels it while 0G still allows it; the error the job fails with. */
+  async #expire(id: string, log: Logger): Promise<BackendError> {
+    const lastState = this.#cp.status ?? "unknown";
+    const outcome = await this.#cancelAtProvider(log);
+    const after =
+      outcome === "cancelled"
+        ? "it was cancelled at the provider; nothing more is paid"
+        : outcome === "not-cancellable"
+          ? "0G no longer lets it be cancelled (past SetUp): the bridge will not acknowledge its delivery, so the " +
+            "provider can settle at most 0G's penalty share of its fee"
+          : "cancelling it at the provider failed: the bridge will not acknowledge its delivery, so the provider " +
+            "can settle at most 0G's penalty share of its fee";
+    return new BackendError(
+      FailureReason.PROVIDER_UNAVAILABLE,
+      `fine-tuning task ${id} was not delivered by provider ${this.#service.provider} within ` +
+        `${Math.round(this.#d.options.maxRunMs / 1000)} s of its start (the bridge's --fine-tuning-max-run; last ` +
+        `state ${lastState}); ${after}`,
+    );
+  }
+
+  /** Cancels the provider task while 0G still allows it (Init, SettingUp, SetUp): after a client's cancellation or the run's deadline. */
+  async #cancelAtProvider(log: Logger): Promise<"cancelled" | "not-cancellable" | "no-task" | "failed"> {
     const signal = AbortSignal.timeout(this.#d.options.requestTimeoutMs);
     try {
       let id = this.#cp.taskId;
       if (!id && this.#cp.nonce) id = (await this.#findTask(BigInt(this.#cp.nonce), signal))?.id;
-      if (!id) return;
+      if (!id) return "no-task";
       await this.#client.cancelTask(id, signal);
       await this.#save({ status: "Failed" });
       log.info({ taskId: id }, "fine-tuning task cancelled at the provider");
+      return "cancelled";
     } catch (err) {
       if (err instanceof NotCancellableError) {
         log.warn(
           { taskId: this.#cp.taskId, state: this.#cp.status },
           "the provider can no longer cancel this task (past SetUp); it will finish, and its delivery will not be acknowledged",
         );
-      } else
-        log.warn({ err: (err as Error).message }, "could not cancel the fine-tuning task at the provider");
+        return "not-cancellable";
+      }
+      log.warn({ err: (err as Error).message }, "could not cancel the fine-tuning task at the provider");
+      return "failed";
     }
   }
 
