@@ -1,0 +1,176 @@
+import { readFileSync } from "node:fs";
+import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  continuationFrame,
+  dataFrame,
+  errorCode,
+  flags,
+  frameType,
+  headerBlock,
+  headersFrame,
+  type RawH2Connection,
+  rawH2Connection,
+  rstStreamFrame,
+} from "./h2-frames.js";
+import { waitFor } from "./harness.js";
+import { type BridgeProcess, spawnBridge } from "./process.js";
+
+// Attacks on the bridge's one port, as an attacker writes them (raw HTTP/2 frames, raw HTTP/1.1), against
+// the bridge run as deployed (its own process: its memory is the one measured).
+const apiKey = "zk_attacks_0123456789abcdef0123";
+let devnet: Devnet;
+let bridge: BridgeProcess;
+beforeAll(async () => {
+  devnet = await startDevnet();
+  bridge = await spawnBridge(devnet, { env: { ZEROG_API_KEY: apiKey }, args: ["--metrics=public"] });
+});
+afterAll(async () => {
+  await bridge?.dispose();
+  await devnet?.close();
+});
+
+/** The bridge process's resident memory, bytes. */
+function bridgeRss(): number {
+  const status = readFileSync(`/proc/${bridge.child.pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
+}
+
+/** grpc.health.v1 Check over Connect JSON on HTTP/1.1 (a connection of its own); its status or the failure. */
+async function health(timeoutMs: number): Promise<string> {
+  try {
+    const res = await fetch(`${bridge.baseUrl}/grpc.health.v1.Health/Check`, {
+      method: "POST",
+      headers: { "content-type": "application/json", connection: "close" },
+      body: "{}",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return String(((await res.json()) as { status?: string }).status);
+  } catch (err) {
+    return String(err);
+  }
+}
+
+const requestHeaders = (path: string, extra: Record<string, string> = {}) =>
+  headerBlock({
+    ":method": "POST",
+    ":scheme": "http",
+    ":path": path,
+    ":authority": `127.0.0.1:${bridge.port}`,
+    "content-type": "application/grpc",
+    te: "trailers",
+    ...extra,
+  });
+
+/**
+ * Writes `batch()` until the bridge sends GOAWAY or closes the connection, or `maxBatches` were written;
+ * a write the bridge does not read is given up after a while (the bridge stopped reading).
+ */
+async function flood(conn: RawH2Connection, batch: () => Buffer, maxBatches: number): Promise<number> {
+  let written = 0;
+  while (written < maxBatches && !conn.isClosed && conn.goaway() === undefined) {
+    const stalled = new Promise<false>((resolve) => setTimeout(() => resolve(false), 5000).unref());
+    if (!(await Promise.race([conn.write(batch()), stalled]))) break;
+    written++;
+  }
+  return written;
+}
+
+/** The last stream id a GOAWAY names: the highest stream the bridge processed. */
+const lastStreamId = (conn: RawH2Connection) =>
+  conn
+    .frames()
+    .find((f) => f.type === frameType.goaway)!
+    .payload.readUInt32BE(0) & 0x7fffffff;
+
+describe("HTTP/2 rapid reset (CVE-2023-44487)", () => {
+  /** Opens streams and resets each at once, 100 per write, until the bridge stops it. */
+  async function rapidReset(maxStreams: number) {
+    const conn = await rawH2Connection(bridge.port);
+    const headers = requestHeaders("/grpc.health.v1.Health/Check");
+    let nextId = 1;
+    const batch = () => {
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 100; i++, nextId += 2)
+        frames.push(headersFrame(nextId, headers, flags.endHeaders), rstStreamFrame(nextId));
+      return Buffer.concat(frames);
+    };
+    const batches = await flood(conn, batch, maxStreams / 100);
+    // The bridge ends it: GOAWAY, then the close (a client that keeps the socket open is cut off).
+    await Promise.race([conn.closed, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    conn.socket.destroy();
+    return { conn, streamsSent: batches * 100 };
+  }
+
+  it("closes the connection with GOAWAY ENHANCE_YOUR_CALM after a bounded number of resets, and serves others meanwhile", async () => {
+    const [attack, healthDuring] = await Promise.all([
+      rapidReset(200_000),
+      (async () => {
+        // Another client, while the attack runs: answered (generous bound; the outcome is what counts).
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return health(10_000);
+      })(),
+    ]);
+    expect(healthDuring).toBe("SERVING");
+    expect(attack.conn.goaway()).toBe(errorCode.enhanceYourCalm);
+    expect(attack.conn.isClosed).toBe(true);
+    // The GOAWAY names the last stream processed: a bounded number, far fewer than were sent.
+    expect(lastStreamId(attack.conn)).toBeLessThan(2 * 1000);
+    expect(attack.streamsSent).toBeLessThan(200_000);
+  });
+
+  it("many abusive connections one after another leave memory bounded and the bridge serving", async () => {
+    const before = bridgeRss();
+    for (let i = 0; i < 10; i++) {
+      const attack = await rapidReset(20_000);
+      expect(attack.conn.isClosed).toBe(true);
+      expect(attack.conn.goaway()).toBe(errorCode.enhanceYourCalm);
+    }
+    expect(await health(10_000)).toBe("SERVING");
+    expect(bridgeRss() - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it("a client that cancels a few calls now and then is not cut off", async () => {
+    const conn = await rawH2Connection(bridge.port);
+    const headers = requestHeaders("/grpc.health.v1.Health/Check");
+    for (let id = 1; id <= 2 * 50; id += 2)
+      await conn.write(Buffer.concat([headersFrame(id, headers, flags.endHeaders), rstStreamFrame(id)]));
+    // A call after the cancellations is answered on the same connection.
+    await conn.write(headersFrame(101, headers, flags.endHeaders));
+    await conn.write(dataFrame(101, Buffer.from([0, 0, 0, 0, 0]), flags.endStream));
+    await waitFor(() => conn.frames().some((f) => f.streamId === 101 && f.flags & flags.endStream), {
+      what: "the answer on stream 101",
+    });
+    expect(conn.goaway()).toBeUndefined();
+    expect(conn.isClosed).toBe(false);
+    conn.socket.destroy();
+  });
+});
+
+describe("HTTP/2 CONTINUATION flood", () => {
+  it("closes a connection whose request head never ends, with bounded memory", async () => {
+    // nghttp2 1.61 (Node 20.12.1 and later) bounds CONTINUATION frames; this pins that Node.
+    const [major, minor] = process.versions.nghttp2!.split(".").map(Number);
+    expect(major! * 1000 + minor!).toBeGreaterThanOrEqual(1061);
+    const before = bridgeRss();
+    for (let i = 0; i < 10; i++) {
+      const conn = await rawH2Connection(bridge.port);
+      // HEADERS without END_HEADERS, then CONTINUATION frames of 1 KB header fields, never the last one.
+      await conn.write(headersFrame(1, requestHeaders("/grpc.health.v1.Health/Check"), 0));
+      const more = headerBlock({ "x-more": "m".repeat(1000) });
+      const written = await flood(
+        conn,
+        () => Buffer.concat(Array.from({ length: 16 }, () => continuationFrame(1, more))),
+        10_000,
+      );
+      await Promise.race([conn.closed, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      // nghttp2 answers GOAWAY and Node closes at once: the GOAWAY may be lost in the reset; the close is not.
+      expect(conn.isClosed).toBe(true);
+      // Closed long before the flood ran out (160 MB of header fields).
+      expect(written).toBeLessThan(10_000);
+      conn.socket.destroy();
+    }
+    expect(await health(10_000)).toBe("SERVING");
+    expect(bridgeRss() - before).toBeLessThan(64 * 1024 * 1024);
+  });
+});
