@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import http2 from "node:http2";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawConnection } from "./clients.js";
 import {
   continuationFrame,
   dataFrame,
@@ -172,5 +174,77 @@ describe("HTTP/2 CONTINUATION flood", () => {
     }
     expect(await health(10_000)).toBe("SERVING");
     expect(bridgeRss() - before).toBeLessThan(64 * 1024 * 1024);
+  });
+});
+
+describe("Expect: 100-continue", () => {
+  const listJobs = "/chaoschain.zerog.v1.ComputeService/ListJobs";
+
+  /** A request head with Expect: 100-continue over HTTP/1.1, its body held back; what arrives first. */
+  async function expectContinueHttp1(authorization?: string) {
+    const raw = await rawConnection(bridge.port);
+    raw.socket.write(
+      `POST ${listJobs} HTTP/1.1\r\nHost: 127.0.0.1:${bridge.port}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nexpect: 100-continue\r\n${
+        authorization ? `authorization: ${authorization}\r\n` : ""
+      }\r\n`,
+    );
+    await waitFor(() => raw.received().includes("\r\n\r\n"), { what: "a first answer" });
+    return raw;
+  }
+
+  it("HTTP/1.1 without a key, or with a wrong one: 401 unauthenticated, no 100 Continue, the body never read", async () => {
+    for (const authorization of [undefined, "Bearer zk_wrong_0123456789abcdef0123456"]) {
+      const raw = await expectContinueHttp1(authorization);
+      await raw.closed;
+      expect(raw.received()).toMatch(/^HTTP\/1\.1 401 /);
+      expect(raw.received()).not.toContain("100 Continue");
+      expect(raw.received()).toContain('"code":"unauthenticated"');
+    }
+  });
+
+  it("HTTP/1.1 with the key: 100 Continue, then the call is answered", async () => {
+    const raw = await expectContinueHttp1(`Bearer ${apiKey}`);
+    expect(raw.received()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    raw.socket.write("{}");
+    await waitFor(() => /HTTP\/1\.1 200 [\s\S]*\r\n\r\n\{/.test(raw.received()), { what: "the answer" });
+    raw.socket.destroy();
+  });
+
+  /** A gRPC ListJobs over HTTP/2 with Expect: 100-continue; the body is sent only after 100. */
+  async function expectContinueHttp2(authorization?: string) {
+    const session = http2.connect(bridge.baseUrl);
+    session.on("error", () => {});
+    const stream = session.request({
+      ":method": "POST",
+      ":path": listJobs,
+      "content-type": "application/grpc",
+      te: "trailers",
+      expect: "100-continue",
+      ...(authorization ? { authorization } : {}),
+    });
+    let continued = false;
+    stream.on("continue", () => {
+      continued = true;
+      stream.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+    const headers: http2.IncomingHttpHeaders = {};
+    stream.on("response", (h) => Object.assign(headers, h));
+    stream.on("trailers", (h) => Object.assign(headers, h));
+    stream.resume();
+    await new Promise((resolve) => stream.once("close", resolve));
+    session.close();
+    return { continued, headers };
+  }
+
+  it("HTTP/2 without a key: UNAUTHENTICATED in gRPC's form, no 100, the body never read", async () => {
+    const { continued, headers } = await expectContinueHttp2();
+    expect(continued).toBe(false);
+    expect(headers["grpc-status"]).toBe("16");
+  });
+
+  it("HTTP/2 with the key: 100, then the call is answered", async () => {
+    const { continued, headers } = await expectContinueHttp2(`Bearer ${apiKey}`);
+    expect(continued).toBe(true);
+    expect(headers["grpc-status"]).toBe("0");
   });
 });

@@ -56,17 +56,28 @@ export interface RpcHandlerOptions {
   onError: (err: unknown, procedure: string) => void;
 }
 
+/** The request handler, and how to tell it a request waits for `100 Continue` before sending its body. */
+export interface RpcHandler {
+  (req: NodeRequest, res: NodeResponse): void;
+  /**
+   * The request of `res` sent `Expect: 100-continue` (node's "checkContinue"): the handler answers
+   * 100 once the call is admitted, before it reads the body.
+   */
+  awaitContinue(res: NodeResponse): void;
+}
+
 const wire = (err: ZeroGError | ConnectError) => (err instanceof ZeroGError ? toConnectError(err) : err);
 
 /**
  * The node request handler for every RPC (in place of connect-node's adapter). Before a body is read,
  * a call is refused when its connection is over the limit, the bridge is stopping, its origin or Host
- * is not allowed, or it lacks the API key: refusing costs nothing, whatever the body. Then the body is
+ * is not allowed, or it lacks the API key: refusing costs nothing, whatever the body (a client that
+ * sent `Expect: 100-continue` gets its 100 only once admitted, see `awaitContinue`). Then the body is
  * read within its size and time limits and checked strictly (unknown fields, unknown enum values,
  * malformed bytes are INVALID_ARGUMENT naming the field), and the call goes to connect's handler for
  * its protocol (gRPC, gRPC-web or Connect).
  */
-export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
+export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
   const router = createConnectRouter({
     interceptors: o.interceptors,
     shutdownSignal: o.shutdownSignal,
@@ -80,6 +91,7 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
   o.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const budget = new BodyBudget(bodiesHeldAtOnce * o.readMaxBytes);
+  const awaitingContinue = new WeakSet<NodeResponse>();
 
   async function handle(req: NodeRequest, res: NodeResponse, handler: UniversalHandler | undefined) {
     const isH2 = "stream" in req;
@@ -144,6 +156,8 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
 
     const deadline = deadlineRefusal(req.headers);
     if (deadline) return refuse(deadline);
+    // Admitted: the client may send its body now.
+    if (awaitingContinue.delete(res)) res.writeContinue();
 
     // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
     const oneMessage =
@@ -178,16 +192,19 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
     await universalResponseToNodeResponse(uRes, res);
   }
 
-  return (req, res) => {
-    const handler = handlers.get((req.url ?? "").split("?", 1)[0]!);
-    handle(req, res, handler).catch((err: unknown) => {
-      const code = ConnectError.from(err).code;
-      if (code !== Code.Canceled && code !== Code.Aborted)
-        o.onError(err, handler?.method.name ?? String(req.url));
-      if (!res.headersSent) plain(res, 500);
-      else res.destroy();
-    });
-  };
+  return Object.assign(
+    (req: NodeRequest, res: NodeResponse) => {
+      const handler = handlers.get((req.url ?? "").split("?", 1)[0]!);
+      handle(req, res, handler).catch((err: unknown) => {
+        const code = ConnectError.from(err).code;
+        if (code !== Code.Canceled && code !== Code.Aborted)
+          o.onError(err, handler?.method.name ?? String(req.url));
+        if (!res.headersSent) plain(res, 500);
+        else res.destroy();
+      });
+    },
+    { awaitContinue: (res: NodeResponse) => void awaitingContinue.add(res) },
+  );
 }
 
 /** `GET /metrics`: the text exposition, for Prometheus; with `auth`, only with a valid API key (`operator`: an operator's). */
