@@ -1,8 +1,13 @@
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBridge } from "../src/bridge.js";
+import { metricsRenderRate } from "../src/http/rpc-handler.js";
+import { createBridgeMetrics } from "../src/metrics/bridge-metrics.js";
 import { rawConnection } from "./clients.js";
+import { controllableBackend } from "./fake-backend.js";
 import {
   continuationFrame,
   dataFrame,
@@ -246,5 +251,49 @@ describe("Expect: 100-continue", () => {
     const { continued, headers } = await expectContinueHttp2(`Bearer ${apiKey}`);
     expect(continued).toBe(true);
     expect(headers["grpc-status"]).toBe("0");
+  });
+});
+
+describe("GET /metrics flood (--metrics public)", () => {
+  it("a burst of scrapes renders the metrics a bounded number of times, and fresh data follows", async () => {
+    // A bridge in this process (its renders are counted) over a fake backend.
+    const metrics = createBridgeMetrics();
+    let renders = 0;
+    metrics.registry.collect(() => {
+      renders++;
+    });
+    const open = createBridge({
+      backend: controllableBackend().backend,
+      logger: pino({ level: "silent" }),
+      dbPath: ":memory:",
+      metrics,
+      metricsAccess: "public",
+    });
+    try {
+      const { port } = await open.listen("127.0.0.1", 0);
+      const scrape = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+        expect(res.status).toBe(200);
+        return res.text();
+      };
+      const started = performance.now();
+      const texts = await Promise.all(Array.from({ length: 200 }, scrape));
+      const seconds = (performance.now() - started) / 1000;
+      for (const text of texts) expect(text).toContain("# TYPE zerog_jobs_deleted_total counter");
+      // The rate's burst, and its rate for as long as the burst took (the machine may be slow); not one per scrape.
+      expect(renders).toBeLessThanOrEqual(
+        metricsRenderRate.burst + Math.ceil(seconds * metricsRenderRate.perSecond),
+      );
+      expect(renders).toBeLessThan(50);
+
+      metrics.jobsDeleted.inc({});
+      const before = renders;
+      await waitFor(async () => (await scrape()).includes("zerog_jobs_deleted_total 1"), {
+        what: "the new value in /metrics",
+      });
+      expect(renders - before).toBeLessThanOrEqual(metricsRenderRate.burst);
+    } finally {
+      await open.close({ graceMs: 100 });
+    }
   });
 });

@@ -18,7 +18,9 @@ import {
 } from "@connectrpc/connect-node";
 import { type CallGate, callerKey, traceKey } from "../auth/call-gate.js";
 import { codeName, type ObserveCall } from "../interceptors/metrics.js";
+import type { Rate } from "../limits/rate-limiter.js";
 import { exposition } from "../metrics/registry.js";
+import { throttledRender } from "../metrics/throttled-render.js";
 import type { ConnectionFront } from "./connections.js";
 import { deadlineRefusal, maxDeadlineMs } from "./deadline.js";
 import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
@@ -66,6 +68,9 @@ export interface RpcHandler {
   awaitContinue(res: NodeResponse): void;
 }
 
+/** How often `GET /metrics` renders anew; scrapes over it get the last text rendered. */
+export const metricsRenderRate: Rate = { perSecond: 5, burst: 10 };
+
 const wire = (err: ZeroGError | ConnectError) => (err instanceof ZeroGError ? toConnectError(err) : err);
 
 /**
@@ -92,6 +97,10 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const budget = new BodyBudget(bodiesHeldAtOnce * o.readMaxBytes);
   const awaitingContinue = new WeakSet<NodeResponse>();
+  const metrics = o.metrics && {
+    access: o.metrics.access,
+    expose: throttledRender(o.metrics.expose, metricsRenderRate),
+  };
 
   async function handle(req: NodeRequest, res: NodeResponse, handler: UniversalHandler | undefined) {
     const isH2 = "stream" in req;
@@ -133,9 +142,9 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
     const hostError = o.checkHost(isH2 ? (req as { authority: string }).authority : req.headers.host);
     if (hostError) return refuse(hostError);
     if (!handler) {
-      if (o.metrics && o.metrics.access !== "off" && (req.url ?? "").split("?", 1)[0] === "/metrics")
-        return serveMetrics(req, res, o.metrics, (authorization) =>
-          o.gate.authorized(authorization, o.metrics?.access === "operator"),
+      if (metrics && metrics.access !== "off" && (req.url ?? "").split("?", 1)[0] === "/metrics")
+        return serveMetrics(req, res, metrics, (authorization) =>
+          o.gate.authorized(authorization, metrics.access === "operator"),
         );
       return plain(res, 404, undefined, !isH2);
     }
