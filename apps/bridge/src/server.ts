@@ -121,6 +121,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   });
   h1.on("request", handler);
   h2.on("request", handler);
+  // Expect: 100-continue: node would answer 100 before any check; the handler answers it once the call
+  // is admitted (API key, rate, limits), and refuses it without reading the body otherwise.
+  h1.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    handler.awaitContinue(res);
+    h1.emit("request", req, res);
+  });
+  h2.on("checkContinue", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    handler.awaitContinue(res);
+    h2.emit("request", req, res);
+  });
 
   return {
     limits,

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import type http from "node:http";
-import type http2 from "node:http2";
+import http2 from "node:http2";
 import net from "node:net";
 import type tls from "node:tls";
+import { type Rate, RateLimiter } from "../limits/rate-limiter.js";
 
 /** How long each stage of a connection may take, and how many connections are served at once. */
 export interface ConnectionLimits {
@@ -32,6 +33,13 @@ export const reservedFileDescriptors = 256;
 
 const http2Preface = "PRI";
 
+/**
+ * Streams an HTTP/2 client may reset (RST_STREAM) per second, and at once above that rate; over it, the
+ * connection is closed with GOAWAY ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487). Below nghttp2's own
+ * bound (1000 at once, 33 per second), which sends GOAWAY but leaves the connection open and unread.
+ */
+export const streamResetRate: Rate = { perSecond: 33, burst: 500 };
+
 /** One accepted TCP connection, from its first byte to its close. */
 export class Connection {
   readonly socket: net.Socket;
@@ -44,6 +52,8 @@ export class Connection {
   /** Requests (HTTP/1.1) or streams (HTTP/2) in progress. */
   active = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Set once cut off (`abort`): destroys the connection unless it closed before. */
+  #abortTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: net.Socket, refused: boolean) {
     this.socket = socket;
@@ -53,6 +63,7 @@ export class Connection {
 
   /** Runs `onExpiry` in `ms` unless a request starts or the timer is set again first. */
   expireIn(ms: number, onExpiry: () => void): void {
+    if (this.#abortTimer) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(onExpiry, ms);
   }
@@ -75,9 +86,24 @@ export class Connection {
     this.expireIn(1000, () => this.destroy());
   }
 
+  /**
+   * Cuts an abusive client off: GOAWAY with `code` on HTTP/2 (no new stream is taken), and the
+   * connection destroyed a second later if the client has not closed it by then.
+   */
+  abort(code: number): void {
+    if (this.#abortTimer) return;
+    this.clearExpiry();
+    this.#abortTimer = setTimeout(() => this.destroy(), 1000).unref();
+    // Destroyed only then, not at once: a close with the client's frames unread would reset the
+    // connection, and the client might never read the GOAWAY. Streams it opens after it are ignored.
+    if (this.session && !this.session.destroyed) this.session.goaway(code);
+    else this.stream.end();
+  }
+
   /** Closes at once, whatever is in progress. */
   destroy(): void {
     this.clearExpiry();
+    clearTimeout(this.#abortTimer);
     if (this.session && !this.session.destroyed) this.session.destroy();
     this.stream.destroy();
     this.socket.destroy();
@@ -173,9 +199,15 @@ export function createConnectionFront(
     conn.session = session;
     bySession.set(session, conn);
     session.on("error", () => {});
+    const resets = new RateLimiter();
     session.on("stream", (stream) => {
       begin(conn);
-      stream.once("close", () => end(conn));
+      stream.once("close", () => {
+        end(conn);
+        if (stream.rstCode === http2.constants.NGHTTP2_NO_ERROR) return;
+        if (resets.take("", streamResetRate) !== undefined)
+          conn.abort(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      });
     });
   });
 

@@ -18,7 +18,9 @@ import {
 } from "@connectrpc/connect-node";
 import { type CallGate, callerKey, traceKey } from "../auth/call-gate.js";
 import { codeName, type ObserveCall } from "../interceptors/metrics.js";
+import type { Rate } from "../limits/rate-limiter.js";
 import { exposition } from "../metrics/registry.js";
+import { throttledRender } from "../metrics/throttled-render.js";
 import type { ConnectionFront } from "./connections.js";
 import { deadlineRefusal, maxDeadlineMs } from "./deadline.js";
 import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
@@ -56,17 +58,31 @@ export interface RpcHandlerOptions {
   onError: (err: unknown, procedure: string) => void;
 }
 
+/** The request handler, and how to tell it a request waits for `100 Continue` before sending its body. */
+export interface RpcHandler {
+  (req: NodeRequest, res: NodeResponse): void;
+  /**
+   * The request of `res` sent `Expect: 100-continue` (node's "checkContinue"): the handler answers
+   * 100 once the call is admitted, before it reads the body.
+   */
+  awaitContinue(res: NodeResponse): void;
+}
+
+/** How often `GET /metrics` renders anew; scrapes over it get the last text rendered. */
+export const metricsRenderRate: Rate = { perSecond: 5, burst: 10 };
+
 const wire = (err: ZeroGError | ConnectError) => (err instanceof ZeroGError ? toConnectError(err) : err);
 
 /**
  * The node request handler for every RPC (in place of connect-node's adapter). Before a body is read,
  * a call is refused when its connection is over the limit, the bridge is stopping, its origin or Host
- * is not allowed, or it lacks the API key: refusing costs nothing, whatever the body. Then the body is
+ * is not allowed, or it lacks the API key: refusing costs nothing, whatever the body (a client that
+ * sent `Expect: 100-continue` gets its 100 only once admitted, see `awaitContinue`). Then the body is
  * read within its size and time limits and checked strictly (unknown fields, unknown enum values,
  * malformed bytes are INVALID_ARGUMENT naming the field), and the call goes to connect's handler for
  * its protocol (gRPC, gRPC-web or Connect).
  */
-export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
+export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
   const router = createConnectRouter({
     interceptors: o.interceptors,
     shutdownSignal: o.shutdownSignal,
@@ -80,6 +96,11 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
   o.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const budget = new BodyBudget(bodiesHeldAtOnce * o.readMaxBytes);
+  const awaitingContinue = new WeakSet<NodeResponse>();
+  const metrics = o.metrics && {
+    access: o.metrics.access,
+    expose: throttledRender(o.metrics.expose, metricsRenderRate),
+  };
 
   async function handle(req: NodeRequest, res: NodeResponse, handler: UniversalHandler | undefined) {
     const isH2 = "stream" in req;
@@ -121,9 +142,9 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
     const hostError = o.checkHost(isH2 ? (req as { authority: string }).authority : req.headers.host);
     if (hostError) return refuse(hostError);
     if (!handler) {
-      if (o.metrics && o.metrics.access !== "off" && (req.url ?? "").split("?", 1)[0] === "/metrics")
-        return serveMetrics(req, res, o.metrics, (authorization) =>
-          o.gate.authorized(authorization, o.metrics?.access === "operator"),
+      if (metrics && metrics.access !== "off" && (req.url ?? "").split("?", 1)[0] === "/metrics")
+        return serveMetrics(req, res, metrics, (authorization) =>
+          o.gate.authorized(authorization, metrics.access === "operator"),
         );
       return plain(res, 404, undefined, !isH2);
     }
@@ -144,6 +165,8 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
 
     const deadline = deadlineRefusal(req.headers);
     if (deadline) return refuse(deadline);
+    // Admitted: the client may send its body now.
+    if (awaitingContinue.delete(res)) res.writeContinue();
 
     // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
     const oneMessage =
@@ -178,16 +201,19 @@ export function createRpcHandler(o: RpcHandlerOptions): (req: NodeRequest, res: 
     await universalResponseToNodeResponse(uRes, res);
   }
 
-  return (req, res) => {
-    const handler = handlers.get((req.url ?? "").split("?", 1)[0]!);
-    handle(req, res, handler).catch((err: unknown) => {
-      const code = ConnectError.from(err).code;
-      if (code !== Code.Canceled && code !== Code.Aborted)
-        o.onError(err, handler?.method.name ?? String(req.url));
-      if (!res.headersSent) plain(res, 500);
-      else res.destroy();
-    });
-  };
+  return Object.assign(
+    (req: NodeRequest, res: NodeResponse) => {
+      const handler = handlers.get((req.url ?? "").split("?", 1)[0]!);
+      handle(req, res, handler).catch((err: unknown) => {
+        const code = ConnectError.from(err).code;
+        if (code !== Code.Canceled && code !== Code.Aborted)
+          o.onError(err, handler?.method.name ?? String(req.url));
+        if (!res.headersSent) plain(res, 500);
+        else res.destroy();
+      });
+    },
+    { awaitContinue: (res: NodeResponse) => void awaitingContinue.add(res) },
+  );
 }
 
 /** `GET /metrics`: the text exposition, for Prometheus; with `auth`, only with a valid API key (`operator`: an operator's). */
