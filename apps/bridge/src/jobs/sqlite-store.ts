@@ -15,6 +15,7 @@ import type { JobCheckpoint } from "../backend.js";
 import {
   encoded,
   type JobRow,
+  jobColumns,
   jobStatements,
   newJobId,
   quotaExceeded,
@@ -99,9 +100,10 @@ export class SqliteJobStore extends StoreBase implements JobStore {
     this.#statements = {
       byId: db.prepare<{ id: string }, JobRow>(statements.byId),
       byKey: db.prepare<{ key: string; keyId: string }, JobRow>(statements.byKey),
-      insert: db.prepare<Record<string, unknown>, { seq: number }>(
+      // The row as stored (its task is in job_payloads): the new job's record, without reading it again.
+      insert: db.prepare<Record<string, unknown>, JobRow>(
         `INSERT INTO jobs (id, idempotency_key, key_id, state, task, task_type, model, created_at, updated_at)
-         VALUES (@id, @key, @keyId, ${JobState.QUEUED}, x'', @taskType, @model, @now, @now) RETURNING seq`,
+         VALUES (@id, @key, @keyId, ${JobState.QUEUED}, x'', @taskType, @model, @now, @now) RETURNING ${jobColumns}`,
       ),
       insertPayload: db.prepare<{ seq: number; task: Buffer }>(
         "INSERT INTO job_payloads (seq, task) VALUES (@seq, @task)",
@@ -218,17 +220,17 @@ export class SqliteJobStore extends StoreBase implements JobStore {
           }
           inFlight.set(keyId, n + 1);
         }
-        const id = newJobId();
-        const { seq } = this.#statements.insert.get({
-          id,
+        const row = this.#statements.insert.get({
+          id: newJobId(),
           key: key === "" ? null : key,
           keyId: submitter.keyId,
           taskType: task.taskType,
           model: task.model,
           now,
         })!;
-        this.#statements.insertPayload.run({ seq, task: encoded(ComputeTaskSchema, task) });
-        outcomes.push({ record: toRecord(this.#statements.byId.get({ id })!), created: true });
+        const bytes = encoded(ComputeTaskSchema, task);
+        this.#statements.insertPayload.run({ seq: row.seq, task: bytes });
+        outcomes.push({ record: toRecord({ ...row, task: bytes }), created: true });
       }
     });
     try {
