@@ -240,20 +240,23 @@ describe("0G inference through the real protocol on the devnet", () => {
 
   it("a provider that takes requests and never answers ranks last after it failed: it does not fail every job of its model", async () => {
     const { running, client } = await ownBridge({ providerTimeoutSeconds: 1 });
-    // A fresh bridge has seen no latency: the first provider of the registry is tried first.
-    const [hanging, healthy] = llama() as [(typeof t.devnet.providers)[0], (typeof t.devnet.providers)[0]];
+    const run = async (prompt: string) => {
+      const { jobId } = await client.submit({ task: task({ inputs: { prompt } }) });
+      await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch(() => {});
+      return client.getJob({ jobId });
+    };
     try {
-      await hanging.setFaults({ latencyMs: 30_000 });
-      const jobs = [];
-      for (let i = 0; i < 3; i++) {
-        const { jobId } = await client.submit({
-          task: task({ inputs: { prompt: `hanging provider ${i}` } }),
-        });
-        await client.getResult({ jobId, wait: true, timeoutSeconds: 60 }).catch(() => {});
-        jobs.push(await client.getJob({ jobId }));
-      }
-      expect(jobs[0]?.error?.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
-      for (const job of jobs.slice(1)) {
+      // Both hang, so the first job fails on whichever provider this fresh bridge ranks first (a tie:
+      // neither has answered yet); only that one keeps hanging.
+      for (const p of llama()) await p.setFaults({ latencyMs: 30_000 });
+      const first = await run("hanging provider 0");
+      expect(first.error?.reason).toBe(FailureReason.PROVIDER_UNAVAILABLE);
+      const hanging = first.providerAddress.toLowerCase();
+      const healthy = llama().find((p) => p.address.toLowerCase() !== hanging)!;
+      await healthy.setFaults({});
+      // Still a tie, so without the failure it would be ranked first again, and fail every job.
+      for (const prompt of ["hanging provider 1", "hanging provider 2"]) {
+        const job = await run(prompt);
         expect(job.state).toBe(JobState.SUCCEEDED);
         expect(job.providerAddress.toLowerCase()).toBe(healthy.address.toLowerCase());
       }
