@@ -1,13 +1,11 @@
 import http from "node:http";
 import type net from "node:net";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { HealthCheckResponse_ServingStatus, JobState } from "@chaoschain/zerog-core";
+import { Health, HealthCheckResponse_ServingStatus, JobState } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Transaction } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createClient } from "@connectrpc/connect";
-import { Health } from "@chaoschain/zerog-core";
 import { startCustomBridge, task, waitFor } from "./harness.js";
 
 // The chain RPC is the operator's choice, often a public one: overloaded, buggy or hostile. It answers
@@ -88,12 +86,20 @@ async function bridgeOnRpc() {
   );
   const status = async () => {
     let notServing = "";
-    const r = await health.check({}, { timeoutMs: 5000, onHeader: (h) => (notServing = h.get("zerog-not-serving") ?? "") });
+    const r = await health.check(
+      {},
+      { timeoutMs: 5000, onHeader: (h) => (notServing = h.get("zerog-not-serving") ?? "") },
+    );
     return { serving: r.status === HealthCheckResponse_ServingStatus.SERVING, notServing };
   };
   const run = async (prompt: string) => {
-    const { jobId } = await bridge.client.submit({ task: task({ inputs: { prompt } }) }, { timeoutMs: 20_000 });
-    await bridge.client.getResult({ jobId, wait: true, timeoutSeconds: 60 }, { timeoutMs: 70_000 }).catch(() => {});
+    const { jobId } = await bridge.client.submit(
+      { task: task({ inputs: { prompt } }) },
+      { timeoutMs: 20_000 },
+    );
+    await bridge.client
+      .getResult({ jobId, wait: true, timeoutSeconds: 60 }, { timeoutMs: 70_000 })
+      .catch(() => {});
     return bridge.client.getJob({ jobId });
   };
   // A Submit for a model nobody serves reads the service registry (kept 60 s) and nothing else.
@@ -144,13 +150,21 @@ describe("a hostile chain RPC", () => {
         drips.add(timer);
         res.on("close", () => clearInterval(timer));
       });
-      const down = await waitFor(async () => {
-        const s = await b.status();
-        return !s.serving && s.notServing;
-      }, { timeoutMs: 20_000, what: "NOT_SERVING" });
-      expect(down).toMatch(/^the 0G chain RPC at http:\/\/127\.0\.0\.1:\d+ is not answering \(no answer within 1000 ms\)$/);
+      const down = await waitFor(
+        async () => {
+          const s = await b.status();
+          return !s.serving && s.notServing;
+        },
+        { timeoutMs: 20_000, what: "NOT_SERVING" },
+      );
+      expect(down).toMatch(
+        /^the 0G chain RPC at http:\/\/127\.0\.0\.1:\d+ is not answering \(no answer within 1000 ms\)$/,
+      );
       // The registry last read still takes Submits.
-      const { jobId } = await b.client.submit({ task: task({ inputs: { prompt: "during the drip" } }) }, { timeoutMs: 5000 });
+      const { jobId } = await b.client.submit(
+        { task: task({ inputs: { prompt: "during the drip" } }) },
+        { timeoutMs: 5000 },
+      );
       expect(jobId).toBeTruthy();
       rpc.tampers.clear();
       for (const t of drips) clearInterval(t);
@@ -167,10 +181,13 @@ describe("a hostile chain RPC", () => {
     try {
       await waitFor(async () => (await b.status()).serving, { what: "SERVING" });
       rpc.tampers.set("eth_chainId", (res, payloads) => answer(res, payloads, () => ({ result: "0x1" })));
-      const down = await waitFor(async () => {
-        const s = await b.status();
-        return !s.serving && s.notServing;
-      }, { timeoutMs: 20_000, what: "NOT_SERVING" });
+      const down = await waitFor(
+        async () => {
+          const s = await b.status();
+          return !s.serving && s.notServing;
+        },
+        { timeoutMs: 20_000, what: "NOT_SERVING" },
+      );
       expect(down).toContain(`answers chain id 1, not ${chainId} it answered at start`);
       const before = rpc.sent.length;
       // A fresh wallet: its first job creates the ledger and funds the provider (transactions).
@@ -189,13 +206,19 @@ describe("a hostile chain RPC", () => {
     const evil = `\u001b[2J\r\nERROR forged ${"x".repeat(200_000)}`;
     const b = await bridgeOnRpc();
     try {
-      for (const tamper of [
-        (res: http.ServerResponse) => res.end("<html>502 Bad Gateway</html>"),
-        (res: http.ServerResponse, p: Payload[]) => answer(res, p, () => ({ error: { code: -32000, message: evil } })),
-        (res: http.ServerResponse, p: Payload[]) => answer(res, p, () => ({ result: { not: "hex" } })),
-        (res: http.ServerResponse) => res.end("null"),
-      ]) {
-        rpc.tampers.set(ledgerCall(), tamper);
+      const evilError: Tamper = (res, p) =>
+        answer(res, p, () => ({ error: { code: -32000, message: evil } }));
+      for (const [key, tamper] of [
+        [ledgerCall(), (res) => res.end("<html>502 Bad Gateway</html>")],
+        [ledgerCall(), evilError],
+        [ledgerCall(), (res, p) => answer(res, p, () => ({ result: { not: "hex" } }))],
+        [ledgerCall(), (res) => res.end("null")],
+        // A fresh wallet's first job creates its ledger: the RPC refuses the transaction, in its words.
+        ["eth_sendRawTransaction", evilError],
+        ["eth_getTransactionCount", evilError],
+      ] satisfies [string, Tamper][]) {
+        rpc.tampers.clear();
+        rpc.tampers.set(key, tamper);
         const job = await b.run("malformed");
         expect(job.state).toBe(JobState.FAILED);
         const message = job.error?.message ?? "";
@@ -211,6 +234,3 @@ describe("a hostile chain RPC", () => {
     }
   });
 });
-
-void Code;
-void ConnectError;
