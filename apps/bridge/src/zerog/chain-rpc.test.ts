@@ -44,8 +44,10 @@ function endless(res: http.ServerResponse, head: string) {
   res.write(head);
   const chunk = Buffer.alloc(64 * 1024, "0");
   const pump = () => {
-    while (!res.destroyed && res.write(chunk)) written += chunk.length;
-    if (!res.destroyed) res.once("drain", pump);
+    while (!res.destroyed) {
+      written += chunk.length;
+      if (!res.write(chunk)) return res.once("drain", pump);
+    }
   };
   res.on("close", () => res.removeAllListeners("drain"));
   pump();
