@@ -4,7 +4,15 @@ import {
   getNetworkType,
   isDevMode,
 } from "@0gfoundation/0g-compute-ts-sdk";
-import { JsonRpcProvider, Network, Wallet } from "ethers";
+import { type JsonRpcProvider, Wallet } from "ethers";
+import {
+  BoundedJsonRpcProvider,
+  ChainRpcError,
+  defaultRpcLimits,
+  type RpcLimits,
+  rpcCall,
+  urlOrigin,
+} from "./chain-rpc.js";
 
 export type ZeroGBroker = Awaited<ReturnType<typeof createZGComputeNetworkBroker>>;
 
@@ -23,6 +31,8 @@ export interface ZeroGNetwork {
   contracts?: ZeroGContracts | undefined;
   /** Gas price in neuron for every transaction; avoids the SDK's 1 s fee lookup per transaction. */
   gasPrice?: number | undefined;
+  /** Deadline and size bound of every chain RPC request. Default `defaultRpcLimits` (30 s, 32 MiB). */
+  rpcLimits?: RpcLimits | undefined;
 }
 
 /** 0G networks the SDK knows (`constants.js` of the SDK). */
@@ -46,13 +56,9 @@ export async function connectBroker(
   /** The contracts in use: the network's, else the SDK's for the chain id. */
   contracts: ZeroGContracts;
 }> {
-  const chainId = await readChainId(network.rpcUrl);
-  // cacheTimeout -1: ethers would otherwise reuse a cached pending nonce for a second transaction
-  // sent within 250 ms, and the chain would drop one of them.
-  const chain = new JsonRpcProvider(network.rpcUrl, undefined, {
-    staticNetwork: Network.from(chainId),
-    cacheTimeout: -1,
-  });
+  const limits = network.rpcLimits ?? defaultRpcLimits;
+  const chainId = await readChainId(network.rpcUrl, limits);
+  const chain = new BoundedJsonRpcProvider(network.rpcUrl, chainId, limits);
   const wallet = new Wallet(walletKey, chain);
   const c = network.contracts;
   // step 11 (tenths): the SDK's default 1.1 throws in BigInt() when a gas retry happens.
@@ -96,24 +102,26 @@ export function forgetSdkSession(broker: ZeroGBroker, user: string, provider: st
 }
 
 /** `eth_chainId`, with an error that says which RPC failed (ethers would retry forever at start-up). */
-async function readChainId(rpcUrl: string): Promise<bigint> {
-  let res: Response;
+async function readChainId(rpcUrl: string, limits: RpcLimits): Promise<bigint> {
+  let result: unknown;
   try {
-    res = await fetch(rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-      signal: AbortSignal.timeout(10_000),
+    // 10 s at most at start-up: an operator waits for this.
+    result = await rpcCall(rpcUrl, "eth_chainId", {
+      ...limits,
+      timeoutMs: Math.min(limits.timeoutMs, 10_000),
     });
   } catch (err) {
-    const reason = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    if (!(err instanceof ChainRpcError)) throw err;
+    const problem =
+      err.kind === "refused"
+        ? err.message
+        : `cannot reach the 0G chain RPC at ${urlOrigin(rpcUrl)} (${err.detail})`;
+    throw new Error(`${problem}; check --rpc-url / ZEROG_RPC_URL`);
+  }
+  if (typeof result !== "string" || !/^0x[0-9a-fA-F]{1,64}$/.test(result)) {
     throw new Error(
-      `cannot reach the 0G chain RPC at ${rpcUrl} (${reason}); check --rpc-url / ZEROG_RPC_URL`,
+      `the 0G chain RPC at ${urlOrigin(rpcUrl)} answered eth_chainId with no chain id; check --rpc-url / ZEROG_RPC_URL`,
     );
   }
-  const body = (await res.json().catch(() => ({}))) as { result?: string };
-  if (!res.ok || typeof body.result !== "string") {
-    throw new Error(`the 0G chain RPC at ${rpcUrl} did not answer eth_chainId (HTTP ${res.status})`);
-  }
-  return BigInt(body.result);
+  return BigInt(result);
 }
