@@ -24,7 +24,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { task, waitFor } from "./harness.js";
 import { startPostgres, type TestPostgres } from "./postgres.js";
-import { type BridgeProcess, spawnBridge, spawnBridgeExpectingFailure } from "./process.js";
+import { BridgeExitedError, type BridgeProcess, spawnBridge, spawnBridgeExpectingFailure } from "./process.js";
 import { type SwitchableRpc, switchableRpc } from "./rpc-proxy.js";
 import { findLeaks, randomText, type Secret, type Seen } from "./secret-scan.js";
 
@@ -197,7 +197,26 @@ afterAll(async () => {
   await postgres?.close();
 });
 
-describe("secrets audit: a bridge process at log level trace, driven down every path", () => {
+describe("the audit's scan", () => {
+  it("finds a secret in each spelling: parts, either case, raw bytes, base64, URL-encoded, basic auth", () => {
+    const hex = walletKey.slice(2);
+    const found = (bytes: Buffer, value: string) => findLeaks([{ where: "x", bytes }], [{ name: "s", value }]);
+    for (const bytes of [
+      Buffer.from(`key=0x${hex.toUpperCase()}`),
+      Buffer.from(`"${hex.slice(20, 32)}…"`),
+      Buffer.from(hex, "hex"),
+      Buffer.from(`{"k":"${Buffer.from(hex, "hex").toString("base64")}"}`),
+    ])
+      expect(found(bytes, walletKey)).toHaveLength(1);
+    expect(found(Buffer.from(`...": ${keyA.slice(0, 10)}"...`), keyA)).toHaveLength(1);
+    expect(found(Buffer.from(`http://u:${encodeURIComponent(rpcPassword)}@h`), rpcPassword)).toHaveLength(1);
+    const basic = `Basic ${Buffer.from(`${rpcUser}:${rpcPassword}`).toString("base64")}`;
+    expect(found(Buffer.from(basic), `${rpcUser}:${rpcPassword}`)).toHaveLength(1);
+    expect(found(Buffer.from(`0x${randomText(64)} ${hex.slice(0, 11)}`), walletKey)).toEqual([]);
+  });
+});
+
+describe("secrets audit: a bridge process at log level debug, driven down every path", () => {
   it("runs jobs (unary, streamed, over each protocol), failed ones, and a cancelled one", async () => {
     for (const protocol of protocols) {
       const client = compute(protocol, keyA);
@@ -354,3 +373,55 @@ async function dumpDatabase(url: string): Promise<Seen[]> {
     await client.end();
   }
 }
+
+describe("secrets audit: a bridge that refuses to start does not echo a secret", () => {
+  /** Everything a start of the bridge with `params` printed, whether it started (then stopped) or not. */
+  async function startOutput(where: string, params: Parameters<typeof spawnBridge>[1]): Promise<Seen> {
+    const started = await spawnBridge(devnet, { ...params, waitServing: false }).catch((e: unknown) => e);
+    if (started instanceof BridgeExitedError) return { where, bytes: Buffer.from(started.stderr) };
+    if (started instanceof Error) throw started;
+    const bridge = started as BridgeProcess;
+    await bridge.dispose();
+    return { where, bytes: Buffer.from(bridge.stdout() + bridge.stderr()) };
+  }
+  const refusal = async (where: string, params: Parameters<typeof spawnBridge>[1]) => {
+    const failed = await spawnBridgeExpectingFailure(devnet, params);
+    return { where, bytes: Buffer.from(failed.stderr) };
+  };
+
+  it("a malformed wallet key, an API keys file with an unquoted key, a flag that is not one, a bad database", async () => {
+    const keyFile = join(tmpdir(), `zerog-audit-wallet-${process.pid}`);
+    writeFileSync(keyFile, `${walletKey}0\n`, { mode: 0o600 });
+    const brokenKeys = join(tmpdir(), `zerog-audit-broken-keys-${process.pid}.json`);
+    writeFileSync(brokenKeys, `{"keys": [{"id": "agent-a", "key": ${keyA}}]}`, { mode: 0o600 });
+    const pgPassword = new URL(databaseUrl).password;
+    const outputs = [
+      await refusal("ZEROG_WALLET_KEY one digit too long", { env: { ZEROG_WALLET_KEY: `${walletKey}0` } }),
+      await refusal("ZEROG_WALLET_KEY with 0X", { env: { ZEROG_WALLET_KEY: `0X${walletKey.slice(2)}` } }),
+      await refusal("--wallet-key-file with a key too long", { args: [`--wallet-key-file=${keyFile}`] }),
+      await refusal("--wallet-key (not a flag)", { args: [`--wallet-key=${walletKey}`] }),
+      await refusal("--api-keys-file with a key without quotes", { args: [`--api-keys-file=${brokenKeys}`] }),
+      await refusal("--database-url of a database that does not exist", {
+        databaseUrl: postgres.url("no_such_database"),
+      }),
+      await refusal("--database-url with a bad port", {
+        args: [`--database-url=postgres://zerog:${pgPassword}@127.0.0.1:port/x`],
+      }),
+    ];
+    expect(outputs.map((o) => o.bytes.toString()).join("\n")).toMatch(/wallet key/);
+    expect(findLeaks(outputs, secrets())).toEqual([]);
+  });
+
+  it("an RPC URL with user:password@ credentials", async () => {
+    const guarded = await switchableRpc(devnet.rpcUrl, { basicAuth: `${rpcUser}:${rpcPassword}` });
+    try {
+      const url = new URL(guarded.url);
+      url.username = rpcUser;
+      url.password = rpcPassword;
+      const output = await startOutput("a start with an RPC URL with credentials", { rpcUrl: url.href });
+      expect(findLeaks([output], secrets())).toEqual([]);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
