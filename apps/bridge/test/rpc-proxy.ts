@@ -9,11 +9,13 @@ export interface SwitchableRpc {
   /** Connections refused (and open ones dropped) until `start()`. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Every request answered with this HTTP status (and an error body), until `failWith(undefined)`. */
+  failWith(status: number | undefined): void;
 }
 
 /**
  * An HTTP proxy on 127.0.0.1 (any path, as hosted RPCs take a key in it) to the devnet's chain at
- * `target`, that can be stopped and started again on the same port. With `basicAuth` ("user:password")
+ * `target`, that can be stopped and started again on the same port, or made to answer errors. With `basicAuth` ("user:password")
  * it answers 401 to a request without those credentials, as an RPC behind basic auth does.
  */
 export async function switchableRpc(
@@ -22,7 +24,12 @@ export async function switchableRpc(
 ): Promise<SwitchableRpc> {
   const expected = options.basicAuth && `Basic ${Buffer.from(options.basicAuth).toString("base64")}`;
   const sockets = new Set<net.Socket>();
+  let failing: number | undefined;
   const server = http.createServer((req, res) => {
+    if (failing !== undefined) {
+      res.writeHead(failing, { "content-type": "application/json" }).end('{"error": "injected failure"}');
+      return;
+    }
     if (expected && req.headers.authorization !== expected) {
       res.writeHead(401, { "www-authenticate": 'Basic realm="rpc"' }).end();
       return;
@@ -52,6 +59,9 @@ export async function switchableRpc(
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
+    },
+    failWith(status) {
+      failing = status;
     },
     async start() {
       if (running) return;
