@@ -9,8 +9,8 @@ export interface SwitchableRpc {
   /** Connections refused (and open ones dropped) until `start()`. */
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** Every request answered with this HTTP status (and an error body), until `failWith(undefined)`. */
-  failWith(status: number | undefined): void;
+  /** Every request answered with this HTTP status and body, until `failWith(undefined)`. */
+  failWith(answer: { status: number; body: string } | undefined): void;
 }
 
 /**
@@ -24,10 +24,10 @@ export async function switchableRpc(
 ): Promise<SwitchableRpc> {
   const expected = options.basicAuth && `Basic ${Buffer.from(options.basicAuth).toString("base64")}`;
   const sockets = new Set<net.Socket>();
-  let failing: number | undefined;
+  let failing: { status: number; body: string } | undefined;
   const server = http.createServer((req, res) => {
     if (failing !== undefined) {
-      res.writeHead(failing, { "content-type": "application/json" }).end('{"error": "injected failure"}');
+      res.writeHead(failing.status, { "content-type": "application/json" }).end(failing.body);
       return;
     }
     if (expected && req.headers.authorization !== expected) {
@@ -60,8 +60,8 @@ export async function switchableRpc(
         for (const s of sockets) s.destroy();
       });
     },
-    failWith(status) {
-      failing = status;
+    failWith(answer) {
+      failing = answer;
     },
     async start() {
       if (running) return;

@@ -53,6 +53,8 @@ const keyA = `zk_${randomText(32)}`;
 const keyB = `zk_${randomText(32)}`;
 /** Rotated in with SIGHUP (keyB rotated out). */
 const keyC = `zk_${randomText(32)}`;
+/** ZEROG_API_KEY, beside the file's keys (id "default"). */
+const envKey = `zk_${randomText(32)}`;
 /** A client's key this bridge does not know: not echoed either (it may be a key of another bridge). */
 const strangerKey = `zk_${randomText(32)}`;
 /** Hosted RPCs take their API key in the URL path. */
@@ -80,6 +82,7 @@ function secrets(): Secret[] {
     { name: "API key A", value: keyA },
     { name: "API key B (rotated out)", value: keyB },
     { name: "API key C (rotated in)", value: keyC },
+    { name: "ZEROG_API_KEY", value: envKey },
     { name: "a stranger's API key", value: strangerKey },
     { name: "the RPC URL's path key", value: rpcPathSecret },
     { name: "the RPC URL's password", value: rpcPassword },
@@ -205,7 +208,7 @@ beforeAll(async () => {
   bridge = await spawnBridge(devnet, {
     rpcUrl: rpc.url,
     databaseUrl,
-    env: { ZEROG_WALLET_KEY: walletKey },
+    env: { ZEROG_WALLET_KEY: walletKey, ZEROG_API_KEY: envKey },
     args: [
       `--api-keys-file=${keysFile}`,
       "--log-level=trace",
@@ -243,7 +246,7 @@ describe("the audit's scan", () => {
   });
 });
 
-describe("secrets audit: a bridge process at log level debug, driven down every path", () => {
+describe("secrets audit: a bridge process at log level trace, driven down every path", () => {
   it("runs jobs (unary, streamed, over each protocol), failed ones, and a cancelled one", async () => {
     for (const protocol of protocols) {
       const client = compute(protocol, keyA);
@@ -313,6 +316,7 @@ describe("secrets audit: a bridge process at log level debug, driven down every 
     bridge.child.kill("SIGHUP");
     await waitFor(() => /API keys not reloaded/.test(bridge.stderr()), { what: "the reload error" });
     await compute("connect", keyC).listJobs({});
+    await compute("grpc-web", envKey).listJobs({});
   });
 
   it("answers bad requests INVALID_ARGUMENT, /metrics with and without a key, and health", async () => {
@@ -336,6 +340,7 @@ describe("secrets audit: a bridge process at log level debug, driven down every 
     expect((await httpCall("GET /metrics without a key", "/metrics")).status).toBe(401);
     expect((await metrics(strangerKey)).status).toBe(401);
     expect((await metrics(keyA)).status).toBe(200);
+    expect((await metrics(envKey)).status).toBe(200);
 
     expect(await status()).toBe(HealthCheckResponse_ServingStatus.SERVING);
     const cli = await run(process.execPath, [bin, "health", `--url=${bridge.baseUrl}`]);
@@ -359,26 +364,32 @@ describe("secrets audit: a bridge process at log level debug, driven down every 
     });
   });
 
-  it("fails a job on chain RPC errors (HTTP 500) without naming the RPC's key", async () => {
-    rpc.failWith(500);
-    try {
-      await waitFor(async () => (await status()) === HealthCheckResponse_ServingStatus.NOT_SERVING, {
-        what: "NOT_SERVING",
+  it("fails a job on chain RPC errors (HTTP 500, 401, 200 not JSON) without naming the RPC's key", async () => {
+    const client = compute("connect", keyA);
+    for (const answer of [
+      { status: 500, body: '{"error": "injected failure"}' },
+      { status: 401, body: "" },
+      { status: 200, body: "<html>not JSON-RPC</html>" },
+    ]) {
+      rpc.failWith(answer);
+      try {
+        await waitFor(async () => (await status()) === HealthCheckResponse_ServingStatus.NOT_SERVING, {
+          what: "NOT_SERVING",
+        });
+        // The provider not used yet: the bridge must fund it on chain first.
+        const { jobId } = await client.submit({ task: task({ model: "gpt-oss-120b" }) });
+        await settled(client.getResult({ jobId, wait: true, timeoutSeconds: 30 }));
+        const job = await client.getJob({ jobId });
+        expect(job.state).toBe(JobState.FAILED);
+        expect(job.error?.reason).toBe(FailureReason.CHAIN_ERROR);
+        await metrics(keyA);
+      } finally {
+        rpc.failWith(undefined);
+      }
+      await waitFor(async () => (await status()) === HealthCheckResponse_ServingStatus.SERVING, {
+        what: "SERVING again",
       });
-      // A provider not used yet: the bridge must fund it on chain first.
-      const client = compute("connect", keyA);
-      const { jobId } = await client.submit({ task: task({ model: "gpt-oss-120b" }) });
-      await settled(client.getResult({ jobId, wait: true, timeoutSeconds: 30 }));
-      const job = await client.getJob({ jobId });
-      expect(job.state).toBe(JobState.FAILED);
-      expect(job.error?.reason).toBe(FailureReason.CHAIN_ERROR);
-      await metrics(keyA);
-    } finally {
-      rpc.failWith(undefined);
     }
-    await waitFor(async () => (await status()) === HealthCheckResponse_ServingStatus.SERVING, {
-      what: "SERVING again",
-    });
   });
 
   it("stops on SIGTERM; then no secret is in its output, any answer, /metrics or the job store", async () => {
