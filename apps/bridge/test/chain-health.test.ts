@@ -1,6 +1,4 @@
 import { execFile } from "node:child_process";
-import http from "node:http";
-import type net from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { HealthCheckResponse_ServingStatus } from "@chaoschain/zerog-core";
@@ -9,50 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 import { parseExposition, sample } from "./prometheus.js";
+import { type SwitchableRpc, switchableRpc } from "./rpc-proxy.js";
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL("../bin/zerog-bridge.js", import.meta.url));
 /** Stands for an RPC provider's API key in its URL path: it must appear nowhere. */
 const secretPath = "/v3/rpc-secret-5e1f0c2a9b";
 
-/**
- * The chain RPC behind a switch: an HTTP proxy (any path, as hosted RPCs take a key in it) to the
- * devnet's ganache, that can be stopped (connections refused) and started again on the same port.
- */
-async function switchableRpc(target: string) {
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    const upstream = http.request(target, { method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on("error", () => res.destroy());
-    req.pipe(upstream);
-  });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}${secretPath}`,
-    async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
-    start: () => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve)),
-  };
-}
-
 let devnet: Devnet;
-let rpc: Awaited<ReturnType<typeof switchableRpc>>;
+let rpc: SwitchableRpc;
 let bridge: BridgeProcess;
 beforeAll(async () => {
   devnet = await startDevnet();
-  rpc = await switchableRpc(devnet.rpcUrl);
+  rpc = await switchableRpc(devnet.rpcUrl, { path: secretPath });
   bridge = await spawnBridge(devnet, {
     rpcUrl: rpc.url,
     args: ["--chain-check-interval=1", "--metrics=public", "--log-level=info"],

@@ -19,6 +19,8 @@ export interface BridgeProcess {
   port: number;
   /** `http://127.0.0.1:<port>` (`https://localhost:<port>` with TLS) */
   baseUrl: string;
+  /** Everything the process wrote to stdout so far. */
+  stdout(): string;
   /** Everything the process wrote to stderr so far (JSON log lines, startup errors). */
   stderr(): string;
   /** Resolves when the process has exited. */
@@ -128,6 +130,7 @@ export async function spawnBridge(
     dbPath,
     port,
     baseUrl,
+    stdout: () => stdout,
     stderr: () => stderr,
     exited,
     compute: (apiKey) => createClient(ComputeService, transport(apiKey)),

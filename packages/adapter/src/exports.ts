@@ -29,4 +29,5 @@ export type {
   JobStatusName,
   JobUsage,
   ModelArtifact,
+  TaskCheck,
 } from "./views.js";

@@ -64,7 +64,10 @@ export function parseApiKeys(text: string): ApiKey[] {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ApiKeysFileError(`not JSON (${(err as Error).message.replace(/ in JSON.*$/, "")})`);
+    // V8 quotes the text around the error (`Unexpected token 'z', ..."key": zk_live_"...`): a key
+    // written without its quotes would be shown. Only the error's kind is kept.
+    const reason = (err as Error).message.replace(/(, (\.\.\.)?".*| in JSON.*)$/s, "");
+    throw new ApiKeysFileError(`not JSON (${reason})`);
   }
   const entries = (json as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(entries)) throw new ApiKeysFileError('expected {"keys": [{"id": …, "key": …}, …]}');
