@@ -32,12 +32,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { task, waitFor } from "./harness.js";
 import { startPostgres, type TestPostgres } from "./postgres.js";
-import {
-  BridgeExitedError,
-  type BridgeProcess,
-  spawnBridge,
-  spawnBridgeExpectingFailure,
-} from "./process.js";
+import { type BridgeProcess, spawnBridge, spawnBridgeExpectingFailure } from "./process.js";
 import { type SwitchableRpc, switchableRpc } from "./rpc-proxy.js";
 import { findLeaks, randomText, type Secret, type Seen } from "./secret-scan.js";
 
@@ -440,15 +435,6 @@ async function dumpDatabase(url: string): Promise<Seen[]> {
 }
 
 describe("secrets audit: a bridge that refuses to start does not echo a secret", () => {
-  /** Everything a start of the bridge with `params` printed, whether it started (then stopped) or not. */
-  async function startOutput(where: string, params: Parameters<typeof spawnBridge>[1]): Promise<Seen> {
-    const started = await spawnBridge(devnet, { ...params, waitServing: false }).catch((e: unknown) => e);
-    if (started instanceof BridgeExitedError) return { where, bytes: Buffer.from(started.stderr) };
-    if (started instanceof Error) throw started;
-    const bridge = started as BridgeProcess;
-    await bridge.dispose();
-    return { where, bytes: Buffer.from(bridge.stdout() + bridge.stderr()) };
-  }
   const refusal = async (where: string, params: Parameters<typeof spawnBridge>[1]) => {
     const failed = await spawnBridgeExpectingFailure(devnet, params);
     return { where, bytes: Buffer.from(failed.stderr) };
@@ -477,19 +463,21 @@ describe("secrets audit: a bridge that refuses to start does not echo a secret",
     expect(findLeaks(outputs, secrets())).toEqual([]);
   });
 
-  // KNOWN LEAK, not fixed here (src/zerog/sdk.ts is another helper's): Node's fetch refuses a URL with
-  // credentials, so the start's eth_chainId (readChainId) fails, and its error quotes the whole URL,
-  // password included: "cannot reach the 0G chain RPC at http://rpc-user:p%40ss%3A…@127.0.0.1:…
-  // (TypeError)". The fix belongs there: name the RPC by its origin (chain-monitor's urlOrigin), and send
-  // the URL's credentials as an Authorization: Basic header (there and in chain-monitor's checkChain)
-  // so that such a URL works at all. Once fixed, this fails: make it `it` again.
-  it.fails("KNOWN LEAK: an RPC URL with user:password@ credentials (the start's error quotes it)", async () => {
+  // An RPC URL with user:password@: fetch refuses such a URL and used to quote it whole, password included,
+  // in the start's error. Its credentials are now sent as a Basic authorization, and the RPC named by its
+  // origin: the bridge starts and serves through an RPC that requires them, and names them nowhere.
+  it("an RPC URL with user:password@ credentials: the bridge serves through it and shows them nowhere", async () => {
     const guarded = await switchableRpc(devnet.rpcUrl, { basicAuth: `${rpcUser}:${rpcPassword}` });
     try {
       const url = new URL(guarded.url);
       url.username = rpcUser;
       url.password = rpcPassword;
-      const output = await startOutput("a start with an RPC URL with credentials", { rpcUrl: url.href });
+      const bridge = await spawnBridge(devnet, { rpcUrl: url.href });
+      await bridge.dispose();
+      const output = {
+        where: "a bridge on an RPC URL with credentials",
+        bytes: Buffer.from(bridge.stdout() + bridge.stderr()),
+      };
       expect(findLeaks([output], secrets())).toEqual([]);
     } finally {
       await guarded.stop();

@@ -169,4 +169,26 @@ describe("rpcCall (start-up and health checks)", () => {
     );
     expect(text.length).toBeLessThan(700);
   });
+
+  it("sends a URL's user:password@ as Basic authorization, to rpcCall and to ethers alike, and names neither", async () => {
+    const seen: Array<string | undefined> = [];
+    answer = (req, res, { id }) => {
+      seen.push(req.headers.authorization);
+      json(res, { jsonrpc: "2.0", id, result: "0x40da" });
+    };
+    const withCredentials = new URL(url);
+    withCredentials.username = "rpc-user";
+    withCredentials.password = "p@ss:word/";
+    expect(await rpcCall(withCredentials.href, "eth_chainId", limits)).toBe("0x40da");
+    const chain = new BoundedJsonRpcProvider(withCredentials.href, 16602n, limits);
+    expect(await chain.send("eth_chainId", [])).toBe("0x40da");
+    const basic = `Basic ${Buffer.from("rpc-user:p@ss:word/").toString("base64")}`;
+    expect(seen).toEqual([basic, basic]);
+    answer = (_req, res) => {
+      res.statusCode = 500;
+      res.end();
+    };
+    const err = await rpcCall(withCredentials.href, "eth_chainId", limits).catch((e: Error) => e);
+    expect((err as Error).message).not.toMatch(/rpc-user|p%40ss|p@ss/);
+  });
 });

@@ -64,6 +64,31 @@ export class ChainRpcError extends Error {
 }
 
 /**
+ * `url` without its `user:password@`, and those as a Basic authorization: fetch refuses a URL that
+ * carries credentials (and would quote it, password included, in its error).
+ */
+function withoutCredentials(url: string): { url: string; authorization?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (parsed.username === "" && parsed.password === "") return { url };
+  const decoded = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  const credentials = `${decoded(parsed.username)}:${decoded(parsed.password)}`;
+  parsed.username = "";
+  parsed.password = "";
+  return { url: parsed.href, authorization: `Basic ${Buffer.from(credentials).toString("base64")}` };
+}
+
+/**
  * One HTTP POST of `body` to the RPC, read to the end within `limits`: the answer's status, headers and
  * body, or a ChainRpcError (deadline passed, answer too large, redirect, connection failed).
  * Redirects are refused: a hostile RPC must not send the bridge's requests to another host.
@@ -88,9 +113,10 @@ export async function postBounded(
     return new ChainRpcError("unreachable", at, printableText(e.cause?.code ?? e.name, { maxLength: 100 }));
   };
   try {
-    const res = await fetch(url, {
+    const target = withoutCredentials(url);
+    const res = await fetch(target.url, {
       method: "POST",
-      headers,
+      headers: target.authorization ? { ...headers, authorization: target.authorization } : headers,
       body: typeof body === "string" ? body : Buffer.from(body),
       signal,
       redirect: "error",
