@@ -7,6 +7,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Transaction } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCustomBridge, task, waitFor } from "./harness.js";
+import { forward } from "./rpc-proxy.js";
 
 // The chain RPC is the operator's choice, often a public one: overloaded, buggy or hostile. It answers
 // here through a loopback proxy to the devnet's ganache that tampers with the methods a test names.
@@ -37,12 +38,7 @@ async function hostileRpc(target: string) {
         .map((p) => tampers.get(`${p.method}@${callee(p)}`) ?? tampers.get(p.method) ?? tampers.get("*"))
         .find(Boolean);
       if (tamper) return tamper(res, payloads);
-      const upstream = http.request(target, { method: "POST", headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      upstream.on("error", () => res.destroy());
-      upstream.end(body);
+      forward(target, "POST", req.headers, res).end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

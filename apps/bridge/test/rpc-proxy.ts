@@ -13,6 +13,21 @@ export interface SwitchableRpc {
   failWith(answer: { status: number; body: string } | undefined): void;
 }
 
+/** A request to the chain at `target` whose answer is piped to `res`: write (or pipe) the body to it. */
+export function forward(
+  target: string,
+  method: string,
+  headers: http.OutgoingHttpHeaders,
+  res: http.ServerResponse,
+): http.ClientRequest {
+  const upstream = http.request(target, { method, headers }, (up) => {
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    up.pipe(res);
+  });
+  upstream.on("error", () => res.destroy());
+  return upstream;
+}
+
 /**
  * An HTTP proxy on 127.0.0.1 (any path, as hosted RPCs take a key in it) to the devnet's chain at
  * `target`, that can be stopped and started again on the same port, or made to answer errors. With `basicAuth` ("user:password")
@@ -35,12 +50,7 @@ export async function switchableRpc(
       return;
     }
     const { authorization: _, ...headers } = req.headers;
-    const upstream = http.request(target, { method: req.method, headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on("error", () => res.destroy());
-    req.pipe(upstream);
+    req.pipe(forward(target, req.method ?? "POST", headers, res));
   });
   server.on("connection", (s) => {
     sockets.add(s);
