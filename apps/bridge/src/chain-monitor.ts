@@ -1,4 +1,4 @@
-import { ChainRpcError, rpcCall, urlOrigin } from "./zerog/chain-rpc.js";
+import { ChainRpcError, chainIdOf, rpcCall, urlOrigin } from "./zerog/chain-rpc.js";
 
 /** What a chain check found: the RPC answered, or why not (one line, no URL path or query). */
 export type ChainCheck =
@@ -62,10 +62,6 @@ export async function checkChain(rpcUrl: string, timeoutMs: number, chainId?: bi
     if (!(err instanceof ChainRpcError)) throw err;
     return { ok: false, seconds: seconds(), reason: err.message };
   }
-}
-
-function chainIdOf(answer: unknown): bigint | undefined {
-  return typeof answer === "string" && /^0x[0-9a-fA-F]{1,64}$/.test(answer) ? BigInt(answer) : undefined;
 }
 
 /**

@@ -28,6 +28,11 @@ export const defaultRpcLimits: RpcLimits = { timeoutMs: 30_000, maxResponseBytes
 export const maxRpcErrorLength = 500;
 
 /** The origin of a URL, for messages: `https://rpc.example:8545`, never its path or query. */
+/** The chain id of an `eth_chainId` answer (a hex quantity), or undefined for anything else. */
+export function chainIdOf(answer: unknown): bigint | undefined {
+  return typeof answer === "string" && /^0x[0-9a-fA-F]{1,64}$/.test(answer) ? BigInt(answer) : undefined;
+}
+
 export function urlOrigin(url: string): string {
   try {
     return new URL(url).origin;

@@ -8,6 +8,7 @@ import { type JsonRpcProvider, Wallet } from "ethers";
 import {
   BoundedJsonRpcProvider,
   ChainRpcError,
+  chainIdOf,
   defaultRpcLimits,
   type RpcLimits,
   rpcCall,
@@ -118,10 +119,11 @@ async function readChainId(rpcUrl: string, limits: RpcLimits): Promise<bigint> {
         : `cannot reach the 0G chain RPC at ${urlOrigin(rpcUrl)} (${err.detail})`;
     throw new Error(`${problem}; check --rpc-url / ZEROG_RPC_URL`);
   }
-  if (typeof result !== "string" || !/^0x[0-9a-fA-F]{1,64}$/.test(result)) {
+  const chainId = chainIdOf(result);
+  if (chainId === undefined) {
     throw new Error(
       `the 0G chain RPC at ${urlOrigin(rpcUrl)} answered eth_chainId with no chain id; check --rpc-url / ZEROG_RPC_URL`,
     );
   }
-  return BigInt(result);
+  return chainId;
 }
