@@ -493,11 +493,7 @@ describe("fine-tuning on the devnet through the real protocol", () => {
     }
   });
 
-  // KNOWN FLAKE, cause not found yet: about 1 run in 12 under load hangs until the test's timeout (the other
-  // 11 take 4 s); retried meanwhile, so that the rest of the suite can land. See the closing note of 2026-11-28.
-  it("a provider that drips its model (a byte every 50 ms, well within the per-read timeout) fails the job at the download deadline; the partial file is deleted, nothing acknowledged", {
-    retry: 2,
-  }, async () => {
+  it("a provider that drips its model (a byte every 50 ms, well within the per-read timeout) fails the job at the download deadline; the partial file is deleted, nothing acknowledged", async () => {
     const proxy = await startDripProxy(ft().url);
     try {
       const { runner, serving, wallet } = await newRunner(
