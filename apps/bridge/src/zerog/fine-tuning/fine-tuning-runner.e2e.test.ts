@@ -29,6 +29,7 @@ import {
 } from "ethers";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectGarbage } from "../../../test/garbage.js";
 import { BackendError } from "../../backend.js";
 import { PromiseCache } from "../promise-cache.js";
 import { fetchAttestation, type ProviderAttestation } from "../provider-http.js";
@@ -621,7 +622,7 @@ async function until<T>(probe: () => T | undefined, timeoutMs = 20_000): Promise
 
 /**
  * An HTTP proxy on 127.0.0.1 in front of a provider: passes every call through, except that it serves
- * the model download (`…/lora`) one byte every 50 ms.
+ * the model download (`…/lora`) one byte every 50 ms, collecting garbage after the fifth.
  */
 async function startDripProxy(target: string) {
   let dripped = 0;
@@ -643,6 +644,8 @@ async function startDripProxy(target: string) {
       if (res.destroyed) return;
       res.write(Buffer.of(byte));
       dripped++;
+      // A collection mid-download, as under load: it used to cut the deadline off from the download.
+      if (dripped === 5) await collectGarbage();
       await new Promise((r) => setTimeout(r, 50));
     }
     res.end();
