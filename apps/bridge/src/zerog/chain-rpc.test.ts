@@ -1,6 +1,7 @@
 import http from "node:http";
 import type net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectingGarbage } from "../../test/garbage.js";
 import { BoundedJsonRpcProvider, rpcCall } from "./chain-rpc.js";
 
 /** A loopback JSON-RPC endpoint whose answer each test sets: `answer(req, res, body)`. */
@@ -90,6 +91,18 @@ describe("BoundedJsonRpcProvider against a hostile RPC", () => {
     expect((err as Error).message).toMatch(/is not answering \(no answer within 1000 ms\)/);
     expect((err as { code?: string }).code).toBe("TIMEOUT");
     expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it("fails a call answered a byte every 20 ms at its deadline, even after a garbage collection", async () => {
+    answer = (_req, res, { id }) => {
+      const text = `${JSON.stringify({ jsonrpc: "2.0", id, result: "0x1" })}${" ".repeat(100)}`;
+      let i = 0;
+      res.setHeader("content-type", "application/json");
+      const timer = setInterval(() => (i < text.length ? res.write(text[i++]) : res.end()), 20);
+      res.on("close", () => clearInterval(timer));
+    };
+    const call = rpcCall(url, "eth_blockNumber", { ...limits, timeoutMs: 300 });
+    await expect(collectingGarbage(call)).rejects.toThrow(/no answer within 300 ms/);
   });
 
   it("fails a call never answered at its deadline", async () => {

@@ -8,6 +8,7 @@ import {
   makeError,
   Network,
 } from "ethers";
+import { responseBody } from "../response-body.js";
 
 /**
  * What the bridge accepts from the chain RPC, which it does not trust: a public RPC can be overloaded,
@@ -139,18 +140,10 @@ export async function postBounded(
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
-    if (res.body) {
-      const reader = res.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > limits.maxResponseBytes) {
-          await reader.cancel().catch(() => {});
-          throw tooLarge();
-        }
-        chunks.push(value);
-      }
+    for await (const chunk of responseBody(res, signal)) {
+      size += chunk.byteLength;
+      if (size > limits.maxResponseBytes) throw tooLarge();
+      chunks.push(chunk);
     }
     const responseHeaders: Record<string, string> = {};
     // fetch has decompressed the body already: ethers must not gunzip it again.

@@ -1,6 +1,7 @@
 import { FailureReason } from "@chaoschain/zerog-core";
 import type { SigningKey } from "ethers";
 import { BackendError } from "../../backend.js";
+import { responseBody } from "../../response-body.js";
 import { providerHttpError } from "../provider-http.js";
 import {
   cancelTaskDigest,
@@ -176,13 +177,13 @@ export class FineTuningProviderClient {
     const timestamp = now();
     const body = { signature: signDigest(this.#o.key, modelDownloadDigest(id, timestamp)), timestamp };
     const url = this.#userPath(`/task/${taskPath(id)}/lora`);
-    const { res, idle } = await this.#fetch(url, jsonPost(body), signal);
+    const { res, body: chunks, idle } = await this.#fetch(url, jsonPost(body), signal);
     try {
-      if (!res.ok) throw providerHttpError(url, res.status, await readCapped(res, 2048, false));
+      if (!res.ok) throw providerHttpError(url, res.status, await readCapped(chunks, 2048, false));
       const declared = Number(res.headers.get("content-length") ?? Number.NaN);
       if (declared > maxBytes) throw tooLarge(url, maxBytes);
       let size = 0;
-      for await (const chunk of res.body ?? []) {
+      for await (const chunk of chunks) {
         idle.reset();
         size += chunk.length;
         if (size > maxBytes) throw tooLarge(url, maxBytes);
@@ -215,9 +216,9 @@ export class FineTuningProviderClient {
     limit: number,
     tail = false,
   ): Promise<string> {
-    const { res, idle } = await this.#fetch(url, init, signal);
+    const { res, body: chunks, idle } = await this.#fetch(url, init, signal);
     try {
-      const body = await readCapped(res, res.ok ? limit : 2048, tail);
+      const body = await readCapped(chunks, res.ok ? limit : 2048, tail);
       if (!res.ok) throw providerHttpError(url, res.status, body);
       return new TextDecoder().decode(body);
     } catch (err) {
@@ -227,7 +228,10 @@ export class FineTuningProviderClient {
     }
   }
 
-  /** fetch with the caller's signal and an idle timer that aborts a call making no progress. */
+  /**
+   * fetch with the caller's signal and an idle timer that aborts a call making no progress; read the body
+   * through `body`, which either abort ends.
+   */
   async #fetch(url: string, init: RequestInit, signal: AbortSignal) {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
@@ -250,7 +254,7 @@ export class FineTuningProviderClient {
     try {
       if (signal.aborted) throw signal.reason;
       const res = await fetch(url, { ...init, signal: controller.signal, redirect: "error" });
-      return { res, idle };
+      return { res, body: responseBody(res, controller.signal), idle };
     } catch (err) {
       idle.clear();
       throw mapAbort(err, url, signal);
@@ -302,11 +306,15 @@ function mapAbort(err: unknown, url: string, signal: AbortSignal): unknown {
   );
 }
 
-/** Reads at most `limit` bytes of the body (the first, or with `tail` the last), then drops the rest. */
-async function readCapped(res: Response, limit: number, tail: boolean): Promise<Uint8Array> {
+/** Reads at most `limit` bytes of a body (the first, or with `tail` the last), then drops the rest. */
+async function readCapped(
+  body: AsyncIterable<Uint8Array>,
+  limit: number,
+  tail: boolean,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of res.body ?? []) {
+  for await (const chunk of body) {
     chunks.push(chunk);
     size += chunk.length;
     if (tail) {
