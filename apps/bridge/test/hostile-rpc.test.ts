@@ -202,6 +202,30 @@ describe("a hostile chain RPC", () => {
     }
   });
 
+  it("answering another chain id from the health check's first read on: NOT_SERVING (the bridge signs for the chain read at start)", async () => {
+    const chainId = (await devnet.chain.provider.getNetwork()).chainId;
+    // The start's read answers the devnet's chain; every later one (the chain monitor's), chain 1.
+    let reads = 0;
+    rpc.tampers.set("eth_chainId", (res, payloads) =>
+      answer(res, payloads, () => ({ result: reads++ === 0 ? `0x${chainId.toString(16)}` : "0x1" })),
+    );
+    const b = await bridgeOnRpc();
+    try {
+      const down = await waitFor(
+        async () => {
+          const s = await b.status();
+          return !s.serving && s.notServing;
+        },
+        { timeoutMs: 20_000, what: "NOT_SERVING" },
+      );
+      expect(down).toContain(`answers chain id 1, not ${chainId} it answered at start`);
+      expect(reads).toBeGreaterThan(1);
+    } finally {
+      rpc.tampers.clear();
+      await b.running.stop();
+    }
+  });
+
   it("answering malformed JSON-RPC: no crash, and the RPC's error text is bounded and escaped in the job's message", async () => {
     const evil = `\u001b[2J\r\nERROR forged ${"x".repeat(200_000)}`;
     const b = await bridgeOnRpc();
