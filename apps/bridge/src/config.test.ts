@@ -130,6 +130,37 @@ describe("loadConfig: security and observability", () => {
   });
 });
 
+describe("loadConfig: chain RPC limits", () => {
+  it("has the documented defaults: 30 s and 32 MiB per chain RPC exchange", () => {
+    const c = load([]);
+    expect([c.rpcTimeoutSeconds, c.rpcMaxBytes]).toEqual([30, 32 * 1024 * 1024]);
+  });
+
+  it("reads flags before the environment", () => {
+    const env = { ZEROG_RPC_TIMEOUT_SECONDS: "12", ZEROG_RPC_MAX_BYTES: "2097152" };
+    expect(load([], env)).toMatchObject({ rpcTimeoutSeconds: 12, rpcMaxBytes: 2097152 });
+    expect(load(["--rpc-timeout=5", "--rpc-max-bytes", "65536"], env)).toMatchObject({
+      rpcTimeoutSeconds: 5,
+      rpcMaxBytes: 65536,
+    });
+  });
+
+  it.each([
+    [["--rpc-timeout=0"], "--rpc-timeout must be an integer from 1 to 3600"],
+    [["--rpc-timeout=1.5"], "--rpc-timeout must be an integer from 1 to 3600"],
+    [["--rpc-timeout=30s"], "--rpc-timeout must be an integer from 1 to 3600"],
+    [["--rpc-max-bytes=100"], "--rpc-max-bytes must be an integer from 1024 to 268435456"],
+    [["--rpc-max-bytes=32MiB"], "--rpc-max-bytes must be an integer from 1024 to 268435456"],
+    [["--rpc-max-bytes=1e9"], "--rpc-max-bytes must be an integer from 1024 to 268435456"],
+  ])("refuses %j", (argv, message) => {
+    expect(() => load(argv)).toThrow(message);
+  });
+
+  it("refuses a bad value from the environment, naming the flag", () => {
+    expect(() => load([], { ZEROG_RPC_MAX_BYTES: " " })).toThrow("--rpc-max-bytes must be an integer");
+  });
+});
+
 describe("loadConfig: job store", () => {
   it("uses SQLite by default, Postgres with a database URL, and a 30 s lease", () => {
     const sqlite = load([]);

@@ -6,7 +6,6 @@ import { PostgresJobStore } from "./jobs/postgres-store.js";
 import { createBridgeMetrics } from "./metrics/bridge-metrics.js";
 import { type BridgeVerification, bridgeVerification, writeDevnetPolicy } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
-import { defaultRpcLimits } from "./zerog/chain-rpc.js";
 import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
 import { knownNetworks, readChainId, type ZeroGNetwork } from "./zerog/sdk.js";
 
@@ -92,8 +91,9 @@ export async function launch(
         },
         "every provider's TEE quote is verified before it is trusted",
       );
+    network.rpcLimits = { timeoutMs: config.rpcTimeoutSeconds * 1000, maxResponseBytes: config.rpcMaxBytes };
     // The chain every transaction is signed for, read once: health compares the RPC's chain with it.
-    network.chainId = await readChainId(network.rpcUrl, network.rpcLimits ?? defaultRpcLimits);
+    network.chainId = await readChainId(network.rpcUrl, network.rpcLimits);
     const metrics = createBridgeMetrics();
     // The bridge is made after the backend, which asks it for each job's trace.
     let bridge: Bridge | undefined;

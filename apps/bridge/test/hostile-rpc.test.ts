@@ -6,6 +6,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Transaction } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BridgeConfig } from "../src/config.js";
 import { startCustomBridge, task, waitFor } from "./harness.js";
 import { forward } from "./rpc-proxy.js";
 
@@ -74,8 +75,8 @@ afterAll(async () => {
 /** The tamper key of reads of the ledger contract: a fresh wallet's first job reads its ledger. */
 const ledgerCall = () => `eth_call@${devnet.contracts.ledger.toLowerCase()}`;
 
-async function bridgeOnRpc() {
-  const bridge = await startCustomBridge(devnet, { rpcUrl: rpc.url, chainCheckSeconds: 1 });
+async function bridgeOnRpc(overrides: Partial<BridgeConfig> = {}) {
+  const bridge = await startCustomBridge(devnet, { rpcUrl: rpc.url, chainCheckSeconds: 1, ...overrides });
   const health = createClient(
     Health,
     createGrpcTransport({ baseUrl: `http://127.0.0.1:${bridge.running.address.port}` }),
@@ -132,6 +133,21 @@ describe("a hostile chain RPC", () => {
       rpc.tampers.clear();
       expect((await b.status()).serving).toBe(true);
       expect((await b.run("after")).state).toBe(JobState.SUCCEEDED);
+    } finally {
+      rpc.tampers.clear();
+      await b.running.stop();
+    }
+  });
+
+  it("answering 2 MiB to a bridge started with --rpc-max-bytes of 1 MiB: the job fails naming that bound", async () => {
+    const b = await bridgeOnRpc({ rpcMaxBytes: 1 << 20 });
+    rpc.tampers.set(ledgerCall(), (res, payloads) =>
+      answer(res, payloads, () => ({ result: `0x${"0".repeat(2 << 20)}` })),
+    );
+    try {
+      const failed = await b.run("an answer over the bound set");
+      expect(failed.state).toBe(JobState.FAILED);
+      expect(failed.error?.message).toMatch(/answered more than 1048576 bytes; the bridge refuses it/);
     } finally {
       rpc.tampers.clear();
       await b.running.stop();
