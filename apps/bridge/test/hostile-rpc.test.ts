@@ -101,7 +101,16 @@ async function bridgeOnRpc(overrides: Partial<BridgeConfig> = {}) {
   };
   // A Submit for a model nobody serves reads the service registry (kept 60 s) and nothing else.
   await bridge.client.submit({ task: task({ model: "no-such-model" }) }).catch(() => {});
-  return { ...bridge, status, run };
+  /** Waits (20 s at most) for health NOT_SERVING; its reason. */
+  const notServing = () =>
+    waitFor(
+      async () => {
+        const s = await status();
+        return !s.serving && s.notServing;
+      },
+      { timeoutMs: 20_000, what: "NOT_SERVING" },
+    );
+  return { ...bridge, status, run, notServing };
 }
 
 describe("a hostile chain RPC", () => {
@@ -166,13 +175,7 @@ describe("a hostile chain RPC", () => {
         drips.add(timer);
         res.on("close", () => clearInterval(timer));
       });
-      const down = await waitFor(
-        async () => {
-          const s = await b.status();
-          return !s.serving && s.notServing;
-        },
-        { timeoutMs: 20_000, what: "NOT_SERVING" },
-      );
+      const down = await b.notServing();
       expect(down).toMatch(
         /^the 0G chain RPC at http:\/\/127\.0\.0\.1:\d+ is not answering \(no answer within 1000 ms\)$/,
       );
@@ -197,13 +200,7 @@ describe("a hostile chain RPC", () => {
     try {
       await waitFor(async () => (await b.status()).serving, { what: "SERVING" });
       rpc.tampers.set("eth_chainId", (res, payloads) => answer(res, payloads, () => ({ result: "0x1" })));
-      const down = await waitFor(
-        async () => {
-          const s = await b.status();
-          return !s.serving && s.notServing;
-        },
-        { timeoutMs: 20_000, what: "NOT_SERVING" },
-      );
+      const down = await b.notServing();
       expect(down).toContain(`answers chain id 1, not ${chainId} it answered at start`);
       const before = rpc.sent.length;
       // A fresh wallet: its first job creates the ledger and funds the provider (transactions).
@@ -227,13 +224,7 @@ describe("a hostile chain RPC", () => {
     );
     const b = await bridgeOnRpc();
     try {
-      const down = await waitFor(
-        async () => {
-          const s = await b.status();
-          return !s.serving && s.notServing;
-        },
-        { timeoutMs: 20_000, what: "NOT_SERVING" },
-      );
+      const down = await b.notServing();
       expect(down).toContain(`answers chain id 1, not ${chainId} it answered at start`);
       expect(reads).toBeGreaterThan(1);
     } finally {
