@@ -95,6 +95,11 @@ export interface BridgeOptions {
   chain?:
     | {
         rpcUrl: string;
+        /**
+         * The chain id the backend signs for: NOT_SERVING while the RPC answers another. Default: the
+         * first one a check reads (a chain switched before it would go unnoticed).
+         */
+        chainId?: bigint | undefined;
         checkIntervalMs: number;
         /** The wallet's ledger, read after each good check for `zerog_ledger_balance_0g`. */
         ledgerBalance?: (() => Promise<{ available: bigint; total: bigint } | undefined>) | undefined;
@@ -424,6 +429,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     if (!chain) return;
     chainMonitor = startChainMonitor({
       rpcUrl: chain.rpcUrl,
+      chainId: chain.chainId,
       intervalMs: chain.checkIntervalMs,
       onCheck: (check) => {
         metrics.chainCheckSeconds.observe({}, check.seconds);

@@ -130,6 +130,33 @@ describe("loadConfig: security and observability", () => {
   });
 });
 
+describe("loadConfig: chain RPC limits", () => {
+  it("has the documented defaults: 30 s and 32 MiB per chain RPC exchange", () => {
+    const c = load([]);
+    expect([c.rpcTimeoutSeconds, c.rpcMaxBytes]).toEqual([30, 32 * 1024 * 1024]);
+  });
+
+  it("reads flags before the environment", () => {
+    const env = { ZEROG_RPC_TIMEOUT_SECONDS: "12", ZEROG_RPC_MAX_BYTES: "2097152" };
+    expect(load([], env)).toMatchObject({ rpcTimeoutSeconds: 12, rpcMaxBytes: 2097152 });
+    expect(load(["--rpc-timeout=5", "--rpc-max-bytes", "65536"], env)).toMatchObject({
+      rpcTimeoutSeconds: 5,
+      rpcMaxBytes: 65536,
+    });
+  });
+
+  it("refuses a value out of range, with a unit, or blank, naming the flag", () => {
+    for (const value of ["0", "1.5", "30s", "3601"])
+      expect(() => load([`--rpc-timeout=${value}`]), value).toThrow(
+        "--rpc-timeout must be an integer from 1 to 3600",
+      );
+    for (const value of ["100", "32MiB", "1e9", " "])
+      expect(() => load([], { ZEROG_RPC_MAX_BYTES: value }), value).toThrow(
+        "--rpc-max-bytes must be an integer from 1024 to 268435456",
+      );
+  });
+});
+
 describe("loadConfig: job store", () => {
   it("uses SQLite by default, Postgres with a database URL, and a 30 s lease", () => {
     const sqlite = load([]);

@@ -7,6 +7,7 @@ import type { TlsFiles } from "./http/tls.js";
 import { defaultJobRetentionSeconds } from "./jobs/retention.js";
 import type { LogFormat } from "./logger.js";
 import { defaultServerLimits } from "./server.js";
+import { defaultRpcLimits } from "./zerog/chain-rpc.js";
 import type { ZeroGContracts } from "./zerog/sdk.js";
 
 export type NetworkName = "devnet" | "testnet" | "mainnet" | "custom";
@@ -41,6 +42,10 @@ export interface BridgeConfig {
   network: NetworkName;
   /** Chain RPC for testnet, mainnet and custom (testnet/mainnet default to 0G's public RPC). */
   rpcUrl: string | undefined;
+  /** Longest chain RPC exchange, from the request to the last byte of its answer, seconds. */
+  rpcTimeoutSeconds: number;
+  /** Largest chain RPC answer read, bytes; a larger one fails its call. */
+  rpcMaxBytes: number;
   /** Wallet private key for testnet, mainnet and custom; never logged. */
   walletKey: string | undefined;
   /** Contract addresses for a custom network. */
@@ -129,6 +134,8 @@ Options (environment variable in brackets):
   --concurrency <n>       jobs run at once, default 16 [ZEROG_CONCURRENCY]
   --provider-timeout <s>  per provider call, then retry or fail over; default 60 [ZEROG_PROVIDER_TIMEOUT_SECONDS]
   --rpc-url <url>         0G chain RPC (testnet, mainnet, custom) [ZEROG_RPC_URL]
+  --rpc-timeout <s>       longest chain RPC exchange, answer included; default 30 [ZEROG_RPC_TIMEOUT_SECONDS]
+  --rpc-max-bytes <n>     largest chain RPC answer read; default 33554432 (32 MiB) [ZEROG_RPC_MAX_BYTES]
   --wallet-key-file <f>   file holding the wallet private key [ZEROG_WALLET_KEY_FILE]; or set ZEROG_WALLET_KEY
   --ledger <addr>         LedgerManager address (custom) [ZEROG_LEDGER_ADDRESS]
   --inference <addr>      InferenceServing address (custom) [ZEROG_INFERENCE_ADDRESS]
@@ -314,6 +321,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
         concurrency: { type: "string" },
         "provider-timeout": { type: "string" },
         "rpc-url": { type: "string" },
+        "rpc-timeout": { type: "string" },
+        "rpc-max-bytes": { type: "string" },
         "wallet-key-file": { type: "string" },
         ledger: { type: "string" },
         inference: { type: "string" },
@@ -473,6 +482,19 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     ),
     network,
     rpcUrl,
+    rpcTimeoutSeconds: seconds(
+      "rpc-timeout",
+      "ZEROG_RPC_TIMEOUT_SECONDS",
+      defaultRpcLimits.timeoutMs / 1000,
+      3600,
+    ),
+    rpcMaxBytes: integer(
+      "--rpc-max-bytes",
+      flag("rpc-max-bytes") ?? env.ZEROG_RPC_MAX_BYTES,
+      defaultRpcLimits.maxResponseBytes,
+      1024,
+      256 * 1024 * 1024,
+    ),
     walletKey,
     contracts: ledger && inference && fineTuning ? { ledger, inference, fineTuning } : undefined,
     gasPrice: gasPrice ? integer("--gas-price", gasPrice, 0, 0, Number.MAX_SAFE_INTEGER) : undefined,

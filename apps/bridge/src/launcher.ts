@@ -7,7 +7,7 @@ import { createBridgeMetrics } from "./metrics/bridge-metrics.js";
 import { type BridgeVerification, bridgeVerification, writeDevnetPolicy } from "./verification.js";
 import { ZeroGBackend } from "./zerog/backend.js";
 import { defaultDatasetPolicy } from "./zerog/fine-tuning/dataset-source.js";
-import { knownNetworks, type ZeroGNetwork } from "./zerog/sdk.js";
+import { knownNetworks, readChainId, type ZeroGNetwork } from "./zerog/sdk.js";
 
 /** A running bridge, with the embedded devnet when it runs on one. */
 export interface RunningBridge {
@@ -91,6 +91,9 @@ export async function launch(
         },
         "every provider's TEE quote is verified before it is trusted",
       );
+    network.rpcLimits = { timeoutMs: config.rpcTimeoutSeconds * 1000, maxResponseBytes: config.rpcMaxBytes };
+    // The chain every transaction is signed for, read once: health compares the RPC's chain with it.
+    network.chainId = await readChainId(network.rpcUrl, network.rpcLimits);
     const metrics = createBridgeMetrics();
     // The bridge is made after the backend, which asks it for each job's trace.
     let bridge: Bridge | undefined;
@@ -137,6 +140,7 @@ export async function launch(
       metricsAccess: config.metrics,
       chain: {
         rpcUrl: network.rpcUrl,
+        chainId: network.chainId,
         checkIntervalMs: config.chainCheckSeconds * 1000,
         ledgerBalance: () => backend.ledgerBalance(),
       },

@@ -44,6 +44,8 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     providerTimeoutSeconds: 60,
     network: "devnet",
     rpcUrl: undefined,
+    rpcTimeoutSeconds: 30,
+    rpcMaxBytes: 32 * 1024 * 1024,
     walletKey: undefined,
     contracts: undefined,
     gasPrice: undefined,

@@ -6,6 +6,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Transaction } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BridgeConfig } from "../src/config.js";
 import { startCustomBridge, task, waitFor } from "./harness.js";
 import { forward } from "./rpc-proxy.js";
 
@@ -74,8 +75,8 @@ afterAll(async () => {
 /** The tamper key of reads of the ledger contract: a fresh wallet's first job reads its ledger. */
 const ledgerCall = () => `eth_call@${devnet.contracts.ledger.toLowerCase()}`;
 
-async function bridgeOnRpc() {
-  const bridge = await startCustomBridge(devnet, { rpcUrl: rpc.url, chainCheckSeconds: 1 });
+async function bridgeOnRpc(overrides: Partial<BridgeConfig> = {}) {
+  const bridge = await startCustomBridge(devnet, { rpcUrl: rpc.url, chainCheckSeconds: 1, ...overrides });
   const health = createClient(
     Health,
     createGrpcTransport({ baseUrl: `http://127.0.0.1:${bridge.running.address.port}` }),
@@ -100,7 +101,16 @@ async function bridgeOnRpc() {
   };
   // A Submit for a model nobody serves reads the service registry (kept 60 s) and nothing else.
   await bridge.client.submit({ task: task({ model: "no-such-model" }) }).catch(() => {});
-  return { ...bridge, status, run };
+  /** Waits (20 s at most) for health NOT_SERVING; its reason. */
+  const notServing = () =>
+    waitFor(
+      async () => {
+        const s = await status();
+        return !s.serving && s.notServing;
+      },
+      { timeoutMs: 20_000, what: "NOT_SERVING" },
+    );
+  return { ...bridge, status, run, notServing };
 }
 
 describe("a hostile chain RPC", () => {
@@ -138,6 +148,21 @@ describe("a hostile chain RPC", () => {
     }
   });
 
+  it("answering 2 MiB to a bridge started with --rpc-max-bytes of 1 MiB: the job fails naming that bound", async () => {
+    const b = await bridgeOnRpc({ rpcMaxBytes: 1 << 20 });
+    rpc.tampers.set(ledgerCall(), (res, payloads) =>
+      answer(res, payloads, () => ({ result: `0x${"0".repeat(2 << 20)}` })),
+    );
+    try {
+      const failed = await b.run("an answer over the bound set");
+      expect(failed.state).toBe(JobState.FAILED);
+      expect(failed.error?.message).toMatch(/answered more than 1048576 bytes; the bridge refuses it/);
+    } finally {
+      rpc.tampers.clear();
+      await b.running.stop();
+    }
+  });
+
   it("dripping its answers: health turns NOT_SERVING with the reason, Submits are still answered", async () => {
     const b = await bridgeOnRpc();
     try {
@@ -150,13 +175,7 @@ describe("a hostile chain RPC", () => {
         drips.add(timer);
         res.on("close", () => clearInterval(timer));
       });
-      const down = await waitFor(
-        async () => {
-          const s = await b.status();
-          return !s.serving && s.notServing;
-        },
-        { timeoutMs: 20_000, what: "NOT_SERVING" },
-      );
+      const down = await b.notServing();
       expect(down).toMatch(
         /^the 0G chain RPC at http:\/\/127\.0\.0\.1:\d+ is not answering \(no answer within 1000 ms\)$/,
       );
@@ -181,13 +200,7 @@ describe("a hostile chain RPC", () => {
     try {
       await waitFor(async () => (await b.status()).serving, { what: "SERVING" });
       rpc.tampers.set("eth_chainId", (res, payloads) => answer(res, payloads, () => ({ result: "0x1" })));
-      const down = await waitFor(
-        async () => {
-          const s = await b.status();
-          return !s.serving && s.notServing;
-        },
-        { timeoutMs: 20_000, what: "NOT_SERVING" },
-      );
+      const down = await b.notServing();
       expect(down).toContain(`answers chain id 1, not ${chainId} it answered at start`);
       const before = rpc.sent.length;
       // A fresh wallet: its first job creates the ledger and funds the provider (transactions).
@@ -196,6 +209,24 @@ describe("a hostile chain RPC", () => {
       const raws = rpc.sent.slice(before).filter((p) => p.method === "eth_sendRawTransaction");
       expect(raws.length).toBeGreaterThan(0);
       for (const p of raws) expect(Transaction.from(p.params[0] as string).chainId).toBe(chainId);
+    } finally {
+      rpc.tampers.clear();
+      await b.running.stop();
+    }
+  });
+
+  it("answering another chain id from the health check's first read on: NOT_SERVING (the bridge signs for the chain read at start)", async () => {
+    const chainId = (await devnet.chain.provider.getNetwork()).chainId;
+    // The start's read answers the devnet's chain; every later one (the chain monitor's), chain 1.
+    let reads = 0;
+    rpc.tampers.set("eth_chainId", (res, payloads) =>
+      answer(res, payloads, () => ({ result: reads++ === 0 ? `0x${chainId.toString(16)}` : "0x1" })),
+    );
+    const b = await bridgeOnRpc();
+    try {
+      const down = await b.notServing();
+      expect(down).toContain(`answers chain id 1, not ${chainId} it answered at start`);
+      expect(reads).toBeGreaterThan(1);
     } finally {
       rpc.tampers.clear();
       await b.running.stop();

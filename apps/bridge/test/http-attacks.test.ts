@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
+import { ComputeService } from "@chaoschain/zerog-core";
 import { type Devnet, startDevnet } from "@chaoschain/zerog-devnet";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBridge } from "../src/bridge.js";
 import { metricsRenderRate } from "../src/http/rpc-handler.js";
 import { createBridgeMetrics } from "../src/metrics/bridge-metrics.js";
-import { rawConnection } from "./clients.js";
+import { rawConnection, rejection } from "./clients.js";
 import { controllableBackend } from "./fake-backend.js";
 import {
   continuationFrame,
@@ -20,7 +23,7 @@ import {
   rawH2Connection,
   rstStreamFrame,
 } from "./h2-frames.js";
-import { waitFor } from "./harness.js";
+import { task, waitFor } from "./harness.js";
 import { type BridgeProcess, spawnBridge } from "./process.js";
 
 // Attacks on the bridge's one port, as an attacker writes them (raw HTTP/2 frames, raw HTTP/1.1), against
@@ -252,6 +255,62 @@ describe("Expect: 100-continue", () => {
     const { continued, headers } = await expectContinueHttp2(`Bearer ${apiKey}`);
     expect(continued).toBe(true);
     expect(headers["grpc-status"]).toBe("0");
+  });
+});
+
+describe("calls refused over HTTP/1.1 before their body is read", () => {
+  // Refused without reading the body (it costs nothing whatever the body), yet a client still writing
+  // it gets the refusal, not EPIPE / ECONNRESET: the rest of the body is read and discarded, bounded.
+  const refusedCalls = async (bodyBytes: number, calls: number) => {
+    const codes: Record<string, number> = {};
+    for (const protocol of ["connect", "grpc-web"] as const) {
+      const make = protocol === "connect" ? createConnectTransport : createGrpcWebTransport;
+      const client = createClient(ComputeService, make({ baseUrl: bridge.baseUrl, httpVersion: "1.1" }));
+      for (let i = 0; i < calls; i++) {
+        const e = await rejection(
+          client.submit({ task: task({ inputs: { prompt: "x".repeat(bodyBytes) } }) }),
+        );
+        const name = `${protocol} ${Code[e.code]}${e.code === Code.Internal ? ` ${e.rawMessage}` : ""}`;
+        codes[name] = (codes[name] ?? 0) + 1;
+      }
+    }
+    return codes;
+  };
+
+  it("a Connect or gRPC-web client sending a body of 8 KB without a key gets UNAUTHENTICATED, 200 times out of 200", async () => {
+    expect(await refusedCalls(8 * 1024, 200)).toEqual({
+      "connect Unauthenticated": 200,
+      "grpc-web Unauthenticated": 200,
+    });
+  });
+
+  it("so does one sending a body larger than what is discarded (200 KB)", async () => {
+    expect(await refusedCalls(200 * 1024, 50)).toEqual({
+      "connect Unauthenticated": 50,
+      "grpc-web Unauthenticated": 50,
+    });
+  });
+
+  it("a client sending an endless body gets its answer, and is cut off within the discard's time bound", async () => {
+    const raw = await rawConnection(bridge.port);
+    raw.socket.write(
+      `POST /chaoschain.zerog.v1.ComputeService/ListJobs HTTP/1.1\r\nHost: 127.0.0.1:${bridge.port}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`,
+    );
+    const chunk = `${(64 * 1024).toString(16)}\r\n${"x".repeat(64 * 1024)}\r\n`;
+    let written = 0;
+    const writing = (async () => {
+      while (!raw.socket.destroyed && written < 256 * 1024 * 1024) {
+        if (!raw.socket.write(chunk))
+          await new Promise((resolve) => raw.socket.once("drain", resolve).once("close", resolve));
+        written += chunk.length;
+      }
+    })();
+    const ms = await raw.closed;
+    await writing;
+    expect(raw.received()).toMatch(/^HTTP\/1\.1 401 [\s\S]*"code":"unauthenticated"/);
+    expect(raw.received().toLowerCase()).toContain("connection: close");
+    expect(ms).toBeLessThan(10_000);
+    expect(written).toBeLessThan(64 * 1024 * 1024);
   });
 });
 

@@ -275,15 +275,9 @@ describe("secrets audit: a bridge process at log level trace, driven down every 
   });
 
   it("refuses missing, unknown, malformed and rotated-out API keys over gRPC, Connect and gRPC-web", async () => {
-    // Over HTTP/1.1 the bridge answers a refused call without reading its body and closes the
-    // connection: the client may fail writing the body (EPIPE) before it reads the answer.
     const refusal = async (protocol: Protocol, authorization: string | undefined) => {
       const client = createClient(ComputeService, transport(protocol, authorization));
-      for (;;) {
-        const e = ConnectError.from(await settled(client.listJobs({})));
-        if (!(protocol !== "grpc" && e.code === Code.Internal && /EPIPE|ECONNRESET/.test(e.message)))
-          return e.code;
-      }
+      return ConnectError.from(await settled(client.listJobs({}))).code;
     };
     const refusals = (key: string | undefined, raw?: string) =>
       Promise.all(protocols.map((protocol) => refusal(protocol, raw ?? (key && `Bearer ${key}`))));

@@ -11,6 +11,7 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { endDiscardingBody } from "./discard-body.js";
 
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -27,17 +28,27 @@ export function rpcProtocol(contentType: string): RpcProtocol {
 
 const endStream = createEndStreamSerialization(undefined);
 
+export interface WriteRpcErrorOptions {
+  /** Close the connection after the answer (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY). */
+  close?: boolean;
+  /** The whole request body was read. */
+  bodyRead?: boolean;
+  /** The client waits for `100 Continue` (never sent) before sending its body. */
+  awaitsContinue?: boolean;
+}
+
 /**
  * Answers a call with `error` in the call's own protocol, without reading its body: a gRPC
  * trailers-only response, a gRPC-web trailer frame, a Connect end-stream message, or a Connect unary
  * error (HTTP status and JSON). With `close`, the connection closes after it (HTTP/1.1
- * `Connection: close`, HTTP/2 GOAWAY); a request body not read is never read.
+ * `Connection: close`, HTTP/2 GOAWAY). A request body not read is never read on HTTP/2 (the stream
+ * ends); on HTTP/1.1 the connection closes, after a little of it is discarded (`endDiscardingBody`).
  */
 export function writeRpcError(
   req: NodeRequest,
   res: NodeResponse,
   error: ConnectError,
-  options: { close?: boolean; bodyRead?: boolean } = {},
+  options: WriteRpcErrorOptions = {},
 ): void {
   const contentType = String(req.headers["content-type"] ?? "");
   const protocol = rpcProtocol(contentType);
@@ -74,7 +85,8 @@ export function writeRpcError(
       break;
     }
   }
-  if (body) headers["content-length"] = String(body.byteLength);
+  // On HTTP/1.1 the answer is complete as sent even while the connection stays open (endDiscardingBody).
+  if (body || !isH2) headers["content-length"] = String(body?.byteLength ?? 0);
   if (isH2) {
     const stream = (req as http2.Http2ServerRequest).stream;
     if (stream.destroyed || stream.headersSent) return;
@@ -91,5 +103,7 @@ export function writeRpcError(
   const h1 = res as http.ServerResponse;
   if (h1.headersSent) return void h1.destroy();
   h1.writeHead(status, headers);
-  h1.end(body);
+  if (options.bodyRead) return void h1.end(body);
+  if (body) h1.write(body);
+  endDiscardingBody(req as http.IncomingMessage, h1, !options.awaitsContinue);
 }

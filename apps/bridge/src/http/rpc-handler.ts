@@ -23,9 +23,16 @@ import { exposition } from "../metrics/registry.js";
 import { throttledRender } from "../metrics/throttled-render.js";
 import type { ConnectionFront } from "./connections.js";
 import { deadlineRefusal, maxDeadlineMs } from "./deadline.js";
+import { endDiscardingBody } from "./discard-body.js";
 import { allowedOrigin, type CorsOrigins, crossOriginRefused } from "./gate.js";
 import { BodyBudget, bodiesHeldAtOnce, type CheckedBody, readCheckedBody } from "./request-body.js";
-import { type NodeRequest, type NodeResponse, rpcProtocol, writeRpcError } from "./rpc-errors.js";
+import {
+  type NodeRequest,
+  type NodeResponse,
+  rpcProtocol,
+  type WriteRpcErrorOptions,
+  writeRpcError,
+} from "./rpc-errors.js";
 import { traceFromHeader } from "./trace-context.js";
 
 /**
@@ -108,10 +115,10 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
     // Only known methods are metric labels: a request's path could be anything.
     const method = handler ? `${handler.service.typeName}/${handler.method.name}` : "unknown";
     let callerId = "";
-    const refuse = (error: ZeroGError | ConnectError, options?: Parameters<typeof writeRpcError>[3]) => {
+    const refuse = (error: ZeroGError | ConnectError, options?: WriteRpcErrorOptions) => {
       const wireError = wire(error);
       o.observe?.(method, codeName(wireError), callerId, (performance.now() - started) / 1000);
-      writeRpcError(req, res, wireError, options);
+      writeRpcError(req, res, wireError, { ...options, awaitsContinue: awaitingContinue.has(res) });
     };
     const conn = o.front.connectionOf(req);
     if (conn?.refused) {
@@ -146,7 +153,8 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
         return serveMetrics(req, res, metrics, (authorization) =>
           o.gate.authorized(authorization, metrics.access === "operator"),
         );
-      return plain(res, 404, undefined, !isH2);
+      // HTTP/1.1: the body not read, the connection closes (after a little of it is discarded).
+      return plain(res, 404, undefined, isH2 ? undefined : { req, bodyComing: !awaitingContinue.has(res) });
     }
     const isHealth = handler.service.typeName === Health.typeName;
     if (o.front.draining && !isHealth) {
@@ -254,10 +262,22 @@ function withHeader(header: HeadersInit | undefined, name: string, value: string
   return out;
 }
 
-function plain(res: NodeResponse, status: number, text?: string, close = false): void {
+/** A plain-text answer; with `unreadBody`, an HTTP/1.1 request whose body is not read: the connection closes. */
+function plain(
+  res: NodeResponse,
+  status: number,
+  text?: string,
+  unreadBody?: { req: NodeRequest; bodyComing: boolean },
+): void {
   const h1 = res as http.ServerResponse;
-  if (close) h1.setHeader("connection", "close");
   if (text) h1.setHeader("content-type", "text/plain; charset=utf-8");
+  if (!unreadBody) {
+    h1.writeHead(status);
+    return void h1.end(text);
+  }
+  h1.setHeader("connection", "close");
+  h1.setHeader("content-length", text ? Buffer.byteLength(text) : 0);
   h1.writeHead(status);
-  h1.end(text);
+  if (text) h1.write(text);
+  endDiscardingBody(unreadBody.req as http.IncomingMessage, h1, unreadBody.bodyComing);
 }

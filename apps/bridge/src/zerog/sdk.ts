@@ -34,6 +34,11 @@ export interface ZeroGNetwork {
   gasPrice?: number | undefined;
   /** Deadline and size bound of every chain RPC request. Default `defaultRpcLimits` (30 s, 32 MiB). */
   rpcLimits?: RpcLimits | undefined;
+  /**
+   * The chain every transaction is signed for, read once at start (`readChainId`), so the chain
+   * monitor compares the RPC's with this one; undefined reads it when the broker connects.
+   */
+  chainId?: bigint | undefined;
 }
 
 /** 0G networks the SDK knows (`constants.js` of the SDK). */
@@ -58,7 +63,7 @@ export async function connectBroker(
   contracts: ZeroGContracts;
 }> {
   const limits = network.rpcLimits ?? defaultRpcLimits;
-  const chainId = await readChainId(network.rpcUrl, limits);
+  const chainId = network.chainId ?? (await readChainId(network.rpcUrl, limits));
   const chain = new BoundedJsonRpcProvider(network.rpcUrl, chainId, limits);
   const wallet = new Wallet(walletKey, chain);
   const c = network.contracts;
@@ -103,7 +108,7 @@ export function forgetSdkSession(broker: ZeroGBroker, user: string, provider: st
 }
 
 /** `eth_chainId`, with an error that says which RPC failed (ethers would retry forever at start-up). */
-async function readChainId(rpcUrl: string, limits: RpcLimits): Promise<bigint> {
+export async function readChainId(rpcUrl: string, limits: RpcLimits): Promise<bigint> {
   let result: unknown;
   try {
     // 10 s at most at start-up: an operator waits for this.
