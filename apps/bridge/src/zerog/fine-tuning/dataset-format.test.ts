@@ -74,6 +74,22 @@ describe("checkDataset", () => {
     });
   });
 
+  it("refuses a record over its size limit by its line, before parsing it (one long line would hold the event loop)", async () => {
+    const record = `{"text":"${"x".repeat(5 * 1024 * 1024)}"}`;
+    expect(await problem(`{"text":"a"}\n${record}\n{"text":"b"}\n`)).toBe(
+      `line 2 is ${record.length} bytes; a record may be at most 4 MiB`,
+    );
+    // The first problem in line order still comes first.
+    expect(await problem(`not json\n${record}\n`)).toBe("line 1 is not JSON");
+    // \r\n line ends count as the line's end, not the record's.
+    const limits = { maxBytes: 1000, maxExamples: 10, maxRecordBytes: 12 };
+    expect(await check('{"text":"a"}\r\n{"text":"ab"}\r\n', limits)).toEqual({
+      ok: false,
+      problem: "line 2 is 13 bytes; a record may be at most 12 bytes",
+    });
+    expect(await check('{"text":"a"}\r\n{"text":"b"}', limits)).toMatchObject({ ok: true });
+  });
+
   it("checks a line that starts with U+FEFF after the first as the provider reads it: not JSON", async () => {
     expect(await problem('{"text":"a"}\n\ufeff{"text":"b"}\n')).toBe("line 2 is not JSON");
     // Far from the start too (past the first slice of work).

@@ -18,11 +18,17 @@ export interface DatasetFormatLimits {
   maxBytes: number;
   /** Most records. */
   maxExamples: number;
+  /**
+   * Largest record (one line, without its line end), bytes; default 4 MiB, more than any model's context.
+   * A record is parsed in one piece, holding the event loop meanwhile: this bounds how long.
+   */
+  maxRecordBytes?: number | undefined;
 }
 
 export const defaultDatasetFormatLimits: DatasetFormatLimits = {
   maxBytes: 100 * 1024 * 1024,
   maxExamples: 1_000_000,
+  maxRecordBytes: 4 * 1024 * 1024,
 };
 
 const chatRoles = new Set(["system", "user", "assistant", "tool"]);
@@ -61,10 +67,21 @@ export async function checkDataset(
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   // First the whole file's encoding and record count, then its records: the same first problem as a
   // check of the whole text at once.
+  const maxRecordBytes = limits.maxRecordBytes ?? defaultDatasetFormatLimits.maxRecordBytes!;
   let newlines = 0;
+  // The first record over maxRecordBytes, reported when the check of the records reaches its line.
+  let long: { line: number; bytes: number; start: number } | undefined;
   for (const slice of lineSlices(data)) {
     if (!isUtf8(slice)) return fail("the dataset is not UTF-8 text");
-    for (let at = slice.indexOf(0x0a); at !== -1; at = slice.indexOf(0x0a, at + 1)) newlines++;
+    for (let start = 0, at = slice.indexOf(0x0a); ; at = slice.indexOf(0x0a, at + 1)) {
+      const end = at === -1 ? slice.length : at;
+      const bytes = end - start - (end > start && slice[end - 1] === 0x0d ? 1 : 0);
+      if (!long && bytes > maxRecordBytes)
+        long = { line: newlines + 1, bytes, start: slice.byteOffset - data.byteOffset + start };
+      if (at === -1) break;
+      newlines++;
+      start = at + 1;
+    }
     await nextTurn();
   }
   const lineCount = newlines + (data.at(-1) === 0x0a ? 0 : 1);
@@ -74,7 +91,10 @@ export async function checkDataset(
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   let format: DatasetFormat | undefined;
   let lineNumber = 0;
-  for (const slice of lineSlices(data)) {
+  for (const whole of lineSlices(data)) {
+    // The lines before the long record, if it is in this slice: it is never decoded or parsed.
+    const offset = whole.byteOffset - data.byteOffset;
+    const slice = long && long.start < offset + whole.length ? whole.subarray(0, long.start - offset) : whole;
     const lines = decoder.decode(slice).split("\n");
     if (lines.at(-1) === "") lines.pop();
     for (const raw of lines) {
@@ -99,10 +119,16 @@ export async function checkDataset(
       const problem = recordProblem(record, format);
       if (problem) return fail(`${at}: ${problem}`);
     }
+    if (long && slice !== whole)
+      return fail(`line ${long.line} is ${long.bytes} bytes; a record may be at most ${sizeText(maxRecordBytes)}`);
     await nextTurn();
   }
   if (!format) return fail("the dataset has no records");
   return { ok: true, summary: { format, examples: lineCount, bytes: bytes.length } };
+}
+
+function sizeText(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024} MiB` : `${bytes} bytes`;
 }
 
 /** The data in slices of about {@link sliceBytes}, each ending after a newline (or at the end): whole lines, whole characters. */
