@@ -194,7 +194,13 @@ describe("file descriptors", () => {
   it("connections never use up the process's file descriptors: the limit fits ulimit -n", async () => {
     const limited = await spawnBridge(devnet, { fileDescriptorLimit: 400, args: ["--header-timeout=2"] });
     try {
-      expect(limited.stderr()).toContain("--max-connections lowered to fit the file descriptor limit");
+      // Logged on stderr, which may arrive after stdout's "serving" line.
+      await waitFor(
+        () => limited.stderr().includes("--max-connections lowered to fit the file descriptor limit"),
+        {
+          what: "the warning that --max-connections was lowered",
+        },
+      );
       // 200 silent connections take every slot (400 - 256 kept for the store, providers and chain).
       const silent = await Promise.all(Array.from({ length: 200 }, () => rawConnection(limited.port)));
       const refused = await limited
