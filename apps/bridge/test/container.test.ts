@@ -119,6 +119,10 @@ describe("the image's assembly, outside Docker", () => {
     for (const name of ["better-sqlite3@", "pg@", "@0gfoundation+0g-compute-ts-sdk@", "pino@"])
       expect(installed).toContain(name);
     expect(existsSync(join(out, "dist", "cli.js"))).toBe(true);
+    // With the workspace's patches of connect (pnpm-workspace.yaml, patchedDependencies).
+    const connect = installed.split("\n").filter((d) => /^@connectrpc\+connect(-node)?@/.test(d));
+    expect(connect.length).toBeGreaterThanOrEqual(2);
+    for (const dir of connect) expect(dir).toContain("patch_hash=");
   });
 
   it("starts from there on a 0G network (the devnet as custom), serves a job, and its health check passes", async () => {
