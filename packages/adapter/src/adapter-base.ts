@@ -124,7 +124,20 @@ function sameJob(asked: string, answered: string, what: string): void {
  * task maps to (model, messages, parameters, extras, and nothing else). Else the bridge handed out
  * another request's result: another job's, or one it changed on the way.
  */
-function requireAnswerTo(expected: string, result: ComputeResult): void {
+function requireAnswerTo(expected: string, result: ComputeResult, verification: VerifyProofReturnType): void {
+  // The request body is the enclave's only once its signature verified: a fine-tuning proof verifies
+  // without one, and its chat bodies, if any, are anyone's bytes.
+  const signature = verification.checks.find((c) => c.name === "response.signature");
+  if (signature?.status !== "pass") {
+    throw new ZeroGError(
+      "job_failed",
+      `the proof of job ${result.jobId} carries no request its enclave signed (response.signature ${signature ? `${signature.status}: ${signature.skipReason ?? signature.reason}` : "absent: a fine-tuning proof"}), so it cannot answer this job's inference task`,
+      {
+        failureReason: "proof_invalid",
+        metaMessages: ["Do not rely on this output: the bridge handed out the result of another task."],
+      },
+    );
+  }
   const differences = requestDifferences(expected, result.proof?.requestBody ?? new Uint8Array());
   if (differences.length === 0) return;
   throw new ZeroGError(
@@ -217,6 +230,10 @@ export class ZeroGComputeAdapterBase {
     }
     const res = await this.#call("Submit", (o) => this.#client.submit(request, o));
     const expected = expectedRequest(computeTask);
+    const earlier = this.#submitted.get(res.jobId);
+    // One job for two different tasks: its result could pass for the answer to either.
+    if (earlier !== undefined && earlier !== expected)
+      throw malformedAnswer(res.jobId, "a submit", "of another task than the one submitted as that job");
     if (expected !== undefined) this.#submitted.set(res.jobId, expected);
     return res.jobId;
   }
@@ -270,7 +287,7 @@ export class ZeroGComputeAdapterBase {
     if (!verification.ok)
       throw new ProofVerificationError(res.jobId, verification, res, settings.policySource);
     if (expected === undefined) return jobResult(res, verification, "skipped");
-    requireAnswerTo(expected, res);
+    requireAnswerTo(expected, res, verification);
     return jobResult(res, verification, "verified");
   }
 

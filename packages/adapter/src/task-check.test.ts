@@ -56,6 +56,14 @@ describe("requestDifferences", () => {
     expect(requestDifferences(expected, body(text.replace("What", "\\u0057hat")))).toEqual(["(body)"]);
   });
 
+  it("names a field whose name is an Object.prototype member, __proto__ included", () => {
+    // JSON.parse makes "__proto__" an own field; read on the task's request it would be Object.prototype ({}).
+    const text = JSON.stringify(sent);
+    for (const extra of ['"__proto__":{}', '"constructor":{}', '"toString":"x"']) {
+      expect(requestDifferences(expected, body(`{${extra},${text.slice(1)}`))).toEqual([extra.split('"')[1]]);
+    }
+  });
+
   it("answers, never throws, for a body that is not a JSON object, not UTF-8, or nested too deep", () => {
     for (const text of ["", "null", "[]", '"x"', "{", "\u0000"]) {
       expect(requestDifferences(expected, body(text))).toEqual(["(body)"]);

@@ -26,7 +26,10 @@ export function requestDifferences(expected: string, requestBody: Uint8Array): s
     if (sortedJson(signed) === expected) return [];
     const asked = JSON.parse(expected) as Record<string, unknown>;
     const fields = new Set([...Object.keys(asked), ...Object.keys(signed)]);
-    return [...fields].filter((f) => sortedJson(asked[f]) !== sortedJson(signed[f])).sort();
+    // Own fields only: asked.__proto__ is Object.prototype, which writes as the {} a signed body may hold.
+    const field = (o: Record<string, unknown>, f: string) =>
+      sortedJson(Object.hasOwn(o, f) ? o[f] : undefined);
+    return [...fields].filter((f) => field(asked, f) !== field(signed, f)).sort();
   } catch {
     // Not UTF-8, not JSON, or nested too deep to compare: not the request the task maps to.
     return ["(body)"];
