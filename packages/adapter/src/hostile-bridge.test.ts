@@ -49,6 +49,12 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
       const request = { model: "llama-3-8b", messages: [{ role: "user", content: asked }] };
       return fineTuningResult(req.jobId, { requestBody: new TextEncoder().encode(JSON.stringify(request)) });
     }
+    if (req.jobId === "job_claims_other_model") {
+      // Genuine, but the proof's unsigned model names a larger one than the request the enclave signed.
+      const result = signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
+      result.proof!.model = "gpt-oss-120b";
+      return result;
+    }
     if (req.jobId === "job_one_for_two")
       return signedResult(req.jobId, { messages: [{ role: "user", content: "one job: B" }] });
     if (req.jobId === "job_answers_other")
@@ -202,6 +208,25 @@ describe("a hostile bridge", () => {
         shortMessage:
           "the proof of job job_fine_tuned_as_chat carries no request its enclave signed (response.signature absent: a fine-tuning proof), so it cannot answer this job's inference task",
       });
+    } finally {
+      zerog.close();
+    }
+  });
+
+  it("cannot name another model than the one of the request its enclave signed, task known or not", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      const task = { task_type: "inference", model: "llama-3-8b", inputs: { prompt: asked } };
+      const refused = {
+        code: "job_failed",
+        failureReason: "proof_invalid",
+        shortMessage:
+          'the proof of job job_claims_other_model names model "gpt-oss-120b", but its enclave signed a request for "llama-3-8b"',
+      };
+      expect(await zerog.result("job_claims_other_model", { task }).catch((e: unknown) => e)).toMatchObject(
+        refused,
+      );
+      expect(await zerog.result("job_claims_other_model").catch((e: unknown) => e)).toMatchObject(refused);
     } finally {
       zerog.close();
     }
