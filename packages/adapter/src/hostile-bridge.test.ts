@@ -9,6 +9,7 @@ import {
   JobSchema,
   JobState,
   printableText,
+  UsageSchema,
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
@@ -53,6 +54,16 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
       // Genuine, but the proof's unsigned model names a larger one than the request the enclave signed.
       const result = signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
       result.proof!.model = "gpt-oss-120b";
+      return result;
+    }
+    if (req.jobId === "job_inflated_usage") {
+      // Genuine; the usage beside it is the bridge's (the signed response carries none).
+      const result = signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
+      result.usage = create(UsageSchema, {
+        promptTokens: 1_000_000n,
+        completionTokens: 1_000_000n,
+        totalTokens: 2_000_000n,
+      });
       return result;
     }
     if (req.jobId === "job_one_for_two")
@@ -227,6 +238,23 @@ describe("a hostile bridge", () => {
         refused,
       );
       expect(await zerog.result("job_claims_other_model").catch((e: unknown) => e)).toMatchObject(refused);
+    } finally {
+      zerog.close();
+    }
+  });
+
+  // KNOWN GAP, not fixed here: `usage` (and the fee) of a verified result are the bridge's unsigned claims,
+  // handed out as `usage` and `metadata.usage` (which @chaoschain/sdk keeps). The signed response body carries
+  // the provider's own `usage` (JSON body; last SSE chunk with stream_options.include_usage); the fix needs
+  // the verifier's readResponseBody to read it by the bridge's rules (usageFromResponseBody), and the adapter
+  // to refuse counts the signed body does not state.
+  it.skip("cannot inflate the token counts of a verified result", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      expect(await zerog.result("job_inflated_usage").catch((e: unknown) => e)).toMatchObject({
+        code: "job_failed",
+        failureReason: "proof_invalid",
+      });
     } finally {
       zerog.close();
     }
