@@ -31,7 +31,7 @@ import {
   ProofVerificationError,
   requireJobId,
 } from "./errors.js";
-import { expectedRequest, RecentRequests, requestDifferences } from "./task-check.js";
+import { expectedRequest, RecentRequests, requestDifferences, requestModel } from "./task-check.js";
 import {
   type ChaosChainSdkTask,
   fromChaosChainSdkTask,
@@ -119,21 +119,52 @@ function sameJob(asked: string, answered: string, what: string): void {
   }
 }
 
+/** A proof that is no answer to what it claims: `job_failed`, `proof_invalid`. */
+function notTheAnswer(message: string): ZeroGError {
+  return new ZeroGError("job_failed", message, {
+    failureReason: "proof_invalid",
+    metaMessages: ["Do not rely on this output: the bridge handed out the result of another request."],
+  });
+}
+
+/**
+ * The `response.signature` check of a verified proof, when it passed: the request body is then the one
+ * the enclave signed (a fine-tuning proof verifies without one: its chat bodies, if any, are anyone's).
+ */
+function signedRequest(result: ComputeResult, verification: VerifyProofReturnType): Uint8Array | undefined {
+  const passed = verification.checks.some((c) => c.name === "response.signature" && c.status === "pass");
+  return passed ? (result.proof?.requestBody ?? new Uint8Array()) : undefined;
+}
+
+/** The model a verified proof names (unsigned) is the one of the request its enclave signed. */
+function requireSignedModel(result: ComputeResult, verification: VerifyProofReturnType): void {
+  const request = signedRequest(result, verification);
+  const claimed = result.proof?.model ?? "";
+  if (request === undefined || claimed === "") return;
+  const signed = requestModel(request);
+  if (signed === claimed) return;
+  throw notTheAnswer(
+    `the proof of job ${result.jobId} names model ${JSON.stringify(claimed.slice(0, 200))}, but its enclave signed a request for ${signed === undefined ? "no model" : JSON.stringify(signed.slice(0, 200))}`,
+  );
+}
+
 /**
  * A verified inference result must answer its task: the request its enclave signed is the one the
  * task maps to (model, messages, parameters, extras, and nothing else). Else the bridge handed out
  * another request's result: another job's, or one it changed on the way.
  */
-function requireAnswerTo(expected: string, result: ComputeResult): void {
-  const differences = requestDifferences(expected, result.proof?.requestBody ?? new Uint8Array());
+function requireAnswerTo(expected: string, result: ComputeResult, verification: VerifyProofReturnType): void {
+  const signature = verification.checks.find((c) => c.name === "response.signature");
+  const request = signedRequest(result, verification);
+  if (request === undefined) {
+    throw notTheAnswer(
+      `the proof of job ${result.jobId} carries no request its enclave signed (response.signature ${signature ? `${signature.status}: ${signature.skipReason ?? signature.reason}` : "absent: a fine-tuning proof"}), so it cannot answer this job's inference task`,
+    );
+  }
+  const differences = requestDifferences(expected, request);
   if (differences.length === 0) return;
-  throw new ZeroGError(
-    "job_failed",
+  throw notTheAnswer(
     `the proof of job ${result.jobId} answers another request: the request its enclave signed differs from this job's task in ${differences.join(", ")}`,
-    {
-      failureReason: "proof_invalid",
-      metaMessages: ["Do not rely on this output: the bridge handed out the result of another request."],
-    },
   );
 }
 
@@ -217,6 +248,10 @@ export class ZeroGComputeAdapterBase {
     }
     const res = await this.#call("Submit", (o) => this.#client.submit(request, o));
     const expected = expectedRequest(computeTask);
+    const earlier = this.#submitted.get(res.jobId);
+    // One job for two different tasks: its result could pass for the answer to either.
+    if (earlier !== undefined && earlier !== expected)
+      throw malformedAnswer(res.jobId, "a submit", "of another task than the one submitted as that job");
     if (expected !== undefined) this.#submitted.set(res.jobId, expected);
     return res.jobId;
   }
@@ -269,8 +304,9 @@ export class ZeroGComputeAdapterBase {
     const verification = await this.#verify(res, settings);
     if (!verification.ok)
       throw new ProofVerificationError(res.jobId, verification, res, settings.policySource);
+    requireSignedModel(res, verification);
     if (expected === undefined) return jobResult(res, verification, "skipped");
-    requireAnswerTo(expected, res);
+    requireAnswerTo(expected, res, verification);
     return jobResult(res, verification, "verified");
   }
 

@@ -61,7 +61,8 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     seen.authorization = ctx.requestHeader.get("authorization");
     seen.acceptEncoding = ctx.requestHeader.get("grpc-accept-encoding");
     seen.submitted.push(req);
-    return { jobId: "job_1" };
+    // One job per task: a bridge giving two different tasks one job id is refused.
+    return { jobId: `job_${seen.submitted.length}` };
   },
   async getJob(req) {
     if (req.jobId === "job_failed") return job(JobState.FAILED, req.jobId);
@@ -147,7 +148,7 @@ describe("ZeroGComputeAdapter", () => {
         { task_type: "inference", model: "llama-3-8b", inputs: { prompt: "hi" }, verification: "tee-ml" },
         { idempotencyKey: "order-1" },
       );
-      expect(jobId).toBe("job_1");
+      expect(jobId).toBe(`job_${seen.submitted.length}`);
       expect(seen.authorization).toBe("Bearer k-123");
       // A bridge on this host is asked for uncompressed answers: gzip would only cost CPU.
       expect(seen.acceptEncoding ?? "").not.toMatch(/gzip|br/);

@@ -62,7 +62,8 @@ type Reads = Omit<IntegrityProvider, "result"> & {
 };
 `;
 
-describe("ZeroGComputeAdapter against @chaoschain/sdk 0.1.3's own types", () => {
+// A whole TypeScript program per check: seconds, many more on a loaded machine (no speed is asserted here).
+describe("ZeroGComputeAdapter against @chaoschain/sdk 0.1.3's own types", { timeout: 60_000 }, () => {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   extractSdkSources();

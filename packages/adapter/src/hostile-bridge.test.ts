@@ -9,12 +9,13 @@ import {
   JobSchema,
   JobState,
   printableText,
+  UsageSchema,
   ZeroGError,
 } from "@chaoschain/zerog-core";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signedResult, testPolicy } from "../test/signed-result.js";
+import { fineTuningResult, signedResult, testPolicy } from "../test/signed-result.js";
 import { ZeroGComputeAdapter } from "./adapter.js";
 
 /**
@@ -30,6 +31,7 @@ const asked = "What is 0G?";
 const impl: Partial<ServiceImpl<typeof ComputeService>> = {
   async submit(req) {
     // The job id says which answer the bridge gives: the one to this prompt, or to another's.
+    if (req.task?.inputs?.prompt.startsWith("one job: ")) return { jobId: "job_one_for_two" };
     return { jobId: req.task?.inputs?.prompt === asked ? "job_answers_asked" : "job_answers_other" };
   },
   async getJob(req) {
@@ -43,6 +45,29 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
     // A genuine result, of a request for the prompt asked, or for another (another user's job).
     if (req.jobId === "job_answers_asked")
       return signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
+    if (req.jobId === "job_fine_tuned_as_chat") {
+      // A genuine fine-tuning result, plus the chat request asked for, which nothing signed.
+      const request = { model: "llama-3-8b", messages: [{ role: "user", content: asked }] };
+      return fineTuningResult(req.jobId, { requestBody: new TextEncoder().encode(JSON.stringify(request)) });
+    }
+    if (req.jobId === "job_claims_other_model") {
+      // Genuine, but the proof's unsigned model names a larger one than the request the enclave signed.
+      const result = signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
+      result.proof!.model = "gpt-oss-120b";
+      return result;
+    }
+    if (req.jobId === "job_inflated_usage") {
+      // Genuine; the usage beside it is the bridge's (the signed response carries none).
+      const result = signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
+      result.usage = create(UsageSchema, {
+        promptTokens: 1_000_000n,
+        completionTokens: 1_000_000n,
+        totalTokens: 2_000_000n,
+      });
+      return result;
+    }
+    if (req.jobId === "job_one_for_two")
+      return signedResult(req.jobId, { messages: [{ role: "user", content: "one job: B" }] });
     if (req.jobId === "job_answers_other")
       return signedResult(req.jobId, { messages: [{ role: "user", content: "What is Bitcoin?" }] });
     if (req.jobId === "job_swapped")
@@ -176,6 +201,82 @@ describe("a hostile bridge", () => {
     } finally {
       zerog.close();
       elsewhere.close();
+    }
+  });
+
+  it("cannot pass off a verified fine-tuning result, with the asked request beside it, as the inference", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      const task = { task_type: "inference", model: "llama-3-8b", inputs: { prompt: asked } };
+      // The proof verifies as what it is (a delivery of a model), and its request body is nobody's signature.
+      const fine = await zerog.result("job_fine_tuned_as_chat", {
+        task: { ...task, task_type: "fine-tuning", inputs: { dataset: '{"a":1}\n' } },
+      });
+      expect(fine).toMatchObject({ taskCheck: "skipped", verification: { ok: true } });
+      expect(await zerog.result("job_fine_tuned_as_chat", { task }).catch((e: unknown) => e)).toMatchObject({
+        code: "job_failed",
+        failureReason: "proof_invalid",
+        shortMessage:
+          "the proof of job job_fine_tuned_as_chat carries no request its enclave signed (response.signature absent: a fine-tuning proof), so it cannot answer this job's inference task",
+      });
+    } finally {
+      zerog.close();
+    }
+  });
+
+  it("cannot name another model than the one of the request its enclave signed, task known or not", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      const task = { task_type: "inference", model: "llama-3-8b", inputs: { prompt: asked } };
+      const refused = {
+        code: "job_failed",
+        failureReason: "proof_invalid",
+        shortMessage:
+          'the proof of job job_claims_other_model names model "gpt-oss-120b", but its enclave signed a request for "llama-3-8b"',
+      };
+      expect(await zerog.result("job_claims_other_model", { task }).catch((e: unknown) => e)).toMatchObject(
+        refused,
+      );
+      expect(await zerog.result("job_claims_other_model").catch((e: unknown) => e)).toMatchObject(refused);
+    } finally {
+      zerog.close();
+    }
+  });
+
+  // KNOWN GAP, not fixed here: `usage` (and the fee) of a verified result are the bridge's unsigned claims,
+  // handed out as `usage` and `metadata.usage` (which @chaoschain/sdk keeps). The signed response body carries
+  // the provider's own `usage` (JSON body; last SSE chunk with stream_options.include_usage); the fix needs
+  // the verifier's readResponseBody to read it by the bridge's rules (usageFromResponseBody), and the adapter
+  // to refuse counts the signed body does not state.
+  it.skip("cannot inflate the token counts of a verified result", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      expect(await zerog.result("job_inflated_usage").catch((e: unknown) => e)).toMatchObject({
+        code: "job_failed",
+        failureReason: "proof_invalid",
+      });
+    } finally {
+      zerog.close();
+    }
+  });
+
+  it("cannot give two different tasks submitted here one job, the answer to the second for both", async () => {
+    const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
+    try {
+      const task = (prompt: string) => ({ task_type: "inference", model: "llama-3-8b", inputs: { prompt } });
+      const first = await zerog.submit(task("one job: A"));
+      expect(await failure(zerog.submit(task("one job: B")))).toBe(
+        `internal: the bridge answered job ${first} with a submit of another task than the one submitted as that job`,
+      );
+      // The job's result answers B: it must not pass for the answer to A.
+      expect(await zerog.result(first).catch((e: unknown) => e)).toMatchObject({
+        code: "job_failed",
+        failureReason: "proof_invalid",
+      });
+      // The same task again (an idempotent submit) is the same job.
+      expect(await zerog.submit(task("one job: A"))).toBe(first);
+    } finally {
+      zerog.close();
     }
   });
 

@@ -10,12 +10,13 @@ export function expectedRequest(task: ComputeTask): string | undefined {
   return request ? sortedJson(request) : undefined;
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a byte order mark stays in the text, so the body is not in the form JSON.stringify writes.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The top-level fields in which a proof's signed request body differs from `expected` (from
  * {@link expectedRequest}); empty when it is that request. A body in any other form than JSON.stringify
- * writes (spaces, escapes, a repeated key that some parser would read first and another last) is
+ * writes (spaces, escapes, a byte order mark, a repeated key that some parser would read first and another last) is
  * another request: `["(body)"]`.
  */
 export function requestDifferences(expected: string, requestBody: Uint8Array): string[] {
@@ -26,10 +27,23 @@ export function requestDifferences(expected: string, requestBody: Uint8Array): s
     if (sortedJson(signed) === expected) return [];
     const asked = JSON.parse(expected) as Record<string, unknown>;
     const fields = new Set([...Object.keys(asked), ...Object.keys(signed)]);
-    return [...fields].filter((f) => sortedJson(asked[f]) !== sortedJson(signed[f])).sort();
+    // Own fields only: asked.__proto__ is Object.prototype, which writes as the {} a signed body may hold.
+    const field = (o: Record<string, unknown>, f: string) =>
+      sortedJson(Object.hasOwn(o, f) ? o[f] : undefined);
+    return [...fields].filter((f) => field(asked, f) !== field(signed, f)).sort();
   } catch {
     // Not UTF-8, not JSON, or nested too deep to compare: not the request the task maps to.
     return ["(body)"];
+  }
+}
+
+/** The `model` the request body names, when it is a JSON object naming one as text. */
+export function requestModel(requestBody: Uint8Array): string | undefined {
+  try {
+    const request: unknown = JSON.parse(decoder.decode(requestBody));
+    return isObject(request) && typeof request.model === "string" ? request.model : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { type ComputeResult, ComputeResultSchema } from "@chaoschain/zerog-core";
+import { type ComputeResult, ComputeResultSchema, FineTuningDeliverySchema } from "@chaoschain/zerog-core";
 import { createDstackAttestation, createEnclaveKey, createTestPki } from "@chaoschain/zerog-tee-sim";
 import { type PolicyInput, toQuoteCollateral } from "@chaoschain/zerog-verifier";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
 
 const pki = createTestPki({ seed: "adapter-tests" });
 const enclave = createEnclaveKey({ seed: "adapter-tests" });
@@ -65,4 +67,57 @@ export function signedResult(
     },
     bridgeChecks: { signatureVerified: true, quoteVerified: true, skipped: [] },
   });
+}
+
+/**
+ * A genuine fine-tuning `ComputeResult` (a delivery of a 1000-byte model whose GCM tags the enclave
+ * signed, no settlement signature) on the attestation of {@link signedResult}, its output the artifact
+ * reference. `requestBody`: unsigned chat bytes a bridge added, which no fine-tuning step reads.
+ */
+export function fineTuningResult(jobId: string, options: { requestBody?: Uint8Array } = {}): ComputeResult {
+  const result = signedResult(jobId);
+  const proof = result.proof!;
+  const modelSize = 1000;
+  const artifactSha256 = sha256("PK".padEnd(modelSize, "m"));
+  const tags = new Uint8Array(16).fill(7);
+  const rec = secp256k1.sign(keccak_256(tags), enclave.privateKey, { prehash: false, format: "recovered" });
+  const tagSignature = new Uint8Array([...rec.subarray(1), rec[0] as number]);
+  const taskId = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+  Object.assign(proof, {
+    signedText: "",
+    requestHash: "",
+    responseHash: "",
+    requestBody: options.requestBody ?? new Uint8Array(),
+    responseBody: new Uint8Array(),
+    enclavePubkey: enclave.publicKey,
+    executionHash: artifactSha256,
+    signature: `0x${Buffer.from(tagSignature).toString("hex")}`,
+    chatId: taskId,
+    model: "Qwen2.5-0.5B-Instruct",
+    fineTuning: create(FineTuningDeliverySchema, {
+      taskId,
+      baseModelHash: `0x${"b4".repeat(32)}`,
+      datasetHash: `0x${"da".repeat(32)}`,
+      datasetSha256: sha256('{"text":"a"}\n'),
+      trainingParams: '{"num_train_epochs":1}',
+      modelRootHash: new Uint8Array(32).fill(9),
+      encryptedSize: BigInt(77 + modelSize + 16),
+      tags,
+      tagSignature,
+      encryptedSecret: new Uint8Array(129).fill(3),
+      settlementNonce: "17000000000000040",
+      taskFeeNeuron: "123456789",
+      userAddress: "0x2222222222222222222222222222222222222222",
+      fineTuningContract: "0xC6C075D8039763C8f1EbE580be5ADdf2fd6941bA",
+      settlementTxHash: `0x${"5e".repeat(32)}`,
+      artifactSha256,
+      artifactSize: BigInt(modelSize),
+    }),
+  });
+  result.output = JSON.stringify({
+    path: `/srv/zerog/artifacts/${jobId}/model.zip`,
+    sha256: artifactSha256,
+    size: modelSize,
+  });
+  return result;
 }
