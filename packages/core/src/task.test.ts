@@ -202,6 +202,23 @@ describe("validateTask", () => {
     ]);
   });
 
+  it("refuses a seed over 2^53 - 1: the request's JSON number would reach the provider rounded", () => {
+    const task = (seed: bigint) =>
+      create(ComputeTaskSchema, {
+        taskType: TaskType.INFERENCE,
+        model: "llama-3-8b",
+        inputs: { prompt: "hi", parameters: { seed } },
+      });
+    expect(validateTask(task(BigInt(Number.MAX_SAFE_INTEGER)))).toEqual([]);
+    expect(validateTask(task(2n ** 53n + 1n))).toEqual([
+      {
+        field: "task.inputs.parameters.seed",
+        reason: "OUT_OF_RANGE",
+        description: "at most 9007199254740991 (2^53 - 1): a larger JSON number is not read exactly",
+      },
+    ]);
+  });
+
   it("accepts fine-tuning with a dataset and no prompt", () => {
     const task = create(ComputeTaskSchema, {
       taskType: TaskType.FINE_TUNING,

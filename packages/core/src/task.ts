@@ -535,6 +535,13 @@ function validateInputs(task: ComputeTask, path: string, c: Collector): void {
     if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) {
       c.add(`${at}.top_p`, "OUT_OF_RANGE", "greater than 0 and at most 1");
     }
+    if (p.seed !== undefined && p.seed > BigInt(Number.MAX_SAFE_INTEGER)) {
+      c.add(
+        `${at}.seed`,
+        "OUT_OF_RANGE",
+        `at most ${Number.MAX_SAFE_INTEGER} (2^53 - 1): a larger JSON number is not read exactly`,
+      );
+    }
     if (p.stop.length > limits.stopSequences) {
       c.add(`${at}.stop`, "OUT_OF_RANGE", `at most ${limits.stopSequences} stop sequences`);
     }
