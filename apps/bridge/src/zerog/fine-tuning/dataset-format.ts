@@ -120,7 +120,9 @@ export async function checkDataset(
       if (problem) return fail(`${at}: ${problem}`);
     }
     if (long && slice !== whole)
-      return fail(`line ${long.line} is ${long.bytes} bytes; a record may be at most ${sizeText(maxRecordBytes)}`);
+      return fail(
+        `line ${long.line} is ${long.bytes} bytes; a record may be at most ${sizeText(maxRecordBytes)}`,
+      );
     await nextTurn();
   }
   if (!format) return fail("the dataset has no records");
