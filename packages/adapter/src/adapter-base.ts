@@ -15,7 +15,13 @@ import {
   verificationFromName,
   ZeroGError,
 } from "@chaoschain/zerog-core";
-import { createVerificationCache, type VerifyProofReturnType, verifyProof } from "@chaoschain/zerog-verifier";
+import {
+  createVerificationCache,
+  readResponseBody,
+  type SignedUsage,
+  type VerifyProofReturnType,
+  verifyProof,
+} from "@chaoschain/zerog-verifier";
 import {
   type CallOptions,
   type Client,
@@ -145,6 +151,34 @@ function requireSignedModel(result: ComputeResult, verification: VerifyProofRetu
   if (signed === claimed) return;
   throw notTheAnswer(
     `the proof of job ${result.jobId} names model ${JSON.stringify(claimed.slice(0, 200))}, but its enclave signed a request for ${signed === undefined ? "no model" : JSON.stringify(signed.slice(0, 200))}`,
+  );
+}
+
+/**
+ * The token counts of a verified inference result are those its signed response reports (none: zero):
+ * the bridge's `usage` is otherwise its own account, and the fee is computed from it.
+ */
+function requireSignedUsage(result: ComputeResult, verification: VerifyProofReturnType): void {
+  if (signedRequest(result, verification) === undefined) return;
+  let signed: SignedUsage | undefined;
+  try {
+    signed = readResponseBody(result.proof?.responseBody ?? new Uint8Array()).usage;
+  } catch {
+    // A body the verifier cannot read has failed its output check already; no counts then.
+  }
+  const u = result.usage;
+  const claimed = [u?.promptTokens ?? 0n, u?.completionTokens ?? 0n, u?.totalTokens ?? 0n];
+  const reported = [signed?.promptTokens ?? 0, signed?.completionTokens ?? 0, signed?.totalTokens ?? 0];
+  if (claimed.every((n, i) => n === BigInt(reported[i]!))) return;
+  throw new ZeroGError(
+    "job_failed",
+    `the usage of job ${result.jobId} (prompt, completion, total: ${claimed.join(", ")} tokens) is not what its signed response reports (${reported.join(", ")})`,
+    {
+      failureReason: "proof_invalid",
+      metaMessages: [
+        "Do not rely on this result: the bridge changed the token counts (and so the fee) of the answer.",
+      ],
+    },
   );
 }
 
@@ -305,6 +339,7 @@ export class ZeroGComputeAdapterBase {
     if (!verification.ok)
       throw new ProofVerificationError(res.jobId, verification, res, settings.policySource);
     requireSignedModel(res, verification);
+    requireSignedUsage(res, verification);
     if (expected === undefined) return jobResult(res, verification, "skipped");
     requireAnswerTo(expected, res, verification);
     return jobResult(res, verification, "verified");

@@ -56,6 +56,11 @@ const impl: Partial<ServiceImpl<typeof ComputeService>> = {
       result.proof!.model = "gpt-oss-120b";
       return result;
     }
+    if (req.jobId === "job_signed_usage")
+      return signedResult(req.jobId, {
+        messages: [{ role: "user", content: asked }],
+        usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+      });
     if (req.jobId === "job_inflated_usage") {
       // Genuine; the usage beside it is the bridge's (the signed response carries none).
       const result = signedResult(req.jobId, { messages: [{ role: "user", content: asked }] });
@@ -248,9 +253,15 @@ describe("a hostile bridge", () => {
   // the provider's own `usage` (JSON body; last SSE chunk with stream_options.include_usage); the fix needs
   // the verifier's readResponseBody to read it by the bridge's rules (usageFromResponseBody), and the adapter
   // to refuse counts the signed body does not state.
-  it.skip("cannot inflate the token counts of a verified result", async () => {
+  it("cannot inflate the token counts of a verified result: they are those its signed response reports", async () => {
     const zerog = new ZeroGComputeAdapter({ grpcUrl: url, verify: { policy: testPolicy } });
     try {
+      const honest = await zerog.result("job_signed_usage");
+      expect(honest.success && honest.usage).toMatchObject({
+        promptTokens: 3,
+        completionTokens: 4,
+        totalTokens: 7,
+      });
       expect(await zerog.result("job_inflated_usage").catch((e: unknown) => e)).toMatchObject({
         code: "job_failed",
         failureReason: "proof_invalid",

@@ -20,7 +20,13 @@ export const testPolicy: PolicyInput = { tee: { rootCaPem: pki.rootCaPem } };
  */
 export function signedResult(
   jobId: string,
-  options: { now?: number; output?: string; messages?: Array<{ role: string; content: string }> } = {},
+  options: {
+    now?: number;
+    output?: string;
+    messages?: Array<{ role: string; content: string }>;
+    /** Token counts the signed response reports, and the result with them (as an honest bridge sends). */
+    usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  } = {},
 ): ComputeResult {
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const content = "The answer is 42.";
@@ -39,9 +45,11 @@ export function signedResult(
       object: "chat.completion",
       created: now,
       choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+      ...(options.usage ? { usage: options.usage } : {}),
     }),
   );
   const signedText = `${sha256(requestBody)}:${sha256(responseBody)}`;
+  const u = options.usage;
   return create(ComputeResultSchema, {
     jobId,
     output: options.output ?? content,
@@ -66,6 +74,15 @@ export function signedResult(
       },
     },
     bridgeChecks: { signatureVerified: true, quoteVerified: true, skipped: [] },
+    ...(u
+      ? {
+          usage: {
+            promptTokens: BigInt(u.prompt_tokens),
+            completionTokens: BigInt(u.completion_tokens),
+            totalTokens: BigInt(u.total_tokens),
+          },
+        }
+      : {}),
   });
 }
 

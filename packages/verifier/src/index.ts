@@ -112,7 +112,7 @@ export {
   toQuoteCollateral,
 } from "./quote-collateral.js";
 export { type ReadCollateralRequestErrorType, readCollateralRequest } from "./read-collateral-request.js";
-export { readResponseBody, type SignedResponse } from "./read-response-body.js";
+export { readResponseBody, type SignedResponse, type SignedUsage } from "./read-response-body.js";
 export {
   type ExpectedReportDataErrorType,
   type ExpectedReportDataParameters,

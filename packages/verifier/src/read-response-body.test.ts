@@ -19,6 +19,39 @@ describe("readResponseBody", () => {
       created: [7],
     });
   });
+  it("usage: the body's token counts when whole and non-negative; in a stream the last chunk's", () => {
+    const json = (usage: unknown) =>
+      readResponseBody(enc(JSON.stringify({ choices: [{ index: 0, message: { content: "x" } }], usage })));
+    expect(json({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 }).usage).toEqual({
+      promptTokens: 3,
+      completionTokens: 4,
+      totalTokens: 7,
+    });
+    expect(json({ prompt_tokens: 3, completion_tokens: 4 }).usage).toEqual({
+      promptTokens: 3,
+      completionTokens: 4,
+      totalTokens: 7,
+    });
+    for (const bad of [
+      undefined,
+      null,
+      5,
+      { prompt_tokens: -1, completion_tokens: 4 },
+      { prompt_tokens: 1.5, completion_tokens: 4 },
+      { prompt_tokens: "3", completion_tokens: 4 },
+      { prompt_tokens: 2 ** 53, completion_tokens: 4 },
+    ])
+      expect(json(bad)).not.toHaveProperty("usage");
+    const usageChunk = (prompt: number, completion: number) =>
+      `data: ${JSON.stringify({ created: 5, choices: [], usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } })}\n\n`;
+    const sse = `${chunk([{ index: 0, delta: { content: "Hi" } }])}${usageChunk(1, 1)}${usageChunk(9, 2)}data: [DONE]\n\n`;
+    expect(readResponseBody(enc(sse))).toEqual({
+      format: "sse",
+      output: "Hi",
+      created: [5],
+      usage: { promptTokens: 9, completionTokens: 2, totalTokens: 11 },
+    });
+  });
   it("JSON with n > 1: the choice whose index is 0, wherever it is", () => {
     const body = {
       choices: [

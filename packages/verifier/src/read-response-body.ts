@@ -9,6 +9,15 @@ export interface SignedResponse {
   output: string;
   /** Every distinct `created` (unix seconds) the body carries: one for a well-formed response. */
   created: number[];
+  /** The token counts the body reports, when it reports them (see {@link readResponseBody}). */
+  usage?: SignedUsage;
+}
+
+/** OpenAI `usage`: tokens of the prompt and of the completion, and their total. */
+export interface SignedUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
 }
 
 const bad = (problem: string, cause?: unknown) =>
@@ -27,6 +36,18 @@ function content(part: unknown, where: string): string {
   return c;
 }
 
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/** `usage` with whole, non-negative prompt and completion counts (total: as given, else their sum). */
+function usageOf(obj: Record<string, unknown>): SignedUsage | undefined {
+  const u = obj.usage;
+  if (typeof u !== "object" || u === null) return undefined;
+  const { prompt_tokens, completion_tokens, total_tokens } = u as Record<string, unknown>;
+  if (!isCount(prompt_tokens) || !isCount(completion_tokens)) return undefined;
+  const totalTokens = isCount(total_tokens) ? total_tokens : prompt_tokens + completion_tokens;
+  return { promptTokens: prompt_tokens, completionTokens: completion_tokens, totalTokens };
+}
+
 function created(obj: Record<string, unknown>, into: Set<number>): void {
   if (typeof obj.created === "number" && Number.isSafeInteger(obj.created)) into.add(obj.created);
 }
@@ -38,6 +59,9 @@ function created(obj: Record<string, unknown>, into: Set<number>): void {
  *   concatenation of `delta.content` of the choices whose `index` is 0, up to `data: [DONE]`; other choices
  *   (`n` > 1) are not part of the output; an event after `[DONE]` is an error.
  * `created` is collected from the body (every chunk carries it in a stream): the signed response time.
+ * `usage` is the body's `usage`, or in a stream the last chunk's that has one (with `stream_options:
+ * {"include_usage": true}`, the chunk before `[DONE]`), when its prompt and completion counts are whole
+ * and non-negative.
  *
  * @throws {InvalidInputError} (field "response_body") when the body is neither form.
  * @example
@@ -61,9 +85,12 @@ export function readResponseBody(responseBody: Uint8Array): SignedResponse {
     if (!choice) throw bad("no choice with index 0");
     if (typeof choice.message !== "object" || choice.message === null) throw bad("choice 0 has no message");
     created(obj as Record<string, unknown>, times);
-    return { format: "json", output: content(choice.message, "choices[0].message"), created: [...times] };
+    const output = content(choice.message, "choices[0].message");
+    const usage = usageOf(obj as Record<string, unknown>);
+    return { format: "json", output, created: [...times], ...(usage ? { usage } : {}) };
   }
   let output = "";
+  let usage: SignedUsage | undefined;
   let done = false;
   let sawData = false;
   for (const event of parseSse(responseBody)) {
@@ -82,11 +109,12 @@ export function readResponseBody(responseBody: Uint8Array): SignedResponse {
     }
     if (typeof chunk !== "object" || chunk === null) throw bad("SSE data is not a JSON object");
     created(chunk as Record<string, unknown>, times);
+    usage = usageOf(chunk as Record<string, unknown>) ?? usage;
     const choices = (chunk as { choices?: unknown }).choices ?? [];
     if (!Array.isArray(choices)) throw bad("chunk choices is not an array");
     const choice = choiceZero(choices);
     if (choice) output += content(choice.delta, "choices[0].delta");
   }
   if (!sawData) throw bad("neither a chat.completion JSON body nor an SSE stream");
-  return { format: "sse", output, created: [...times] };
+  return { format: "sse", output, created: [...times], ...(usage ? { usage } : {}) };
 }

@@ -1,5 +1,6 @@
 import { type ComputeTask, chatCompletionRequest } from "@chaoschain/zerog-core";
-import { createSseParser, isEventStream, parseSse } from "./sse.js";
+import { InvalidInputError, readResponseBody, type SignedUsage } from "@chaoschain/zerog-verifier";
+import { createSseParser } from "./sse.js";
 
 /** OpenAI `usage` of a chat completion. */
 export interface ChatUsage {
@@ -9,7 +10,6 @@ export interface ChatUsage {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * The exact request body sent to the provider for an inference task: core's `chatCompletionRequest`
@@ -21,33 +21,26 @@ export function chatRequestBody(task: ComputeTask, servedModel: string): Uint8Ar
   return encoder.encode(JSON.stringify(request));
 }
 
-/** Usage of a JSON completion or of an SSE stream (its last chunk that carries usage). */
+/**
+ * Usage of a JSON completion or of an SSE stream (its last chunk that carries usage), read by the
+ * verifier's rules (`readResponseBody`), so that a client checking the signed response reads the same
+ * counts; undefined when the body reports none, or is not a completion the verifier reads.
+ */
 export function usageFromResponseBody(body: Uint8Array): ChatUsage | undefined {
-  const docs = isEventStream(body)
-    ? parseSse(body)
-        .map((e) => e.data)
-        .filter((d) => d !== "[DONE]")
-    : [decoder.decode(body)];
-  let usage: ChatUsage | undefined;
-  for (const doc of docs) {
-    try {
-      usage = tokenCounts((JSON.parse(doc) as { usage?: unknown } | null)?.usage) ?? usage;
-    } catch {}
+  let usage: SignedUsage | undefined;
+  try {
+    usage = readResponseBody(body).usage;
+  } catch (err) {
+    if (err instanceof InvalidInputError) return undefined;
+    throw err;
   }
-  return usage;
-}
-
-const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-
-/** A `usage` whose counts are whole and non-negative (the fee is computed from them in BigInt), else undefined. */
-function tokenCounts(u: unknown): ChatUsage | undefined {
-  const { prompt_tokens, completion_tokens, total_tokens } = (u ?? {}) as Record<string, unknown>;
-  if (!isCount(prompt_tokens) || !isCount(completion_tokens)) return undefined;
-  return {
-    prompt_tokens,
-    completion_tokens,
-    total_tokens: isCount(total_tokens) ? total_tokens : prompt_tokens + completion_tokens,
-  };
+  return (
+    usage && {
+      prompt_tokens: usage.promptTokens,
+      completion_tokens: usage.completionTokens,
+      total_tokens: usage.totalTokens,
+    }
+  );
 }
 
 /** The choice with `index` 0 (one without `index` counts by its position): the verifier's rule. */

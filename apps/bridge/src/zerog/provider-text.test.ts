@@ -4,6 +4,7 @@ import { usageFromResponseBody } from "./openai.js";
 import { providerHttpError } from "./provider-http.js";
 
 const encode = (s: string) => new TextEncoder().encode(s);
+const choice = { index: 0, message: { role: "assistant", content: "hi" } };
 
 describe("usage a hostile provider states", () => {
   // The fee is prompt × input price + completion × output price in BigInt: a fraction threw a RangeError
@@ -11,7 +12,10 @@ describe("usage a hostile provider states", () => {
   for (const bad of [1.5, -3, 1e300, "7", null]) {
     it(`prompt_tokens ${JSON.stringify(bad)}: no usage, not a throw`, () => {
       const body = encode(
-        JSON.stringify({ choices: [], usage: { prompt_tokens: bad, completion_tokens: 2, total_tokens: 3 } }),
+        JSON.stringify({
+          choices: [choice],
+          usage: { prompt_tokens: bad, completion_tokens: 2, total_tokens: 3 },
+        }),
       );
       expect(usageFromResponseBody(body)).toBeUndefined();
     });
@@ -19,7 +23,7 @@ describe("usage a hostile provider states", () => {
 
   it("whole non-negative counts are kept", () => {
     const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
-    expect(usageFromResponseBody(encode(JSON.stringify({ usage })))).toEqual(usage);
+    expect(usageFromResponseBody(encode(JSON.stringify({ choices: [choice], usage })))).toEqual(usage);
   });
 });
 

@@ -91,7 +91,11 @@ describe("the SSE readers of chat completions", () => {
       total_tokens: 7,
     });
     expect(
-      usageFromResponseBody(encode('{"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}')),
+      usageFromResponseBody(
+        encode(
+          '{"choices":[{"index":0,"message":{"content":"hi"}}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}',
+        ),
+      ),
     ).toEqual({ prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 });
   });
 });
