@@ -46,6 +46,11 @@ describe("requestDifferences", () => {
     expect(requestDifferences(expected, body(JSON.stringify(dropped)))).toEqual(["temperature"]);
   });
 
+  it("tells apart two jobs of one prompt given values of their own (extras.user, README)", () => {
+    const other = { ...sent, user: "b" };
+    expect(requestDifferences(expected, body(JSON.stringify(other)))).toEqual(["user"]);
+  });
+
   it("refuses a body a provider may read otherwise than JSON.parse: a repeated key, spaces, escapes", () => {
     const text = JSON.stringify(sent);
     // A provider whose parser keeps the first "messages" answers What is Bitcoin?; JSON.parse keeps the last.
