@@ -13,10 +13,13 @@ const TASK = "3f2c1a9e-8b7d-4c6e-9f01-23456789abcd";
 /** A provider that answers every call with `head`, then one byte of `drip` every 20 ms, then ends. */
 let provider: { url: string; close(): Promise<void> };
 let answer: { head: string; drip: string; contentType: string };
+/** Whether the provider's last answer was sent to its end (false: the client hung up first). */
+let answered: Promise<boolean>;
 beforeAll(async () => {
   const server = createServer(async (req, res) => {
     for await (const _ of req);
     const { head, drip, contentType } = answer;
+    answered = new Promise((resolve) => res.once("close", () => resolve(res.writableEnded)));
     res.writeHead(200, { "content-type": contentType, "content-length": head.length + drip.length });
     res.write(head);
     for (const byte of drip) {
@@ -48,6 +51,13 @@ function client(timeoutMs = 10_000) {
 }
 
 describe("FineTuningProviderClient: an abort ends a body that is still arriving", () => {
+  it("a model declared larger than the limit is refused and its body not read: the connection is closed", async () => {
+    answer = { head: "E", drip: "x".repeat(100), contentType: "application/octet-stream" };
+    const download = client().downloadModel(TASK, 10, () => {}, new AbortController().signal);
+    await expect(download).rejects.toThrow(/serves a model larger than the bridge's limit of 10 bytes/);
+    expect(await answered).toBe(false);
+  });
+
   it("the caller's abort ends a dripping model download, even after a garbage collection", async () => {
     answer = { head: "E", drip: "x".repeat(100), contentType: "application/octet-stream" };
     const controller = new AbortController();

@@ -181,7 +181,11 @@ export class FineTuningProviderClient {
     try {
       if (!res.ok) throw providerHttpError(url, res.status, await readCapped(chunks, 2048, false));
       const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-      if (declared > maxBytes) throw tooLarge(url, maxBytes);
+      if (declared > maxBytes) {
+        // Not read at all: hang up rather than leave the provider's body pending on the connection.
+        await res.body?.cancel().catch(() => {});
+        throw tooLarge(url, maxBytes);
+      }
       let size = 0;
       for await (const chunk of chunks) {
         idle.reset();
