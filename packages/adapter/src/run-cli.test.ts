@@ -227,8 +227,8 @@ describe("zerog result verifies the proof here", () => {
     // The checks the policy did not require are named: skipped, never passed.
     expect(flag.out.stderr).toBe(
       "zerog: proof verified here under the policy in p.json (--policy); its task not compared (only " +
-        "inference tasks submitted here are); skipped, as the policy does not " +
-        "require them: tee.measurements, tee.workload, gpu.evidence\n",
+        "inference tasks submitted here are); skipped: response.hashes (not required), response.enclave_pubkey " +
+        "(not required), tee.measurements (not pinned), tee.workload (not pinned), gpu.evidence (not required)\n",
     );
     const env = io(false, { "p.json": policy }, { ZEROG_VERIFY_POLICY: "p.json" });
     expect(await runCli(["result", "job_real", "--url", url], env.io, "0")).toBe(exitCodes.ok);

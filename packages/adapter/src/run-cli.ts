@@ -478,8 +478,9 @@ async function result(
     // A pipe gets the output exactly; a terminal gets it inert.
     const output = io.isTTY ? inert(r.output) : r.output;
     io.stdout(output.endsWith("\n") ? output : `${output}\n`);
-    const skipped = r.verification?.skipped.length
-      ? `; skipped, as the policy does not require them: ${r.verification.skipped.join(", ")}`
+    const skippedChecks = r.verification?.checks.filter((c) => c.status === "skipped") ?? [];
+    const skipped = skippedChecks.length
+      ? `; skipped: ${skippedChecks.map((c) => `${c.name} (${(c.skipReason ?? "skipped").replaceAll("_", " ")})`).join(", ")}`
       : "";
     // Whether the signed request is the task's is said either way: a comparison not made is no pass.
     const task = !r.verification

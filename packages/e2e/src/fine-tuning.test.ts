@@ -90,7 +90,7 @@ describe("fine-tuning, end to end", () => {
       stderr:
         `zerog: proof verified here under the policy in ${stack.files.policy} (ZEROG_VERIFY_POLICY); ` +
         "its task not compared (only inference tasks submitted here are); " +
-        "skipped, as the policy does not require them: fine_tuning.artifact, freshness\n",
+        "skipped: fine_tuning.artifact (not checkable offline), freshness (not applicable)\n",
     });
     checkArtifact(JSON.parse(result.stdout));
   });

@@ -52,6 +52,11 @@ describe("readResponseBody", () => {
       usage: { promptTokens: 9, completionTokens: 2, totalTokens: 11 },
     });
   });
+  it("one byte order mark before a JSON body is read past, as a UTF-8 decoder does; a second is no JSON", () => {
+    const json = JSON.stringify({ choices: [{ index: 0, message: { content: "x" } }] });
+    expect(readResponseBody(enc(`\uFEFF${json}`)).output).toBe("x");
+    expect(() => readResponseBody(enc(`\uFEFF\uFEFF${json}`))).toThrow(/not valid JSON/);
+  });
   it("JSON with n > 1: the choice whose index is 0, wherever it is", () => {
     const body = {
       choices: [

@@ -70,7 +70,8 @@ function created(obj: Record<string, unknown>, into: Set<number>): void {
  */
 export function readResponseBody(responseBody: Uint8Array): SignedResponse {
   if (!isBytes(responseBody)) throw new InvalidInputError("response_body", "expected bytes");
-  const text = bytesToUtf8(responseBody).replace(/^\uFEFF/, "");
+  // The decoder reads past one byte order mark, as UTF-8 decoders do; a second one is text (not JSON).
+  const text = bytesToUtf8(responseBody);
   const times = new Set<number>();
   if (text.trimStart().startsWith("{")) {
     let obj: unknown;

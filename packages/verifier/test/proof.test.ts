@@ -1,5 +1,6 @@
 import { createEnclaveKey, runtimeEvent } from "@chaoschain/zerog-tee-sim";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
 import {
@@ -149,6 +150,34 @@ describe("honest reports", () => {
     });
     expect(required.skipped).toEqual(["tee.measurements", "gpu.evidence"]);
   });
+  it("reports an optional claim the proof does not make as skipped, not as passed", async () => {
+    const f = makeFixture({ gpu: false });
+    const proof = f.result.proof as Record<string, unknown> & { tee: Record<string, unknown> };
+    for (const field of ["requestHash", "responseHash", "executionHash", "enclavePubkey"]) proof[field] = "";
+    proof.tee.teeType = "";
+    const r = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(r.ok).toBe(true);
+    const unclaimed = [
+      "response.hashes",
+      "response.enclave_pubkey",
+      "response.execution_hash",
+      "tee.type",
+    ] as const;
+    for (const name of unclaimed)
+      expect(checkOf(r, name), name).toMatchObject({ status: "skipped", skipReason: "not_required" });
+    expect(r.skipped).toEqual(expect.arrayContaining([...unclaimed]));
+    const strict = await verifyProof(f.result, {
+      now: NOW,
+      collateral: f.collateral,
+      policy: { ...f.policy, strict: true },
+    });
+    expect(strict).toMatchObject({ ok: false, reason: "check_skipped" });
+    // One hash claimed is compared, and passes: the check ran.
+    proof.requestHash = hex(sha256(proof.requestBody as Uint8Array));
+    const one = await verifyProof(f.result, { now: NOW, collateral: f.collateral, policy: f.policy });
+    expect(checkOf(one, "response.hashes")).toMatchObject({ status: "pass" });
+  });
+
   it("reports docker digests pinned without MRTD and RTMR0-2 as weak", async () => {
     const f = makeFixture();
     const policy = { ...f.policy, tee: { rootCaDer: f.policy.tee?.rootCaDer, mrtd: f.policy.tee?.mrtd } };

@@ -1,5 +1,5 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { blocked, type Check, fail, pass } from "../check.js";
+import { blocked, type Check, fail, pass, skip } from "../check.js";
 import { bytesToHex } from "../internal/bytes.js";
 import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
 
@@ -35,7 +35,7 @@ export function responseEnclavePubkey(ctx: ProofContext): Check {
   const sig = ctx.signature?.ok ? ctx.signature.value : undefined;
   if (!sig?.ok) return blocked(NAME, "response.signature");
   if (p.enclavePubkey === "")
-    return pass(NAME, "no enclave_pubkey claimed: nothing to compare", { claimed: false });
+    return skip(NAME, "not_required", "no enclave_pubkey claimed: nothing to compare");
   const recovered = sig.pubkey.replace(/^0x/, "");
   if (!claimsKey(p.enclavePubkey, recovered))
     return fail(

@@ -1,4 +1,4 @@
-import { type Check, fail, pass } from "../check.js";
+import { type Check, fail, pass, skip } from "../check.js";
 import { sha256Hex } from "../internal/sha256.js";
 import { blockedByFormat, type ProofContext, proofOf } from "../proof-context.js";
 
@@ -9,7 +9,7 @@ export function responseExecutionHash(ctx: ProofContext): Check {
   const p = proofOf(ctx);
   if (!p) return blockedByFormat(NAME);
   if (p.executionHash === "")
-    return pass(NAME, "no execution_hash claimed: nothing to compare", { claimed: false });
+    return skip(NAME, "not_required", "no execution_hash claimed: nothing to compare");
   const expected = sha256Hex(p.signedText);
   if (p.executionHash.toLowerCase().replace(/^0x/, "") !== expected)
     return fail(NAME, "execution_hash_mismatch", "execution_hash is not sha256 of signed_text", { expected });

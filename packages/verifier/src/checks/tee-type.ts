@@ -1,4 +1,4 @@
-import { type Check, fail, pass } from "../check.js";
+import { type Check, fail, pass, skip } from "../check.js";
 import type { ProofContext } from "../proof-context.js";
 import { isCheck, teeQuote } from "./tee-common.js";
 
@@ -8,7 +8,11 @@ export function teeType(ctx: ProofContext): Check {
   if (isCheck(q)) return q;
   const claimed = (ctx.proof.ok ? ctx.proof.value.tee?.teeType : "") ?? "";
   if (claimed === "")
-    return pass("tee.type", `no tee_type claimed; the quote is ${q.teeType}`, { claimed: false });
+    return skip(
+      "tee.type",
+      "not_required",
+      `no tee_type claimed: nothing to compare (the quote is ${q.teeType})`,
+    );
   return claimed.toLowerCase() === q.teeType
     ? pass("tee.type", `tee_type ${q.teeType} is the quote's`, { claimed: true })
     : fail("tee.type", "quote_invalid", `proof says tee_type ${claimed}, the quote is ${q.teeType}`);
