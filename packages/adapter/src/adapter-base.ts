@@ -15,13 +15,7 @@ import {
   verificationFromName,
   ZeroGError,
 } from "@chaoschain/zerog-core";
-import {
-  createVerificationCache,
-  readResponseBody,
-  type SignedUsage,
-  type VerifyProofReturnType,
-  verifyProof,
-} from "@chaoschain/zerog-verifier";
+import { createVerificationCache, type VerifyProofReturnType, verifyProof } from "@chaoschain/zerog-verifier";
 import {
   type CallOptions,
   type Client,
@@ -160,12 +154,8 @@ function requireSignedModel(result: ComputeResult, verification: VerifyProofRetu
  */
 function requireSignedUsage(result: ComputeResult, verification: VerifyProofReturnType): void {
   if (signedRequest(result, verification) === undefined) return;
-  let signed: SignedUsage | undefined;
-  try {
-    signed = readResponseBody(result.proof?.responseBody ?? new Uint8Array()).usage;
-  } catch {
-    // A body the verifier cannot read has failed its output check already; no counts then.
-  }
+  // Read by the verifier from the signed response (absent when it reports none, or cannot be read).
+  const signed = verification.usage;
   const u = result.usage;
   const claimed = [u?.promptTokens ?? 0n, u?.completionTokens ?? 0n, u?.totalTokens ?? 0n];
   const reported = [signed?.promptTokens ?? 0, signed?.completionTokens ?? 0, signed?.totalTokens ?? 0];

@@ -33,6 +33,7 @@ import {
   signedResponse,
 } from "./proof-context.js";
 import type { CollateralOrigin } from "./quote-context.js";
+import type { SignedUsage } from "./read-response-body.js";
 import { applyRequirements } from "./report.js";
 import type { VerificationCache } from "./verification-cache.js";
 import { QUOTE_CHECKS, type QuoteSummary, quoteReport } from "./verify-quote.js";
@@ -81,6 +82,8 @@ export interface VerifyProofReturnType {
   output?: string;
   /** The signed response's `created` (unix seconds), once its signature verified. */
   signedTime?: number;
+  /** The token counts the signed response reports (when it does), once its signature verified. */
+  usage?: SignedUsage;
 }
 
 export type VerifyProofErrorType = InvalidInputError | CollateralUnavailableError;
@@ -178,6 +181,7 @@ function extras(
   if (response?.ok) {
     out.output = response.value.output;
     if (response.value.created.length === 1) out.signedTime = response.value.created[0] as number;
+    if (response.value.usage) out.usage = response.value.usage;
   }
   return out;
 }

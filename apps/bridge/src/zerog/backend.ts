@@ -14,7 +14,8 @@ import {
   createVerificationCache,
   InvalidInputError,
   normalizeCollateral,
-  outputFromResponseBody,
+  readResponseBody,
+  type SignedUsage,
   verifyResponseSignature,
 } from "@chaoschain/zerog-verifier";
 import type { Logger } from "pino";
@@ -38,7 +39,7 @@ import {
 } from "./fine-tuning/fine-tuning-runner.js";
 import { fineTuningServiceList, fineTuningServiceType } from "./fine-tuning/select-service.js";
 import { defaultFundingPolicy, Funding, type FundingPolicy } from "./funding.js";
-import { chatRequestBody, createSseDeltaReader, usageFromResponseBody } from "./openai.js";
+import { chatRequestBody, createSseDeltaReader } from "./openai.js";
 import { PromiseCache } from "./promise-cache.js";
 import {
   buildProof,
@@ -462,10 +463,12 @@ export class ZeroGBackend implements ComputeBackend {
       }
     }
     stage("verification", verifying);
+    // Output and token counts read once, by the verifier's rules: what a client checking the proof reads.
+    const response = readResponseBody(exchange.responseBody);
     return {
-      output: outputFromResponseBody(exchange.responseBody),
+      output: response.output,
       proof,
-      usage: this.#usage(exchange, service),
+      usage: this.#usage(response.usage, service),
       providerAddress: service.provider,
     };
   }
@@ -512,14 +515,13 @@ export class ZeroGBackend implements ComputeBackend {
     }
   }
 
-  #usage(exchange: ChatExchange, service: ServiceRecord) {
-    const u = usageFromResponseBody(exchange.responseBody);
-    const prompt = BigInt(u?.prompt_tokens ?? 0);
-    const completion = BigInt(u?.completion_tokens ?? 0);
+  #usage(u: SignedUsage | undefined, service: ServiceRecord) {
+    const prompt = BigInt(u?.promptTokens ?? 0);
+    const completion = BigInt(u?.completionTokens ?? 0);
     return create(UsageSchema, {
       promptTokens: prompt,
       completionTokens: completion,
-      totalTokens: BigInt(u?.total_tokens ?? 0),
+      totalTokens: BigInt(u?.totalTokens ?? 0),
       feeNeuron: (prompt * service.inputPrice + completion * service.outputPrice).toString(),
     });
   }

@@ -1,13 +1,5 @@
 import { type ComputeTask, chatCompletionRequest } from "@chaoschain/zerog-core";
-import { InvalidInputError, readResponseBody, type SignedUsage } from "@chaoschain/zerog-verifier";
 import { createSseParser } from "./sse.js";
-
-/** OpenAI `usage` of a chat completion. */
-export interface ChatUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
 
 const encoder = new TextEncoder();
 
@@ -19,28 +11,6 @@ export function chatRequestBody(task: ComputeTask, servedModel: string): Uint8Ar
   const request = chatCompletionRequest(task, servedModel);
   if (!request) throw new TypeError("chatRequestBody: not an inference task");
   return encoder.encode(JSON.stringify(request));
-}
-
-/**
- * Usage of a JSON completion or of an SSE stream (its last chunk that carries usage), read by the
- * verifier's rules (`readResponseBody`), so that a client checking the signed response reads the same
- * counts; undefined when the body reports none, or is not a completion the verifier reads.
- */
-export function usageFromResponseBody(body: Uint8Array): ChatUsage | undefined {
-  let usage: SignedUsage | undefined;
-  try {
-    usage = readResponseBody(body).usage;
-  } catch (err) {
-    if (err instanceof InvalidInputError) return undefined;
-    throw err;
-  }
-  return (
-    usage && {
-      prompt_tokens: usage.promptTokens,
-      completion_tokens: usage.completionTokens,
-      total_tokens: usage.totalTokens,
-    }
-  );
 }
 
 /** The choice with `index` 0 (one without `index` counts by its position): the verifier's rule. */

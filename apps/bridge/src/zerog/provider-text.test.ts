@@ -1,6 +1,6 @@
 import { FailureReason } from "@chaoschain/zerog-core";
+import { readResponseBody } from "@chaoschain/zerog-verifier";
 import { describe, expect, it } from "vitest";
-import { usageFromResponseBody } from "./openai.js";
 import { providerHttpError } from "./provider-http.js";
 
 const encode = (s: string) => new TextEncoder().encode(s);
@@ -17,13 +17,17 @@ describe("usage a hostile provider states", () => {
           usage: { prompt_tokens: bad, completion_tokens: 2, total_tokens: 3 },
         }),
       );
-      expect(usageFromResponseBody(body)).toBeUndefined();
+      expect(readResponseBody(body).usage).toBeUndefined();
     });
   }
 
   it("whole non-negative counts are kept", () => {
     const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
-    expect(usageFromResponseBody(encode(JSON.stringify({ choices: [choice], usage })))).toEqual(usage);
+    expect(readResponseBody(encode(JSON.stringify({ choices: [choice], usage }))).usage).toEqual({
+      promptTokens: 1,
+      completionTokens: 2,
+      totalTokens: 3,
+    });
   });
 });
 

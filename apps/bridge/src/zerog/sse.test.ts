@@ -1,5 +1,6 @@
+import { readResponseBody } from "@chaoschain/zerog-verifier";
 import { describe, expect, it } from "vitest";
-import { createSseDeltaReader, usageFromResponseBody } from "./openai.js";
+import { createSseDeltaReader } from "./openai.js";
 import { createSseParser, isEventStream, parseSse, type SseEvent } from "./sse.js";
 
 const encode = (s: string) => new TextEncoder().encode(s);
@@ -85,17 +86,14 @@ describe("the SSE readers of chat completions", () => {
   });
 
   it("find the usage of a streamed and of a JSON completion", () => {
-    expect(usageFromResponseBody(stream)).toEqual({
-      prompt_tokens: 3,
-      completion_tokens: 4,
-      total_tokens: 7,
-    });
+    // The bridge reads a result's usage with the verifier's readResponseBody, as a client checking it does.
+    expect(readResponseBody(stream).usage).toEqual({ promptTokens: 3, completionTokens: 4, totalTokens: 7 });
     expect(
-      usageFromResponseBody(
+      readResponseBody(
         encode(
           '{"choices":[{"index":0,"message":{"content":"hi"}}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}',
         ),
-      ),
-    ).toEqual({ prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 });
+      ).usage,
+    ).toEqual({ promptTokens: 1, completionTokens: 2, totalTokens: 3 });
   });
 });
