@@ -6,11 +6,19 @@ import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { checkBinary } from "../wire/strict-binary.js";
 import { decodeJsonRequest } from "../wire/strict-json.js";
 import type { NodeRequest, RpcProtocol } from "./rpc-errors.js";
+import type { UnaryInput } from "./unary-call.js";
 
 /** What to do with a call after its body was read and checked. */
 export type CheckedBody =
   /** Hand connect this body instead of the request stream; drop these request headers. */
-  | { kind: "body"; body: AsyncIterable<Uint8Array> | JsonValue; dropHeaders: string[] }
+  | {
+      kind: "body";
+      /** The body to hand connect. */
+      body: () => AsyncIterable<Uint8Array> | JsonValue;
+      dropHeaders: string[];
+      /** The checked message itself, unframed and uncompressed: protobuf bytes, or a Connect call's JSON. */
+      message?: UnaryInput;
+    }
   /** Connect answers from the headers alone (unsupported media type, method): the body stays unread. */
   | { kind: "unread" }
   /** Answer this error; `bodyRead` tells whether the whole body was read. */
@@ -130,7 +138,7 @@ async function checkBody(
   { protocol, isJson, input, encoding, readMaxBytes }: BodyShape,
 ): Promise<CheckedBody> {
   const compression = compressions[encoding];
-  const asReceived: CheckedBody = { kind: "body", body: createAsyncIterable([read]), dropHeaders: [] };
+  const asReceived: CheckedBody = { kind: "body", body: () => createAsyncIterable([read]), dropHeaders: [] };
   let payload: Uint8Array = read;
   if (protocol !== "connect-unary") {
     // One enveloped message: unary and server-streaming calls send exactly one (connect answers
@@ -163,14 +171,17 @@ async function checkBody(
     if (isJson) {
       const decoded = decodeJsonRequest(input, message);
       if ("error" in decoded) return { kind: "error", error: decoded.error, bodyRead: true };
-      if (protocol === "connect-unary") return { kind: "body", body: decoded.value, dropHeaders };
-      const bytes = encoder.encode(JSON.stringify(decoded.value));
-      return { kind: "body", body: createAsyncIterable([encodeEnvelope(0, bytes)]), dropHeaders };
+      const json = decoded.value;
+      if (protocol === "connect-unary")
+        return { kind: "body", body: () => json, dropHeaders, message: { json } };
+      const body = () => createAsyncIterable([encodeEnvelope(0, encoder.encode(JSON.stringify(json)))]);
+      return { kind: "body", body, dropHeaders };
     }
     const violations = checkBinary(input, message);
     if (violations.length) return { kind: "error", error: invalidArgument(violations), bodyRead: true };
-    const body = protocol === "connect-unary" ? message : encodeEnvelope(0, message);
-    return { kind: "body", body: createAsyncIterable([body]), dropHeaders };
+    const body = () =>
+      createAsyncIterable([protocol === "connect-unary" ? message : encodeEnvelope(0, message)]);
+    return { kind: "body", body, dropHeaders, message: { binary: message } };
   }
 }
 

@@ -1,4 +1,5 @@
 import type http from "node:http";
+import type { DescService } from "@bufbuild/protobuf";
 import { Health, toConnectError, ZeroGError } from "@chaoschain/zerog-core";
 import {
   Code,
@@ -7,6 +8,7 @@ import {
   cors,
   createConnectRouter,
   createContextValues,
+  createServiceImplSpec,
   type Interceptor,
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
@@ -34,6 +36,7 @@ import {
   writeRpcError,
 } from "./rpc-errors.js";
 import { traceFromHeader } from "./trace-context.js";
+import { createUnaryCall } from "./unary-call.js";
 
 /**
  * Who may read `GET /metrics`: callers with an API key (when the bridge has keys), callers with an
@@ -90,6 +93,14 @@ const wire = (err: ZeroGError | ConnectError) => (err instanceof ZeroGError ? to
  * its protocol (gRPC, gRPC-web or Connect).
  */
 export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
+  const unaryOptions = {
+    interceptors: o.interceptors,
+    shutdownSignal: o.shutdownSignal,
+    maxTimeoutMs: maxDeadlineMs,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    compressMinBytes: 1024,
+    closeConnection: () => o.front.draining,
+  };
   const router = createConnectRouter({
     interceptors: o.interceptors,
     shutdownSignal: o.shutdownSignal,
@@ -100,7 +111,27 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
     // Checked before connect sees the call (deadlineRefusal); this only backs that check up.
     maxTimeoutMs: maxDeadlineMs,
   });
-  o.routes(router);
+  const unaryCalls = new Map<string, ReturnType<typeof createUnaryCall>>();
+  o.routes(
+    new Proxy(router, {
+      get(target, property, receiver) {
+        if (property !== "service") return Reflect.get(target, property, receiver);
+        // Each unary method of a service is also answered by createUnaryCall (see there).
+        return (service: DescService, impl: object, options?: object) => {
+          if (options === undefined) {
+            const spec = createServiceImplSpec(service, impl as never);
+            for (const method of Object.values(spec.methods))
+              if (method.kind === "unary")
+                unaryCalls.set(
+                  `/${service.typeName}/${method.method.name}`,
+                  createUnaryCall(method, unaryOptions),
+                );
+          }
+          return target.service(service, impl as never, options);
+        };
+      },
+    }),
+  );
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const budget = new BodyBudget(bodiesHeldAtOnce * o.readMaxBytes);
   const awaitingContinue = new WeakSet<NodeResponse>();
@@ -197,11 +228,16 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
       // so the client's other calls on the session go on.
       return refuse(checked.error, { bodyRead: checked.bodyRead });
     }
+    const unaryCall = checked.kind === "body" && checked.message && unaryCalls.get(handler.requestPath);
+    if (unaryCall && checked.kind === "body" && checked.message) {
+      const protocol = rpcProtocol(String(req.headers["content-type"] ?? ""));
+      return unaryCall(req, res, protocol, checked.message, contextValues, checked.dropHeaders);
+    }
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
     let uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     if (checked.kind === "body") {
       for (const name of checked.dropHeaders) uReq.header.delete(name);
-      uReq = { ...uReq, body: checked.body };
+      uReq = { ...uReq, body: checked.body() };
     }
     let uRes = await handler(uReq);
     // Stopping: the answer to a call in progress closes its HTTP/1.1 connection.

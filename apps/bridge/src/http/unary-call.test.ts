@@ -1,0 +1,345 @@
+// Unary calls answered by createUnaryCall against connect's own handlers: for each protocol, the same
+// request to the same service gets the same status, headers, body and trailers from both.
+import http from "node:http";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
+import {
+  ComputeService,
+  GetJobRequestSchema,
+  JobState,
+  RetryInfoSchema,
+  SubmitRequestSchema,
+  SubmitResponseSchema,
+  TaskType,
+} from "@chaoschain/zerog-core";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCallGate } from "../auth/call-gate.js";
+import { RateLimiter } from "../limits/rate-limiter.js";
+import type { ConnectionFront } from "./connections.js";
+import { maxDeadlineMs } from "./deadline.js";
+import { createRpcHandler } from "./rpc-handler.js";
+
+const routes = (router: ConnectRouter) =>
+  router.service(ComputeService, {
+    submit(req, ctx) {
+      ctx.responseHeader.set("x-handler", "submit");
+      ctx.responseTrailer.set("x-trailer", "done");
+      if (req.task?.model === "refuse")
+        throw new ConnectError("refused: try later", Code.ResourceExhausted, { "x-why": "busy" }, [
+          { desc: RetryInfoSchema, value: { retryDelay: { seconds: 3n, nanos: 0 } } },
+        ]);
+      if (req.task?.model === "crash") throw new Error("a bug");
+      // Big enough to be compressed when the client accepts it.
+      return create(SubmitResponseSchema, { jobId: `job-${req.task?.model}`.padEnd(2000, "x") });
+    },
+    async getResult(_req, ctx) {
+      // Waits until the call's deadline (or the client leaves).
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      aborted.push(String(ctx.signal.reason));
+      throw ConnectError.from(ctx.signal.reason);
+    },
+    getJob(req) {
+      return { jobId: req.jobId, state: JobState.RUNNING, progress: 0.5 };
+    },
+  });
+const aborted: string[] = [];
+// An interceptor that sees each call and adds a header, as the bridge's logging and metrics ones do.
+const seen: string[] = [];
+const interceptors: Interceptor[] = [
+  (next) => async (req) => {
+    seen.push(`${req.method.name} ${req.header.get("x-client") ?? ""} ${req.header.get("content-type")}`);
+    const res = await next(req);
+    res.header.set("x-intercepted", "yes");
+    return res;
+  },
+];
+
+const front = { connectionOf: () => undefined, draining: false } as unknown as ConnectionFront;
+const ours = createRpcHandler({
+  routes,
+  interceptors,
+  shutdownSignal: new AbortController().signal,
+  front,
+  readMaxBytes: 1 << 20,
+  requestTimeoutMs: 5000,
+  corsOrigins: [],
+  gate: createCallGate({ keys: undefined, defaults: {}, limiter: new RateLimiter() }),
+  checkHost: () => undefined,
+  onError: () => {},
+});
+const theirs = connectNodeAdapter({
+  routes,
+  interceptors,
+  acceptCompression: [compressionGzip, compressionBrotli],
+  jsonOptions: { ignoreUnknownFields: false },
+  maxTimeoutMs: maxDeadlineMs,
+});
+
+const servers: (http.Server | http2.Http2Server)[] = [];
+async function listen(server: http.Server | http2.Http2Server): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+const ports = { ours: { h1: 0, h2: 0 }, theirs: { h1: 0, h2: 0 } };
+beforeAll(async () => {
+  ports.ours.h1 = await listen(http.createServer(ours));
+  ports.ours.h2 = await listen(http2.createServer(ours));
+  ports.theirs.h1 = await listen(http.createServer(theirs));
+  ports.theirs.h2 = await listen(http2.createServer(theirs));
+});
+afterAll(() => {
+  for (const s of servers) s.close();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  trailers: Record<string, string>;
+}
+const ignored = new Set(["date", "connection", "keep-alive", "transfer-encoding"]);
+function kept(headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers))
+    if (!k.startsWith(":") && !ignored.has(k) && v !== undefined) out[k] = String(v);
+  return out;
+}
+
+function h2Call(port: number, path: string, headers: Record<string, string>, body: Uint8Array) {
+  return new Promise<Answer>((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", reject);
+    const stream = session.request({ ":method": "POST", ":path": path, ...headers });
+    const chunks: Buffer[] = [];
+    let head: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    stream.on("response", (h) => {
+      head = h;
+    });
+    stream.on("trailers", (t) => {
+      trailers = t;
+    });
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("end", () => {
+      session.close();
+      resolve({
+        status: Number(head[":status"]),
+        headers: kept(head),
+        body: Buffer.concat(chunks),
+        trailers: kept(trailers),
+      });
+    });
+    stream.on("error", reject);
+    stream.end(body);
+  });
+}
+
+function h1Call(port: number, path: string, headers: Record<string, string>, body: Uint8Array) {
+  return new Promise<Answer>((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: kept(res.headers),
+          body: Buffer.concat(chunks),
+          trailers: kept(res.trailers),
+        }),
+      );
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const envelope = (bytes: Uint8Array, flags = 0) => {
+  const out = Buffer.alloc(5 + bytes.length);
+  out[0] = flags;
+  out.writeUInt32BE(bytes.length, 1);
+  out.set(bytes, 5);
+  return out;
+};
+const submit = (model: string) =>
+  create(SubmitRequestSchema, { task: { taskType: TaskType.INFERENCE, model, inputs: { prompt: "hi" } } });
+const submitPath = "/chaoschain.zerog.v1.ComputeService/Submit";
+const resultPath = "/chaoschain.zerog.v1.ComputeService/GetResult";
+const jobPath = "/chaoschain.zerog.v1.ComputeService/GetJob";
+
+type Case = {
+  name: string;
+  http: "h1" | "h2";
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+};
+const cases: Case[] = [];
+for (const model of ["llama", "refuse", "crash"]) {
+  const bin = toBinary(SubmitRequestSchema, submit(model));
+  const json = Buffer.from(toJsonString(SubmitRequestSchema, submit(model)));
+  for (const accept of [undefined, "gzip"]) {
+    const tag = `${model}${accept ? ", gzip accepted" : ""}`;
+    const grpcAccept: Record<string, string> = accept ? { "grpc-accept-encoding": accept } : {};
+    cases.push(
+      {
+        name: `gRPC ${tag}`,
+        http: "h2",
+        path: submitPath,
+        headers: { "content-type": "application/grpc", te: "trailers", "x-client": "a", ...grpcAccept },
+        body: envelope(bin),
+      },
+      {
+        name: `gRPC-web ${tag}`,
+        http: "h1",
+        path: submitPath,
+        headers: { "content-type": "application/grpc-web+proto", "x-client": "b", ...grpcAccept },
+        body: envelope(bin),
+      },
+      {
+        name: `gRPC-web over HTTP/2 ${tag}`,
+        http: "h2",
+        path: submitPath,
+        headers: { "content-type": "application/grpc-web+proto", ...grpcAccept },
+        body: envelope(bin),
+      },
+      {
+        name: `Connect proto ${tag}`,
+        http: "h1",
+        path: submitPath,
+        headers: { "content-type": "application/proto", ...(accept ? { "accept-encoding": accept } : {}) },
+        body: bin,
+      },
+      {
+        name: `Connect JSON ${tag}`,
+        http: "h1",
+        path: submitPath,
+        headers: {
+          "content-type": "application/json",
+          "x-client": "c",
+          ...(accept ? { "accept-encoding": accept } : {}),
+        },
+        body: json,
+      },
+    );
+  }
+}
+const gzipped = gzipSync(toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId: "j1" })));
+cases.push(
+  {
+    name: "gRPC, its message gzipped",
+    http: "h2",
+    path: jobPath,
+    headers: { "content-type": "application/grpc+proto", "grpc-encoding": "gzip", te: "trailers" },
+    body: envelope(gzipped, 1),
+  },
+  {
+    name: "Connect proto, its body gzipped",
+    http: "h1",
+    path: jobPath,
+    headers: { "content-type": "application/proto", "content-encoding": "gzip" },
+    body: gzipped,
+  },
+  {
+    name: "Connect JSON with a timeout",
+    http: "h1",
+    path: jobPath,
+    headers: { "content-type": "application/json", "connect-timeout-ms": "5000" },
+    body: Buffer.from('{"jobId":"j2"}'),
+  },
+  {
+    name: "gRPC, past its deadline",
+    http: "h2",
+    path: resultPath,
+    headers: { "content-type": "application/grpc", "grpc-timeout": "50m" },
+    body: envelope(new Uint8Array(0)),
+  },
+  {
+    name: "Connect, past its deadline",
+    http: "h1",
+    path: resultPath,
+    headers: { "content-type": "application/json", "connect-timeout-ms": "50" },
+    body: Buffer.from("{}"),
+  },
+  {
+    name: "gRPC with a timeout",
+    http: "h2",
+    path: jobPath,
+    headers: { "content-type": "application/grpc", "grpc-timeout": "5S" },
+    body: envelope(toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId: "j3" }))),
+  },
+);
+
+describe("a unary call answered without connect's pipeline is answered as connect answers it", () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const call = c.http === "h1" ? h1Call : h2Call;
+      seen.length = 0;
+      const a = await call(ports.ours[c.http], c.path, c.headers, c.body);
+      const fromOurs = [...seen];
+      seen.length = 0;
+      const b = await call(ports.theirs[c.http], c.path, c.headers, c.body);
+      expect(a).toEqual(b);
+      // The interceptors saw the same call (headers as connect shows them to the service).
+      expect(fromOurs).toEqual(seen);
+    });
+  }
+
+  it("the answers checked above carry what each case is about", async () => {
+    const grpc = await h2Call(ports.ours.h2, submitPath, cases[1 - 1]!.headers, cases[0]!.body);
+    expect(grpc.trailers).toMatchObject({ "grpc-status": "0", "x-trailer": "done" });
+    expect(grpc.headers).toMatchObject({ "x-handler": "submit", "x-intercepted": "yes" });
+    const refused = await h1Call(
+      ports.ours.h1,
+      submitPath,
+      { "content-type": "application/json" },
+      Buffer.from(toJsonString(SubmitRequestSchema, submit("refuse"))),
+    );
+    expect(refused.status).toBe(429);
+    expect(refused.headers["x-why"]).toBe("busy");
+    const zipped = await h1Call(
+      ports.ours.h1,
+      submitPath,
+      { "content-type": "application/proto", "accept-encoding": "gzip" },
+      toBinary(SubmitRequestSchema, submit("llama")),
+    );
+    expect(zipped.headers["content-encoding"]).toBe("gzip");
+    expect(fromBinary(SubmitResponseSchema, gunzipSync(zipped.body)).jobId).toMatch(/^job-llama/);
+    const late = await h2Call(
+      ports.ours.h2,
+      resultPath,
+      { "content-type": "application/grpc", "grpc-timeout": "50m" },
+      envelope(new Uint8Array(0)),
+    );
+    expect(late.trailers["grpc-status"]).toBe(String(Code.DeadlineExceeded));
+  });
+
+  it("a client that leaves ends its call: the service sees its signal abort, nothing is written", async () => {
+    aborted.length = 0;
+    const session = http2.connect(`http://127.0.0.1:${ports.ours.h2}`);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": resultPath,
+      "content-type": "application/grpc",
+    });
+    stream.on("error", () => {});
+    stream.end(envelope(new Uint8Array(0)));
+    await new Promise((r) => setTimeout(r, 100));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await new Promise((r) => setTimeout(r, 100));
+    session.close();
+    expect(aborted).toEqual([expect.stringMatching(/went away|cancel/i)]);
+    // The server goes on serving.
+    const next = await h2Call(
+      ports.ours.h2,
+      jobPath,
+      { "content-type": "application/grpc" },
+      envelope(toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId: "j4" }))),
+    );
+    expect(next.trailers["grpc-status"]).toBe("0");
+  });
+});
