@@ -78,11 +78,10 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
   ): Promise<void> {
     const binary = "binary" in message;
     const isConnect = protocol === "connect-unary";
-    const header = requestHeaders(req);
-    for (const name of dropHeaders) header.delete(name);
+    const header = (name: string) => headerValue(req, name);
     const timeout = isConnect
-      ? parseConnectTimeout(header.get("connect-timeout-ms"), options.maxTimeoutMs)
-      : parseGrpcTimeout(header.get("grpc-timeout"), options.maxTimeoutMs);
+      ? parseConnectTimeout(header("connect-timeout-ms"), options.maxTimeoutMs)
+      : parseGrpcTimeout(header("grpc-timeout"), options.maxTimeoutMs);
     const contentType = isConnect
       ? binary
         ? "application/proto"
@@ -90,7 +89,8 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
       : protocol === "grpc"
         ? "application/grpc+proto"
         : "application/grpc-web+proto";
-    const requestSignal = requestAbortSignal(req, res);
+    let answered = false;
+    const requestSignal = requestAbortSignal(req, res, () => answered);
     const context = createHandlerContext({
       ...spec,
       service: spec.method.parent,
@@ -99,7 +99,8 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
       ...(timeout.timeoutMs === undefined ? {} : { timeoutMs: timeout.timeoutMs }),
       shutdownSignal: options.shutdownSignal,
       requestSignal,
-      requestHeader: header,
+      // createHandlerContext makes the call's Headers of these.
+      requestHeader: requestHeaderPairs(req, dropHeaders),
       url: requestUrl(req),
       responseHeader: { "content-type": contentType },
       responseTrailer: isConnect ? {} : { "grpc-status": grpcStatusOk },
@@ -108,11 +109,11 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
     const acceptHeader = isConnect ? "accept-encoding" : "grpc-accept-encoding";
     // As connect negotiates it for the body readCheckedBody hands on: a Connect body decompressed (its
     // Content-Encoding dropped), a gRPC message re-enveloped plain (its grpc-encoding kept).
-    const requested = isConnect ? null : header.get("grpc-encoding");
+    const requested = isConnect ? null : header("grpc-encoding");
     const compression = compressionNegotiate(
       options.acceptCompression,
       requested,
-      header.get(acceptHeader),
+      header(acceptHeader),
       acceptHeader,
     );
     const run = async (): Promise<Uint8Array> => {
@@ -138,6 +139,7 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
     if (options.closeConnection() && !("stream" in req)) answer.header.set("connection", "close");
     h.writeHead(answer.status, nodeHeaders(answer.header));
     if (answer.trailer) h.addTrailers(nodeHeaders(answer.trailer));
+    answered = true;
     h.end(answer.body);
   };
 }
@@ -226,14 +228,20 @@ function nodeHeaders(headers: Headers): Record<string, string> {
   return out;
 }
 
-function requestHeaders(req: NodeRequest): Headers {
-  const header = new Headers();
+function requestHeaderPairs(req: NodeRequest, drop: readonly string[]): [string, string][] {
+  const pairs: [string, string][] = [];
   for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) header.append(name, v);
-    else header.set(name, value);
+    if (name.startsWith(":") || value === undefined || drop.includes(name)) continue;
+    if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
+    else pairs.push([name, value]);
   }
-  return header;
+  return pairs;
+}
+
+/** A request header's value as `Headers.get` gives it (repeated ones joined), or null. */
+function headerValue(req: NodeRequest, name: string): string | null {
+  const value = req.headers[name];
+  return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
 }
 
 function requestUrl(req: NodeRequest): string {
@@ -243,9 +251,12 @@ function requestUrl(req: NodeRequest): string {
 }
 
 /** Aborted when the client goes away (HTTP/2: its stream closes; HTTP/1.1: its connection), as connect-node's is. */
-function requestAbortSignal(req: NodeRequest, res: NodeResponse): AbortSignal {
+function requestAbortSignal(req: NodeRequest, res: NodeResponse, answered: () => boolean): AbortSignal {
   const controller = new AbortController();
-  const gone = () => controller.abort(new ConnectError("the client went away", Code.Canceled));
+  // Closing after the answer was written is the normal end of a call, not an abort.
+  const gone = () => {
+    if (!answered()) controller.abort(new ConnectError("the client went away", Code.Canceled));
+  };
   if ("stream" in req) req.once("close", gone);
   else {
     req.once("error", gone);
