@@ -89,23 +89,22 @@ const wire = (err: ZeroGError | ConnectError) => (err instanceof ZeroGError ? to
  * is not allowed, or it lacks the API key: refusing costs nothing, whatever the body (a client that
  * sent `Expect: 100-continue` gets its 100 only once admitted, see `awaitContinue`). Then the body is
  * read within its size and time limits and checked strictly (unknown fields, unknown enum values,
- * malformed bytes are INVALID_ARGUMENT naming the field), and the call goes to connect's handler for
- * its protocol (gRPC, gRPC-web or Connect).
+ * malformed bytes are INVALID_ARGUMENT naming the field). A unary call is then answered by
+ * createUnaryCall (connect's interceptors and service, without its streaming pipeline); any other call goes
+ * to connect's handler for its protocol (gRPC, gRPC-web or Connect).
  */
 export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
-  const unaryOptions = {
+  // What connect's handlers and createUnaryCall share.
+  const common = {
     interceptors: o.interceptors,
     shutdownSignal: o.shutdownSignal,
-    maxTimeoutMs: maxDeadlineMs,
     acceptCompression: [compressionGzip, compressionBrotli],
     compressMinBytes: 1024,
-    closeConnection: () => o.front.draining,
   };
+  const unaryOptions = { ...common, maxTimeoutMs: maxDeadlineMs, closeConnection: () => o.front.draining };
   const router = createConnectRouter({
-    interceptors: o.interceptors,
-    shutdownSignal: o.shutdownSignal,
+    ...common,
     readMaxBytes: o.readMaxBytes,
-    acceptCompression: [compressionGzip, compressionBrotli],
     // Checked before connect sees the body; this only backs that check up.
     jsonOptions: { ignoreUnknownFields: false },
     // Checked before connect sees the call (deadlineRefusal); this only backs that check up.
@@ -207,20 +206,16 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
     // Admitted: the client may send its body now.
     if (awaitingContinue.delete(res)) res.writeContinue();
 
+    const protocol = rpcProtocol(String(req.headers["content-type"] ?? ""));
     // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
     const oneMessage =
       handler.method.methodKind === "unary" || handler.method.methodKind === "server_streaming";
     const checked: CheckedBody = oneMessage
-      ? await readCheckedBody(
-          req,
-          rpcProtocol(String(req.headers["content-type"] ?? "")),
-          handler.method.input,
-          {
-            readMaxBytes: o.readMaxBytes,
-            timeoutMs: o.requestTimeoutMs,
-            budget,
-          },
-        )
+      ? await readCheckedBody(req, protocol, handler.method.input, {
+          readMaxBytes: o.readMaxBytes,
+          timeoutMs: o.requestTimeoutMs,
+          budget,
+        })
       : { kind: "unread" };
     if (checked.kind === "gone") return;
     if (checked.kind === "error") {
@@ -228,11 +223,9 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
       // so the client's other calls on the session go on.
       return refuse(checked.error, { bodyRead: checked.bodyRead });
     }
-    const unaryCall = checked.kind === "body" && checked.message && unaryCalls.get(handler.requestPath);
-    if (unaryCall && checked.kind === "body" && checked.message) {
-      const protocol = rpcProtocol(String(req.headers["content-type"] ?? ""));
+    const unaryCall = unaryCalls.get(handler.requestPath);
+    if (unaryCall && checked.kind === "body" && checked.message)
       return unaryCall(req, res, protocol, checked.message, contextValues, checked.dropHeaders);
-    }
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
     let uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     if (checked.kind === "body") {
