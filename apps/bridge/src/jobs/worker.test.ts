@@ -28,7 +28,7 @@ afterEach(async () => {
 function setup(
   concurrency = 2,
   store: JobStore = new SqliteJobStore(":memory:"),
-  options: { owner?: string; leaseMs?: number; pollMs?: number } = {},
+  options: { owner?: string; leaseMs?: number; pollMs?: number; progressIntervalMs?: number } = {},
 ) {
   const events = new JobEvents();
   store.attach({ onChange: (change) => events.publish(change) });
@@ -43,6 +43,7 @@ function setup(
     owner: options.owner ?? "bridge-a",
     leaseMs: options.leaseMs ?? minute,
     pollMs: options.pollMs,
+    progressIntervalMs: options.progressIntervalMs,
   });
   workers.push(worker);
   const remote = publishRemoteChanges({
@@ -173,10 +174,75 @@ describe("Worker", () => {
   });
 });
 
+describe("Worker: progress hints", () => {
+  it("a job that ends within the interval writes none of its progress: its end supersedes it", async () => {
+    const { store, worker, context, finish } = setup(1, undefined, { progressIntervalMs: 60_000 });
+    const update = vi.spyOn(store, "update");
+    const id = await insert(store);
+    worker.start();
+    await vi.waitFor(() => expect(context(id)).toBeDefined());
+    context(id)!.progress({ provider: "0x00000000000000000000000000000000000000aa" });
+    context(id)!.progress({ progress: 0.8 });
+    finish(id);
+    await vi.waitFor(async () => expect((await store.get(id))?.job.state).toBe(JobState.SUCCEEDED));
+    expect(update).not.toHaveBeenCalled();
+  });
+
+  it("at its end, a job writes the hints its end does not record: a stage, a failed job's provider", async () => {
+    const { store, worker, context, finish, failWith } = setup(2, undefined, { progressIntervalMs: 60_000 });
+    const [done, failed] = [await insert(store), await insert(store)];
+    worker.start();
+    await vi.waitFor(() => expect(context(failed)).toBeDefined());
+    context(done)!.progress({ progress: 1, stage: "Finished", message: "model delivered" });
+    context(failed)!.progress({ provider: "0x00000000000000000000000000000000000000bb", progress: 0.5 });
+    finish(done);
+    failWith(failed, new BackendError(FailureReason.PROVIDER_ERROR, "down"));
+    await vi.waitFor(async () => expect((await store.get(failed))?.job.state).toBe(JobState.FAILED));
+    await vi.waitFor(async () => expect((await store.get(done))?.job.state).toBe(JobState.SUCCEEDED));
+    expect((await store.get(done))?.job).toMatchObject({ stage: "Finished" });
+    expect((await store.get(failed))?.job).toMatchObject({
+      providerAddress: "0x00000000000000000000000000000000000000bb",
+      progress: 0.5,
+    });
+  });
+
+  it("a long job's progress is written at most once per interval, the hints between merged", async () => {
+    const { store, worker, context, finish } = setup(1, undefined, { progressIntervalMs: 200 });
+    const update = vi.spyOn(store, "update");
+    const id = await insert(store);
+    worker.start();
+    await vi.waitFor(() => expect(context(id)).toBeDefined());
+    const started = Date.now();
+    context(id)!.progress({ progress: 0.1 });
+    await vi.waitFor(() => expect(update).toHaveBeenCalledTimes(1));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    const firstAt = Date.now();
+    context(id)!.progress({ progress: 0.2 });
+    context(id)!.progress({ progress: 0.3 });
+    await vi.waitFor(() => expect(update).toHaveBeenCalledTimes(2));
+    expect(Date.now() - firstAt).toBeGreaterThanOrEqual(150);
+    expect(update.mock.calls[1]![2]).toEqual({ progress: 0.3 });
+    // A stage is written at once, with the hints waiting.
+    context(id)!.progress({ progress: 0.4 });
+    const stagedAt = Date.now();
+    context(id)!.progress({ stage: "Training", message: "step 2" });
+    await vi.waitFor(() => expect(update).toHaveBeenCalledTimes(3));
+    expect(Date.now() - stagedAt).toBeLessThan(150);
+    expect(update.mock.calls[2]![2]).toEqual({ progress: 0.4, stage: "Training", message: "step 2" });
+    expect((await store.get(id))?.job).toMatchObject({ progress: 0.4, stage: "Training" });
+    // A hint given just before the end is dropped, not written after it.
+    context(id)!.progress({ progress: 0.9 });
+    finish(id);
+    await vi.waitFor(async () => expect((await store.get(id))?.job.state).toBe(JobState.SUCCEEDED));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(update).toHaveBeenCalledTimes(3);
+  });
+});
+
 describe("Worker: checkpoints", () => {
   it("hands the backend a durable checkpoint and, after a restart, the last one as resumeFrom", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "zerog-worker-")), "jobs.db");
-    const first = setup(1, new SqliteJobStore(path));
+    const first = setup(1, new SqliteJobStore(path), { progressIntervalMs: 0 });
     const id = await insert(first.store);
     first.worker.start();
     await vi.waitFor(() => expect(first.context(id)).toBeDefined());

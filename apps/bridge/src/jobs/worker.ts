@@ -35,6 +35,11 @@ export interface WorkerOptions {
   leaseMs: number;
   /** How often a shared store is checked for expired leases and queued jobs, ms. Default 1000. */
   pollMs?: number | undefined;
+  /**
+   * A running job's provider and fraction done are written at most this often, and not before it has run
+   * this long (its stages and messages at once), ms. Default 1000.
+   */
+  progressIntervalMs?: number | undefined;
 }
 
 interface Run {
@@ -318,6 +323,7 @@ export class Worker {
       claimed.job,
       (job, patch) => store.update(job, lease, patch),
       (err) => log.error({ err }, "recording the job's progress failed"),
+      this.#o.progressIntervalMs ?? 1000,
     );
     const ctx: RunContext = {
       jobId,
@@ -331,7 +337,7 @@ export class Worker {
       const result = await backend.run(claimed.task, ctx);
       // Over: the end this run writes below need not come back to abort it.
       stopWatching();
-      await progress.flush();
+      await progress.end(true);
       const stored = create(ComputeResultSchema, {
         jobId,
         output: result.output,
@@ -350,7 +356,7 @@ export class Worker {
       );
     } catch (err) {
       stopWatching();
-      await progress.flush();
+      await progress.end(false);
       if (signal.aborted) {
         if (signal.reason !== "shutdown") return log.info("job cancelled");
         // Not requeued (storage failure)? It is still running in the store: its lease expires, or the
@@ -406,28 +412,54 @@ export class Worker {
 }
 
 /**
- * Writes a running job's progress patches one at a time, merging those that arrive while a write runs
- * (progress is a hint: a failed write costs only the hint). `current()` is the job as last written.
+ * Writes a running job's progress patches one at a time, merged. A stage or message is written at once;
+ * the other hints (provider, fraction done) at most once per `intervalMs` and not before the job has run
+ * that long, so a short inference job's hints, which its end supersedes, are not written at all (each is
+ * a transaction and an event). Progress is a hint: a failed write costs only the hint. `current()` is the
+ * job as last written.
  */
 function progressWriter(
   initial: Job,
   write: (job: Job, patch: JobPatch) => Promise<Job | undefined>,
   onError: (err: unknown) => void,
+  intervalMs: number,
 ) {
   let current = initial;
   let pending: JobPatch | undefined;
   let writing: Promise<void> | undefined;
-  const drain = async () => {
-    while (pending) {
-      const patch = pending;
-      pending = undefined;
-      try {
-        current = (await write(current, patch)) ?? current;
-      } catch (err) {
-        if (!(err instanceof StorageError)) onError(err);
-      }
+  let timer: NodeJS.Timeout | undefined;
+  let nextAt = Date.now() + intervalMs;
+  let ending = false;
+  /** A stage or message is waiting: written without delay (a provider's stages are what a watcher follows). */
+  let urgent = false;
+  const flush = async (patch: JobPatch) => {
+    nextAt = Date.now() + intervalMs;
+    try {
+      current = (await write(current, patch)) ?? current;
+    } catch (err) {
+      if (!(err instanceof StorageError)) onError(err);
     }
     writing = undefined;
+    schedule();
+  };
+  const schedule = () => {
+    if (timer && (urgent || ending)) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (!pending || timer || writing) return;
+    const wait = ending || urgent ? 0 : nextAt - Date.now();
+    if (wait > 0) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        schedule();
+      }, wait);
+      return;
+    }
+    const patch = pending;
+    pending = undefined;
+    urgent = false;
+    writing = flush(patch);
   };
   return {
     current: () => current,
@@ -436,8 +468,23 @@ function progressWriter(
       for (const [field, value] of Object.entries(patch)) {
         if (value !== undefined) (pending as Record<string, unknown>)[field] = value;
       }
-      writing ??= drain();
+      if (patch.stage !== undefined || patch.message !== undefined) urgent = true;
+      schedule();
     },
-    flush: () => writing ?? Promise.resolve(),
+    /**
+     * The run is over: a hint not written yet is written now, unless the job succeeded and the hint is
+     * only what its success records anyway (its provider; progress 1). Resolves once written.
+     */
+    async end(succeeded: boolean) {
+      clearTimeout(timer);
+      timer = undefined;
+      if (succeeded && pending) {
+        const { provider: _provider, progress: _progress, ...rest } = pending;
+        pending = Object.keys(rest).length > 0 ? rest : undefined;
+      }
+      ending = true;
+      schedule();
+      while (writing) await writing;
+    },
   };
 }
