@@ -36,7 +36,7 @@ import {
   writeRpcError,
 } from "./rpc-errors.js";
 import { traceFromHeader } from "./trace-context.js";
-import { createUnaryCall } from "./unary-call.js";
+import { createUnaryCall, unaryProtocolOf } from "./unary-call.js";
 
 /**
  * Who may read `GET /metrics`: callers with an API key (when the bridge has keys), callers with an
@@ -223,9 +223,12 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
       // so the client's other calls on the session go on.
       return refuse(checked.error, { bodyRead: checked.bodyRead });
     }
-    const unaryCall = unaryCalls.get(handler.requestPath);
-    if (unaryCall && checked.kind === "body" && checked.message)
-      return unaryCall(req, res, protocol, checked.message, contextValues, checked.dropHeaders);
+    // A checked unary message in a protocol connect takes for it: answered here (see createUnaryCall).
+    const message = checked.kind === "body" ? checked.message : undefined;
+    const unaryCall = message && unaryCalls.get(handler.requestPath);
+    const unary = unaryCall && unaryProtocolOf(String(req.headers["content-type"] ?? ""));
+    if (unaryCall && unary && message && "binary" in message === unary.binary && checked.kind === "body")
+      return unaryCall(req, res, unary.protocol, message, contextValues, checked.dropHeaders);
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
     let uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     if (checked.kind === "body") {

@@ -265,6 +265,42 @@ cases.push(
     headers: { "content-type": "application/json", "connect-timeout-ms": "50" },
     body: Buffer.from("{}"),
   },
+  // Content types connect does not take for a unary call: answered as connect answers them, not here.
+  ...[
+    "application/foo+json",
+    "application/connect+json",
+    "application/connect+proto",
+    "application/json; charset=latin1",
+    "application/grpc-web+json",
+    "application/grpc+json",
+    "application/proto; x=1",
+  ].map(
+    (type): Case => ({
+      name: `content type ${type}`,
+      http: "h1",
+      path: jobPath,
+      headers: { "content-type": type },
+      body: ((json) => (/grpc|connect\+/.test(type) ? envelope(json) : json))(
+        type.includes("json")
+          ? Buffer.from('{"jobId":"j5"}')
+          : toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId: "j5" })),
+      ),
+    }),
+  ),
+  {
+    name: "Connect JSON in a compression the bridge does not take",
+    http: "h1",
+    path: jobPath,
+    headers: { "content-type": "application/json", "content-encoding": "zstd" },
+    body: Buffer.from('{"jobId":"j7"}'),
+  },
+  {
+    name: "Connect JSON, its charset named",
+    http: "h1",
+    path: jobPath,
+    headers: { "content-type": "application/json; charset=utf-8" },
+    body: Buffer.from('{"jobId":"j6"}'),
+  },
   {
     name: "gRPC with a timeout",
     http: "h2",

@@ -19,15 +19,21 @@ import {
 import {
   codeToHttpStatus,
   errorToJsonBytes,
+  parseContentType as parseConnectContentType,
   parseTimeout as parseConnectTimeout,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import {
   grpcStatusOk,
+  parseContentType as parseGrpcContentType,
   parseTimeout as parseGrpcTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
-import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import {
+  parseContentType as parseGrpcWebContentType,
+  trailerFlag,
+  trailerSerialize,
+} from "@connectrpc/connect/protocol-grpc-web";
 import type { NodeRequest, NodeResponse, RpcProtocol } from "./rpc-errors.js";
 
 /** A unary call's request message as read and checked: protobuf bytes, or the JSON value of a Connect call. */
@@ -46,6 +52,20 @@ export interface UnaryCallOptions {
 }
 
 type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
+
+/**
+ * The protocol of a unary call answered here, by connect's own reading of its Content-Type: a Connect
+ * unary call (JSON or binary), or gRPC / gRPC-web with binary messages. Undefined for any other type,
+ * which goes to connect (that answers it, e.g. 415 for a type it does not take).
+ */
+export function unaryProtocolOf(contentType: string): { protocol: RpcProtocol; binary: boolean } | undefined {
+  const connect = parseConnectContentType(contentType);
+  if (connect) return connect.stream ? undefined : { protocol: "connect-unary", binary: connect.binary };
+  if (parseGrpcContentType(contentType)?.binary) return { protocol: "grpc", binary: true };
+  const web = parseGrpcWebContentType(contentType);
+  if (web?.binary && !web.text) return { protocol: "grpc-web", binary: true };
+  return undefined;
+}
 
 /**
  * Answers a unary call whose body was read and checked, in its protocol (gRPC, gRPC-web or Connect),
