@@ -42,17 +42,44 @@ const routes = (router: ConnectRouter) =>
       aborted.push(String(ctx.signal.reason));
       throw ConnectError.from(ctx.signal.reason);
     },
-    getJob(req) {
+    getJob(req, ctx) {
+      // What the service sees of the call, for the interceptor's record.
+      ctx.responseHeader.set(
+        "x-seen",
+        `${ctx.protocolName} ${ctx.requestMethod} ${ctx.timeoutMs() !== undefined} ${ctx.url}`,
+      );
+      switch (req.jobId) {
+        case "cookies":
+          ctx.responseHeader.append("set-cookie", "a=1");
+          ctx.responseHeader.append("set-cookie", "b=2");
+          ctx.responseHeader.append("x-many", "1");
+          ctx.responseHeader.append("x-many", "2");
+          break;
+        case "latin1":
+          ctx.responseHeader.set("x-latin1", "caf\u00e9");
+          break;
+        case "throw-string":
+          throw "a string";
+        case "throw-null":
+          throw null;
+        case "wrong-type":
+          return create(SubmitResponseSchema, { jobId: "not a job" }) as never;
+      }
       return { jobId: req.jobId, state: JobState.RUNNING, progress: 0.5 };
     },
   });
 const aborted: string[] = [];
+// Our server and connect's listen on different ports.
+const withoutPort = (text: string) => text.replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:PORT");
 // An interceptor that sees each call and adds a header, as the bridge's logging and metrics ones do.
 const seen: string[] = [];
 const interceptors: Interceptor[] = [
   (next) => async (req) => {
-    seen.push(`${req.method.name} ${req.header.get("x-client") ?? ""} ${req.header.get("content-type")}`);
+    const call = JSON.stringify([req.method.name, req.requestMethod, req.url, [...req.header], req.signal.aborted]);
+    seen.push(withoutPort(call));
+    if (req.header.get("x-interceptor") === "before") throw new ConnectError("no", Code.PermissionDenied);
     const res = await next(req);
+    if (req.header.get("x-interceptor") === "after") throw new Error("after");
     res.header.set("x-intercepted", "yes");
     return res;
   },
@@ -77,6 +104,7 @@ const theirs = connectNodeAdapter({
   acceptCompression: [compressionGzip, compressionBrotli],
   jsonOptions: { ignoreUnknownFields: false },
   maxTimeoutMs: maxDeadlineMs,
+  readMaxBytes: 1 << 20,
 });
 
 const servers: (http.Server | http2.Http2Server)[] = [];
@@ -106,7 +134,7 @@ const ignored = new Set(["date", "connection", "keep-alive", "transfer-encoding"
 function kept(headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers))
-    if (!k.startsWith(":") && !ignored.has(k) && v !== undefined) out[k] = String(v);
+    if (!k.startsWith(":") && !ignored.has(k) && v !== undefined) out[k] = withoutPort(String(v));
   return out;
 }
 
@@ -309,6 +337,45 @@ cases.push(
     body: envelope(toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId: "j3" }))),
   },
 );
+
+// Inputs an attacker (or an odd client) sends, in each protocol, to GetJob.
+const jobMessage = (jobId: string) => toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId }));
+const protocols: { name: string; http: "h1" | "h2"; headers: Record<string, string>; body(id: string): Uint8Array }[] = [
+  { name: "gRPC", http: "h2", headers: { "content-type": "application/grpc", te: "trailers" }, body: (id) => envelope(jobMessage(id)) },
+  { name: "gRPC over HTTP/1.1", http: "h1", headers: { "content-type": "application/grpc+proto" }, body: (id) => envelope(jobMessage(id)) },
+  { name: "gRPC-web", http: "h1", headers: { "content-type": "application/grpc-web" }, body: (id) => envelope(jobMessage(id)) },
+  { name: "Connect proto", http: "h1", headers: { "content-type": "application/proto" }, body: jobMessage },
+  { name: "Connect JSON", http: "h2", headers: { "content-type": "application/json" }, body: (id) => Buffer.from(JSON.stringify({ jobId: id })) },
+];
+const probes: { name: string; jobId?: string; headers?: (own: Record<string, string>) => Record<string, string> }[] = [
+  { name: "two set-cookie and two x-many response headers", jobId: "cookies" },
+  { name: "a latin-1 response header", jobId: "latin1" },
+  { name: "a service that throws a string", jobId: "throw-string" },
+  { name: "a service that throws null", jobId: "throw-null" },
+  { name: "a service that returns another message type", jobId: "wrong-type" },
+  { name: "an interceptor that throws before next", headers: () => ({ "x-interceptor": "before" }) },
+  { name: "an interceptor that throws after next", headers: () => ({ "x-interceptor": "after" }) },
+  { name: "upper-case content type", headers: (own) => ({ "content-type": own["content-type"]!.toUpperCase() }) },
+  { name: "a malformed timeout", headers: () => ({ "grpc-timeout": "1x", "connect-timeout-ms": "-1" }) },
+  { name: "a zero timeout", headers: () => ({ "grpc-timeout": "0n", "connect-timeout-ms": "0" }) },
+  { name: "accept-encoding with q-values", headers: () => ({ "grpc-accept-encoding": "br;q=0.5, gzip", "accept-encoding": "gzip;q=1, br" }) },
+  { name: "accept-encoding unknown then br", headers: () => ({ "grpc-accept-encoding": "zstd, br", "accept-encoding": "zstd, br" }) },
+  { name: "accept-encoding identity", headers: () => ({ "grpc-accept-encoding": "identity", "accept-encoding": "identity" }) },
+  { name: "encoding identity", headers: () => ({ "grpc-encoding": "identity", "content-encoding": "identity" }) },
+  { name: "encoding GZIP upper-case", headers: () => ({ "grpc-encoding": "GZIP", "content-encoding": "GZIP" }) },
+  { name: "encoding zstd", headers: () => ({ "grpc-encoding": "zstd" }) },
+  { name: "a query string and odd host", headers: () => ({ host: "LOCALHOST:80" }) },
+  { name: "many headers", headers: () => Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-h${i}`, `v${i}`])) },
+];
+for (const p of protocols)
+  for (const probe of probes)
+    cases.push({
+      name: `${p.name}: ${probe.name}`,
+      http: p.http,
+      path: probe.name.startsWith("a query") ? `${jobPath}?a='b'&c=%zz` : jobPath,
+      headers: { ...p.headers, ...probe.headers?.(p.headers) },
+      body: p.body(probe.jobId ?? "j9"),
+    });
 
 describe("a unary call answered without connect's pipeline is answered as connect answers it", () => {
   for (const c of cases) {
