@@ -23,6 +23,7 @@ import { codeName, type ObserveCall } from "../interceptors/metrics.js";
 import type { Rate } from "../limits/rate-limiter.js";
 import { exposition } from "../metrics/registry.js";
 import { throttledRender } from "../metrics/throttled-render.js";
+import { quoteBounded } from "../wire/violations.js";
 import type { ConnectionFront } from "./connections.js";
 import { deadlineRefusal, maxDeadlineMs } from "./deadline.js";
 import { endDiscardingBody } from "./discard-body.js";
@@ -36,7 +37,7 @@ import {
   writeRpcError,
 } from "./rpc-errors.js";
 import { traceFromHeader } from "./trace-context.js";
-import { createUnaryCall, unaryProtocolOf } from "./unary-call.js";
+import { createUnaryCall, requestUrl, unaryProtocolOf } from "./unary-call.js";
 
 /**
  * Who may read `GET /metrics`: callers with an API key (when the bridge has keys), callers with an
@@ -186,6 +187,15 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
       // HTTP/1.1: the body not read, the connection closes (after a little of it is discarded).
       return plain(res, 404, undefined, isH2 ? undefined : { req, bodyComing: !awaitingContinue.has(res) });
     }
+    // connect-node throws on a request it cannot make a URL of (HTTP/1.0 without Host, "Host: a b").
+    const url = requestUrl(req);
+    if (url === undefined) {
+      const error = new ZeroGError(
+        "invalid_argument",
+        `the request's Host header ${quoteBounded(String(req.headers.host ?? ""))} names no host: send the bridge's host name`,
+      );
+      return refuse(error);
+    }
     const isHealth = handler.service.typeName === Health.typeName;
     if (o.front.draining && !isHealth) {
       const error = new ZeroGError("shutting_down", "the bridge is shutting down and takes no new calls");
@@ -228,7 +238,7 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
     const unaryCall = message && unaryCalls.get(handler.requestPath);
     const unary = unaryCall && unaryProtocolOf(String(req.headers["content-type"] ?? ""));
     if (unaryCall && unary && message && "binary" in message === unary.binary && checked.kind === "body")
-      return unaryCall(req, res, unary.protocol, message, contextValues, checked.dropHeaders);
+      return unaryCall(req, res, unary.protocol, message, contextValues, url);
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
     let uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     if (checked.kind === "body") {

@@ -2,7 +2,7 @@
 // request to the same service gets the same status, headers, body and trailers from both.
 import http from "node:http";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import {
@@ -75,7 +75,13 @@ const withoutPort = (text: string) => text.replace(/127\.0\.0\.1:\d+/g, "127.0.0
 const seen: string[] = [];
 const interceptors: Interceptor[] = [
   (next) => async (req) => {
-    const call = JSON.stringify([req.method.name, req.requestMethod, req.url, [...req.header], req.signal.aborted]);
+    const call = JSON.stringify([
+      req.method.name,
+      req.requestMethod,
+      req.url,
+      [...req.header],
+      req.signal.aborted,
+    ]);
     seen.push(withoutPort(call));
     if (req.header.get("x-interceptor") === "before") throw new ConnectError("no", Code.PermissionDenied);
     const res = await next(req);
@@ -340,14 +346,43 @@ cases.push(
 
 // Inputs an attacker (or an odd client) sends, in each protocol, to GetJob.
 const jobMessage = (jobId: string) => toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId }));
-const protocols: { name: string; http: "h1" | "h2"; headers: Record<string, string>; body(id: string): Uint8Array }[] = [
-  { name: "gRPC", http: "h2", headers: { "content-type": "application/grpc", te: "trailers" }, body: (id) => envelope(jobMessage(id)) },
-  { name: "gRPC over HTTP/1.1", http: "h1", headers: { "content-type": "application/grpc+proto" }, body: (id) => envelope(jobMessage(id)) },
-  { name: "gRPC-web", http: "h1", headers: { "content-type": "application/grpc-web" }, body: (id) => envelope(jobMessage(id)) },
+const protocols: {
+  name: string;
+  http: "h1" | "h2";
+  headers: Record<string, string>;
+  body(id: string): Uint8Array;
+}[] = [
+  {
+    name: "gRPC",
+    http: "h2",
+    headers: { "content-type": "application/grpc", te: "trailers" },
+    body: (id) => envelope(jobMessage(id)),
+  },
+  {
+    name: "gRPC over HTTP/1.1",
+    http: "h1",
+    headers: { "content-type": "application/grpc+proto" },
+    body: (id) => envelope(jobMessage(id)),
+  },
+  {
+    name: "gRPC-web",
+    http: "h1",
+    headers: { "content-type": "application/grpc-web" },
+    body: (id) => envelope(jobMessage(id)),
+  },
   { name: "Connect proto", http: "h1", headers: { "content-type": "application/proto" }, body: jobMessage },
-  { name: "Connect JSON", http: "h2", headers: { "content-type": "application/json" }, body: (id) => Buffer.from(JSON.stringify({ jobId: id })) },
+  {
+    name: "Connect JSON",
+    http: "h2",
+    headers: { "content-type": "application/json" },
+    body: (id) => Buffer.from(JSON.stringify({ jobId: id })),
+  },
 ];
-const probes: { name: string; jobId?: string; headers?: (own: Record<string, string>) => Record<string, string> }[] = [
+const probes: {
+  name: string;
+  jobId?: string;
+  headers?: (own: Record<string, string>) => Record<string, string>;
+}[] = [
   { name: "two set-cookie and two x-many response headers", jobId: "cookies" },
   { name: "a latin-1 response header", jobId: "latin1" },
   { name: "a service that throws a string", jobId: "throw-string" },
@@ -355,17 +390,38 @@ const probes: { name: string; jobId?: string; headers?: (own: Record<string, str
   { name: "a service that returns another message type", jobId: "wrong-type" },
   { name: "an interceptor that throws before next", headers: () => ({ "x-interceptor": "before" }) },
   { name: "an interceptor that throws after next", headers: () => ({ "x-interceptor": "after" }) },
-  { name: "upper-case content type", headers: (own) => ({ "content-type": own["content-type"]!.toUpperCase() }) },
+  {
+    name: "upper-case content type",
+    headers: (own) => ({ "content-type": own["content-type"]!.toUpperCase() }),
+  },
   { name: "a malformed timeout", headers: () => ({ "grpc-timeout": "1x", "connect-timeout-ms": "-1" }) },
   { name: "a zero timeout", headers: () => ({ "grpc-timeout": "0n", "connect-timeout-ms": "0" }) },
-  { name: "accept-encoding with q-values", headers: () => ({ "grpc-accept-encoding": "br;q=0.5, gzip", "accept-encoding": "gzip;q=1, br" }) },
-  { name: "accept-encoding unknown then br", headers: () => ({ "grpc-accept-encoding": "zstd, br", "accept-encoding": "zstd, br" }) },
-  { name: "accept-encoding identity", headers: () => ({ "grpc-accept-encoding": "identity", "accept-encoding": "identity" }) },
-  { name: "encoding identity", headers: () => ({ "grpc-encoding": "identity", "content-encoding": "identity" }) },
-  { name: "encoding GZIP upper-case", headers: () => ({ "grpc-encoding": "GZIP", "content-encoding": "GZIP" }) },
+  {
+    name: "accept-encoding with q-values",
+    headers: () => ({ "grpc-accept-encoding": "br;q=0.5, gzip", "accept-encoding": "gzip;q=1, br" }),
+  },
+  {
+    name: "accept-encoding unknown then br",
+    headers: () => ({ "grpc-accept-encoding": "zstd, br", "accept-encoding": "zstd, br" }),
+  },
+  {
+    name: "accept-encoding identity",
+    headers: () => ({ "grpc-accept-encoding": "identity", "accept-encoding": "identity" }),
+  },
+  {
+    name: "encoding identity",
+    headers: () => ({ "grpc-encoding": "identity", "content-encoding": "identity" }),
+  },
+  {
+    name: "encoding GZIP upper-case",
+    headers: () => ({ "grpc-encoding": "GZIP", "content-encoding": "GZIP" }),
+  },
   { name: "encoding zstd", headers: () => ({ "grpc-encoding": "zstd" }) },
   { name: "a query string and odd host", headers: () => ({ host: "LOCALHOST:80" }) },
-  { name: "many headers", headers: () => Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-h${i}`, `v${i}`])) },
+  {
+    name: "many headers",
+    headers: () => Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-h${i}`, `v${i}`])),
+  },
 ];
 for (const p of protocols)
   for (const probe of probes)
@@ -445,4 +501,33 @@ describe("a unary call answered without connect's pipeline is answered as connec
     );
     expect(next.trailers["grpc-status"]).toBe("0");
   });
+});
+
+describe("a call connect-node cannot make a URL of", () => {
+  // connect-node throws on it (its adapter's request listener: the process's uncaught exception).
+  for (const [name, host] of [
+    ["HTTP/1.0 without a Host header", ""],
+    ["a Host header no URL can hold", "Host: a b\r\n"],
+  ] as const)
+    it(`${name} is refused (INVALID_ARGUMENT), in the fast path as in connect's`, async () => {
+      for (const type of ["application/json", "application/grpc-web"]) {
+        const body = type === "application/json" ? Buffer.from('{"jobId":"j"}') : envelope(jobMessage("j"));
+        const socket = net.connect(ports.ours.h1, "127.0.0.1");
+        socket.end(
+          Buffer.concat([
+            Buffer.from(
+              `POST ${jobPath} HTTP/1.0\r\n${host}content-type: ${type}\r\ncontent-length: ${body.length}\r\n\r\n`,
+            ),
+            body,
+          ]),
+        );
+        const chunks: Buffer[] = [];
+        for await (const chunk of socket) chunks.push(chunk as Buffer);
+        const answer = Buffer.concat(chunks).toString("latin1");
+        if (type === "application/json")
+          expect(answer).toMatch(/^HTTP\/1\.1 400 [\s\S]*"code":"invalid_argument"/);
+        else expect(answer).toMatch(/^HTTP\/1\.1 200 [\s\S]*grpc-status: ?3/);
+        expect(answer).toMatch(/names(%20| )no(%20| )host/);
+      }
+    });
 });

@@ -90,7 +90,7 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
     protocol: RpcProtocol,
     message: UnaryInput,
     contextValues: ContextValues,
-    dropHeaders: readonly string[],
+    url: string,
   ): Promise<void> {
     const binary = "binary" in message;
     const isConnect = protocol === "connect-unary";
@@ -115,9 +115,9 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
       ...(timeout.timeoutMs === undefined ? {} : { timeoutMs: timeout.timeoutMs }),
       shutdownSignal: options.shutdownSignal,
       requestSignal,
-      // createHandlerContext makes the call's Headers of these.
-      requestHeader: requestHeaderPairs(req, dropHeaders),
-      url: requestUrl(req),
+      // createHandlerContext makes the call's Headers of these: the request's own, as connect shows them.
+      requestHeader: requestHeaderPairs(req),
+      url,
       responseHeader: { "content-type": contentType },
       responseTrailer: isConnect ? {} : { "grpc-status": grpcStatusOk },
       contextValues,
@@ -236,18 +236,20 @@ async function grpcAnswer(
   return { status: 200, header: context.responseHeader, body: whole };
 }
 
-function nodeHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
+/** Node headers of `headers`, as connect-node writes them: each Set-Cookie its own line. */
+function nodeHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
   headers.forEach((value, key) => {
-    out[key] = value;
+    const had = out[key];
+    out[key] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
   });
   return out;
 }
 
-function requestHeaderPairs(req: NodeRequest, drop: readonly string[]): [string, string][] {
+function requestHeaderPairs(req: NodeRequest): [string, string][] {
   const pairs: [string, string][] = [];
   for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith(":") || value === undefined || drop.includes(name)) continue;
+    if (name.startsWith(":") || value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
     else pairs.push([name, value]);
   }
@@ -260,10 +262,19 @@ function headerValue(req: NodeRequest, name: string): string | null {
   return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
 }
 
-function requestUrl(req: NodeRequest): string {
+/**
+ * The call's URL, as connect-node makes it (the URL parser lower-cases the host, drops a default port,
+ * escapes the query); undefined when the request names no host, or one no URL can hold.
+ */
+export function requestUrl(req: NodeRequest): string | undefined {
   const encrypted = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted;
   const authority = "authority" in req ? req.authority : req.headers.host;
-  return `${encrypted ? "https" : "http"}://${authority ?? "localhost"}${req.url ?? ""}`;
+  if (!authority) return undefined;
+  try {
+    return new URL(req.url ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Aborted when the client goes away (HTTP/2: its stream closes; HTTP/1.1: its connection), as connect-node's is. */
