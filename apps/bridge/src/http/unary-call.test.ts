@@ -62,6 +62,8 @@ const routes = (router: ConnectRouter) =>
           throw "a string";
         case "throw-null":
           throw null;
+        case "throw-undefined":
+          throw undefined;
         case "wrong-type":
           return create(SubmitResponseSchema, { jobId: "not a job" }) as never;
       }
@@ -380,13 +382,21 @@ const protocols: {
 ];
 const probes: {
   name: string;
-  jobId?: string;
+  jobId?: string | ((json: boolean) => string);
   headers?: (own: Record<string, string>) => Record<string, string>;
 }[] = [
   { name: "two set-cookie and two x-many response headers", jobId: "cookies" },
   { name: "a latin-1 response header", jobId: "latin1" },
   { name: "a service that throws a string", jobId: "throw-string" },
   { name: "a service that throws null", jobId: "throw-null" },
+  { name: "an empty message", jobId: "" },
+  // 1 MiB, the limit both servers have: the binary message, or the JSON body.
+  { name: "a message of exactly the size limit", jobId: (json) => "x".repeat((1 << 20) - (json ? 12 : 4)) },
+  {
+    name: "a big answer, br accepted",
+    jobId: "y".repeat(5000),
+    headers: () => ({ "grpc-accept-encoding": "br", "accept-encoding": "br" }),
+  },
   { name: "a service that returns another message type", jobId: "wrong-type" },
   { name: "an interceptor that throws before next", headers: () => ({ "x-interceptor": "before" }) },
   { name: "an interceptor that throws after next", headers: () => ({ "x-interceptor": "after" }) },
@@ -430,7 +440,9 @@ for (const p of protocols)
       http: p.http,
       path: probe.name.startsWith("a query") ? `${jobPath}?a='b'&c=%zz` : jobPath,
       headers: { ...p.headers, ...probe.headers?.(p.headers) },
-      body: p.body(probe.jobId ?? "j9"),
+      body: p.body(
+        typeof probe.jobId === "function" ? probe.jobId(p.name.includes("JSON")) : (probe.jobId ?? "j9"),
+      ),
     });
 
 describe("a unary call answered without connect's pipeline is answered as connect answers it", () => {
@@ -500,6 +512,35 @@ describe("a unary call answered without connect's pipeline is answered as connec
       envelope(toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobId: "j4" }))),
     );
     expect(next.trailers["grpc-status"]).toBe("0");
+  });
+});
+
+describe("where the fast path answers otherwise, on purpose", () => {
+  it("a service that throws undefined: INTERNAL in gRPC, as connect answers it in Connect (connect's gRPC handler answers OK without a message)", async () => {
+    for (const p of protocols) {
+      const ourAnswer = await (p.http === "h1" ? h1Call : h2Call)(
+        ports.ours[p.http],
+        jobPath,
+        p.headers,
+        p.body("throw-undefined"),
+      );
+      const theirAnswer = await (p.http === "h1" ? h1Call : h2Call)(
+        ports.theirs[p.http],
+        jobPath,
+        p.headers,
+        p.body("throw-undefined"),
+      );
+      if (p.name.startsWith("Connect")) {
+        expect(ourAnswer).toEqual(theirAnswer);
+        expect(ourAnswer.status).toBe(500);
+      } else if (p.name === "gRPC-web") {
+        expect(ourAnswer.body.toString("latin1")).toMatch(/grpc-status: ?13/);
+        expect(theirAnswer.body.toString("latin1")).toMatch(/^\x80[\s\S]*grpc-status: ?0/);
+      } else {
+        expect(ourAnswer.trailers["grpc-status"]).toBe("13");
+        expect(theirAnswer).toMatchObject({ body: Buffer.alloc(0), trailers: { "grpc-status": "0" } });
+      }
+    }
   });
 });
 
