@@ -127,7 +127,9 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
                   createUnaryCall(method, unaryOptions),
                 );
           }
-          return target.service(service, impl as never, options);
+          target.service(service, impl as never, options);
+          // As connect's router returns itself: a chained .service() goes through here too.
+          return receiver;
         };
       },
     }),

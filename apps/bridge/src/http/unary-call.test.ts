@@ -1,5 +1,6 @@
 // Unary calls answered by createUnaryCall against connect's own handlers: for each protocol, the same
 // request to the same service gets the same status, headers, body and trailers from both.
+import { getEventListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
@@ -8,6 +9,8 @@ import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import {
   ComputeService,
   GetJobRequestSchema,
+  Health,
+  HealthCheckRequestSchema,
   JobState,
   RetryInfoSchema,
   SubmitRequestSchema,
@@ -18,13 +21,17 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCallGate } from "../auth/call-gate.js";
+import { createHealthService, HealthState } from "../health.js";
 import { RateLimiter } from "../limits/rate-limiter.js";
 import type { ConnectionFront } from "./connections.js";
 import { maxDeadlineMs } from "./deadline.js";
 import { createRpcHandler } from "./rpc-handler.js";
 
+// NOT_SERVING, with a reason the health service writes in a response header.
+const health = new HealthState();
+health.setProblem("store", "disk full: caf\u00e9\nnext line");
 const routes = (router: ConnectRouter) =>
-  router.service(ComputeService, {
+  router.service(Health, createHealthService(health)).service(ComputeService, {
     submit(req, ctx) {
       ctx.responseHeader.set("x-handler", "submit");
       ctx.responseTrailer.set("x-trailer", "done");
@@ -93,11 +100,12 @@ const interceptors: Interceptor[] = [
   },
 ];
 
+const shutdownSignal = new AbortController().signal;
 const front = { connectionOf: () => undefined, draining: false } as unknown as ConnectionFront;
 const ours = createRpcHandler({
   routes,
   interceptors,
-  shutdownSignal: new AbortController().signal,
+  shutdownSignal,
   front,
   readMaxBytes: 1 << 20,
   requestTimeoutMs: 5000,
@@ -113,6 +121,7 @@ const theirs = connectNodeAdapter({
   jsonOptions: { ignoreUnknownFields: false },
   maxTimeoutMs: maxDeadlineMs,
   readMaxBytes: 1 << 20,
+  shutdownSignal,
 });
 
 const servers: (http.Server | http2.Http2Server)[] = [];
@@ -445,6 +454,21 @@ for (const p of protocols)
       ),
     });
 
+const healthPath = "/grpc.health.v1.Health/Check";
+for (const p of protocols)
+  for (const service of ["", "nope"])
+    cases.push({
+      name: `${p.name}: a health check, not serving${service ? ", an unknown service" : ""}`,
+      http: p.http,
+      path: healthPath,
+      headers: p.headers,
+      body: p.name.includes("JSON")
+        ? Buffer.from(JSON.stringify({ service }))
+        : ((m) => (p.name.startsWith("Connect") ? m : envelope(m)))(
+            toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service })),
+          ),
+    });
+
 describe("a unary call answered without connect's pipeline is answered as connect answers it", () => {
   for (const c of cases) {
     it(c.name, async () => {
@@ -459,6 +483,10 @@ describe("a unary call answered without connect's pipeline is answered as connec
       expect(fromOurs).toEqual(seen);
     });
   }
+
+  it("the calls above left no listener on the shutdown signal", () => {
+    expect(getEventListeners(shutdownSignal, "abort")).toHaveLength(0);
+  });
 
   it("the answers checked above carry what each case is about", async () => {
     const grpc = await h2Call(ports.ours.h2, submitPath, cases[1 - 1]!.headers, cases[0]!.body);
