@@ -11,7 +11,7 @@ import {
   createServiceImplSpec,
   type Interceptor,
 } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
@@ -37,7 +37,7 @@ import {
   writeRpcError,
 } from "./rpc-errors.js";
 import { traceFromHeader } from "./trace-context.js";
-import { createUnaryCall, requestUrl, unaryProtocolOf } from "./unary-call.js";
+import { createUnaryCall, unaryProtocolOf } from "./unary-call.js";
 
 /**
  * Who may read `GET /metrics`: callers with an API key (when the bridge has keys), callers with an
@@ -189,15 +189,6 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
       // HTTP/1.1: the body not read, the connection closes (after a little of it is discarded).
       return plain(res, 404, undefined, isH2 ? undefined : { req, bodyComing: !awaitingContinue.has(res) });
     }
-    // connect-node throws on a request it cannot make a URL of (HTTP/1.0 without Host, "Host: a b").
-    const url = requestUrl(req);
-    if (url === undefined) {
-      const error = new ZeroGError(
-        "invalid_argument",
-        `the request's Host header ${quoteBounded(String(req.headers.host ?? ""))} names no host: send the bridge's host name`,
-      );
-      return refuse(error);
-    }
     const isHealth = handler.service.typeName === Health.typeName;
     if (o.front.draining && !isHealth) {
       const error = new ZeroGError("shutting_down", "the bridge is shutting down and takes no new calls");
@@ -235,14 +226,27 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
       // so the client's other calls on the session go on.
       return refuse(checked.error, { bodyRead: checked.bodyRead });
     }
+    let uReq: UniversalServerRequest;
+    try {
+      uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
+    } catch {
+      // connect-node makes no URL of a request without a host (HTTP/1.0 without Host) or "Host: a b".
+      const host = quoteBounded(String(req.headers.host ?? ""));
+      return refuse(
+        new ZeroGError(
+          "invalid_argument",
+          `the request's Host header ${host} names no host: send the bridge's host name`,
+        ),
+        { bodyRead: checked.kind !== "unread" },
+      );
+    }
     // A checked unary message in a protocol connect takes for it: answered here (see createUnaryCall).
     const message = checked.kind === "body" ? checked.message : undefined;
     const unaryCall = message && unaryCalls.get(handler.requestPath);
     const unary = unaryCall && unaryProtocolOf(String(req.headers["content-type"] ?? ""));
-    if (unaryCall && unary && message && "binary" in message === unary.binary && checked.kind === "body")
-      return unaryCall(req, res, unary.protocol, message, contextValues, url);
+    if (unaryCall && unary && message && "binary" in message === unary.binary)
+      return unaryCall(uReq, res, unary.protocol, message);
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
-    let uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     if (checked.kind === "body") {
       for (const name of checked.dropHeaders) uReq.header.delete(name);
       uReq = { ...uReq, body: checked.body() };
