@@ -446,6 +446,10 @@ const probes: {
     name: "many headers",
     headers: () => Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-h${i}`, `v${i}`])),
   },
+  {
+    name: "encoding gzip, the message plain",
+    headers: () => ({ "grpc-encoding": "gzip", "content-encoding": "gzip" }),
+  },
 ];
 for (const p of protocols)
   for (const probe of probes)
@@ -647,6 +651,30 @@ describe("HTTP edge cases, against connect's handler", () => {
 });
 
 describe("where the fast path answers otherwise, on purpose", () => {
+  // readCheckedBody's refusals, before either handler, are trailers-only answers (writeRpcError);
+  // connect's handler answers headers, then the status in trailers. The same status, but for a
+  // flagged-compressed message with no compression named: INVALID_ARGUMENT, where connect says INTERNAL.
+  it("a gzip bomb, and a message flagged compressed with no compression named, in gRPC and gRPC-web", async () => {
+    const code = (a: Answer) =>
+      a.trailers["grpc-status"] ??
+      a.headers["grpc-status"] ??
+      /grpc-status: ?(\d+)/.exec(a.body.toString("latin1"))?.[1];
+    for (const p of protocols.filter((p) => !p.name.startsWith("Connect"))) {
+      const call = p.http === "h1" ? h1Call : h2Call;
+      const bomb = envelope(gzipSync(Buffer.alloc(2 << 20)), 1);
+      const bombHeaders = { ...p.headers, "grpc-encoding": "gzip" };
+      const ourBomb = await call(ports.ours[p.http], jobPath, bombHeaders, bomb);
+      expect(code(ourBomb)).toBe(code(await call(ports.theirs[p.http], jobPath, bombHeaders, bomb)));
+      expect(code(ourBomb)).toBe(String(Code.ResourceExhausted));
+      const flagged = envelope(gzipSync(jobMessage("j8")), 1);
+      const identity = { ...p.headers, "grpc-encoding": "identity" };
+      expect(code(await call(ports.ours[p.http], jobPath, identity, flagged))).toBe(
+        String(Code.InvalidArgument),
+      );
+      expect(code(await call(ports.theirs[p.http], jobPath, identity, flagged))).toBe(String(Code.Internal));
+    }
+  });
+
   it("a service that throws undefined: INTERNAL in gRPC, as connect answers it in Connect (connect's gRPC handler answers OK without a message)", async () => {
     for (const p of protocols) {
       const ourAnswer = await (p.http === "h1" ? h1Call : h2Call)(
