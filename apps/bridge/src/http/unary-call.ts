@@ -125,8 +125,9 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
       ...(uReq.contextValues ? { contextValues: uReq.contextValues } : {}),
     });
     const acceptHeader = isConnect ? "accept-encoding" : "grpc-accept-encoding";
-    // As connect negotiates it for the body readCheckedBody hands on: a Connect body decompressed (its
-    // Content-Encoding dropped), a gRPC message re-enveloped plain (its grpc-encoding kept).
+    // As connect negotiates it for the body readCheckedBody hands on: a Connect body decompressed (so
+    // no compression requested, though the call still shows its Content-Encoding), a gRPC message
+    // re-enveloped plain (its grpc-encoding kept).
     const requested = isConnect ? null : header("grpc-encoding");
     const compression = compressionNegotiate(
       options.acceptCompression,
