@@ -115,7 +115,8 @@ export async function readCheckedBody(
     return { kind: "error", error, bodyRead: false };
   }
   if (read === "too-large") return tooLarge(undefined, options.readMaxBytes, false);
-  const encoding = String(req.headers[encodingHeader[protocol]] ?? "identity").toLowerCase();
+  // Case matters: connect takes "gzip", not "GZIP".
+  const encoding = String(req.headers[encodingHeader[protocol]] ?? "identity");
   try {
     return await checkBody(read, { protocol, isJson, input, encoding, readMaxBytes: options.readMaxBytes });
   } finally {

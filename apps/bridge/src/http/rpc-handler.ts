@@ -11,7 +11,7 @@ import {
   createServiceImplSpec,
   type Interceptor,
 } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
@@ -23,6 +23,7 @@ import { codeName, type ObserveCall } from "../interceptors/metrics.js";
 import type { Rate } from "../limits/rate-limiter.js";
 import { exposition } from "../metrics/registry.js";
 import { throttledRender } from "../metrics/throttled-render.js";
+import { quoteBounded } from "../wire/violations.js";
 import type { ConnectionFront } from "./connections.js";
 import { deadlineRefusal, maxDeadlineMs } from "./deadline.js";
 import { endDiscardingBody } from "./discard-body.js";
@@ -126,7 +127,9 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
                   createUnaryCall(method, unaryOptions),
                 );
           }
-          return target.service(service, impl as never, options);
+          target.service(service, impl as never, options);
+          // As connect's router returns itself: a chained .service() goes through here too.
+          return receiver;
         };
       },
     }),
@@ -223,14 +226,27 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
       // so the client's other calls on the session go on.
       return refuse(checked.error, { bodyRead: checked.bodyRead });
     }
+    let uReq: UniversalServerRequest;
+    try {
+      uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
+    } catch {
+      // connect-node makes no URL of a request without a host (HTTP/1.0 without Host) or "Host: a b".
+      const host = quoteBounded(String(req.headers.host ?? ""));
+      return refuse(
+        new ZeroGError(
+          "invalid_argument",
+          `the request's Host header ${host} names no host: send the bridge's host name`,
+        ),
+        { bodyRead: checked.kind !== "unread" },
+      );
+    }
     // A checked unary message in a protocol connect takes for it: answered here (see createUnaryCall).
     const message = checked.kind === "body" ? checked.message : undefined;
     const unaryCall = message && unaryCalls.get(handler.requestPath);
     const unary = unaryCall && unaryProtocolOf(String(req.headers["content-type"] ?? ""));
-    if (unaryCall && unary && message && "binary" in message === unary.binary && checked.kind === "body")
-      return unaryCall(req, res, unary.protocol, message, contextValues, checked.dropHeaders);
+    if (unaryCall && unary && message && "binary" in message === unary.binary)
+      return unaryCall(uReq, res, unary.protocol, message);
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
-    let uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     if (checked.kind === "body") {
       for (const name of checked.dropHeaders) uReq.header.delete(name);
       uReq = { ...uReq, body: checked.body() };

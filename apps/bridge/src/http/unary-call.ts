@@ -4,7 +4,6 @@ import { fromJson } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
-  type ContextValues,
   createHandlerContext,
   type Interceptor,
   type MethodImplSpec,
@@ -15,6 +14,7 @@ import {
   createMethodSerializationLookup,
   encodeEnvelope,
   invokeUnaryImplementation,
+  type UniversalServerRequest,
 } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
@@ -34,7 +34,7 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
-import type { NodeRequest, NodeResponse, RpcProtocol } from "./rpc-errors.js";
+import type { NodeResponse, RpcProtocol } from "./rpc-errors.js";
 
 /** A unary call's request message as read and checked: protobuf bytes, or the JSON value of a Connect call. */
 export type UnaryInput = { binary: Uint8Array } | { json: JsonValue };
@@ -83,18 +83,23 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
     { readMaxBytes: Number.MAX_SAFE_INTEGER, writeMaxBytes: Number.MAX_SAFE_INTEGER },
   );
   const input: DescMessage = spec.method.input;
+  const parseJson = (json: JsonValue) => {
+    try {
+      return fromJson(input, json, { ignoreUnknownFields: false });
+    } catch (e) {
+      throw ConnectError.from(e, Code.InvalidArgument);
+    }
+  };
 
   return async function serve(
-    req: NodeRequest,
+    uReq: UniversalServerRequest,
     res: NodeResponse,
     protocol: RpcProtocol,
     message: UnaryInput,
-    contextValues: ContextValues,
-    dropHeaders: readonly string[],
   ): Promise<void> {
     const binary = "binary" in message;
     const isConnect = protocol === "connect-unary";
-    const header = (name: string) => headerValue(req, name);
+    const header = (name: string) => uReq.header.get(name);
     const timeout = isConnect
       ? parseConnectTimeout(header("connect-timeout-ms"), options.maxTimeoutMs)
       : parseGrpcTimeout(header("grpc-timeout"), options.maxTimeoutMs);
@@ -105,8 +110,6 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
       : protocol === "grpc"
         ? "application/grpc+proto"
         : "application/grpc-web+proto";
-    let answered = false;
-    const requestSignal = requestAbortSignal(req, res, () => answered);
     const context = createHandlerContext({
       ...spec,
       service: spec.method.parent,
@@ -114,17 +117,17 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
       protocolName: isConnect ? "connect" : protocol,
       ...(timeout.timeoutMs === undefined ? {} : { timeoutMs: timeout.timeoutMs }),
       shutdownSignal: options.shutdownSignal,
-      requestSignal,
-      // createHandlerContext makes the call's Headers of these.
-      requestHeader: requestHeaderPairs(req, dropHeaders),
-      url: requestUrl(req),
+      requestSignal: uReq.signal,
+      requestHeader: uReq.header,
+      url: uReq.url,
       responseHeader: { "content-type": contentType },
       responseTrailer: isConnect ? {} : { "grpc-status": grpcStatusOk },
-      contextValues,
+      ...(uReq.contextValues ? { contextValues: uReq.contextValues } : {}),
     });
     const acceptHeader = isConnect ? "accept-encoding" : "grpc-accept-encoding";
-    // As connect negotiates it for the body readCheckedBody hands on: a Connect body decompressed (its
-    // Content-Encoding dropped), a gRPC message re-enveloped plain (its grpc-encoding kept).
+    // As connect negotiates it for the body readCheckedBody hands on: a Connect body decompressed (so
+    // no compression requested, though the call still shows its Content-Encoding), a gRPC message
+    // re-enveloped plain (its grpc-encoding kept).
     const requested = isConnect ? null : header("grpc-encoding");
     const compression = compressionNegotiate(
       options.acceptCompression,
@@ -135,9 +138,7 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
     const run = async (): Promise<Uint8Array> => {
       if (compression.error) throw compression.error;
       if (timeout.error) throw timeout.error;
-      const request = binary
-        ? serialization.getI(true).parse(message.binary)
-        : fromJson(input, message.json, { ignoreUnknownFields: false });
+      const request = binary ? serialization.getI(true).parse(message.binary) : parseJson(message.json);
       const output = await invokeUnaryImplementation(spec, context, request, options.interceptors);
       return serialization.getO(binary).serialize(output);
     };
@@ -150,12 +151,13 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
           options.compressMinBytes,
           protocol === "grpc-web",
         );
-    if (requestSignal.aborted) return;
+    // The client went away: nothing to write.
+    if (uReq.signal.aborted) return;
     const h = res as http.ServerResponse;
-    if (options.closeConnection() && !("stream" in req)) answer.header.set("connection", "close");
+    if (options.closeConnection() && uReq.httpVersion.startsWith("1."))
+      answer.header.set("connection", "close");
     h.writeHead(answer.status, nodeHeaders(answer.header));
     if (answer.trailer) h.addTrailers(nodeHeaders(answer.trailer));
-    answered = true;
     h.end(answer.body);
   };
 }
@@ -236,47 +238,12 @@ async function grpcAnswer(
   return { status: 200, header: context.responseHeader, body: whole };
 }
 
-function nodeHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
+/** Node headers of `headers`, as connect-node writes them: each Set-Cookie its own line. */
+function nodeHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
   headers.forEach((value, key) => {
-    out[key] = value;
+    const had = out[key];
+    out[key] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
   });
   return out;
-}
-
-function requestHeaderPairs(req: NodeRequest, drop: readonly string[]): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith(":") || value === undefined || drop.includes(name)) continue;
-    if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
-    else pairs.push([name, value]);
-  }
-  return pairs;
-}
-
-/** A request header's value as `Headers.get` gives it (repeated ones joined), or null. */
-function headerValue(req: NodeRequest, name: string): string | null {
-  const value = req.headers[name];
-  return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-}
-
-function requestUrl(req: NodeRequest): string {
-  const encrypted = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted;
-  const authority = "authority" in req ? req.authority : req.headers.host;
-  return `${encrypted ? "https" : "http"}://${authority ?? "localhost"}${req.url ?? ""}`;
-}
-
-/** Aborted when the client goes away (HTTP/2: its stream closes; HTTP/1.1: its connection), as connect-node's is. */
-function requestAbortSignal(req: NodeRequest, res: NodeResponse, answered: () => boolean): AbortSignal {
-  const controller = new AbortController();
-  // Closing after the answer was written is the normal end of a call, not an abort.
-  const gone = () => {
-    if (!answered()) controller.abort(new ConnectError("the client went away", Code.Canceled));
-  };
-  if ("stream" in req) req.once("close", gone);
-  else {
-    req.once("error", gone);
-    (res as http.ServerResponse).once("close", gone);
-  }
-  return controller.signal;
 }
