@@ -72,8 +72,9 @@ export function unaryProtocolOf(contentType: string): { protocol: RpcProtocol; b
  * as connect's handlers do, without their streaming pipeline: the message is decoded once, the
  * interceptors and the implementation run through connect's `invokeUnaryImplementation`, and the answer
  * is written in one piece. On the bridge's hot calls (Submit, GetResult) connect's pipeline of async
- * iterables made about a quarter of the allocations of a job (BENCHMARKS.md). The differential test
- * (unary-call.test.ts) holds the answers to connect's, header for header and byte for byte.
+ * iterables made about a quarter of the allocations of a job (510 → 387 kB measured) and 0.6 of its 3.6 ms
+ * of CPU. The differential test (unary-call.test.ts) holds the answers to connect's, header for header
+ * and byte for byte.
  */
 export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
   const serialization = createMethodSerializationLookup(
