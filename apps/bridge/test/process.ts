@@ -114,13 +114,18 @@ export async function spawnBridge(
   void exited.then((e) => {
     exit = e;
   });
+  // A bridge that does not come up (or stay up) while this waits for it is killed, not left running.
+  const killOnFailure = (err: unknown): never => {
+    if (!exit) child.kill("SIGKILL");
+    throw err;
+  };
   await waitFor(
     () => {
       if (exit) throw new BridgeExitedError(exit.code, stderr);
       return /serving ComputeService on [^\s]+:(\d+)/.exec(stdout);
     },
     { timeoutMs: 60_000, what: "the bridge to listen" },
-  );
+  ).catch(killOnFailure);
   const port = Number(/serving ComputeService on [^\s]+:(\d+)/.exec(stdout)![1]);
   const baseUrl = params.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   const sessions: Http2SessionManager[] = [];
@@ -151,7 +156,10 @@ export async function spawnBridge(
         (await health.check({ service: "" }, { timeoutMs: 2000 }).catch(() => undefined))?.status ===
         HealthCheckResponse_ServingStatus.SERVING,
       { timeoutMs: 30_000, what: "health SERVING" },
-    );
+    ).catch((err: unknown) => {
+      for (const s of sessions) s.abort();
+      return killOnFailure(err);
+    });
   }
   return bridge;
 }
