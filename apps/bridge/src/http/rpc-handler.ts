@@ -209,7 +209,8 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
     // Admitted: the client may send its body now.
     if (awaitingContinue.delete(res)) res.writeContinue();
 
-    const protocol = rpcProtocol(String(req.headers["content-type"] ?? ""));
+    const contentType = String(req.headers["content-type"] ?? "");
+    const protocol = rpcProtocol(contentType);
     // Unary and server-streaming calls send one message, read whole here; a client stream goes to connect.
     const oneMessage =
       handler.method.methodKind === "unary" || handler.method.methodKind === "server_streaming";
@@ -243,7 +244,7 @@ export function createRpcHandler(o: RpcHandlerOptions): RpcHandler {
     // A checked unary message in a protocol connect takes for it: answered here (see createUnaryCall).
     const message = checked.kind === "body" ? checked.message : undefined;
     const unaryCall = message && unaryCalls.get(handler.requestPath);
-    const unary = unaryCall && unaryProtocolOf(String(req.headers["content-type"] ?? ""));
+    const unary = unaryCall && unaryProtocolOf(contentType);
     if (unaryCall && unary && message && "binary" in message === unary.binary)
       return unaryCall(uReq, res, unary.protocol, message);
     if (checked.kind === "unread" && !isH2) res.setHeader("connection", "close");
