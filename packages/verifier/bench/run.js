@@ -24,16 +24,27 @@ import {
   verifyProof,
   verifyQuote,
 } from "../dist/index.js";
-import { nobleRecovery, secp256k1Recovery, useSecp256k1Recovery } from "../dist/internal/secp256k1.js";
+import {
+  loadWasmLibsecp256k1,
+  nobleRecovery,
+  secp256k1Recovery,
+  useSecp256k1Recovery,
+} from "../dist/internal/secp256k1.js";
 import { recoversTo } from "../dist/verify-response-signature.js";
 
 const require = createRequire(import.meta.url);
 const dcap = require("@phala/dcap-qvl");
 const dcapVersion = require("@phala/dcap-qvl/package.json").version;
-if (secp256k1Recovery().name !== "libsecp256k1") throw new Error("libsecp256k1 did not load");
-const libsecp256k1Version = JSON.parse(
-  readFileSync(new URL("../../package.json", pathToFileURL(require.resolve("tiny-secp256k1"))), "utf8"),
-).version;
+if (secp256k1Recovery().name !== "libsecp256k1 (native)")
+  throw new Error("libsecp256k1's addon did not load");
+const wasmRecovery = loadWasmLibsecp256k1(require);
+if (wasmRecovery instanceof Error) throw wasmRecovery;
+const libsecp256k1Versions = {
+  wasm: JSON.parse(
+    readFileSync(new URL("../../package.json", pathToFileURL(require.resolve("tiny-secp256k1"))), "utf8"),
+  ).version,
+  native: require("secp256k1/package.json").version,
+};
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -130,9 +141,9 @@ const withEmbeddedCollateral = ({ output, proof }) => ({
   output,
   proof: { ...proof, tee: { ...proof.tee, collateral: embedded } },
 });
-/** `fn` (sync, or async to its end) with signatures recovered by @noble/curves, as in browsers. */
-function withNoble(fn) {
-  const restore = useSecp256k1Recovery(nobleRecovery);
+/** `fn` (sync, or async to its end) with signatures recovered by `recovery`. */
+function using(recovery, fn) {
+  const restore = useSecp256k1Recovery(recovery);
   let out;
   try {
     out = fn();
@@ -144,6 +155,8 @@ function withNoble(fn) {
   restore();
   return out;
 }
+/** `fn` with signatures recovered by @noble/curves, as in browsers. */
+const withNoble = (fn) => using(nobleRecovery, fn);
 // With @noble/curves, a warm cache knows the enclave's key (its multiples precomputed) from its first signature on.
 const nobleCache = createVerificationCache();
 await withNoble(() =>
@@ -191,9 +204,14 @@ const cases = {
     const { text, signature } = signatureOf();
     if (!recoversTo(text, signature, knownSigner)) throw new Error("known signer");
   },
-  signatureLibsecp256k1: () => {
+  signatureWasm: () =>
+    using(wasmRecovery, () => {
+      const { text, signature } = signatureOf();
+      if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("WASM");
+    }),
+  signatureNative: () => {
     const { text, signature } = signatureOf();
-    if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("libsecp256k1");
+    if (recoverPersonalSigner(text, signature)?.address !== enclave.address) throw new Error("native");
   },
   proofCached: async () => {
     if (!(await verifyProof(result(), { now: NOW, collateral: att.collateral, policy, cache: warmCache })).ok)
@@ -349,9 +367,14 @@ const lines = [
         perSec("signatureKnownSigner"),
       ],
       [
-        `libsecp256k1 WASM recovery (tiny-secp256k1 ${libsecp256k1Version}: \`recoverPersonalSigner\` in Node)`,
-        ms.signatureLibsecp256k1.toFixed(3),
-        perSec("signatureLibsecp256k1"),
+        `libsecp256k1 WASM recovery (tiny-secp256k1 ${libsecp256k1Versions.wasm}: Node without the addon)`,
+        ms.signatureWasm.toFixed(3),
+        perSec("signatureWasm"),
+      ],
+      [
+        `libsecp256k1 native recovery (secp256k1 ${libsecp256k1Versions.native} addon: \`recoverPersonalSigner\` in Node)`,
+        ms.signatureNative.toFixed(3),
+        perSec("signatureNative"),
       ],
     ],
   ),
@@ -396,11 +419,11 @@ const lines = [
   "  all validity windows), the event-log replay and the NRAS signature check. Each call still hashes its inputs,",
   "  validates the policy, re-evaluates every time window at `now` and the whole policy, checks the enclave signature",
   "  of this result (see below), the body hashes, the output, the signed time and the GPU nonce binding.",
-  "- Signatures: Node recovers with libsecp256k1 (WASM), so the `verifyProof` rows use it; browsers (and a Node without",
-  "  WASM) use @noble/curves, with the known-signer check when cached. Each @noble/curves check also leaves ~350 KB of",
-  "  garbage; libsecp256k1 almost none. Loading it costs ~15–20 MB of RSS in a bare Node 20 process; preloaded into the",
-  "  bridge (4 alternating runs of its memory bench) it did not show above the noise. The differential test",
-  "  (`test/signature-differential.test.ts`) holds both libraries, cached or not, to one answer.",
+  "- Signatures: Node recovers with libsecp256k1's addon (the optional `secp256k1` package), so the `verifyProof` rows",
+  "  use it; a Node that cannot load the addon uses libsecp256k1's WASM build, and browsers (and a Node with neither)",
+  "  @noble/curves, with the known-signer check when cached. Each @noble/curves check also leaves ~350 KB of garbage;",
+  "  libsecp256k1 almost none. Loading the WASM build costs ~10 MB of RSS in a bare Node 20 process, the addon ~2.5 MB.",
+  "  The differential test (`test/signature-differential.test.ts`) holds the three, cached or not, to one answer.",
   "- The hostile quote is refused by its length before any parsing; the slowest generated input is wall time (one",
   "  input, no median), so it includes whatever else the machine was doing.",
   `- Load average during the run: ${os

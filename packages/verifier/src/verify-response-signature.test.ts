@@ -27,7 +27,7 @@ describe("verifyResponseSignature", () => {
     expect(r).toMatchObject({ ok: true, signer: key.address, pubkey: key.publicKey });
   });
   it("recovers with libsecp256k1 in Node, and keeps no precomputed keys then", () => {
-    expect(secp256k1Recovery().name).toBe("libsecp256k1");
+    expect(secp256k1Recovery().name).toBe("libsecp256k1 (native)");
     const cache = createVerificationCache();
     expect(verifyResponseSignature({ ...ok, cache })).toMatchObject({ ok: true, pubkey: key.publicKey });
     expect(cache.get("knownSigner", key.address)).toBeUndefined();

@@ -157,7 +157,7 @@ function recoverCached(
   const hit = cache.get("signer", key);
   if (hit) return hit;
   let rec: { address: string; pubkey: string } | undefined;
-  if (secp256k1Recovery().name === "libsecp256k1") {
+  if (secp256k1Recovery().name !== "@noble/curves") {
     // Recovery with libsecp256k1 is faster than the known-key check with @noble/curves: nothing to precompute.
     rec = recoverPersonalSigner(text, signature);
     if (rec) cache.set("signer", key, rec);

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { createEnclaveKey } from "@chaoschain/zerog-tee-sim";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -6,6 +7,7 @@ import * as libsecp256k1 from "tiny-secp256k1";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../src/errors/input.js";
 import {
+  loadWasmLibsecp256k1,
   nobleRecovery,
   type Secp256k1Recovery,
   secp256k1Recovery,
@@ -18,9 +20,10 @@ import {
   verifyResponseSignature,
 } from "../src/verify-response-signature.js";
 
-// The enclave signature check, every way it runs, on every input: with libsecp256k1 (Node's default) and with
-// @noble/curves (browsers, and Node's fallback), each without a cache and with a warm one (for @noble/curves that
-// is the known-signer shortcut, `recoversTo`), against an oracle: libsecp256k1 called directly behind the rules
+// The enclave signature check, every way it runs, on every input: with libsecp256k1's native addon (Node's
+// default), its WASM build (Node's fallback) and @noble/curves (browsers, and Node's last resort), each without a
+// cache and with a warm one (for @noble/curves that is the known-signer shortcut, `recoversTo`), against an
+// oracle: libsecp256k1's WASM build called directly behind the rules
 // the verifier states (65 bytes r‖s‖v, v in {0, 1, 27, 28}, 0 < r < n, 0 < s ≤ n/2, recovery with the recovery
 // id v names, the recovered address compared with the expected one).
 
@@ -75,6 +78,7 @@ function using<T>(recovery: Secp256k1Recovery, fn: () => T): T {
   }
 }
 const libsecp256k1Recovery = secp256k1Recovery();
+const wasmRecovery = loadWasmLibsecp256k1(createRequire(import.meta.url)) as Secp256k1Recovery;
 
 /** A cache that already checked a signature of the enclave (with @noble/curves: its key precomputed). */
 function warmCache() {
@@ -93,12 +97,15 @@ function warmCache() {
 }
 const nobleCache = using(nobleRecovery, warmCache);
 const libCache = warmCache();
+const wasmCache = using(wasmRecovery, warmCache);
 
-/** The four ways the verifier checks a signature. */
+/** The six ways the verifier checks a signature. */
 function answers(p: Parameters<typeof verifyResponseSignature>[0]) {
   return {
     libsecp256k1: answer(p),
     libsecp256k1Cached: answer({ ...p, cache: libCache }),
+    wasm: using(wasmRecovery, () => answer(p)),
+    wasmCached: using(wasmRecovery, () => answer({ ...p, cache: wasmCache })),
     noble: using(nobleRecovery, () => answer(p)),
     nobleKnownSigner: using(nobleRecovery, () => answer({ ...p, cache: nobleCache })),
   };
@@ -167,9 +174,10 @@ const exchange = fc
     };
   });
 
-describe("enclave signature check: noble recovery, known-signer shortcut and libsecp256k1 agree", () => {
+describe("enclave signature check: libsecp256k1 native and WASM, noble recovery and the known-signer shortcut agree", () => {
   it("Node uses libsecp256k1, and a warm @noble/curves cache knows the enclave's key", () => {
-    expect(libsecp256k1Recovery.name).toBe("libsecp256k1");
+    expect(libsecp256k1Recovery.name).toBe("libsecp256k1 (native)");
+    expect(wasmRecovery.name).toBe("libsecp256k1 (WASM)");
     expect(nobleCache.get("knownSigner", enclave.address)).toBeDefined();
   });
 
@@ -193,6 +201,8 @@ describe("enclave signature check: noble recovery, known-signer shortcut and lib
             expected,
             libsecp256k1: want,
             libsecp256k1Cached: want,
+            wasm: want,
+            wasmCached: want,
             noble: want,
             nobleKnownSigner: want,
           });
@@ -212,6 +222,7 @@ describe("enclave signature check: noble recovery, known-signer shortcut and lib
         const r = verifyResponseSignature(p);
         const noble = using(nobleRecovery, () => verifyResponseSignature({ ...p, cache: nobleCache }));
         expect(noble).toEqual(r);
+        expect(using(wasmRecovery, () => verifyResponseSignature(p))).toEqual(r);
         if (r.ok || r.reason !== "signature_mismatch") return;
         const v = bytes[64] as number;
         const lib = libsecp256k1.recover(
@@ -235,7 +246,7 @@ describe("enclave signature check: noble recovery, known-signer shortcut and lib
       const signature = `${sig.slice(0, -2)}${flipped.toString(16).padStart(2, "0")}`;
       const p = { ...e, signedText, signature, expectedAddress: enclave.address };
       expect(oracle(signedText, signature, enclave.address)).toBe("signature_mismatch");
-      expect(Object.values(answers(p))).toEqual(Array(4).fill("signature_mismatch"));
+      expect(Object.values(answers(p))).toEqual(Array(6).fill("signature_mismatch"));
     }
   });
 });
