@@ -11,6 +11,7 @@ import {
   GetJobRequestSchema,
   Health,
   HealthCheckRequestSchema,
+  JobSchema,
   JobState,
   RetryInfoSchema,
   SubmitRequestSchema,
@@ -23,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCallGate } from "../auth/call-gate.js";
 import { createHealthService, HealthState } from "../health.js";
 import { RateLimiter } from "../limits/rate-limiter.js";
+import { rememberEncoding } from "../wire/known-encodings.js";
 import type { ConnectionFront } from "./connections.js";
 import { maxDeadlineMs } from "./deadline.js";
 import { createRpcHandler } from "./rpc-handler.js";
@@ -74,10 +76,24 @@ const routes = (router: ConnectRouter) =>
           throw undefined;
         case "wrong-type":
           return create(SubmitResponseSchema, { jobId: "not a job" }) as never;
+        case "wrong-type-remembered":
+          return rememberEncoding(create(SubmitResponseSchema, { jobId: "not a job" }), remembered) as never;
+        case "remembered":
+          return rememberEncoding(
+            create(JobSchema, { jobId: "remembered", progress: 0.5, message: rememberedMessage }),
+            remembered,
+          );
       }
       return { jobId: req.jobId, state: JobState.RUNNING, progress: 0.5 };
     },
   });
+// The encoding remembered for the job "remembered": its fields in reverse order, so not connect's; big
+// enough to be compressed.
+const rememberedMessage = "m".repeat(3000);
+const remembered = Buffer.concat([
+  toBinary(JobSchema, create(JobSchema, { progress: 0.5, message: rememberedMessage })),
+  toBinary(JobSchema, create(JobSchema, { jobId: "remembered" })),
+]);
 const aborted: string[] = [];
 let started: (() => void) | undefined;
 // Our server and connect's listen on different ports.
@@ -412,6 +428,10 @@ const probes: {
     headers: () => ({ "grpc-accept-encoding": "br", "accept-encoding": "br" }),
   },
   { name: "a service that returns another message type", jobId: "wrong-type" },
+  {
+    name: "a service that returns another message type, its encoding remembered",
+    jobId: "wrong-type-remembered",
+  },
   { name: "an interceptor that throws before next", headers: () => ({ "x-interceptor": "before" }) },
   { name: "an interceptor that throws after next", headers: () => ({ "x-interceptor": "after" }) },
   {
@@ -698,6 +718,38 @@ describe("where the fast path answers otherwise, on purpose", () => {
       } else {
         expect(ourAnswer.trailers["grpc-status"]).toBe("13");
         expect(theirAnswer).toMatchObject({ body: Buffer.alloc(0), trailers: { "grpc-status": "0" } });
+      }
+    }
+  });
+});
+
+describe("a message whose encoding the bridge remembers (wire/known-encodings.ts)", () => {
+  it("is answered with those bytes in the binary protocols, compressed or not, and encoded as connect does in JSON", async () => {
+    for (const p of protocols) {
+      const call = p.http === "h1" ? h1Call : h2Call;
+      for (const accept of [{}, { "grpc-accept-encoding": "gzip", "accept-encoding": "gzip" }]) {
+        const headers = { ...p.headers, ...accept };
+        const ourAnswer = await call(ports.ours[p.http], jobPath, headers, p.body("remembered"));
+        const theirAnswer = await call(ports.theirs[p.http], jobPath, headers, p.body("remembered"));
+        expect(ourAnswer.status).toBe(200);
+        if (p.name === "Connect JSON") {
+          expect(ourAnswer).toEqual(theirAnswer);
+          continue;
+        }
+        const message = (a: Answer) => {
+          if (p.name.startsWith("Connect"))
+            return a.headers["content-encoding"] === "gzip" ? gunzipSync(a.body) : a.body;
+          const length = a.body.readUInt32BE(1);
+          const bytes = a.body.subarray(5, 5 + length);
+          return a.body[0] === 1 ? gunzipSync(bytes) : bytes;
+        };
+        expect(message(ourAnswer)).toEqual(remembered);
+        const compressed = ourAnswer.headers["content-encoding"] === "gzip" || ourAnswer.body[0] === 1;
+        expect(compressed).toBe("accept-encoding" in accept);
+        expect(message(theirAnswer)).not.toEqual(remembered);
+        expect(fromBinary(JobSchema, message(ourAnswer))).toEqual(
+          fromBinary(JobSchema, message(theirAnswer)),
+        );
       }
     }
   });

@@ -34,6 +34,7 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
+import { knownEncoding } from "../wire/known-encodings.js";
 import type { NodeResponse, RpcProtocol } from "./rpc-errors.js";
 
 /** A unary call's request message as read and checked: protobuf bytes, or the JSON value of a Connect call. */
@@ -141,7 +142,8 @@ export function createUnaryCall(spec: UnarySpec, options: UnaryCallOptions) {
       if (timeout.error) throw timeout.error;
       const request = binary ? serialization.getI(true).parse(message.binary) : parseJson(message.json);
       const output = await invokeUnaryImplementation(spec, context, request, options.interceptors);
-      return serialization.getO(binary).serialize(output);
+      const known = binary && output.$typeName === spec.method.output.typeName && knownEncoding(output);
+      return known || serialization.getO(binary).serialize(output);
     };
     const answer = isConnect
       ? await connectAnswer(context, run, compression.response, options.compressMinBytes)

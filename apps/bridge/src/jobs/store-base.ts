@@ -1,5 +1,6 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type ComputeResult, type ComputeTask, type Job, JobState } from "@chaoschain/zerog-core";
+import { rememberEncoding } from "../wire/known-encodings.js";
 import { type JobRow, toClaimed, toRecord } from "./job-sql.js";
 import type {
   ClaimedJob,
@@ -11,7 +12,7 @@ import type {
   Submitter,
 } from "./job-store.js";
 import type { StorageError } from "./storage-error.js";
-import { AttestationCache, readResult, type StoredResult } from "./stored-results.js";
+import { AttestationCache, encodingOf, readResult, type StoredResult } from "./stored-results.js";
 
 /** A Submit waiting for the next group commit of inserts. */
 export interface PendingInsert {
@@ -70,10 +71,13 @@ export abstract class StoreBase {
     return record;
   }
 
-  /** Reports a job's success, stored as `stored`; its attestation is kept decoded for the reads to come. */
+  /**
+   * Reports a job's success, stored as `stored`, with its result (for the callers waiting for it, encoded
+   * as stored); its attestation is kept decoded for the reads to come.
+   */
   protected succeeded(row: JobRow, result: ComputeResult, stored: StoredResult): void {
-    if (stored.attestation) this.attestations.set(stored.attestation.hash, stored.attestation.fields);
-    this.changedRow(row, result);
+    if (stored.attestation) this.attestations.set(stored.attestation.hash, stored.attestation);
+    this.changedRow(row, rememberEncoding(result, encodingOf(stored)));
   }
 
   /**

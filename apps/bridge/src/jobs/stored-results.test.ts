@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ComputeResultSchema, TeeEvidenceSchema } from "@chaoschain/zerog-core";
 import { describe, expect, it } from "vitest";
 import { attestedResult, providerEvidence } from "../../test/stores.js";
-import { AttestationCache, readResult, storedResult } from "./stored-results.js";
+import { knownEncoding } from "../wire/known-encodings.js";
+import { AttestationCache, encodingOf, readResult, storedResult } from "./stored-results.js";
 
 const bytes = (result: Parameters<typeof toBinary<typeof ComputeResultSchema>>[1]) =>
   Buffer.from(toBinary(ComputeResultSchema, result));
@@ -16,7 +17,7 @@ describe("storedResult / readResult", () => {
     expect(createHash("sha256").update(evidence).digest()).toEqual(hash);
     expect(evidence.length).toBeGreaterThan(30_000);
     expect(stored.result.length).toBeLessThan(1000);
-    expect(bytes(readResult(stored.result, fields))).toEqual(bytes(result));
+    expect(bytes(readResult(stored.result, { fields, evidence }))).toEqual(bytes(result));
     expect(bytes(readResult(stored.result, new AttestationCache().decode(hash, evidence)))).toEqual(
       bytes(result),
     );
@@ -38,7 +39,7 @@ describe("storedResult / readResult", () => {
     const otherQuote = attestedResult("job_2", { ...evidence, quote: Buffer.from("another quote") });
     const stored = storedResult(otherQuote);
     expect(stored.attestation!.hash).not.toEqual(first.hash);
-    expect(bytes(readResult(stored.result, stored.attestation!.fields))).toEqual(bytes(otherQuote));
+    expect(bytes(readResult(stored.result, stored.attestation))).toEqual(bytes(otherQuote));
   });
 
   it("keeps presence: an empty TEE evidence, a quote alone; a proof without attestation is stored whole", () => {
@@ -50,8 +51,38 @@ describe("storedResult / readResult", () => {
       const result = create(ComputeResultSchema, { jobId: "job_1", output: "42", proof });
       const stored = storedResult(result);
       expect(stored.attestation === undefined).toBe(proof.method !== undefined);
-      expect(bytes(readResult(stored.result, stored.attestation?.fields))).toEqual(bytes(result));
+      expect(bytes(readResult(stored.result, stored.attestation))).toEqual(bytes(result));
     }
+  });
+});
+
+describe("the encoding of a stored result", () => {
+  const results = [
+    attestedResult("job_1", providerEvidence("provider-a")),
+    create(ComputeResultSchema, { jobId: "job_2", output: "42", proof: { method: "tee-ml" } }),
+    create(ComputeResultSchema, { jobId: "job_3", output: "no proof" }),
+  ];
+
+  it("is remembered for each result read, and is that result: the stored bytes, then the attestation as a second proof", () => {
+    for (const result of results) {
+      const stored = storedResult(result);
+      const read = readResult(stored.result, stored.attestation);
+      const encoding = knownEncoding(read)!;
+      expect(encoding).toBeDefined();
+      expect(equals(ComputeResultSchema, fromBinary(ComputeResultSchema, encoding), result)).toBe(true);
+      expect(bytes(fromBinary(ComputeResultSchema, encoding))).toEqual(bytes(result));
+      expect(encoding.length - stored.result.length).toBe(
+        stored.attestation ? 1 + 3 + stored.attestation.evidence.length : 0, // tag, length (3 bytes), evidence
+      );
+      expect(encodingOf(stored)).toEqual(encoding);
+    }
+  });
+
+  it("is the same whether the attestation came from the writer or was decoded from the store", () => {
+    const stored = storedResult(results[0]!);
+    const { hash, evidence } = stored.attestation!;
+    const decoded = readResult(stored.result, new AttestationCache().decode(hash, evidence));
+    expect(knownEncoding(decoded)).toEqual(knownEncoding(readResult(stored.result, stored.attestation)));
   });
 });
 
@@ -70,7 +101,7 @@ describe("AttestationCache", () => {
     cache.decode(c.hash, c.evidence);
     expect(cache.size).toBe(2);
     expect(cache.get(b.hash)).toBeUndefined();
-    expect(cache.get(a.hash)?.tee?.eventLog).toContain("a event log");
+    expect(cache.get(a.hash)?.fields.tee?.eventLog).toContain("a event log");
     expect(cache.get(c.hash)).toBeDefined();
   });
 

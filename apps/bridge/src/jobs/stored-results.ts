@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import { create, fromBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   type ComputeProof,
   ComputeProofSchema,
   type ComputeResult,
   ComputeResultSchema,
 } from "@chaoschain/zerog-core";
+import { rememberEncoding } from "../wire/known-encodings.js";
 import { encoded } from "./job-sql.js";
 
 // A result's proof carries its provider's attestation (quote, TEE evidence with Intel collateral and event
@@ -16,10 +18,16 @@ import { encoded } from "./job-sql.js";
 /** The fields of a proof that come from the provider's attestation. */
 export type Attestation = Pick<ComputeProof, "attestation" | "tee" | "gpu">;
 
+/** An attestation as a proof carries it (`fields`), and encoded (`evidence`: a ComputeProof of those fields). */
+export interface KeptAttestation {
+  fields: Attestation;
+  evidence: Uint8Array;
+}
+
 /** A result as stored: its bytes without the attestation, and the attestation with its hash. */
 export interface StoredResult {
   result: Buffer;
-  attestation: { hash: Buffer; evidence: Buffer; fields: Attestation } | undefined;
+  attestation: (KeptAttestation & { hash: Buffer; evidence: Buffer }) | undefined;
 }
 
 /**
@@ -59,7 +67,7 @@ export function storedResult(result: ComputeResult): StoredResult {
  * and a bridge serves few providers): reading a result decodes only its own part.
  */
 export class AttestationCache {
-  readonly #entries = new Map<string, Attestation>();
+  readonly #entries = new Map<string, KeptAttestation>();
 
   /** `capacity`: how many attestations are kept at most. */
   constructor(readonly capacity = 16) {}
@@ -68,7 +76,7 @@ export class AttestationCache {
     return this.#entries.size;
   }
 
-  get(hash: Uint8Array): Attestation | undefined {
+  get(hash: Uint8Array): KeptAttestation | undefined {
     const key = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
     const found = this.#entries.get(key);
     if (found) {
@@ -78,7 +86,7 @@ export class AttestationCache {
     return found;
   }
 
-  set(hash: Uint8Array, attestation: Attestation): void {
+  set(hash: Uint8Array, attestation: KeptAttestation): void {
     const key = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
     this.#entries.delete(key);
     this.#entries.set(key, attestation);
@@ -89,7 +97,7 @@ export class AttestationCache {
    * Decodes and keeps the attestation read under `hash`, checking it is the one `hash` names; throws when
    * it is not, or is missing (`undefined`).
    */
-  decode(hash: Uint8Array, evidence: Uint8Array | undefined): Attestation {
+  decode(hash: Uint8Array, evidence: Uint8Array | undefined): KeptAttestation {
     const name = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
     if (!evidence)
       throw new Error(`the attestation ${name} of a stored result is missing: the job store is damaged`);
@@ -97,19 +105,36 @@ export class AttestationCache {
       throw new Error(`the stored attestation ${name} does not match its hash: the job store is damaged`);
     }
     const proof = fromBinary(ComputeProofSchema, evidence);
-    const attestation: Attestation = { attestation: proof.attestation, tee: proof.tee, gpu: proof.gpu };
-    this.set(hash, attestation);
-    return attestation;
+    const kept = { fields: { attestation: proof.attestation, tee: proof.tee, gpu: proof.gpu }, evidence };
+    this.set(hash, kept);
+    return kept;
   }
 }
 
-/** A stored result, its attestation put back (`undefined` for a result stored whole). */
-export function readResult(bytes: Uint8Array, attestation: Attestation | undefined): ComputeResult {
+/**
+ * A stored result, its attestation put back (`undefined` for a result stored whole). Its binary encoding
+ * is remembered (`wire/known-encodings.ts`): the stored bytes, then the attestation as a second `proof`,
+ * which a protobuf reader merges into the first; the attestation is not encoded again for each read.
+ */
+export function readResult(bytes: Uint8Array, attestation: KeptAttestation | undefined): ComputeResult {
   const result = fromBinary(ComputeResultSchema, bytes);
-  if (!attestation) return result;
+  if (!attestation) return rememberEncoding(result, bytes);
   result.proof ??= create(ComputeProofSchema);
-  result.proof.attestation = attestation.attestation;
-  result.proof.tee = attestation.tee;
-  result.proof.gpu = attestation.gpu;
-  return result;
+  result.proof.attestation = attestation.fields.attestation;
+  result.proof.tee = attestation.fields.tee;
+  result.proof.gpu = attestation.fields.gpu;
+  return rememberEncoding(result, withAttestation(bytes, attestation.evidence));
+}
+
+/** The encoding of a result stored as `stored`: the message `result` is, once decoded. */
+export function encodingOf(stored: StoredResult): Uint8Array {
+  return stored.attestation ? withAttestation(stored.result, stored.attestation.evidence) : stored.result;
+}
+
+const proofField = ComputeResultSchema.field.proof;
+
+/** `result` (encoded, its proof without attestation) followed by `evidence` as a second proof. */
+function withAttestation(result: Uint8Array, evidence: Uint8Array): Uint8Array {
+  const header = new BinaryWriter().tag(proofField.number, WireType.LengthDelimited).uint32(evidence.length);
+  return Buffer.concat([result, header.finish(), evidence]);
 }
