@@ -19,7 +19,7 @@ import { measureIntake, measureSubmits } from "./intake.js";
 import { measureRetention } from "./retention.js";
 
 const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 32);
-const jobsPerRound = Number(process.env.BENCH_JOBS ?? 128);
+const jobsPerRound = Number(process.env.BENCH_JOBS ?? 256);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
 const providerLatencies = (process.env.BENCH_PROVIDER_LATENCY_MS ?? "1000,250,0").split(",").map(Number);
 const gasPrice = 1_000_000_000;
