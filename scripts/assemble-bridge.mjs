@@ -44,4 +44,10 @@ for (const entry of existsSync(pnpmDir) ? readdirSync(pnpmDir) : []) {
     if (file !== "better_sqlite3.node")
       rmSync(join(pkg, "build/Release", file), { recursive: true, force: true });
 }
+// secp256k1 (the verifier's optional libsecp256k1 addon) loads its prebuilt binary: its C sources are
+// only for a platform without one, and the runtime image has no compiler (the WASM build is used there).
+for (const entry of existsSync(pnpmDir) ? readdirSync(pnpmDir) : []) {
+  if (entry.startsWith("secp256k1@"))
+    rmSync(join(pnpmDir, entry, "node_modules", "secp256k1", "src"), { recursive: true, force: true });
+}
 console.error(`assembled the bridge in ${target}`);

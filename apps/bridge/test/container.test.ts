@@ -1,7 +1,16 @@
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ZeroGComputeAdapter } from "@chaoschain/zerog-adapter";
@@ -119,6 +128,21 @@ describe("the image's assembly, outside Docker", () => {
     for (const name of ["better-sqlite3@", "pg@", "@0gfoundation+0g-compute-ts-sdk@", "pino@"])
       expect(installed).toContain(name);
     expect(existsSync(join(out, "dist", "cli.js"))).toBe(true);
+    // The verifier's libsecp256k1 addon loads there (its prebuilt binary; its C sources are not kept).
+    const verifierRequire = createRequire(
+      realpathSync(join(out, "node_modules/@chaoschain/zerog-verifier/package.json")),
+    );
+    const secp256k1Dir = dirname(verifierRequire.resolve("secp256k1/package.json"));
+    expect(existsSync(join(secp256k1Dir, "src"))).toBe(false);
+    const loaded = spawnSync(
+      process.execPath,
+      [
+        "-e",
+        `console.log(typeof require(${JSON.stringify(join(secp256k1Dir, "bindings.js"))}).ecdsaRecover)`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(loaded.stdout.trim()).toBe("function");
     // With the workspace's patches of connect (pnpm-workspace.yaml, patchedDependencies).
     const connect = installed.split("\n").filter((d) => /^@connectrpc\+connect(-node)?@/.test(d));
     expect(connect.length).toBeGreaterThanOrEqual(2);
