@@ -73,8 +73,8 @@ function selfTested(
 
 /**
  * libsecp256k1 as a Node addon: the optional `secp256k1` package's prebuilt N-API binding (~40 µs a recovery,
- * five times the WASM build's speed). Undefined where it has no prebuilt binary for the platform and none was
- * compiled, or Node runs with `--no-addons`.
+ * five times the WASM build's speed). An Error where the package is missing, has no prebuilt binary for the
+ * platform and none was compiled, or Node runs with `--no-addons`.
  */
 export function loadNativeLibsecp256k1(load: Require | undefined): Secp256k1Recovery | Error {
   return selfTested("libsecp256k1 (native)", load, (load) => {
@@ -106,17 +106,22 @@ let chosen: Secp256k1Recovery | undefined;
  * instead, with the same answers, and a process warning (`ZEROG_VERIFIER_SECP256K1_FALLBACK`) says why.
  */
 export function secp256k1Recovery(): Secp256k1Recovery {
-  if (chosen) return chosen;
+  chosen ??= chooseRecovery();
+  return chosen;
+}
+
+function chooseRecovery(): Secp256k1Recovery {
   const load = nodeRequire();
   const native = loadNativeLibsecp256k1(load);
-  const lib = native instanceof Error ? loadWasmLibsecp256k1(load) : native;
-  if (lib instanceof Error && load)
+  if (!(native instanceof Error)) return native;
+  const wasm = loadWasmLibsecp256k1(load);
+  if (!(wasm instanceof Error)) return wasm;
+  if (load)
     (globalThis as { process?: { emitWarning?: (m: string, o: object) => void } }).process?.emitWarning?.(
-      `libsecp256k1 cannot be used (native, secp256k1: ${(native as Error).message}; WASM, tiny-secp256k1: ${lib.message}): enclave signatures are checked with @noble/curves instead (same answers, slower)`,
+      `libsecp256k1 cannot be used (native, secp256k1: ${native.message}; WASM, tiny-secp256k1: ${wasm.message}): enclave signatures are checked with @noble/curves instead (same answers, slower)`,
       { code: "ZEROG_VERIFIER_SECP256K1_FALLBACK" },
     );
-  chosen = lib instanceof Error ? nobleRecovery : lib;
-  return chosen;
+  return nobleRecovery;
 }
 
 /** @internal Tests: recover with `recovery` until the returned function restores the previous choice. */
