@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -171,6 +172,22 @@ function summary(samples) {
   };
 }
 
+// Every process the bench starts is killed when it ends, however it ends: a bench that failed half-way
+// must not leave a bridge serving (or holding a port the next run picks).
+const children = new Set();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
+/** A port no one listens on now: the system's choice for port 0. */
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 // Three processes, as deployed: the devnet (chain + provider), the bridge, and the clients (here).
 const devnetChild = spawn(
   process.execPath,
@@ -179,6 +196,7 @@ const devnetChild = spawn(
     stdio: ["pipe", "pipe", "inherit"],
   },
 );
+children.add(devnetChild);
 const devnetLines = createInterface({ input: devnetChild.stdout })[Symbol.asyncIterator]();
 const devnet = JSON.parse((await devnetLines.next()).value);
 const provider = {
@@ -201,8 +219,9 @@ const bridgeBin =
 const bridgeNodeArgs =
   process.env.BENCH_BRIDGE_NODE_ARGS?.split(" ").filter(Boolean) ??
   imageNodeArgs(join(dirname(bridgeBin), "../../.."));
-/** A bridge process on the devnet at `port`, its jobs in `store` (`--db=…`, or Postgres through `env`). */
-async function startBridge(port, store, env = {}) {
+/** A bridge process on the devnet, on a free port, its jobs in `store` (`--db=…`, or Postgres through `env`). */
+async function startBridge(store, env = {}) {
+  const port = await freePort();
   const child = spawn(
     process.execPath,
     [
@@ -233,6 +252,12 @@ async function startBridge(port, store, env = {}) {
       stdio: ["ignore", process.env.BENCH_BRIDGE_STDOUT ? "inherit" : "ignore", "inherit"],
     },
   );
+  children.add(child);
+  let exited;
+  child.once("exit", (code, signal) => {
+    children.delete(child);
+    exited = `the bridge on port ${port} exited (${signal ?? `code ${code}`})`;
+  });
   // Results are verified as users get them: by the adapter, under the devnet's policy (a cached verifier).
   const client = new ZeroGComputeAdapter({
     grpcUrl: `127.0.0.1:${port}`,
@@ -244,6 +269,7 @@ async function startBridge(port, store, env = {}) {
       await client.listJobs({ pageSize: 1 });
       break;
     } catch (err) {
+      if (exited) throw new Error(`${exited} before it served`);
       if (i > 300) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -255,8 +281,7 @@ const stop = async (child) => {
   await new Promise((r) => child.once("exit", r));
 };
 
-const port = 51_000 + Math.floor(Math.random() * 4000);
-const { child: bridge, client: adapter } = await startBridge(port, [`--db=${join(dir, "jobs.db")}`]);
+const { child: bridge, client: adapter, port } = await startBridge([`--db=${join(dir, "jobs.db")}`]);
 const task = (i) => ({
   task_type: "inference",
   model: "llama-3-8b",
@@ -562,7 +587,7 @@ if (runIntake) {
 if (runMemory) {
   await provider.setFaults({ latencyMs: 600_000 });
   const queued = Number(process.env.BENCH_MEMORY_JOBS ?? 10_000);
-  const fresh = await startBridge(port + 2, [`--db=${join(dir, "memory.db")}`]);
+  const fresh = await startBridge([`--db=${join(dir, "memory.db")}`]);
   const before = memoryOf(fresh.pid);
   const submits = await measureSubmits({ port: fresh.port, pid: fresh.pid, submits: queued, warmUp: 0 });
   await new Promise((r) => setTimeout(r, 1000));
@@ -596,7 +621,7 @@ if (runMemory) {
 if (runStores) {
   await provider.setFaults({ latencyMs: 600_000 });
   const postgres = await startPostgres();
-  const pgBridge = await startBridge(port + 1, [], { ZEROG_DATABASE_URL: await postgres.createDatabase() });
+  const pgBridge = await startBridge([], { ZEROG_DATABASE_URL: await postgres.createDatabase() });
   const stores = [
     { name: "SQLite (WAL, group fsync)", port, pid: bridge.pid, target: 5000 },
     { name: "Postgres (batched INSERT)", port: pgBridge.port, pid: pgBridge.pid, target: 2000 },
