@@ -49,8 +49,9 @@ function largeSubmit(i: number): Promise<Response> {
 }
 
 describe("memory settings", () => {
-  it("the Docker image runs the bridge with a young generation of bounded size, and no heap cap", () => {
+  it("the Docker image runs the bridge with a young generation of bounded size, V8's memory reducer off, and no heap cap", () => {
     expect(nodeArgs).toContainEqual(expect.stringMatching(/^--max-semi-space-size=\d+$/));
+    expect(nodeArgs).toContain("--no-memory-reducer");
     expect(nodeArgs.filter((arg) => /old-space|max-heap/.test(arg))).toEqual([]);
     const start = JSON.parse(readFileSync(`${root}package.json`, "utf8")).scripts.start as string;
     for (const arg of nodeArgs) expect(start).toContain(arg);
