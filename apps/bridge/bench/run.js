@@ -599,7 +599,9 @@ if (runMemory) {
   fresh.client.close();
   await stop(fresh.child);
   const mb = (kb) => (kb / 1024).toFixed(1);
-  const met = after.hwm <= 150 * 1024;
+  // VmHWM only grows: the settled reading is the peak of the whole time the jobs were queued.
+  const peak = settled.hwm;
+  const met = peak <= 150 * 1024;
   lines.push(
     "",
     "### Bridge memory with 10,000 jobs queued",
@@ -612,7 +614,7 @@ if (runMemory) {
     `| after ${queued} Submits | ${mb(after.rss)} | ${mb(after.hwm)} |`,
     `| 5 s later, idle | ${mb(settled.rss)} | ${mb(settled.hwm)} |`,
     "",
-    `Peak RSS with ${queued} jobs queued: ${mb(after.hwm)} MB (target: at most 150 MB) — ${met ? "met" : "NOT met"}.`,
+    `Peak RSS with ${queued} jobs queued (VmHWM, to 5 s after the Submits): ${mb(peak)} MB (target: at most 150 MB) — ${met ? "met" : "NOT met"}.`,
   );
 }
 
