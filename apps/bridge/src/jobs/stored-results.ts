@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   type ComputeProof,
   ComputeProofSchema,
@@ -113,8 +113,8 @@ export class AttestationCache {
 
 /**
  * A stored result, its attestation put back (`undefined` for a result stored whole). Its binary encoding
- * is remembered (`wire/known-encodings.ts`): the stored bytes, then the attestation as a second `proof`,
- * which a protobuf reader merges into the first; the attestation is not encoded again for each read.
+ * is remembered (`wire/known-encodings.ts`), made from the stored bytes and the attestation's: the
+ * attestation is not encoded again for each read.
  */
 export function readResult(bytes: Uint8Array, attestation: KeptAttestation | undefined): ComputeResult {
   const result = fromBinary(ComputeResultSchema, bytes);
@@ -126,15 +126,48 @@ export function readResult(bytes: Uint8Array, attestation: KeptAttestation | und
   return rememberEncoding(result, withAttestation(bytes, attestation.evidence));
 }
 
-/** The encoding of a result stored as `stored`: the message `result` is, once decoded. */
+/** The encoding of the result stored as `stored`. */
 export function encodingOf(stored: StoredResult): Uint8Array {
   return stored.attestation ? withAttestation(stored.result, stored.attestation.evidence) : stored.result;
 }
 
-const proofField = ComputeResultSchema.field.proof;
+const proofField = ComputeResultSchema.field.proof.number;
 
-/** `result` (encoded, its proof without attestation) followed by `evidence` as a second proof. */
+/**
+ * `result` (encoded, its proof without the attestation) with the fields of `evidence` (an encoded
+ * ComputeProof of the attestation's fields) put into its proof, every message's fields in field-number
+ * order: the bytes protobuf-es writes for the whole result. Not merely an equal message: some readers
+ * (protobufjs, under @grpc/grpc-js) take a second occurrence of a message field for the whole field.
+ */
 function withAttestation(result: Uint8Array, evidence: Uint8Array): Uint8Array {
-  const header = new BinaryWriter().tag(proofField.number, WireType.LengthDelimited).uint32(evidence.length);
-  return Buffer.concat([result, header.finish(), evidence]);
+  const fields = fieldsOf(result);
+  const at = fields.findIndex((f) => f.no >= proofField);
+  const proof = fields[at]?.no === proofField ? fields[at] : undefined;
+  const proofFields = proof ? fieldsOf(lengthDelimitedPayload(proof.bytes)) : [];
+  const merged = [...proofFields, ...fieldsOf(evidence)].sort((a, b) => a.no - b.no);
+  const payload = Buffer.concat(merged.map((f) => f.bytes));
+  const header = new BinaryWriter().tag(proofField, WireType.LengthDelimited).uint32(payload.length).finish();
+  const before = fields.slice(0, at === -1 ? fields.length : at).map((f) => f.bytes);
+  const after = at === -1 ? [] : fields.slice(proof ? at + 1 : at).map((f) => f.bytes);
+  return Buffer.concat([...before, header, payload, ...after]);
+}
+
+/** The top-level fields of an encoded message, in their order, each with its tag. */
+function fieldsOf(bytes: Uint8Array): Array<{ no: number; bytes: Uint8Array }> {
+  const reader = new BinaryReader(bytes);
+  const fields: Array<{ no: number; bytes: Uint8Array }> = [];
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const [no, wireType] = reader.tag();
+    reader.skip(wireType, no);
+    fields.push({ no, bytes: bytes.subarray(start, reader.pos) });
+  }
+  return fields;
+}
+
+/** The payload of one length-delimited field (its tag and length dropped). */
+function lengthDelimitedPayload(field: Uint8Array): Uint8Array {
+  const reader = new BinaryReader(field);
+  reader.tag();
+  return reader.bytes();
 }
