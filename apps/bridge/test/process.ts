@@ -119,14 +119,14 @@ export async function spawnBridge(
     if (!exit) child.kill("SIGKILL");
     throw err;
   };
-  await waitFor(
+  const listening = await waitFor(
     () => {
       if (exit) throw new BridgeExitedError(exit.code, stderr);
       return /serving ComputeService on [^\s]+:(\d+)/.exec(stdout);
     },
     { timeoutMs: 60_000, what: "the bridge to listen" },
   ).catch(killOnFailure);
-  const port = Number(/serving ComputeService on [^\s]+:(\d+)/.exec(stdout)![1]);
+  const port = Number(listening[1]);
   const baseUrl = params.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   const sessions: Http2SessionManager[] = [];
   const transport = (apiKey?: string) => grpcTransport(baseUrl, sessions, apiKey, params.tls);

@@ -77,7 +77,10 @@ export abstract class StoreBase {
    */
   protected succeeded(row: JobRow, result: ComputeResult, stored: StoredResult): void {
     if (stored.attestation) this.attestations.set(stored.attestation.hash, stored.attestation);
-    this.changedRow(row, rememberEncoding(result, encodingOf(stored)));
+    this.changedRow(
+      row,
+      rememberEncoding(result, () => encodingOf(stored)),
+    );
   }
 
   /**

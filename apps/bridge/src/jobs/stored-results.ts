@@ -123,7 +123,7 @@ export function readResult(bytes: Uint8Array, attestation: KeptAttestation | und
   result.proof.attestation = attestation.fields.attestation;
   result.proof.tee = attestation.fields.tee;
   result.proof.gpu = attestation.fields.gpu;
-  return rememberEncoding(result, withAttestation(bytes, attestation.evidence));
+  return rememberEncoding(result, () => withAttestation(bytes, attestation.evidence));
 }
 
 /** The encoding of the result stored as `stored`. */

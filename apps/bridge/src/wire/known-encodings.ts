@@ -5,15 +5,23 @@
  * GetResult (about 55 kB of garbage and 0.1 ms of CPU each). A message given here is not changed after:
  * its encoding would no longer be it.
  */
-const encodings = new WeakMap<object, Uint8Array>();
+const encodings = new WeakMap<object, Uint8Array | (() => Uint8Array)>();
 
-/** `message`, its binary encoding remembered as `bytes` (the encoding of a message equal to it). */
-export function rememberEncoding<T extends object>(message: T, bytes: Uint8Array): T {
+/**
+ * `message`, its binary encoding remembered: `bytes`, the encoding of a message equal to it, or the
+ * function that makes them, called once, when they are first asked for (a result nobody fetches is
+ * never encoded).
+ */
+export function rememberEncoding<T extends object>(message: T, bytes: Uint8Array | (() => Uint8Array)): T {
   encodings.set(message, bytes);
   return message;
 }
 
 /** The binary encoding remembered for `message`, if any. */
 export function knownEncoding(message: object): Uint8Array | undefined {
-  return encodings.get(message);
+  const known = encodings.get(message);
+  if (typeof known !== "function") return known;
+  const bytes = known();
+  encodings.set(message, bytes);
+  return bytes;
 }
